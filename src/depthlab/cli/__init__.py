@@ -1,0 +1,40 @@
+"""The ``depthlab`` command: one sub-command per module of this package.
+
+Every user error ends as one line on stderr, ``depthlab: error: ...``, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from depthlab import __version__
+from depthlab.errors import DepthlabError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is reported in one line (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from depthlab.cli import show_data, theory, train
+
+    parser = OneLineParser(prog="depthlab", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"depthlab {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,
+                                parser_class=OneLineParser)
+    for module in (train, show_data, theory):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except DepthlabError as e:
+        print(f"depthlab: error: {e}", file=sys.stderr)
+        return 2

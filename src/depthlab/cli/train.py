@@ -1,0 +1,95 @@
+"""``depthlab train``: train one network into one run directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from depthlab.config import FIELDS, from_mapping, load_config_file
+from depthlab.errors import DepthlabError
+
+EXIT_CODES = {"completed": 0, "diverged": 3, "interrupted": 130}
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        return [int(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of widths, e.g. 1000,500,250") from None
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train one network and write one run directory",
+                       description="Train one deep feedforward network (Glorot & Bengio 2010 setup by default). "
+                                   "Flags override the keys of --config.",
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument("--config", help="TOML or JSON file with the same keys as the flags")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run (may raise --updates)")
+    p.add_argument("--out", metavar="RUN_DIR", help="the run directory to create (default: runs/<name>-<time>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", help="shapeset | mnist | fashion-mnist | cifar10 | arrays:PATH.npz")
+    g.add_argument("--data-dir", help="where to look for data files first")
+    g.add_argument("--download", action="store_true", help="download missing MNIST/CIFAR files")
+    g = p.add_argument_group("network")
+    g.add_argument("--depth", type=int, help="hidden layers (default 5)")
+    g.add_argument("--width", type=int, help="units per hidden layer (default 1000)")
+    g.add_argument("--widths", type=_widths, help="hidden widths, e.g. 1000,500,250 (overrides depth/width)")
+    g.add_argument("--activation", help="sigmoid | tanh | softsign | relu | leaky-relu | linear")
+    g.add_argument("--init", help="standard | normalized | xavier-normal | lecun-normal | he-normal | he-uniform"
+                                  " | orthogonal | lsuv | gaussian:STD | constant:C")
+    g.add_argument("--bias-init", help="zero | normal")
+    g.add_argument("--batchnorm", action="store_true", help="batch normalization before each activation")
+    g.add_argument("--dropout", type=float, metavar="P", help="dropout after each hidden activation")
+    g = p.add_argument_group("training")
+    g.add_argument("--cost", help="nll | quadratic | binary-cross-entropy")
+    g.add_argument("--optimizer", help="sgd | momentum | nesterov | adagrad | rmsprop | adam")
+    g.add_argument("--lr", type=float, help="learning rate (default 0.01)")
+    g.add_argument("--momentum", type=float, help="momentum coefficient for momentum/nesterov (default 0.9)")
+    g.add_argument("--batch-size", type=int, help="minibatch size (default 10, as in the paper)")
+    g.add_argument("--updates", type=int, help=f"number of updates (default {10_000})")
+    g.add_argument("--epochs", type=float, help="passes over a finite training set (instead of --updates)")
+    g.add_argument("--weight-decay", type=float, help="L2 coefficient λ")
+    g.add_argument("--clip-norm", type=float, help="clip the global gradient norm to this value")
+    g.add_argument("--engine", help="auto | autograd | fused (default auto)")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", help="cpu | cuda | cuda:N | mps")
+    g = p.add_argument_group("measurement")
+    g.add_argument("--eval-every", type=int, help="updates between validation/test evaluations (default 1000)")
+    g.add_argument("--log-every", type=int, help="updates between training-cost log rows (default 100)")
+    g.add_argument("--probe-every", type=int, help="updates between probes once past the dense start (default 1000)")
+    g.add_argument("--probe-size", type=int, help="probe-set size, taken from the test set (default 300)")
+    g.add_argument("--jacobian-examples", type=int, help="probe examples for Jacobian spectra (0: none)")
+    g.add_argument("--no-probe", dest="probe", action="store_false", help="do not probe")
+    g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from depthlab.train.trainer import resume, train
+
+    given = {k: v for k, v in vars(args).items() if k in FIELDS}
+    progress = not getattr(args, "quiet", False)
+    if getattr(args, "resume", None):
+        if getattr(args, "config", None):
+            raise DepthlabError("--resume takes its config from the run directory; drop --config")
+        result = resume(args.resume, progress=progress, **given)
+    else:
+        values = load_config_file(args.config) if getattr(args, "config", None) else {}
+        config = from_mapping(values, source=getattr(args, "config", "config"))
+        result = train(config.replace(**given), out=getattr(args, "out", None), progress=progress)
+    report(result)
+    return EXIT_CODES[result.status]
+
+
+def report(result) -> None:
+    f = result.final
+    if result.status == "diverged":
+        print(f"diverged at update {f['diverged_at']} (cost {f['cost']}) -> {result.path}")
+        return
+    line = (f"{result.status}: {f['update']} updates ({f['engine']}, {f['updates_per_second']} updates/s), "
+            f"validation error {f.get('validation_error', float('nan')):.4f}, "
+            f"test error {f.get('test_error', float('nan')):.4f} -> {result.path}")
+    if result.status == "interrupted":
+        line += f"  (finish with: depthlab train --resume {result.path})"
+    print(line, file=sys.stdout)

@@ -1,0 +1,181 @@
+"""The configuration of one training run: typed, validated, loadable from TOML or JSON.
+
+The same keys serve as command-line flags (``--batch-size``), as keys of a config file
+(``batch-size`` or ``batch_size``) and as fields of :class:`TrainConfig` in Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import torch
+
+from depthlab.errors import DepthlabError, unknown_choice
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+ENGINES = ("auto", "autograd", "fused")
+BIAS_INITS = ("zero", "normal")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. ``widths`` wins over ``depth`` × ``width``."""
+
+    dataset: str = "shapeset"
+    data_dir: str | None = None
+    download: bool = False
+    seed: int = 0
+    device: str = "cpu"
+    depth: int = 5
+    width: int = 1000
+    widths: list[int] | None = None
+    activation: str = "tanh"
+    init: str = "normalized"
+    bias_init: str = "zero"
+    cost: str = "nll"
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    batch_size: int = 10
+    updates: int | None = None
+    epochs: float | None = None
+    weight_decay: float = 0.0
+    dropout: float = 0.0
+    batchnorm: bool = False
+    clip_norm: float | None = None
+    eval_every: int = 1000
+    log_every: int = 100
+    engine: str = "auto"
+    probe: bool = True
+    probe_every: int = 1000
+    probe_size: int = 300
+    jacobian_examples: int = 8
+    tensorboard: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hidden_widths(self) -> list[int]:
+        return list(self.widths) if self.widths else [self.width] * self.depth
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return from_mapping({**self.to_dict(), **changes})
+
+    def validate(self) -> TrainConfig:
+        """Check every value; raise a one-line DepthlabError for the first bad one."""
+        from depthlab.nets.activations import get_activation
+        from depthlab.nets.init import parse_init
+        from depthlab.train.costs import get_cost
+
+        get_activation(self.activation)
+        parse_init(self.init)
+        get_cost(self.cost)
+        for name, choices in (("optimizer", OPTIMIZERS), ("engine", ENGINES), ("bias_init", BIAS_INITS)):
+            if getattr(self, name) not in choices:
+                raise unknown_choice(name.replace("_", "-"), getattr(self, name), choices)
+        if self.widths is None and self.depth < 1:
+            raise DepthlabError(f"depth {self.depth} must be at least 1")
+        for w in self.hidden_widths:
+            if w < 1:
+                raise DepthlabError(f"width {w} must be a positive number of units")
+        _positive("lr", self.lr)
+        _positive("batch-size", self.batch_size)
+        _positive("eval-every", self.eval_every)
+        _positive("log-every", self.log_every)
+        _positive("probe-every", self.probe_every)
+        _positive("probe-size", self.probe_size)
+        if self.updates is not None and self.epochs is not None:
+            raise DepthlabError("give --updates or --epochs, not both")
+        if self.updates is not None:
+            _positive("updates", self.updates)
+        if self.epochs is not None:
+            _positive("epochs", self.epochs)
+        if not 0 <= self.dropout < 1:
+            raise DepthlabError(f"dropout {self.dropout} must be in [0, 1)")
+        if self.weight_decay < 0:
+            raise DepthlabError(f"weight-decay {self.weight_decay} must not be negative")
+        if self.clip_norm is not None:
+            _positive("clip-norm", self.clip_norm)
+        if not 0 <= self.momentum < 1:
+            raise DepthlabError(f"momentum {self.momentum} must be in [0, 1)")
+        check_device(self.device)
+        return self
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise DepthlabError(f"{name} {value} must be positive")
+
+
+def check_device(device: str) -> torch.device:
+    """Parse a device string and check that this machine has it."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise DepthlabError(f"unknown device '{device}'; valid choices: cpu, cuda, cuda:N, mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DepthlabError(f"device '{device}' is not available on this machine (no CUDA GPU); use --device cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DepthlabError(f"device '{device}' is not available on this machine; use --device cpu")
+    return dev
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
+    """Build a config from a mapping with hyphenated or underscored keys; an unknown key
+    gets a one-line error naming it, the closest valid key and the source."""
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in FIELDS:
+            raise unknown_choice(f"key in {source}:", key, [k.replace("_", "-") for k in FIELDS])
+        clean[name] = _coerce(name, value, source)
+    try:
+        return TrainConfig(**clean)
+    except TypeError as e:  # pragma: no cover - dataclass rejects nothing else
+        raise DepthlabError(f"{source}: {e}") from None
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """Check a value against the field's annotation; ints are accepted for floats."""
+    kind = FIELDS[name].type.replace(" | None", "")
+    if value is None and "None" in FIELDS[name].type:
+        return None
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+        "list[int]": isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value),
+        "dict[str, Any]": isinstance(value, dict),
+    }[kind]
+    if not ok:
+        raise DepthlabError(f"{source}: '{name.replace('_', '-')}' must be {kind}, not {value!r}")
+    return float(value) if kind == "float" else value
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML or JSON config file into a mapping (validated by :func:`from_mapping`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DepthlabError(f"config file {path} does not exist")
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text())
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DepthlabError(f"config file {path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {e}") from None

@@ -1,0 +1,68 @@
+"""What every data set looks like to the trainer and the probes.
+
+A :class:`Dataset` holds fixed validation and test tensors and yields training
+minibatches as a deterministic stream: the batch for update ``t`` depends only on
+``(seed, t)``, so a resumed run sees exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Dataset:
+    """Base class: ``name``, ``input_shape`` (without the batch axis), ``num_classes``,
+    ``validation`` and ``test`` as ``(x, y)`` pairs (x float32 of shape (N, *input_shape),
+    y int64 of shape (N,)), and :meth:`train_batches`."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    validation: Batch
+    test: Batch
+
+    @property
+    def input_dim(self) -> int:
+        """Number of input features once flattened."""
+        n = 1
+        for s in self.input_shape:
+            n *= s
+        return n
+
+    def train_batches(self, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
+        """Yield the training minibatches for updates ``start, start + 1, ...`` forever."""
+        raise NotImplementedError
+
+
+@dataclass
+class FixedDataset(Dataset):
+    """A data set held in memory: a finite training set visited in epochs, each epoch in
+    its own random order drawn from ``(seed, epoch)``; a last partial batch is dropped."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    train: Batch
+    validation: Batch
+    test: Batch
+
+    def train_batches(self, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
+        x, y = self.train
+        per_epoch = len(x) // batch_size
+        if per_epoch == 0:
+            raise ValueError(f"batch size {batch_size} exceeds the {len(x)} training examples")
+        epoch, offset = divmod(start, per_epoch)
+        while True:
+            order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+            for i in range(offset, per_epoch):
+                idx = order[i * batch_size:(i + 1) * batch_size]
+                yield x[idx], y[idx]
+            epoch, offset = epoch + 1, 0
+
+    def updates_per_epoch(self, batch_size: int) -> int:
+        return len(self.train[0]) // batch_size

@@ -1,0 +1,82 @@
+"""The deep feedforward network of the studies.
+
+x → flatten → [Linear → (BatchNorm) → φ → (Dropout)] × depth → Linear → logits.
+The softmax lives in the cost (Glorot & Bengio 2010, section 2.2: a softmax output
+layer with the negative log-likelihood −log P(y|x)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from depthlab.errors import DepthlabError
+from depthlab.nets.activations import get_activation
+from depthlab.nets.init import lsuv_, parse_init
+
+
+class MLP(nn.Sequential):
+    """A multilayer perceptron with hidden widths ``widths`` and one activation.
+
+    ``linears`` lists the Linear layers bottom to top (the last is the output layer).
+    """
+
+    def __init__(self, input_dim: int, widths: Sequence[int], num_classes: int, activation: str = "tanh",
+                 batchnorm: bool = False, dropout: float = 0.0):
+        if not widths:
+            raise DepthlabError("a network needs at least one hidden layer (depth >= 1)")
+        for w in widths:
+            if w < 1:
+                raise DepthlabError(f"width {w} is not a positive number of units")
+        if not 0 <= dropout < 1:
+            raise DepthlabError(f"dropout {dropout} is not a probability in [0, 1)")
+        act = get_activation(activation)
+        layers: list[nn.Module] = [nn.Flatten()]
+        sizes = [input_dim, *widths]
+        for n_in, n_out in zip(sizes, sizes[1:]):
+            layers.append(nn.Linear(n_in, n_out))
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(n_out))
+            layers.append(act.module())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(sizes[-1], num_classes))
+        super().__init__(*layers)
+        self.activation = act
+        self.widths = list(widths)
+        self.is_plain = not batchnorm and not dropout
+
+    @property
+    def linears(self) -> list[nn.Linear]:
+        return [m for m in self if isinstance(m, nn.Linear)]
+
+    def pre_activation(self, k: int, x: Tensor) -> Tensor:
+        """The output of the k-th Linear layer (s^k in the paper's notation) on ``x``."""
+        target = self.linears[k]
+        for m in self:
+            x = m(x)
+            if m is target:
+                return x
+        raise IndexError(k)
+
+    @torch.no_grad()
+    def initialize(self, init: str, bias: str = "zero", data: Tensor | None = None) -> None:
+        """Fill the weights with the scheme ``init`` (see depthlab.nets.init) and the
+        biases with 0 (``bias='zero'``) or N(0, 1) (``bias='normal'``, Nielsen 2015, ch. 1).
+        ``lsuv`` needs a data batch ``data``."""
+        fill = parse_init(init)
+        for layer in self.linears:
+            fill(layer.weight)
+            if bias == "normal":
+                nn.init.normal_(layer.bias)
+            else:
+                nn.init.zeros_(layer.bias)
+        if init == "lsuv":
+            if data is None:
+                raise ValueError("lsuv needs a data batch")
+            was_training = self.training
+            self.eval()
+            lsuv_(self.linears[:-1], self.pre_activation, data)
+            self.train(was_training)

@@ -1,0 +1,56 @@
+"""The two ways of taking a training step, and the choice between them.
+
+``autograd``: forward, ``loss.backward()``, optional gradient clipping, a torch.optim
+step — works for every model and optimizer. ``fused``: depthlab.train.fused, an explicit
+layer-by-layer SGD step for plain MLPs that never materialises weight gradients.
+``auto`` picks fused whenever the run qualifies.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from depthlab.config import TrainConfig
+from depthlab.errors import DepthlabError
+from depthlab.train.costs import Cost
+from depthlab.train.fused import FusedSGD, fused_unsupported_reason
+from depthlab.train.optim import make_optimizer
+
+
+class AutogradStep:
+    """One update with autograd and a torch.optim optimizer; optional global-norm clipping
+    (Pascanu et al. 2013): g ← g · min(1, c/‖g‖)."""
+
+    def __init__(self, model: nn.Module, cost: Cost, optimizer: torch.optim.Optimizer,
+                 clip_norm: float | None = None):
+        self.model, self.cost, self.optimizer, self.clip_norm = model, cost, optimizer, clip_norm
+
+    def step(self, x: Tensor, y: Tensor) -> Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.cost.loss(self.model(x), y)
+        loss.backward()
+        if self.clip_norm is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+        self.optimizer.step()
+        return loss.detach()
+
+    def state_dict(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)
+
+
+def make_engine(config: TrainConfig, model: nn.Module, cost: Cost) -> tuple[str, AutogradStep | FusedSGD]:
+    """Return (engine name, stepper) for the run; ``--engine fused`` on a run that does not
+    qualify is an error that says why."""
+    reason = fused_unsupported_reason(model, config.optimizer, config.clip_norm)
+    if config.engine == "fused" and reason:
+        raise DepthlabError(f"--engine fused cannot run this configuration ({reason}); use --engine autograd or auto")
+    if config.engine != "autograd" and reason is None:
+        momentum = config.momentum if config.optimizer in ("momentum", "nesterov") else 0.0
+        return "fused", FusedSGD(model, cost, config.lr, momentum=momentum,
+                                 nesterov=config.optimizer == "nesterov", weight_decay=config.weight_decay)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay)
+    return "autograd", AutogradStep(model, cost, optimizer, config.clip_norm)

@@ -1,0 +1,282 @@
+"""The training loop: one config and one seed in, one run directory out.
+
+Online SGD as in Glorot & Bengio (2010), section 2.2: θ ← θ − ε·g with g averaged over a
+minibatch (10 by default). At intervals the loop logs the training cost, evaluates the
+validation and test error, probes the network (depthlab.probe) on a fixed probe set and
+checkpoints. A non-finite cost stops the run as ``diverged``; Ctrl-C (SIGINT) stops it
+cleanly between two updates as ``interrupted``, and :func:`resume` finishes it with the
+numbers an uninterrupted run gets.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from depthlab.config import TrainConfig, from_mapping
+from depthlab.data.base import Dataset, FixedDataset
+from depthlab.data.registry import load_dataset
+from depthlab.errors import DepthlabError
+from depthlab.nets.mlp import MLP
+from depthlab.probe import Probe
+from depthlab.probe.stats import write_rows
+from depthlab.store.run import RunDir, environment
+from depthlab.train.costs import Cost, get_cost
+from depthlab.train.engine import make_engine
+from depthlab.train.schedule import probe_updates
+
+DEFAULT_UPDATES = 10_000
+EVAL_BATCH = 1000
+LSUV_BATCH = 500
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` returns: the run directory, its status and final numbers."""
+
+    path: Path
+    status: str
+    final: dict[str, Any]
+
+    @property
+    def run(self) -> RunDir:
+        return RunDir(self.path)
+
+
+def total_updates(config: TrainConfig, dataset: Dataset) -> int:
+    """--updates, or --epochs times the updates per epoch of a finite training set."""
+    if config.epochs is None:
+        return config.updates or DEFAULT_UPDATES
+    if not isinstance(dataset, FixedDataset):
+        raise DepthlabError(f"--epochs needs a finite training set; {dataset.name} is an unlimited stream: "
+                            "use --updates")
+    return max(1, round(config.epochs * dataset.updates_per_epoch(config.batch_size)))
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    name = config.dataset.replace(":", "-").replace("/", "-")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{name}-{config.activation}-{config.init}-{len(config.hidden_widths)}x{config.hidden_widths[0]}-s{config.seed}-{stamp}"
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, cost: Cost, x: Tensor, y: Tensor, device: torch.device) -> tuple[float, float]:
+    """(error rate, mean cost) of ``model`` on ``(x, y)``, in eval mode, in batches."""
+    was_training = model.training
+    model.eval()
+    errors, total_cost = 0, 0.0
+    for i in range(0, len(x), EVAL_BATCH):
+        xb, yb = x[i:i + EVAL_BATCH].to(device), y[i:i + EVAL_BATCH].to(device)
+        z = model(xb)
+        errors += (z.argmax(1) != yb).sum().item()
+        total_cost += cost.loss(z, yb).item() * len(xb)
+    model.train(was_training)
+    return errors / len(x), total_cost / len(x)
+
+
+class Trainer:
+    """Trains ``model`` on ``dataset`` under ``config``, writing into ``run``."""
+
+    def __init__(self, config: TrainConfig, dataset: Dataset, model: nn.Module, run: RunDir,
+                 progress: bool = True, callbacks: list[Callable[[Trainer, int], None]] | None = None):
+        self.config, self.dataset, self.model, self.run = config, dataset, model, run
+        self.device = torch.device(config.device)
+        self.cost = get_cost(config.cost)
+        self.engine_name, self.engine = make_engine(config, model, self.cost)
+        self.total = total_updates(config, dataset)
+        self.progress = progress
+        self.callbacks = callbacks or []
+        self.update = 0
+        self.window = [0.0, 0]  # training cost summed since the last log, and its count
+        self.stop_requested = False
+        self.probe = None
+        self.tensorboard = None
+        if config.probe:
+            x, y = dataset.test
+            n = min(config.probe_size, len(x))
+            self.probe = Probe(model, x[:n].to(self.device), y[:n].to(self.device), self.cost.loss,
+                               jacobian_examples=config.jacobian_examples)
+            self.probe_at = set(probe_updates(self.total, config.probe_every))
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        self.run.save_checkpoint({
+            "update": self.update,
+            "model": self.model.state_dict(),
+            "engine": self.engine.state_dict(),
+            "window": self.window,
+            "rng": torch.get_rng_state(),
+        })
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.engine.load_state_dict(state["engine"])
+        self.update, self.window = state["update"], list(state["window"])
+        torch.set_rng_state(state["rng"])
+        self.run.truncate_after(self.update)
+
+    # -- measurements ----------------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        row: dict[str, Any] = {"update": self.update}
+        for split in ("validation", "test"):
+            x, y = getattr(self.dataset, split)
+            row[f"{split}_error"], row[f"{split}_cost"] = evaluate(self.model, self.cost, x, y, self.device)
+        self.run.append_metrics(row)
+        return row
+
+    def measure_probe(self) -> None:
+        rows = self.probe.measure(self.update)
+        write_rows(self.run.path / "probes.jsonl", rows, self.probe.histograms_at(self.update))
+        if self.config.tensorboard:
+            if self.tensorboard is None:
+                from depthlab.probe.tensorboard import TensorBoardWriter
+                self.tensorboard = TensorBoardWriter(self.run.path / "tensorboard")
+            self.tensorboard.write(rows, self.probe.histograms_at(self.update), self.update)
+
+    # -- the loop ------------------------------------------------------------------------
+    def fit(self) -> RunResult:
+        """Train from ``self.update`` to the end; return the result (never raises for a
+        diverged or interrupted run: that is recorded in the run directory)."""
+        cfg = self.config
+        self.run.update_env(engine=self.engine_name, total_updates=self.total)
+        self.model.train()
+        batches = self.dataset.train_batches(cfg.batch_size, cfg.seed, start=self.update)
+        status, info = "completed", {}
+        started, start_update = time.perf_counter(), self.update
+        last_eval = self.evaluate() if self.update == 0 else None
+        bar = tqdm(total=self.total, initial=self.update, unit="upd", disable=not self.progress,
+                   dynamic_ncols=True, mininterval=0.5, leave=False)
+        with _stop_on_sigint(self):
+            while self.update < self.total:
+                if self.probe is not None and self.update in self.probe_at:
+                    self.measure_probe()
+                x, y = next(batches)
+                loss = self.engine.step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+                value = loss.item()
+                self.update += 1
+                bar.update()
+                if not math.isfinite(value):
+                    status, info = "diverged", {"diverged_at": self.update, "cost": str(value)}
+                    break
+                self.window[0] += value
+                self.window[1] += 1
+                if self.update % cfg.log_every == 0:
+                    self.run.append_metrics({"update": self.update, "train_cost": self.window[0] / self.window[1]})
+                    self.window = [0.0, 0]
+                if self.update % cfg.eval_every == 0 or self.update == self.total:
+                    last_eval = self.evaluate()
+                    bar.set_postfix(valid_error=f"{last_eval['validation_error']:.4f}")
+                    self.checkpoint()
+                for callback in self.callbacks:
+                    callback(self, self.update)
+                if self.stop_requested and self.update < self.total:
+                    status = "interrupted"
+                    self.checkpoint()
+                    break
+        bar.close()
+        if status == "completed" and self.probe is not None and self.update in self.probe_at:
+            self.measure_probe()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        elapsed = time.perf_counter() - started
+        final = {"status": status, "update": self.update, "engine": self.engine_name,
+                 "seconds": round(elapsed, 3),
+                 "updates_per_second": round((self.update - start_update) / elapsed, 2) if elapsed else None,
+                 **info}
+        if last_eval is not None and status != "diverged":
+            final.update({k: v for k, v in last_eval.items() if k != "update"})
+        best = [r for r in self.run.metrics() if "validation_error" in r]
+        if best:
+            final["best_validation_error"] = min(r["validation_error"] for r in best)
+        self.run.set_status(status, update=self.update, **info)
+        self.run.write_final(final)
+        return RunResult(self.run.path, status, final)
+
+
+@contextmanager
+def _stop_on_sigint(trainer: Trainer):
+    """A first Ctrl-C asks the loop to stop after the current update; a second one
+    interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        trainer.stop_requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
+    """The MLP of ``config``, initialized from the run's seed (LSUV on a training batch)."""
+    torch.manual_seed(config.seed)
+    model = MLP(dataset.input_dim, config.hidden_widths, dataset.num_classes, config.activation,
+                batchnorm=config.batchnorm, dropout=config.dropout)
+    data = None
+    if config.init == "lsuv":
+        data, _ = next(dataset.train_batches(LSUV_BATCH, config.seed + 1))
+    model.initialize(config.init, config.bias_init, data=data)
+    return model.to(config.device)
+
+
+def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
+            dataset: Dataset | None = None, progress: bool = True,
+            callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> Trainer:
+    """Validate, load the data, build the model and only then create the run directory,
+    so a bad input never leaves a half-made run behind."""
+    if config is None or isinstance(config, dict):
+        config = from_mapping({**(config or {}), **overrides}, source="arguments")
+    elif overrides:
+        config = config.replace(**overrides)
+    config.validate()
+    dataset = dataset or load_dataset(config.dataset, data_dir=config.data_dir, download=config.download)
+    total_updates(config, dataset)
+    model = build_model(config, dataset)
+    make_engine(config, model, get_cost(config.cost))  # fails early on --engine fused misuse
+    run = RunDir.create(out or default_run_dir(config), config.to_dict(), environment(config.seed, config.device))
+    return Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
+
+
+def train(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
+          dataset: Dataset | None = None, progress: bool = True,
+          callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> RunResult:
+    """Train one network and return its :class:`RunResult`.
+
+    >>> result = train(dataset="shapeset", depth=2, width=100, updates=500, out="runs/demo")  # doctest: +SKIP
+    """
+    return prepare(config, out, dataset, progress, callbacks, **overrides).fit()
+
+
+def resume(path: str | Path, progress: bool = True, dataset: Dataset | None = None,
+           callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> RunResult:
+    """Finish an interrupted run from its last checkpoint; ``updates`` may be raised."""
+    run = RunDir.open(path)
+    allowed = {"updates", "epochs", "eval_every", "probe_every"}
+    if set(overrides) - allowed:
+        raise DepthlabError(f"--resume can only change {', '.join(sorted(allowed))}, "
+                            f"not {', '.join(sorted(set(overrides) - allowed))}")
+    config = from_mapping({**run.config, **overrides}, source=str(run.path / "config.json")).validate()
+    state = run.load_checkpoint()
+    dataset = dataset or load_dataset(config.dataset, data_dir=config.data_dir, download=config.download)
+    model = build_model(config, dataset)
+    trainer = Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
+    trainer.restore(state)
+    run.set_status("running", update=trainer.update)
+    return trainer.fit()
