@@ -1,0 +1,111 @@
+"""Data sets from NumPy arrays: the common last step of every file loader, and the
+``arrays:PATH.npz`` form for data with no standard distribution.
+
+Glorot & Bengio (2010) also trained on Small-ImageNet (37×37 grey images, 90,000 /
+10,000 / 10,000, 10 classes), which is not published in a standard form: save it as an
+``.npz`` archive holding
+
+- ``x_train``, ``y_train``: training images and integer labels,
+- ``x_valid``, ``y_valid``: validation split (optional, see below),
+- ``x_test``, ``y_test``: test split,
+
+and load it as ``arrays:PATH.npz``. Images are ``(N, C, H, W)``, ``(N, H, W)`` (given a
+channel axis, becoming ``(N, 1, H, W)``) or flat ``(N, D)``; ``uint8`` pixels are scaled
+by 1/255 into [0, 1], floating pixels are kept as they are. Labels are integers
+``0 .. K-1``, with ``K = 1 + the largest label`` over all splits. Without ``x_valid`` and
+``y_valid``, the last ⌊N/10⌋ training examples (10%) become the validation split.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from depthlab.data.base import FixedDataset
+from depthlab.errors import DepthlabError
+
+ARRAY_KEYS = ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test")
+VALIDATION_KEYS = ("x_valid", "y_valid")
+VALIDATION_FRACTION = 0.1
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def dataset_from_arrays(
+    name: str, train: Split, valid: Split, test: Split, *, source: str, num_classes: int | None = None
+) -> FixedDataset:
+    """Check three ``(images, labels)`` splits and hold them as a :class:`FixedDataset`.
+
+    ``source`` (the file they came from) starts every error message. ``num_classes``
+    defaults to one more than the largest label.
+    """
+    splits = {"train": train, "valid": valid, "test": test}
+    input_shape = train[0].shape[1:]
+    largest = -1
+    for split, (x, y) in splits.items():
+        if y.ndim != 1:
+            raise DepthlabError(f"{source}: y_{split} has shape {y.shape} (expected one label per example)")
+        if len(x) != len(y):
+            raise DepthlabError(f"{source}: x_{split} has {len(x)} examples but y_{split} has {len(y)} labels")
+        if x.shape[1:] != input_shape:
+            raise DepthlabError(f"{source}: x_{split} examples have shape {x.shape[1:]}, x_train ones {input_shape}")
+        if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
+            raise DepthlabError(f"{source}: x_{split} has dtype {x.dtype} (expected uint8 or floating point)")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise DepthlabError(f"{source}: y_{split} has dtype {y.dtype} (expected integer class labels)")
+        if len(y) and y.min() < 0:
+            raise DepthlabError(f"{source}: y_{split} holds label {y.min()} (expected labels >= 0)")
+        largest = max(largest, int(y.max()) if len(y) else -1)
+    num_classes = largest + 1 if num_classes is None else num_classes
+    if largest >= num_classes:
+        raise DepthlabError(f"{source}: label {largest} out of range (expected 0..{num_classes - 1})")
+    train_batch, valid_batch, test_batch = (_as_tensors(x, y) for x, y in splits.values())
+    return FixedDataset(name, tuple(input_shape), num_classes, train_batch, valid_batch, test_batch)
+
+
+def load_arrays(path: str | Path) -> FixedDataset:
+    """Load ``arrays:PATH``: an ``.npz`` archive with the keys listed in this module's
+    docstring, checked for missing keys, matching lengths and label range."""
+    path = Path(path).expanduser()
+    arrays = _read_npz(path)
+    has_valid = any(key in arrays for key in VALIDATION_KEYS)
+    required = ARRAY_KEYS if has_valid else [key for key in ARRAY_KEYS if key not in VALIDATION_KEYS]
+    missing = [key for key in required if key not in arrays]
+    if missing:
+        raise DepthlabError(
+            f"{path}: missing array(s) {', '.join(missing)} "
+            f"(expected {', '.join(ARRAY_KEYS)}; x_valid and y_valid may be left out together)"
+        )
+
+    def split(name: str) -> Split:
+        x = arrays[f"x_{name}"]
+        return (x[:, None] if x.ndim == 3 else x), arrays[f"y_{name}"]
+
+    train, test = split("train"), split("test")
+    if has_valid:
+        valid = split("valid")
+    else:
+        n_train = len(train[0]) - int(len(train[0]) * VALIDATION_FRACTION)
+        train, valid = (train[0][:n_train], train[1][:n_train]), (train[0][n_train:], train[1][n_train:])
+    return dataset_from_arrays(path.stem, train, valid, test, source=str(path))
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise DepthlabError(f"{path}: file not found (expected an .npz archive of arrays)")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an archive")
+        with archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise DepthlabError(f"{path}: not a readable .npz archive ({error})") from error
+
+
+def _as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    pixels = x.astype(np.float32) / np.float32(255) if x.dtype == np.uint8 else x.astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(pixels)), torch.from_numpy(y.astype(np.int64))

@@ -1,0 +1,93 @@
+"""Fixtures: helpers that write small data files in the real formats (IDX, CIFAR-10
+binary), and one that keeps the data search away from the machine's real directories."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from depthlab.data import download
+
+
+def _idx_bytes(array: np.ndarray, dtype_code: int = 0x08) -> bytes:
+    """IDX encoding: 00 00 <dtype code> <ndim>, big-endian int32 sizes, the bytes."""
+    header = bytes([0, 0, dtype_code, array.ndim]) + np.array(array.shape, ">i4").tobytes()
+    return header + np.ascontiguousarray(array, np.uint8).tobytes()
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path``, gzip-compressed when the name ends in .gz."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+def _write_mnist(directory: Path, n_train: int = 30, n_test: int = 10, gz: bool = False, seed: int = 0) -> dict:
+    """The four MNIST IDX files with random pixels and labels; returns the arrays by stem."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+    for stem, array in arrays.items():
+        _write_bytes(directory / (stem + (".gz" if gz else "")), _idx_bytes(array))
+    return arrays
+
+
+def _cifar_records(images: np.ndarray, labels: np.ndarray) -> bytes:
+    """CIFAR-10 binary records: per image one label byte then 3072 pixel bytes."""
+    return np.concatenate([labels[:, None], images.reshape(len(images), -1)], axis=1).astype(np.uint8).tobytes()
+
+
+def _write_cifar(directory: Path, sizes=(3, 4, 5, 2, 6, 7), seed: int = 0) -> dict:
+    """The six CIFAR-10 batch files, of the given numbers of records; returns
+    ``{file name: (images, labels)}``."""
+    rng = np.random.default_rng(seed)
+    names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+    batches = {}
+    for name, size in zip(names, sizes):
+        images = rng.integers(0, 256, (size, 3, 32, 32), dtype=np.uint8)
+        labels = rng.integers(0, 10, size, dtype=np.uint8)
+        _write_bytes(directory / name, _cifar_records(images, labels))
+        batches[name] = images, labels
+    return batches
+
+
+@pytest.fixture
+def idx_bytes():
+    return _idx_bytes
+
+
+@pytest.fixture
+def write_bytes():
+    return _write_bytes
+
+
+@pytest.fixture
+def write_mnist():
+    return _write_mnist
+
+
+@pytest.fixture
+def cifar_records():
+    return _cifar_records
+
+
+@pytest.fixture
+def write_cifar():
+    return _write_cifar
+
+
+@pytest.fixture
+def isolated_roots(tmp_path, monkeypatch) -> Path:
+    """Point ``$DEPTHLAB_DATA``, the user cache and the system root at empty folders
+    under ``tmp_path`` (returned), so only what a test writes is found."""
+    monkeypatch.delenv("DEPTHLAB_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(download, "SYSTEM_DATA_ROOT", tmp_path / "system")
+    return tmp_path
