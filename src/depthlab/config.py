@@ -34,6 +34,7 @@ class TrainConfig:
     dataset: str = "shapeset"
     data_dir: str | None = None
     download: bool = False
+    eval_size: int | None = None
     seed: int = 0
     device: str = "cpu"
     depth: int = 5
@@ -106,6 +107,8 @@ class TrainConfig:
             raise DepthlabError(f"dropout {self.dropout} must be in [0, 1)")
         if self.weight_decay < 0:
             raise DepthlabError(f"weight-decay {self.weight_decay} must not be negative")
+        if self.eval_size is not None:
+            _positive("eval-size", self.eval_size)
         if self.clip_norm is not None:
             _positive("clip-norm", self.clip_norm)
         if not 0 <= self.momentum < 1:

@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     g.add_argument("--dataset", help="shapeset | mnist | fashion-mnist | cifar10 | arrays:PATH.npz")
     g.add_argument("--data-dir", help="where to look for data files first")
     g.add_argument("--download", action="store_true", help="download missing MNIST/CIFAR files")
+    g.add_argument("--eval-size", type=int, help="use only this many validation and test examples")
     g = p.add_argument_group("network")
     g.add_argument("--depth", type=int, help="hidden layers (default 5)")
     g.add_argument("--width", type=int, help="units per hidden layer (default 1000)")

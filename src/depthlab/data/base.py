@@ -18,13 +18,14 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 class Dataset:
     """Base class: ``name``, ``input_shape`` (without the batch axis), ``num_classes``,
     ``validation`` and ``test`` as ``(x, y)`` pairs (x float32 of shape (N, *input_shape),
-    y int64 of shape (N,)), and :meth:`train_batches`."""
+    y int64 of shape (N,)), ``class_names`` where known, and :meth:`train_batches`."""
 
     name: str
     input_shape: tuple[int, ...]
     num_classes: int
     validation: Batch
     test: Batch
+    class_names: tuple[str, ...] | None = None
 
     @property
     def input_dim(self) -> int:
@@ -50,6 +51,7 @@ class FixedDataset(Dataset):
     train: Batch
     validation: Batch
     test: Batch
+    class_names: tuple[str, ...] | None = None
 
     def train_batches(self, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
         x, y = self.train

@@ -28,6 +28,12 @@ FILE_DATASETS: dict[str, tuple[Source, Callable[[Path], FixedDataset]]] = {
     "cifar10": (CIFAR10_SOURCE, load_cifar10),
 }
 DATASETS = ("shapeset", *FILE_DATASETS)
+CLASS_NAMES = {
+    "mnist": tuple("0123456789"),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = False, seed: int = 0) -> Dataset:
@@ -44,7 +50,9 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         return ShapesetDataset(seed=seed)
     if name in FILE_DATASETS:
         source, load = FILE_DATASETS[name]
-        return load(locate(source, data_dir, download))
+        dataset = load(locate(source, data_dir, download))
+        dataset.class_names = CLASS_NAMES[name]
+        return dataset
     raise unknown_choice("dataset", name, [*DATASETS, f"{ARRAYS_PREFIX}PATH"])
 
 

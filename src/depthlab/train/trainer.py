@@ -224,6 +224,20 @@ def _stop_on_sigint(trainer: Trainer):
         signal.signal(signal.SIGINT, previous)
 
 
+def load_data(config: TrainConfig) -> Dataset:
+    """The run's data set; with ``eval_size`` only that many validation and test examples."""
+    if config.dataset == "shapeset" and config.eval_size:
+        from depthlab.data.shapeset import ShapesetDataset
+
+        return ShapesetDataset(validation_size=config.eval_size, test_size=config.eval_size)
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download)
+    if config.eval_size:
+        for split in ("validation", "test"):
+            x, y = getattr(dataset, split)
+            setattr(dataset, split, (x[:config.eval_size], y[:config.eval_size]))
+    return dataset
+
+
 def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
     """The MLP of ``config``, initialized from the run's seed (LSUV on a training batch)."""
     torch.manual_seed(config.seed)
@@ -246,7 +260,7 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
     elif overrides:
         config = config.replace(**overrides)
     config.validate()
-    dataset = dataset or load_dataset(config.dataset, data_dir=config.data_dir, download=config.download)
+    dataset = dataset or load_data(config)
     total_updates(config, dataset)
     model = build_model(config, dataset)
     make_engine(config, model, get_cost(config.cost))  # fails early on --engine fused misuse
@@ -274,7 +288,7 @@ def resume(path: str | Path, progress: bool = True, dataset: Dataset | None = No
                             f"not {', '.join(sorted(set(overrides) - allowed))}")
     config = from_mapping({**run.config, **overrides}, source=str(run.path / "config.json")).validate()
     state = run.load_checkpoint()
-    dataset = dataset or load_dataset(config.dataset, data_dir=config.data_dir, download=config.download)
+    dataset = dataset or load_data(config)
     model = build_model(config, dataset)
     trainer = Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
     trainer.restore(state)

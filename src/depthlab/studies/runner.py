@@ -1,0 +1,97 @@
+"""Run a grid of training runs: resumable, in parallel, and indifferent to divergence.
+
+A study is a list of :class:`RunSpec` (a name and a config). Each spec trains into
+``<root>/runs/<name>``. Running a study again keeps every finished run (completed or
+diverged), resumes an interrupted one from its checkpoint and restarts one that died
+before its first checkpoint. A run that diverges is recorded as such and the sweep goes
+on with the next.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from depthlab.config import TrainConfig
+from depthlab.store.run import RunDir
+
+FINISHED = ("completed", "diverged")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a study: ``name`` is its path below ``runs/`` (e.g. ``shapeset/tanh-N/lr0.01``)."""
+
+    name: str
+    config: TrainConfig
+
+
+def run_state(path: Path) -> str:
+    """``missing``, ``finished``, ``resumable`` or ``broken`` (made but never checkpointed)."""
+    if not (path / "status.json").is_file():
+        return "broken" if path.exists() else "missing"
+    if RunDir(path).status["status"] in FINISHED:
+        return "finished"
+    return "resumable" if (path / "checkpoint.pt").is_file() else "broken"
+
+
+def _execute(spec: RunSpec, path: Path, threads: int) -> tuple[str, str]:
+    """Train or resume one run (in a worker process); return (name, status)."""
+    from depthlab.train.trainer import resume, train
+
+    if threads:
+        torch.set_num_threads(threads)
+    state = run_state(path)
+    if state == "broken":
+        shutil.rmtree(path)
+    if state == "resumable":
+        result = resume(path, progress=False)
+    else:
+        result = train(spec.config, out=path, progress=False)
+    return spec.name, result.status
+
+
+def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True,
+              on_done: Callable[[str, str], None] | None = None) -> dict[str, RunDir]:
+    """Run every spec that is not finished yet; return all runs by name.
+
+    With ``workers > 1`` runs go to that many processes, each with
+    ``cpu_count // workers`` threads.
+    """
+    root = Path(root)
+    paths = {s.name: root / "runs" / s.name for s in specs}
+    todo = [s for s in specs if run_state(paths[s.name]) != "finished"]
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", disable=not progress,
+               dynamic_ncols=True, desc="runs")
+
+    def done(name: str, status: str) -> None:
+        bar.update()
+        bar.set_postfix_str(f"{name}: {status}")
+        if on_done:
+            on_done(name, status)
+
+    if workers <= 1:
+        for spec in todo:
+            done(*_execute(spec, paths[spec.name], threads=0))
+    else:
+        threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_execute, s, paths[s.name], threads) for s in todo]
+            for future in as_completed(futures):
+                done(*future.result())
+    bar.close()
+    return {name: RunDir(path) for name, path in paths.items()}
+
+
+def best_by_validation(runs: Sequence[RunDir]) -> RunDir | None:
+    """The run with the lowest final validation error among those that did not diverge
+    (Glorot & Bengio 2010, section 2.3: the learning rate is chosen on validation error)."""
+    finished = [r for r in runs if r.final and r.final.get("status") == "completed"]
+    return min(finished, key=lambda r: r.final["validation_error"], default=None)

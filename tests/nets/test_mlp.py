@@ -1,0 +1,26 @@
+import pytest
+import torch
+from torch import nn
+
+from depthlab.errors import DepthlabError
+from depthlab.nets.mlp import MLP
+
+
+def test_structure_and_shapes():
+    model = MLP(1024, [1000, 500, 250], 9, "softsign", batchnorm=True, dropout=0.5)
+    assert [(l.in_features, l.out_features) for l in model.linears] == [(1024, 1000), (1000, 500), (500, 250), (250, 9)]
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model) == 3
+    assert sum(isinstance(m, nn.Dropout) for m in model) == 3
+    assert model(torch.randn(4, 1, 32, 32)).shape == (4, 9)
+    assert not model.is_plain
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(widths=[]), "at least one hidden layer"),
+    (dict(widths=[100, -3]), "width -3"),
+    (dict(widths=[10], dropout=1.5), "dropout 1.5"),
+    (dict(widths=[10], activation="swish"), "unknown activation 'swish'"),
+])
+def test_bad_networks_are_refused(kwargs, message):
+    with pytest.raises(DepthlabError, match=message):
+        MLP(10, num_classes=3, **kwargs)

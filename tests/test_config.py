@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+from depthlab.config import TrainConfig, from_mapping, load_config_file
+from depthlab.errors import DepthlabError
+
+
+def test_toml_keys_with_hyphens(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('activation = "softsign"\nbatch-size = 20\nwidths = [100, 50]\nlr = 1\n')
+    config = from_mapping(load_config_file(path))
+    assert (config.activation, config.batch_size, config.hidden_widths, config.lr) == ("softsign", 20, [100, 50], 1.0)
+
+
+def test_typo_in_a_config_key_suggests_the_right_one():
+    with pytest.raises(DepthlabError, match=r"unknown key in config: 'widht' \(did you mean 'width'\?\)"):
+        from_mapping({"widht": 100})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(DepthlabError, match="'batch-size' must be int, not 'ten'"):
+        from_mapping({"batch_size": "ten"})
+
+
+def test_broken_toml_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("lr = = 3\n")
+    with pytest.raises(DepthlabError, match="bad.toml is not valid TOML"):
+        load_config_file(path)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(activation="tahn"), "unknown activation 'tahn'"),
+    (dict(width=-5), "width -5"),
+    (dict(depth=0), "depth 0"),
+    (dict(optimizer="lbfgs"), "unknown optimizer 'lbfgs'.*adagrad, adam, momentum"),
+    (dict(lr=0.0), "lr 0.0 must be positive"),
+    (dict(updates=10, epochs=1.0), "not both"),
+    pytest.param(dict(device="cuda:0"), "not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
+    (dict(device="gpu"), "unknown device 'gpu'"),
+])
+def test_validation_errors(changes, message):
+    with pytest.raises(DepthlabError, match=message):
+        TrainConfig(**changes).validate()

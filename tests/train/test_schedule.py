@@ -1,0 +1,10 @@
+from depthlab.train.schedule import probe_updates
+
+
+def test_dense_early_sparse_late():
+    assert probe_updates(3000, 1000) == [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 3000]
+
+
+def test_short_runs_end_with_the_last_update():
+    assert probe_updates(7, 1000) == [0, 1, 2, 5, 7]
+    assert probe_updates(25, 10) == [0, 1, 2, 5, 10, 20, 25]
