@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,8 +58,7 @@ def _execute(spec: RunSpec, path: Path, threads: int) -> tuple[str, str]:
     return spec.name, result.status
 
 
-def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True,
-              on_done: Callable[[str, str], None] | None = None) -> dict[str, RunDir]:
+def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True) -> dict[str, RunDir]:
     """Run every spec that is not finished yet; return all runs by name.
 
     With ``workers > 1`` runs go to that many processes, each with
@@ -72,21 +71,27 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                dynamic_ncols=True, desc="runs")
 
     def done(name: str, status: str) -> None:
+        if status == "interrupted":  # Ctrl-C reached the run: stop the sweep, keep what is done
+            raise KeyboardInterrupt
         bar.update()
         bar.set_postfix_str(f"{name}: {status}")
-        if on_done:
-            on_done(name, status)
 
-    if workers <= 1:
-        for spec in todo:
-            done(*_execute(spec, paths[spec.name], threads=0))
-    else:
-        threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_execute, s, paths[s.name], threads) for s in todo]
-            for future in as_completed(futures):
-                done(*future.result())
-    bar.close()
+    try:
+        if workers <= 1:
+            for spec in todo:
+                done(*_execute(spec, paths[spec.name], threads=0))
+        else:
+            threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_execute, s, paths[s.name], threads) for s in todo]
+                try:
+                    for future in as_completed(futures):
+                        done(*future.result())
+                except KeyboardInterrupt:
+                    pool.shutdown(wait=True, cancel_futures=True)  # running runs checkpoint and stop
+                    raise
+    finally:
+        bar.close()
     return {name: RunDir(path) for name, path in paths.items()}
 
 

@@ -1,0 +1,37 @@
+import shutil
+import pytest
+
+from depthlab.config import TrainConfig
+from depthlab.store.run import RunDir
+from depthlab.studies.runner import RunSpec, best_by_validation, run_specs, run_state
+
+BASE = dict(dataset="shapeset", depth=2, width=16, updates=40, eval_every=20, eval_size=100, probe=False)
+
+
+def specs():
+    return [RunSpec("a/lr0.05", TrainConfig(**BASE, lr=0.05)),
+            RunSpec("a/lr1e4", TrainConfig(**{**BASE, "activation": "relu", "init": "he-normal"}, lr=1e4)),
+            RunSpec("a/lr0.01", TrainConfig(**BASE, lr=0.01))]
+
+
+def test_sweep_goes_on_after_a_divergence_and_keeps_finished_runs(tmp_path):
+    runs = run_specs(specs(), tmp_path, progress=False)
+    statuses = {name: run.status["status"] for name, run in runs.items()}
+    assert statuses == {"a/lr0.05": "completed", "a/lr1e4": "diverged", "a/lr0.01": "completed"}
+    best = best_by_validation(list(runs.values()))
+    assert best.final["validation_error"] == min(r.final["validation_error"] for r in runs.values()
+                                                 if r.status["status"] == "completed")
+    stamp = (tmp_path / "runs/a/lr0.05/final.json").stat().st_mtime_ns
+    shutil.rmtree(tmp_path / "runs/a/lr0.01")
+    (tmp_path / "runs/a/lr0.01").mkdir()  # a run that died before writing anything
+    assert run_state(tmp_path / "runs/a/lr0.01") == "broken"
+    again = run_specs(specs(), tmp_path, progress=False)
+    assert (tmp_path / "runs/a/lr0.05/final.json").stat().st_mtime_ns == stamp  # kept, not retrained
+    assert again["a/lr0.01"].status["status"] == "completed"
+
+
+def test_two_workers_give_the_same_numbers_as_one(tmp_path):
+    one = run_specs(specs()[:1], tmp_path / "one", progress=False)
+    two = run_specs(specs(), tmp_path / "two", workers=2, progress=False)
+    assert one["a/lr0.05"].final["validation_error"] == pytest.approx(two["a/lr0.05"].final["validation_error"], abs=0.02)
+    assert isinstance(two["a/lr1e4"], RunDir)
