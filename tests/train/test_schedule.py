@@ -1,4 +1,4 @@
-from depthlab.train.schedule import probe_updates
+from depthlab.train.schedule import jacobian_updates, probe_updates
 
 
 def test_dense_early_sparse_late():
@@ -8,3 +8,8 @@ def test_dense_early_sparse_late():
 def test_short_runs_end_with_the_last_update():
     assert probe_updates(7, 1000) == [0, 1, 2, 5, 7]
     assert probe_updates(25, 10) == [0, 1, 2, 5, 10, 20, 25]
+
+
+def test_jacobians_at_start_every_tenth_interval_and_end():
+    assert sorted(jacobian_updates(25_000, 1000)) == [0, 10_000, 20_000, 25_000]
+    assert jacobian_updates(7, 1000) <= set(probe_updates(7, 1000))

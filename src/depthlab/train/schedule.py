@@ -2,7 +2,9 @@
 
 Statistics change fastest in the first updates (Glorot & Bengio 2010, Figures 2–3 use a
 log-like time axis early on), so probes are taken at update 0, at 1, 2, 5, 10, 20, 50, …
-below ``every``, then every ``every`` updates, and at the last update.
+below ``every``, then every ``every`` updates, and at the last update. Jacobian spectra,
+which cost an SVD per layer and example, are taken at initialization (where the paper
+reports them), every ten probe intervals, and at the end.
 """
 
 from __future__ import annotations
@@ -21,3 +23,15 @@ def probe_updates(total: int, every: int) -> list[int]:
         decade *= 10
     steps.update(range(every, total + 1, every))
     return sorted(s for s in steps if s <= total)
+
+
+JACOBIAN_STRIDE = 10
+
+
+def jacobian_updates(total: int, every: int) -> set[int]:
+    """The probe updates that also measure Jacobian spectra.
+
+    >>> sorted(jacobian_updates(25_000, 1000))
+    [0, 10000, 20000, 25000]
+    """
+    return {0, total, *range(JACOBIAN_STRIDE * every, total + 1, JACOBIAN_STRIDE * every)}

@@ -34,7 +34,7 @@ from depthlab.probe.stats import write_rows
 from depthlab.store.run import RunDir, environment
 from depthlab.train.costs import Cost, get_cost
 from depthlab.train.engine import make_engine
-from depthlab.train.schedule import probe_updates
+from depthlab.train.schedule import jacobian_updates, probe_updates
 
 DEFAULT_UPDATES = 10_000
 EVAL_BATCH = 1000
@@ -108,6 +108,7 @@ class Trainer:
             self.probe = Probe(model, x[:n].to(self.device), y[:n].to(self.device), self.cost.loss,
                                jacobian_examples=config.jacobian_examples)
             self.probe_at = set(probe_updates(self.total, config.probe_every))
+            self.jacobian_at = jacobian_updates(self.total, config.probe_every)
 
     # -- checkpoints ---------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -136,7 +137,7 @@ class Trainer:
         return row
 
     def measure_probe(self) -> None:
-        rows = self.probe.measure(self.update)
+        rows = self.probe.measure(self.update, jacobians=self.update in self.jacobian_at)
         write_rows(self.run.path / "probes.jsonl", rows, self.probe.histograms_at(self.update))
         if self.config.tensorboard:
             if self.tensorboard is None:

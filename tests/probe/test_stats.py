@@ -1,0 +1,170 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depthlab.errors import DepthlabError
+from depthlab.nets.activations import get_activation
+from depthlab.nets.init import weight_variance
+from depthlab.nets.mlp import MLP
+from depthlab.probe import Probe
+from depthlab.probe.stats import activation_stats, histogram, read_rows, series, write_rows
+
+
+@pytest.mark.parametrize("name, values, fraction", [
+    ("sigmoid", [0.01, 0.05, 0.5, 0.9, 0.96], 3 / 5),
+    ("tanh", [-0.99, -0.5, 0.0, 0.94, 0.96], 2 / 5),
+    ("softsign", [-0.95, -0.9, 0.1, 0.7, 0.97], 2 / 5),
+    ("relu", [0.0, 0.0, 0.0, 0.3, 4.0], 3 / 5),
+    ("leaky-relu", [-0.01, -0.002, 0.1, 1.0, 3.0], 2 / 5),
+    ("linear", [-9.0, 0.0, 9.0, 1.0, 2.0], 0.0),
+])
+def test_saturated_fraction_follows_each_activation_rule(name, values, fraction):
+    stats = activation_stats(torch.tensor(values), get_activation(name))
+    assert stats["saturated_fraction"] == pytest.approx(fraction)
+
+
+def test_activation_percentiles_mean_and_std():
+    a = torch.arange(101.0) / 100
+    stats = activation_stats(a, get_activation("sigmoid"))
+    assert (stats["activation_p2"], stats["activation_p50"], stats["activation_p98"]) == pytest.approx(
+        (0.02, 0.5, 0.98))
+    assert stats["activation_mean"] == pytest.approx(0.5)
+    assert stats["activation_std"] == pytest.approx(a.std().item())
+
+
+def test_histogram_over_a_fixed_range_counts_outliers_in_the_end_bins():
+    edges, counts = histogram(torch.tensor([-1.0, -0.5, 0.2, 0.99, 3.0]), (-1.0, 1.0), bins=4)
+    assert edges == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    assert counts == [1, 1, 1, 2]
+
+
+def test_histogram_without_range_is_symmetric_and_ignores_non_finite_values():
+    edges, counts = histogram(torch.tensor([-0.5, 2.0, float("nan"), float("inf")]), bins=4)
+    assert edges == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert counts == [0, 1, 0, 1]
+
+
+def _tanh_mlp_at_init(init):
+    torch.manual_seed(0)
+    model = MLP(1000, [1000] * 5, 10, "tanh")
+    model.initialize(init)
+    x, y = torch.randn(300, 1000), torch.randint(0, 10, (300,))
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0)
+    probe.measure(0)
+    return probe, x
+
+
+def test_backpropagated_gradients_vanish_with_standard_init_not_with_normalized():
+    """Glorot & Bengio (2010), Figure 7. With standard init n·Var[W] = 1/3, so Var[∂C/∂s]
+    shrinks by at least 3 per layer going down: a factor ≥ 9 in std over 4 layers. With
+    normalized init n·Var[W] = 1 and only φ'(s) < 1 shrinks it; on unit-variance inputs
+    layer 1 has Var[s] = 1, where E[φ'(s)²] ≈ 0.46, so the ratio is ≈ 2.4, not 1."""
+    ratio = {}
+    for init in ("standard", "normalized"):
+        probe, _ = _tanh_mlp_at_init(init)
+        top, bottom = (probe.series("backprop_grad_std", f"layer {k}")[1][0] for k in (5, 1))
+        ratio[init] = top / bottom
+    assert ratio["standard"] > 8
+    assert 1 < ratio["normalized"] < 3
+    assert ratio["standard"] > 4 * ratio["normalized"]
+
+
+@pytest.mark.parametrize("init", ["standard", "normalized"])
+def test_first_layer_pre_activation_variance_is_n_var_w_times_input_power(init):
+    probe, x = _tanh_mlp_at_init(init)
+    expected = 1000 * weight_variance(init, 1000, 1000) * x.pow(2).mean().item()
+    assert probe.series("preactivation_std", "layer 1")[1][0] ** 2 == pytest.approx(expected, rel=0.05)
+
+
+class ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 3, 3)
+        self.act = nn.Tanh()
+        self.fc = nn.Linear(3 * 6 * 6, 4)
+
+    def forward(self, x):
+        return self.fc(self.act(self.conv1(x)).flatten(1))
+
+
+def test_probe_on_a_user_conv_model_measures_both_layers():
+    torch.manual_seed(0)
+    model = ConvNet()
+    probe = Probe(model, torch.randn(20, 1, 8, 8), torch.randint(0, 4, (20,)), F.cross_entropy,
+                  jacobian_examples=2)
+    probe.measure(0)
+    with torch.no_grad():
+        model.fc.weight.mul_(2)
+    rows = probe.measure(1)
+    common = {"preactivation_mean", "preactivation_std", "backprop_grad_std", "backprop_grad_norm",
+              "weight_grad_std", "weight_grad_norm", "bias_grad_norm", "weight_norm", "update_ratio"}
+    hidden = common | {"activation_mean", "activation_std", "activation_p2", "activation_p50", "activation_p98",
+                       "saturated_fraction", "input_jacobian_sv_mean", "input_jacobian_sv_max"}
+    assert {r["stat"] for r in rows if r["layer"] == "layer 1"} == hidden
+    assert {r["stat"] for r in rows if r["layer"] == "output"} == common
+    assert {(h["layer"], h["quantity"]) for h in probe.histograms_at(1)} == {
+        ("layer 1", q) for q in ("activation", "preactivation", "backprop_grad", "weight_grad", "input_jacobian_sv")
+    } | {("output", q) for q in ("preactivation", "backprop_grad", "weight_grad")}
+    assert all(sum(h["counts"]) > 0 for h in probe.histograms)
+    assert probe.series("update_ratio", "output")[1] == pytest.approx([1.0])
+    assert probe.series("update_ratio", "layer 1")[1] == pytest.approx([0.0])
+    assert probe.module_names == {"layer 1": "conv1", "output": "fc"}
+
+
+def test_update_ratio_and_learning_speed_by_hand():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.Sigmoid(), nn.Linear(5, 3))
+    x, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0)
+    probe.measure(10)
+    before = model[0].weight.detach().clone()
+    delta = torch.full_like(before, 0.1)
+    with torch.no_grad():
+        model[0].weight.add_(delta)
+    probe.measure(14)
+    steps, ratios = probe.series("update_ratio", "layer 1")
+    assert steps.tolist() == [14]
+    assert ratios[0] == pytest.approx((delta.norm() / before.norm()).item() / 4, rel=1e-5)
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    assert probe.series("bias_grad_norm", "layer 1")[1][1] == pytest.approx(model[0].bias.grad.norm().item(),
+                                                                           rel=1e-5)
+    with pytest.raises(DepthlabError, match="^probe step 14 is not after the previous measure at step 14$"):
+        probe.measure(14)
+
+
+def test_series_names_unknown_statistics():
+    rows = [{"step": 0, "layer": "layer 1", "stat": "activation_std", "value": 1.0}]
+    with pytest.raises(DepthlabError, match=r"^unknown probe statistic 'activation_sdt' \(did you mean"):
+        series(rows, "activation_sdt", "layer 1")
+    with pytest.raises(DepthlabError, match="^unknown probe layer 'layer 9'"):
+        series(rows, "activation_std", "layer 9")
+
+
+def test_jsonl_round_trip_survives_a_crash_mid_line(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.Softsign(), nn.Linear(5, 3))
+    probe = Probe(model, torch.randn(30, 4), torch.randint(0, 3, (30,)), F.cross_entropy, jacobian_examples=3)
+    path = tmp_path / "probes.jsonl"
+    for step in (0, 5):
+        write_rows(path, probe.measure(step), probe.histograms_at(step))
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [0, 5]
+    with open(path, "a") as f:
+        f.write('{"step": 9, "rows": [{"st')  # a crash in the middle of the third write
+    rows, histograms = read_rows(path)
+    assert rows == probe.history and histograms == probe.histograms
+    steps, values = series(rows, "weight_norm", "output")
+    assert steps.tolist() == [0, 5] and np.all(values > 0)
+
+
+def test_corrupt_probe_file_names_the_path_and_line(tmp_path):
+    path = tmp_path / "probes.jsonl"
+    path.write_text('{"step": 0, "rows": [], "histograms": []}\nnot json\n{"step": 1, "rows": [], "histograms": []}\n')
+    with pytest.raises(DepthlabError, match=f"^{path}:2: not a probe record$"):
+        read_rows(path)
+    with pytest.raises(DepthlabError, match="no such probe file$"):
+        read_rows(tmp_path / "missing.jsonl")
