@@ -1,0 +1,256 @@
+"""The verdict rules on synthetic statistics written into fake run directories: each
+claim where it holds, where it does not, and where the data cannot decide."""
+
+import math
+
+import pytest
+
+from depthlab.probe.stats import write_rows
+from depthlab.report.html import Figure
+from depthlab.store.run import RunDir
+from depthlab.studies.glorot2010_claims import (
+    glorot2010_verdicts,
+    normalized_init_lowers_error,
+    normalized_init_raises_jacobian,
+    quadratic_cost_has_plateaus,
+    sigmoid_top_layer_saturates,
+    softsign_saturates_less,
+    standard_init_shrinks_gradients,
+    tanh_saturates_layer_by_layer,
+)
+
+STEPS = [0, 10, 20, 50, 100, 200]
+
+
+def fake_run(path, rows=(), status="completed", final=None, **config):
+    """A run directory holding the given probe rows, status and final numbers."""
+    config = {"dataset": "shapeset", "activation": "tanh", "init": "standard", "lr": 0.1, "depth": 3, "width": 8,
+              "probe_size": 300, "eval_size": None, **config}
+    run = RunDir.create(path, config, {})
+    for step in sorted({row["step"] for row in rows}):
+        write_rows(run.path / "probes.jsonl", [row for row in rows if row["step"] == step])
+    info = {"diverged_at": 7} if status == "diverged" else {}
+    run.set_status(status, update=7 if status == "diverged" else STEPS[-1], **info)
+    if final is not None:
+        run.write_final(final)
+    return run
+
+
+def rows_of(stat, per_layer, steps=STEPS):
+    """Rows of one statistic: ``per_layer`` maps "layer k" to its values at ``steps``."""
+    return [{"step": s, "layer": layer, "stat": stat, "value": v}
+            for layer, values in per_layer.items() for s, v in zip(steps, values)]
+
+
+def flat(value, n=len(STEPS)):
+    return [value] * n
+
+
+# 1 sigmoid ----------------------------------------------------------------------------
+def sigmoid_rows(top, lower=0.5, steps=STEPS):
+    return rows_of("activation_mean", {"layer 1": flat(lower), "layer 2": flat(lower), "layer 3": top}, steps)
+
+
+def test_sigmoid_top_layer_saturating_early_is_reproduced(tmp_path):
+    run = fake_run(tmp_path / "s", sigmoid_rows([0.5, 0.3, 0.05, 0.02, 0.02, 0.2]))
+    verdict = sigmoid_top_layer_saturates(run)
+    assert verdict.verdict == "reproduced"
+    assert "first fell to ≤ 0.1 at update 20" in verdict.evidence
+    assert "0.5, 0.5" in verdict.evidence
+
+
+def test_sigmoid_top_layer_that_never_saturates_in_a_long_run_is_not_reproduced(tmp_path):
+    long_steps = [0, 100, 1000, 5000, 20000, 40000]
+    verdict = sigmoid_top_layer_saturates(fake_run(tmp_path / "s", sigmoid_rows(flat(0.4), steps=long_steps)))
+    assert verdict.verdict == "not reproduced"
+    assert "never fell to ≤ 0.1 within 40000 updates (lowest 0.4)" in verdict.evidence
+
+
+def test_sigmoid_top_layer_that_never_saturates_in_a_short_run_cannot_show(tmp_path):
+    verdict = sigmoid_top_layer_saturates(fake_run(tmp_path / "s", sigmoid_rows(flat(0.4))))
+    assert verdict.verdict == "cannot show"
+    assert "too short" in verdict.evidence
+
+
+def test_sigmoid_saturating_late_or_everywhere_is_not_reproduced(tmp_path):
+    late = fake_run(tmp_path / "late", sigmoid_rows([0.5, 0.5, 0.5, 0.5, 0.5, 0.05]))
+    everywhere = fake_run(tmp_path / "all", sigmoid_rows([0.5, 0.05, 0.05, 0.05, 0.05, 0.05], lower=0.08))
+    assert sigmoid_top_layer_saturates(late).verdict == "not reproduced"
+    assert sigmoid_top_layer_saturates(everywhere).verdict == "not reproduced"
+
+
+def test_sigmoid_missing_diverged_or_barely_probed_cannot_show(tmp_path):
+    diverged = fake_run(tmp_path / "d", sigmoid_rows([0.5, 0.3, 0.05, 0.02, 0.02, 0.2]), status="diverged")
+    short = fake_run(tmp_path / "short", rows_of("activation_mean", {"layer 1": [0.5, 0.5], "layer 2": [0.5, 0.0]},
+                                                   steps=[0, 10]))
+    assert sigmoid_top_layer_saturates(None).evidence == "The Sigmoid run is missing."
+    assert sigmoid_top_layer_saturates(diverged).evidence == "The Sigmoid run is diverged at update 7."
+    for run in (None, diverged, short):
+        assert sigmoid_top_layer_saturates(run).verdict == "cannot show"
+
+
+# 2 tanh layer by layer ------------------------------------------------------------------
+def p98_rows(*layers):
+    return rows_of("activation_p98", {f"layer {k}": values for k, values in enumerate(layers, start=1)})
+
+
+RISING_AT = {20: [0.6, 0.8, 0.97, 0.99, 0.99, 0.99], 50: [0.5, 0.6, 0.7, 0.96, 0.99, 0.99],
+             100: [0.4, 0.5, 0.6, 0.7, 0.98, 0.99], None: flat(0.7)}
+
+
+def test_tanh_saturating_from_layer_1_upward_is_reproduced(tmp_path):
+    run = fake_run(tmp_path / "t", p98_rows(RISING_AT[20], RISING_AT[50], RISING_AT[100]))
+    verdict = tanh_saturates_layer_by_layer(run)
+    assert verdict.verdict == "reproduced"
+    assert "layer 1 at update 20, layer 2 at update 50, layer 3 at update 100 (3 of 3 layers)" in verdict.evidence
+
+
+@pytest.mark.parametrize("order", [(100, 50, 20), (20, None, 50), (None, 20, 50)])
+def test_tanh_saturating_out_of_order_or_skipping_a_layer_is_not_reproduced(tmp_path, order):
+    run = fake_run(tmp_path / "t", p98_rows(*(RISING_AT[step] for step in order)))
+    assert tanh_saturates_layer_by_layer(run).verdict == "not reproduced"
+
+
+@pytest.mark.parametrize("order, why", [((None, None, None), "Fewer than two layers saturated"),
+                                        ((20, None, None), "Fewer than two layers saturated"),
+                                        ((50, 50, 50), "All at the same probe step")])
+def test_tanh_without_an_order_to_see_cannot_show(tmp_path, order, why):
+    run = fake_run(tmp_path / "t", p98_rows(*(RISING_AT[step] for step in order)))
+    verdict = tanh_saturates_layer_by_layer(run)
+    assert verdict.verdict == "cannot show"
+    assert why in verdict.evidence
+
+
+# 3 softsign vs tanh -----------------------------------------------------------------------
+def saturation_run(path, final_fractions):
+    per_layer = {f"layer {k}": [0.0] * (len(STEPS) - 1) + [v] for k, v in enumerate(final_fractions, start=1)}
+    return fake_run(path, rows_of("saturated_fraction", per_layer))
+
+
+def test_softsign_saturating_less_than_tanh(tmp_path):
+    tanh = saturation_run(tmp_path / "t", [0.3, 0.2, 0.1])
+    less = softsign_saturates_less(tanh, saturation_run(tmp_path / "s1", [0.05, 0.05, 0.05]))
+    same = softsign_saturates_less(tanh, saturation_run(tmp_path / "s2", [0.2, 0.2, 0.2]))
+    assert less.verdict == "reproduced"
+    assert "tanh (update 200) 0.3, 0.2, 0.1, mean 0.2;" in less.evidence
+    assert "softsign (update 200) 0.05, 0.05, 0.05, mean 0.05" in less.evidence
+    assert same.verdict == "not reproduced"
+
+
+def test_softsign_comparison_cannot_show_without_tanh_saturation_or_runs(tmp_path):
+    tanh = saturation_run(tmp_path / "t", [0.001, 0.0, 0.0])
+    softsign = saturation_run(tmp_path / "s", [0.0, 0.0, 0.0])
+    assert softsign_saturates_less(tanh, softsign).verdict == "cannot show"
+    missing = softsign_saturates_less(tanh, None)
+    assert (missing.verdict, missing.evidence) == ("cannot show", "Left out: Softsign (missing).")
+
+
+# 4 back-propagated gradients at init -----------------------------------------------------------
+def gradient_run(path, stds, status="completed"):
+    return fake_run(path, rows_of("backprop_grad_std", {f"layer {k}": [v] for k, v in enumerate(stds, start=1)},
+                                  steps=[0]), status=status)
+
+
+def test_standard_init_shrinking_gradients_and_normalized_not(tmp_path):
+    standard = gradient_run(tmp_path / "t", [0.01, 0.03, 0.09])
+    # A diverged run's statistics at initialization still count.
+    normalized = gradient_run(tmp_path / "n", [0.08, 0.09, 0.1], status="diverged")
+    verdict = standard_init_shrinks_gradients(standard, normalized)
+    assert verdict.verdict == "reproduced"
+    assert f"factor {math.sqrt(1 / 9):.3g}" in verdict.evidence and f"factor {math.sqrt(0.8):.3g}" in verdict.evidence
+
+
+def test_gradients_shrinking_with_both_inits_is_not_reproduced(tmp_path):
+    verdict = standard_init_shrinks_gradients(gradient_run(tmp_path / "t", [0.01, 0.03, 0.09]),
+                                              gradient_run(tmp_path / "n", [0.02, 0.04, 0.08]))
+    assert verdict.verdict == "not reproduced"
+
+
+def test_gradient_claim_cannot_show_without_runs_or_lower_layers(tmp_path):
+    assert standard_init_shrinks_gradients(None, None).evidence == "Left out: Tanh (missing); Tanh N (missing)."
+    one_layer = standard_init_shrinks_gradients(gradient_run(tmp_path / "t", [0.1]),
+                                                gradient_run(tmp_path / "n", [0.1]))
+    assert one_layer.verdict == "cannot show"
+
+
+# 5 plateaus --------------------------------------------------------------------------------
+def surface_numbers(quadratic, nll):
+    return {"quadratic_plateau_fraction": quadratic, "nll_plateau_fraction": nll, "flat_gradient": 0.05,
+            "low_cost": 0.25}
+
+
+def test_quadratic_plateaus_decided_by_the_fractions():
+    assert quadratic_cost_has_plateaus(surface_numbers(0.3, 0.0)).verdict == "reproduced"
+    assert quadratic_cost_has_plateaus(surface_numbers(0.04, 0.0)).verdict == "not reproduced"
+    assert quadratic_cost_has_plateaus(surface_numbers(0.3, 0.28)).verdict == "not reproduced"
+    assert quadratic_cost_has_plateaus(None).verdict == "cannot show"
+    assert "quadratic 0.3, NLL 0" in quadratic_cost_has_plateaus(surface_numbers(0.3, 0.0)).evidence
+
+
+# 6 test error ----------------------------------------------------------------------------------
+def error_runs(path, tanh_error, tanh_n_error, eval_size=None):
+    return {"Tanh": fake_run(path / "t", final={"test_error": tanh_error}, eval_size=eval_size),
+            "Tanh N": fake_run(path / "n", final={"test_error": tanh_n_error}, eval_size=eval_size)}
+
+
+def test_normalized_init_lowering_the_error_significantly(tmp_path):
+    verdict = normalized_init_lowers_error({"shapeset": error_runs(tmp_path, 0.2715, 0.156)})
+    assert verdict.verdict == "reproduced"
+    pooled = (0.2715 + 0.156) / 2
+    z = (0.2715 - 0.156) / math.sqrt(2 * pooled * (1 - pooled) / 10_000)
+    assert f"Tanh 27.15% vs Tanh N 15.60% (n = 10000, z = {z:.2f}: better)" in verdict.evidence
+
+
+def test_normalized_init_worse_somewhere_is_not_reproduced(tmp_path):
+    runs = {"shapeset": error_runs(tmp_path / "a", 0.27, 0.16), "mnist": error_runs(tmp_path / "b", 0.017, 0.03)}
+    assert normalized_init_lowers_error(runs).verdict == "not reproduced"
+
+
+def test_error_differences_within_noise_cannot_show(tmp_path):
+    # 0.30 vs 0.25 on 100 test examples: z = 0.79.
+    verdict = normalized_init_lowers_error({"shapeset": error_runs(tmp_path, 0.30, 0.25, eval_size=100)})
+    assert verdict.verdict == "cannot show"
+    assert "z = 0.79: no significant difference" in verdict.evidence
+
+
+def test_error_claim_with_a_diverged_run_cannot_show(tmp_path):
+    runs = {"shapeset": {"Tanh": fake_run(tmp_path / "t", status="diverged"),
+                         "Tanh N": fake_run(tmp_path / "n", final={"test_error": 0.15})}}
+    verdict = normalized_init_lowers_error(runs)
+    assert verdict.verdict == "cannot show"
+    assert "Shapeset-3×2: not compared: Tanh (diverged at update 7)." in verdict.evidence
+
+
+# 7 Jacobian -------------------------------------------------------------------------------------
+def jacobian_run(path, means):
+    rows = []
+    for k, mean in enumerate(means, start=1):
+        for stat, value in (("mean", mean), ("min", mean / 4), ("max", mean * 3)):
+            rows += rows_of(f"jacobian_sv_{stat}", {f"layer {k}": [value]}, steps=[0])
+    return fake_run(path, rows)
+
+
+def test_jacobian_singular_values_larger_with_normalized_init(tmp_path):
+    verdict = normalized_init_raises_jacobian(jacobian_run(tmp_path / "t", [0.55, 0.5, 0.45]),
+                                              jacobian_run(tmp_path / "n", [0.85, 0.8, 0.75]))
+    assert verdict.verdict == "reproduced"
+    assert "average 0.5; paper 0.5" in verdict.evidence and "average 0.8; paper 0.8" in verdict.evidence
+
+
+def test_jacobian_gap_too_small_or_unmeasured(tmp_path):
+    standard = jacobian_run(tmp_path / "t", [0.6, 0.6, 0.6])
+    close = normalized_init_raises_jacobian(standard, jacobian_run(tmp_path / "n", [0.65, 0.65, 0.65]))
+    no_jacobian = fake_run(tmp_path / "none", rows_of("activation_std", {"layer 1": [1.0]}, steps=[0]))
+    unmeasured = normalized_init_raises_jacobian(standard, no_jacobian)
+    assert close.verdict == "not reproduced"
+    assert unmeasured.verdict == "cannot show"
+
+
+# all ---------------------------------------------------------------------------------------------
+def test_verdicts_attach_their_figures_and_cope_with_nothing(tmp_path):
+    figures = {stem: Figure(tmp_path / f"{stem}.png", stem) for stem in ("figure02", "figure05", "figure11")}
+    verdicts = glorot2010_verdicts({}, surface_numbers(0.3, 0.0), figures)
+    assert len(verdicts) == 7
+    assert [v.verdict for v in verdicts] == ["cannot show"] * 4 + ["reproduced", "cannot show", "cannot show"]
+    assert verdicts[0].figure is figures["figure02"] and verdicts[4].figure is figures["figure05"]
+    assert verdicts[5].figure is figures["figure11"] and verdicts[1].figure is None

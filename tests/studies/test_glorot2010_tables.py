@@ -1,0 +1,85 @@
+import csv
+
+import pytest
+
+from depthlab.probe.stats import write_rows
+from depthlab.store.run import RunDir
+from depthlab.studies.glorot2010_tables import PAPER_JACOBIAN, PAPER_TABLE1, jacobian_table, table1, write_table
+
+# Glorot & Bengio (2010), Table 1, transcribed column by column:
+# Shapeset-3×2, MNIST, CIFAR-10, Small-ImageNet.
+PAPER = {
+    "Softsign": (16.27, 1.64, 55.78, 69.14),
+    "Softsign N": (16.06, 1.72, 53.8, 68.13),
+    "Tanh": (27.15, 1.76, 55.9, 70.58),
+    "Tanh N": (15.60, 1.64, 52.92, 68.57),
+    "Sigmoid": (82.61, 2.21, 57.28, 70.66),
+}
+
+
+def fake_run(path, test_error=None, status="completed", lr=0.01, update=5000, probes=()):
+    run = RunDir.create(path, {"dataset": "shapeset", "lr": lr}, {})
+    run.set_status(status, update=update, **({"diverged_at": update} if status == "diverged" else {}))
+    if test_error is not None:
+        run.write_final({"test_error": test_error})
+    if probes:
+        write_rows(run.path / "probes.jsonl", probes)
+    return run
+
+
+def test_paper_table_holds_the_published_numbers():
+    assert PAPER_TABLE1 == {label: dict(zip(("shapeset", "mnist", "cifar10", "small-imagenet"), values))
+                            for label, values in PAPER.items()}
+    assert PAPER_JACOBIAN == {"Tanh": 0.5, "Tanh N": 0.8}
+
+
+def test_table1_sets_ours_beside_the_paper(tmp_path):
+    runs = {
+        "shapeset": {"Tanh": fake_run(tmp_path / "a", 0.2412, lr=0.05, update=1200),
+                     "Sigmoid": fake_run(tmp_path / "b", status="diverged", update=37),
+                     "ReLU He": fake_run(tmp_path / "c", 0.18)},
+        "fashion-mnist": {"Tanh N": fake_run(tmp_path / "d", 0.101)},
+    }
+    rows = {row["configuration"]: row for row in table1(runs)}
+    assert list(rows) == ["Softsign", "Softsign N", "Tanh", "Tanh N", "Sigmoid", "ReLU He"]
+    tanh = rows["Tanh"]
+    assert tanh["Shapeset-3×2 ours (%)"] == pytest.approx(24.12)
+    assert tanh["Shapeset-3×2 paper (%)"] == 27.15
+    assert (tanh["Shapeset-3×2 lr"], tanh["Shapeset-3×2 updates"]) == (0.05, 1200)
+    assert tanh["Fashion-MNIST ours (%)"] is None and tanh["Fashion-MNIST paper (%)"] is None
+    assert rows["Sigmoid"]["Shapeset-3×2 ours (%)"] == "diverged at update 37"
+    assert rows["Sigmoid"]["Shapeset-3×2 paper (%)"] == 82.61
+    assert rows["Softsign N"]["Shapeset-3×2 ours (%)"] is None
+    assert rows["Softsign N"]["Shapeset-3×2 paper (%)"] == 16.06
+    assert rows["ReLU He"]["Shapeset-3×2 ours (%)"] == pytest.approx(18.0)
+    assert rows["ReLU He"]["Shapeset-3×2 paper (%)"] is None
+    assert rows["Tanh N"]["Fashion-MNIST ours (%)"] == pytest.approx(10.1)
+
+
+def jacobian_rows(means):
+    return [{"step": 0, "layer": f"layer {k}", "stat": f"jacobian_sv_{stat}", "value": value}
+            for k, mean in enumerate(means, start=1)
+            for stat, value in (("mean", mean), ("min", mean / 2), ("max", 2 * mean))]
+
+
+def test_jacobian_table_per_layer_and_averaged(tmp_path):
+    runs = {"Tanh": fake_run(tmp_path / "t", status="diverged", probes=jacobian_rows([0.6, 0.5, 0.4]))}
+    rows = jacobian_table(runs)
+    standard = [row for row in rows if row["configuration"] == "Tanh"]
+    assert [row["layer"] for row in standard] == ["layer 1", "layer 2", "layer 3", "average"]
+    assert standard[1]["mean sv"] == 0.5 and standard[1]["min sv"] == 0.25 and standard[1]["max sv"] == 1.0
+    assert standard[-1]["mean sv"] == pytest.approx(0.5) and standard[-1]["max sv"] == pytest.approx(1.0)
+    assert standard[-1]["paper"] == 0.5
+    assert rows[-1] == {"configuration": "Tanh N", "layer": "missing", "paper": 0.8}
+
+
+def test_write_table_writes_csv_and_markdown(tmp_path):
+    rows = [{"configuration": "Tanh", "ours": 24.125, "paper": 27.15}, {"configuration": "Sigmoid", "ours": None}]
+    table = write_table(rows, tmp_path / "tables", "table1", caption="Table 1")
+    with open(tmp_path / "tables" / "table1.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == [{"configuration": "Tanh", "ours": "24.125", "paper": "27.15"},
+                                           {"configuration": "Sigmoid", "ours": "", "paper": ""}]
+    markdown = (tmp_path / "tables" / "table1.md").read_text().splitlines()
+    assert markdown == ["Table 1", "", "| configuration | ours | paper |", "|---|---|---|",
+                        "| Tanh | 24.12 | 27.15 |", "| Sigmoid |  |  |"]
+    assert table.rows == rows and table.caption == "Table 1"

@@ -1,0 +1,111 @@
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from depthlab.data.base import FixedDataset
+from depthlab.errors import DepthlabError
+from depthlab.store.run import RunDir
+from depthlab.train.trainer import resume, train
+
+SMALL = dict(dataset="shapeset", depth=2, width=64, batch_size=10, eval_every=50, log_every=25,
+             probe_every=100, jacobian_examples=2, probe_size=50)
+
+
+def tiny_dataset(n=400, dim=12, classes=3, seed=0):
+    """A linearly separable toy problem held in memory."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, dim, generator=g)
+    y = (x[:, :classes]).argmax(1)
+    cut = n // 2, 3 * n // 4
+    return FixedDataset("toy", (dim,), classes, (x[:cut[0]], y[:cut[0]]), (x[cut[0]:cut[1]], y[cut[0]:cut[1]]),
+                        (x[cut[1]:], y[cut[1]:]))
+
+
+def test_depth2_tanh_learns_shapeset_well_below_chance(tmp_path):
+    # Chance on the 9 Shapeset classes is 8/9 = 88.9% error; on 2,000 examples the
+    # standard error of an error rate near 0.8 is 0.9%, so 0.83 is 7 of them below chance.
+    result = train(dict(SMALL, width=300, optimizer="momentum", lr=0.01, batch_size=20, updates=2000,
+                        eval_every=500, eval_size=2000, activation="tanh", seed=0, probe=False),
+                   out=tmp_path / "run", progress=False)
+    assert result.status == "completed"
+    assert result.final["test_error"] < 0.83
+    run = RunDir(result.path)
+    updates, errors = run.series("validation_error")
+    assert updates == [0, 500, 1000, 1500, 2000]
+    assert errors[-1] < errors[0]
+
+
+def test_run_directory_is_self_describing(tmp_path):
+    result = train(dict(SMALL, updates=100, seed=3), out=tmp_path / "run", progress=False)
+    run = RunDir(result.path)
+    assert run.config["seed"] == 3 and run.config["widths"] is None
+    assert run.env["seed"] == 3 and run.env["torch"] == torch.__version__
+    assert run.env["engine"] in ("fused", "autograd") and run.env["total_updates"] == 100
+    assert run.status == {"status": "completed", "update": 100}
+    assert [r["update"] for r in run.metrics() if "train_cost" in r] == [25, 50, 75, 100]
+    assert (run.path / "probes.jsonl").is_file() and (run.path / "checkpoint.pt").is_file()
+
+
+def test_huge_learning_rate_is_recorded_as_diverged(tmp_path):
+    result = train(dict(SMALL, lr=1e4, updates=300, activation="relu", init="he-normal"),
+                   out=tmp_path / "run", progress=False)
+    assert result.status == "diverged"
+    status = RunDir(result.path).status
+    assert status["status"] == "diverged" and 1 <= status["diverged_at"] <= 300
+
+
+@pytest.mark.parametrize("extra", [dict(), dict(optimizer="adam", lr=1e-3, dropout=0.2)])
+def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, extra):
+    config = dict(dict(updates=120, eval_every=40, log_every=10, depth=2, width=32, probe_every=50,
+                       jacobian_examples=0, probe_size=20, seed=5, lr=0.05), **extra)
+    data = tiny_dataset()
+    whole = train(config, out=tmp_path / "whole", dataset=data, progress=False)
+
+    def interrupt_at_55(trainer, update):
+        if update == 55:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, handled between updates
+
+    part = train(config, out=tmp_path / "part", dataset=data, progress=False, callbacks=[interrupt_at_55])
+    assert part.status == "interrupted" and part.final["update"] == 55
+    done = resume(tmp_path / "part", dataset=data, progress=False)
+    assert done.status == "completed"
+    for key in ("validation_error", "test_error", "validation_cost", "test_cost"):
+        assert done.final[key] == whole.final[key]
+    strip = lambda rows: [r for r in rows]
+    assert strip(RunDir(done.path).metrics()) == strip(RunDir(whole.path).metrics())
+    a = torch.load(whole.path / "checkpoint.pt")["model"]
+    b = torch.load(done.path / "checkpoint.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(activation="swish"), "unknown activation 'swish'"),
+    (dict(width=-1), "width -1"),
+    (dict(dataset="imagenet"), "unknown dataset 'imagenet'"),
+    (dict(epochs=2.0, updates=None), "unlimited stream"),
+    (dict(engine="fused", optimizer="adam"), "--engine fused cannot run"),
+])
+def test_bad_input_leaves_no_run_directory(tmp_path, changes, message):
+    with pytest.raises(DepthlabError, match=message):
+        train(dict(SMALL, **{"updates": 10, **changes}), out=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_run_directory_is_not_overwritten(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "keep.txt").write_text("mine")
+    with pytest.raises(DepthlabError, match="already exists"):
+        train(dict(SMALL, updates=10), out=tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "keep.txt").read_text() == "mine"
+
+
+def test_engine_choice_is_recorded(tmp_path):
+    data = tiny_dataset()
+    fused = train(dict(updates=5, depth=2, width=8, probe=False), out=tmp_path / "a", dataset=data, progress=False)
+    plain = train(dict(updates=5, depth=2, width=8, probe=False, batchnorm=True), out=tmp_path / "b",
+                  dataset=data, progress=False)
+    assert json.loads((fused.path / "env.json").read_text())["engine"] == "fused"
+    assert plain.final["engine"] == "autograd"
