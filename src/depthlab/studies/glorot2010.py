@@ -137,10 +137,10 @@ def selection_table(runs: dict[str, RunDir]) -> list[dict]:
 def reproduce(out: Path, budget: str = "quick", datasets: list[str] | None = None, workers: int = 1,
               data_dir: str | None = None, progress: bool = True) -> Path:
     """Run (or resume) the whole reproduction into ``out`` and write ``out/report.html``."""
-    from depthlab.studies import glorot2010_claims as claims
-    from depthlab.studies import glorot2010_figures as figures
-    from depthlab.studies import glorot2010_tables as tables
-    from depthlab.studies.cost_surface import figure_5
+    from depthlab.studies.cost_surface import cost_surface
+    from depthlab.studies.glorot2010_claims import glorot2010_verdicts
+    from depthlab.studies.glorot2010_figures import glorot2010_figures
+    from depthlab.studies.glorot2010_tables import jacobian_table, table1, write_table
 
     plan = BUDGETS[budget]
     datasets = choose_datasets(datasets, data_dir)
@@ -151,22 +151,14 @@ def reproduce(out: Path, budget: str = "quick", datasets: list[str] | None = Non
 
     chosen = chosen_runs(runs, datasets, plan)
     fig_dir = out / "figures"
-    figs = {1: figure_1(fig_dir), 5: figure_5(fig_dir, points=plan.surface_points)}
-    shapeset = chosen.get("shapeset", {})
-    for number, draw in ((2, figures.figure_2), (3, figures.figure_3), (4, figures.figure_4), (6, figures.figure_6),
-                         (7, figures.figure_7), (8, figures.figure_8), (9, figures.figure_9),
-                         (10, figures.figure_10), (11, figures.figure_11)):
-        figs[number] = draw(shapeset, fig_dir)
-    file_sets = {name: chosen[name] for name in datasets if name != "shapeset"}
-    if file_sets:
-        figs[12] = figures.figure_12(file_sets, fig_dir)
-    theory = figures.theory_figure(shapeset, fig_dir)
-
-    table1 = tables.table1(chosen)
-    tables.write_table(table1.rows, out, "table1")
-    jacobian = tables.jacobian_table(shapeset)
-    tables.write_table(jacobian.rows, out, "jacobian")
-    verdicts = claims.glorot2010_verdicts(chosen, figs)
+    surface = cost_surface(resolution=plan.surface_points)
+    figs = {"figure01": figure_1(fig_dir), **glorot2010_figures(chosen, fig_dir, surface)}
+    verdicts = glorot2010_verdicts(chosen, surface.numbers(), figs)
+    table = write_table(table1(chosen), out, "table1", "Test error (%) of the configuration chosen on validation "
+                                                       "error, ours beside Glorot & Bengio (2010), Table 1.")
+    jacobian = write_table(jacobian_table(chosen.get("shapeset", {})), out, "jacobian",
+                           "Mean singular value of the layer-to-layer Jacobian at initialization (Shapeset), "
+                           "ours beside the paper's.")
     selection = Table(selection_table(runs), "Every run of the grid; the learning rate with the lowest final "
                                              "validation error is chosen per configuration and data set.")
 
@@ -183,9 +175,9 @@ def reproduce(out: Path, budget: str = "quick", datasets: list[str] | None = Non
              f"data sets: {', '.join(datasets)}. " + " ".join(deviations))
     sections = [
         Section("Claims of the paper, checked on our runs", list(verdicts)),
-        Section("Table 1: test error (%), ours beside the paper's", [table1]),
+        Section("Table 1: test error (%), ours beside the paper's", [table]),
         Section("Layer-to-layer Jacobian singular values at initialization", [jacobian]),
-        Section("Figures", [figs[n] for n in sorted(figs)] + ([theory] if theory else [])),
+        Section("Figures", list(figs.values())),
         Section("Learning-rate selection", [selection]),
         Section("Environment", [Table([environment(seed=0, device="cpu")], "Versions and machine of this report.")]),
     ]

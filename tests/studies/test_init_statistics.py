@@ -1,0 +1,145 @@
+"""The lecture's initialization demonstrations: the numbers they rest on, and the smoke
+reproduction's files and report."""
+
+from __future__ import annotations
+
+import csv
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+import torch
+
+from depthlab.errors import DepthlabError
+from depthlab.studies import init_statistics as study
+
+STEMS = ("tanh_histograms", "tanh_std", "relu_histograms", "relu_std", "matrix_products", "symmetry")
+SECTIONS = ("Setup", "Weight scale and tanh activations", "ReLU: Xavier against He", "Products of random matrices",
+            "Symmetry of constant initialization")
+
+
+class ReportParser(HTMLParser):
+    """Collects every <img> source and the text of every <h2>."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.headings, self._in_h2 = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        self._in_h2 = tag == "h2"
+
+    def handle_data(self, data):
+        if self._in_h2:
+            self.headings.append(data)
+            self._in_h2 = False
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """These tensors are tiny: one thread is faster, and on a busy 2-core machine much faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, single_thread):
+    out = tmp_path_factory.mktemp("init_statistics")
+    return out, study.reproduce(out, budget="smoke", progress=False)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def std_by_layer(activation, init, examples=200):
+    return np.array([a.std().item() for a in study.layer_activations(activation, init, examples)])
+
+
+def test_smoke_writes_every_figure_in_png_and_svg(smoke):
+    out, _ = smoke
+    for stem in STEMS:
+        assert (out / f"{stem}.png").stat().st_size > 0
+        assert (out / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_smoke_tables_hold_every_row_beside_the_lecture(smoke):
+    out, _ = smoke
+    tanh = read_csv(out / "tanh_std.csv")
+    assert len(tanh) == 4 * study.DEPTH
+    assert [r["lecture_std"] for r in tanh if r["init"] == "0.01·N(0,1)"][:4] == ["0.21", "0.048", "0.011", ""]
+    assert [r["lecture_std"] for r in tanh if r["init"] == "Xavier N(0,1/n)"][:3] == ["0.63", "0.49", "0.41"]
+    for row in tanh:
+        if row["lecture_std"]:
+            assert float(row["std"]) == pytest.approx(float(row["lecture_std"]), rel=study.LECTURE_RTOL)
+    relu = read_csv(out / "relu_std.csv")
+    assert {r["init"] for r in relu} == {"Xavier N(0,1/n)", "He N(0,2/n)"} and len(relu) == 2 * study.DEPTH
+    products = read_csv(out / "matrix_products.csv")
+    assert [int(r["factors"]) for r in products] == list(range(1, study.PRODUCT_FACTORS + 1))
+    assert float(products[-1]["expected σ² = 1"]) == pytest.approx(1e100)
+    symmetry = read_csv(out / "symmetry.csv")
+    assert [(float(r["dropout"]), int(r["layer"])) for r in symmetry] == [(0.0, 1), (0.0, 2), (0.5, 1), (0.5, 2)]
+    assert [float(r["max_row_difference"]) == 0 for r in symmetry] == [True, True, False, False]
+
+
+def test_smoke_report_embeds_figures_and_has_every_section(smoke):
+    out, report = smoke
+    assert report == out / "report.html"
+    parser = ReportParser()
+    parser.feed(report.read_text())
+    assert len(parser.images) == len(STEMS)
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert parser.headings == list(SECTIONS)
+    text = report.read_text()
+    assert "Budget &#x27;smoke&#x27;" in text and "not reproduced" not in text
+
+
+def test_small_weights_collapse_tanh_below_1e_3_by_layer_10():
+    std = std_by_layer("tanh", "gaussian:0.01")
+    assert std[:3] == pytest.approx([0.21, 0.048, 0.011], rel=0.1)
+    assert std[-1] < 1e-3
+    # each layer multiplies the variance by n·Var[W] = 500·1e-4 near zero, so the std by √0.05
+    assert std[-1] / std[-2] == pytest.approx(0.05 ** 0.5, rel=0.05)
+
+
+def test_unit_gaussian_weights_saturate_every_tanh_layer():
+    for a in study.layer_activations("tanh", "gaussian:1", 200):
+        assert (a.abs() > 0.95).float().mean().item() > 0.5
+
+
+def test_xavier_tanh_std_decays_slowly_as_in_the_lecture():
+    assert std_by_layer("tanh", "lecun-normal")[:3] == pytest.approx([0.63, 0.49, 0.41], rel=0.05)
+
+
+def test_he_keeps_relu_while_xavier_loses_it():
+    he, xavier = std_by_layer("relu", "he-normal"), std_by_layer("relu", "lecun-normal")
+    assert he.max() / he.min() < 3
+    assert xavier[0] / xavier[-1] > 10
+    # Xavier halves the second moment of ReLU layers: the std falls by about √2 per layer
+    assert (xavier[0] / xavier[-1]) ** (1 / 9) == pytest.approx(2 ** 0.5, rel=0.1)
+
+
+def test_unit_variance_products_explode_and_scaled_ones_stay_order_one():
+    unscaled, scaled = study.product_norms(1.0), study.product_norms(1 / study.PRODUCT_SIZE)
+    assert unscaled[0] == pytest.approx(study.PRODUCT_SIZE ** 0.5, rel=0.05)
+    assert unscaled[-1] > 1e10
+    assert np.all((scaled >= 1e-3) & (scaled <= 1e3))
+    assert np.log10(unscaled[-1]) == pytest.approx(100, abs=2)
+
+
+def test_constant_init_keeps_units_identical_and_dropout_breaks_them(single_thread):
+    initial = study.unit_parameters(study.train_constant_init(0.0, 0))
+    for trained, start in zip(study.unit_parameters(study.train_constant_init(0.0, 30)), initial):
+        assert torch.equal(trained, trained[:1].expand_as(trained))
+        assert not torch.equal(trained, start)
+    for trained in study.unit_parameters(study.train_constant_init(0.5, 30)):
+        assert (trained - trained[0]).abs().max().item() > 1e-4
+
+
+def test_unknown_budget_is_a_one_line_error(tmp_path):
+    with pytest.raises(DepthlabError, match=r"^unknown budget 'huge'; valid choices: full, quick, smoke$"):
+        study.reproduce(tmp_path, budget="huge")

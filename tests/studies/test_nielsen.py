@@ -1,0 +1,191 @@
+"""Nielsen's chapter-5 study on a small fake MNIST written in IDX format, so the tests
+never depend on the data installed on the machine."""
+
+from __future__ import annotations
+
+import csv
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+import torch
+
+from depthlab.data import download
+from depthlab.data.registry import load_dataset
+from depthlab.errors import DepthlabError
+from depthlab.studies import nielsen as study
+
+FAKE_TRAIN, FAKE_TEST = 11_000, 500  # 1000 training images once the 10,000 validation ones are held out
+STEMS = ("learning_speed_init", "learning_speed_training", "accuracy_vs_depth")
+SECTIONS = ("Setup", "Learning speed at initialization", "Learning speed during training",
+            "Validation accuracy against depth")
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """IDX encoding: 00 00 08 <ndim>, big-endian int32 sizes, the unsigned bytes."""
+    return bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">i4").tobytes() + array.tobytes()
+
+
+def write_fake_mnist(directory, n_train=FAKE_TRAIN, n_test=FAKE_TEST, seed=0):
+    """The four MNIST IDX files: each image is its class's random prototype plus noise,
+    so the labels are learnable."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.integers(0, 256, (10, 28, 28))
+    directory.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = np.clip(prototypes[labels] + rng.normal(0, 60, (n, 28, 28)), 0, 255).astype(np.uint8)
+        (directory / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images))
+        (directory / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+
+
+class ReportParser(HTMLParser):
+    """Collects every <img> source and the text of every <h2>."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.headings, self._in_h2 = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        self._in_h2 = tag == "h2"
+
+    def handle_data(self, data):
+        if self._in_h2:
+            self.headings.append(data)
+            self._in_h2 = False
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """These networks are tiny: one thread is faster, and on a busy 2-core machine much faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_fake_mnist(root / "mnist")
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def fake_mnist(data_dir):
+    return load_dataset("mnist", data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, data_dir, single_thread):
+    out = tmp_path_factory.mktemp("nielsen")
+    return out, study.reproduce(out, budget="smoke", data_dir=data_dir, progress=False)
+
+
+@pytest.fixture
+def isolated_roots(tmp_path, monkeypatch):
+    """Only what a test writes under ``tmp_path`` can be found."""
+    monkeypatch.delenv("DEPTHLAB_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(download, "SYSTEM_DATA_ROOT", tmp_path / "system")
+    return tmp_path
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_nielsen_config_is_his_setup():
+    config = study.nielsen_config(3, "mnist", 50_000)
+    assert config.hidden_widths == [30, 30, 30]
+    assert (config.activation, config.init, config.bias_init, config.cost) == \
+        ("sigmoid", "lecun-normal", "normal", "binary-cross-entropy")
+    assert (config.optimizer, config.lr, config.batch_size) == ("sgd", 0.1, 10)
+    assert config.weight_decay == pytest.approx(5.0 / 50_000)
+
+
+def test_smoke_writes_every_figure_in_png_and_svg(smoke):
+    out, _ = smoke
+    for stem in STEMS:
+        assert (out / f"{stem}.png").stat().st_size > 0
+        assert (out / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_smoke_tables_put_ours_beside_nielsens(smoke):
+    out, _ = smoke
+    init = read_csv(out / "learning_speed_init.csv")
+    assert [(int(r["hidden_layers"]), int(r["layer"]), float(r["nielsen"])) for r in init] == [
+        (2, 1, 0.07), (2, 2, 0.31), (3, 1, 0.012), (3, 2, 0.060), (3, 3, 0.283),
+        (4, 1, 0.003), (4, 2, 0.017), (4, 3, 0.070), (4, 4, 0.285)]
+    training = read_csv(out / "learning_speed_training.csv")
+    assert [int(r["epoch"]) for r in training] == list(range(study.BUDGETS["smoke"].speed_epochs))
+    for row in training:
+        assert float(row["last_over_first"]) == pytest.approx(float(row["layer_4"]) / float(row["layer_1"]))
+    accuracy = read_csv(out / "accuracy_vs_depth.csv")
+    assert [(int(r["hidden_layers"]), float(r["nielsen"])) for r in accuracy] == [
+        (1, 96.48), (2, 96.90), (3, 96.57), (4, 96.53)]
+    for row in accuracy:
+        assert 0 <= float(row["ours_final"]) <= float(row["ours_best"]) <= 100
+
+
+def test_smoke_depth_runs_train_the_budget(smoke):
+    out, _ = smoke
+    budget = study.BUDGETS["smoke"]
+    for depth in study.DEPTHS:
+        run = out / "runs" / f"depth{depth}"
+        assert (run / "final.json").is_file()
+        config = json.loads((run / "config.json").read_text())
+        assert config["widths"] == [30] * depth
+        assert config["weight_decay"] == pytest.approx(5.0 / budget.depth_train_size)
+
+
+def test_smoke_report_embeds_figures_and_has_every_section(smoke):
+    out, report = smoke
+    assert report == out / "report.html"
+    parser = ReportParser()
+    parser.feed(report.read_text())
+    assert len(parser.images) == len(STEMS)
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert parser.headings == list(SECTIONS)
+    text = report.read_text()
+    assert "Budget &#x27;smoke&#x27;. Data: mnist from" in text
+    assert "cannot show" in text  # one epoch on 1000 images cannot decide whether depth helps
+
+
+def test_learning_speed_at_init_grows_toward_the_output(fake_mnist, single_thread):
+    speeds = study.learning_speed_at_init(fake_mnist, 4, seeds=2).mean(0)
+    assert np.all(np.diff(speeds) > 0)
+    assert speeds[-1] / speeds[0] > 3
+
+
+def test_full_batch_training_reads_the_probes_learning_speed_at_epoch_0(fake_mnist, single_thread):
+    at_init = study.learning_speed_at_init(fake_mnist, study.SPEED_DEPTH, seeds=1)[0]
+    training = study.learning_speed_in_training(fake_mnist, epochs=3)
+    assert training.shape == (3, study.SPEED_DEPTH)
+    assert training[0] == pytest.approx(at_init, rel=1e-5)
+    assert not np.allclose(training[2], training[0])
+
+
+def test_mnist_is_preferred_and_fashion_mnist_is_the_fallback(isolated_roots):
+    write_fake_mnist(isolated_roots / "fashion-mnist", n_train=2, n_test=1)
+    assert study.choose_dataset(str(isolated_roots)) == "fashion-mnist"
+    write_fake_mnist(isolated_roots / "mnist", n_train=2, n_test=1)
+    assert study.choose_dataset(str(isolated_roots)) == "mnist"
+
+
+def test_missing_data_is_a_one_line_error_naming_both(isolated_roots):
+    with pytest.raises(DepthlabError) as error:
+        study.reproduce(isolated_roots / "out", budget="smoke", data_dir=str(isolated_roots), progress=False)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "MNIST or Fashion-MNIST" in message and "apt-get install dataset-fashion-mnist" in message
+    assert not (isolated_roots / "out").exists()
+
+
+def test_unknown_budget_is_a_one_line_error(tmp_path):
+    with pytest.raises(DepthlabError, match=r"^unknown budget 'huge'; valid choices: full, quick, smoke$"):
+        study.reproduce(tmp_path, budget="huge")
