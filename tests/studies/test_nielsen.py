@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from depthlab.data import download
 from depthlab.data.registry import load_dataset
 from depthlab.errors import DepthlabError
 from depthlab.studies import nielsen as study
@@ -20,24 +19,6 @@ FAKE_TRAIN, FAKE_TEST = 11_000, 500  # 1000 training images once the 10,000 vali
 STEMS = ("learning_speed_init", "learning_speed_training", "accuracy_vs_depth")
 SECTIONS = ("Setup", "Learning speed at initialization", "Learning speed during training",
             "Validation accuracy against depth")
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """IDX encoding: 00 00 08 <ndim>, big-endian int32 sizes, the unsigned bytes."""
-    return bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">i4").tobytes() + array.tobytes()
-
-
-def write_fake_mnist(directory, n_train=FAKE_TRAIN, n_test=FAKE_TEST, seed=0):
-    """The four MNIST IDX files: each image is its class's random prototype plus noise,
-    so the labels are learnable."""
-    rng = np.random.default_rng(seed)
-    prototypes = rng.integers(0, 256, (10, 28, 28))
-    directory.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = np.clip(prototypes[labels] + rng.normal(0, 60, (n, 28, 28)), 0, 255).astype(np.uint8)
-        (directory / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images))
-        (directory / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
 
 
 class ReportParser(HTMLParser):
@@ -68,9 +49,9 @@ def single_thread():
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def data_dir(tmp_path_factory, write_mnist):
     root = tmp_path_factory.mktemp("data")
-    write_fake_mnist(root / "mnist")
+    write_mnist(root / "mnist", n_train=FAKE_TRAIN, n_test=FAKE_TEST, learnable=True)
     return str(root)
 
 
@@ -83,15 +64,6 @@ def fake_mnist(data_dir):
 def smoke(tmp_path_factory, data_dir, single_thread):
     out = tmp_path_factory.mktemp("nielsen")
     return out, study.reproduce(out, budget="smoke", data_dir=data_dir, progress=False)
-
-
-@pytest.fixture
-def isolated_roots(tmp_path, monkeypatch):
-    """Only what a test writes under ``tmp_path`` can be found."""
-    monkeypatch.delenv("DEPTHLAB_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(download, "SYSTEM_DATA_ROOT", tmp_path / "system")
-    return tmp_path
 
 
 def read_csv(path):
@@ -170,10 +142,10 @@ def test_full_batch_training_reads_the_probes_learning_speed_at_epoch_0(fake_mni
     assert not np.allclose(training[2], training[0])
 
 
-def test_mnist_is_preferred_and_fashion_mnist_is_the_fallback(isolated_roots):
-    write_fake_mnist(isolated_roots / "fashion-mnist", n_train=2, n_test=1)
+def test_mnist_is_preferred_and_fashion_mnist_is_the_fallback(isolated_roots, write_mnist):
+    write_mnist(isolated_roots / "fashion-mnist", n_train=2, n_test=1)
     assert study.choose_dataset(str(isolated_roots)) == "fashion-mnist"
-    write_fake_mnist(isolated_roots / "mnist", n_train=2, n_test=1)
+    write_mnist(isolated_roots / "mnist", n_train=2, n_test=1)
     assert study.choose_dataset(str(isolated_roots)) == "mnist"
 
 

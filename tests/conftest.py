@@ -1,4 +1,4 @@
-"""Fixtures: helpers that write small data files in the real formats (IDX, CIFAR-10
+"""Fixtures shared by every test: helpers that write small data files in the real formats (IDX, CIFAR-10
 binary), and one that keeps the data search away from the machine's real directories."""
 
 from __future__ import annotations
@@ -25,15 +25,21 @@ def _write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-def _write_mnist(directory: Path, n_train: int = 30, n_test: int = 10, gz: bool = False, seed: int = 0) -> dict:
-    """The four MNIST IDX files with random pixels and labels; returns the arrays by stem."""
+def _write_mnist(directory: Path, n_train: int = 30, n_test: int = 10, gz: bool = False, seed: int = 0,
+                 learnable: bool = False) -> dict:
+    """The four MNIST IDX files with random labels and random pixels, or (``learnable``)
+    each image its class's random prototype plus noise; returns the arrays by stem."""
     rng = np.random.default_rng(seed)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train, dtype=np.uint8),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test, dtype=np.uint8),
-    }
+    prototypes = rng.integers(0, 256, (10, 28, 28))
+    arrays = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        if learnable:
+            images = np.clip(prototypes[labels] + rng.normal(0, 60, (n, 28, 28)), 0, 255).astype(np.uint8)
+        else:
+            images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        arrays[f"{prefix}-images-idx3-ubyte"] = images
+        arrays[f"{prefix}-labels-idx1-ubyte"] = labels
     for stem, array in arrays.items():
         _write_bytes(directory / (stem + (".gz" if gz else "")), _idx_bytes(array))
     return arrays
@@ -58,27 +64,27 @@ def _write_cifar(directory: Path, sizes=(3, 4, 5, 2, 6, 7), seed: int = 0) -> di
     return batches
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def idx_bytes():
     return _idx_bytes
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def write_bytes():
     return _write_bytes
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def write_mnist():
     return _write_mnist
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cifar_records():
     return _cifar_records
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def write_cifar():
     return _write_cifar
 

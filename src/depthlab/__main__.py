@@ -1,0 +1,7 @@
+"""``python -m depthlab`` runs the ``depthlab`` command."""
+
+import sys
+
+from depthlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""The `depthlab train` and `show-data` commands, run through `depthlab.cli.main`."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from depthlab.cli import main
+
+FAST = ["--depth", "2", "--width", "16", "--updates", "30", "--eval-every", "10", "--eval-size", "100",
+        "--probe-every", "10", "--probe-size", "20", "--jacobian-examples", "0", "--quiet"]
+
+
+def test_train_writes_a_run_and_reports_it(tmp_path, capsys):
+    assert main(["train", *FAST, "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("completed: 30 updates") and str(tmp_path / "run") in out
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["status"] == "completed"
+
+
+def test_config_file_and_flags(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('activation = "softsign"\ninit = "standard"\nbatch-size = 5\n')
+    assert main(["train", "--config", str(config), "--batch-size", "4", *FAST, "--out", str(tmp_path / "run")]) == 0
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["activation"], saved["init"], saved["batch_size"]) == ("softsign", "standard", 4)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--activation", "swish"], "unknown activation 'swish'"),
+    (["--width", "-3"], "width -3 must be a positive number of units"),
+    (["--init", "xavier"], "unknown init 'xavier'"),
+    (["--dataset", "mnist", "--data-dir", "{tmp}"], "mnist"),
+    (["--dataset", "arrays:{tmp}/missing.npz"], "missing.npz"),
+    (["--config", "{tmp}/typo.toml"], "unknown key in {tmp}/typo.toml: 'lerning-rate'"),
+    (["--optimizer", "lbfgs"], "valid choices: adagrad, adam, momentum, nesterov, rmsprop, sgd"),
+    (["--width", "wide"], "argument --width: invalid int value: 'wide'"),
+])
+def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("DEPTHLAB_DATA", raising=False)
+    from depthlab.data import download
+    monkeypatch.setattr(download, "SYSTEM_DATA_ROOT", tmp_path / "system")
+    (tmp_path / "typo.toml").write_text("lerning-rate = 0.1\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "depthlab", "train", *FAST, *args, "--out", str(run)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("depthlab")
+    assert message.replace("{tmp}", str(tmp_path)) in proc.stderr
+    assert not run.exists()
+
+
+def test_diverged_run_exits_3(tmp_path, capsys):
+    code = main(["train", *FAST, "--lr", "10000", "--activation", "relu", "--init", "he-normal",
+                 "--out", str(tmp_path / "run")])
+    assert code == 3 and capsys.readouterr().out.startswith("diverged at update")
+
+
+def test_show_data_draws_the_shapeset_grid(tmp_path):
+    assert main(["show-data", "shapeset", "--out", str(tmp_path / "grid.png"), "--rows", "2", "--cols", "3"]) == 0
+    assert (tmp_path / "grid.png").stat().st_size > 1000
+
+
+def test_resume_continues_an_interrupted_run(tmp_path, capsys):
+    assert main(["train", *FAST, "--out", str(tmp_path / "run")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "run"), "--updates", "40", "--quiet"]) == 0
+    assert "completed: 40 updates" in capsys.readouterr().out

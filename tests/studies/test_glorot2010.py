@@ -1,0 +1,135 @@
+"""`depthlab reproduce glorot2010 --smoke` end to end, on Shapeset and a small learnable
+fake MNIST, checked file by file and in a real headless browser."""
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+import torch
+
+from depthlab.cli import main
+from depthlab.studies.glorot2010 import BUDGETS, CONFIGURATIONS, grid
+from depthlab.studies.glorot2010_tables import PAPER_TABLE1
+
+FIGURES = [f"figure{n:02d}" for n in range(1, 13)] + ["figure_theory"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, write_mnist):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("glorot")
+    write_mnist(root / "data" / "mnist", n_train=10_600, n_test=300, learnable=True)
+    argv = ["reproduce", "glorot2010", "--smoke", "--datasets", "shapeset,mnist", "--out", str(root / "out"),
+            "--data-dir", str(root / "data"), "--workers", "1", "--quiet"]
+    assert main(argv) == 0
+    yield root / "out", argv
+    torch.set_num_threads(threads)
+
+
+def test_every_figure_in_png_and_svg(smoke):
+    out, _ = smoke
+    for stem in FIGURES:
+        for suffix in ("png", "svg"):
+            path = out / "figures" / f"{stem}.{suffix}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+
+
+def test_table1_has_ours_beside_the_papers(smoke):
+    out, _ = smoke
+    rows = list(csv.DictReader(open(out / "table1.csv")))
+    by_label = {row[next(iter(row))]: row for row in rows}
+    assert set(PAPER_TABLE1) <= set(by_label)
+    text = (out / "table1.md").read_text()
+    assert "27.15" in text and "15.6" in text  # the paper's Tanh and Tanh N on Shapeset
+    ours = [v for row in rows for k, v in row.items() if "ours" in k.lower() and v not in ("", None)]
+    assert len(ours) >= 2 * 5  # five paper rows on two data sets
+    assert all(re.fullmatch(r"\d+(\.\d+)?|diverged.*", v) for v in ours)
+
+
+def test_every_run_is_an_ordinary_run_directory(smoke):
+    out, _ = smoke
+    budget = json.loads((out / "budget.json").read_text())
+    assert budget["name"] == "smoke" and budget["datasets"] == ["shapeset", "mnist"]
+    specs = grid(BUDGETS["smoke"], ["shapeset", "mnist"])
+    assert len(specs) == 2 * len(CONFIGURATIONS) * len(BUDGETS["smoke"].learning_rates)
+    for spec in specs:
+        status = json.loads((out / "runs" / spec.name / "status.json").read_text())["status"]
+        assert status in ("completed", "diverged")
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.headings, self.verdicts, self._in = [], [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "h2":
+            self._in = "h2"
+        if tag == "span" and attrs.get("class") == "tag":
+            self._in = "tag"
+
+    def handle_data(self, data):
+        if self._in == "h2":
+            self.headings.append(data)
+        elif self._in == "tag":
+            self.verdicts.append(data)
+        self._in = None
+
+
+def test_report_holds_every_figure_table_and_a_computed_verdict(smoke):
+    out, _ = smoke
+    page = Page()
+    page.feed((out / "report.html").read_text())
+    assert all(src.startswith("data:image/") for src in page.images)
+    assert len(page.images) >= len(FIGURES)
+    assert any("Table 1" in h for h in page.headings) and any("Claims" in h for h in page.headings)
+    assert len(page.verdicts) >= 6
+    assert set(page.verdicts) <= {"reproduced", "not reproduced", "cannot show"}
+
+
+def test_running_again_keeps_finished_runs(smoke):
+    out, argv = smoke
+    stamp = (out / "runs/shapeset/tanh/lr0.05/final.json").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (out / "runs/shapeset/tanh/lr0.05/final.json").stat().st_mtime_ns == stamp
+
+
+def test_unavailable_dataset_is_a_one_line_error(tmp_path, capsys):
+    code = main(["reproduce", "glorot2010", "--smoke", "--datasets", "cifar10", "--out", str(tmp_path / "o"),
+                 "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "data set 'cifar10' has no files here" in err and err.count("\n") == 1
+
+
+CHECK = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.insertAdjacentHTML('beforeend', `<div id="check">images ${ok}/${imgs.length} errors ${window.__errors || 0}</div>`);
+});
+window.addEventListener('error', () => { window.__errors = (window.__errors || 0) + 1; }, true);
+</script>"""
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_report_loads_in_a_headless_browser_and_shows_its_figures(smoke, tmp_path):
+    out, _ = smoke
+    page = tmp_path / "page.html"
+    page.write_text((out / "report.html").read_text().replace("<head>", "<head>" + CHECK, 1))
+    dom = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r"images (\d+)/(\d+) errors (\d+)", dom)
+    assert found, dom[-500:]
+    loaded, total, errors = map(int, found.groups())
+    assert total >= len(FIGURES) and loaded == total and errors == 0
