@@ -41,37 +41,29 @@ from depthlab.probe.jacobian import chain_jacobian, input_jacobian, layer_jacobi
 
 def histogram(values: Tensor, value_range: tuple[float, float] | None = None,
               bins: int = 100) -> tuple[list[float], list[int]]:
-    """Bin edges and counts (torch.histc) of the finite ``values`` over ``value_range``
-    (values beyond it are counted in the end bins), or over ±max|value| when no range is
-    given."""
-    x = values.detach().flatten().float()
-    x = x[torch.isfinite(x)]
+    """Bin edges and counts (numpy.histogram) of the finite ``values`` over
+    ``value_range`` (values beyond it are counted in the end bins), or over ±max|value|
+    when no range is given."""
+    x = values.detach().flatten().float().cpu().numpy()
+    x = x[np.isfinite(x)]
     if value_range is None:
-        bound = x.abs().max().item() if x.numel() else 0.0
+        bound = float(np.abs(x).max()) if x.size else 0.0
         value_range = (-bound, bound) if bound > 0 else (-1.0, 1.0)
-    low, high = value_range
-    counts = torch.histc(x.clamp(low, high), bins=bins, min=low, max=high)
-    edges = torch.linspace(low, high, bins + 1, dtype=torch.float64)
-    return edges.tolist(), counts.long().tolist()
-
-
-PERCENTILES = torch.tensor([0.02, 0.50, 0.98])
-QUANTILE_LIMIT = 2**24
+    counts, edges = np.histogram(np.clip(x, *value_range), bins=bins, range=value_range)
+    return edges.tolist(), counts.tolist()
 
 
 def activation_stats(a: Tensor, activation: Activation) -> dict[str, float]:
     """Mean, standard deviation, 2nd/50th/98th percentiles and the saturated fraction
     (per ``activation.saturation_rule``) of the activations ``a``."""
-    flat = a.detach().flatten().float()
-    stride = -(-flat.numel() // QUANTILE_LIMIT)  # torch.quantile takes at most 2**24 values
-    p2, p50, p98 = torch.quantile(flat[::stride], PERCENTILES.to(flat.device)).tolist()
+    p2, p50, p98 = np.percentile(a.detach().flatten().float().cpu().numpy(), [2, 50, 98])
     return {
-        "activation_mean": flat.mean().item(),
-        "activation_std": flat.std().item(),
-        "activation_p2": p2,
-        "activation_p50": p50,
-        "activation_p98": p98,
-        "saturated_fraction": activation.saturated(flat).float().mean().item(),
+        "activation_mean": a.mean().item(),
+        "activation_std": a.std().item(),
+        "activation_p2": float(p2),
+        "activation_p50": float(p50),
+        "activation_p98": float(p98),
+        "saturated_fraction": activation.saturated(a).float().mean().item(),
     }
 
 
@@ -105,18 +97,18 @@ class Probe:
         """Layer name ("layer 1", …, "output") → the module's qualified name in the model."""
         return {layer.name: layer.module_name for layer in self.layers}
 
-    def measure(self, step: int, jacobians: bool = True) -> list[dict[str, Any]]:
+    def measure(self, step: int, with_jacobians: bool = True) -> list[dict[str, Any]]:
         """Measure every statistic at training step ``step``; return the new rows (also
         appended to :attr:`history`; the histograms go to :attr:`histograms`).
-        ``jacobians=False`` skips the Jacobian spectra, by far the dearest part."""
+        ``with_jacobians=False`` skips the Jacobian spectra, by far the dearest part."""
         if self._previous is not None and step <= self._previous[0]:
             raise DepthlabError(f"probe step {step} is not after the previous measure at step {self._previous[0]}")
         with preserved_state(self.model, self.train_mode):
             seen = probe_pass(self.model, self.layers, self.inputs, self.targets, self.loss_fn,
-                              self.jacobian_examples if jacobians else 0)
+                              self.jacobian_examples if with_jacobians else 0)
             jacobians = {layer.name: layer_jacobians(t.slope, layer.module.weight.detach())
                          for layer, t in zip(self.layers, seen) if layer.is_linear and t.slope is not None}
-            top_spectrum = self._input_spectrum(seen, jacobians)
+            top_spectrum = self._input_spectrum(seen, jacobians) if with_jacobians else None
         rows, histograms = [], []
         for index, (layer, t) in enumerate(zip(self.layers, seen)):
             stats, hists = self._layer_measures(layer, t, step, index)

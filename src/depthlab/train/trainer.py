@@ -137,7 +137,7 @@ class Trainer:
         return row
 
     def measure_probe(self) -> None:
-        rows = self.probe.measure(self.update, jacobians=self.update in self.jacobian_at)
+        rows = self.probe.measure(self.update, with_jacobians=self.update in self.jacobian_at)
         write_rows(self.run.path / "probes.jsonl", rows, self.probe.histograms_at(self.update))
         if self.config.tensorboard:
             if self.tensorboard is None:
