@@ -168,3 +168,14 @@ def test_corrupt_probe_file_names_the_path_and_line(tmp_path):
         read_rows(path)
     with pytest.raises(DepthlabError, match="no such probe file$"):
         read_rows(tmp_path / "missing.jsonl")
+
+
+def test_a_network_with_infinite_weights_is_measured_without_spectra():
+    model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 3))
+    with torch.no_grad():
+        model[2].weight[0, 0] = float("inf")
+    probe = Probe(model, torch.randn(20, 4), torch.randint(0, 3, (20,)), F.cross_entropy,
+                  jacobian_examples=2)
+    stats = {(r["layer"], r["stat"]) for r in probe.measure(0)}
+    assert ("layer 1", "jacobian_sv_mean") in stats and ("layer 2", "jacobian_sv_mean") not in stats
+    assert not any(stat.startswith("input_jacobian") for _, stat in stats)

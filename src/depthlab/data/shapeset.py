@@ -35,6 +35,7 @@ feedforward neural networks*, AISTATS, section 2.1 and figure 1.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 import numpy as np
@@ -244,19 +245,31 @@ class ShapesetDataset(Dataset):
             raise DepthlabError(f"batch size {batch_size!r} must be a positive integer")
         if not isinstance(start, (int, np.integer)) or start < 0:
             raise DepthlabError(f"start update {start!r} must be a non-negative integer")
-        seed = _check_seed(seed)
         chunk, offset = divmod(start * batch_size, CHUNK_SIZE)
-        x, y = generate(CHUNK_SIZE, (seed, _TRAIN, chunk), self.pixel_range)
+        chunks = self._training_chunks(_check_seed(seed), chunk)
+        x, y = next(chunks)
         while True:
             xs, ys = [], []
             missing = batch_size
             while missing:
                 if offset == CHUNK_SIZE:
-                    chunk, offset = chunk + 1, 0
-                    x, y = generate(CHUNK_SIZE, (seed, _TRAIN, chunk), self.pixel_range)
+                    (x, y), offset = next(chunks), 0
                 taken = min(missing, CHUNK_SIZE - offset)
                 xs.append(x[offset:offset + taken])
                 ys.append(y[offset:offset + taken])
                 offset += taken
                 missing -= taken
             yield torch.cat(xs), torch.cat(ys)
+
+    def _training_chunks(self, seed: int, first: int) -> Iterator[Batch]:
+        """Training chunks ``first, first + 1, ...``, each generated on a background
+        thread while the one before it is being trained on, so that generation overlaps
+        training wherever a core is free."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            chunk = first
+            pending = pool.submit(generate, CHUNK_SIZE, (seed, _TRAIN, chunk), self.pixel_range)
+            while True:
+                ready = pending.result()
+                chunk += 1
+                pending = pool.submit(generate, CHUNK_SIZE, (seed, _TRAIN, chunk), self.pixel_range)
+                yield ready

@@ -112,7 +112,7 @@ class Probe:
         rows, histograms = [], []
         for index, (layer, t) in enumerate(zip(self.layers, seen)):
             stats, hists = self._layer_measures(layer, t, step, index)
-            if layer.name in jacobians:
+            if layer.name in jacobians and torch.isfinite(jacobians[layer.name]).all():
                 spectrum = spectrum_stats(torch.linalg.svdvals(jacobians[layer.name]))
                 stats |= {f"jacobian_sv_{name}": value for name, value in spectrum.items()}
             if top_spectrum is not None and layer.name == top_spectrum[0]:
@@ -181,6 +181,8 @@ class Probe:
         else:
             self.model.eval()  # the caller's preserved_state restores the modes
             jacobian = input_jacobian(self.model, below[-1].activation_module, self.inputs[:self.jacobian_examples])
+        if not torch.isfinite(jacobian).all():  # a diverging network: no spectrum to speak of
+            return None
         return below[-1].name, torch.linalg.svdvals(jacobian)
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-VERDICT_STYLES = {"reproduced": "ok", "not reproduced": "bad", "cannot show": "unknown"}
+VERDICT_STYLES = {"reproduced": "ok", "not reproduced": "bad", "cannot show": "unknown",
+                  "ok": "ok", "problem": "bad", "warning": "unknown"}
 
 
 @dataclass

@@ -1,0 +1,38 @@
+"""``depthlab inspect``: a diverged run's diagnosis on stdout, and user errors."""
+
+import pytest
+import torch
+
+from depthlab.cli import main
+from depthlab.train.trainer import train
+
+DIVERGING = dict(dataset="shapeset", depth=3, width=32, updates=60, eval_every=20, probe_every=20, eval_size=200,
+                 probe_size=50, jacobian_examples=2, activation="relu", init="he-normal", lr=1e4)
+
+
+@pytest.fixture
+def diverged_run(tmp_path):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = train(DIVERGING, out=tmp_path / "run", progress=False)
+    finally:
+        torch.set_num_threads(before)
+    assert result.status == "diverged"
+    return result.path
+
+
+def test_a_diverged_run_is_diagnosed_as_diverged(diverged_run, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["inspect", str(diverged_run), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("PROBLEM  divergence: The training cost became nan at update ")
+    assert lines[0].endswith("Try: lower --lr (now 10000; e.g. --lr 1000) or add --clip-norm 1.")
+    assert all(line.split()[0] in ("PROBLEM", "WARNING") for line in lines[:-1])
+    assert lines[-1] == f"wrote {out / 'report.html'}"
+    assert "divergence" in (out / "report.html").read_text()
+
+
+def test_a_directory_that_is_not_a_run_is_a_one_line_error(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"depthlab: error: {tmp_path} is not a run directory (no config.json)\n"

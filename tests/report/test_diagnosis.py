@@ -1,0 +1,180 @@
+"""The diagnosis rules on synthetic statistics: each finding fires past its threshold and
+not before it."""
+
+import math
+
+import pytest
+
+from depthlab.report.diagnosis import (
+    DEAD_LIMIT,
+    SATURATION_LIMIT,
+    Finding,
+    diagnose,
+)
+
+STEPS = (0, 10, 20)
+HIDDEN = ("layer 1", "layer 2", "layer 3")
+CONFIG = dict(activation="tanh", init="standard", lr=0.01, clip_norm=None)
+COMPLETED = {"status": "completed", "update": 20}
+LEARNING = [{"update": 0, "validation_error": 0.9}, {"update": 20, "validation_error": 0.5}]
+
+
+def healthy_stats():
+    """stat → layer → one value per step of STEPS, for a net with nothing wrong."""
+    layers = (*HIDDEN, "output")
+    return {
+        "backprop_grad_std": {layer: [1e-3] * 3 for layer in layers},
+        "saturated_fraction": {layer: [0.1] * 3 for layer in HIDDEN},
+        "activation_mean": {layer: [0.0] * 3 for layer in HIDDEN},
+        "update_ratio": {layer: [math.nan, 1e-3, 1e-3] for layer in layers},
+    }
+
+
+def rows_of(stats):
+    return [{"step": step, "layer": layer, "stat": stat, "value": value}
+            for stat, by_layer in stats.items() for layer, values in by_layer.items()
+            for step, value in zip(STEPS, values)]
+
+
+def findings(config=None, status=COMPLETED, metrics=LEARNING, **changed):
+    """The findings for the healthy statistics with ``changed`` stats replaced per layer."""
+    stats = healthy_stats()
+    for stat, by_layer in changed.items():
+        stats[stat].update(by_layer)
+    return {f.name: f for f in diagnose({**CONFIG, **(config or {})}, status, metrics, rows_of(stats))}
+
+
+def test_a_healthy_run_has_one_ok_finding():
+    assert list(findings().values()) == [Finding("no problem found", "ok", "No rule fired.")]
+
+
+def test_without_probes_only_status_and_errors_are_checked():
+    (only,) = diagnose(CONFIG, COMPLETED, LEARNING, [])
+    assert only.severity == "ok" and "no probe statistics" in only.evidence
+
+
+@pytest.mark.parametrize("bottom, fires", [(5e-5, True), (1.1e-4, False)])
+def test_vanishing_gradients_below_a_tenth(bottom, fires):
+    found = findings(backprop_grad_std={"layer 1": [bottom, 1e-3, 1e-3]})
+    assert ("vanishing gradients" in found) == fires
+    if fires:
+        finding = found["vanishing gradients"]
+        assert finding.severity == "problem"
+        assert "At update 0" in finding.evidence and "0.05×" in finding.evidence
+        assert "layer 1" in finding.evidence and "layer 3" in finding.evidence
+        assert finding.advice == "--init normalized."
+
+
+def test_vanishing_later_in_training_names_the_start_too():
+    finding = findings(backprop_grad_std={"layer 1": [1e-3, 1e-3, 2e-5]})["vanishing gradients"]
+    assert "At update 20" in finding.evidence and "0.02×" in finding.evidence
+    assert "(at update 0: 1×)" in finding.evidence
+
+
+@pytest.mark.parametrize("activation, init, advice", [
+    ("sigmoid", "standard", "--init normalized, or --activation tanh or softsign."),
+    ("relu", "standard", "--init he-normal."),
+    ("tanh", "normalized", "--batchnorm."),
+])
+def test_vanishing_advice_fits_the_network(activation, init, advice):
+    found = findings(dict(activation=activation, init=init), backprop_grad_std={"layer 1": [1e-5] * 3})
+    assert found["vanishing gradients"].advice == advice
+
+
+@pytest.mark.parametrize("bottom, fires", [(2e-2, True), (9e-3, False)])
+def test_exploding_gradients_above_ten(bottom, fires):
+    found = findings(backprop_grad_std={"layer 1": [1e-3, bottom, 1e-3]})
+    assert ("exploding gradients" in found) == fires
+    if fires:
+        assert "20×" in found["exploding gradients"].evidence
+        assert "--clip-norm 1" in found["exploding gradients"].advice
+
+
+def test_non_finite_gradients_are_ignored():
+    assert list(findings(backprop_grad_std={"layer 1": [1e-3, math.nan, math.inf]})) == ["no problem found"]
+
+
+def test_saturation_says_which_layer_and_when():
+    found = findings(saturated_fraction={"layer 2": [0.1, 0.6, 0.3]})
+    finding = found["saturation"]
+    assert finding.severity == "warning"  # it recovered by the last probe
+    assert "layer 2 from update 10 (60%; 30% at the last probe, update 20)" in finding.evidence
+    assert "|a| >= 0.95" in finding.evidence
+    lasting = findings(saturated_fraction={"layer 1": [0.2, 0.7, 0.9]})["saturation"]
+    assert lasting.severity == "problem"
+
+
+def test_saturation_threshold_is_strict():
+    assert "saturation" not in findings(saturated_fraction={"layer 1": [SATURATION_LIMIT] * 3})
+
+
+def test_sigmoid_top_layer_saturating_at_zero_cites_the_paper():
+    found = findings(dict(activation="sigmoid"), saturated_fraction={"layer 3": [0.8, 0.9, 0.7]},
+                     activation_mean={"layer 3": [0.02, 0.01, 0.05]})
+    finding = found["saturation"]
+    assert "near 0" in finding.evidence and "Figure 2" in finding.evidence
+    assert finding.advice.startswith("--activation softsign")
+
+
+def test_dead_relus_above_their_limit_only():
+    assert "dead ReLUs" not in findings(dict(activation="relu"), saturated_fraction={"layer 1": [0.5, 0.55, 0.5]})
+    found = findings(dict(activation="relu"), saturated_fraction={"layer 1": [0.5, 0.7, DEAD_LIMIT + 0.1]})
+    assert found["dead ReLUs"].severity == "problem" and "exactly 0" in found["dead ReLUs"].evidence
+    assert "saturation" not in found
+
+
+def test_unbounded_activations_have_no_saturation_rule():
+    assert list(findings(dict(activation="linear"), saturated_fraction={"layer 1": [0.9] * 3})) == ["no problem found"]
+
+
+def test_divergence_suggests_a_lower_rate_and_clipping():
+    status = {"status": "diverged", "update": 3, "diverged_at": 3, "cost": "nan"}
+    finding = findings(dict(lr=1e4), status=status, metrics=LEARNING[:1])["divergence"]
+    assert finding.severity == "problem" and "nan at update 3" in finding.evidence
+    assert finding.advice == "lower --lr (now 10000; e.g. --lr 1000) or add --clip-norm 1."
+    clipped = findings(dict(lr=1e4, clip_norm=1.0), status=status)["divergence"]
+    assert "--clip-norm" not in clipped.advice
+
+
+def test_a_diverged_run_is_not_also_called_slow():
+    status = {"status": "diverged", "update": 3, "diverged_at": 3, "cost": "inf"}
+    flat = [{"update": 0, "validation_error": 0.9}, {"update": 3, "validation_error": 0.9}]
+    assert "slow learning" not in findings(status=status, metrics=flat)
+
+
+@pytest.mark.parametrize("end, fires", [(0.85, True), (0.8, False)])
+def test_slow_learning_below_ninety_percent_of_the_start(end, fires):
+    metrics = [{"update": 0, "validation_error": 0.9}, {"update": 10, "train_cost": 2.0},
+               {"update": 20, "validation_error": end}]
+    found = findings(metrics=metrics)
+    assert ("slow learning" in found) == fires
+    if fires:
+        assert "90.0% at update 0 to 85.0% at update 20" in found["slow learning"].evidence
+
+
+@pytest.mark.parametrize("ratio, name", [(1e-6, "tiny updates"), (0.5, "huge updates"), (1e-4, None)])
+def test_update_ratio_far_from_a_thousandth(ratio, name):
+    found = findings(update_ratio={"layer 2": [math.nan, ratio, ratio]})
+    if name is None:
+        assert list(found) == ["no problem found"]
+        return
+    assert list(found) == [name]
+    assert f"{ratio:.2g}" in found[name].evidence and "layer 2" in found[name].evidence
+    assert ("raise --lr" if name == "tiny updates" else "lower --lr") in found[name].advice
+
+
+def test_unfinished_runs_are_flagged():
+    found = findings(status={"status": "interrupted", "update": 10})
+    assert found["unfinished run"].severity == "warning" and "update 10" in found["unfinished run"].evidence
+
+
+def test_problems_come_before_warnings():
+    flat = [{"update": 0, "validation_error": 0.9}, {"update": 20, "validation_error": 0.9}]
+    vanishing = {**healthy_stats(), "backprop_grad_std": {"layer 1": [1e-6] * 3, "layer 3": [1e-3] * 3}}
+    found = diagnose(CONFIG, COMPLETED, flat, rows_of(vanishing))
+    assert [f.name for f in found] == ["vanishing gradients", "slow learning"]
+
+
+def test_a_finding_reads_as_one_line():
+    line = Finding("divergence", "problem", "The cost became nan.", "lower --lr.").line()
+    assert line == "PROBLEM  divergence: The cost became nan. Try: lower --lr."

@@ -1,0 +1,183 @@
+"""The run report of real tiny Shapeset runs: the page's sections, embedded figures and
+the theory table against depthlab.theory."""
+
+import base64
+from html.parser import HTMLParser
+
+import pytest
+import torch
+
+from depthlab.errors import DepthlabError
+from depthlab.probe.stats import read_rows
+from depthlab.report.run_report import input_width, theory_skip_reason, write_run_report
+from depthlab.theory import init_sigma_w2, predict_layers
+from depthlab.train.trainer import train
+
+TINY = dict(dataset="shapeset", depth=3, width=32, updates=60, eval_every=20, probe_every=20, eval_size=200,
+            probe_size=50, jacobian_examples=2)
+SHAPESET_PIXELS = 32 * 32
+SECTIONS = ["Run", "Diagnosis", "Training curves", "Activations", "Gradients", "Histograms",
+            "Theory beside measurement"]
+
+
+class Page(HTMLParser):
+    """The section titles, image sources and tables (caption, header, rows of cells)."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.titles, self.images, self.tables = [], [], []
+        self._tag = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self._tag = tag
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        elif tag == "table":
+            self.tables.append({"caption": "", "rows": []})
+        elif tag == "tr":
+            self.tables[-1]["rows"].append([])
+
+    def handle_data(self, data):
+        if self._tag == "h2":
+            self.titles.append(data)
+        elif self._tag == "caption":
+            self.tables[-1]["caption"] += data
+        elif self._tag in ("td", "th"):
+            self.tables[-1]["rows"][-1].append(data)
+
+    def handle_endtag(self, tag):
+        self._tag = None
+
+    def table(self, caption_start):
+        (table,) = [t for t in self.tables if t["caption"].startswith(caption_start)]
+        header, *rows = table["rows"]
+        return [dict(zip(header, row)) for row in rows]
+
+
+@pytest.fixture(scope="module")
+def threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: threads only contend on this shared machine
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tanh_run(tmp_path_factory, threads):
+    return train(dict(TINY), out=tmp_path_factory.mktemp("runs") / "tanh", progress=False).run
+
+
+@pytest.fixture(scope="module")
+def report(tanh_run):
+    return write_run_report(tanh_run.path)
+
+
+@pytest.fixture(scope="module")
+def page(report):
+    return Page(report.path.read_text())
+
+
+def test_the_page_has_every_section(report, page, tanh_run):
+    assert report.path == tanh_run.path / "report" / "report.html"
+    assert page.titles == SECTIONS
+
+
+def test_every_image_is_embedded_and_every_figure_written(report, page):
+    assert len(page.images) == 5
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    for stem in ("training", "activations", "gradients", "histograms", "theory"):
+        assert (report.path.parent / f"{stem}.png").stat().st_size > 0
+        assert "<svg" in (report.path.parent / f"{stem}.svg").read_text()
+
+
+def test_the_run_section_holds_config_and_final_numbers(page, tanh_run):
+    config = {row["setting"]: row["value"] for row in page.table("Configuration")}
+    assert config["activation"] == "tanh" and config["width"] == "32" and config["updates"] == "60"
+    final = {row["final"]: row["value"] for row in page.table("Final numbers")}
+    assert final["status"] == "completed" and float(final["test_error"]) == pytest.approx(
+        tanh_run.final["test_error"], rel=1e-3)
+
+
+def test_theory_table_is_predict_layers(report, page, tanh_run):
+    rows, histograms = read_rows(tanh_run.path / "probes.jsonl")
+    at_init = {r["layer"]: r["value"] for r in rows if r["step"] == 0 and r["stat"] == "preactivation_std"}
+    assert input_width(histograms, 0, 32) == SHAPESET_PIXELS
+    q0 = at_init["layer 1"] ** 2 / init_sigma_w2("normalized", SHAPESET_PIXELS, 32)
+    expected = predict_layers([SHAPESET_PIXELS, 32, 32, 32], "tanh", "normalized", q0=q0)
+    shown = page.table("Per hidden layer at update 0")
+    assert [row["layer"] for row in shown] == ["layer 1", "layer 2", "layer 3"]
+    for k, row in enumerate(shown):  # the page shows 4 significant digits
+        assert float(row["q predicted"]) == pytest.approx(expected.q[k], rel=1e-3)
+        assert float(row["Var[∂C/∂s] / top predicted"]) == pytest.approx(expected.grad_var_ratio[k], rel=1e-3)
+        assert float(row["Var[s] measured"]) == pytest.approx(at_init[f"layer {k + 1}"] ** 2, rel=1e-3)
+    for k, row in enumerate(report.theory.rows):
+        assert row["q predicted"] == expected.q[k]
+        assert row["Var[∂C/∂s] / top predicted"] == expected.grad_var_ratio[k]
+    assert report.theory.rows[0]["q predicted"] == pytest.approx(at_init["layer 1"] ** 2, rel=1e-12)
+
+
+def test_theory_summary_of_a_square_normalized_tanh_net(report, tanh_run):
+    theory = report.theory
+    assert theory.sigma_w2 == pytest.approx(1.0)  # 2 n / (n + n) between the 32-wide layers
+    assert theory.chi1 == pytest.approx(1.0, abs=1e-9)  # q* = 0, tanh'(0)² = 1
+    assert theory.phase == "critical"
+    rows, _ = read_rows(tanh_run.path / "probes.jsonl")
+    sv = [r["value"] for r in rows if r["step"] == 0 and r["stat"] == "jacobian_sv_mean"]
+    assert len(sv) == 3 and theory.jacobian_sv_mean == pytest.approx(sum(sv) / 3)
+    assert "the critical phase" in report.path.read_text()
+
+
+def test_the_diagnosis_is_on_the_page(report):
+    text = report.path.read_text()
+    assert report.findings
+    for finding in report.findings:
+        assert finding.name in text and finding.severity in text
+
+
+def test_a_run_without_probes_gets_curves_and_a_note(tmp_path, threads):
+    run = train(dict(TINY, probe=False, updates=20), out=tmp_path / "run", progress=False).run
+    report = write_run_report(run.path, tmp_path / "elsewhere")
+    page = Page(report.path.read_text())
+    assert report.path == tmp_path / "elsewhere" / "report.html"
+    assert page.titles == ["Run", "Diagnosis", "Training curves", "Layer statistics"]
+    assert len(page.images) == 1 and report.theory is None
+    assert "stored no probe statistics" in report.path.read_text()
+
+
+@pytest.mark.parametrize("change, reason", [
+    (dict(init="lsuv"), "LSUV rescales"),
+    (dict(init="constant:0.1"), "Var[W] = 0"),
+    (dict(batchnorm=True), "batch normalization"),
+    (dict(init="he-normal", activation="relu"), None),
+])
+def test_theory_skips_what_it_does_not_cover(change, reason):
+    found = theory_skip_reason({"init": "normalized", "batchnorm": False, **change})
+    assert found is None if reason is None else reason in found
+
+
+def test_not_a_run_directory(tmp_path):
+    with pytest.raises(DepthlabError, match="is not a run directory"):
+        write_run_report(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(DepthlabError, match="has no status.json"):
+        write_run_report(tmp_path)
+
+
+def test_out_must_not_be_a_file(tanh_run, tmp_path):
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(DepthlabError, match="is a file, not a directory"):
+        write_run_report(tanh_run.path, tmp_path / "taken")
+
+
+def test_a_killed_run_still_gets_its_report(tmp_path, threads):
+    """A run killed mid-way leaves status "running" and no final.json."""
+    run = train(dict(TINY, probe=False, updates=20), out=tmp_path / "run", progress=False).run
+    (run.path / "final.json").unlink()
+    run.set_status("running", update=10)
+    report = write_run_report(run.path)
+    assert "Status: running at update 10: still going, or killed" in report.path.read_text()
+    assert "Final numbers" not in report.path.read_text()
+    assert report.findings[0].name == "unfinished run"
