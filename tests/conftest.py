@@ -4,10 +4,12 @@ binary), and one that keeps the data search away from the machine's real directo
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from depthlab.data import download
 
@@ -62,6 +64,21 @@ def _write_cifar(directory: Path, sizes=(3, 4, 5, 2, 6, 7), seed: int = 0) -> di
         _write_bytes(directory / name, _cifar_records(images, labels))
         batches[name] = images, labels
     return batches
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """The test networks are small: one thread runs them fastest, and a second OpenMP
+    thread can stall badly on a busy 2-core machine. Subprocesses inherit the setting."""
+    threads, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    yield
+    torch.set_num_threads(threads)
+    if env is None:
+        del os.environ["OMP_NUM_THREADS"]
+    else:
+        os.environ["OMP_NUM_THREADS"] = env
 
 
 @pytest.fixture(scope="session")

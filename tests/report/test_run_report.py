@@ -5,7 +5,6 @@ import base64
 from html.parser import HTMLParser
 
 import pytest
-import torch
 
 from depthlab.errors import DepthlabError
 from depthlab.probe.stats import read_rows
@@ -56,15 +55,7 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: threads only contend on this shared machine
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tanh_run(tmp_path_factory, threads):
+def tanh_run(tmp_path_factory):
     return train(dict(TINY), out=tmp_path_factory.mktemp("runs") / "tanh", progress=False).run
 
 
@@ -137,7 +128,7 @@ def test_the_diagnosis_is_on_the_page(report):
         assert finding.name in text and finding.severity in text
 
 
-def test_a_run_without_probes_gets_curves_and_a_note(tmp_path, threads):
+def test_a_run_without_probes_gets_curves_and_a_note(tmp_path):
     run = train(dict(TINY, probe=False, updates=20), out=tmp_path / "run", progress=False).run
     report = write_run_report(run.path, tmp_path / "elsewhere")
     page = Page(report.path.read_text())
@@ -172,7 +163,7 @@ def test_out_must_not_be_a_file(tanh_run, tmp_path):
         write_run_report(tanh_run.path, tmp_path / "taken")
 
 
-def test_a_killed_run_still_gets_its_report(tmp_path, threads):
+def test_a_killed_run_still_gets_its_report(tmp_path):
     """A run killed mid-way leaves status "running" and no final.json."""
     run = train(dict(TINY, probe=False, updates=20), out=tmp_path / "run", progress=False).run
     (run.path / "final.json").unlink()

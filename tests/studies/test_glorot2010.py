@@ -9,7 +9,6 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
-import torch
 
 from depthlab.cli import main
 from depthlab.studies.glorot2010 import BUDGETS, CONFIGURATIONS, grid
@@ -20,15 +19,12 @@ FIGURES = [f"figure{n:02d}" for n in range(1, 13)] + ["figure_theory"]
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory, write_mnist):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("glorot")
     write_mnist(root / "data" / "mnist", n_train=10_600, n_test=300, learnable=True)
     argv = ["reproduce", "glorot2010", "--smoke", "--datasets", "shapeset,mnist", "--out", str(root / "out"),
             "--data-dir", str(root / "data"), "--workers", "1", "--quiet"]
     assert main(argv) == 0
-    yield root / "out", argv
-    torch.set_num_threads(threads)
+    return root / "out", argv
 
 
 def test_every_figure_in_png_and_svg(smoke):

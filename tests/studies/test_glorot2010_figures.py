@@ -4,7 +4,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from depthlab.store.run import RunDir
 from depthlab.studies.cost_surface import cost_surface
@@ -29,13 +28,8 @@ PROBE_STEPS = [0, 1, 2, 5, 10, 20, 40, 60]
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: threads only contend
-    try:
-        return {label: train(dict(TINY, activation=activation, init=init), out=root / label, progress=False).run
-                for label, (activation, init) in CONFIGS.items()}
-    finally:
-        torch.set_num_threads(threads)
+    return {label: train(dict(TINY, activation=activation, init=init), out=root / label, progress=False).run
+            for label, (activation, init) in CONFIGS.items()}
 
 
 @pytest.fixture(scope="module")

@@ -37,16 +37,7 @@ class ReportParser(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def single_thread():
-    """These tensors are tiny: one thread is faster, and on a busy 2-core machine much faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory, single_thread):
+def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("init_statistics")
     return out, study.reproduce(out, budget="smoke", progress=False)
 
@@ -131,7 +122,7 @@ def test_unit_variance_products_explode_and_scaled_ones_stay_order_one():
     assert np.log10(unscaled[-1]) == pytest.approx(100, abs=2)
 
 
-def test_constant_init_keeps_units_identical_and_dropout_breaks_them(single_thread):
+def test_constant_init_keeps_units_identical_and_dropout_breaks_them():
     initial = study.unit_parameters(study.train_constant_init(0.0, 0))
     for trained, start in zip(study.unit_parameters(study.train_constant_init(0.0, 30)), initial):
         assert torch.equal(trained, trained[:1].expand_as(trained))

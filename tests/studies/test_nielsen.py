@@ -9,7 +9,6 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-import torch
 
 from depthlab.data.registry import load_dataset
 from depthlab.errors import DepthlabError
@@ -40,15 +39,6 @@ class ReportParser(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def single_thread():
-    """These networks are tiny: one thread is faster, and on a busy 2-core machine much faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, write_mnist):
     root = tmp_path_factory.mktemp("data")
     write_mnist(root / "mnist", n_train=FAKE_TRAIN, n_test=FAKE_TEST, learnable=True)
@@ -61,7 +51,7 @@ def fake_mnist(data_dir):
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory, data_dir, single_thread):
+def smoke(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("nielsen")
     return out, study.reproduce(out, budget="smoke", data_dir=data_dir, progress=False)
 
@@ -128,13 +118,13 @@ def test_smoke_report_embeds_figures_and_has_every_section(smoke):
     assert "cannot show" in text  # one epoch on 1000 images cannot decide whether depth helps
 
 
-def test_learning_speed_at_init_grows_toward_the_output(fake_mnist, single_thread):
+def test_learning_speed_at_init_grows_toward_the_output(fake_mnist):
     speeds = study.learning_speed_at_init(fake_mnist, 4, seeds=2).mean(0)
     assert np.all(np.diff(speeds) > 0)
     assert speeds[-1] / speeds[0] > 3
 
 
-def test_full_batch_training_reads_the_probes_learning_speed_at_epoch_0(fake_mnist, single_thread):
+def test_full_batch_training_reads_the_probes_learning_speed_at_epoch_0(fake_mnist):
     at_init = study.learning_speed_at_init(fake_mnist, study.SPEED_DEPTH, seeds=1)[0]
     training = study.learning_speed_in_training(fake_mnist, epochs=3)
     assert training.shape == (3, study.SPEED_DEPTH)

@@ -207,17 +207,8 @@ def test_standard_init_makes_tanh_gradients_shrink_toward_the_input():
     assert p.grad_var_ratio[0] < 3.0**-4
 
 
-@pytest.fixture
-def one_thread():
-    """Multi-threaded matrix products run slower on a busy two-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.slow
-def test_predicted_variances_match_a_finite_width_simulation(one_thread):
+def test_predicted_variances_match_a_finite_width_simulation():
     # Width 2000, 20 tanh layers, σ_w² = 1.5, σ_b² = 0.05, Gaussian inputs (q⁰ = 1): the
     # empirical pre-activation variance, pooled over 3 networks of 16 inputs each (one
     # network alone fluctuates by about 3 % per layer), within 5 % of the prediction.

@@ -59,19 +59,10 @@ def relu_derivative(x):
     return (x > 0).to(x.dtype)
 
 
-@pytest.fixture
-def one_thread():
-    """Multi-threaded QR can run a hundred times slower on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
 @pytest.mark.parametrize("activation, derivative, sigma_b2",
                          [("tanh", tanh_derivative, 0.05), ("relu", relu_derivative, 0.0)])
-def test_moments_match_a_monte_carlo_at_criticality(activation, derivative, sigma_b2, weights, one_thread):
+def test_moments_match_a_monte_carlo_at_criticality(activation, derivative, sigma_b2, weights):
     # Width 400, depth 4, 6 draws: one draw's moments scatter by about 2 % (mean) and
     # 6 % (variance), so the averages sit well within 5 % and 10 %. The two ensembles'
     # predicted variances differ by 4 (= L), far outside that.

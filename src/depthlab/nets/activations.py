@@ -70,7 +70,7 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("relu", nn.ReLU, lambda a: (a > 0).to(a.dtype), lambda a: a <= 0, (0.0, 5.0), "a == 0 (dead)"),
         Activation(
             "leaky-relu", lambda: nn.LeakyReLU(LEAKY_SLOPE),
-            lambda a: torch.where(a > 0, 1.0, LEAKY_SLOPE).to(a.dtype), lambda a: a <= 0,
+            lambda a: torch.where(a > 0, a.new_tensor(1.0), a.new_tensor(LEAKY_SLOPE)), lambda a: a <= 0,
             (-0.05, 5.0), "a <= 0 (on the leaky side)",
         ),
         Activation(

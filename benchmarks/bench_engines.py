@@ -1,0 +1,166 @@
+"""Training throughput of the paper's reference net: autograd loop vs depthlab's fused step.
+
+The net is Glorot & Bengio's (2010) deepest: 32×32 inputs, 5 hidden layers of 1000 tanh
+units, 9 classes (Shapeset-3×2), softmax + negative log-likelihood, plain SGD. Engines,
+timed side by side in one process, interleaved (the order rotates every repeat), the
+median of the repeats reported:
+
+- autograd: nn.Sequential + torch.optim.SGD, zero_grad(set_to_none=True), F.cross_entropy,
+  backward, step;
+- fused: depthlab.train.fused.FusedSGD on depthlab's MLP;
+- roofline: the bytes an update must move (see ``update_bytes``) divided by the copy
+  bandwidth of this machine, measured in the same repeats (a large ``dst.copy_(src)``,
+  read + write bytes counted).
+
+    python benchmarks/bench_engines.py [--batch-sizes 10 100] [--repeats 7] [--min-time 0.3] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depthlab.nets.mlp import MLP
+from depthlab.train.costs import COSTS
+from depthlab.train.fused import FusedSGD
+
+INPUT, HIDDEN, DEPTH, CLASSES = 32 * 32, 1000, 5, 9
+LR = 0.01
+COPY_FLOATS = 32 * 2**20  # 128 MiB per tensor, far beyond the last-level cache
+POOL = 8  # minibatches cycled through, made once
+
+
+def layer_sizes() -> list[tuple[int, int]]:
+    sizes = [INPUT, *[HIDDEN] * DEPTH, CLASSES]
+    return list(zip(sizes, sizes[1:]))
+
+
+def update_bytes(batch: int, itemsize: int = 4) -> int:
+    """Bytes one SGD update must move between memory and the cores, at the least:
+
+    - forward: read every W and b, read each layer's input, write its output;
+    - backward: read every W above the first layer (δ^{k-1} = δ^k W_k), read δ^k and the
+      layer input a^{k-1} (for δᵀa), write δ^{k-1} above the first layer;
+    - update: read and write every W and b once.
+
+    Logits, loss and the activation derivatives (B×1000 elementwise work) are not counted.
+    """
+    total = 0
+    for k, (n_in, n_out) in enumerate(layer_sizes()):
+        params = n_in * n_out + n_out
+        total += params + batch * (n_in + n_out)  # forward
+        total += batch * (n_out + n_in)  # backward: δ^k and a^{k-1}
+        if k:
+            total += n_in * n_out + batch * n_in  # backward: read W, write δ^{k-1}
+        total += 2 * params  # update
+    return total * itemsize
+
+
+def update_flops(batch: int) -> int:
+    """Floating-point operations of the three matrix products per layer (forward s = aWᵀ,
+    backward δW above the first layer, update δᵀa): 2·B·n_in·n_out each."""
+    return sum(2 * batch * n_in * n_out * (3 if k else 2) for k, (n_in, n_out) in enumerate(layer_sizes()))
+
+
+def reference_sequential() -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Flatten()]
+    for n_in, n_out in layer_sizes()[:-1]:
+        layers += [nn.Linear(n_in, n_out), nn.Tanh()]
+    layers.append(nn.Linear(*layer_sizes()[-1]))
+    return nn.Sequential(*layers)
+
+
+def autograd_update() -> Callable[[torch.Tensor, torch.Tensor], None]:
+    model = reference_sequential()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+
+    def update(x: torch.Tensor, y: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    return update
+
+
+def fused_update() -> Callable[[torch.Tensor, torch.Tensor], None]:
+    model = MLP(INPUT, [HIDDEN] * DEPTH, CLASSES, "tanh")
+    return FusedSGD(model, COSTS["nll"], LR).step
+
+
+def examples_per_second(update, pool, min_time: float) -> float:
+    """Run updates over the pool of minibatches for at least ``min_time`` seconds."""
+    done, start = 0, time.perf_counter()
+    while True:
+        for x, y in pool:
+            update(x, y)
+        done += len(pool)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return done * len(pool[0][0]) / elapsed
+
+
+def copy_bandwidth(src: torch.Tensor, dst: torch.Tensor) -> float:
+    """Bytes per second of ``dst.copy_(src)``, counting the read of src and the write of dst."""
+    start = time.perf_counter()
+    dst.copy_(src)
+    return 2 * src.numel() * src.element_size() / (time.perf_counter() - start)
+
+
+def measure(batch: int, repeats: int, min_time: float, src: torch.Tensor, dst: torch.Tensor) -> dict[str, float]:
+    g = torch.Generator().manual_seed(0)
+    pool = [(torch.rand(batch, 1, 32, 32, generator=g) * 2 - 1, torch.randint(0, CLASSES, (batch,), generator=g))
+            for _ in range(POOL)]
+    engines = {"autograd": autograd_update(), "fused": fused_update()}
+    for update in engines.values():  # warm up: allocator, caches, page faults
+        examples_per_second(update, pool, min_time / 4)
+    samples: dict[str, list[float]] = {name: [] for name in [*engines, "bandwidth"]}
+    names = list(engines)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            samples[name].append(examples_per_second(engines[name], pool, min_time))
+        samples["bandwidth"].append(copy_bandwidth(src, dst))
+    result = {name: statistics.median(values) for name, values in samples.items()}
+    result["roofline"] = batch * result["bandwidth"] / update_bytes(batch)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved timings per engine (median reported)")
+    parser.add_argument("--min-time", type=float, default=0.3, help="seconds per timing")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    src, dst = torch.rand(COPY_FLOATS), torch.empty(COPY_FLOATS)
+    dst.copy_(src)
+    origin = "set by --threads" if args.threads else "torch's default"
+    print(f"net {INPUT}-{'-'.join([str(HIDDEN)] * DEPTH)}-{CLASSES} tanh, NLL, plain SGD, float32; "
+          f"torch {torch.__version__}; {torch.get_num_threads()} threads ({origin}; "
+          f"this machine has {os.cpu_count()} cores)")
+    print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share the cores and the cache)")
+    print(f"median of {args.repeats} interleaved timings of >= {args.min_time} s each; "
+          f"roofline = update bytes / copy bandwidth; large batches are bound by the matrix products' "
+          f"arithmetic instead (see fused GFLOP/s)")
+    header = ("batch", "MB/update", "copy GB/s", "autograd ex/s", "fused ex/s", "roofline ex/s",
+              "fused/autograd", "fused/roofline", "fused GFLOP/s")
+    print(" | ".join(header))
+    for batch in args.batch_sizes:
+        r = measure(batch, args.repeats, args.min_time, src, dst)
+        row = (f"{batch}", f"{update_bytes(batch) / 1e6:.1f}", f"{r['bandwidth'] / 1e9:.1f}", f"{r['autograd']:.0f}",
+               f"{r['fused']:.0f}", f"{r['roofline']:.0f}", f"{r['fused'] / r['autograd']:.2f}",
+               f"{r['fused'] / r['roofline']:.2f}", f"{r['fused'] / batch * update_flops(batch) / 1e9:.1f}")
+        print(" | ".join(value.rjust(len(name)) for value, name in zip(row, header)))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""A fused SGD training step for plain MLPs: explicit backpropagation with in-place updates.
+
+For a depthlab :class:`~depthlab.nets.mlp.MLP` without batch normalization or dropout,
+with a^0 = x, s^k = a^{k-1} W_kᵀ + b_k, a^k = φ(s^k) and logits z = s^{L+1}
+(Glorot & Bengio 2010, section 2; LeCun et al. 1998, "Efficient BackProp"):
+
+    δ^{L+1} = ∂C/∂z                           (the cost's closed form)
+    δ^{k-1} = (δ^k W_k) ⊙ φ′(a^{k-1})         (φ′ written in terms of the output)
+    ∂C/∂W_k = δ^kᵀ a^{k-1},   ∂C/∂b_k = δ^kᵀ 1
+
+Each layer is updated as soon as its δ is known, after δ has been passed down through
+the old weights, so no weight gradient is ever stored: with momentum it is accumulated
+straight into the momentum buffer, without momentum straight into the weights. In the
+paper's setting (1000-unit layers, minibatches of 10) an update is bound by streaming the
+weight matrices: plain SGD passes over each one 4 times (forward read, backward read,
+update read and write), where autograd with torch.optim.SGD passes 6 times (it also writes
+the gradient and reads it back) and pays per-operation overhead on top.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from depthlab.errors import DepthlabError
+from depthlab.nets.mlp import MLP
+from depthlab.train.costs import Cost
+
+FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+
+
+def fused_unsupported_reason(model: nn.Module, optimizer: str, clip_norm: float | None) -> str | None:
+    """Why ``model`` trained with ``optimizer`` and ``clip_norm`` cannot take the fused step,
+    or None when it can: a depthlab MLP without batch normalization or dropout, trained by
+    SGD (plain, momentum or Nesterov) without gradient clipping."""
+    if not isinstance(model, MLP):
+        return "not a depthlab MLP"
+    if any(isinstance(m, nn.BatchNorm1d) for m in model):
+        return "batch normalization"
+    if any(isinstance(m, nn.Dropout) for m in model):
+        return "dropout"
+    if optimizer not in FUSED_OPTIMIZERS:
+        return f"optimizer {optimizer}"
+    if clip_norm is not None:
+        return "gradient clipping"
+    return None
+
+
+class FusedSGD:
+    """Train a plain MLP by SGD, one fused forward/backward/update per minibatch.
+
+    With learning rate η, momentum μ, weight decay λ and dampening 0, every parameter θ
+    (weights and biases alike) follows torch.optim.SGD exactly:
+
+        g = ∂C/∂θ + λθ
+        v ← g at the first step, μv + g after         (momentum buffer, when μ > 0)
+        d = g + μv (Nesterov),  v (momentum),  g (plain)
+        θ ← θ − η d
+
+    Plain SGD is the paper's rule θ ← θ − ε g (Glorot & Bengio 2010, section 2.3); momentum
+    and Nesterov follow Sutskever et al. (2013), in PyTorch's formulation. The step works in
+    place on the model's own parameter tensors, so probes, checkpoints and evaluation see the
+    model as usual.
+    """
+
+    def __init__(self, model: MLP, cost: Cost, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        reason = fused_unsupported_reason(model, "sgd", None)
+        if reason:
+            raise DepthlabError(f"the fused step cannot train this model: {reason}")
+        if lr <= 0:
+            raise DepthlabError(f"learning rate {lr} is not positive")
+        if momentum < 0:
+            raise DepthlabError(f"momentum {momentum} is negative")
+        if weight_decay < 0:
+            raise DepthlabError(f"weight decay {weight_decay} is negative")
+        if nesterov and not momentum:
+            raise DepthlabError(f"nesterov needs a momentum > 0, got momentum {momentum}")
+        self.cost = cost
+        self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
+        self.layers = [(layer.weight, layer.bias) for layer in model.linears]
+        self.activate = model.activation.module()
+        self.derivative = model.activation.derivative
+        # Zero buffers make the first update v = μ·0 + g = g exactly, as torch.optim.SGD does.
+        self.buffers = [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in self.layers] if momentum else []
+
+    @torch.no_grad()
+    def step(self, x: Tensor, y: Tensor) -> Tensor:
+        """Update the parameters once on the minibatch (x, y); return its loss before the update."""
+        inputs = [x.flatten(1)]
+        for w, b in self.layers[:-1]:
+            inputs.append(self.activate(torch.addmm(b, inputs[-1], w.t())))
+        w, b = self.layers[-1]
+        z = torch.addmm(b, inputs[-1], w.t())
+        loss = self.cost.loss(z, y)
+        delta = self.cost.grad_logits(z, y)
+        ones = z.new_ones(len(z), 1)
+        for k in reversed(range(len(self.layers))):
+            (w, b), a = self.layers[k], inputs[k]
+            w_buffer, b_buffer = self.buffers[k] if self.buffers else (None, None)
+            below = torch.mm(delta, w) if k else None
+            self._update(w, w_buffer, delta.t(), a)
+            self._update(b.unsqueeze(1), b_buffer, delta.t(), ones)
+            if k:
+                delta = below.mul_(self.derivative(a))
+        return loss
+
+    def _update(self, param: Tensor, buffer: Tensor | None, delta_t: Tensor, a: Tensor) -> None:
+        """Update ``param`` (a matrix; biases as a column) whose loss gradient is δᵀa."""
+        lr, mu, decay = self.lr, self.momentum, self.weight_decay
+        if buffer is None:
+            param.addmm_(delta_t, a, beta=1 - lr * decay, alpha=-lr)
+            return
+        buffer = buffer.view_as(param)
+        buffer.addmm_(delta_t, a, beta=mu)
+        if decay:
+            buffer.add_(param, alpha=decay)
+        if self.nesterov:
+            param.addmm_(delta_t, a, beta=1 - lr * decay, alpha=-lr)
+            param.add_(buffer, alpha=-lr * mu)
+        else:
+            param.add_(buffer, alpha=-lr)
+
+    def state_dict(self) -> dict:
+        """Copies of the momentum buffers, laid out as torch.optim.SGD's ``state``: keyed by
+        the parameter's index in ``model.parameters()``."""
+        buffers = [t for pair in self.buffers for t in pair]
+        return {"state": {i: {"momentum_buffer": t.clone()} for i, t in enumerate(buffers)}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the momentum buffers saved by :meth:`state_dict` (torch.optim.SGD's state
+        dict of the same model works too); a parameter without a saved buffer restarts from
+        zero, as at the first step."""
+        saved = state["state"]
+        for i, buffer in enumerate(t for pair in self.buffers for t in pair):
+            value = saved[i]["momentum_buffer"] if i in saved else torch.zeros_like(buffer)
+            if value.shape != buffer.shape:
+                raise DepthlabError(f"momentum buffer {i} has shape {tuple(value.shape)}, "
+                                    f"expected {tuple(buffer.shape)}")
+            buffer.copy_(value)

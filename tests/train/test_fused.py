@@ -1,0 +1,175 @@
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from depthlab.errors import DepthlabError
+from depthlab.nets.activations import ACTIVATIONS
+from depthlab.nets.mlp import MLP
+from depthlab.train.costs import COSTS
+from depthlab.train.fused import FusedSGD, fused_unsupported_reason
+
+OPTIMIZERS = {
+    "sgd": {},
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9, "nesterov": True},
+    "weight-decay": {"weight_decay": 0.05},
+    "momentum-weight-decay": {"momentum": 0.5, "weight_decay": 0.05},
+    "nesterov-weight-decay": {"momentum": 0.5, "nesterov": True, "weight_decay": 0.05},
+}
+LR = 0.1
+
+
+def small_net(activation="tanh", dtype=torch.float64, seed=0):
+    torch.manual_seed(seed)
+    return MLP(20, [16, 16, 16], 5, activation).to(dtype)
+
+
+def minibatches(n, dtype=torch.float64, shape=(20,), seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(10, *shape, generator=g, dtype=dtype), torch.randint(0, 5, (10,), generator=g))
+            for _ in range(n)]
+
+
+def autograd_step(model, optimizer, cost, x, y):
+    optimizer.zero_grad(set_to_none=True)
+    loss = cost.loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def relative_errors(model, reference):
+    return [((p - q).norm() / q.norm()).item() for p, q in zip(model.parameters(), reference.parameters())]
+
+
+def assert_100_updates_match_torch_sgd(activation, cost, optimizer):
+    fused_net = small_net(activation)
+    reference = copy.deepcopy(fused_net)
+    fused = FusedSGD(fused_net, COSTS[cost], LR, **OPTIMIZERS[optimizer])
+    torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, **OPTIMIZERS[optimizer])
+    for x, y in minibatches(100):
+        fused_loss = fused.step(x, y)
+        torch_loss = autograd_step(reference, torch_sgd, COSTS[cost], x, y)
+        assert fused_loss.shape == ()
+        assert fused_loss.item() == pytest.approx(torch_loss.item(), rel=1e-9)
+    assert max(relative_errors(fused_net, reference)) < 1e-5
+    assert max(relative_errors(fused_net, small_net(activation))) > 1e-3  # it did train
+
+
+@pytest.mark.parametrize("cost", COSTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_every_activation_and_cost_matches_torch_sgd(activation, cost):
+    assert_100_updates_match_torch_sgd(activation, cost, "sgd")
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_matches_torch_sgd(optimizer):
+    assert_100_updates_match_torch_sgd("tanh", "nll", optimizer)
+
+
+def test_image_batches_in_float32():
+    torch.manual_seed(0)
+    fused_net = MLP(16, [32, 32], 5, "tanh")
+    reference = copy.deepcopy(fused_net)
+    fused = FusedSGD(fused_net, COSTS["nll"], LR, momentum=0.9)
+    torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, momentum=0.9)
+    for x, y in minibatches(100, torch.float32, shape=(1, 4, 4)):
+        fused.step(x, y)
+        autograd_step(reference, torch_sgd, COSTS["nll"], x, y)
+    assert max(relative_errors(fused_net, reference)) < 1e-5
+
+
+def test_updates_the_model_tensors_in_place_without_gradients():
+    net = small_net()
+    addresses = [p.data_ptr() for p in net.parameters()]
+    before = [p.clone() for p in net.parameters()]
+    FusedSGD(net, COSTS["nll"], LR).step(*minibatches(1)[0])
+    assert [p.data_ptr() for p in net.parameters()] == addresses
+    assert all(p.grad is None for p in net.parameters())
+    assert all(not torch.equal(p, q) for p, q in zip(net.parameters(), before))
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "momentum-weight-decay"])
+def test_state_dict_round_trip_continues_identically(optimizer):
+    batches = minibatches(10)
+    net = small_net()
+    fused = FusedSGD(net, COSTS["nll"], LR, **OPTIMIZERS[optimizer])
+    for x, y in batches[:5]:
+        fused.step(x, y)
+    checkpoint = copy.deepcopy((net.state_dict(), fused.state_dict()))
+    for x, y in batches[5:]:
+        fused.step(x, y)
+
+    resumed_net = small_net(seed=7)
+    resumed_net.load_state_dict(checkpoint[0])
+    resumed = FusedSGD(resumed_net, COSTS["nll"], LR, **OPTIMIZERS[optimizer])
+    resumed.load_state_dict(checkpoint[1])
+    for x, y in batches[5:]:
+        resumed.step(x, y)
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), resumed_net.parameters()))
+
+
+def test_state_dict_is_a_copy_in_torch_sgd_layout():
+    net = small_net()
+    fused = FusedSGD(net, COSTS["nll"], LR, momentum=0.9)
+    fused.step(*minibatches(1)[0])
+    state = fused.state_dict()
+    assert sorted(state["state"]) == list(range(len(list(net.parameters()))))
+    saved = state["state"][0]["momentum_buffer"].clone()
+    fused.step(*minibatches(1, seed=2)[0])
+    assert torch.equal(state["state"][0]["momentum_buffer"], saved)
+    assert FusedSGD(small_net(), COSTS["nll"], LR).state_dict() == {"state": {}}
+
+
+def test_resumes_from_torch_sgd_state():
+    batches = minibatches(10)
+    reference = small_net()
+    torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, momentum=0.9, nesterov=True)
+    for x, y in batches[:5]:
+        autograd_step(reference, torch_sgd, COSTS["nll"], x, y)
+    fused_net = copy.deepcopy(reference)
+    fused = FusedSGD(fused_net, COSTS["nll"], LR, momentum=0.9, nesterov=True)
+    fused.load_state_dict(torch_sgd.state_dict())
+    for x, y in batches[5:]:
+        autograd_step(reference, torch_sgd, COSTS["nll"], x, y)
+        fused.step(x, y)
+    assert max(relative_errors(fused_net, reference)) < 1e-12
+
+
+def test_load_state_dict_names_a_wrong_shape():
+    fused = FusedSGD(small_net(), COSTS["nll"], LR, momentum=0.9)
+    state = {"state": {0: {"momentum_buffer": torch.zeros(3, 3)}}}
+    with pytest.raises(DepthlabError, match=r"momentum buffer 0 has shape \(3, 3\), expected \(16, 20\)"):
+        fused.load_state_dict(state)
+
+
+class NotAnMLP(nn.Sequential):
+    pass
+
+
+@pytest.mark.parametrize(("model", "optimizer", "clip_norm", "reason"), [
+    (MLP(4, [3], 2, batchnorm=True), "sgd", None, "batch normalization"),
+    (MLP(4, [3], 2, dropout=0.5), "sgd", None, "dropout"),
+    (MLP(4, [3], 2), "adam", None, "optimizer adam"),
+    (MLP(4, [3], 2), "sgd", 1.0, "gradient clipping"),
+    (NotAnMLP(nn.Linear(4, 2)), "sgd", None, "not a depthlab MLP"),
+    (MLP(4, [3], 2), "sgd", None, None),
+    (MLP(4, [3], 2, "relu"), "momentum", None, None),
+    (MLP(4, [3], 2), "nesterov", None, None),
+])
+def test_unsupported_reason(model, optimizer, clip_norm, reason):
+    assert fused_unsupported_reason(model, optimizer, clip_norm) == reason
+
+
+@pytest.mark.parametrize(("model", "options", "message"), [
+    (MLP(4, [3], 2, dropout=0.5), {}, "the fused step cannot train this model: dropout"),
+    (MLP(4, [3], 2), {"lr": 0.0}, "learning rate 0.0 is not positive"),
+    (MLP(4, [3], 2), {"momentum": -0.5}, "momentum -0.5 is negative"),
+    (MLP(4, [3], 2), {"weight_decay": -1.0}, "weight decay -1.0 is negative"),
+    (MLP(4, [3], 2), {"nesterov": True}, "nesterov needs a momentum > 0, got momentum 0.0"),
+])
+def test_rejects_bad_settings(model, options, message):
+    with pytest.raises(DepthlabError, match=f"^{message}$"):
+        FusedSGD(model, COSTS["nll"], **{"lr": LR, **options})
