@@ -66,6 +66,14 @@ def test_sigmoid_top_layer_that_never_saturates_in_a_long_run_is_not_reproduced(
     assert "never fell to ≤ 0.1 within 40000 updates (lowest 0.4)" in verdict.evidence
 
 
+def test_sigmoid_top_layer_still_falling_when_a_long_run_ends_cannot_show(tmp_path):
+    long_steps = [0, 100, 1000, 5000, 20000, 40000]
+    falling = sigmoid_rows([0.5, 0.5, 0.45, 0.35, 0.25, 0.19], steps=long_steps)
+    verdict = sigmoid_top_layer_saturates(fake_run(tmp_path / "s", falling))
+    assert verdict.verdict == "cannot show"
+    assert "still falling at the end (from 0.5 at update 0 to 0.19)" in verdict.evidence
+
+
 def test_sigmoid_top_layer_that_never_saturates_in_a_short_run_cannot_show(tmp_path):
     verdict = sigmoid_top_layer_saturates(fake_run(tmp_path / "s", sigmoid_rows(flat(0.4))))
     assert verdict.verdict == "cannot show"

@@ -88,8 +88,10 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: Figure | None = 
     """Claim 1 (section 3.1, Figure 2): the sigmoid net's top hidden layer saturates at 0
     early while the lower layers do not. Rule: the top layer's activation_mean first falls
     to ≤ SIGMOID_SATURATED_MEAN within the first EARLY_FRACTION of the probed updates,
-    and at that update every lower layer's mean is above it. A run shorter than
-    ABSENCE_MIN_UPDATES where it never falls that far cannot show."""
+    and at that update every lower layer's mean is above it. Where it never falls that far,
+    the claim cannot show if the run is shorter than ABSENCE_MIN_UPDATES, or if the top
+    layer is still falling at the end (lower than MIN_PROBES probes before) and already the
+    lowest layer: the budget ran out on the way down."""
     claim = "Sigmoid: the top hidden layer saturates (mean activation near 0) early in training; lower layers do not."
     problem = run_problem(sigmoid, probes=True)
     if problem:
@@ -109,6 +111,12 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: Figure | None = 
         if steps[-1] < ABSENCE_MIN_UPDATES:
             return _cannot(claim, evidence + f" A run under {ABSENCE_MIN_UPDATES} updates is too short to rule "
                            "it out.", figure)
+        final = values_at(rows, "activation_mean", int(steps[-1]))
+        if top[-1] < top[-MIN_PROBES] and top[-1] < min(final[layer] for layer in layers[:-1]):
+            return _cannot(claim, evidence + f" It is still falling at the end (from {top[0]:.3g} at update "
+                           f"{steps[0]} to {top[-1]:.3g}), below every lower layer "
+                           f"({_numbers([final[layer] for layer in layers[:-1]])}): the budget ran out on the way.",
+                           figure)
         return Verdict(claim, NOT_REPRODUCED, evidence, figure)
     first = int(saturated[0])
     lower = values_at(rows, "activation_mean", first)
