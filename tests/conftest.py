@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,49 @@ def isolated_roots(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(download, "SYSTEM_DATA_ROOT", tmp_path / "system")
     return tmp_path
+
+
+class ReportPage(HTMLParser):
+    """What a report.html shows: section headings, image sources, verdict tags
+    (reproduced, problem, ...) and tables (caption, then rows of cells)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.headings, self.images, self.verdicts, self.tables = [], [], [], []
+        self._tag = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._tag = "verdict" if tag == "span" and attrs.get("class") == "tag" else tag
+        if tag == "img":
+            self.images.append(attrs["src"])
+        elif tag == "table":
+            self.tables.append({"caption": "", "rows": []})
+        elif tag == "tr":
+            self.tables[-1]["rows"].append([])
+
+    def handle_data(self, data):
+        if self._tag == "h2":
+            self.headings.append(data)
+        elif self._tag == "verdict":
+            self.verdicts.append(data)
+        elif self._tag == "caption":
+            self.tables[-1]["caption"] += data
+        elif self._tag in ("td", "th"):
+            self.tables[-1]["rows"][-1].append(data)
+
+    def handle_endtag(self, tag):
+        self._tag = None
+
+    def table(self, caption_start: str) -> list[dict[str, str]]:
+        """The rows of the one table whose caption starts with ``caption_start``."""
+        (table,) = [t for t in self.tables if t["caption"].startswith(caption_start)]
+        header, *rows = table["rows"]
+        return [dict(zip(header, row)) for row in rows]
+
+
+@pytest.fixture(scope="session")
+def read_report():
+    """``read_report(path)`` parses a report page into a :class:`ReportPage`."""
+    return lambda path: ReportPage(Path(path).read_text(encoding="utf-8"))

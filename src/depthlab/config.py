@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,6 @@ class TrainConfig:
     probe_size: int = 300
     jacobian_examples: int = 8
     tensorboard: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hidden_widths(self) -> list[int]:
@@ -97,6 +96,19 @@ class TrainConfig:
         _positive("log-every", self.log_every)
         _positive("probe-every", self.probe_every)
         _positive("probe-size", self.probe_size)
+        if self.seed < 0:
+            raise DepthlabError(f"seed {self.seed} must not be negative")
+        if self.jacobian_examples < 0:
+            raise DepthlabError(f"jacobian-examples {self.jacobian_examples} must not be negative (0: no spectra)")
+        if self.optimizer == "nesterov" and self.momentum == 0:
+            raise DepthlabError("optimizer nesterov needs a momentum above 0 (--momentum)")
+        if self.tensorboard and not self.probe:
+            raise DepthlabError("--tensorboard writes the probe statistics: it cannot go with --no-probe")
+        if self.tensorboard:
+            try:
+                import torch.utils.tensorboard  # noqa: F401
+            except ImportError:
+                raise DepthlabError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
         if self.updates is not None and self.epochs is not None:
             raise DepthlabError("give --updates or --epochs, not both")
         if self.updates is not None:
@@ -164,7 +176,6 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         "bool": isinstance(value, bool),
         "str": isinstance(value, str),
         "list[int]": isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value),
-        "dict[str, Any]": isinstance(value, dict),
     }[kind]
     if not ok:
         raise DepthlabError(f"{source}: '{name.replace('_', '-')}' must be {kind}, not {value!r}")

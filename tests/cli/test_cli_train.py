@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from depthlab.cli import main
@@ -36,6 +37,10 @@ def test_config_file_and_flags(tmp_path):
     (["--config", "{tmp}/typo.toml"], "unknown key in {tmp}/typo.toml: 'lerning-rate'"),
     (["--optimizer", "lbfgs"], "valid choices: adagrad, adam, momentum, nesterov, rmsprop, sgd"),
     (["--width", "wide"], "argument --width: invalid int value: 'wide'"),
+    (["--seed", "-1"], "seed -1 must not be negative"),
+    (["--jacobian-examples", "-1"], "jacobian-examples -1 must not be negative"),
+    (["--optimizer", "nesterov", "--momentum", "0"], "nesterov needs a momentum above 0"),
+    (["--dataset", "arrays:{tmp}/tiny.npz", "--batch-size", "64"], "batch size 64 exceeds the 27 training examples"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch, args, message):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -43,6 +48,9 @@ def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch
     from depthlab.data import download
     monkeypatch.setattr(download, "SYSTEM_DATA_ROOT", tmp_path / "system")
     (tmp_path / "typo.toml").write_text("lerning-rate = 0.1\n")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tiny.npz", x_train=rng.random((30, 4, 4)), y_train=rng.integers(0, 3, 30),
+             x_test=rng.random((6, 4, 4)), y_test=rng.integers(0, 3, 6))
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     run = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "depthlab", "train", *FAST, *args, "--out", str(run)],
@@ -64,7 +72,7 @@ def test_show_data_draws_the_shapeset_grid(tmp_path):
     assert (tmp_path / "grid.png").stat().st_size > 1000
 
 
-def test_resume_continues_an_interrupted_run(tmp_path, capsys):
+def test_resume_extends_a_finished_run(tmp_path, capsys):
     assert main(["train", *FAST, "--out", str(tmp_path / "run")]) == 0
     assert main(["train", "--resume", str(tmp_path / "run"), "--updates", "40", "--quiet"]) == 0
     assert "completed: 40 updates" in capsys.readouterr().out

@@ -13,7 +13,6 @@ from depthlab.data.idx import FASHION_MNIST_SOURCE, MNIST_SOURCE, load_mnist
 from depthlab.data.registry import available_datasets, load_dataset
 from depthlab.errors import DepthlabError
 
-
 # ---- where files are looked for
 
 

@@ -12,7 +12,6 @@ def test_structure_and_shapes():
     assert sum(isinstance(m, nn.BatchNorm1d) for m in model) == 3
     assert sum(isinstance(m, nn.Dropout) for m in model) == 3
     assert model(torch.randn(4, 1, 32, 32)).shape == (4, 9)
-    assert not model.is_plain
 
 
 @pytest.mark.parametrize("kwargs, message", [

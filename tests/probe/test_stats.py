@@ -164,6 +164,9 @@ def test_jsonl_round_trip_survives_a_crash_mid_line(tmp_path):
 def test_corrupt_probe_file_names_the_path_and_line(tmp_path):
     path = tmp_path / "probes.jsonl"
     path.write_text('{"step": 0, "rows": [], "histograms": []}\nnot json\n{"step": 1, "rows": [], "histograms": []}\n')
+    with pytest.raises(DepthlabError, match=f"^{path}:2: not a JSON record$"):
+        read_rows(path)
+    path.write_text('{"step": 0, "rows": [], "histograms": []}\n{"step": 1}\n')
     with pytest.raises(DepthlabError, match=f"^{path}:2: not a probe record$"):
         read_rows(path)
     with pytest.raises(DepthlabError, match="no such probe file$"):

@@ -2,7 +2,6 @@
 the theory table against depthlab.theory."""
 
 import base64
-from html.parser import HTMLParser
 
 import pytest
 
@@ -19,41 +18,6 @@ SECTIONS = ["Run", "Diagnosis", "Training curves", "Activations", "Gradients", "
             "Theory beside measurement"]
 
 
-class Page(HTMLParser):
-    """The section titles, image sources and tables (caption, header, rows of cells)."""
-
-    def __init__(self, text):
-        super().__init__()
-        self.titles, self.images, self.tables = [], [], []
-        self._tag = None
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        self._tag = tag
-        if tag == "img":
-            self.images.append(dict(attrs)["src"])
-        elif tag == "table":
-            self.tables.append({"caption": "", "rows": []})
-        elif tag == "tr":
-            self.tables[-1]["rows"].append([])
-
-    def handle_data(self, data):
-        if self._tag == "h2":
-            self.titles.append(data)
-        elif self._tag == "caption":
-            self.tables[-1]["caption"] += data
-        elif self._tag in ("td", "th"):
-            self.tables[-1]["rows"][-1].append(data)
-
-    def handle_endtag(self, tag):
-        self._tag = None
-
-    def table(self, caption_start):
-        (table,) = [t for t in self.tables if t["caption"].startswith(caption_start)]
-        header, *rows = table["rows"]
-        return [dict(zip(header, row)) for row in rows]
-
-
 @pytest.fixture(scope="module")
 def tanh_run(tmp_path_factory):
     return train(dict(TINY), out=tmp_path_factory.mktemp("runs") / "tanh", progress=False).run
@@ -65,13 +29,13 @@ def report(tanh_run):
 
 
 @pytest.fixture(scope="module")
-def page(report):
-    return Page(report.path.read_text())
+def page(report, read_report):
+    return read_report(report.path)
 
 
 def test_the_page_has_every_section(report, page, tanh_run):
     assert report.path == tanh_run.path / "report" / "report.html"
-    assert page.titles == SECTIONS
+    assert page.headings == SECTIONS
 
 
 def test_every_image_is_embedded_and_every_figure_written(report, page):
@@ -128,12 +92,12 @@ def test_the_diagnosis_is_on_the_page(report):
         assert finding.name in text and finding.severity in text
 
 
-def test_a_run_without_probes_gets_curves_and_a_note(tmp_path):
+def test_a_run_without_probes_gets_curves_and_a_note(tmp_path, read_report):
     run = train(dict(TINY, probe=False, updates=20), out=tmp_path / "run", progress=False).run
     report = write_run_report(run.path, tmp_path / "elsewhere")
-    page = Page(report.path.read_text())
+    page = read_report(report.path)
     assert report.path == tmp_path / "elsewhere" / "report.html"
-    assert page.titles == ["Run", "Diagnosis", "Training curves", "Layer statistics"]
+    assert page.headings == ["Run", "Diagnosis", "Training curves", "Layer statistics"]
     assert len(page.images) == 1 and report.theory is None
     assert "stored no probe statistics" in report.path.read_text()
 

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-from html.parser import HTMLParser
 
 import pytest
 
@@ -58,32 +57,9 @@ def test_every_run_is_an_ordinary_run_directory(smoke):
         assert status in ("completed", "diverged")
 
 
-class Page(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.images, self.headings, self.verdicts, self._in = [], [], [], None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "img":
-            self.images.append(attrs["src"])
-        if tag == "h2":
-            self._in = "h2"
-        if tag == "span" and attrs.get("class") == "tag":
-            self._in = "tag"
-
-    def handle_data(self, data):
-        if self._in == "h2":
-            self.headings.append(data)
-        elif self._in == "tag":
-            self.verdicts.append(data)
-        self._in = None
-
-
-def test_report_holds_every_figure_table_and_a_computed_verdict(smoke):
+def test_report_holds_every_figure_table_and_a_computed_verdict(smoke, read_report):
     out, _ = smoke
-    page = Page()
-    page.feed((out / "report.html").read_text())
+    page = read_report(out / "report.html")
     assert all(src.startswith("data:image/") for src in page.images)
     assert len(page.images) >= len(FIGURES)
     assert any("Table 1" in h for h in page.headings) and any("Claims" in h for h in page.headings)

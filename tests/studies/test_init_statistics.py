@@ -4,7 +4,6 @@ reproduction's files and report."""
 from __future__ import annotations
 
 import csv
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -16,24 +15,6 @@ from depthlab.studies import init_statistics as study
 STEMS = ("tanh_histograms", "tanh_std", "relu_histograms", "relu_std", "matrix_products", "symmetry")
 SECTIONS = ("Setup", "Weight scale and tanh activations", "ReLU: Xavier against He", "Products of random matrices",
             "Symmetry of constant initialization")
-
-
-class ReportParser(HTMLParser):
-    """Collects every <img> source and the text of every <h2>."""
-
-    def __init__(self):
-        super().__init__()
-        self.images, self.headings, self._in_h2 = [], [], False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "img":
-            self.images.append(dict(attrs)["src"])
-        self._in_h2 = tag == "h2"
-
-    def handle_data(self, data):
-        if self._in_h2:
-            self.headings.append(data)
-            self._in_h2 = False
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +58,10 @@ def test_smoke_tables_hold_every_row_beside_the_lecture(smoke):
     assert [float(r["max_row_difference"]) == 0 for r in symmetry] == [True, True, False, False]
 
 
-def test_smoke_report_embeds_figures_and_has_every_section(smoke):
+def test_smoke_report_embeds_figures_and_has_every_section(smoke, read_report):
     out, report = smoke
     assert report == out / "report.html"
-    parser = ReportParser()
-    parser.feed(report.read_text())
+    parser = read_report(report)
     assert len(parser.images) == len(STEMS)
     assert all(src.startswith("data:image/png;base64,") for src in parser.images)
     assert parser.headings == list(SECTIONS)

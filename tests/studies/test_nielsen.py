@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -18,24 +17,6 @@ FAKE_TRAIN, FAKE_TEST = 11_000, 500  # 1000 training images once the 10,000 vali
 STEMS = ("learning_speed_init", "learning_speed_training", "accuracy_vs_depth")
 SECTIONS = ("Setup", "Learning speed at initialization", "Learning speed during training",
             "Validation accuracy against depth")
-
-
-class ReportParser(HTMLParser):
-    """Collects every <img> source and the text of every <h2>."""
-
-    def __init__(self):
-        super().__init__()
-        self.images, self.headings, self._in_h2 = [], [], False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "img":
-            self.images.append(dict(attrs)["src"])
-        self._in_h2 = tag == "h2"
-
-    def handle_data(self, data):
-        if self._in_h2:
-            self.headings.append(data)
-            self._in_h2 = False
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +86,10 @@ def test_smoke_depth_runs_train_the_budget(smoke):
         assert config["weight_decay"] == pytest.approx(5.0 / budget.depth_train_size)
 
 
-def test_smoke_report_embeds_figures_and_has_every_section(smoke):
+def test_smoke_report_embeds_figures_and_has_every_section(smoke, read_report):
     out, report = smoke
     assert report == out / "report.html"
-    parser = ReportParser()
-    parser.feed(report.read_text())
+    parser = read_report(report)
     assert len(parser.images) == len(STEMS)
     assert all(src.startswith("data:image/png;base64,") for src in parser.images)
     assert parser.headings == list(SECTIONS)

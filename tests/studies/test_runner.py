@@ -1,8 +1,9 @@
 import shutil
+
 import pytest
 
 from depthlab.config import TrainConfig
-from depthlab.store.run import RunDir
+from depthlab.errors import DepthlabError
 from depthlab.studies.runner import RunSpec, best_by_validation, run_specs, run_state
 
 BASE = dict(dataset="shapeset", depth=2, width=16, updates=40, eval_every=20, eval_size=100, probe=False)
@@ -33,5 +34,17 @@ def test_sweep_goes_on_after_a_divergence_and_keeps_finished_runs(tmp_path):
 def test_two_workers_give_the_same_numbers_as_one(tmp_path):
     one = run_specs(specs()[:1], tmp_path / "one", progress=False)
     two = run_specs(specs(), tmp_path / "two", workers=2, progress=False)
-    assert one["a/lr0.05"].final["validation_error"] == pytest.approx(two["a/lr0.05"].final["validation_error"], abs=0.02)
-    assert isinstance(two["a/lr1e4"], RunDir)
+    assert one["a/lr0.05"].final["validation_error"] == two["a/lr0.05"].final["validation_error"]
+    assert two["a/lr1e4"].status["status"] == "diverged"
+
+
+def test_runs_of_another_budget_are_not_reused(tmp_path):
+    run_specs(specs()[:1], tmp_path, progress=False)
+    longer = [RunSpec("a/lr0.05", TrainConfig(**{**BASE, "updates": 80}, lr=0.05))]
+    with pytest.raises(DepthlabError, match="holds a run made with other settings \\(updates\\)"):
+        run_specs(longer, tmp_path, progress=False)
+
+
+def test_a_configuration_whose_every_rate_diverged_is_reported_as_diverged(tmp_path):
+    runs = run_specs(specs()[1:2], tmp_path, progress=False)
+    assert best_by_validation(list(runs.values())).status["status"] == "diverged"

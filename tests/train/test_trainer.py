@@ -7,6 +7,7 @@ import torch
 
 from depthlab.data.base import FixedDataset
 from depthlab.errors import DepthlabError
+from depthlab.probe.stats import read_rows
 from depthlab.store.run import RunDir
 from depthlab.train.trainer import resume, train
 
@@ -59,8 +60,8 @@ def test_huge_learning_rate_is_recorded_as_diverged(tmp_path):
 
 @pytest.mark.parametrize("extra", [dict(), dict(optimizer="adam", lr=1e-3, dropout=0.2)])
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, extra):
-    config = dict(dict(updates=120, eval_every=40, log_every=10, depth=2, width=32, probe_every=50,
-                       jacobian_examples=0, probe_size=20, seed=5, lr=0.05), **extra)
+    config = dict(dict(updates=120, eval_every=40, log_every=10, depth=2, width=32, probe_every=20,
+                       jacobian_examples=2, probe_size=20, seed=5, lr=0.05), **extra)
     data = tiny_dataset()
     whole = train(config, out=tmp_path / "whole", dataset=data, progress=False)
 
@@ -74,8 +75,8 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, extra):
     assert done.status == "completed"
     for key in ("validation_error", "test_error", "validation_cost", "test_cost"):
         assert done.final[key] == whole.final[key]
-    strip = lambda rows: [r for r in rows]
-    assert strip(RunDir(done.path).metrics()) == strip(RunDir(whole.path).metrics())
+    assert RunDir(done.path).metrics() == RunDir(whole.path).metrics()
+    assert read_rows(done.path / "probes.jsonl") == read_rows(whole.path / "probes.jsonl")
     a = torch.load(whole.path / "checkpoint.pt")["model"]
     b = torch.load(done.path / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -109,3 +110,26 @@ def test_engine_choice_is_recorded(tmp_path):
                   dataset=data, progress=False)
     assert json.loads((fused.path / "env.json").read_text())["engine"] == "fused"
     assert plain.final["engine"] == "autograd"
+
+
+def test_a_run_resumed_after_a_crash_logs_nothing_twice(tmp_path):
+    config = dict(updates=60, eval_every=20, log_every=10, depth=2, width=16, probe_every=10, jacobian_examples=0,
+                  probe_size=20, lr=0.05)
+    data = tiny_dataset()
+    whole = train(config, out=tmp_path / "whole", dataset=data, progress=False)
+    crashed = train(dict(config, updates=40), out=tmp_path / "crashed", dataset=data, progress=False)
+    RunDir(crashed.path).set_status("running", update=40)  # as if killed: resume from the last checkpoint
+    done = resume(crashed.path, dataset=data, progress=False, updates=60)
+    assert read_rows(done.path / "probes.jsonl") == read_rows(whole.path / "probes.jsonl")
+    assert RunDir(done.path).metrics() == RunDir(whole.path).metrics()
+
+
+def test_resume_refuses_what_cannot_go_on(tmp_path):
+    data = tiny_dataset()
+    done = train(dict(updates=20, depth=2, width=8, probe=False), out=tmp_path / "done", dataset=data, progress=False)
+    with pytest.raises(DepthlabError, match="is completed at update 20: give --updates above it"):
+        resume(done.path, dataset=data, progress=False)
+    with pytest.raises(DepthlabError, match="can only change .*--updates.*, not --lr"):
+        resume(done.path, dataset=data, progress=False, lr=0.1)
+    extended = resume(done.path, dataset=data, progress=False, updates=30)
+    assert extended.status == "completed" and extended.final["update"] == 30 and "test_error" in extended.final

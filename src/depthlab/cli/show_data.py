@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def add_parser(sub) -> None:
@@ -20,14 +19,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from depthlab.data.figure import draw_grid
+    from depthlab.data.figure import check_grid, draw_grid
     from depthlab.data.registry import load_dataset
-    from depthlab.errors import DepthlabError
-
-    if Path(args.out).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise DepthlabError(f"--out {args.out}: the file must end in .png, .svg or .pdf")
-    if args.rows < 1 or args.cols < 1:
-        raise DepthlabError(f"--rows {args.rows} and --cols {args.cols} must be positive")
+    check_grid(args.out, args.rows, args.cols)  # before loading any data
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
     x, y = next(dataset.train_batches(args.rows * args.cols, args.seed))
     names = getattr(dataset, "class_names", None) or [str(i) for i in range(dataset.num_classes)]

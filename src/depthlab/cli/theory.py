@@ -39,7 +39,12 @@ def predictions(activation: str, sigma_w2: float, sigma_b2: float, depth: int, w
                 init: str | None, q0: float) -> dict:
     """Everything the command prints, as a dict (non-finite numbers as None)."""
     from depthlab.theory import (
-        TRAINABLE_DEPTH_FACTOR, chi1, classify_phase, correlation_fixed_point, depth_scales, fixed_point,
+        TRAINABLE_DEPTH_FACTOR,
+        chi1,
+        classify_phase,
+        correlation_fixed_point,
+        depth_scales,
+        fixed_point,
         predict_layers,
     )
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from depthlab.errors import DepthlabError
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -55,9 +57,7 @@ class FixedDataset(Dataset):
 
     def train_batches(self, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
         x, y = self.train
-        per_epoch = len(x) // batch_size
-        if per_epoch == 0:
-            raise ValueError(f"batch size {batch_size} exceeds the {len(x)} training examples")
+        per_epoch = self.updates_per_epoch(batch_size)
         epoch, offset = divmod(start, per_epoch)
         while True:
             order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
@@ -67,4 +67,8 @@ class FixedDataset(Dataset):
             epoch, offset = epoch + 1, 0
 
     def updates_per_epoch(self, batch_size: int) -> int:
-        return len(self.train[0]) // batch_size
+        """Full minibatches per pass over the training set (at least one)."""
+        examples = len(self.train[0])
+        if batch_size > examples:
+            raise DepthlabError(f"batch size {batch_size} exceeds the {examples} training examples of {self.name}")
+        return examples // batch_size

@@ -31,16 +31,21 @@ def _as_images(x) -> np.ndarray:
     return (images - low) / ((high - low) or 1.0)
 
 
+def check_grid(path: str | Path, rows: int, cols: int) -> None:
+    """Refuse a file type other than :data:`FORMATS` or an empty grid (one line each)."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise unknown_choice("figure format", suffix, FORMATS)
+    if rows < 1 or cols < 1:
+        raise DepthlabError(f"grid of {rows}×{cols} images must have at least one row and one column")
+
+
 def draw_grid(x, y, class_names: Sequence[str], path: str | Path, rows: int = 4,
               cols: int = 6) -> Path:
     """Save the first ``rows × cols`` images of ``x``, each titled ``class_names[y[i]]``,
     as a PNG or SVG chosen by the suffix of ``path``; returns the path."""
     path = Path(path)
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix not in FORMATS:
-        raise unknown_choice("figure format", suffix, FORMATS)
-    if rows < 1 or cols < 1:
-        raise DepthlabError(f"grid of {rows}×{cols} images must have at least one row and one column")
+    check_grid(path, rows, cols)
     labels = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.int64)
     images = _as_images(x)
     if len(labels) != len(images):
@@ -58,5 +63,5 @@ def draw_grid(x, y, class_names: Sequence[str], path: str | Path, rows: int = 4,
             ax.set_title(class_names[labels[i]], fontsize=7)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format=suffix, dpi=120)
+    figure.savefig(path, format=path.suffix.lower().lstrip("."), dpi=120)
     return path

@@ -45,8 +45,6 @@ class MLP(nn.Sequential):
         layers.append(nn.Linear(sizes[-1], num_classes))
         super().__init__(*layers)
         self.activation = act
-        self.widths = list(widths)
-        self.is_plain = not batchnorm and not dropout
 
     @property
     def linears(self) -> list[nn.Linear]:

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.nets.activations import Activation
 from depthlab.probe.hooks import LayerTensors, ProbedLayer, find_layers, preserved_state, probe_pass
+from depthlab.store.run import read_jsonl
 from depthlab.probe.jacobian import chain_jacobian, input_jacobian, layer_jacobians, spectrum_stats
 
 
@@ -129,6 +130,14 @@ class Probe:
         self.histograms += histograms
         return rows
 
+    def state_dict(self) -> dict[str, Any]:
+        """What the next measure depends on (the previous step and weights, for the update
+        ratio), so that a resumed run measures what an uninterrupted one would."""
+        return {"previous": self._previous}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._previous = state["previous"]
+
     def histograms_at(self, step: int) -> list[dict[str, Any]]:
         """The histograms measured at ``step``."""
         return [h for h in self.histograms if h["step"] == step]
@@ -214,14 +223,10 @@ def read_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, An
     if not path.is_file():
         raise DepthlabError(f"{path}: no such probe file")
     rows, histograms = [], []
-    lines = path.read_text().splitlines(keepends=True)
-    for number, line in enumerate(lines, start=1):
+    for number, measure in enumerate(read_jsonl(path), start=1):
         try:
-            measure = json.loads(line)
             rows += measure["rows"]
             histograms += measure["histograms"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            if number == len(lines) and not line.endswith("\n"):
-                break
+        except (KeyError, TypeError):
             raise DepthlabError(f"{path}:{number}: not a probe record") from None
     return rows, histograms

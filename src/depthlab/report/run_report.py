@@ -34,7 +34,12 @@ from depthlab.report.plotting import layer_color, new_figure, save_figure
 from depthlab.store.run import RunDir
 from depthlab.studies.glorot2010_tables import PAPER_JACOBIAN, describe, hidden_layers, probe_data, values_at
 from depthlab.theory import (
-    TRAINABLE_DEPTH_FACTOR, chi1, classify_phase, depth_scales, init_sigma_w2, predict_layers,
+    TRAINABLE_DEPTH_FACTOR,
+    chi1,
+    classify_phase,
+    depth_scales,
+    init_sigma_w2,
+    predict_layers,
 )
 
 REPORT_NAME = "report.html"

@@ -52,7 +52,7 @@ def environment(seed: int, device: str) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "seed": seed,
         "device": device,
-        "cuda_device": torch.cuda.get_device_name() if device.startswith("cuda") else None,
+        "cuda_device": torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": " ".join(sys.argv),
     }
@@ -127,12 +127,14 @@ class RunDir:
         append_jsonl(self.path / "metrics.jsonl", row)
 
     def truncate_after(self, update: int) -> None:
-        """Drop rows past ``update`` from the JSONL logs (used when resuming from a
-        checkpoint taken at ``update``, so no row is written twice)."""
-        for name in ("metrics.jsonl", "probes.jsonl"):
+        """Drop what was logged after the checkpoint taken at ``update`` (used when
+        resuming, so no row is written twice): metrics past ``update``, and probes from
+        ``update`` on (the probe at an update is taken after its checkpoint)."""
+        for name, keep_row in (("metrics.jsonl", lambda r: r["update"] <= update),
+                               ("probes.jsonl", lambda r: r["step"] < update)):
             path = self.path / name
             if path.is_file():
-                keep = [r for r in read_jsonl(path) if r.get("update", r.get("step", 0)) <= update]
+                keep = [r for r in read_jsonl(path) if keep_row(r)]
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
                 os.replace(tmp, path)
@@ -158,13 +160,17 @@ def append_jsonl(path: Path, row: dict[str, Any]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read a JSONL log; a last line cut short by a crash is skipped."""
+    """Read a JSONL log; a last line cut short by a crash is skipped, any other
+    unreadable line is an error naming the file and line."""
     if not path.is_file():
         return []
+    lines = path.read_text().splitlines(keepends=True)
     rows = []
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(lines, start=1):
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
-            break
+            if number == len(lines) and not line.endswith("\n"):
+                break
+            raise DepthlabError(f"{path}:{number}: not a JSON record") from None
     return rows

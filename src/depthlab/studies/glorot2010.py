@@ -101,7 +101,7 @@ def grid(budget: Budget, datasets: list[str], data_dir: str | None = None) -> li
                     updates=budget.updates if dataset == "shapeset" else budget.file_updates,
                     eval_size=budget.eval_size, eval_every=budget.eval_every, log_every=min(500, budget.eval_every),
                     probe_every=budget.probe_every, probe_size=budget.probe_size,
-                    jacobian_examples=budget.jacobian_examples, extra={"study": "glorot2010", "label": label},
+                    jacobian_examples=budget.jacobian_examples,
                 )
                 specs.append(RunSpec(run_name(dataset, label, lr), config))
     return specs
@@ -137,10 +137,11 @@ def selection_table(runs: dict[str, RunDir]) -> list[dict]:
 def reproduce(out: Path, budget: str = "quick", datasets: list[str] | None = None, workers: int = 1,
               data_dir: str | None = None, progress: bool = True) -> Path:
     """Run (or resume) the whole reproduction into ``out`` and write ``out/report.html``."""
+    from depthlab.report.tables import write_table
     from depthlab.studies.cost_surface import cost_surface
     from depthlab.studies.glorot2010_claims import glorot2010_verdicts
     from depthlab.studies.glorot2010_figures import glorot2010_figures
-    from depthlab.studies.glorot2010_tables import jacobian_table, table1, write_table
+    from depthlab.studies.glorot2010_tables import jacobian_table, table1
 
     plan = BUDGETS[budget]
     datasets = choose_datasets(datasets, data_dir)

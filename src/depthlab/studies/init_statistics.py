@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from depthlab.nets.init import parse_init
 from depthlab.nets.mlp import MLP
 from depthlab.report.html import Figure, Section, Table, Verdict, write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure
+from depthlab.report.tables import write_table
 from depthlab.train.costs import get_cost
 
 DEPTH, WIDTH = 10, 500
@@ -135,13 +135,6 @@ def unit_parameters(model: MLP) -> list[Tensor]:
 
 # -- figures and tables -------------------------------------------------------------------
 
-def _write_csv(out: Path, stem: str, rows: list[dict[str, Any]]) -> None:
-    with open(out / f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _verdict(claim: str, holds: bool, evidence: str) -> Verdict:
     return Verdict(claim, "reproduced" if holds else "not reproduced", evidence)
 
@@ -239,7 +232,7 @@ def _product_results(out: Path) -> list:
     rows = [{"factors": int(k), **{label: float(n[k - 1]) for label, n in norms.items()},
              **{f"expected {label}": (PRODUCT_SIZE * v) ** (k / 2) for label, v in PRODUCT_VARIANCES.items()}}
             for k in factors]
-    _write_csv(out, "matrix_products", rows)
+    write_table(rows, out, "matrix_products")
     fig, axes = new_figure(1, 1, width=6.0, height=4.0)
     ax = axes[0][0]
     for k, (label, n) in enumerate(norms.items()):
@@ -269,7 +262,7 @@ def _symmetry_results(steps: int, out: Path) -> list:
              "change_from_init": (p - p0).norm().item()}
             for dropout, model in models.items()
             for k, (p, p0) in enumerate(zip(unit_parameters(model), initial), start=1)]
-    _write_csv(out, "symmetry", rows)
+    write_table(rows, out, "symmetry")
     fig, axes = new_figure(1, len(models), width=3.6, height=3.4)
     for ax, (dropout, model) in zip(axes[0], models.items()):
         ax.imshow(unit_parameters(model)[0].numpy(), cmap="coolwarm", aspect="auto")
@@ -302,8 +295,8 @@ def reproduce(out: Path, budget: str = "quick", workers: int = 1, data_dir: str 
     out.mkdir(parents=True, exist_ok=True)
     tanh_rows, tanh_blocks = _weight_scale_results("tanh", sizes.examples, out)
     relu_rows, relu_blocks = _weight_scale_results("relu", sizes.examples, out)
-    _write_csv(out, "tanh_std", tanh_rows)
-    _write_csv(out, "relu_std", relu_rows)
+    write_table(tanh_rows, out, "tanh_std")
+    write_table(relu_rows, out, "relu_std")
     stack = (f"{DEPTH} layers of {WIDTH} units without biases, fed {sizes.examples} examples x ~ N(0, 1)^{WIDTH}; "
              "weights N(0, σ²) as labelled (n = 500 inputs per unit).")
     sections = [

@@ -26,7 +26,6 @@ Nielsen's numbers are for MNIST; without MNIST the study runs on Fashion-MNIST a
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.probe import Probe
 from depthlab.report.html import Figure, Section, Table, Verdict, write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure
+from depthlab.report.tables import write_table
 from depthlab.store.run import RunDir
 from depthlab.studies.runner import RunSpec, run_specs
 from depthlab.train.costs import get_cost
@@ -203,18 +203,11 @@ def accuracy_runs(dataset: FixedDataset, budget: NielsenBudget, out: Path, data_
 Blocks = list[str | Figure | Table | Verdict]
 
 
-def _write_csv(out: Path, stem: str, rows: list[dict[str, Any]]) -> None:
-    with open(out / f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _init_speed_results(init_speeds: dict[int, np.ndarray], out: Path) -> Blocks:
     rows = [{"hidden_layers": depth, "layer": k + 1, "ours_mean": float(speeds[:, k].mean()),
              "ours_std": float(speeds[:, k].std()), "nielsen": NIELSEN_INIT_SPEED[depth][k]}
             for depth, speeds in init_speeds.items() for k in range(depth)]
-    _write_csv(out, "learning_speed_init", rows)
+    write_table(rows, out, "learning_speed_init")
     fig, axes = new_figure(1, len(init_speeds), width=3.6, height=3.4, sharey=True)
     for ax, (depth, speeds) in zip(axes[0], init_speeds.items()):
         layers = np.arange(1, depth + 1)
@@ -240,7 +233,7 @@ def _training_speed_results(speeds: np.ndarray, out: Path) -> Blocks:
     ratio = speeds[:, -1] / speeds[:, 0]
     rows = [{"epoch": e, **{f"layer_{k + 1}": float(v) for k, v in enumerate(row)}, "last_over_first": float(r)}
             for e, (row, r) in enumerate(zip(speeds, ratio))]
-    _write_csv(out, "learning_speed_training", rows)
+    write_table(rows, out, "learning_speed_training")
     fig, axes = new_figure(1, 1, width=6.5, height=4.2)
     ax = axes[0][0]
     for k in range(speeds.shape[1]):
@@ -266,11 +259,11 @@ def _training_speed_results(speeds: np.ndarray, out: Path) -> Blocks:
 def _accuracy_results(runs: dict[int, RunDir], budget: NielsenBudget, out: Path) -> Blocks:
     rows = []
     for depth, run in runs.items():
-        errors = run.series("validation_error")[1]
-        ours = 100 * (1 - run.final["validation_error"])
-        rows.append({"hidden_layers": depth, "ours_final": ours, "ours_best": 100 * (1 - min(errors)),
+        errors = run.series("validation_error")[1]  # a diverged run has no final error: nan
+        ours = 100 * (1 - run.final.get("validation_error", float("nan")))
+        rows.append({"hidden_layers": depth, "ours_final": ours, "ours_best": 100 * (1 - min(errors, default=np.nan)),
                      "nielsen": NIELSEN_ACCURACY[depth], "difference": ours - NIELSEN_ACCURACY[depth]})
-    _write_csv(out, "accuracy_vs_depth", rows)
+    write_table(rows, out, "accuracy_vs_depth")
     fig, axes = new_figure(1, 2, width=5.0, height=3.8)
     depths = np.array(list(runs))
     axes[0][0].plot(depths, [r["ours_final"] for r in rows], "o-", label="ours")
@@ -285,8 +278,8 @@ def _accuracy_results(runs: dict[int, RunDir], budget: NielsenBudget, out: Path)
     axes[0][1].set(xlabel="epoch", ylabel="validation accuracy (%)")
     axes[0][1].legend()
     png = save_figure(fig, out, "accuracy_vs_depth")
-    shallow = max(r["ours_final"] for r in rows if r["hidden_layers"] <= 2)
-    deep = max(r["ours_final"] for r in rows if r["hidden_layers"] > 2)
+    shallow = np.nanmax([r["ours_final"] for r in rows if r["hidden_layers"] <= 2])
+    deep = np.nanmax([r["ours_final"] for r in rows if r["hidden_layers"] > 2])
     evidence = (f"Best of 1–2 hidden layers {shallow:.2f} %, best of 3–4 {deep:.2f} % "
                 f"(depth helps when the deeper nets gain more than {DEPTH_GAIN} points).")
     if budget.depth_epochs < NIELSEN_EPOCHS or budget.depth_train_size is not None:

@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from depthlab.config import TrainConfig
+from depthlab.errors import DepthlabError
 from depthlab.store.run import RunDir
 
 FINISHED = ("completed", "diverged")
@@ -66,6 +67,8 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     """
     root = Path(root)
     paths = {s.name: root / "runs" / s.name for s in specs}
+    for spec in specs:
+        check_same_config(spec, paths[spec.name])
     todo = [s for s in specs if run_state(paths[s.name]) != "finished"]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", disable=not progress,
                dynamic_ncols=True, desc="runs")
@@ -95,8 +98,22 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     return {name: RunDir(path) for name, path in paths.items()}
 
 
+def check_same_config(spec: RunSpec, path: Path) -> None:
+    """Refuse to reuse a stored run made under another configuration (another budget
+    written to the same folder, say): its numbers would be reported as this spec's."""
+    if not (path / "config.json").is_file():
+        return
+    stored, wanted = RunDir(path).config, spec.config.to_dict()
+    changed = sorted(k for k in wanted.keys() | stored.keys() if stored.get(k) != wanted.get(k))
+    if changed:
+        raise DepthlabError(f"{path} holds a run made with other settings ({', '.join(changed)}); "
+                            "write this study to another --out, or remove that folder")
+
+
 def best_by_validation(runs: Sequence[RunDir]) -> RunDir | None:
     """The run with the lowest final validation error among those that did not diverge
-    (Glorot & Bengio 2010, section 2.3: the learning rate is chosen on validation error)."""
+    (Glorot & Bengio 2010, section 2.3: the learning rate is chosen on validation error);
+    if every one diverged, the first of them, so the tables can say so."""
     finished = [r for r in runs if r.final and r.final.get("status") == "completed"]
-    return min(finished, key=lambda r: r.final["validation_error"], default=None)
+    diverged = [r for r in runs if r.final and r.final.get("status") == "diverged"]
+    return min(finished, key=lambda r: r.final["validation_error"], default=diverged[0] if diverged else None)

@@ -65,5 +65,6 @@ def plot_phase_diagram(path: str | Path, activation: ActivationLike,
              ylabel="σ_b² = Var[b]", title=f"{getattr(activation, '__name__', activation)}: ordered (blue) "
                                             "and chaotic (red) phases")
     axes.legend(loc="upper left")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path

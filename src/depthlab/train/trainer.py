@@ -11,6 +11,7 @@ numbers an uninterrupted run gets.
 from __future__ import annotations
 
 import math
+import shutil
 import signal
 import threading
 import time
@@ -55,13 +56,16 @@ class RunResult:
 
 
 def total_updates(config: TrainConfig, dataset: Dataset) -> int:
-    """--updates, or --epochs times the updates per epoch of a finite training set."""
+    """--updates, or --epochs times the updates per epoch of a finite training set (which
+    must hold at least one minibatch)."""
+    if isinstance(dataset, FixedDataset):
+        per_epoch = dataset.updates_per_epoch(config.batch_size)
     if config.epochs is None:
         return config.updates or DEFAULT_UPDATES
     if not isinstance(dataset, FixedDataset):
         raise DepthlabError(f"--epochs needs a finite training set; {dataset.name} is an unlimited stream: "
                             "use --updates")
-    return max(1, round(config.epochs * dataset.updates_per_epoch(config.batch_size)))
+    return max(1, round(config.epochs * per_epoch))
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -73,6 +77,8 @@ def default_run_dir(config: TrainConfig) -> Path:
 @torch.no_grad()
 def evaluate(model: nn.Module, cost: Cost, x: Tensor, y: Tensor, device: torch.device) -> tuple[float, float]:
     """(error rate, mean cost) of ``model`` on ``(x, y)``, in eval mode, in batches."""
+    if len(x) == 0:
+        raise DepthlabError("the validation or test set is empty: nothing to evaluate on")
     was_training = model.training
     model.eval()
     errors, total_cost = 0, 0.0
@@ -116,15 +122,21 @@ class Trainer:
             "update": self.update,
             "model": self.model.state_dict(),
             "engine": self.engine.state_dict(),
+            "probe": self.probe.state_dict() if self.probe else None,
             "window": self.window,
             "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
         })
 
     def restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.engine.load_state_dict(state["engine"])
+        if self.probe and state["probe"]:
+            self.probe.load_state_dict(state["probe"])
         self.update, self.window = state["update"], list(state["window"])
         torch.set_rng_state(state["rng"])
+        if state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.run.truncate_after(self.update)
 
     # -- measurements ----------------------------------------------------------------------
@@ -246,7 +258,8 @@ def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
                 batchnorm=config.batchnorm, dropout=config.dropout)
     data = None
     if config.init == "lsuv":
-        data, _ = next(dataset.train_batches(LSUV_BATCH, config.seed + 1))
+        size = min(LSUV_BATCH, len(dataset.train[0])) if isinstance(dataset, FixedDataset) else LSUV_BATCH
+        data, _ = next(dataset.train_batches(size, config.seed + 1))
     model.initialize(config.init, config.bias_init, data=data)
     return model.to(config.device)
 
@@ -264,9 +277,18 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
     dataset = dataset or load_data(config)
     total_updates(config, dataset)
     model = build_model(config, dataset)
-    make_engine(config, model, get_cost(config.cost))  # fails early on --engine fused misuse
-    run = RunDir.create(out or default_run_dir(config), config.to_dict(), environment(config.seed, config.device))
-    return Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
+    path = Path(out or default_run_dir(config))
+    existed = path.exists()
+    run = RunDir.create(path, config.to_dict(), environment(config.seed, config.device))
+    try:
+        return Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
+    except BaseException:  # a bad input found while setting up: leave no half-made run
+        if existed:  # it was empty (RunDir.create refuses any other): empty it again
+            for item in path.iterdir():
+                item.unlink()
+        else:
+            shutil.rmtree(path)
+        raise
 
 
 def train(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
@@ -285,13 +307,19 @@ def resume(path: str | Path, progress: bool = True, dataset: Dataset | None = No
     run = RunDir.open(path)
     allowed = {"updates", "epochs", "eval_every", "probe_every"}
     if set(overrides) - allowed:
-        raise DepthlabError(f"--resume can only change {', '.join(sorted(allowed))}, "
-                            f"not {', '.join(sorted(set(overrides) - allowed))}")
+        flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in sorted(names))  # noqa: E731
+        raise DepthlabError(f"--resume can only change {flags(allowed)}, not {flags(set(overrides) - allowed)}")
     config = from_mapping({**run.config, **overrides}, source=str(run.path / "config.json")).validate()
     state = run.load_checkpoint()
+    status = run.status["status"]
+    if status == "diverged":
+        raise DepthlabError(f"{run.path} diverged at update {run.status['diverged_at']}: there is nothing to resume")
     dataset = dataset or load_data(config)
     model = build_model(config, dataset)
     trainer = Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
+    if trainer.total <= state["update"]:
+        done = "is completed" if status == "completed" else "is checkpointed"
+        raise DepthlabError(f"{run.path} {done} at update {state['update']}: give --updates above it to train on")
     trainer.restore(state)
     run.set_status("running", update=trainer.update)
     return trainer.fit()

@@ -1,0 +1,34 @@
+"""Tables as files: every table a study writes goes out as CSV (for machines) and
+Markdown (for people), and comes back as a report :class:`~depthlab.report.html.Table`."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from depthlab.report.html import Table
+
+
+def _markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    def cell(value: Any) -> str:
+        return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: str, caption: str = "") -> Table:
+    """Write ``rows`` as ``stem.csv`` and ``stem.md`` into ``out_dir``; return them as a
+    report :class:`~depthlab.report.html.Table`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(out_dir / f"{stem}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out_dir / f"{stem}.md").write_text((f"{caption}\n\n" if caption else "") + _markdown(rows, columns))
+    return Table(list(rows), caption)
