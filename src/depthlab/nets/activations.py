@@ -45,7 +45,7 @@ SATURATION_MARGIN = 0.05
 
 
 class Softsign(nn.Module):
-    """softsign(s) = s / (1 + |s|) (Bergstra et al. 2009; Glorot & Bengio 2010, eq. 1)."""
+    """softsign(s) = s / (1 + |s|) (Bergstra et al. 2009; Glorot & Bengio 2010, section 2.3)."""
 
     def forward(self, s: Tensor) -> Tensor:
         return s / (1 + s.abs())

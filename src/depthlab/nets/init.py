@@ -60,6 +60,8 @@ def parse_init(spec: str) -> InitFn:
         value = float(arg)
     except ValueError:
         raise DepthlabError(f"init '{spec}' needs a number after the colon, e.g. {PARAMETRIC[kind]}") from None
+    if not math.isfinite(value):
+        raise DepthlabError(f"init '{spec}' needs a finite number")
     if kind == "gaussian":
         if not value > 0:
             raise DepthlabError(f"init '{spec}': the standard deviation must be positive")

@@ -90,11 +90,12 @@ def diagnose(config: dict[str, Any], status: dict[str, Any], metrics: Sequence[d
 # -- advice ------------------------------------------------------------------------------
 def _better_init(config: dict[str, Any]) -> str:
     """The init matched to the activation (He for rectifiers, Glorot's normalized
-    otherwise), or batch normalization when the run already uses it."""
+    otherwise); batch normalization when the run already uses that init; fewer layers
+    when it uses both."""
     init = "he-normal" if config.get("activation") in RECTIFIERS else "normalized"
-    if config.get("init") == init:
-        return "--batchnorm"
-    return f"--init {init}"
+    if config.get("init") != init:
+        return f"--init {init}"
+    return "fewer layers (--depth)" if config.get("batchnorm") else "--batchnorm"
 
 
 def _lower_lr(config: dict[str, Any]) -> str:

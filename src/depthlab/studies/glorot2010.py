@@ -75,6 +75,7 @@ def choose_datasets(requested: list[str] | None, data_dir: str | None) -> list[s
     found = available_datasets(data_dir)
     if not requested:
         return found
+    requested = list(dict.fromkeys(requested))  # each once, in the order given
     for name in requested:
         if name not in DATASETS:
             from depthlab.errors import unknown_choice

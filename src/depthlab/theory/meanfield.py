@@ -385,6 +385,9 @@ def init_sigma_w2(init_name: str, n_in: int, n_out: int) -> float:
             raise DepthlabError(f"{name} {n!r} must be a positive integer")
     spec = "normalized" if init_name == "xavier-uniform" else init_name
     parse_init(spec)
+    if spec == "lsuv" or spec.startswith("constant:"):
+        raise DepthlabError(f"init '{init_name}' has no fixed weight variance for mean-field theory "
+                            "(lsuv depends on data, constant weights are not random)")
     return n_in * weight_variance(spec, n_in, n_out)
 
 

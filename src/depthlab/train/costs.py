@@ -1,6 +1,6 @@
 """The training costs, with their gradient with respect to the logits.
 
-Both average over the minibatch of B examples, p = softmax(z), t = one-hot(y):
+All three average over the minibatch of B examples, p = softmax(z), t = one-hot(y):
 
 - ``nll``: C = −(1/B) Σ log p_y (Glorot & Bengio 2010, section 2.2);
   ∂C/∂z = (p − t)/B.
