@@ -54,13 +54,13 @@ class TrainConfig:
     dropout: float = 0.0
     batchnorm: bool = False
     clip_norm: float | None = None
-    eval_every: int = 1000
+    eval_every: int = 2000
     log_every: int = 100
     engine: str = "auto"
     probe: bool = True
-    probe_every: int = 1000
+    probe_every: int = 2000
     probe_size: int = 300
-    jacobian_examples: int = 8
+    jacobian_examples: int = 2
     tensorboard: bool = False
 
     @property

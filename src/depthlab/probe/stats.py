@@ -36,8 +36,8 @@ from torch import Tensor, nn
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.nets.activations import Activation
 from depthlab.probe.hooks import LayerTensors, ProbedLayer, find_layers, preserved_state, probe_pass
-from depthlab.store.run import read_jsonl
 from depthlab.probe.jacobian import chain_jacobian, input_jacobian, layer_jacobians, spectrum_stats
+from depthlab.store.run import read_jsonl
 
 
 def histogram(values: Tensor, value_range: tuple[float, float] | None = None,
@@ -80,7 +80,7 @@ class Probe:
 
     def __init__(self, model: nn.Module, inputs: Tensor, targets: Tensor,
                  loss_fn: Callable[[Tensor, Tensor], Tensor], layers: Sequence[str] | None = None,
-                 jacobian_examples: int = 8, train_mode: bool = False, bins: int = 100):
+                 jacobian_examples: int = 2, train_mode: bool = False, bins: int = 100):
         if jacobian_examples < 0:
             raise DepthlabError(f"jacobian_examples {jacobian_examples} is negative (0 turns Jacobians off)")
         if len(inputs) != len(targets):

@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from depthlab.probe.stats import series
 from depthlab.report.html import Figure
 from depthlab.report.plotting import layer_color, new_figure, save_figure
+from depthlab.report.run_report import compare_with_theory
 from depthlab.store.run import RunDir
 from depthlab.studies.cost_surface import CostSurface, cost_surface, draw_cost_surface
 from depthlab.studies.glorot2010_tables import (
@@ -35,9 +36,7 @@ from depthlab.studies.glorot2010_tables import (
     probe_data,
     skipped_note,
     usable_runs,
-    values_at,
 )
-from depthlab.theory import init_sigma_w2, predict_layers
 
 FILE_DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "small-imagenet")
 """The order of Figure 12's panels; other data sets follow in the study's order."""
@@ -324,38 +323,26 @@ def figure_12(runs_by_dataset: Mapping[str, Mapping[str, RunDir]], out_dir: str 
 
 
 # -- measured vs mean-field theory -------------------------------------------------------
-def _input_width(histograms: Sequence[dict], first_width: int) -> int:
-    """n_0: the layer-1 weight-gradient histogram counts each of its n_1·n_0 weights once."""
-    counts = next(h["counts"] for h in histograms if h["quantity"] == "weight_grad" and h["layer"] == "layer 1")
-    return sum(counts) // first_width
-
-
 def theory_figure(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
     """Measured vs mean-field variances at initialization, tanh with standard and
     normalized init: the pre-activation variance Var[s^l] beside q^l, and the
     back-propagated gradient variance Var[∂C/∂s^l] / Var[∂C/∂s^L] (L the top hidden
-    layer) beside Π σ_w² (n_{k+1}/n_k) E[φ'(√q^k z)²] (see
-    :func:`depthlab.theory.predict_layers`; Glorot & Bengio 2010, eqs. 6–14). The forward
-    prediction starts from the measured Var[s^1], since the input's E[x²] is not stored."""
+    layer) beside Π σ_w² (n_{k+1}/n_k) E[φ'(√q^k z)²], as
+    :func:`depthlab.report.run_report.compare_with_theory` computes them (Glorot & Bengio
+    2010, eqs. 6–14): the forward prediction starts from the measured Var[s^1]."""
     labels = ["Tanh", "Tanh N"]
     kept, skipped = usable_runs(runs, labels, trained=False, probes=True)
     fig, axes = new_figure(1, 2, width=5.5)
     drawn: Series = {}
     for label, run in kept.items():
-        rows, histograms = probe_data(run)
-        layers = hidden_layers(rows)
-        depth = np.arange(1, len(layers) + 1)
-        measured_q = np.array([values_at(rows, "preactivation_std", 0)[layer] ** 2 for layer in layers])
-        grad_var = np.array([values_at(rows, "backprop_grad_std", 0)[layer] ** 2 for layer in layers])
-        config = run.config
-        hidden = config.get("widths") or [config["width"]] * config["depth"]
-        widths = [_input_width(histograms, hidden[0]), *hidden]
-        q0 = measured_q[0] / init_sigma_w2(config["init"], widths[0], widths[1])
-        predicted = predict_layers(widths, config["activation"], config["init"], q0=q0)
+        comparison = compare_with_theory(run.config, *probe_data(run))
+        depth = np.arange(1, len(comparison.rows) + 1)
+        column = lambda key: np.array([row[key] for row in comparison.rows])  # noqa: E731
         style = _label_style(label)
-        for ax, ours, theirs, name in ((axes[0, 0], measured_q, predicted.q, "preactivation_var"),
-                                       (axes[0, 1], grad_var / grad_var[-1], predicted.grad_var_ratio,
-                                        "backprop_grad_var_ratio")):
+        for ax, ours, theirs, name in (
+                (axes[0, 0], column("Var[s] measured"), column("q predicted"), "preactivation_var"),
+                (axes[0, 1], column("Var[∂C/∂s] / top measured"), column("Var[∂C/∂s] / top predicted"),
+                 "backprop_grad_var_ratio")):
             ax.plot(depth, ours, "o", color=style["color"], mfc="none" if label.endswith(" N") else None,
                     label=f"{label} measured")
             ax.plot(depth, theirs, **style, label=f"{label} mean field")

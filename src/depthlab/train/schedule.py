@@ -4,7 +4,7 @@ Statistics change fastest in the first updates (Glorot & Bengio 2010, Figures 2â
 log-like time axis early on), so probes are taken at update 0, at 1, 2, 5, 10, 20, 50, â€¦
 below ``every``, then every ``every`` updates, and at the last update. Jacobian spectra,
 which cost an SVD per layer and example, are taken at initialization (where the paper
-reports them), every ten probe intervals, and at the end.
+reports them), every fifty probe intervals, and at the end.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ def probe_updates(total: int, every: int) -> list[int]:
     return sorted(s for s in steps if s <= total)
 
 
-JACOBIAN_STRIDE = 10
+JACOBIAN_STRIDE = 50
 
 
 def jacobian_updates(total: int, every: int) -> set[int]:
     """The probe updates that also measure Jacobian spectra.
 
-    >>> sorted(jacobian_updates(25_000, 1000))
-    [0, 10000, 20000, 25000]
+    >>> sorted(jacobian_updates(120_000, 1000))
+    [0, 50000, 100000, 120000]
     """
     return {0, total, *range(JACOBIAN_STRIDE * every, total + 1, JACOBIAN_STRIDE * every)}
