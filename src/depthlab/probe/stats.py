@@ -57,7 +57,9 @@ def histogram(values: Tensor, value_range: tuple[float, float] | None = None,
 def activation_stats(a: Tensor, activation: Activation) -> dict[str, float]:
     """Mean, standard deviation, 2nd/50th/98th percentiles and the saturated fraction
     (per ``activation.saturation_rule``) of the activations ``a``."""
-    p2, p50, p98 = np.percentile(a.detach().flatten().float().cpu().numpy(), [2, 50, 98])
+    values = a.detach().flatten().float().cpu().numpy()
+    values = values[np.isfinite(values)]  # a diverging network: the percentiles of what is left
+    p2, p50, p98 = np.percentile(values, [2, 50, 98]) if values.size else (np.nan,) * 3
     return {
         "activation_mean": a.mean().item(),
         "activation_std": a.std().item(),
@@ -203,6 +205,17 @@ def series(rows: Sequence[dict[str, Any]], stat: str, layer: str) -> tuple[np.nd
         raise unknown_choice("probe layer", layer, {row["layer"] for row in rows})
     points = sorted((row["step"], row["value"]) for row in rows if row["stat"] == stat and row["layer"] == layer)
     return np.array([p[0] for p in points], dtype=int), np.array([p[1] for p in points], dtype=float)
+
+
+def hidden_layers(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The hidden layers named in probe rows, bottom to top ("layer 1", "layer 2", …)."""
+    names = {row["layer"] for row in rows if row["layer"].startswith("layer ")}
+    return sorted(names, key=lambda name: int(name.split()[1]))
+
+
+def values_at(rows: Sequence[dict[str, Any]], stat: str, step: int) -> dict[str, float]:
+    """Layer → value of ``stat`` at probe step ``step``."""
+    return {row["layer"]: row["value"] for row in rows if row["stat"] == stat and row["step"] == step}
 
 
 def write_rows(path: str | Path, rows: Sequence[dict[str, Any]],

@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 
 from depthlab.nets.activations import get_activation
-from depthlab.probe.stats import series
-from depthlab.studies.glorot2010_tables import hidden_layers
+from depthlab.probe.stats import hidden_layers, series
 
 VANISHING_RATIO = 0.1
 EXPLODING_RATIO = 10.0

@@ -23,6 +23,15 @@ def layer_color(layer: int, layers: int):
     return plt.get_cmap("viridis")(0.9 * (layer - 1) / max(1, layers - 1))
 
 
+def updates_axis(ax, ylabel: str) -> None:
+    """Label an axes drawn over training: updates on a symmetric-log x axis, since probes
+    are dense early and sparse late (update 0 stays on the axis)."""
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("updates")
+    ax.set_ylabel(ylabel)
+
+
 def save_figure(fig: Figure, directory: str | Path, stem: str) -> Path:
     """Write ``stem.png`` and ``stem.svg`` into ``directory``; return the PNG's path."""
     directory = Path(directory)

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from depthlab.errors import DepthlabError
-from depthlab.probe.stats import series
+from depthlab.probe.stats import hidden_layers, series, values_at
 from depthlab.report.diagnosis import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW, Finding, diagnose
 from depthlab.report.html import Figure, Section, Table, Verdict, write_report
-from depthlab.report.plotting import layer_color, new_figure, save_figure
+from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store.run import RunDir
-from depthlab.studies.glorot2010_tables import PAPER_JACOBIAN, describe, hidden_layers, probe_data, values_at
+from depthlab.studies.glorot2010_tables import PAPER_JACOBIAN, describe, probe_data
 from depthlab.theory import (
     TRAINABLE_DEPTH_FACTOR,
     chi1,
@@ -164,10 +164,8 @@ def _theory_figure(theory: TheoryComparison, config: dict[str, Any], out: Path) 
 
 # -- figures -----------------------------------------------------------------------------
 def _over_updates(ax, ylabel: str, log: bool = False) -> None:
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlim(left=0)
-    ax.set_xlabel("updates")
-    ax.set_ylabel(ylabel)
+    """:func:`updates_axis`, then a log y axis where asked and the values allow it, and a legend."""
+    updates_axis(ax, ylabel)
     values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()] or [[]])
     if log and (np.isfinite(values) & (values > 0)).any():
         ax.set_yscale("log")

@@ -16,20 +16,18 @@ from typing import Any
 import numpy as np
 
 from depthlab.nets.activations import SATURATION_MARGIN
-from depthlab.probe.stats import series
+from depthlab.probe.stats import hidden_layers, series, values_at
 from depthlab.report.html import Figure, Verdict
 from depthlab.store.run import RunDir
 from depthlab.studies.glorot2010_tables import (
     PAPER_JACOBIAN,
     dataset_title,
     final_test_error,
-    hidden_layers,
     jacobian_at_init,
     probe_data,
     run_problem,
     skipped_note,
     usable_runs,
-    values_at,
 )
 
 REPRODUCED, NOT_REPRODUCED, CANNOT_SHOW = "reproduced", "not reproduced", "cannot show"

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 
-from depthlab.probe.stats import series
+from depthlab.probe.stats import hidden_layers, series
 from depthlab.report.html import Figure
-from depthlab.report.plotting import layer_color, new_figure, save_figure
+from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.report.run_report import compare_with_theory
 from depthlab.store.run import RunDir
 from depthlab.studies.cost_surface import CostSurface, cost_surface, draw_cost_surface
@@ -32,7 +32,6 @@ from depthlab.studies.glorot2010_tables import (
     PAPER_TABLE1,
     dataset_title,
     describe,
-    hidden_layers,
     probe_data,
     skipped_note,
     usable_runs,
@@ -65,13 +64,6 @@ def _no_data(ax: Axes, title: str) -> None:
     ax.text(0.5, 0.5, "no usable run", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(title)
     ax.set_axis_off()
-
-
-def _over_updates(ax: Axes, ylabel: str) -> None:
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlim(left=0)
-    ax.set_xlabel("updates")
-    ax.set_ylabel(ylabel)
 
 
 def _sources(runs: Mapping[str, RunDir], heading: str = "Runs") -> str:
@@ -135,7 +127,7 @@ def figure_2(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8)
         ax.set_title("Sigmoid: activation mean ± std per layer")
-        _over_updates(ax, "activation")
+        updates_axis(ax, "activation")
     else:
         _no_data(ax, "Sigmoid")
     caption = (f"Figure 2 (Glorot & Bengio 2010), {_dataset_of(kept)}: mean (line) ± one standard deviation "
@@ -156,7 +148,7 @@ def _percentile_figure(runs: Mapping[str, RunDir], labels: Sequence[str], out_di
         _layer_curves(ax, label, kept[label], drawn, ("activation_p98", "activation_p2", "activation_std"))
         ax.set_ylim(-1.05, 1.05)
         ax.set_title(label)
-        _over_updates(ax, "activation")
+        updates_axis(ax, "activation")
     caption = (f"{title} (Glorot & Bengio 2010), {_dataset_of(kept)}: per hidden layer, the 98th percentile "
                f"(filled markers), the 2nd percentile (hollow markers; φ is odd, so saturation shows at both "
                f"ends) and the standard deviation (lines) of the activations on {_probe_size(kept)} probe "
@@ -189,7 +181,7 @@ def figure_9(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
         _layer_curves(ax, label, kept[label], drawn, ("weight_grad_std",))
         ax.set_yscale("log")
         ax.set_title(label)
-        _over_updates(ax, "std of ∂C/∂W")
+        updates_axis(ax, "std of ∂C/∂W")
     caption = (f"Figure 9 (Glorot & Bengio 2010), {_dataset_of(kept)}: standard deviation of the weight "
                f"gradients ∂C/∂W of each layer (hidden layers; C on {_probe_size(kept)} probe examples) over "
                f"training, standard vs normalized init." + _sources(kept) + skipped_note(skipped))

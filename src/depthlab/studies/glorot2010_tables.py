@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from depthlab.probe.stats import read_rows
+from depthlab.probe.stats import hidden_layers, read_rows, values_at
 from depthlab.store.run import RunDir
 
 LABELS = ("Softsign", "Softsign N", "Tanh", "Tanh N", "Sigmoid", "ReLU He")
@@ -92,17 +92,6 @@ def describe(run: RunDir) -> str:
 def probe_data(run: RunDir) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The probe rows and histograms a run stored."""
     return read_rows(run.path / "probes.jsonl")
-
-
-def hidden_layers(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """The hidden layers named in probe rows, bottom to top ("layer 1", "layer 2", …)."""
-    names = {row["layer"] for row in rows if row["layer"].startswith("layer ")}
-    return sorted(names, key=lambda name: int(name.split()[1]))
-
-
-def values_at(rows: Sequence[dict[str, Any]], stat: str, step: int) -> dict[str, float]:
-    """Layer → value of ``stat`` at probe step ``step``."""
-    return {row["layer"]: row["value"] for row in rows if row["stat"] == stat and row["step"] == step}
 
 
 def final_test_error(run: RunDir) -> float | None:
