@@ -3,6 +3,7 @@ binary), and one that keeps the data search away from the machine's real directo
 
 from __future__ import annotations
 
+import csv
 import gzip
 import os
 from html.parser import HTMLParser
@@ -161,3 +162,22 @@ class ReportPage(HTMLParser):
 def read_report():
     """``read_report(path)`` parses a report page into a :class:`ReportPage`."""
     return lambda path: ReportPage(Path(path).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def read_csv():
+    """``read_csv(path)``: the rows of a CSV file a study wrote, as dicts."""
+    def read(path: Path) -> list[dict[str, str]]:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    return read
+
+
+@pytest.fixture(scope="session")
+def assert_figures():
+    """``assert_figures(folder, stems)``: each figure exists as a non-empty PNG and an SVG."""
+    def check(folder: Path, stems) -> None:
+        for stem in stems:
+            assert (folder / f"{stem}.png").stat().st_size > 0, stem
+            assert (folder / f"{stem}.svg").read_text().lstrip().startswith("<?xml"), stem
+    return check

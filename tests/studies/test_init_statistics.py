@@ -3,8 +3,6 @@ reproduction's files and report."""
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 import torch
@@ -23,23 +21,15 @@ def smoke(tmp_path_factory):
     return out, study.reproduce(out, budget="smoke", progress=False)
 
 
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def std_by_layer(activation, init, examples=200):
     return np.array([a.std().item() for a in study.layer_activations(activation, init, examples)])
 
 
-def test_smoke_writes_every_figure_in_png_and_svg(smoke):
-    out, _ = smoke
-    for stem in STEMS:
-        assert (out / f"{stem}.png").stat().st_size > 0
-        assert (out / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
+def test_smoke_writes_every_figure_in_png_and_svg(smoke, assert_figures):
+    assert_figures(smoke[0], STEMS)
 
 
-def test_smoke_tables_hold_every_row_beside_the_lecture(smoke):
+def test_smoke_tables_hold_every_row_beside_the_lecture(smoke, read_csv):
     out, _ = smoke
     tanh = read_csv(out / "tanh_std.csv")
     assert len(tanh) == 4 * study.DEPTH
