@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from depthlab.errors import DepthlabError
-from depthlab.probe.stats import hidden_layers, series, values_at
+from depthlab.probe.stats import hidden_layers, read_rows, series, values_at
 from depthlab.report.diagnosis import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW, Finding, diagnose
 from depthlab.report.html import Figure, Section, Table, Verdict, write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store.run import RunDir
-from depthlab.studies.glorot2010_tables import PAPER_JACOBIAN, describe, probe_data
+from depthlab.studies.glorot2010_tables import PAPER_JACOBIAN, describe
 from depthlab.theory import (
     TRAINABLE_DEPTH_FACTOR,
     chi1,
@@ -306,7 +306,7 @@ def write_run_report(run_dir: str | Path, out_dir: str | Path | None = None) -> 
         raise DepthlabError(f"{run.path} has no status.json: not a run directory written by depthlab train")
     status = run.status
     has_probes = (run.path / "probes.jsonl").is_file()
-    rows, histograms = probe_data(run) if has_probes else ([], [])
+    rows, histograms = read_rows(run.path / "probes.jsonl") if has_probes else ([], [])
     findings = diagnose(config, status, run.metrics(), rows)
 
     final = run.final

@@ -250,7 +250,7 @@ def fixed_point(activation: ActivationLike, sigma_w2, sigma_b2=0.0, q0=1.0) -> n
         return np.where((slope == 1) & (sigma_b2 == 0), q0, q_star)[()]
 
     def gap(q):
-        return sigma_w2 * moments.second_moment(q) + sigma_b2 - q
+        return length_map(q, activation, sigma_w2, sigma_b2) - q
 
     low, high = np.zeros_like(sigma_w2), np.ones_like(sigma_w2)
     growing = gap(high) > 0
@@ -424,7 +424,7 @@ def predict_layers(widths: Sequence[int], activation: ActivationLike, init: str 
     q = np.empty(len(sigma_w2))
     q[0] = sigma_w2[0] * q0 + sigma_b2
     for layer in range(1, len(q)):
-        q[layer] = sigma_w2[layer] * moments.second_moment(q[layer - 1]) + sigma_b2
+        q[layer] = length_map(q[layer - 1], activation, sigma_w2[layer], sigma_b2)
     gain = moments.derivative_moment(q[:-1]) * sigma_w2[1:] * np.asarray(widths[2:]) / np.asarray(widths[1:-1])
     grad_var_ratio = np.append(np.cumprod(gain[::-1])[::-1], 1.0)
     return LayerPredictions(sigma_w2, q, grad_var_ratio)

@@ -150,12 +150,13 @@ class Trainer:
 
     def measure_probe(self) -> None:
         rows = self.probe.measure(self.update, with_jacobians=self.update in self.jacobian_at)
-        write_rows(self.run.path / "probes.jsonl", rows, self.probe.histograms_at(self.update))
+        histograms = self.probe.histograms_at(self.update)
+        write_rows(self.run.path / "probes.jsonl", rows, histograms)
         if self.config.tensorboard:
             if self.tensorboard is None:
                 from depthlab.probe.tensorboard import TensorBoardWriter
                 self.tensorboard = TensorBoardWriter(self.run.path / "tensorboard")
-            self.tensorboard.write(rows, self.probe.histograms_at(self.update), self.update)
+            self.tensorboard.write(rows, histograms, self.update)
 
     # -- the loop ------------------------------------------------------------------------
     def fit(self) -> RunResult:
