@@ -7,10 +7,11 @@ median of the repeats reported:
 
 - autograd: nn.Sequential + torch.optim.SGD, zero_grad(set_to_none=True), F.cross_entropy,
   backward, step;
-- fused: depthlab.train.fused.FusedSGD on depthlab's MLP;
+- fused torch: depthlab.train.fused.FusedSGD on depthlab's MLP, matrix work in torch ops;
+- fused native: the same step in depthlab's C kernels (depthlab.train.kernels);
 - roofline: the bytes an update must move (see ``update_bytes``) divided by the copy
-  bandwidth of this machine, measured in the same repeats (a large ``dst.copy_(src)``,
-  read + write bytes counted).
+  bandwidth of this machine, measured in the same repeats (a ``dst.copy_(src)`` far beyond
+  the last-level cache, read + write bytes counted).
 
     python benchmarks/bench_engines.py [--batch-sizes 10 100] [--repeats 7] [--min-time 0.3] [--threads N]
 """
@@ -46,20 +47,20 @@ def update_bytes(batch: int, itemsize: int = 4) -> int:
     """Bytes one SGD update must move between memory and the cores, at the least:
 
     - forward: read every W and b, read each layer's input, write its output;
-    - backward: read every W above the first layer (δ^{k-1} = δ^k W_k), read δ^k and the
-      layer input a^{k-1} (for δᵀa), write δ^{k-1} above the first layer;
-    - update: read and write every W and b once.
+    - backward and update, one pass per layer: read W and b once (for δ^{k-1} = δ^k W_k
+      and for the update alike) and write them once, read δ^k and the layer input a^{k-1},
+      write δ^{k-1} above the first layer.
 
-    Logits, loss and the activation derivatives (B×1000 elementwise work) are not counted.
+    So every weight is moved 3 times. Logits, loss and the activation derivatives (B×1000
+    elementwise work) are not counted.
     """
     total = 0
     for k, (n_in, n_out) in enumerate(layer_sizes()):
         params = n_in * n_out + n_out
         total += params + batch * (n_in + n_out)  # forward
-        total += batch * (n_out + n_in)  # backward: δ^k and a^{k-1}
+        total += 2 * params + batch * (n_out + n_in)  # backward and update
         if k:
-            total += n_in * n_out + batch * n_in  # backward: read W, write δ^{k-1}
-        total += 2 * params  # update
+            total += batch * n_in  # write δ^{k-1}
     return total * itemsize
 
 
@@ -88,9 +89,9 @@ def autograd_update() -> Callable[[torch.Tensor, torch.Tensor], None]:
     return update
 
 
-def fused_update() -> Callable[[torch.Tensor, torch.Tensor], None]:
+def fused_update(kernel: str) -> Callable[[torch.Tensor, torch.Tensor], None]:
     model = MLP(INPUT, [HIDDEN] * DEPTH, CLASSES, "tanh")
-    return FusedSGD(model, COSTS["nll"], LR).step
+    return FusedSGD(model, COSTS["nll"], LR, kernel=kernel).step
 
 
 def examples_per_second(update, pool, min_time: float) -> float:
@@ -116,7 +117,8 @@ def measure(batch: int, repeats: int, min_time: float, src: torch.Tensor, dst: t
     g = torch.Generator().manual_seed(0)
     pool = [(torch.rand(batch, 1, 32, 32, generator=g) * 2 - 1, torch.randint(0, CLASSES, (batch,), generator=g))
             for _ in range(POOL)]
-    engines = {"autograd": autograd_update(), "fused": fused_update()}
+    engines = {"autograd": autograd_update(), "fused torch": fused_update("torch"),
+               "fused native": fused_update("native")}
     for update in engines.values():  # warm up: allocator, caches, page faults
         examples_per_second(update, pool, min_time / 4)
     samples: dict[str, list[float]] = {name: [] for name in [*engines, "bandwidth"]}
@@ -143,21 +145,24 @@ def main(argv: list[str] | None = None) -> None:
     src, dst = torch.rand(COPY_FLOATS), torch.empty(COPY_FLOATS)
     dst.copy_(src)
     origin = "set by --threads" if args.threads else "torch's default"
-    print(f"net {INPUT}-{'-'.join([str(HIDDEN)] * DEPTH)}-{CLASSES} tanh, NLL, plain SGD, float32; "
-          f"torch {torch.__version__}; {torch.get_num_threads()} threads ({origin}; "
-          f"this machine has {os.cpu_count()} cores)")
+    params = sum(n_in * n_out + n_out for n_in, n_out in layer_sizes())
+    print(f"net {INPUT}-{'-'.join([str(HIDDEN)] * DEPTH)}-{CLASSES} tanh, NLL, plain SGD, float32 "
+          f"({params * 4 / 1e6:.1f} MB of parameters); torch {torch.__version__}; {torch.get_num_threads()} threads "
+          f"({origin}; this machine has {os.cpu_count()} cores)")
+    print(f"native kernels: {FusedSGD(MLP(4, [4], 2, 'tanh'), COSTS['nll'], LR).kernel}")
     print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share the cores and the cache)")
     print(f"median of {args.repeats} interleaved timings of >= {args.min_time} s each; "
-          f"roofline = update bytes / copy bandwidth; large batches are bound by the matrix products' "
-          f"arithmetic instead (see fused GFLOP/s)")
-    header = ("batch", "MB/update", "copy GB/s", "autograd ex/s", "fused ex/s", "roofline ex/s",
-              "fused/autograd", "fused/roofline", "fused GFLOP/s")
+          f"roofline = update bytes / copy bandwidth ({COPY_FLOATS * 4 // 2**20} MiB copies); large batches are "
+          f"bound by the matrix products' arithmetic instead (see native GFLOP/s)")
+    header = ("batch", "MB/update", "copy GB/s", "autograd ex/s", "fused torch ex/s", "fused native ex/s",
+              "roofline ex/s", "native/autograd", "native/roofline", "native GFLOP/s")
     print(" | ".join(header))
     for batch in args.batch_sizes:
         r = measure(batch, args.repeats, args.min_time, src, dst)
+        native = r["fused native"]
         row = (f"{batch}", f"{update_bytes(batch) / 1e6:.1f}", f"{r['bandwidth'] / 1e9:.1f}", f"{r['autograd']:.0f}",
-               f"{r['fused']:.0f}", f"{r['roofline']:.0f}", f"{r['fused'] / r['autograd']:.2f}",
-               f"{r['fused'] / r['roofline']:.2f}", f"{r['fused'] / batch * update_flops(batch) / 1e9:.1f}")
+               f"{r['fused torch']:.0f}", f"{native:.0f}", f"{r['roofline']:.0f}", f"{native / r['autograd']:.2f}",
+               f"{native / r['roofline']:.2f}", f"{native / batch * update_flops(batch) / 1e9:.1f}")
         print(" | ".join(value.rjust(len(name)) for value, name in zip(row, header)))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

@@ -8,7 +8,8 @@ from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.mlp import MLP
 from depthlab.train.costs import COSTS
-from depthlab.train.fused import FusedSGD, fused_unsupported_reason
+from depthlab.train.fused import NATIVE_MAX_BATCH, FusedSGD, fused_unsupported_reason
+from depthlab.train.kernels import NativeUnavailable, native_kernels
 
 OPTIMIZERS = {
     "sgd": {},
@@ -56,6 +57,58 @@ def assert_100_updates_match_torch_sgd(activation, cost, optimizer):
         assert fused_loss.item() == pytest.approx(torch_loss.item(), rel=1e-9)
     assert max(relative_errors(fused_net, reference)) < 1e-5
     assert max(relative_errors(fused_net, small_net(activation))) > 1e-3  # it did train
+
+
+@pytest.fixture
+def native():
+    try:
+        return native_kernels()
+    except NativeUnavailable as error:
+        pytest.skip(f"native kernels unavailable here: {error}")
+
+
+def assert_native_100_updates_match_torch_sgd(activation, cost, optimizer, batch=10):
+    """The native kernels in float32 against torch.optim.SGD in float64, on layer widths
+    that leave vector tails (21, 19 and 13 are not multiples of 8)."""
+    torch.manual_seed(0)
+    native_net = MLP(21, [19, 16, 13], 5, activation)
+    reference = copy.deepcopy(native_net).double()
+    fused = FusedSGD(native_net, COSTS[cost], LR, kernel="native", **OPTIMIZERS[optimizer])
+    torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, **OPTIMIZERS[optimizer])
+    g = torch.Generator().manual_seed(1)
+    for _ in range(100):
+        x, y = torch.randn(batch, 21, generator=g), torch.randint(0, 5, (batch,), generator=g)
+        native_loss = fused.step(x, y)
+        torch_loss = autograd_step(reference, torch_sgd, COSTS[cost], x.double(), y)
+        assert native_loss.item() == pytest.approx(torch_loss.item(), rel=1e-5)
+    assert fused.kernel.startswith("native (")
+    assert max(relative_errors(native_net, reference)) < 1e-5
+
+
+@pytest.mark.parametrize("cost", COSTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_native_kernels_match_torch_sgd(native, activation, cost):
+    assert_native_100_updates_match_torch_sgd(activation, cost, "sgd")
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_native_kernels_match_every_optimizer(native, optimizer):
+    assert_native_100_updates_match_torch_sgd("tanh", "nll", optimizer)
+
+
+@pytest.mark.parametrize("batch", [1, NATIVE_MAX_BATCH + 1])  # one example; torch ops above the limit
+def test_native_step_matches_at_any_batch_size(native, batch):
+    assert_native_100_updates_match_torch_sgd("sigmoid", "nll", "momentum", batch)
+
+
+def test_kernel_choice():
+    assert FusedSGD(small_net(), COSTS["nll"], LR).kernel.startswith("torch ops (the parameters are not")
+    assert FusedSGD(MLP(4, [3], 2), COSTS["nll"], LR, kernel="torch").kernel == "torch ops (asked for)"
+    with pytest.raises(DepthlabError, match="^the native kernels cannot run: the parameters are not contiguous "
+                                            "float32 CPU tensors$"):
+        FusedSGD(small_net(), COSTS["nll"], LR, kernel="native")
+    with pytest.raises(DepthlabError, match="^unknown kernel 'fast'; choose one of auto, native, torch$"):
+        FusedSGD(MLP(4, [3], 2), COSTS["nll"], LR, kernel="fast")
 
 
 @pytest.mark.parametrize("cost", COSTS)

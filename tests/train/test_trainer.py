@@ -108,8 +108,9 @@ def test_engine_choice_is_recorded(tmp_path):
     fused = train(dict(updates=5, depth=2, width=8, probe=False), out=tmp_path / "a", dataset=data, progress=False)
     plain = train(dict(updates=5, depth=2, width=8, probe=False, batchnorm=True), out=tmp_path / "b",
                   dataset=data, progress=False)
-    assert json.loads((fused.path / "env.json").read_text())["engine"] == "fused"
-    assert plain.final["engine"] == "autograd"
+    fused_env, plain_env = (json.loads((run.path / "env.json").read_text()) for run in (fused, plain))
+    assert fused_env["engine"] == "fused" and fused_env["kernel"].startswith(("native (", "torch ops ("))
+    assert plain.final["engine"] == "autograd" and plain_env["kernel"] == "torch autograd"
 
 
 def test_a_run_resumed_after_a_crash_logs_nothing_twice(tmp_path):

@@ -1,7 +1,7 @@
 """A run directory: everything one run wrote, readable without the code that wrote it.
 
     config.json    the resolved configuration
-    env.json       versions, seed, device, engine, threads, start time
+    env.json       versions, seed, device, engine and its kernel, threads, start time
     status.json    running | completed | diverged | interrupted, with the update reached
     metrics.jsonl  one JSON object per line: training cost, validation and test error
     probes.jsonl   per-layer probe statistics (see depthlab.probe)

@@ -3,7 +3,8 @@
 ``autograd``: forward, ``loss.backward()``, optional gradient clipping, a torch.optim
 step — works for every model and optimizer. ``fused``: depthlab.train.fused, an explicit
 layer-by-layer SGD step for plain MLPs that never materialises weight gradients.
-``auto`` picks fused whenever the run qualifies.
+``auto`` picks fused whenever the run qualifies. Each stepper's ``kernel`` says what runs
+the matrix work (for fused: depthlab's native kernels, or torch ops and why).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from depthlab.train.optim import make_optimizer
 class AutogradStep:
     """One update with autograd and a torch.optim optimizer; optional global-norm clipping
     (Pascanu et al. 2013): g ← g · min(1, c/‖g‖)."""
+
+    kernel = "torch autograd"
 
     def __init__(self, model: nn.Module, cost: Cost, optimizer: torch.optim.Optimizer,
                  clip_norm: float | None = None):

@@ -15,6 +15,12 @@ paper's setting (1000-unit layers, minibatches of 10) an update is bound by stre
 weight matrices: plain SGD passes over each one 4 times (forward read, backward read,
 update read and write), where autograd with torch.optim.SGD passes 6 times (it also writes
 the gradient and reads it back) and pays per-operation overhead on top.
+
+On CPU in float32 the matrix work runs in depthlab's native kernels
+(:mod:`depthlab.train.kernels`) when they can be built here: the forward product, and a
+backward pass that computes δW and updates W tile by tile while the tile is in cache, so
+each W is streamed 3 times per update. Elsewhere (other dtypes, GPUs, no C compiler) the
+same step runs on torch operations.
 """
 
 from __future__ import annotations
@@ -25,8 +31,13 @@ from torch import Tensor, nn
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.train.costs import Cost
+from depthlab.train.kernels import NativeKernels, NativeUnavailable, native_kernels
 
 FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
+KERNELS = ("auto", "native", "torch")
+# Above this many examples per minibatch torch's GEMMs beat the native kernels (measured
+# with benchmarks/bench_engines.py on the 5×1000 net: equal near 24-32 on 2 AMD EPYC cores).
+NATIVE_MAX_BATCH = 24
 
 
 def fused_unsupported_reason(model: nn.Module, optimizer: str, clip_norm: float | None) -> str | None:
@@ -61,10 +72,16 @@ class FusedSGD:
     and Nesterov follow Sutskever et al. (2013), in PyTorch's formulation. The step works in
     place on the model's own parameter tensors, so probes, checkpoints and evaluation see the
     model as usual.
+
+    ``kernel`` picks how the matrix work runs: ``native`` (depthlab's C kernels; an error
+    when they cannot be built or the parameters are not contiguous float32 CPU tensors),
+    ``torch`` (torch operations) or ``auto`` (native when possible). :attr:`kernel` says
+    which one runs, and why when it is not native. Minibatches of more than
+    ``NATIVE_MAX_BATCH`` examples, or not float32 on the CPU, always take torch operations.
     """
 
     def __init__(self, model: MLP, cost: Cost, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, kernel: str = "auto"):
         reason = fused_unsupported_reason(model, "sgd", None)
         if reason:
             raise DepthlabError(f"the fused step cannot train this model: {reason}")
@@ -83,27 +100,67 @@ class FusedSGD:
         self.derivative = model.activation.derivative
         # Zero buffers make the first update v = μ·0 + g = g exactly, as torch.optim.SGD does.
         self.buffers = [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in self.layers] if momentum else []
+        self.native, self.kernel = self._choose_kernel(kernel)
+
+    def _choose_kernel(self, kernel: str) -> tuple[NativeKernels | None, str]:
+        """(the native kernels or None, a description of what runs)."""
+        if kernel not in KERNELS:
+            raise DepthlabError(f"unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
+        if kernel == "torch":
+            return None, "torch ops (asked for)"
+        tensors = [t for pair in self.layers for t in pair]
+        if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors):
+            reason = "the parameters are not contiguous float32 CPU tensors"
+        else:
+            try:
+                native = native_kernels()
+                return native, native.description
+            except NativeUnavailable as error:
+                reason = str(error)
+        if kernel == "native":
+            raise DepthlabError(f"the native kernels cannot run: {reason}")
+        return None, f"torch ops ({reason})"
 
     @torch.no_grad()
     def step(self, x: Tensor, y: Tensor) -> Tensor:
         """Update the parameters once on the minibatch (x, y); return its loss before the update."""
-        inputs = [x.flatten(1)]
+        small = len(x) <= NATIVE_MAX_BATCH and x.dtype == torch.float32 and x.device.type == "cpu"
+        native = self.native if small else None
+        inputs = [x.flatten(1).contiguous()]
         for w, b in self.layers[:-1]:
-            inputs.append(self.activate(torch.addmm(b, inputs[-1], w.t())))
-        w, b = self.layers[-1]
-        z = torch.addmm(b, inputs[-1], w.t())
+            inputs.append(self.activate(self._linear(native, inputs[-1], w, b)))
+        z = self._linear(native, inputs[-1], *self.layers[-1])
         loss = self.cost.loss(z, y)
-        delta = self.cost.grad_logits(z, y)
-        ones = z.new_ones(len(z), 1)
+        delta = self.cost.grad_logits(z, y).contiguous()
         for k in reversed(range(len(self.layers))):
-            (w, b), a = self.layers[k], inputs[k]
-            w_buffer, b_buffer = self.buffers[k] if self.buffers else (None, None)
-            below = torch.mm(delta, w) if k else None
-            self._update(w, w_buffer, delta.t(), a)
-            self._update(b.unsqueeze(1), b_buffer, delta.t(), ones)
-            if k:
-                delta = below.mul_(self.derivative(a))
+            below = self._backward_update(native, k, delta, inputs[k])
+            if below is not None:
+                delta = below.mul_(self.derivative(inputs[k]))
         return loss
+
+    @staticmethod
+    def _linear(native: NativeKernels | None, a: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        """s = a Wᵀ + b."""
+        if native is None:
+            return torch.addmm(b, a, w.t())
+        return native.linear_forward(a, w, b, a.new_empty(len(a), len(w)))
+
+    def _backward_update(self, native: NativeKernels | None, k: int, delta: Tensor, a: Tensor) -> Tensor | None:
+        """Update layer k from its δ and input a; return δ W_k with the weights before the
+        update (None for the first layer, which has nothing below)."""
+        w, b = self.layers[k]
+        buffers = self.buffers[k] if self.buffers else None
+        if native is not None:
+            below = torch.empty_like(a) if k else None
+            scaled = delta if self.momentum else delta.mul(-self.lr)
+            native.backward_update(delta, scaled, a, w, b, buffers, below, self.lr, self.weight_decay,
+                                   self.momentum, self.nesterov)
+            return below
+        w_buffer, b_buffer = buffers or (None, None)
+        below = torch.mm(delta, w) if k else None
+        self._update(w, w_buffer, delta.t(), a)
+        self._update(b.unsqueeze(1), b_buffer, delta.t(), delta.new_ones(len(delta), 1))  # ∂C/∂b = δᵀ1
+        return below
 
     def _update(self, param: Tensor, buffer: Tensor | None, delta_t: Tensor, a: Tensor) -> None:
         """Update ``param`` (a matrix; biases as a column) whose loss gradient is δᵀa."""

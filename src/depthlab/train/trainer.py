@@ -163,7 +163,7 @@ class Trainer:
         """Train from ``self.update`` to the end; return the result (never raises for a
         diverged or interrupted run: that is recorded in the run directory)."""
         cfg = self.config
-        self.run.update_env(engine=self.engine_name, total_updates=self.total)
+        self.run.update_env(engine=self.engine_name, kernel=self.engine.kernel, total_updates=self.total)
         self.model.train()
         batches = self.dataset.train_batches(cfg.batch_size, cfg.seed, start=self.update)
         status, info = "completed", {}

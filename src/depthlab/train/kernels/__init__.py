@@ -1,0 +1,143 @@
+"""depthlab's native kernels: ``fused_mlp.c``, built with this machine's C compiler.
+
+The source is compiled on first use with ``$CC`` (default ``cc``), the first of
+``FLAG_SETS`` that builds and loads winning (``-march=native`` for this machine's vector
+units, OpenMP for its cores), into ``<user cache>/kernels/fused_mlp-<hash>.so``; the hash
+covers the source, the compiler's identity and the flags, so a change of any of them builds
+anew. The library is loaded with ctypes and called on the tensors' own memory. When no
+compiler is found or none of the builds works, :func:`native_kernels` raises
+:class:`NativeUnavailable` with the reason, and the fused step falls back to torch
+operations. ``DEPTHLAB_NATIVE=0`` turns the kernels off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from depthlab.data.download import user_cache_dir
+
+SOURCE = Path(__file__).with_name("fused_mlp.c")
+FLAG_SETS = (
+    ("-O3", "-march=native", "-fopenmp"),
+    ("-O3", "-march=native"),
+    ("-O3",),
+)
+_INT, _FLOAT, _POINTER = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
+
+
+class NativeUnavailable(RuntimeError):
+    """The native kernels cannot be used here; the message says why."""
+
+
+class NativeKernels:
+    """The compiled kernels, called on contiguous float32 CPU tensors.
+
+    Every call runs on ``torch.get_num_threads()`` threads (OpenMP builds) and checks
+    nothing: the caller (:class:`depthlab.train.fused.FusedSGD`) owns the shapes.
+    """
+
+    def __init__(self, path: Path, flags: tuple[str, ...]):
+        self.path, self.flags = path, flags
+        library = ctypes.CDLL(str(path))
+        self._forward = library.dl_linear_forward
+        self._forward.argtypes = [_INT] * 4 + [_POINTER] * 4
+        self._forward.restype = None
+        self._backward = library.dl_backward_update
+        self._backward.argtypes = [_INT] * 4 + [_POINTER] * 8 + [_FLOAT] * 3 + [_INT]
+        self._backward.restype = None
+
+    @property
+    def description(self) -> str:
+        """How the kernels were built, e.g. ``native (cc -O3 -march=native -fopenmp)``."""
+        return f"native ({_compiler()} {' '.join(self.flags)})"
+
+    def linear_forward(self, a: Tensor, weight: Tensor, bias: Tensor, out: Tensor) -> Tensor:
+        """out = a Wᵀ + b, for a (B × n_in), W (n_out × n_in), out (B × n_out)."""
+        (batch, n_in), n_out = a.shape, weight.shape[0]
+        self._forward(torch.get_num_threads(), batch, n_in, n_out,
+                      a.data_ptr(), weight.data_ptr(), bias.data_ptr(), out.data_ptr())
+        return out
+
+    def backward_update(self, delta: Tensor, scaled: Tensor, a: Tensor, weight: Tensor, bias: Tensor,
+                        buffers: tuple[Tensor, Tensor] | None, below: Tensor | None,
+                        lr: float, decay: float, momentum: float, nesterov: bool) -> None:
+        """below = δ W (the weights before the update; skipped when ``below`` is None), then
+        the SGD update of W and b from ∂C/∂W = δᵀa and ∂C/∂b = δᵀ1 (see fused_mlp.c for the
+        rule). ``scaled`` is −η δ for plain SGD (``buffers`` None) and δ itself with the
+        momentum buffers of W and b."""
+        (batch, n_in), n_out = a.shape, weight.shape[0]
+        w_buffer, b_buffer = (buffers[0].data_ptr(), buffers[1].data_ptr()) if buffers else (None, None)
+        self._backward(torch.get_num_threads(), batch, n_in, n_out, delta.data_ptr(), scaled.data_ptr(),
+                       a.data_ptr(), weight.data_ptr(), w_buffer, bias.data_ptr(), b_buffer,
+                       below.data_ptr() if below is not None else None, lr, decay, momentum, int(nesterov))
+
+
+def native_kernels() -> NativeKernels:
+    """The kernels, built on first use; raises :class:`NativeUnavailable` with the reason."""
+    kernels = _load()
+    if isinstance(kernels, str):
+        raise NativeUnavailable(kernels)
+    return kernels
+
+
+@functools.cache
+def _load() -> NativeKernels | str:
+    """The loaded kernels, or why they cannot be had (computed once per process)."""
+    if os.environ.get("DEPTHLAB_NATIVE", "1") == "0":
+        return "turned off by DEPTHLAB_NATIVE=0"
+    compiler = _compiler()
+    if shutil.which(shlex.split(compiler)[0]) is None:
+        return f"no C compiler found (looked for {compiler!r}; set $CC)"
+    failures = []
+    for flags in FLAG_SETS:
+        try:
+            return NativeKernels(_build(compiler, flags), flags)
+        except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+            failures.append(f"{' '.join(flags)}: {_first_line(error)}")
+    return f"{compiler} could not build {SOURCE.name} ({'; '.join(failures)})"
+
+
+def _compiler() -> str:
+    return os.environ.get("CC") or "cc"
+
+
+def _build(compiler: str, flags: tuple[str, ...]) -> Path:
+    """Compile the source with ``flags`` into the cache (once), return the library's path.
+    The library is written under a temporary name and renamed, so concurrent runs never
+    load a half-written file."""
+    command = [*shlex.split(compiler), *flags, "-shared", "-fPIC", "-std=c11"]
+    identity = subprocess.run([*shlex.split(compiler), "--version"], capture_output=True, text=True).stdout
+    digest = hashlib.sha256("\0".join([SOURCE.read_text(), identity, *command, platform.machine()]).encode())
+    target = user_cache_dir() / "kernels" / f"{SOURCE.stem}-{digest.hexdigest()[:16]}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(handle)
+        try:
+            subprocess.run([*command, str(SOURCE), "-o", partial], check=True, capture_output=True, text=True,
+                           timeout=300)
+            os.replace(partial, target)
+        finally:
+            Path(partial).unlink(missing_ok=True)
+    return target
+
+
+def _first_line(error: Exception) -> str:
+    """The compiler's first error line (or its exit status), or the error's own first line."""
+    if isinstance(error, subprocess.CalledProcessError):
+        lines = [line for line in (error.stderr or "").splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line.lower()]
+        return (errors or lines or [f"exit status {error.returncode}"])[0]
+    return (str(error).splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,245 @@
+/*
+ * depthlab's native kernels for the fused SGD step of a plain MLP (float32, row-major).
+ *
+ * A layer maps a minibatch a (B × n_in) to s = a Wᵀ + b with W (n_out × n_in). In the
+ * paper's setting (Glorot & Bengio 2010: 1000-unit layers, minibatches of 10) the matrix
+ * products have only B = 10 rows, too few for a general GEMM to amortise packing W, so
+ * the work is bound by streaming W through the cores. Two kernels stream it as few times
+ * as an update allows:
+ *
+ *   dl_linear_forward    s = a Wᵀ + b                       (reads W once)
+ *   dl_backward_update   g = δ W   (the old W, for the layer below; optional)
+ *                        then the SGD update of W from ∂C/∂W = δᵀ a   (reads and writes W once)
+ *                        and of b from ∂C/∂b = δᵀ 1
+ *
+ * The backward kernel visits W tile by tile: each tile first contributes to g, then is
+ * updated while it is still in the L1 cache, so ∂C/∂W is never stored. With learning rate
+ * η, weight decay λ and momentum μ (torch.optim.SGD's rule, dampening 0):
+ *
+ *   plain:     W ← (1 − ηλ) W − η δᵀa
+ *   momentum:  G = δᵀa + λW,  V ← μV + G,  W ← W − η V     (Nesterov: W ← W − η (G + μV))
+ *
+ * and likewise for b. The caller passes c = −η δ for plain SGD and c = δ with momentum.
+ *
+ * Threads split W by rows (forward) or by columns (backward, so each thread owns its
+ * columns of g and no reduction is needed). Vectors use GCC/Clang vector extensions,
+ * which compile to AVX/AVX2 on x86-64 and to NEON on ARM; OpenMP is optional.
+ */
+#include <stddef.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef float vec __attribute__((vector_size(32), aligned(4)));  /* 8 floats, unaligned access */
+#define LANES 8
+#define LOAD(p) (*(const vec *)(p))
+#define STORE(p, v) (*(vec *)(p) = (v))
+#define INLINE static inline __attribute__((always_inline))
+
+/* Register tiles: the forward keeps 2 rows × 5 examples of partial dot products, the
+ * backward 5 examples × 16 columns of g, the update 6 rows × 16 columns of W. */
+#define FWD_ROWS 2
+#define FWD_EXAMPLES 5
+#define DOWN_EXAMPLES 5
+#define UPD_ROWS 6
+#define COL_VECS 2
+/* Cache tiles of the backward kernel: BLOCK_ROWS × BLOCK_COLS floats of W (6 KiB). */
+#define BLOCK_ROWS 12
+#define BLOCK_COLS 128
+
+static int min_int(int x, int y) { return x < y ? x : y; }
+
+static float sum_lanes(vec v) {
+    float total = 0.0f;
+    for (int k = 0; k < LANES; k++) total += v[k];
+    return total;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* s[b, i..i+R) = bias + a[b] · W[i..i+R) for examples b0..b0+NB */
+INLINE void forward_tile(int R, int NB, int n_in, int n_out, int i, int b0,
+                         const float *a, const float *W, const float *bias, float *s) {
+    vec acc[FWD_ROWS][FWD_EXAMPLES];
+    float tail[FWD_ROWS][FWD_EXAMPLES];
+    for (int r = 0; r < R; r++)
+        for (int b = 0; b < NB; b++) { acc[r][b] = (vec){0}; tail[r][b] = 0.0f; }
+    const int n_vec = n_in - n_in % LANES;
+    for (int j = 0; j < n_vec; j += LANES) {
+        vec w[FWD_ROWS];
+        for (int r = 0; r < R; r++) w[r] = LOAD(W + (size_t)(i + r) * n_in + j);
+        for (int b = 0; b < NB; b++) {
+            vec x = LOAD(a + (size_t)(b0 + b) * n_in + j);
+            for (int r = 0; r < R; r++) acc[r][b] += w[r] * x;
+        }
+    }
+    for (int j = n_vec; j < n_in; j++)
+        for (int r = 0; r < R; r++)
+            for (int b = 0; b < NB; b++) tail[r][b] += W[(size_t)(i + r) * n_in + j] * a[(size_t)(b0 + b) * n_in + j];
+    for (int r = 0; r < R; r++)
+        for (int b = 0; b < NB; b++) s[(size_t)(b0 + b) * n_out + i + r] = bias[i + r] + sum_lanes(acc[r][b]) + tail[r][b];
+}
+
+#define FORWARD(R, NB) forward_tile(R, NB, n_in, n_out, i, b0, a, W, bias, s)
+#define FORWARD_EXAMPLES(R) switch (nb) { \
+    case 5: FORWARD(R, 5); break; case 4: FORWARD(R, 4); break; case 3: FORWARD(R, 3); break; \
+    case 2: FORWARD(R, 2); break; default: FORWARD(R, 1); }
+
+void dl_linear_forward(int threads, int B, int n_in, int n_out,
+                       const float *a, const float *W, const float *bias, float *s) {
+    const int groups = (B + FWD_EXAMPLES - 1) / FWD_EXAMPLES, per_group = (B + groups - 1) / groups;
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int pair = 0; pair < (n_out + 1) / 2; pair++) {
+        const int i = 2 * pair;
+        for (int b0 = 0; b0 < B; b0 += per_group) {
+            const int nb = min_int(per_group, B - b0);
+            if (i + 1 < n_out) { FORWARD_EXAMPLES(2) } else { FORWARD_EXAMPLES(1) }
+        }
+    }
+}
+
+/* ------------------------------------------------------- backward + update */
+
+/* g[b0..b0+NB, j..j+8V) += Σ_{i0 ≤ i < i1} δ[b, i] W[i, j..j+8V) */
+INLINE void down_tile(int NB, int V, int n_in, int n_out, int i0, int i1, int b0, int j,
+                      const float *delta, const float *W, float *g) {
+    vec acc[DOWN_EXAMPLES][COL_VECS];
+    for (int b = 0; b < NB; b++)
+        for (int v = 0; v < V; v++) acc[b][v] = LOAD(g + (size_t)(b0 + b) * n_in + j + LANES * v);
+    for (int i = i0; i < i1; i++) {
+        vec w[COL_VECS];
+        for (int v = 0; v < V; v++) w[v] = LOAD(W + (size_t)i * n_in + j + LANES * v);
+        for (int b = 0; b < NB; b++) {
+            const float d = delta[(size_t)(b0 + b) * n_out + i];
+            for (int v = 0; v < V; v++) acc[b][v] += d * w[v];
+        }
+    }
+    for (int b = 0; b < NB; b++)
+        for (int v = 0; v < V; v++) STORE(g + (size_t)(b0 + b) * n_in + j + LANES * v, acc[b][v]);
+}
+
+/* The update of W[i..i+R, j..j+8V): plain SGD when V_buf is NULL (c = −η δ), momentum
+ * otherwise (c = δ). */
+INLINE void update_tile(int R, int V, int B, int n_in, int n_out, int i, int j, const float *c, const float *a,
+                        float *W, float *V_buf, float lr, float decay, float mu, int nesterov) {
+    vec acc[UPD_ROWS][COL_VECS];
+    const float start = V_buf ? decay : 1.0f - lr * decay;  /* λW, or (1 − ηλ)W */
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) acc[r][v] = start * LOAD(W + (size_t)(i + r) * n_in + j + LANES * v);
+    for (int b = 0; b < B; b++) {
+        vec x[COL_VECS];
+        for (int v = 0; v < V; v++) x[v] = LOAD(a + (size_t)b * n_in + j + LANES * v);
+        for (int r = 0; r < R; r++) {
+            const float d = c[(size_t)b * n_out + i + r];
+            for (int v = 0; v < V; v++) acc[r][v] += d * x[v];
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            float *w = W + (size_t)(i + r) * n_in + j + LANES * v;
+            if (!V_buf) { STORE(w, acc[r][v]); continue; }
+            float *m = V_buf + (size_t)(i + r) * n_in + j + LANES * v;
+            const vec momentum = mu * LOAD(m) + acc[r][v];
+            STORE(m, momentum);
+            STORE(w, LOAD(w) - lr * (nesterov ? acc[r][v] + mu * momentum : momentum));
+        }
+}
+
+#define DOWN(NB, V) down_tile(NB, V, n_in, n_out, i0, i1, b0, j, delta, W, g)
+#define DOWN_EXAMPLES_OF(V) switch (nb) { \
+    case 5: DOWN(5, V); break; case 4: DOWN(4, V); break; case 3: DOWN(3, V); break; \
+    case 2: DOWN(2, V); break; default: DOWN(1, V); }
+#define UPDATE(R, V) update_tile(R, V, B, n_in, n_out, i, j, c, a, W, V_buf, lr, decay, mu, nesterov)
+#define UPDATE_ROWS_OF(V) switch (r) { \
+    case 6: UPDATE(6, V); break; case 5: UPDATE(5, V); break; case 4: UPDATE(4, V); break; \
+    case 3: UPDATE(3, V); break; case 2: UPDATE(2, V); break; default: UPDATE(1, V); }
+
+/* Columns [c0, c1) (a multiple of 8 wide) of g and W: block by block of rows, the block
+ * first adds to g, then is updated. */
+static void backward_update_columns(int B, int n_in, int n_out, int c0, int c1, const float *delta, const float *c,
+                                    const float *a, float *W, float *V_buf, float *g,
+                                    float lr, float decay, float mu, int nesterov) {
+    for (int j0 = c0; j0 < c1; j0 += BLOCK_COLS) {
+        const int j1 = min_int(j0 + BLOCK_COLS, c1);
+        for (int i0 = 0; i0 < n_out; i0 += BLOCK_ROWS) {
+            const int i1 = min_int(i0 + BLOCK_ROWS, n_out);
+            if (g)
+                for (int b0 = 0; b0 < B; b0 += DOWN_EXAMPLES) {
+                    const int nb = min_int(DOWN_EXAMPLES, B - b0);
+                    for (int j = j0; j < j1; j += COL_VECS * LANES) {
+                        if (j + COL_VECS * LANES <= j1) { DOWN_EXAMPLES_OF(2) } else { DOWN_EXAMPLES_OF(1) }
+                    }
+                }
+            for (int i = i0; i < i1; i += UPD_ROWS) {
+                const int r = min_int(UPD_ROWS, i1 - i);
+                for (int j = j0; j < j1; j += COL_VECS * LANES) {
+                    if (j + COL_VECS * LANES <= j1) { UPDATE_ROWS_OF(2) } else { UPDATE_ROWS_OF(1) }
+                }
+            }
+        }
+    }
+}
+
+/* One parameter θ (a weight or a bias) whose update term is `term` = Σ_b c[b] x[b]: −η ∂C/∂θ
+ * for plain SGD (m NULL), ∂C/∂θ with a momentum buffer m. */
+static void update_scalar(float *theta, float *m, float term, float lr, float decay, float mu, int nesterov) {
+    if (!m) { *theta = (1.0f - lr * decay) * *theta + term; return; }
+    const float grad = term + decay * *theta;
+    *m = mu * *m + grad;
+    *theta -= lr * (nesterov ? grad + mu * *m : *m);
+}
+
+/* The last n_in % 8 columns, one element at a time, in the same order: g first, then W. */
+static void backward_update_tail(int B, int n_in, int n_out, int c0, const float *delta, const float *c,
+                                 const float *a, float *W, float *V_buf, float *g,
+                                 float lr, float decay, float mu, int nesterov) {
+    for (int i = 0; i < n_out; i++)
+        for (int j = c0; j < n_in; j++) {
+            const size_t at = (size_t)i * n_in + j;
+            float term = 0.0f;
+            for (int b = 0; b < B; b++) {
+                if (g) g[(size_t)b * n_in + j] += delta[(size_t)b * n_out + i] * W[at];
+                term += c[(size_t)b * n_out + i] * a[(size_t)b * n_in + j];
+            }
+            update_scalar(W + at, V_buf ? V_buf + at : NULL, term, lr, decay, mu, nesterov);
+        }
+}
+
+/* Biases i0..i1: ∂C/∂b_i = Σ_b δ[b, i]. */
+static void update_biases(int B, int n_out, int i0, int i1, const float *c, float *bias, float *bias_buf,
+                          float lr, float decay, float mu, int nesterov) {
+    for (int i = i0; i < i1; i++) {
+        float term = 0.0f;
+        for (int b = 0; b < B; b++) term += c[(size_t)b * n_out + i];
+        update_scalar(bias + i, bias_buf ? bias_buf + i : NULL, term, lr, decay, mu, nesterov);
+    }
+}
+
+void dl_backward_update(int threads, int B, int n_in, int n_out, const float *delta, const float *c,
+                        const float *a, float *W, float *V_buf, float *bias, float *bias_buf, float *g,
+                        float lr, float decay, float mu, int nesterov) {
+    const int n_vecs = n_in / LANES;
+    #pragma omp parallel num_threads(threads)
+    {
+        int t = 0, nt = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        nt = omp_get_num_threads();
+#endif
+        const int per_thread = (n_vecs + nt - 1) / nt;
+        const int c0 = LANES * min_int(t * per_thread, n_vecs), c1 = LANES * min_int((t + 1) * per_thread, n_vecs);
+        if (g)
+            for (int b = 0; b < B; b++) memset(g + (size_t)b * n_in + c0, 0, sizeof(float) * (size_t)(c1 - c0));
+        backward_update_columns(B, n_in, n_out, c0, c1, delta, c, a, W, V_buf, g, lr, decay, mu, nesterov);
+        if (t == nt - 1 && n_in % LANES) {
+            const int tail = LANES * n_vecs;
+            if (g)
+                for (int b = 0; b < B; b++) memset(g + (size_t)b * n_in + tail, 0, sizeof(float) * (size_t)(n_in - tail));
+            backward_update_tail(B, n_in, n_out, tail, delta, c, a, W, V_buf, g, lr, decay, mu, nesterov);
+        }
+        const int rows_per_thread = (n_out + nt - 1) / nt;
+        update_biases(B, n_out, min_int(t * rows_per_thread, n_out), min_int((t + 1) * rows_per_thread, n_out),
+                      c, bias, bias_buf, lr, decay, mu, nesterov);
+    }
+}

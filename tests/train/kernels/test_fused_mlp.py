@@ -1,0 +1,127 @@
+"""The native kernels (fused_mlp.c) against the formulas they implement, and their build."""
+
+import os
+import shutil
+
+import pytest
+import torch
+
+from depthlab.train import kernels
+from depthlab.train.kernels import NativeUnavailable, native_kernels
+
+# (B, n_in, n_out): vector tails (n_in % 8), odd row counts, one example, the paper's layer
+SHAPES = [(1, 5, 3), (7, 21, 9), (10, 1024, 1000), (13, 8, 2), (24, 133, 17)]
+LR, DECAY = 0.1, 0.01
+
+
+def rounding(*lengths):
+    """Absolute tolerance for float32 sums of this many unit-size terms: n·2⁻²³."""
+    return max(lengths) * 2**-23
+
+
+@pytest.fixture
+def native():
+    try:
+        return native_kernels()
+    except NativeUnavailable as error:
+        pytest.skip(f"native kernels unavailable here: {error}")
+
+
+@pytest.fixture
+def fresh_build(tmp_path, monkeypatch):
+    """Forget the loaded kernels and build into an empty cache; forget them again after."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    kernels._load.cache_clear()
+    yield tmp_path / "cache" / "depthlab" / "kernels"
+    kernels._load.cache_clear()
+
+
+def layer(batch, n_in, n_out, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(batch, n_in, generator=g), torch.randn(n_out, n_in, generator=g),
+            torch.randn(n_out, generator=g), torch.randn(batch, n_out, generator=g))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_is_a_times_w_transposed_plus_b(native, shape):
+    a, w, b, _ = layer(*shape)
+    out = native.linear_forward(a, w, b, torch.empty(shape[0], shape[2]))
+    expected = (a.double() @ w.double().t() + b.double()).float()
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=rounding(shape[1]))
+
+
+def sgd_reference(a, w, b, delta, buffers, momentum, nesterov):
+    """torch.optim.SGD's rule in float64: returns (below, W, b, buffers) after one step."""
+    a, w, b, delta = (t.double() for t in (a, w, b, delta))
+    below = delta @ w
+    new = []
+    for theta, grad, buffer in zip((w, b), (delta.t() @ a, delta.sum(0)), buffers or (None, None)):
+        grad = grad + DECAY * theta
+        if buffer is None:
+            new.append((theta - LR * grad, None))
+            continue
+        buffer = momentum * buffer.double() + grad
+        new.append((theta - LR * (grad + momentum * buffer if nesterov else buffer), buffer))
+    (w, w_buffer), (b, b_buffer) = new
+    return below, w, b, (w_buffer, b_buffer) if buffers else None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_backward_update_follows_torch_sgd(native, shape, optimizer, threads, monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    a, w, b, delta = layer(*shape)
+    momentum, nesterov = (0.0, False) if optimizer == "sgd" else (0.9, optimizer == "nesterov")
+    buffers = None
+    if momentum:
+        g = torch.Generator().manual_seed(1)
+        buffers = (torch.randn(w.shape, generator=g), torch.randn(b.shape, generator=g))
+    below_ref, w_ref, b_ref, buffers_ref = sgd_reference(a, w, b, delta, buffers, momentum, nesterov)
+
+    below = torch.full_like(a, float("nan"))  # every element must be written
+    scaled = delta if momentum else delta * -LR
+    native.backward_update(delta, scaled, a, w, b, buffers, below, LR, DECAY, momentum, nesterov)
+    for got, expected in [(below, below_ref), (w, w_ref), (b, b_ref), *zip(buffers or (), buffers_ref or ())]:
+        torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=rounding(*shape))
+
+
+def test_first_layer_updates_without_computing_below(native):
+    a, w, b, delta = layer(10, 21, 9)
+    _, w_ref, b_ref, _ = sgd_reference(a, w, b, delta, None, 0.0, False)
+    native.backward_update(delta, delta * -LR, a, w, b, None, None, LR, DECAY, 0.0, False)
+    torch.testing.assert_close(w.double(), w_ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(b.double(), b_ref, rtol=1e-5, atol=1e-5)
+
+
+def test_built_once_into_the_user_cache(fresh_build):
+    if shutil.which(os.environ.get("CC") or "cc") is None:
+        pytest.skip("no C compiler here")
+    first = native_kernels()
+    assert first.path.parent == fresh_build and first.path.suffix == ".so"
+    assert [p.name for p in fresh_build.iterdir()] == [first.path.name]  # no temporary file left
+    built_at = first.path.stat().st_mtime_ns
+    kernels._load.cache_clear()
+    assert native_kernels().path == first.path and first.path.stat().st_mtime_ns == built_at
+    assert first.description.startswith("native (") and "-O3" in first.description
+
+
+def test_turned_off_by_environment(fresh_build, monkeypatch):
+    monkeypatch.setenv("DEPTHLAB_NATIVE", "0")
+    with pytest.raises(NativeUnavailable, match="^turned off by DEPTHLAB_NATIVE=0$"):
+        native_kernels()
+
+
+def test_missing_compiler_is_named(fresh_build, monkeypatch):
+    monkeypatch.setenv("CC", "no-such-compiler-cc")
+    with pytest.raises(NativeUnavailable, match=r"no C compiler found \(looked for 'no-such-compiler-cc'; set \$CC\)"):
+        native_kernels()
+
+
+def test_failing_compiler_reports_every_attempt(fresh_build, monkeypatch):
+    monkeypatch.setenv("CC", "false")  # exists, but every build fails
+    with pytest.raises(NativeUnavailable) as raised:
+        native_kernels()
+    attempts = "; ".join(f"{' '.join(flags)}: exit status 1" for flags in kernels.FLAG_SETS)
+    assert str(raised.value) == f"false could not build fused_mlp.c ({attempts})"
+    assert not fresh_build.exists() or not any(fresh_build.iterdir())  # nothing half-written
