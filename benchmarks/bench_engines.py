@@ -113,6 +113,16 @@ def copy_bandwidth(src: torch.Tensor, dst: torch.Tensor) -> float:
     return 2 * src.numel() * src.element_size() / (time.perf_counter() - start)
 
 
+def gemm_flops_per_second(size: int = 1000) -> float:
+    """Floating-point operations per second of one square float32 matrix product: what this
+    machine's cores sustain when arithmetic, not memory, is the limit."""
+    a, b = torch.rand(size, size), torch.rand(size, size)
+    torch.mm(a, b)
+    start = time.perf_counter()
+    torch.mm(a, b)
+    return 2 * size**3 / (time.perf_counter() - start)
+
+
 def measure(batch: int, repeats: int, min_time: float, src: torch.Tensor, dst: torch.Tensor) -> dict[str, float]:
     g = torch.Generator().manual_seed(0)
     pool = [(torch.rand(batch, 1, 32, 32, generator=g) * 2 - 1, torch.randint(0, CLASSES, (batch,), generator=g))
@@ -121,14 +131,16 @@ def measure(batch: int, repeats: int, min_time: float, src: torch.Tensor, dst: t
                "fused native": fused_update("native")}
     for update in engines.values():  # warm up: allocator, caches, page faults
         examples_per_second(update, pool, min_time / 4)
-    samples: dict[str, list[float]] = {name: [] for name in [*engines, "bandwidth"]}
+    samples: dict[str, list[float]] = {name: [] for name in [*engines, "bandwidth", "gemm"]}
     names = list(engines)
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
             samples[name].append(examples_per_second(engines[name], pool, min_time))
         samples["bandwidth"].append(copy_bandwidth(src, dst))
+        samples["gemm"].append(gemm_flops_per_second())
     result = {name: statistics.median(values) for name, values in samples.items()}
     result["roofline"] = batch * result["bandwidth"] / update_bytes(batch)
+    result["compute roof"] = batch * result["gemm"] / update_flops(batch)
     return result
 
 
@@ -152,16 +164,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"native kernels: {FusedSGD(MLP(4, [4], 2, 'tanh'), COSTS['nll'], LR).kernel}")
     print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share the cores and the cache)")
     print(f"median of {args.repeats} interleaved timings of >= {args.min_time} s each; "
-          f"roofline = update bytes / copy bandwidth ({COPY_FLOATS * 4 // 2**20} MiB copies); large batches are "
-          f"bound by the matrix products' arithmetic instead (see native GFLOP/s)")
+          f"roofline = update bytes / copy bandwidth ({COPY_FLOATS * 4 // 2**20} MiB copies); compute roof = "
+          f"update FLOPs / the FLOP rate of a 1000x1000x1000 matrix product")
     header = ("batch", "MB/update", "copy GB/s", "autograd ex/s", "fused torch ex/s", "fused native ex/s",
-              "roofline ex/s", "native/autograd", "native/roofline", "native GFLOP/s")
+              "roofline ex/s", "compute roof ex/s", "native/autograd", "native/roofline", "native GFLOP/s")
     print(" | ".join(header))
     for batch in args.batch_sizes:
         r = measure(batch, args.repeats, args.min_time, src, dst)
         native = r["fused native"]
         row = (f"{batch}", f"{update_bytes(batch) / 1e6:.1f}", f"{r['bandwidth'] / 1e9:.1f}", f"{r['autograd']:.0f}",
-               f"{r['fused torch']:.0f}", f"{native:.0f}", f"{r['roofline']:.0f}", f"{native / r['autograd']:.2f}",
+               f"{r['fused torch']:.0f}", f"{native:.0f}", f"{r['roofline']:.0f}", f"{r['compute roof']:.0f}",
+               f"{native / r['autograd']:.2f}",
                f"{native / r['roofline']:.2f}", f"{native / batch * update_flops(batch) / 1e9:.1f}")
         print(" | ".join(value.rjust(len(name)) for value, name in zip(row, header)))
     print(f"load average after: {os.getloadavg()[0]:.2f}")

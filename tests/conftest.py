@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from depthlab.data import download
+from depthlab.train.kernels import NativeUnavailable, native_kernels
 
 
 def _idx_bytes(array: np.ndarray, dtype_code: int = 0x08) -> bytes:
@@ -106,6 +107,16 @@ def cifar_records():
 @pytest.fixture(scope="session")
 def write_cifar():
     return _write_cifar
+
+
+@pytest.fixture
+def native():
+    """depthlab's native kernels; the test is skipped, with the reason, where they cannot be
+    built (no C compiler). CI installs one, so there they always run."""
+    try:
+        return native_kernels()
+    except NativeUnavailable as error:
+        pytest.skip(f"native kernels unavailable here: {error}")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.mlp import MLP
 from depthlab.train.costs import COSTS
 from depthlab.train.fused import NATIVE_MAX_BATCH, FusedSGD, fused_unsupported_reason
-from depthlab.train.kernels import NativeUnavailable, native_kernels
 
 OPTIMIZERS = {
     "sgd": {},
@@ -57,14 +56,6 @@ def assert_100_updates_match_torch_sgd(activation, cost, optimizer):
         assert fused_loss.item() == pytest.approx(torch_loss.item(), rel=1e-9)
     assert max(relative_errors(fused_net, reference)) < 1e-5
     assert max(relative_errors(fused_net, small_net(activation))) > 1e-3  # it did train
-
-
-@pytest.fixture
-def native():
-    try:
-        return native_kernels()
-    except NativeUnavailable as error:
-        pytest.skip(f"native kernels unavailable here: {error}")
 
 
 def assert_native_100_updates_match_torch_sgd(activation, cost, optimizer, batch=10):

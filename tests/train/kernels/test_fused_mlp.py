@@ -20,14 +20,6 @@ def rounding(*lengths):
 
 
 @pytest.fixture
-def native():
-    try:
-        return native_kernels()
-    except NativeUnavailable as error:
-        pytest.skip(f"native kernels unavailable here: {error}")
-
-
-@pytest.fixture
 def fresh_build(tmp_path, monkeypatch):
     """Forget the loaded kernels and build into an empty cache; forget them again after."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -3,9 +3,9 @@
  *
  * A layer maps a minibatch a (B × n_in) to s = a Wᵀ + b with W (n_out × n_in). In the
  * paper's setting (Glorot & Bengio 2010: 1000-unit layers, minibatches of 10) the matrix
- * products have only B = 10 rows, too few for a general GEMM to amortise packing W, so
- * the work is bound by streaming W through the cores. Two kernels stream it as few times
- * as an update allows:
+ * products have only B = 10 rows, too few for a general GEMM to amortise packing W: the
+ * work is bound by streaming W through the cores and by the 3·B multiply-adds each weight
+ * takes. Two kernels stream W as few times as an update allows:
  *
  *   dl_linear_forward    s = a Wᵀ + b                       (reads W once)
  *   dl_backward_update   g = δ W   (the old W, for the layer below; optional)
