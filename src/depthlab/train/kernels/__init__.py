@@ -3,8 +3,9 @@
 The source is compiled on first use with ``$CC`` (default ``cc``), the first of
 ``FLAG_SETS`` that builds and loads winning (``-march=native`` for this machine's vector
 units, OpenMP for its cores), into ``<user cache>/kernels/fused_mlp-<hash>.so``; the hash
-covers the source, the compiler's identity and the flags, so a change of any of them builds
-anew. The library is loaded with ctypes and called on the tensors' own memory. When no
+covers the source, the compiler's identity, the flags and the CPU's model and features (a
+``-march=native`` build must not run on another machine sharing the home folder), so a
+change of any of them builds anew. The library is loaded with ctypes and called on the tensors' own memory. When no
 compiler is found or none of the builds works, :func:`native_kernels` raises
 :class:`NativeUnavailable` with the reason, and the fused step falls back to torch
 operations. ``DEPTHLAB_NATIVE=0`` turns the kernels off.
@@ -113,13 +114,23 @@ def _compiler() -> str:
     return os.environ.get("CC") or "cc"
 
 
+def _cpu_identity() -> str:
+    """The CPU's model name and feature flags (Linux), else what the platform says."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        lines = cpuinfo.read_text().splitlines()
+        found = {line.split(":")[0].strip(): line for line in reversed(lines) if ":" in line}
+        return "\n".join(found.get(key, "") for key in ("model name", "flags", "Features"))
+    return f"{platform.machine()} {platform.processor()}"
+
+
 def _build(compiler: str, flags: tuple[str, ...]) -> Path:
     """Compile the source with ``flags`` into the cache (once), return the library's path.
     The library is written under a temporary name and renamed, so concurrent runs never
     load a half-written file."""
     command = [*shlex.split(compiler), *flags, "-shared", "-fPIC", "-std=c11"]
     identity = subprocess.run([*shlex.split(compiler), "--version"], capture_output=True, text=True).stdout
-    digest = hashlib.sha256("\0".join([SOURCE.read_text(), identity, *command, platform.machine()]).encode())
+    digest = hashlib.sha256("\0".join([SOURCE.read_text(), identity, *command, _cpu_identity()]).encode())
     target = user_cache_dir() / "kernels" / f"{SOURCE.stem}-{digest.hexdigest()[:16]}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
