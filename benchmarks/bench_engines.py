@@ -8,7 +8,8 @@ median of the repeats reported:
 - autograd: nn.Sequential + torch.optim.SGD, zero_grad(set_to_none=True), F.cross_entropy,
   backward, step;
 - fused torch: depthlab.train.fused.FusedSGD on depthlab's MLP, matrix work in torch ops;
-- fused native: the same step in depthlab's C kernels (depthlab.train.kernels);
+- fused native: the same step in depthlab's C kernels (depthlab.train.kernels) where they
+  build here (the header says which kernel ran) and the batch is at most NATIVE_MAX_BATCH;
 - roofline: the bytes an update must move (see ``update_bytes``) divided by the copy
   bandwidth of this machine, measured in the same repeats (a ``dst.copy_(src)`` far beyond
   the last-level cache, read + write bytes counted).
@@ -128,7 +129,7 @@ def measure(batch: int, repeats: int, min_time: float, src: torch.Tensor, dst: t
     pool = [(torch.rand(batch, 1, 32, 32, generator=g) * 2 - 1, torch.randint(0, CLASSES, (batch,), generator=g))
             for _ in range(POOL)]
     engines = {"autograd": autograd_update(), "fused torch": fused_update("torch"),
-               "fused native": fused_update("native")}
+               "fused native": fused_update("auto")}  # torch ops where no kernels build: see the header
     for update in engines.values():  # warm up: allocator, caches, page faults
         examples_per_second(update, pool, min_time / 4)
     samples: dict[str, list[float]] = {name: [] for name in [*engines, "bandwidth", "gemm"]}

@@ -176,6 +176,20 @@ def read_report():
 
 
 @pytest.fixture(scope="session")
+def read_study_report(read_report):
+    """``read_study_report(report, stems, sections)``: a study's report page, checked to
+    embed one PNG per figure stem and to have exactly ``sections`` as its headings;
+    returns the page's text."""
+    def read(report: Path, stems, sections) -> str:
+        parser = read_report(report)
+        assert len(parser.images) == len(stems)
+        assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+        assert parser.headings == list(sections)
+        return report.read_text()
+    return read
+
+
+@pytest.fixture(scope="session")
 def read_csv():
     """``read_csv(path)``: the rows of a CSV file a study wrote, as dicts."""
     def read(path: Path) -> list[dict[str, str]]:

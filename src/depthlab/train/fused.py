@@ -35,8 +35,10 @@ from depthlab.train.kernels import NativeKernels, NativeUnavailable, native_kern
 
 FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 KERNELS = ("auto", "native", "torch")
-# Above this many examples per minibatch torch's GEMMs beat the native kernels (measured
-# with benchmarks/bench_engines.py on the 5×1000 net: equal near 24-32 on 2 AMD EPYC cores).
+# Above this many examples per minibatch torch's GEMMs beat the native kernels: on the
+# 5×1000 net and 2 AMD EPYC cores, FusedSGD(kernel="native") with this limit lifted was
+# ahead at batch 20 (3380 vs 3021 ex/s) and behind at 32 (3503 vs 3698). To re-measure,
+# raise it and run benchmarks/bench_engines.py --batch-sizes 16 24 32 48.
 NATIVE_MAX_BATCH = 24
 
 
