@@ -9,8 +9,9 @@ import torch
 from depthlab.train import kernels
 from depthlab.train.kernels import NativeUnavailable, native_kernels
 
-# (B, n_in, n_out): vector tails (n_in % 8), odd row counts, one example, the paper's layer
-SHAPES = [(1, 5, 3), (7, 21, 9), (10, 1024, 1000), (13, 8, 2), (24, 133, 17)]
+# (B, n_in, n_out): vector tails (n_in % 8), row blocks of 5 ending in 1-4 rows, odd
+# batches, one example, the paper's layer
+SHAPES = [(1, 5, 3), (7, 21, 9), (10, 1024, 1000), (13, 8, 2), (24, 133, 17), (3, 16, 11)]
 LR, DECAY = 0.1, 0.01
 
 
