@@ -154,9 +154,8 @@ class FusedSGD:
         buffers = self.buffers[k] if self.buffers else None
         if native is not None:
             below = torch.empty_like(a) if k else None
-            scaled = delta if self.momentum else delta.mul(-self.lr)
-            native.backward_update(delta, scaled, a, w, b, buffers, below, self.lr, self.weight_decay,
-                                   self.momentum, self.nesterov)
+            native.backward_update(delta, a, w, b, buffers, below, self.lr, self.weight_decay, self.momentum,
+                                   self.nesterov)
             return below
         w_buffer, b_buffer = buffers or (None, None)
         below = torch.mm(delta, w) if k else None

@@ -73,8 +73,7 @@ def test_backward_update_follows_torch_sgd(native, shape, optimizer, threads, mo
     below_ref, w_ref, b_ref, buffers_ref = sgd_reference(a, w, b, delta, buffers, momentum, nesterov)
 
     below = torch.full_like(a, float("nan"))  # every element must be written
-    scaled = delta if momentum else delta * -LR
-    native.backward_update(delta, scaled, a, w, b, buffers, below, LR, DECAY, momentum, nesterov)
+    native.backward_update(delta, a, w, b, buffers, below, LR, DECAY, momentum, nesterov)
     for got, expected in [(below, below_ref), (w, w_ref), (b, b_ref), *zip(buffers or (), buffers_ref or ())]:
         torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=rounding(*shape))
 
@@ -82,7 +81,7 @@ def test_backward_update_follows_torch_sgd(native, shape, optimizer, threads, mo
 def test_first_layer_updates_without_computing_below(native):
     a, w, b, delta = layer(10, 21, 9)
     _, w_ref, b_ref, _ = sgd_reference(a, w, b, delta, None, 0.0, False)
-    native.backward_update(delta, delta * -LR, a, w, b, None, None, LR, DECAY, 0.0, False)
+    native.backward_update(delta, a, w, b, None, None, LR, DECAY, 0.0, False)
     torch.testing.assert_close(w.double(), w_ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(b.double(), b_ref, rtol=1e-5, atol=1e-5)
 

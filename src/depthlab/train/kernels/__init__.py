@@ -58,8 +58,8 @@ class NativeKernels:
         self._forward.argtypes = [_INT] * 4 + [_POINTER] * 4
         self._forward.restype = None
         self._backward = library.dl_backward_update
-        self._backward.argtypes = [_INT] * 4 + [_POINTER] * 8 + [_FLOAT] * 3 + [_INT]
-        self._backward.restype = None
+        self._backward.argtypes = [_INT] * 4 + [_POINTER] * 7 + [_FLOAT] * 3 + [_INT]
+        self._backward.restype = _INT
 
     @property
     def description(self) -> str:
@@ -73,18 +73,19 @@ class NativeKernels:
                       a.data_ptr(), weight.data_ptr(), bias.data_ptr(), out.data_ptr())
         return out
 
-    def backward_update(self, delta: Tensor, scaled: Tensor, a: Tensor, weight: Tensor, bias: Tensor,
+    def backward_update(self, delta: Tensor, a: Tensor, weight: Tensor, bias: Tensor,
                         buffers: tuple[Tensor, Tensor] | None, below: Tensor | None,
                         lr: float, decay: float, momentum: float, nesterov: bool) -> None:
         """below = δ W (the weights before the update; skipped when ``below`` is None), then
         the SGD update of W and b from ∂C/∂W = δᵀa and ∂C/∂b = δᵀ1 (see fused_mlp.c for the
-        rule). ``scaled`` is −η δ for plain SGD (``buffers`` None) and δ itself with the
-        momentum buffers of W and b."""
+        rule): plain SGD when ``buffers`` is None, else momentum with the buffers of W and b."""
         (batch, n_in), n_out = a.shape, weight.shape[0]
         w_buffer, b_buffer = (buffers[0].data_ptr(), buffers[1].data_ptr()) if buffers else (None, None)
-        self._backward(torch.get_num_threads(), batch, n_in, n_out, delta.data_ptr(), scaled.data_ptr(),
-                       a.data_ptr(), weight.data_ptr(), w_buffer, bias.data_ptr(), b_buffer,
-                       below.data_ptr() if below is not None else None, lr, decay, momentum, int(nesterov))
+        failed = self._backward(torch.get_num_threads(), batch, n_in, n_out, delta.data_ptr(), a.data_ptr(),
+                                weight.data_ptr(), w_buffer, bias.data_ptr(), b_buffer,
+                                below.data_ptr() if below is not None else None, lr, decay, momentum, int(nesterov))
+        if failed:
+            raise MemoryError(f"the backward kernel could not allocate {batch} x {n_out} floats")
 
 
 def native_kernels() -> NativeKernels:

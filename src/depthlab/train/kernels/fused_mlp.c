@@ -19,13 +19,15 @@
  *   plain:     W ← (1 − ηλ) W − η δᵀa
  *   momentum:  G = δᵀa + λW,  V ← μV + G,  W ← W − η V     (Nesterov: W ← W − η (G + μV))
  *
- * and likewise for b. The caller passes c = −η δ for plain SGD and c = δ with momentum.
+ * and likewise for b. The tiles apply an update term c·a with c = −η δ for plain SGD (made
+ * once per call) and c = δ with momentum.
  *
  * Threads split W by rows (forward) or by columns (backward, so each thread owns its
  * columns of g and no reduction is needed). Vectors use GCC/Clang vector extensions,
  * which compile to AVX/AVX2 on x86-64 and to NEON on ARM; OpenMP is optional.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -243,9 +245,18 @@ static void update_biases(int B, int n_out, int i0, int i1, const float *c, floa
     }
 }
 
-void dl_backward_update(int threads, int B, int n_in, int n_out, const float *delta, const float *c,
-                        const float *a, float *W, float *V_buf, float *bias, float *bias_buf, float *g,
-                        float lr, float decay, float mu, int nesterov) {
+/* Returns 0, or -1 when the B × n_out floats for −η δ cannot be allocated. */
+int dl_backward_update(int threads, int B, int n_in, int n_out, const float *delta, const float *a,
+                       float *W, float *V_buf, float *bias, float *bias_buf, float *g,
+                       float lr, float decay, float mu, int nesterov) {
+    const float *c = delta;
+    float *scaled = NULL;
+    if (!V_buf) {
+        const size_t n = (size_t)B * (size_t)n_out;
+        if (!(scaled = malloc(sizeof(float) * n))) return -1;
+        for (size_t k = 0; k < n; k++) scaled[k] = -lr * delta[k];
+        c = scaled;
+    }
     const int n_vecs = n_in / LANES;
     #pragma omp parallel num_threads(threads)
     {
@@ -269,4 +280,6 @@ void dl_backward_update(int threads, int B, int n_in, int n_out, const float *de
         update_biases(B, n_out, min_int(t * rows_per_thread, n_out), min_int((t + 1) * rows_per_thread, n_out),
                       c, bias, bias_buf, lr, decay, mu, nesterov);
     }
+    free(scaled);
+    return 0;
 }
