@@ -37,9 +37,9 @@ FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 KERNELS = ("auto", "native", "torch")
 # Above this many examples per minibatch torch's GEMMs beat the native kernels: on the
 # 5×1000 net and 2 AMD EPYC cores, FusedSGD(kernel="native") with this limit lifted was
-# ahead at batch 20 (3380 vs 3021 ex/s) and behind at 32 (3503 vs 3698). To re-measure,
-# raise it and run benchmarks/bench_engines.py --batch-sizes 16 24 32 48.
-NATIVE_MAX_BATCH = 24
+# ahead of kernel="torch" at batch 64 (3748 vs 3503 ex/s) and behind at 96 (4111 vs 4284).
+# To re-measure, raise it and run benchmarks/bench_engines.py --batch-sizes 48 64 96 128.
+NATIVE_MAX_BATCH = 64
 
 
 def fused_unsupported_reason(model: nn.Module, optimizer: str, clip_norm: float | None) -> str | None:

@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from depthlab.train import kernels
+from depthlab.train.fused import NATIVE_MAX_BATCH
 from depthlab.train.kernels import NativeUnavailable, native_kernels
 
 # (B, n_in, n_out): vector tails (n_in % 8), row blocks of 5 ending in 1-4 rows, odd
-# batches, one example, the paper's layer
-SHAPES = [(1, 5, 3), (7, 21, 9), (10, 1024, 1000), (13, 8, 2), (24, 133, 17), (3, 16, 11)]
+# batches, one example, the paper's layer, the largest batch FusedSGD gives the kernels
+SHAPES = [(1, 5, 3), (7, 21, 9), (10, 1024, 1000), (13, 8, 2), (24, 133, 17), (3, 16, 11),
+          (NATIVE_MAX_BATCH, 40, 6)]
 LR, DECAY = 0.1, 0.01
 
 

@@ -39,7 +39,7 @@ typedef float vec __attribute__((vector_size(32), aligned(4)));  /* 8 floats, un
 #define STORE(p, v) (*(vec *)(p) = (v))
 #define INLINE static inline __attribute__((always_inline))
 /* Keep a loaded vector in a register: without this GCC folds the load into every
- * multiply-add that uses it, and the forward tile issues 15 loads for 10 multiply-adds. */
+ * multiply-add that uses it, so the forward tile would load each vector of W twice. */
 #if defined(__x86_64__) || defined(__i386__)
 #define IN_REGISTER(v) __asm__("" : "+x"(v))
 #elif defined(__aarch64__)
@@ -253,7 +253,7 @@ int dl_backward_update(int threads, int B, int n_in, int n_out, const float *del
     float *scaled = NULL;
     if (!V_buf) {
         const size_t n = (size_t)B * (size_t)n_out;
-        if (!(scaled = malloc(sizeof(float) * n))) return -1;
+        if (n && !(scaled = malloc(sizeof(float) * n))) return -1;
         for (size_t k = 0; k < n; k++) scaled[k] = -lr * delta[k];
         c = scaled;
     }
