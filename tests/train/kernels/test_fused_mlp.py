@@ -100,6 +100,20 @@ def test_built_once_into_the_user_cache(fresh_build):
     assert first.description.startswith("native (") and "-O3" in first.description
 
 
+@pytest.mark.parametrize("flags", kernels.FLAG_SETS, ids=" ".join)
+def test_every_fallback_flag_set_builds_working_kernels(fresh_build, flags):
+    """A machine without OpenMP or without -march=native gets the later flag sets: they too
+    must compile and compute the same layer."""
+    compiler = os.environ.get("CC") or "cc"
+    if shutil.which(compiler) is None:
+        pytest.skip("no C compiler here")
+    native = kernels.NativeKernels(kernels._build(compiler, flags), flags)
+    a, w, b, _ = layer(10, 1024, 1000)
+    out = native.linear_forward(a, w, b, torch.empty(10, 1000))
+    expected = (a.double() @ w.double().t() + b.double()).float()
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=rounding(1024))
+
+
 def test_turned_off_by_environment(fresh_build, monkeypatch):
     monkeypatch.setenv("DEPTHLAB_NATIVE", "0")
     with pytest.raises(NativeUnavailable, match="^turned off by DEPTHLAB_NATIVE=0$"):

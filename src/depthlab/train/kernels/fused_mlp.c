@@ -39,11 +39,10 @@ typedef float vec __attribute__((vector_size(32), aligned(4)));  /* 8 floats, un
 #define STORE(p, v) (*(vec *)(p) = (v))
 #define INLINE static inline __attribute__((always_inline))
 /* Keep a loaded vector in a register: without this GCC folds the load into every
- * multiply-add that uses it, so the forward tile would load each vector of W twice. */
-#if defined(__x86_64__) || defined(__i386__)
+ * multiply-add that uses it, so the forward tile would load each vector of W twice. Only
+ * where one register holds all 8 floats (AVX); elsewhere the compiler decides. */
+#ifdef __AVX__
 #define IN_REGISTER(v) __asm__("" : "+x"(v))
-#elif defined(__aarch64__)
-#define IN_REGISTER(v) __asm__("" : "+w"(v))
 #else
 #define IN_REGISTER(v) ((void)0)
 #endif
