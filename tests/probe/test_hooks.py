@@ -9,17 +9,6 @@ from depthlab.probe import Probe
 from depthlab.probe.hooks import find_layers, preserved_state
 
 
-class ConvNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 3, 3)
-        self.act = nn.ReLU()
-        self.fc = nn.Linear(3 * 6 * 6, 4)
-
-    def forward(self, x):
-        return self.fc(self.act(self.conv1(x)).flatten(1))
-
-
 def test_mlp_layers_skip_batchnorm_and_dropout_to_find_their_activation():
     layers = find_layers(MLP(8, [6, 5], 3, "tanh", batchnorm=True, dropout=0.5))
     assert [(layer.name, layer.module_name) for layer in layers] == [("layer 1", "1"), ("layer 2", "5"),
@@ -27,19 +16,19 @@ def test_mlp_layers_skip_batchnorm_and_dropout_to_find_their_activation():
     assert [layer.activation and layer.activation.name for layer in layers] == ["tanh", "tanh", None]
 
 
-def test_user_named_layers_by_qualified_name():
-    layers = find_layers(ConvNet(), ["conv1"])
+def test_user_named_layers_by_qualified_name(conv_net):
+    layers = find_layers(conv_net(nn.ReLU()), ["conv1"])
     assert [(layer.name, layer.module_name, layer.activation.name) for layer in layers] == [
         ("layer 1", "conv1", "relu")]
-    assert [layer.name for layer in find_layers(ConvNet())] == ["layer 1", "output"]
+    assert [layer.name for layer in find_layers(conv_net(nn.ReLU()))] == ["layer 1", "output"]
 
 
-def test_bad_layer_names_are_one_line_errors():
+def test_bad_layer_names_are_one_line_errors(conv_net):
     with pytest.raises(DepthlabError, match=r"^unknown layer 'conv2' \(did you mean 'conv1'\?\); "
                                             r"valid choices: conv1, fc$"):
-        find_layers(ConvNet(), ["conv2"])
+        find_layers(conv_net(nn.ReLU()), ["conv2"])
     with pytest.raises(DepthlabError, match="^layer 'act' is a ReLU, not a Linear or Conv module$"):
-        find_layers(ConvNet(), ["act"])
+        find_layers(conv_net(nn.ReLU()), ["act"])
     with pytest.raises(DepthlabError, match="^Sequential has no Linear or Conv layer to probe$"):
         find_layers(nn.Sequential(nn.Tanh()))
 

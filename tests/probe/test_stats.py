@@ -80,20 +80,9 @@ def test_first_layer_pre_activation_variance_is_n_var_w_times_input_power(init):
     assert probe.series("preactivation_std", "layer 1")[1][0] ** 2 == pytest.approx(expected, rel=0.05)
 
 
-class ConvNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 3, 3)
-        self.act = nn.Tanh()
-        self.fc = nn.Linear(3 * 6 * 6, 4)
-
-    def forward(self, x):
-        return self.fc(self.act(self.conv1(x)).flatten(1))
-
-
-def test_probe_on_a_user_conv_model_measures_both_layers():
+def test_probe_on_a_user_conv_model_measures_both_layers(conv_net):
     torch.manual_seed(0)
-    model = ConvNet()
+    model = conv_net(nn.Tanh())
     probe = Probe(model, torch.randn(20, 1, 8, 8), torch.randint(0, 4, (20,)), F.cross_entropy,
                   jacobian_examples=2)
     probe.measure(0)
