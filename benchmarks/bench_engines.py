@@ -14,7 +14,13 @@ median of the repeats reported:
   bandwidth of this machine, measured in the same repeats (a ``dst.copy_(src)`` far beyond
   the last-level cache, read + write bytes counted).
 
+Then, for each batch the native kernels take, where the native step's time goes: each
+kernel call timed inside real updates, the rest being torch operations and Python.
+``--lift-native-limit`` gives the native kernels every batch size (to re-measure
+``NATIVE_MAX_BATCH``: compare the fused native and fused torch columns).
+
     python benchmarks/bench_engines.py [--batch-sizes 10 100] [--repeats 7] [--min-time 0.3] [--threads N]
+                                       [--lift-native-limit]
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthlab.nets.mlp import MLP
+from depthlab.train import fused
 from depthlab.train.costs import COSTS
 from depthlab.train.fused import FusedSGD
+from depthlab.train.kernels import NativeKernels
 
 INPUT, HIDDEN, DEPTH, CLASSES = 32 * 32, 1000, 5, 9
 LR = 0.01
@@ -68,7 +76,17 @@ def update_bytes(batch: int, itemsize: int = 4) -> int:
 def update_flops(batch: int) -> int:
     """Floating-point operations of the three matrix products per layer (forward s = aWᵀ,
     backward δW above the first layer, update δᵀa): 2·B·n_in·n_out each."""
-    return sum(2 * batch * n_in * n_out * (3 if k else 2) for k, (n_in, n_out) in enumerate(layer_sizes()))
+    return forward_flops(batch) + backward_flops(batch)
+
+
+def forward_flops(batch: int) -> int:
+    """Of the forward products s = aWᵀ: 2·B·n_in·n_out per layer."""
+    return sum(2 * batch * n_in * n_out for n_in, n_out in layer_sizes())
+
+
+def backward_flops(batch: int) -> int:
+    """Of the backward kernels: δW above the first layer and the update δᵀa."""
+    return sum(2 * batch * n_in * n_out * (2 if k else 1) for k, (n_in, n_out) in enumerate(layer_sizes()))
 
 
 def reference_sequential() -> nn.Sequential:
@@ -93,6 +111,51 @@ def autograd_update() -> Callable[[torch.Tensor, torch.Tensor], None]:
 def fused_update(kernel: str) -> Callable[[torch.Tensor, torch.Tensor], None]:
     model = MLP(INPUT, [HIDDEN] * DEPTH, CLASSES, "tanh")
     return FusedSGD(model, COSTS["nll"], LR, kernel=kernel).step
+
+
+class TimedKernels:
+    """The native kernels, each call's wall time added to ``seconds[kernel]``."""
+
+    def __init__(self, native: NativeKernels):
+        self.native = native
+        self.seconds = {"forward": 0.0, "backward": 0.0}
+
+    def linear_forward(self, *args):
+        start = time.perf_counter()
+        out = self.native.linear_forward(*args)
+        self.seconds["forward"] += time.perf_counter() - start
+        return out
+
+    def backward_update(self, *args):
+        start = time.perf_counter()
+        self.native.backward_update(*args)
+        self.seconds["backward"] += time.perf_counter() - start
+
+
+def native_breakdown(batch: int, min_time: float) -> dict[str, float] | None:
+    """Milliseconds per update of the native step: in all, in the forward kernels, in the
+    backward kernels, and the rest. None where the native kernels do not run."""
+    step = FusedSGD(MLP(INPUT, [HIDDEN] * DEPTH, CLASSES, "tanh"), COSTS["nll"], LR)
+    if step.native is None or batch > fused.NATIVE_MAX_BATCH:
+        return None
+    pool = minibatch_pool(batch)
+    examples_per_second(step.step, pool, min_time / 4)  # warm up
+    timed = step.native = TimedKernels(step.native)
+    start, updates = time.perf_counter(), 0
+    while time.perf_counter() - start < min_time:
+        for x, y in pool:
+            step.step(x, y)
+        updates += len(pool)
+    per_update = {name: 1e3 * seconds / updates for name, seconds in timed.seconds.items()}
+    per_update["all"] = 1e3 * (time.perf_counter() - start) / updates
+    per_update["rest"] = per_update["all"] - per_update["forward"] - per_update["backward"]
+    return per_update
+
+
+def minibatch_pool(batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    return [(torch.rand(batch, 1, 32, 32, generator=g) * 2 - 1, torch.randint(0, CLASSES, (batch,), generator=g))
+            for _ in range(POOL)]
 
 
 def examples_per_second(update, pool, min_time: float) -> float:
@@ -125,9 +188,7 @@ def gemm_flops_per_second(size: int = 1000) -> float:
 
 
 def measure(batch: int, repeats: int, min_time: float, src: torch.Tensor, dst: torch.Tensor) -> dict[str, float]:
-    g = torch.Generator().manual_seed(0)
-    pool = [(torch.rand(batch, 1, 32, 32, generator=g) * 2 - 1, torch.randint(0, CLASSES, (batch,), generator=g))
-            for _ in range(POOL)]
+    pool = minibatch_pool(batch)
     engines = {"autograd": autograd_update(), "fused torch": fused_update("torch"),
                "fused native": fused_update("auto")}  # torch ops where no kernels build: see the header
     for update in engines.values():  # warm up: allocator, caches, page faults
@@ -151,9 +212,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7, help="interleaved timings per engine (median reported)")
     parser.add_argument("--min-time", type=float, default=0.3, help="seconds per timing")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's default)")
+    parser.add_argument("--lift-native-limit", action="store_true",
+                        help=f"native kernels at every batch size, not only up to {fused.NATIVE_MAX_BATCH}")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.lift_native_limit:
+        fused.NATIVE_MAX_BATCH = max(args.batch_sizes)
 
     src, dst = torch.rand(COPY_FLOATS), torch.empty(COPY_FLOATS)
     dst.copy_(src)
@@ -178,6 +243,17 @@ def main(argv: list[str] | None = None) -> None:
                f"{native / r['autograd']:.2f}",
                f"{native / r['roofline']:.2f}", f"{native / batch * update_flops(batch) / 1e9:.1f}")
         print(" | ".join(value.rjust(len(name)) for value, name in zip(row, header)))
+    print("where the native step's time goes (ms per update; GFLOP/s of each kernel; the rest is torch "
+          "operations and Python):")
+    for batch in args.batch_sizes:
+        ms = native_breakdown(batch, args.min_time * args.repeats)
+        if ms is None:
+            print(f"  batch {batch}: the native kernels do not run")
+            continue
+        print(f"  batch {batch}: {ms['all']:.2f} ms = forward kernels {ms['forward']:.2f} "
+              f"({forward_flops(batch) / ms['forward'] / 1e6:.0f} GFLOP/s) + backward kernels {ms['backward']:.2f} "
+              f"({backward_flops(batch) / ms['backward'] / 1e6:.0f} GFLOP/s) + rest {ms['rest']:.2f} "
+              f"({ms['rest'] / ms['all']:.0%})")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

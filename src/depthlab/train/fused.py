@@ -35,10 +35,11 @@ from depthlab.train.kernels import NativeKernels, NativeUnavailable, native_kern
 
 FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 KERNELS = ("auto", "native", "torch")
-# Above this many examples per minibatch torch's GEMMs beat the native kernels: on the
-# 5×1000 net and 2 AMD EPYC cores, FusedSGD(kernel="native") with this limit lifted was
-# ahead of kernel="torch" at batch 64 (3748 vs 3503 ex/s) and behind at 96 (4111 vs 4284).
-# To re-measure, raise it and run benchmarks/bench_engines.py --batch-sizes 48 64 96 128.
+# Above this many examples per minibatch torch's GEMMs catch up with the native kernels:
+# on the 5×1000 net and 2 AMD EPYC cores the native step was ahead of the torch-ops one at
+# batch 64 in every run (4414 vs 4081, 4437 vs 4243 ex/s), ahead or behind by under 10% at
+# 96 and 128, and behind at 200 (4094 vs 4780). To re-measure:
+# python benchmarks/bench_engines.py --batch-sizes 64 96 128 200 --lift-native-limit
 NATIVE_MAX_BATCH = 64
 
 
