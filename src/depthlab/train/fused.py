@@ -16,11 +16,11 @@ weight matrices: plain SGD passes over each one 4 times (forward read, backward 
 update read and write), where autograd with torch.optim.SGD passes 6 times (it also writes
 the gradient and reads it back) and pays per-operation overhead on top.
 
-On CPU in float32 the matrix work runs in depthlab's native kernels
-(:mod:`depthlab.train.kernels`) when they can be built here: the forward product, and a
-backward pass that computes δW and updates W tile by tile while the tile is in cache, so
-each W is streamed 3 times per update. Elsewhere (other dtypes, GPUs, no C compiler) the
-same step runs on torch operations.
+On CPU in float32 the work runs in depthlab's native kernels
+(:mod:`depthlab.train.kernels`) when they can be built here: the forward product with φ,
+and a backward pass that computes δ W ⊙ φ′ and updates W tile by tile while the tile is in
+cache, so each W is streamed 3 times per update. Elsewhere (other dtypes, GPUs, no C
+compiler) the same step runs on torch operations.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.train.costs import Cost
-from depthlab.train.kernels import NativeKernels, NativeUnavailable, native_kernels
+from depthlab.train.kernels import NATIVE_ACTIVATIONS, NativeKernels, NativeUnavailable, native_kernels
 
 FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 KERNELS = ("auto", "native", "torch")
@@ -99,6 +99,7 @@ class FusedSGD:
         self.cost = cost
         self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
         self.layers = [(layer.weight, layer.bias) for layer in model.linears]
+        self.activation = model.activation.name
         self.activate = model.activation.module()
         self.derivative = model.activation.derivative
         # Zero buffers make the first update v = μ·0 + g = g exactly, as torch.optim.SGD does.
@@ -114,6 +115,8 @@ class FusedSGD:
         tensors = [t for pair in self.layers for t in pair]
         if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors):
             reason = "the parameters are not contiguous float32 CPU tensors"
+        elif self.activation not in NATIVE_ACTIVATIONS:
+            reason = f"no native form of the activation {self.activation}"
         else:
             try:
                 native = native_kernels()
@@ -131,35 +134,34 @@ class FusedSGD:
         native = self.native if small else None
         inputs = [x.flatten(1).contiguous()]
         for w, b in self.layers[:-1]:
-            inputs.append(self.activate(self._linear(native, inputs[-1], w, b)))
-        z = self._linear(native, inputs[-1], *self.layers[-1])
+            inputs.append(self._forward_layer(native, inputs[-1], w, b, hidden=True))
+        z = self._forward_layer(native, inputs[-1], *self.layers[-1], hidden=False)
         loss = self.cost.loss(z, y)
         delta = self.cost.grad_logits(z, y).contiguous()
         for k in reversed(range(len(self.layers))):
-            below = self._backward_update(native, k, delta, inputs[k])
-            if below is not None:
-                delta = below.mul_(self.derivative(inputs[k]))
+            delta = self._backward_update(native, k, delta, inputs[k])
         return loss
 
-    @staticmethod
-    def _linear(native: NativeKernels | None, a: Tensor, w: Tensor, b: Tensor) -> Tensor:
-        """s = a Wᵀ + b."""
-        if native is None:
-            return torch.addmm(b, a, w.t())
-        return native.linear_forward(a, w, b, a.new_empty(len(a), len(w)))
+    def _forward_layer(self, native: NativeKernels | None, a: Tensor, w: Tensor, b: Tensor, hidden: bool) -> Tensor:
+        """φ(a Wᵀ + b) for a hidden layer, the logits a Wᵀ + b for the output layer."""
+        if native is not None:
+            return native.linear_forward(a, w, b, a.new_empty(len(a), len(w)), self.activation if hidden else "linear")
+        s = torch.addmm(b, a, w.t())
+        return self.activate(s) if hidden else s
 
     def _backward_update(self, native: NativeKernels | None, k: int, delta: Tensor, a: Tensor) -> Tensor | None:
-        """Update layer k from its δ and input a; return δ W_k with the weights before the
-        update (None for the first layer, which has nothing below)."""
+        """Update layer k from its δ and input a; return the δ of the layer below,
+        (δ W_k) ⊙ φ′(a) with the weights before the update (None for the first layer, which
+        has nothing below)."""
         w, b = self.layers[k]
         buffers = self.buffers[k] if self.buffers else None
         if native is not None:
             below = torch.empty_like(a) if k else None
-            native.backward_update(delta, a, w, b, buffers, below, self.lr, self.weight_decay, self.momentum,
-                                   self.nesterov)
+            native.backward_update(delta, a, w, b, buffers, below, self.activation, self.lr, self.weight_decay,
+                                   self.momentum, self.nesterov)
             return below
         w_buffer, b_buffer = buffers or (None, None)
-        below = torch.mm(delta, w) if k else None
+        below = torch.mm(delta, w).mul_(self.derivative(a)) if k else None
         self._update(w, w_buffer, delta.t(), a)
         self._update(b.unsqueeze(1), b_buffer, delta.t(), delta.new_ones(len(delta), 1))  # ∂C/∂b = δᵀ1
         return below

@@ -6,9 +6,10 @@ import shutil
 import pytest
 import torch
 
+from depthlab.nets.activations import ACTIVATIONS
 from depthlab.train import kernels
 from depthlab.train.fused import NATIVE_MAX_BATCH
-from depthlab.train.kernels import NativeUnavailable, native_kernels
+from depthlab.train.kernels import NATIVE_ACTIVATIONS, NativeUnavailable, native_kernels
 
 # (B, n_in, n_out): vector tails (n_in % 8), row blocks of 5 ending in 1-4 rows, odd
 # batches, one example, the paper's layer, the largest batch FusedSGD gives the kernels
@@ -45,6 +46,32 @@ def test_forward_is_a_times_w_transposed_plus_b(native, shape):
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=rounding(shape[1]))
 
 
+@pytest.mark.parametrize("activation", NATIVE_ACTIVATIONS)
+def test_forward_applies_the_registry_activation(native, activation):
+    """With W = I and b = 0 the product is exact, so out = φ(s) shows the kernel's φ alone:
+    within 3 float ulps of the registry's φ in float64, from 0 and tiny inputs through the
+    saturated range to beyond the clamps (|s| > 88)."""
+    s = torch.cat([torch.linspace(-30, 30, 2401), torch.tensor([0.0, 1e-7, -1e-7, 1e-3, -1e-3, 88.5, -88.5, 200, -200])])
+    n = len(s)
+    out = native.linear_forward(s.view(1, n), torch.eye(n), torch.zeros(n), torch.empty(1, n), activation)
+    expected = ACTIVATIONS[activation].module()(s.double().view(1, n))
+    torch.testing.assert_close(out.double(), expected, rtol=3 * 2**-23, atol=1e-37)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("activation", NATIVE_ACTIVATIONS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_backward_scales_below_by_the_registry_derivative(native, shape, activation, threads, monkeypatch):
+    """below = (δ W) ⊙ φ′(a) on every column, vector tails and each thread's share alike."""
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    s, w, b, delta = layer(*shape)
+    a = ACTIVATIONS[activation].module()(s)
+    expected = (delta.double() @ w.double()) * ACTIVATIONS[activation].derivative(a.double())
+    below = torch.full_like(a, float("nan"))
+    native.backward_update(delta, a, w, b, None, below, activation, LR, DECAY, 0.0, False)
+    torch.testing.assert_close(below.double(), expected, rtol=1e-5, atol=rounding(shape[2]))
+
+
 def sgd_reference(a, w, b, delta, buffers, momentum, nesterov):
     """torch.optim.SGD's rule in float64: returns (below, W, b, buffers) after one step."""
     a, w, b, delta = (t.double() for t in (a, w, b, delta))
@@ -75,7 +102,7 @@ def test_backward_update_follows_torch_sgd(native, shape, optimizer, threads, mo
     below_ref, w_ref, b_ref, buffers_ref = sgd_reference(a, w, b, delta, buffers, momentum, nesterov)
 
     below = torch.full_like(a, float("nan"))  # every element must be written
-    native.backward_update(delta, a, w, b, buffers, below, LR, DECAY, momentum, nesterov)
+    native.backward_update(delta, a, w, b, buffers, below, "linear", LR, DECAY, momentum, nesterov)
     for got, expected in [(below, below_ref), (w, w_ref), (b, b_ref), *zip(buffers or (), buffers_ref or ())]:
         torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=rounding(*shape))
 
@@ -83,7 +110,7 @@ def test_backward_update_follows_torch_sgd(native, shape, optimizer, threads, mo
 def test_first_layer_updates_without_computing_below(native):
     a, w, b, delta = layer(10, 21, 9)
     _, w_ref, b_ref, _ = sgd_reference(a, w, b, delta, None, 0.0, False)
-    native.backward_update(delta, a, w, b, None, None, LR, DECAY, 0.0, False)
+    native.backward_update(delta, a, w, b, None, None, "tanh", LR, DECAY, 0.0, False)
     torch.testing.assert_close(w.double(), w_ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(b.double(), b_ref, rtol=1e-5, atol=1e-5)
 
@@ -103,14 +130,14 @@ def test_built_once_into_the_user_cache(fresh_build):
 @pytest.mark.parametrize("flags", kernels.FLAG_SETS, ids=" ".join)
 def test_every_fallback_flag_set_builds_working_kernels(fresh_build, flags):
     """A machine without OpenMP or without -march=native gets the later flag sets: they too
-    must compile and compute the same layer."""
+    must compile and compute the same layer, its tanh included."""
     compiler = os.environ.get("CC") or "cc"
     if shutil.which(compiler) is None:
         pytest.skip("no C compiler here")
     native = kernels.NativeKernels(kernels._build(compiler, flags), flags)
     a, w, b, _ = layer(10, 1024, 1000)
-    out = native.linear_forward(a, w, b, torch.empty(10, 1000))
-    expected = (a.double() @ w.double().t() + b.double()).float()
+    out = native.linear_forward(a, w, b, torch.empty(10, 1000), "tanh")
+    expected = torch.tanh(a.double() @ w.double().t() + b.double()).float()
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=rounding(1024))
 
 

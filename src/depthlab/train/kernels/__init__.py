@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from depthlab.data.download import user_cache_dir
+from depthlab.nets.activations import LEAKY_SLOPE
 
 SOURCE = Path(__file__).with_name("fused_mlp.c")
 # -ffp-contract=fast: with -std=c11 GCC would not fuse a * b + c into one FMA instruction,
@@ -37,6 +38,9 @@ FLAG_SETS = (
     ("-O3", "-march=native", "-ffp-contract=fast"),
     ("-O3",),
 )
+NATIVE_ACTIVATIONS = ("linear", "tanh", "sigmoid", "softsign", "relu", "leaky-relu")
+"""The activations of :mod:`depthlab.nets.activations` that the kernels compute (φ and
+φ′), in the order of the C source's enum."""
 _INT, _FLOAT, _POINTER = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
 
 
@@ -55,10 +59,10 @@ class NativeKernels:
         self.path, self.flags = path, flags
         library = ctypes.CDLL(str(path))
         self._forward = library.dl_linear_forward
-        self._forward.argtypes = [_INT] * 4 + [_POINTER] * 4
+        self._forward.argtypes = [_INT] * 5 + [_FLOAT] + [_POINTER] * 4
         self._forward.restype = None
         self._backward = library.dl_backward_update
-        self._backward.argtypes = [_INT] * 4 + [_POINTER] * 7 + [_FLOAT] * 3 + [_INT]
+        self._backward.argtypes = [_INT] * 4 + [_POINTER] * 7 + [_INT] + [_FLOAT] * 4 + [_INT]
         self._backward.restype = _INT
 
     @property
@@ -66,24 +70,28 @@ class NativeKernels:
         """How the kernels were built, e.g. ``native (cc -O3 -march=native -ffp-contract=fast -fopenmp)``."""
         return f"native ({_compiler()} {' '.join(self.flags)})"
 
-    def linear_forward(self, a: Tensor, weight: Tensor, bias: Tensor, out: Tensor) -> Tensor:
-        """out = a Wᵀ + b, for a (B × n_in), W (n_out × n_in), out (B × n_out)."""
+    def linear_forward(self, a: Tensor, weight: Tensor, bias: Tensor, out: Tensor,
+                       activation: str = "linear") -> Tensor:
+        """out = φ(a Wᵀ + b), for a (B × n_in), W (n_out × n_in), out (B × n_out), φ one of
+        :data:`NATIVE_ACTIVATIONS`."""
         (batch, n_in), n_out = a.shape, weight.shape[0]
-        self._forward(torch.get_num_threads(), batch, n_in, n_out,
+        self._forward(torch.get_num_threads(), batch, n_in, n_out, NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE,
                       a.data_ptr(), weight.data_ptr(), bias.data_ptr(), out.data_ptr())
         return out
 
     def backward_update(self, delta: Tensor, a: Tensor, weight: Tensor, bias: Tensor,
-                        buffers: tuple[Tensor, Tensor] | None, below: Tensor | None,
+                        buffers: tuple[Tensor, Tensor] | None, below: Tensor | None, activation: str,
                         lr: float, decay: float, momentum: float, nesterov: bool) -> None:
-        """below = δ W (the weights before the update; skipped when ``below`` is None), then
-        the SGD update of W and b from ∂C/∂W = δᵀa and ∂C/∂b = δᵀ1 (see fused_mlp.c for the
-        rule): plain SGD when ``buffers`` is None, else momentum with the buffers of W and b."""
+        """below = (δ W) ⊙ φ′(a), the δ of the layer below whose activation φ gave a (with the
+        weights before the update; skipped when ``below`` is None), then the SGD update of W
+        and b from ∂C/∂W = δᵀa and ∂C/∂b = δᵀ1 (see fused_mlp.c for the rule): plain SGD when
+        ``buffers`` is None, else momentum with the buffers of W and b."""
         (batch, n_in), n_out = a.shape, weight.shape[0]
         w_buffer, b_buffer = (buffers[0].data_ptr(), buffers[1].data_ptr()) if buffers else (None, None)
         failed = self._backward(torch.get_num_threads(), batch, n_in, n_out, delta.data_ptr(), a.data_ptr(),
                                 weight.data_ptr(), w_buffer, bias.data_ptr(), b_buffer,
-                                below.data_ptr() if below is not None else None, lr, decay, momentum, int(nesterov))
+                                below.data_ptr() if below is not None else None,
+                                NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, lr, decay, momentum, int(nesterov))
         if failed:
             raise MemoryError(f"the backward kernel could not allocate {batch} x {n_out} floats")
 

@@ -7,10 +7,15 @@
  * work is bound by streaming W through the cores and by the 3·B multiply-adds each weight
  * takes. Two kernels stream W as few times as an update allows:
  *
- *   dl_linear_forward    s = a Wᵀ + b                       (reads W once)
- *   dl_backward_update   g = δ W   (the old W, for the layer below; optional)
+ *   dl_linear_forward    a' = φ(a Wᵀ + b)                   (reads W once)
+ *   dl_backward_update   g = (δ W) ⊙ φ′(a)   (the old W: δ of the layer below; optional)
  *                        then the SGD update of W from ∂C/∂W = δᵀ a   (reads and writes W once)
  *                        and of b from ∂C/∂b = δᵀ 1
+ *
+ * φ is the hidden layers' activation (linear for the output layer), applied to the
+ * finished outputs and, as φ′ written in terms of φ's output, to the finished g: the
+ * elementwise work of backpropagation runs here too, vectorized, instead of as separate
+ * passes over the activations.
  *
  * The backward kernel visits W tile by tile: each tile first contributes to g, then is
  * updated while it is still in the L1 cache, so ∂C/∂W is never stored. With learning rate
@@ -59,11 +64,99 @@ typedef float vec __attribute__((vector_size(32), aligned(4)));  /* 8 floats, un
 #define BLOCK_COLS 128
 
 static int min_int(int x, int y) { return x < y ? x : y; }
+static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 
 static float sum_lanes(vec v) {
     float total = 0.0f;
     for (int k = 0; k < LANES; k++) total += v[k];
     return total;
+}
+
+/* ------------------------------------------------------------ activations */
+
+/* The activations of depthlab.nets.activations, numbered as NATIVE_ACTIVATIONS in
+ * depthlab.train.kernels; each φ with its derivative in terms of the output a = φ(s):
+ *
+ *   linear      s                       1
+ *   tanh        (e^{2s} − 1)/(e^{2s} + 1)   1 − a²
+ *   sigmoid     1/(1 + e^{−s})          a (1 − a)
+ *   softsign    s/(1 + |s|)             (1 − |a|)²
+ *   relu        max(s, 0)               1 if a > 0 else 0
+ *   leaky-relu  s if s > 0 else α s     1 if a > 0 else α      (α = `slope`)
+ */
+enum { LINEAR, TANH, SIGMOID, SOFTSIGN, RELU, LEAKY_RELU };
+
+typedef int ivec __attribute__((vector_size(32), aligned(4)));
+#define SPLAT(x) ((vec){0} + (x))
+
+/* Lane by lane: `yes` where `mask` (a vector comparison: all ones or all zeros) holds. */
+INLINE vec select(ivec mask, vec yes, vec no) { return (vec)(((ivec)yes & mask) | ((ivec)no & ~mask)); }
+INLINE vec abs_vec(vec x) { return (vec)((ivec)x & 0x7fffffff); }
+INLINE vec clamp(vec x, float lo, float hi) {
+    x = select(x < lo, SPLAT(lo), x);
+    return select(x > hi, SPLAT(hi), x);
+}
+
+/* e^x − 1 for |x| ≤ 88, to about 2 float ulps. Cody & Waite's reduction x = n ln2 + r,
+ * |r| ≤ ln2/2, with ln2 split in two so that n ln2 is exact; e^r − 1 by its Taylor series
+ * up to r⁷/7! (the rest is under 2·10⁻⁸ of it); then e^x − 1 = 2ⁿ (e^r − 1) + (2ⁿ − 1),
+ * which keeps small |x| accurate where e^x − 1 would cancel. */
+INLINE vec expm1_vec(vec x) {
+    const float shifter = 12582912.0f;  /* 1.5·2²³: adding it rounds to an integer */
+    const vec n = (x * 1.44269504f + shifter) - shifter;
+    const vec r = (x - n * 0.693115234375f) - n * 3.19461833e-5f;
+    const vec p = r + r * r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
+                     + r * (1.0f / 720 + r * (1.0f / 5040))))));
+    const vec two_n = (vec)((__builtin_convertvector(n, ivec) + 127) << 23);
+    return two_n * p + (two_n - 1.0f);
+}
+
+INLINE vec activate_vec(int activation, float slope, vec s) {
+    switch (activation) {
+    case TANH: {
+        const vec e = expm1_vec(clamp(2.0f * s, -20.0f, 20.0f));  /* tanh(±10) rounds to ±1 */
+        return e / (e + 2.0f);
+    }
+    case SIGMOID: return 1.0f / (2.0f + expm1_vec(clamp(-s, -88.0f, 88.0f)));
+    case SOFTSIGN: return s / (1.0f + abs_vec(s));
+    case RELU: return select(s > 0.0f, s, SPLAT(0.0f));
+    case LEAKY_RELU: return select(s > 0.0f, s, slope * s);
+    default: return s;
+    }
+}
+
+INLINE vec derivative_vec(int activation, float slope, vec a) {
+    switch (activation) {
+    case TANH: return 1.0f - a * a;
+    case SIGMOID: return a * (1.0f - a);
+    case SOFTSIGN: { const vec m = 1.0f - abs_vec(a); return m * m; }
+    case RELU: return select(a > 0.0f, SPLAT(1.0f), SPLAT(0.0f));
+    case LEAKY_RELU: return select(a > 0.0f, SPLAT(1.0f), SPLAT(slope));
+    default: return SPLAT(1.0f);
+    }
+}
+
+/* x[k] = φ(x[k]) for k < n; the last n % 8 through a padded vector. */
+static void activate_range(int activation, float slope, float *x, size_t n) {
+    size_t k = 0;
+    for (; k + LANES <= n; k += LANES) STORE(x + k, activate_vec(activation, slope, LOAD(x + k)));
+    if (k == n) return;
+    vec v = {0};
+    memcpy(&v, x + k, sizeof(float) * (n - k));
+    v = activate_vec(activation, slope, v);
+    memcpy(x + k, &v, sizeof(float) * (n - k));
+}
+
+/* g[k] = g[k] φ′ at a[k], for k < n. */
+static void scale_by_derivative(int activation, float slope, float *g, const float *a, size_t n) {
+    size_t k = 0;
+    for (; k + LANES <= n; k += LANES) STORE(g + k, LOAD(g + k) * derivative_vec(activation, slope, LOAD(a + k)));
+    if (k == n) return;
+    vec v = {0}, x = {0};
+    memcpy(&v, g + k, sizeof(float) * (n - k));
+    memcpy(&x, a + k, sizeof(float) * (n - k));
+    v *= derivative_vec(activation, slope, x);
+    memcpy(g + k, &v, sizeof(float) * (n - k));
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -102,22 +195,34 @@ INLINE void forward_tile(int R, int NB, int n_in, int n_out, int i, int b0, int 
 #define FORWARD(R) do { if (nb == 2) FORWARD_EXAMPLES(R, 2); else FORWARD_EXAMPLES(R, 1); } while (0)
 _Static_assert(FWD_ROWS <= 5 && FWD_EXAMPLES == 2, "dl_linear_forward dispatches 1-5 rows and 1-2 examples");
 
+#define ACTIVATE_CHUNK 256  /* floats of s per share of the activation pass */
+
 /* Rows in blocks of FWD_ROWS (the last may be shorter), examples in pairs: each block of
- * W is read from memory once and from the L1 cache for the other pairs. */
-void dl_linear_forward(int threads, int B, int n_in, int n_out,
+ * W is read from memory once and from the L1 cache for the other pairs. Then φ, in chunks
+ * of the finished s. */
+void dl_linear_forward(int threads, int B, int n_in, int n_out, int activation, float slope,
                        const float *a, const float *W, const float *bias, float *s) {
-    #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int block = 0; block < (n_out + FWD_ROWS - 1) / FWD_ROWS; block++) {
-        const int i = FWD_ROWS * block;
-        for (int b0 = 0; b0 < B; b0 += FWD_EXAMPLES) {
-            const int nb = min_int(FWD_EXAMPLES, B - b0);
-            switch (min_int(FWD_ROWS, n_out - i)) {
-            case 5: FORWARD(5); break;
-            case 4: FORWARD(4); break;
-            case 3: FORWARD(3); break;
-            case 2: FORWARD(2); break;
-            default: FORWARD(1);
+    const size_t n_s = (size_t)B * (size_t)n_out;
+    #pragma omp parallel num_threads(threads)
+    {
+        #pragma omp for schedule(static)
+        for (int block = 0; block < (n_out + FWD_ROWS - 1) / FWD_ROWS; block++) {
+            const int i = FWD_ROWS * block;
+            for (int b0 = 0; b0 < B; b0 += FWD_EXAMPLES) {
+                const int nb = min_int(FWD_EXAMPLES, B - b0);
+                switch (min_int(FWD_ROWS, n_out - i)) {
+                case 5: FORWARD(5); break;
+                case 4: FORWARD(4); break;
+                case 3: FORWARD(3); break;
+                case 2: FORWARD(2); break;
+                default: FORWARD(1);
+                }
             }
+        }
+        if (activation != LINEAR) {
+            #pragma omp for schedule(static)
+            for (size_t k = 0; k < n_s; k += ACTIVATE_CHUNK)
+                activate_range(activation, slope, s + k, min_size(ACTIVATE_CHUNK, n_s - k));
         }
     }
 }
@@ -244,9 +349,10 @@ static void update_biases(int B, int n_out, int i0, int i1, const float *c, floa
     }
 }
 
-/* Returns 0, or -1 when the B × n_out floats for −η δ cannot be allocated. */
+/* `activation` is φ of the layer below, whose output is a. Returns 0, or -1 when the
+ * B × n_out floats for −η δ cannot be allocated. */
 int dl_backward_update(int threads, int B, int n_in, int n_out, const float *delta, const float *a,
-                       float *W, float *V_buf, float *bias, float *bias_buf, float *g,
+                       float *W, float *V_buf, float *bias, float *bias_buf, float *g, int activation, float slope,
                        float lr, float decay, float mu, int nesterov) {
     const float *c = delta;
     float *scaled = NULL;
@@ -269,11 +375,17 @@ int dl_backward_update(int threads, int B, int n_in, int n_out, const float *del
         if (g)
             for (int b = 0; b < B; b++) memset(g + (size_t)b * n_in + c0, 0, sizeof(float) * (size_t)(c1 - c0));
         backward_update_columns(B, n_in, n_out, c0, c1, delta, c, a, W, V_buf, g, lr, decay, mu, nesterov);
-        if (t == nt - 1 && n_in % LANES) {
-            const int tail = LANES * n_vecs;
+        const int last = t == nt - 1, tail = LANES * n_vecs;
+        if (last && n_in % LANES) {
             if (g)
                 for (int b = 0; b < B; b++) memset(g + (size_t)b * n_in + tail, 0, sizeof(float) * (size_t)(n_in - tail));
             backward_update_tail(B, n_in, n_out, tail, delta, c, a, W, V_buf, g, lr, decay, mu, nesterov);
+        }
+        if (g && activation != LINEAR) {  /* this thread's columns of g are final */
+            const int end = last ? n_in : c1;
+            for (int b = 0; b < B; b++)
+                scale_by_derivative(activation, slope, g + (size_t)b * n_in + c0, a + (size_t)b * n_in + c0,
+                                    (size_t)(end - c0));
         }
         const int rows_per_thread = (n_out + nt - 1) / nt;
         update_biases(B, n_out, min_int(t * rows_per_thread, n_out), min_int((t + 1) * rows_per_thread, n_out),
