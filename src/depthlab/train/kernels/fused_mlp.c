@@ -59,8 +59,8 @@ typedef float vec __attribute__((vector_size(32), aligned(4)));  /* 8 floats, un
 #define DOWN_EXAMPLES 5
 #define UPD_ROWS 6
 #define COL_VECS 2
-/* Cache tiles of the backward kernel: BLOCK_ROWS × BLOCK_COLS floats of W (6 KiB). */
-#define BLOCK_ROWS 12
+/* Cache tiles of the backward kernel: BLOCK_ROWS × BLOCK_COLS floats of W (12 KiB). */
+#define BLOCK_ROWS 24
 #define BLOCK_COLS 128
 
 static int min_int(int x, int y) { return x < y ? x : y; }
