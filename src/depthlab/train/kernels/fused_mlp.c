@@ -90,11 +90,11 @@ typedef int ivec __attribute__((vector_size(32), aligned(4)));
 #define SPLAT(x) ((vec){0} + (x))
 
 /* Lane by lane: `yes` where `mask` (a vector comparison: all ones or all zeros) holds. */
-INLINE vec select(ivec mask, vec yes, vec no) { return (vec)(((ivec)yes & mask) | ((ivec)no & ~mask)); }
+INLINE vec blend(ivec mask, vec yes, vec no) { return (vec)(((ivec)yes & mask) | ((ivec)no & ~mask)); }
 INLINE vec abs_vec(vec x) { return (vec)((ivec)x & 0x7fffffff); }
 INLINE vec clamp(vec x, float lo, float hi) {
-    x = select(x < lo, SPLAT(lo), x);
-    return select(x > hi, SPLAT(hi), x);
+    x = blend(x < lo, SPLAT(lo), x);
+    return blend(x > hi, SPLAT(hi), x);
 }
 
 /* e^x − 1 for |x| ≤ 88, to about 2 float ulps. Cody & Waite's reduction x = n ln2 + r,
@@ -119,8 +119,8 @@ INLINE vec activate_vec(int activation, float slope, vec s) {
     }
     case SIGMOID: return 1.0f / (2.0f + expm1_vec(clamp(-s, -88.0f, 88.0f)));
     case SOFTSIGN: return s / (1.0f + abs_vec(s));
-    case RELU: return select(s > 0.0f, s, SPLAT(0.0f));
-    case LEAKY_RELU: return select(s > 0.0f, s, slope * s);
+    case RELU: return blend(s > 0.0f, s, SPLAT(0.0f));
+    case LEAKY_RELU: return blend(s > 0.0f, s, slope * s);
     default: return s;
     }
 }
@@ -130,8 +130,8 @@ INLINE vec derivative_vec(int activation, float slope, vec a) {
     case TANH: return 1.0f - a * a;
     case SIGMOID: return a * (1.0f - a);
     case SOFTSIGN: { const vec m = 1.0f - abs_vec(a); return m * m; }
-    case RELU: return select(a > 0.0f, SPLAT(1.0f), SPLAT(0.0f));
-    case LEAKY_RELU: return select(a > 0.0f, SPLAT(1.0f), SPLAT(slope));
+    case RELU: return blend(a > 0.0f, SPLAT(1.0f), SPLAT(0.0f));
+    case LEAKY_RELU: return blend(a > 0.0f, SPLAT(1.0f), SPLAT(slope));
     default: return SPLAT(1.0f);
     }
 }
