@@ -53,24 +53,24 @@ def layer_sizes() -> list[tuple[int, int]]:
 
 
 def update_bytes(batch: int, itemsize: int = 4) -> int:
-    """Bytes one SGD update must move between memory and the cores, at the least:
+    """Bytes one SGD update must move between memory and the cores, at the least: its
+    forward and its backward (:func:`forward_bytes`, :func:`backward_bytes`). Every weight
+    is moved 3 times. Logits, loss and the activation derivatives (B×1000 elementwise work)
+    are not counted."""
+    return forward_bytes(batch, itemsize) + backward_bytes(batch, itemsize)
 
-    - forward: read every W and b, read each layer's input, write its output;
-    - backward and update, one pass per layer: read W and b once (for δ^{k-1} = δ^k W_k
-      and for the update alike) and write them once, read δ^k and the layer input a^{k-1},
-      write δ^{k-1} above the first layer.
 
-    So every weight is moved 3 times. Logits, loss and the activation derivatives (B×1000
-    elementwise work) are not counted.
-    """
-    total = 0
-    for k, (n_in, n_out) in enumerate(layer_sizes()):
-        params = n_in * n_out + n_out
-        total += params + batch * (n_in + n_out)  # forward
-        total += 2 * params + batch * (n_out + n_in)  # backward and update
-        if k:
-            total += batch * n_in  # write δ^{k-1}
-    return total * itemsize
+def forward_bytes(batch: int, itemsize: int = 4) -> int:
+    """Of the forward: read every W and b, read each layer's input, write its output."""
+    return itemsize * sum(n_in * n_out + n_out + batch * (n_in + n_out) for n_in, n_out in layer_sizes())
+
+
+def backward_bytes(batch: int, itemsize: int = 4) -> int:
+    """Of the backward and update, one pass per layer: read W and b once (for
+    δ^{k-1} = δ^k W_k and for the update alike) and write them once, read δ^k and the layer
+    input a^{k-1}, write δ^{k-1} above the first layer."""
+    return itemsize * sum(2 * (n_in * n_out + n_out) + batch * (n_out + n_in) + (batch * n_in if k else 0)
+                          for k, (n_in, n_out) in enumerate(layer_sizes()))
 
 
 def update_flops(batch: int) -> int:
@@ -243,16 +243,18 @@ def main(argv: list[str] | None = None) -> None:
                f"{native / r['autograd']:.2f}",
                f"{native / r['roofline']:.2f}", f"{native / batch * update_flops(batch) / 1e9:.1f}")
         print(" | ".join(value.rjust(len(name)) for value, name in zip(row, header)))
-    print("where the native step's time goes (ms per update; GFLOP/s of each kernel; the rest is torch "
-          "operations and Python):")
+    print("where the native step's time goes (ms per update; each kernel's GFLOP/s, and its GB/s of the bytes "
+          "the roofline counts for it; the rest is torch operations and Python):")
     for batch in args.batch_sizes:
         ms = native_breakdown(batch, args.min_time * args.repeats)
         if ms is None:
             print(f"  batch {batch}: the native kernels do not run")
             continue
         print(f"  batch {batch}: {ms['all']:.2f} ms = forward kernels {ms['forward']:.2f} "
-              f"({forward_flops(batch) / ms['forward'] / 1e6:.0f} GFLOP/s) + backward kernels {ms['backward']:.2f} "
-              f"({backward_flops(batch) / ms['backward'] / 1e6:.0f} GFLOP/s) + rest {ms['rest']:.2f} "
+              f"({forward_flops(batch) / ms['forward'] / 1e6:.0f} GFLOP/s, "
+              f"{forward_bytes(batch) / ms['forward'] / 1e6:.1f} GB/s) + backward kernels {ms['backward']:.2f} "
+              f"({backward_flops(batch) / ms['backward'] / 1e6:.0f} GFLOP/s, "
+              f"{backward_bytes(batch) / ms['backward'] / 1e6:.1f} GB/s) + rest {ms['rest']:.2f} "
               f"({ms['rest'] / ms['all']:.0%})")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
