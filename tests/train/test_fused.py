@@ -7,6 +7,7 @@ from torch import nn
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.mlp import MLP
+from depthlab.train import fused
 from depthlab.train.costs import COSTS
 from depthlab.train.fused import NATIVE_MAX_BATCH, FusedSGD, fused_unsupported_reason
 
@@ -100,6 +101,14 @@ def test_kernel_choice():
         FusedSGD(small_net(), COSTS["nll"], LR, kernel="native")
     with pytest.raises(DepthlabError, match="^unknown kernel 'fast'; choose one of auto, native, torch$"):
         FusedSGD(MLP(4, [3], 2), COSTS["nll"], LR, kernel="fast")
+
+
+def test_activation_without_native_form_takes_torch_ops(native, monkeypatch):
+    monkeypatch.setattr(fused, "NATIVE_ACTIVATIONS", ("linear", "relu"))
+    net = MLP(4, [3], 2, "tanh")
+    assert FusedSGD(net, COSTS["nll"], LR).kernel == "torch ops (no native form of the activation tanh)"
+    with pytest.raises(DepthlabError, match="^the native kernels cannot run: no native form of the activation tanh$"):
+        FusedSGD(net, COSTS["nll"], LR, kernel="native")
 
 
 @pytest.mark.parametrize("cost", COSTS)
