@@ -136,27 +136,33 @@ INLINE vec derivative_vec(int activation, float slope, vec a) {
     }
 }
 
-/* x[k] = φ(x[k]) for k < n; the last n % 8 through a padded vector. */
-static void activate_range(int activation, float slope, float *x, size_t n) {
-    size_t k = 0;
-    for (; k + LANES <= n; k += LANES) STORE(x + k, activate_vec(activation, slope, LOAD(x + k)));
-    if (k == n) return;
+/* The first n ≤ 8 floats at p as a vector (the other lanes zero), and back. */
+INLINE vec load_lanes(const float *p, size_t n) {
+    if (n == LANES) return LOAD(p);
     vec v = {0};
-    memcpy(&v, x + k, sizeof(float) * (n - k));
-    v = activate_vec(activation, slope, v);
-    memcpy(x + k, &v, sizeof(float) * (n - k));
+    memcpy(&v, p, sizeof(float) * n);
+    return v;
+}
+
+INLINE void store_lanes(float *p, vec v, size_t n) {
+    if (n == LANES) STORE(p, v);
+    else memcpy(p, &v, sizeof(float) * n);
+}
+
+/* x[k] = φ(x[k]) for k < n. */
+static void activate_range(int activation, float slope, float *x, size_t n) {
+    for (size_t k = 0; k < n; k += LANES) {
+        const size_t m = min_size(LANES, n - k);
+        store_lanes(x + k, activate_vec(activation, slope, load_lanes(x + k, m)), m);
+    }
 }
 
 /* g[k] = g[k] φ′ at a[k], for k < n. */
 static void scale_by_derivative(int activation, float slope, float *g, const float *a, size_t n) {
-    size_t k = 0;
-    for (; k + LANES <= n; k += LANES) STORE(g + k, LOAD(g + k) * derivative_vec(activation, slope, LOAD(a + k)));
-    if (k == n) return;
-    vec v = {0}, x = {0};
-    memcpy(&v, g + k, sizeof(float) * (n - k));
-    memcpy(&x, a + k, sizeof(float) * (n - k));
-    v *= derivative_vec(activation, slope, x);
-    memcpy(g + k, &v, sizeof(float) * (n - k));
+    for (size_t k = 0; k < n; k += LANES) {
+        const size_t m = min_size(LANES, n - k);
+        store_lanes(g + k, load_lanes(g + k, m) * derivative_vec(activation, slope, load_lanes(a + k, m)), m);
+    }
 }
 
 /* ---------------------------------------------------------------- forward */
