@@ -113,13 +113,12 @@ def test_engine_choice_is_recorded(tmp_path):
     assert plain.final["engine"] == "autograd" and plain_env["kernel"] == "torch autograd"
 
 
-def test_a_run_resumed_after_a_crash_logs_nothing_twice(tmp_path):
+def test_a_resumed_run_logs_nothing_twice(tmp_path):
     config = dict(updates=60, eval_every=20, log_every=10, depth=2, width=16, probe_every=10, jacobian_examples=0,
                   probe_size=20, lr=0.05)
     data = tiny_dataset()
     whole = train(config, out=tmp_path / "whole", dataset=data, progress=False)
     crashed = train(dict(config, updates=40), out=tmp_path / "crashed", dataset=data, progress=False)
-    RunDir(crashed.path).set_status("running", update=40)  # as if killed: resume from the last checkpoint
     done = resume(crashed.path, dataset=data, progress=False, updates=60)
     assert read_rows(done.path / "probes.jsonl") == read_rows(whole.path / "probes.jsonl")
     assert RunDir(done.path).metrics() == RunDir(whole.path).metrics()

@@ -59,13 +59,13 @@ def total_updates(config: TrainConfig, dataset: Dataset) -> int:
     """--updates, or --epochs times the updates per epoch of a finite training set (which
     must hold at least one minibatch)."""
     if isinstance(dataset, FixedDataset):
-        per_epoch = dataset.updates_per_epoch(config.batch_size)
+        dataset.updates_per_epoch(config.batch_size)  # raises when the batch is larger than the set
     if config.epochs is None:
         return config.updates or DEFAULT_UPDATES
     if not isinstance(dataset, FixedDataset):
         raise DepthlabError(f"--epochs needs a finite training set; {dataset.name} is an unlimited stream: "
                             "use --updates")
-    return max(1, round(config.epochs * per_epoch))
+    return max(1, round(config.epochs * dataset.updates_per_epoch(config.batch_size)))
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -316,11 +316,10 @@ def resume(path: str | Path, progress: bool = True, dataset: Dataset | None = No
     if status == "diverged":
         raise DepthlabError(f"{run.path} diverged at update {run.status['diverged_at']}: there is nothing to resume")
     dataset = dataset or load_data(config)
-    model = build_model(config, dataset)
-    trainer = Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
-    if trainer.total <= state["update"]:
+    if total_updates(config, dataset) <= state["update"]:
         done = "is completed" if status == "completed" else "is checkpointed"
         raise DepthlabError(f"{run.path} {done} at update {state['update']}: give --updates above it to train on")
+    trainer = Trainer(config, dataset, build_model(config, dataset), run, progress=progress, callbacks=callbacks)
     trainer.restore(state)
     run.set_status("running", update=trainer.update)
     return trainer.fit()
