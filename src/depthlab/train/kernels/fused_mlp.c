@@ -44,17 +44,19 @@ typedef float vec __attribute__((vector_size(32), aligned(4)));  /* 8 floats, un
 #define STORE(p, v) (*(vec *)(p) = (v))
 #define INLINE static inline __attribute__((always_inline))
 /* Keep a loaded vector in a register: without this GCC folds the load into every
- * multiply-add that uses it, so the forward tile would load each vector of W twice. Only
- * where one register holds all 8 floats (AVX); elsewhere the compiler decides. */
+ * multiply-add that uses it, so the forward tile would load each vector of W and of a
+ * several times. Only where one register holds all 8 floats (AVX); elsewhere the compiler
+ * decides. */
 #ifdef __AVX__
 #define IN_REGISTER(v) __asm__("" : "+x"(v))
 #else
 #define IN_REGISTER(v) ((void)0)
 #endif
 
-/* Register tiles: the forward keeps 5 rows × 2 examples of partial dot products, the
- * backward 5 examples × 16 columns of g, the update 6 rows × 16 columns of W. */
-#define FWD_ROWS 5
+/* Register tiles: the forward keeps 4 rows × 2 examples of partial dot products (8
+ * accumulators, 4 vectors of W and 1 of a: 13 of AVX's 16 registers; 5 rows would spill),
+ * the backward 5 examples × 16 columns of g, the update 6 rows × 16 columns of W. */
+#define FWD_ROWS 4
 #define FWD_EXAMPLES 2
 #define DOWN_EXAMPLES 5
 #define UPD_ROWS 6
@@ -66,11 +68,6 @@ typedef float vec __attribute__((vector_size(32), aligned(4)));  /* 8 floats, un
 static int min_int(int x, int y) { return x < y ? x : y; }
 static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 
-static float sum_lanes(vec v) {
-    float total = 0.0f;
-    for (int k = 0; k < LANES; k++) total += v[k];
-    return total;
-}
 
 /* ------------------------------------------------------------ activations */
 
@@ -167,6 +164,35 @@ static void scale_by_derivative(int activation, float slope, float *g, const flo
 
 /* ---------------------------------------------------------------- forward */
 
+/* GCC from 12 and Clang shuffle vectors; DL_NO_SHUFFLE builds the fallback (tests). */
+#if defined(__has_builtin) && !defined(DL_NO_SHUFFLE)
+#if __has_builtin(__builtin_shufflevector)
+#define HAVE_SHUFFLE 1
+#endif
+#endif
+
+/* The sum of each of v[0..8) in one vector: lane k holds v[k][0] + … + v[k][7]. Three
+ * rounds of shuffles and adds, each halving the number of partial sums per vector (7
+ * vector adds, where 8 separate sums of lanes take 56 scalar ones). */
+INLINE vec sum_each(const vec v[LANES]) {
+#ifdef HAVE_SHUFFLE
+    vec pairs[4], quads[2];
+    for (int k = 0; k < 4; k++)
+        pairs[k] = __builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14)
+                 + __builtin_shufflevector(v[2 * k], v[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    for (int k = 0; k < 2; k++)
+        quads[k] = __builtin_shufflevector(pairs[2 * k], pairs[2 * k + 1], 0, 1, 8, 9, 4, 5, 12, 13)
+                 + __builtin_shufflevector(pairs[2 * k], pairs[2 * k + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    return __builtin_shufflevector(quads[0], quads[1], 0, 1, 2, 3, 8, 9, 10, 11)
+         + __builtin_shufflevector(quads[0], quads[1], 4, 5, 6, 7, 12, 13, 14, 15);
+#else
+    vec sums = {0};
+    for (int k = 0; k < LANES; k++)
+        for (int lane = 0; lane < LANES; lane++) sums[k] += v[k][lane];
+    return sums;
+#endif
+}
+
 /* s[b, i..i+R) = bias + a[b] · W[i..i+R) for examples b0..b0+NB. With `prefetch`, the next
  * R rows of W are fetched into the cache meanwhile: the hardware prefetchers stop at each
  * 4 KiB page, about one row of the paper's layers. */
@@ -187,19 +213,26 @@ INLINE void forward_tile(int R, int NB, int n_in, int n_out, int i, int b0, int 
         }
         for (int b = 0; b < NB; b++) {
             vec x = LOAD(a + (size_t)(b0 + b) * n_in + j);
+            IN_REGISTER(x);
             for (int r = 0; r < R; r++) acc[r][b] += w[r] * x;
         }
     }
     for (int j = n_vec; j < n_in; j++)
         for (int r = 0; r < R; r++)
             for (int b = 0; b < NB; b++) tail[r][b] += W[(size_t)(i + r) * n_in + j] * a[(size_t)(b0 + b) * n_in + j];
+    vec tile[LANES] = {0};
     for (int r = 0; r < R; r++)
-        for (int b = 0; b < NB; b++) s[(size_t)(b0 + b) * n_out + i + r] = bias[i + r] + sum_lanes(acc[r][b]) + tail[r][b];
+        for (int b = 0; b < NB; b++) tile[FWD_EXAMPLES * r + b] = acc[r][b];
+    const vec sums = sum_each(tile);
+    for (int r = 0; r < R; r++)
+        for (int b = 0; b < NB; b++)
+            s[(size_t)(b0 + b) * n_out + i + r] = bias[i + r] + sums[FWD_EXAMPLES * r + b] + tail[r][b];
 }
 
 #define FORWARD_EXAMPLES(R, NB) forward_tile(R, NB, n_in, n_out, i, b0, b0 == 0 && i + 2 * R <= n_out, a, W, bias, s)
 #define FORWARD(R) do { if (nb == 2) FORWARD_EXAMPLES(R, 2); else FORWARD_EXAMPLES(R, 1); } while (0)
-_Static_assert(FWD_ROWS <= 5 && FWD_EXAMPLES == 2, "dl_linear_forward dispatches 1-5 rows and 1-2 examples");
+_Static_assert(FWD_ROWS == 4 && FWD_EXAMPLES == 2, "dl_linear_forward dispatches 1-4 rows and 1-2 examples, "
+               "and sums a tile's 8 accumulators in one vector");
 
 #define ACTIVATE_CHUNK 256  /* floats of s per share of the activation pass */
 
@@ -217,7 +250,6 @@ void dl_linear_forward(int threads, int B, int n_in, int n_out, int activation, 
             for (int b0 = 0; b0 < B; b0 += FWD_EXAMPLES) {
                 const int nb = min_int(FWD_EXAMPLES, B - b0);
                 switch (min_int(FWD_ROWS, n_out - i)) {
-                case 5: FORWARD(5); break;
                 case 4: FORWARD(4); break;
                 case 3: FORWARD(3); break;
                 case 2: FORWARD(2); break;
