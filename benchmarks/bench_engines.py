@@ -14,8 +14,9 @@ median of the repeats reported:
   bandwidth of this machine, measured in the same repeats (a ``dst.copy_(src)`` far beyond
   the last-level cache, read + write bytes counted).
 
-Then, for each batch the native kernels take, where the native step's time goes: each
-kernel call timed inside real updates, the rest being torch operations and Python.
+Then, for each batch the native kernels take, where the native step's time goes: its two
+kernel calls (the forward pass; the backward pass with the updates) timed inside real
+updates, the rest being torch operations, ctypes and Python.
 ``--lift-native-limit`` gives the native kernels every batch size (to re-measure
 ``NATIVE_MAX_BATCH``: compare the fused native and fused torch columns).
 
@@ -85,7 +86,7 @@ def forward_flops(batch: int) -> int:
 
 
 def backward_flops(batch: int) -> int:
-    """Of the backward kernels: δW above the first layer and the update δᵀa."""
+    """Of the backward pass: δW above the first layer and the update δᵀa."""
     return sum(2 * batch * n_in * n_out * (2 if k else 1) for k, (n_in, n_out) in enumerate(layer_sizes()))
 
 
@@ -114,27 +115,26 @@ def fused_update(kernel: str) -> Callable[[torch.Tensor, torch.Tensor], None]:
 
 
 class TimedKernels:
-    """The native kernels, each call's wall time added to ``seconds[kernel]``."""
+    """The native kernels, each call's wall time added to ``seconds["forward"]`` or ``seconds["backward"]``."""
 
     def __init__(self, native: NativeKernels):
         self.native = native
         self.seconds = {"forward": 0.0, "backward": 0.0}
 
-    def linear_forward(self, *args):
+    def forward(self, *args):
         start = time.perf_counter()
-        out = self.native.linear_forward(*args)
+        self.native.forward(*args)
         self.seconds["forward"] += time.perf_counter() - start
-        return out
 
-    def backward_update(self, *args):
+    def backward(self, *args):
         start = time.perf_counter()
-        self.native.backward_update(*args)
+        self.native.backward(*args)
         self.seconds["backward"] += time.perf_counter() - start
 
 
 def native_breakdown(batch: int, min_time: float) -> dict[str, float] | None:
-    """Milliseconds per update of the native step: in all, in the forward kernels, in the
-    backward kernels, and the rest. None where the native kernels do not run."""
+    """Milliseconds per update of the native step: in all, in the forward pass, in the
+    backward pass, and the rest. None where the native kernels do not run."""
     step = FusedSGD(MLP(INPUT, [HIDDEN] * DEPTH, CLASSES, "tanh"), COSTS["nll"], LR)
     if step.native is None or batch > fused.NATIVE_MAX_BATCH:
         return None
@@ -243,16 +243,16 @@ def main(argv: list[str] | None = None) -> None:
                f"{native / r['autograd']:.2f}",
                f"{native / r['roofline']:.2f}", f"{native / batch * update_flops(batch) / 1e9:.1f}")
         print(" | ".join(value.rjust(len(name)) for value, name in zip(row, header)))
-    print("where the native step's time goes (ms per update; each kernel's GFLOP/s, and its GB/s of the bytes "
-          "the roofline counts for it; the rest is torch operations and Python):")
+    print("where the native step's time goes (ms per update; each pass's GFLOP/s, and its GB/s of the bytes "
+          "the roofline counts for it; the rest is torch operations, ctypes and Python):")
     for batch in args.batch_sizes:
         ms = native_breakdown(batch, args.min_time * args.repeats)
         if ms is None:
             print(f"  batch {batch}: the native kernels do not run")
             continue
-        print(f"  batch {batch}: {ms['all']:.2f} ms = forward kernels {ms['forward']:.2f} "
+        print(f"  batch {batch}: {ms['all']:.2f} ms = forward pass {ms['forward']:.2f} "
               f"({forward_flops(batch) / ms['forward'] / 1e6:.0f} GFLOP/s, "
-              f"{forward_bytes(batch) / ms['forward'] / 1e6:.1f} GB/s) + backward kernels {ms['backward']:.2f} "
+              f"{forward_bytes(batch) / ms['forward'] / 1e6:.1f} GB/s) + backward pass {ms['backward']:.2f} "
               f"({backward_flops(batch) / ms['backward'] / 1e6:.0f} GFLOP/s, "
               f"{backward_bytes(batch) / ms['backward'] / 1e6:.1f} GB/s) + rest {ms['rest']:.2f} "
               f"({ms['rest'] / ms['all']:.0%})")

@@ -59,16 +59,18 @@ def assert_100_updates_match_torch_sgd(activation, cost, optimizer):
     assert max(relative_errors(fused_net, small_net(activation))) > 1e-3  # it did train
 
 
-def assert_native_100_updates_match_torch_sgd(activation, cost, optimizer, batch=10):
+def assert_native_100_updates_match_torch_sgd(activation, cost, optimizer, batch_sizes=(10,)):
     """The native kernels in float32 against torch.optim.SGD in float64, on layer widths
-    that leave vector tails (21, 19 and 13 are not multiples of 8)."""
+    that leave vector tails (21, 19 and 13 are not multiples of 8), the minibatches taking
+    ``batch_sizes`` in turn."""
     torch.manual_seed(0)
     native_net = MLP(21, [19, 16, 13], 5, activation)
     reference = copy.deepcopy(native_net).double()
     fused = FusedSGD(native_net, COSTS[cost], LR, kernel="native", **OPTIMIZERS[optimizer])
     torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, **OPTIMIZERS[optimizer])
     g = torch.Generator().manual_seed(1)
-    for _ in range(100):
+    for step in range(100):
+        batch = batch_sizes[step % len(batch_sizes)]
         x, y = torch.randn(batch, 21, generator=g), torch.randint(0, 5, (batch,), generator=g)
         native_loss = fused.step(x, y)
         torch_loss = autograd_step(reference, torch_sgd, COSTS[cost], x.double(), y)
@@ -90,7 +92,13 @@ def test_native_kernels_match_every_optimizer(native, optimizer):
 
 @pytest.mark.parametrize("batch", [1, NATIVE_MAX_BATCH + 1])  # one example; torch ops above the limit
 def test_native_step_matches_at_any_batch_size(native, batch):
-    assert_native_100_updates_match_torch_sgd("sigmoid", "nll", "momentum", batch)
+    assert_native_100_updates_match_torch_sgd("sigmoid", "nll", "momentum", (batch,))
+
+
+def test_native_step_follows_changing_batch_sizes(native):
+    """The step's work tensors are remade when the batch size changes (the last minibatch
+    of an epoch), and the kernels take over again after a minibatch too large for them."""
+    assert_native_100_updates_match_torch_sgd("tanh", "nll", "sgd", (10, 3, 3, NATIVE_MAX_BATCH + 1, 10))
 
 
 def test_kernel_choice():

@@ -17,9 +17,9 @@ update read and write), where autograd with torch.optim.SGD passes 6 times (it a
 the gradient and reads it back) and pays per-operation overhead on top.
 
 On CPU in float32 the work runs in depthlab's native kernels
-(:mod:`depthlab.train.kernels`) when they can be built here: the forward product with φ,
-and a backward pass that computes δ W ⊙ φ′ and updates W tile by tile while the tile is in
-cache, so each W is streamed 3 times per update. Elsewhere (other dtypes, GPUs, no C
+(:mod:`depthlab.train.kernels`) when they can be built here, one call per pass over the
+net: the forward products with φ, and a backward pass that computes δ W ⊙ φ′ and updates W
+tile by tile while the tile is in cache, so each W is streamed 3 times per update. Elsewhere (other dtypes, GPUs, no C
 compiler) the same step runs on torch operations.
 """
 
@@ -99,12 +99,14 @@ class FusedSGD:
         self.cost = cost
         self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
         self.layers = [(layer.weight, layer.bias) for layer in model.linears]
+        self.weights, self.biases = [w for w, _ in self.layers], [b for _, b in self.layers]
         self.activation = model.activation.name
         self.activate = model.activation.module()
         self.derivative = model.activation.derivative
         # Zero buffers make the first update v = μ·0 + g = g exactly, as torch.optim.SGD does.
         self.buffers = [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in self.layers] if momentum else []
         self.native, self.kernel = self._choose_kernel(kernel)
+        self._work: tuple[list[Tensor], list[Tensor]] | None = None
 
     def _choose_kernel(self, kernel: str) -> tuple[NativeKernels | None, str]:
         """(the native kernels or None, a description of what runs)."""
@@ -130,37 +132,45 @@ class FusedSGD:
     @torch.no_grad()
     def step(self, x: Tensor, y: Tensor) -> Tensor:
         """Update the parameters once on the minibatch (x, y); return its loss before the update."""
-        small = len(x) <= NATIVE_MAX_BATCH and x.dtype == torch.float32 and x.device.type == "cpu"
-        native = self.native if small else None
-        inputs = [x.flatten(1).contiguous()]
+        x = x.flatten(1).contiguous()
+        if self.native is not None and len(x) <= NATIVE_MAX_BATCH and x.dtype == torch.float32 \
+                and x.device.type == "cpu":
+            return self._native_step(x, y)
+        inputs = [x]
         for w, b in self.layers[:-1]:
-            inputs.append(self._forward_layer(native, inputs[-1], w, b, hidden=True))
-        z = self._forward_layer(native, inputs[-1], *self.layers[-1], hidden=False)
+            inputs.append(self.activate(torch.addmm(b, inputs[-1], w.t())))
+        w, b = self.layers[-1]
+        z = torch.addmm(b, inputs[-1], w.t())
         loss = self.cost.loss(z, y)
-        delta = self.cost.grad_logits(z, y).contiguous()
+        delta = self.cost.grad_logits(z, y)
         for k in reversed(range(len(self.layers))):
-            delta = self._backward_update(native, k, delta, inputs[k])
+            delta = self._backward_update(k, delta, inputs[k])
         return loss
 
-    def _forward_layer(self, native: NativeKernels | None, a: Tensor, w: Tensor, b: Tensor, hidden: bool) -> Tensor:
-        """φ(a Wᵀ + b) for a hidden layer, the logits a Wᵀ + b for the output layer."""
-        if native is not None:
-            return native.linear_forward(a, w, b, a.new_empty(len(a), len(w)), self.activation if hidden else "linear")
-        s = torch.addmm(b, a, w.t())
-        return self.activate(s) if hidden else s
+    def _native_step(self, x: Tensor, y: Tensor) -> Tensor:
+        """The step in the native kernels: one call for the forward pass, one for the
+        backward pass and the updates."""
+        outputs, deltas = self._work_tensors(len(x))
+        self.native.forward(x, self.weights, self.biases, outputs, self.activation)
+        loss = self.cost.loss(outputs[-1], y)
+        deltas[-1].copy_(self.cost.grad_logits(outputs[-1], y))
+        self.native.backward(x, outputs, deltas, self.weights, self.biases, self.buffers or None, self.activation,
+                             self.lr, self.weight_decay, self.momentum, self.nesterov)
+        return loss
 
-    def _backward_update(self, native: NativeKernels | None, k: int, delta: Tensor, a: Tensor) -> Tensor | None:
-        """Update layer k from its δ and input a; return the δ of the layer below,
-        (δ W_k) ⊙ φ′(a) with the weights before the update (None for the first layer, which
-        has nothing below)."""
+    def _work_tensors(self, batch: int) -> tuple[list[Tensor], list[Tensor]]:
+        """Every layer's output and δ for minibatches of ``batch`` examples, which the native
+        kernels overwrite: made at the first step of that size, reused while it lasts."""
+        if self._work is None or len(self._work[0][0]) != batch:
+            self._work = tuple([torch.empty(batch, len(w)) for w in self.weights] for _ in range(2))
+        return self._work
+
+    def _backward_update(self, k: int, delta: Tensor, a: Tensor) -> Tensor | None:
+        """Update layer k from its δ and input a in torch operations; return the δ of the
+        layer below, (δ W_k) ⊙ φ′(a) with the weights before the update (None for the first
+        layer, which has nothing below)."""
         w, b = self.layers[k]
-        buffers = self.buffers[k] if self.buffers else None
-        if native is not None:
-            below = torch.empty_like(a) if k else None
-            native.backward_update(delta, a, w, b, buffers, below, self.activation, self.lr, self.weight_decay,
-                                   self.momentum, self.nesterov)
-            return below
-        w_buffer, b_buffer = buffers or (None, None)
+        w_buffer, b_buffer = self.buffers[k] if self.buffers else (None, None)
         below = torch.mm(delta, w).mul_(self.derivative(a)) if k else None
         self._update(w, w_buffer, delta.t(), a)
         self._update(b.unsqueeze(1), b_buffer, delta.t(), delta.new_ones(len(delta), 1))  # ∂C/∂b = δᵀ1

@@ -11,7 +11,7 @@ from depthlab.train import kernels
 from depthlab.train.fused import NATIVE_MAX_BATCH
 from depthlab.train.kernels import NATIVE_ACTIVATIONS, NativeUnavailable, native_kernels
 
-# (B, n_in, n_out): vector tails (n_in % 8), row blocks of 5 ending in 1-4 rows, odd
+# (B, n_in, n_out): vector tails (n_in % 8), row blocks of 4 ending in 1-3 rows, odd
 # batches, one example, the paper's layer, the largest batch FusedSGD gives the kernels
 SHAPES = [(1, 5, 3), (7, 21, 9), (10, 1024, 1000), (13, 8, 2), (24, 133, 17), (3, 16, 11),
           (NATIVE_MAX_BATCH, 40, 6)]
@@ -38,12 +38,50 @@ def layer(batch, n_in, n_out, seed=0):
             torch.randn(n_out, generator=g), torch.randn(batch, n_out, generator=g))
 
 
+def hidden_forward(native, a, w, b, activation):
+    """φ(a Wᵀ + b), computed as the hidden layer of a two-layer forward pass (the last layer
+    of a pass is linear)."""
+    outputs = [torch.empty(len(a), len(w)), torch.empty(len(a), 1)]
+    native.forward(a, [w, torch.zeros(1, len(w))], [b, torch.zeros(1)], outputs, activation)
+    return outputs[0]
+
+
+def backward_above(native, a, w, b, delta, buffers, activation, momentum=0.0, nesterov=False):
+    """Update (w, b) as the second layer of a two-layer net whose first layer gave a (all
+    zeros: x, its weights, its biases); return the δ written for that first layer."""
+    x, w0, b0 = torch.zeros(len(a), 2), torch.zeros(a.shape[1], 2), torch.zeros(a.shape[1])
+    below = torch.full_like(a, float("nan"))  # every element must be written
+    layer_buffers = [(torch.zeros_like(w0), torch.zeros_like(b0)), buffers] if buffers else None
+    native.backward(x, [a, torch.empty(len(a), len(w))], [below, delta], [w0, w], [b0, b], layer_buffers,
+                    activation, LR, DECAY, momentum, nesterov)
+    return below
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_forward_is_a_times_w_transposed_plus_b(native, shape):
     a, w, b, _ = layer(*shape)
-    out = native.linear_forward(a, w, b, torch.empty(shape[0], shape[2]))
+    out = torch.empty(shape[0], shape[2])
+    native.forward(a, [w], [b], [out], "tanh")  # a single layer is the last: linear
     expected = (a.double() @ w.double().t() + b.double()).float()
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=rounding(shape[1]))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_forward_pass_chains_the_layers(native, threads, monkeypatch):
+    """Each layer reads the finished output of the one below, on any number of threads."""
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    g = torch.Generator().manual_seed(0)
+    widths = [21, 19, 40, 13, 5]
+    x = torch.randn(7, widths[0], generator=g)
+    weights = [torch.randn(n_out, n_in, generator=g) / n_in**0.5 for n_in, n_out in zip(widths, widths[1:])]
+    biases = [torch.randn(n_out, generator=g) for n_out in widths[1:]]
+    outputs = [torch.full((7, n_out), float("nan")) for n_out in widths[1:]]
+    native.forward(x, weights, biases, outputs, "sigmoid")
+    a = x.double()
+    for k, (w, b) in enumerate(zip(weights, biases)):
+        s = a @ w.double().t() + b.double()
+        a = torch.sigmoid(s) if k < len(weights) - 1 else s
+        torch.testing.assert_close(outputs[k].double(), a, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("activation", NATIVE_ACTIVATIONS)
@@ -53,7 +91,7 @@ def test_forward_applies_the_registry_activation(native, activation):
     saturated range to beyond the clamps (|s| > 88)."""
     s = torch.cat([torch.linspace(-30, 30, 2401), torch.tensor([0.0, 1e-7, -1e-7, 1e-3, -1e-3, 88.5, -88.5, 200, -200])])
     n = len(s)
-    out = native.linear_forward(s.view(1, n), torch.eye(n), torch.zeros(n), torch.empty(1, n), activation)
+    out = hidden_forward(native, s.view(1, n), torch.eye(n), torch.zeros(n), activation)
     expected = ACTIVATIONS[activation].module()(s.double().view(1, n))
     torch.testing.assert_close(out.double(), expected, rtol=3 * 2**-23, atol=1e-37)
 
@@ -67,8 +105,7 @@ def test_backward_scales_below_by_the_registry_derivative(native, shape, activat
     s, w, b, delta = layer(*shape)
     a = ACTIVATIONS[activation].module()(s)
     expected = (delta.double() @ w.double()) * ACTIVATIONS[activation].derivative(a.double())
-    below = torch.full_like(a, float("nan"))
-    native.backward_update(delta, a, w, b, None, below, activation, LR, DECAY, 0.0, False)
+    below = backward_above(native, a, w, b, delta, None, activation)
     torch.testing.assert_close(below.double(), expected, rtol=1e-5, atol=rounding(shape[2]))
 
 
@@ -101,8 +138,7 @@ def test_backward_update_follows_torch_sgd(native, shape, optimizer, threads, mo
         buffers = (torch.randn(w.shape, generator=g), torch.randn(b.shape, generator=g))
     below_ref, w_ref, b_ref, buffers_ref = sgd_reference(a, w, b, delta, buffers, momentum, nesterov)
 
-    below = torch.full_like(a, float("nan"))  # every element must be written
-    native.backward_update(delta, a, w, b, buffers, below, "linear", LR, DECAY, momentum, nesterov)
+    below = backward_above(native, a, w, b, delta, buffers, "linear", momentum, nesterov)
     for got, expected in [(below, below_ref), (w, w_ref), (b, b_ref), *zip(buffers or (), buffers_ref or ())]:
         torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=rounding(*shape))
 
@@ -110,7 +146,7 @@ def test_backward_update_follows_torch_sgd(native, shape, optimizer, threads, mo
 def test_first_layer_updates_without_computing_below(native):
     a, w, b, delta = layer(10, 21, 9)
     _, w_ref, b_ref, _ = sgd_reference(a, w, b, delta, None, 0.0, False)
-    native.backward_update(delta, a, w, b, None, None, "tanh", LR, DECAY, 0.0, False)
+    native.backward(a, [torch.empty(10, 9)], [delta], [w], [b], None, "tanh", LR, DECAY, 0.0, False)
     torch.testing.assert_close(w.double(), w_ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(b.double(), b_ref, rtol=1e-5, atol=1e-5)
 
@@ -137,7 +173,7 @@ def test_every_fallback_flag_set_builds_working_kernels(fresh_build, flags):
         pytest.skip("no C compiler here")
     native = kernels.NativeKernels(kernels._build(compiler, flags), flags)
     a, w, b, _ = layer(10, 1024, 1000)
-    out = native.linear_forward(a, w, b, torch.empty(10, 1000), "tanh")
+    out = hidden_forward(native, a, w, b, "tanh")
     expected = torch.tanh(a.double() @ w.double().t() + b.double()).float()
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=rounding(1024))
 

@@ -58,11 +58,11 @@ class NativeKernels:
     def __init__(self, path: Path, flags: tuple[str, ...]):
         self.path, self.flags = path, flags
         library = ctypes.CDLL(str(path))
-        self._forward = library.dl_linear_forward
-        self._forward.argtypes = [_INT] * 5 + [_FLOAT] + [_POINTER] * 4
+        self._forward = library.dl_forward
+        self._forward.argtypes = [_INT] * 3 + [_POINTER, _INT, _FLOAT] + [_POINTER] * 4
         self._forward.restype = None
-        self._backward = library.dl_backward_update
-        self._backward.argtypes = [_INT] * 4 + [_POINTER] * 7 + [_INT] + [_FLOAT] * 4 + [_INT]
+        self._backward = library.dl_backward
+        self._backward.argtypes = [_INT] * 3 + [_POINTER, _INT, _FLOAT] + [_POINTER] * 7 + [_FLOAT] * 3 + [_INT]
         self._backward.restype = _INT
 
     @property
@@ -70,30 +70,53 @@ class NativeKernels:
         """How the kernels were built, e.g. ``native (cc -O3 -march=native -ffp-contract=fast -fopenmp)``."""
         return f"native ({_compiler()} {' '.join(self.flags)})"
 
-    def linear_forward(self, a: Tensor, weight: Tensor, bias: Tensor, out: Tensor,
-                       activation: str = "linear") -> Tensor:
-        """out = φ(a Wᵀ + b), for a (B × n_in), W (n_out × n_in), out (B × n_out), φ one of
-        :data:`NATIVE_ACTIVATIONS`."""
-        (batch, n_in), n_out = a.shape, weight.shape[0]
-        self._forward(torch.get_num_threads(), batch, n_in, n_out, NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE,
-                      a.data_ptr(), weight.data_ptr(), bias.data_ptr(), out.data_ptr())
-        return out
+    def forward(self, x: Tensor, weights: list[Tensor], biases: list[Tensor], outputs: list[Tensor],
+                activation: str) -> None:
+        """The forward pass of an MLP: outputs[k] = φ(a W_kᵀ + b_k), with a = x (B × n_in) for
+        the first layer and outputs[k − 1] after, φ one of :data:`NATIVE_ACTIVATIONS` on the
+        hidden layers and linear on the last (the logits)."""
+        self._forward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
+                      NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, x.data_ptr(), _addresses(weights),
+                      _addresses(biases), _addresses(outputs))
 
-    def backward_update(self, delta: Tensor, a: Tensor, weight: Tensor, bias: Tensor,
-                        buffers: tuple[Tensor, Tensor] | None, below: Tensor | None, activation: str,
-                        lr: float, decay: float, momentum: float, nesterov: bool) -> None:
-        """below = (δ W) ⊙ φ′(a), the δ of the layer below whose activation φ gave a (with the
-        weights before the update; skipped when ``below`` is None), then the SGD update of W
-        and b from ∂C/∂W = δᵀa and ∂C/∂b = δᵀ1 (see fused_mlp.c for the rule): plain SGD when
-        ``buffers`` is None, else momentum with the buffers of W and b."""
-        (batch, n_in), n_out = a.shape, weight.shape[0]
-        w_buffer, b_buffer = (buffers[0].data_ptr(), buffers[1].data_ptr()) if buffers else (None, None)
-        failed = self._backward(torch.get_num_threads(), batch, n_in, n_out, delta.data_ptr(), a.data_ptr(),
-                                weight.data_ptr(), w_buffer, bias.data_ptr(), b_buffer,
-                                below.data_ptr() if below is not None else None,
-                                NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, lr, decay, momentum, int(nesterov))
+    def backward(self, x: Tensor, outputs: list[Tensor], deltas: list[Tensor], weights: list[Tensor],
+                 biases: list[Tensor], buffers: list[tuple[Tensor, Tensor]] | None, activation: str,
+                 lr: float, decay: float, momentum: float, nesterov: bool) -> None:
+        """The backward pass and SGD update of the MLP of :meth:`forward`, from the last layer
+        down. ``deltas[-1]`` holds ∂C/∂logits; each layer k writes the δ of the layer below,
+        deltas[k − 1] = (δ_k W_k) ⊙ φ′(outputs[k − 1]) with the weights before the update, then
+        updates W_k and b_k from ∂C/∂W = δ_kᵀa and ∂C/∂b = δ_kᵀ1 (see fused_mlp.c for the rule):
+        plain SGD when ``buffers`` is None, else momentum with each layer's buffers of W and b."""
+        w_buffers, b_buffers = (_addresses([w for w, _ in buffers]), _addresses([b for _, b in buffers])) \
+            if buffers else (None, None)
+        failed = self._backward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
+                                NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, x.data_ptr(), _addresses(outputs),
+                                _addresses(deltas), _addresses(weights), w_buffers, _addresses(biases), b_buffers,
+                                lr, decay, momentum, int(nesterov))
         if failed:
-            raise MemoryError(f"the backward kernel could not allocate {batch} x {n_out} floats")
+            raise MemoryError(f"the backward kernel could not allocate {len(x)} x {max(len(w) for w in weights)} floats")
+
+
+def _sizes(x: Tensor, weights: list[Tensor]) -> ctypes.Array:
+    """The net's widths, input first, as a C array of ints."""
+    return _int_array((x.shape[1], *(w.shape[0] for w in weights)))
+
+
+def _addresses(tensors: list[Tensor]) -> ctypes.Array:
+    """The tensors' data pointers as a C array."""
+    return _pointer_array(tuple(map(Tensor.data_ptr, tensors)))
+
+
+# Making a ctypes array costs microseconds per call, as much as the rest of a call; a step
+# passes the same parameters and (see FusedSGD) the same work tensors every time.
+@functools.lru_cache(maxsize=64)
+def _int_array(values: tuple[int, ...]) -> ctypes.Array:
+    return (_INT * len(values))(*values)
+
+
+@functools.lru_cache(maxsize=64)
+def _pointer_array(pointers: tuple[int, ...]) -> ctypes.Array:
+    return (_POINTER * len(pointers))(*pointers)
 
 
 def native_kernels() -> NativeKernels:

@@ -5,12 +5,13 @@
  * paper's setting (Glorot & Bengio 2010: 1000-unit layers, minibatches of 10) the matrix
  * products have only B = 10 rows, too few for a general GEMM to amortise packing W: the
  * work is bound by streaming W through the cores and by the 3·B multiply-adds each weight
- * takes. Two kernels stream W as few times as an update allows:
+ * takes. Two kernels stream W as few times as an update allows, each a whole pass over the
+ * net in one call (one parallel region, the threads meeting at a barrier between layers):
  *
- *   dl_linear_forward    a' = φ(a Wᵀ + b)                   (reads W once)
- *   dl_backward_update   g = (δ W) ⊙ φ′(a)   (the old W: δ of the layer below; optional)
- *                        then the SGD update of W from ∂C/∂W = δᵀ a   (reads and writes W once)
- *                        and of b from ∂C/∂b = δᵀ 1
+ *   dl_forward    per layer, a' = φ(a Wᵀ + b)                  (reads W once)
+ *   dl_backward   per layer, from the top: g = (δ W) ⊙ φ′(a)   (the old W: δ of the layer
+ *                 below, skipped for the first layer), then the SGD update of W from
+ *                 ∂C/∂W = δᵀ a (reads and writes W once) and of b from ∂C/∂b = δᵀ 1
  *
  * φ is the hidden layers' activation (linear for the output layer), applied to the
  * finished outputs and, as φ′ written in terms of φ's output, to the finished g: the
@@ -25,7 +26,7 @@
  *   momentum:  G = δᵀa + λW,  V ← μV + G,  W ← W − η V     (Nesterov: W ← W − η (G + μV))
  *
  * and likewise for b. The tiles apply an update term c·a with c = −η δ for plain SGD (made
- * once per call) and c = δ with momentum.
+ * once per layer) and c = δ with momentum.
  *
  * Threads split W by rows (forward) or by columns (backward, so each thread owns its
  * columns of g and no reduction is needed). Vectors use GCC/Clang vector extensions,
@@ -231,38 +232,47 @@ INLINE void forward_tile(int R, int NB, int n_in, int n_out, int i, int b0, int 
 
 #define FORWARD_EXAMPLES(R, NB) forward_tile(R, NB, n_in, n_out, i, b0, b0 == 0 && i + 2 * R <= n_out, a, W, bias, s)
 #define FORWARD(R) do { if (nb == 2) FORWARD_EXAMPLES(R, 2); else FORWARD_EXAMPLES(R, 1); } while (0)
-_Static_assert(FWD_ROWS == 4 && FWD_EXAMPLES == 2, "dl_linear_forward dispatches 1-4 rows and 1-2 examples, "
+_Static_assert(FWD_ROWS == 4 && FWD_EXAMPLES == 2, "forward_layer dispatches 1-4 rows and 1-2 examples, "
                "and sums a tile's 8 accumulators in one vector");
 
 #define ACTIVATE_CHUNK 256  /* floats of s per share of the activation pass */
 
-/* Rows in blocks of FWD_ROWS (the last may be shorter), examples in pairs: each block of
- * W is read from memory once and from the L1 cache for the other pairs. Then φ, in chunks
- * of the finished s. */
-void dl_linear_forward(int threads, int B, int n_in, int n_out, int activation, float slope,
-                       const float *a, const float *W, const float *bias, float *s) {
-    const size_t n_s = (size_t)B * (size_t)n_out;
-    #pragma omp parallel num_threads(threads)
-    {
-        #pragma omp for schedule(static)
-        for (int block = 0; block < (n_out + FWD_ROWS - 1) / FWD_ROWS; block++) {
-            const int i = FWD_ROWS * block;
-            for (int b0 = 0; b0 < B; b0 += FWD_EXAMPLES) {
-                const int nb = min_int(FWD_EXAMPLES, B - b0);
-                switch (min_int(FWD_ROWS, n_out - i)) {
-                case 4: FORWARD(4); break;
-                case 3: FORWARD(3); break;
-                case 2: FORWARD(2); break;
-                default: FORWARD(1);
-                }
+/* One layer, run by every thread of a parallel region: rows in blocks of FWD_ROWS (the
+ * last may be shorter) shared among the threads, examples in pairs, so that each block of
+ * W is read from memory once and from the L1 cache for the other pairs; then φ, in chunks
+ * of the finished s. Both loops end in a barrier, so s is complete on return. */
+static void forward_layer(int B, int n_in, int n_out, int activation, float slope,
+                          const float *a, const float *W, const float *bias, float *s) {
+    #pragma omp for schedule(static)
+    for (int block = 0; block < (n_out + FWD_ROWS - 1) / FWD_ROWS; block++) {
+        const int i = FWD_ROWS * block;
+        for (int b0 = 0; b0 < B; b0 += FWD_EXAMPLES) {
+            const int nb = min_int(FWD_EXAMPLES, B - b0);
+            switch (min_int(FWD_ROWS, n_out - i)) {
+            case 4: FORWARD(4); break;
+            case 3: FORWARD(3); break;
+            case 2: FORWARD(2); break;
+            default: FORWARD(1);
             }
         }
-        if (activation != LINEAR) {
-            #pragma omp for schedule(static)
-            for (size_t k = 0; k < n_s; k += ACTIVATE_CHUNK)
-                activate_range(activation, slope, s + k, min_size(ACTIVATE_CHUNK, n_s - k));
-        }
     }
+    if (activation != LINEAR) {
+        const size_t n_s = (size_t)B * (size_t)n_out;
+        #pragma omp for schedule(static)
+        for (size_t k = 0; k < n_s; k += ACTIVATE_CHUNK)
+            activate_range(activation, slope, s + k, min_size(ACTIVATE_CHUNK, n_s - k));
+    }
+}
+
+/* The forward pass of a net of `layers` layers, layer k mapping sizes[k] to sizes[k + 1]
+ * units: out[k] = φ(in W[k]ᵀ + bias[k]) with in = x for the first layer and out[k − 1]
+ * after, φ the activation of the hidden layers and linear for the last one (the logits). */
+void dl_forward(int threads, int B, int layers, const int *sizes, int activation, float slope, const float *x,
+                const float *const *W, const float *const *bias, float *const *out) {
+    #pragma omp parallel num_threads(threads)
+    for (int k = 0; k < layers; k++)
+        forward_layer(B, sizes[k], sizes[k + 1], k + 1 < layers ? activation : LINEAR, slope, k ? out[k - 1] : x,
+                      W[k], bias[k], out[k]);
 }
 
 /* ------------------------------------------------------- backward + update */
@@ -387,47 +397,68 @@ static void update_biases(int B, int n_out, int i0, int i1, const float *c, floa
     }
 }
 
-/* `activation` is φ of the layer below, whose output is a. Returns 0, or -1 when the
- * B × n_out floats for −η δ cannot be allocated. */
-int dl_backward_update(int threads, int B, int n_in, int n_out, const float *delta, const float *a,
-                       float *W, float *V_buf, float *bias, float *bias_buf, float *g, int activation, float slope,
-                       float lr, float decay, float mu, int nesterov) {
+/* One layer, run by every thread of a parallel region. With plain SGD (V_buf NULL) the
+ * update term −η δ is first written to `scaled` (B × n_out floats, shared by the threads).
+ * Then each thread takes its share of the columns of g and W, and its share of the biases.
+ * `activation` is φ of the layer below, whose output is a. */
+static void backward_layer(int B, int n_in, int n_out, const float *delta, float *scaled, const float *a,
+                           float *W, float *V_buf, float *bias, float *bias_buf, float *g, int activation,
+                           float slope, float lr, float decay, float mu, int nesterov) {
     const float *c = delta;
-    float *scaled = NULL;
     if (!V_buf) {
         const size_t n = (size_t)B * (size_t)n_out;
-        if (n && !(scaled = malloc(sizeof(float) * n))) return -1;
+        #pragma omp for schedule(static)
         for (size_t k = 0; k < n; k++) scaled[k] = -lr * delta[k];
-        c = scaled;
+        c = scaled;  /* complete after the loop's barrier */
     }
-    const int n_vecs = n_in / LANES;
-    #pragma omp parallel num_threads(threads)
-    {
-        int t = 0, nt = 1;
+    int t = 0, nt = 1;
 #ifdef _OPENMP
-        t = omp_get_thread_num();
-        nt = omp_get_num_threads();
+    t = omp_get_thread_num();
+    nt = omp_get_num_threads();
 #endif
-        const int per_thread = (n_vecs + nt - 1) / nt;
-        const int c0 = LANES * min_int(t * per_thread, n_vecs), c1 = LANES * min_int((t + 1) * per_thread, n_vecs);
+    const int n_vecs = n_in / LANES, per_thread = (n_vecs + nt - 1) / nt;
+    const int c0 = LANES * min_int(t * per_thread, n_vecs), c1 = LANES * min_int((t + 1) * per_thread, n_vecs);
+    if (g)
+        for (int b = 0; b < B; b++) memset(g + (size_t)b * n_in + c0, 0, sizeof(float) * (size_t)(c1 - c0));
+    backward_update_columns(B, n_in, n_out, c0, c1, delta, c, a, W, V_buf, g, lr, decay, mu, nesterov);
+    const int last = t == nt - 1, tail = LANES * n_vecs;
+    if (last && n_in % LANES) {
         if (g)
-            for (int b = 0; b < B; b++) memset(g + (size_t)b * n_in + c0, 0, sizeof(float) * (size_t)(c1 - c0));
-        backward_update_columns(B, n_in, n_out, c0, c1, delta, c, a, W, V_buf, g, lr, decay, mu, nesterov);
-        const int last = t == nt - 1, tail = LANES * n_vecs;
-        if (last && n_in % LANES) {
-            if (g)
-                for (int b = 0; b < B; b++) memset(g + (size_t)b * n_in + tail, 0, sizeof(float) * (size_t)(n_in - tail));
-            backward_update_tail(B, n_in, n_out, tail, delta, c, a, W, V_buf, g, lr, decay, mu, nesterov);
-        }
-        if (g && activation != LINEAR) {  /* this thread's columns of g are final */
-            const int end = last ? n_in : c1;
-            for (int b = 0; b < B; b++)
-                scale_by_derivative(activation, slope, g + (size_t)b * n_in + c0, a + (size_t)b * n_in + c0,
-                                    (size_t)(end - c0));
-        }
-        const int rows_per_thread = (n_out + nt - 1) / nt;
-        update_biases(B, n_out, min_int(t * rows_per_thread, n_out), min_int((t + 1) * rows_per_thread, n_out),
-                      c, bias, bias_buf, lr, decay, mu, nesterov);
+            for (int b = 0; b < B; b++) memset(g + (size_t)b * n_in + tail, 0, sizeof(float) * (size_t)(n_in - tail));
+        backward_update_tail(B, n_in, n_out, tail, delta, c, a, W, V_buf, g, lr, decay, mu, nesterov);
+    }
+    if (g && activation != LINEAR) {  /* this thread's columns of g are final */
+        const int end = last ? n_in : c1;
+        for (int b = 0; b < B; b++)
+            scale_by_derivative(activation, slope, g + (size_t)b * n_in + c0, a + (size_t)b * n_in + c0,
+                                (size_t)(end - c0));
+    }
+    const int rows_per_thread = (n_out + nt - 1) / nt;
+    update_biases(B, n_out, min_int(t * rows_per_thread, n_out), min_int((t + 1) * rows_per_thread, n_out),
+                  c, bias, bias_buf, lr, decay, mu, nesterov);
+}
+
+/* The backward pass and update of the net of dl_forward, from the last layer down: delta[k]
+ * is layer k's δ, given for the last layer (∂C/∂logits) and written for the others,
+ * delta[k − 1] = (delta[k] W[k]) ⊙ φ′(out[k − 1]) with the weights before their update.
+ * W_buf and bias_buf hold the momentum buffers, or are NULL for plain SGD. Returns 0, or -1
+ * when the floats for −η δ cannot be allocated. */
+int dl_backward(int threads, int B, int layers, const int *sizes, int activation, float slope, const float *x,
+                const float *const *out, float *const *delta, float *const *W, float *const *W_buf,
+                float *const *bias, float *const *bias_buf, float lr, float decay, float mu, int nesterov) {
+    float *scaled = NULL;
+    if (!W_buf) {
+        int widest = 0;
+        for (int k = 1; k <= layers; k++) widest = sizes[k] > widest ? sizes[k] : widest;
+        const size_t n = (size_t)B * (size_t)widest;
+        if (n && !(scaled = malloc(sizeof(float) * n))) return -1;
+    }
+    #pragma omp parallel num_threads(threads)
+    for (int k = layers - 1; k >= 0; k--) {
+        backward_layer(B, sizes[k], sizes[k + 1], delta[k], scaled, k ? out[k - 1] : x, W[k],
+                       W_buf ? W_buf[k] : NULL, bias[k], bias_buf ? bias_buf[k] : NULL, k ? delta[k - 1] : NULL,
+                       activation, slope, lr, decay, mu, nesterov);
+        #pragma omp barrier  /* delta[k − 1] is complete, and `scaled` free for the next layer */
     }
     free(scaled);
     return 0;
