@@ -123,8 +123,9 @@ class TimedKernels:
 
     def forward(self, *args):
         start = time.perf_counter()
-        self.native.forward(*args)
+        loss = self.native.forward(*args)
         self.seconds["forward"] += time.perf_counter() - start
+        return loss
 
     def backward(self, *args):
         start = time.perf_counter()

@@ -119,6 +119,21 @@ def test_activation_without_native_form_takes_torch_ops(native, monkeypatch):
         FusedSGD(net, COSTS["nll"], LR, kernel="native")
 
 
+def test_cost_without_native_form_takes_torch_ops(native, monkeypatch):
+    monkeypatch.setattr(fused, "NATIVE_COSTS", ("nll",))
+    net = MLP(4, [3], 2, "tanh")
+    assert FusedSGD(net, COSTS["quadratic"], LR).kernel == "torch ops (no native form of the cost quadratic)"
+    assert FusedSGD(net, COSTS["nll"], LR).kernel.startswith("native (")
+
+
+def test_native_step_names_a_label_outside_the_classes(native):
+    step = FusedSGD(MLP(4, [3], 2, "tanh"), COSTS["nll"], LR, kernel="native")
+    before = [p.clone() for p in step.weights]
+    with pytest.raises(IndexError, match=r"^label 2 of example 1 is not one of the 2 classes \(0 to 1\)$"):
+        step.step(torch.zeros(3, 4), torch.tensor([0, 2, 1]))
+    assert all(torch.equal(p, q) for p, q in zip(step.weights, before))  # no update
+
+
 @pytest.mark.parametrize("cost", COSTS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_every_activation_and_cost_matches_torch_sgd(activation, cost):

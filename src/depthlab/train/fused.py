@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.train.costs import Cost
-from depthlab.train.kernels import NATIVE_ACTIVATIONS, NativeKernels, NativeUnavailable, native_kernels
+from depthlab.train.kernels import NATIVE_ACTIVATIONS, NATIVE_COSTS, NativeKernels, NativeUnavailable, native_kernels
 
 FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 KERNELS = ("auto", "native", "torch")
@@ -119,6 +119,8 @@ class FusedSGD:
             reason = "the parameters are not contiguous float32 CPU tensors"
         elif self.activation not in NATIVE_ACTIVATIONS:
             reason = f"no native form of the activation {self.activation}"
+        elif self.cost.name not in NATIVE_COSTS:
+            reason = f"no native form of the cost {self.cost.name}"
         else:
             try:
                 native = native_kernels()
@@ -148,15 +150,15 @@ class FusedSGD:
         return loss
 
     def _native_step(self, x: Tensor, y: Tensor) -> Tensor:
-        """The step in the native kernels: one call for the forward pass, one for the
-        backward pass and the updates."""
+        """The step in the native kernels: one call for the forward pass and the cost, one for
+        the backward pass and the updates. (Torch operations on the logits here would each
+        take several times longer than usual: the passes flush the caches.)"""
         outputs, deltas = self._work_tensors(len(x))
-        self.native.forward(x, self.weights, self.biases, outputs, self.activation)
-        loss = self.cost.loss(outputs[-1], y)
-        deltas[-1].copy_(self.cost.grad_logits(outputs[-1], y))
+        loss = self.native.forward(x, self.weights, self.biases, outputs, self.activation, self.cost.name,
+                                   y.to(torch.int64).contiguous(), deltas[-1])
         self.native.backward(x, outputs, deltas, self.weights, self.biases, self.buffers or None, self.activation,
                              self.lr, self.weight_decay, self.momentum, self.nesterov)
-        return loss
+        return torch.tensor(loss, dtype=x.dtype)
 
     def _work_tensors(self, batch: int) -> tuple[list[Tensor], list[Tensor]]:
         """Every layer's output and δ for minibatches of ``batch`` examples, which the native

@@ -9,7 +9,8 @@ import torch
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.train import kernels
 from depthlab.train.fused import NATIVE_MAX_BATCH
-from depthlab.train.kernels import NATIVE_ACTIVATIONS, NativeUnavailable, native_kernels
+from depthlab.train.costs import COSTS
+from depthlab.train.kernels import NATIVE_ACTIVATIONS, NATIVE_COSTS, NativeUnavailable, native_kernels
 
 # (B, n_in, n_out): vector tails (n_in % 8), row blocks of 4 ending in 1-3 rows, odd
 # batches, one example, the paper's layer, the largest batch FusedSGD gives the kernels
@@ -94,6 +95,29 @@ def test_forward_applies_the_registry_activation(native, activation):
     out = hidden_forward(native, s.view(1, n), torch.eye(n), torch.zeros(n), activation)
     expected = ACTIVATIONS[activation].module()(s.double().view(1, n))
     torch.testing.assert_close(out.double(), expected, rtol=3 * 2**-23, atol=1e-37)
+
+
+@pytest.mark.parametrize("cost", NATIVE_COSTS)
+def test_forward_ends_in_the_registry_cost_and_its_gradient(native, cost):
+    """One layer with W = I and b = 0 passes the logits through exactly, so the kernels' cost
+    and ∂C/∂z are compared alone with the registry's in float64: logits from 0 to ±40 (far
+    into saturation, where a naive softmax or log(1 + e^z) overflows)."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.cat([torch.randn(6, 7, generator=g), torch.linspace(-40, 40, 14).view(2, 7)])
+    y = torch.tensor([0, 6, 3, 3, 1, 5, 0, 6])
+    delta = torch.full_like(z, float("nan"))
+    loss = native.forward(z, [torch.eye(7)], [torch.zeros(7)], [torch.empty_like(z)], "tanh", cost, y, delta)
+    assert loss == pytest.approx(COSTS[cost].loss(z.double(), y).item(), rel=1e-12)
+    torch.testing.assert_close(delta.double(), COSTS[cost].grad_logits(z.double(), y), rtol=2**-23, atol=1e-45)
+
+
+@pytest.mark.parametrize("label", [-1, 7])
+def test_forward_names_a_label_outside_the_classes(native, label):
+    z, delta = torch.zeros(3, 7), torch.zeros(3, 7)
+    with pytest.raises(IndexError, match=rf"^label {label} of example 2 is not one of the 7 classes \(0 to 6\)$"):
+        native.forward(z, [torch.eye(7)], [torch.zeros(7)], [torch.empty_like(z)], "tanh", "nll",
+                       torch.tensor([0, 1, label]), delta)
+    assert not delta.any()  # nothing written
 
 
 @pytest.mark.parametrize("threads", [1, 2])

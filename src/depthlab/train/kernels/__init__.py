@@ -41,6 +41,9 @@ FLAG_SETS = (
 NATIVE_ACTIVATIONS = ("linear", "tanh", "sigmoid", "softsign", "relu", "leaky-relu")
 """The activations of :mod:`depthlab.nets.activations` that the kernels compute (φ and
 φ′), in the order of the C source's enum."""
+NATIVE_COSTS = ("nll", "quadratic", "binary-cross-entropy")
+"""The costs of :mod:`depthlab.train.costs` that the kernels compute (C and ∂C/∂z), in the
+order of the C source's enum."""
 _INT, _FLOAT, _POINTER = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
 
 
@@ -59,8 +62,8 @@ class NativeKernels:
         self.path, self.flags = path, flags
         library = ctypes.CDLL(str(path))
         self._forward = library.dl_forward
-        self._forward.argtypes = [_INT] * 3 + [_POINTER, _INT, _FLOAT] + [_POINTER] * 4
-        self._forward.restype = None
+        self._forward.argtypes = [_INT] * 3 + [_POINTER, _INT, _FLOAT] + [_POINTER] * 4 + [_INT] + [_POINTER] * 3
+        self._forward.restype = _INT
         self._backward = library.dl_backward
         self._backward.argtypes = [_INT] * 3 + [_POINTER, _INT, _FLOAT] + [_POINTER] * 7 + [_FLOAT] * 3 + [_INT]
         self._backward.restype = _INT
@@ -71,13 +74,23 @@ class NativeKernels:
         return f"native ({_compiler()} {' '.join(self.flags)})"
 
     def forward(self, x: Tensor, weights: list[Tensor], biases: list[Tensor], outputs: list[Tensor],
-                activation: str) -> None:
+                activation: str, cost: str | None = None, y: Tensor | None = None,
+                delta: Tensor | None = None) -> float | None:
         """The forward pass of an MLP: outputs[k] = φ(a W_kᵀ + b_k), with a = x (B × n_in) for
         the first layer and outputs[k − 1] after, φ one of :data:`NATIVE_ACTIVATIONS` on the
-        hidden layers and linear on the last (the logits)."""
-        self._forward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
-                      NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, x.data_ptr(), _addresses(weights),
-                      _addresses(biases), _addresses(outputs))
+        hidden layers and linear on the last (the logits). With a ``cost`` (one of
+        :data:`NATIVE_COSTS`) and the labels ``y`` (int64), also ∂C/∂logits into ``delta``;
+        returns the cost C then, else None. A label outside the classes raises IndexError."""
+        loss = ctypes.c_double()
+        labels = y.data_ptr() if cost else None
+        failed = self._forward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
+                               NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, x.data_ptr(), _addresses(weights),
+                               _addresses(biases), _addresses(outputs), NATIVE_COSTS.index(cost) if cost else -1,
+                               labels, delta.data_ptr() if cost else None, ctypes.byref(loss))
+        if failed:
+            raise IndexError(f"label {int(y[failed - 1])} of example {failed - 1} is not one of the "
+                             f"{weights[-1].shape[0]} classes (0 to {weights[-1].shape[0] - 1})")
+        return loss.value if cost else None
 
     def backward(self, x: Tensor, outputs: list[Tensor], deltas: list[Tensor], weights: list[Tensor],
                  biases: list[Tensor], buffers: list[tuple[Tensor, Tensor]] | None, activation: str,
@@ -162,7 +175,7 @@ def _build(compiler: str, flags: tuple[str, ...]) -> Path:
     """Compile the source with ``flags`` into the cache (once), return the library's path.
     The library is written under a temporary name and renamed, so concurrent runs never
     load a half-written file."""
-    command = [*shlex.split(compiler), *flags, "-shared", "-fPIC", "-std=c11"]
+    command = [*shlex.split(compiler), *flags, "-shared", "-fPIC", "-std=c11"]  # then the source, -lm
     identity = subprocess.run([*shlex.split(compiler), "--version"], capture_output=True, text=True, check=False).stdout
     digest = hashlib.sha256("\0".join([SOURCE.read_text(), identity, *command, _cpu_identity()]).encode())
     target = user_cache_dir() / "kernels" / f"{SOURCE.stem}-{digest.hexdigest()[:16]}.so"
@@ -171,8 +184,8 @@ def _build(compiler: str, flags: tuple[str, ...]) -> Path:
         handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(handle)
         try:
-            subprocess.run([*command, str(SOURCE), "-o", partial], check=True, capture_output=True, text=True,
-                           timeout=300)
+            subprocess.run([*command, str(SOURCE), "-o", partial, "-lm"], check=True, capture_output=True,
+                           text=True, timeout=300)
             os.replace(partial, target)
         finally:
             Path(partial).unlink(missing_ok=True)

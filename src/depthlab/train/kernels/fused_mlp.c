@@ -8,7 +8,8 @@
  * takes. Two kernels stream W as few times as an update allows, each a whole pass over the
  * net in one call (one parallel region, the threads meeting at a barrier between layers):
  *
- *   dl_forward    per layer, a' = φ(a Wᵀ + b)                  (reads W once)
+ *   dl_forward    per layer, a' = φ(a Wᵀ + b)                  (reads W once); then the
+ *                 cost of the logits and its gradient, the δ of the last layer
  *   dl_backward   per layer, from the top: g = (δ W) ⊙ φ′(a)   (the old W: δ of the layer
  *                 below, skipped for the first layer), then the SGD update of W from
  *                 ∂C/∂W = δᵀ a (reads and writes W once) and of b from ∂C/∂b = δᵀ 1
@@ -32,7 +33,9 @@
  * columns of g and no reduction is needed). Vectors use GCC/Clang vector extensions,
  * which compile to AVX/AVX2 on x86-64 and to NEON on ARM; OpenMP is optional.
  */
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -264,15 +267,76 @@ static void forward_layer(int B, int n_in, int n_out, int activation, float slop
     }
 }
 
+/* ------------------------------------------------------------------ costs */
+
+/* The costs of depthlab.train.costs, numbered as NATIVE_COSTS in depthlab.train.kernels,
+ * each with its gradient with respect to the logits z (p = softmax(z), t = one-hot(y),
+ * averages over the B examples):
+ *
+ *   nll                    C = (1/B) Σ_b [log Σ_k e^{z_k} − z_y]    ∂C/∂z = (p − t)/B
+ *   quadratic              C = (1/B) Σ_b ‖p − t‖²                    ∂C/∂z_j = (2/B) p_j (r_j − Σ_k p_k r_k), r = p − t
+ *   binary-cross-entropy   C = (1/B) Σ_b Σ_k [max(z_k, 0) − t_k z_k + log(1 + e^{−|z_k|})]
+ *                                                                    ∂C/∂z = (σ(z) − t)/B
+ *
+ * in double precision (B × classes numbers: no time to speak of). */
+enum { NLL, QUADRATIC, BINARY_CROSS_ENTROPY };
+
+/* The cost of the logits z (B × n) for the labels y into *loss, ∂C/∂z into delta. Returns 0,
+ * or b + 1 when example b's label is not one of the n classes (nothing written then). */
+static int cost_and_delta(int cost, int B, int n, const float *z, const int64_t *y, float *delta, double *loss) {
+    for (int b = 0; b < B; b++)
+        if (y[b] < 0 || y[b] >= n) return b + 1;
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *zb = z + (size_t)b * n;
+        float *db = delta + (size_t)b * n;
+        if (cost == BINARY_CROSS_ENTROPY) {
+            for (int k = 0; k < n; k++) {
+                const double s = zb[k], t = k == y[b];
+                total += fmax(s, 0.0) - t * s + log1p(exp(-fabs(s)));
+                db[k] = (float)((1.0 / (1.0 + exp(-s)) - t) / B);
+            }
+            continue;
+        }
+        double top = zb[0], sum = 0.0;
+        for (int k = 1; k < n; k++) top = fmax(top, zb[k]);
+        for (int k = 0; k < n; k++) sum += exp(zb[k] - top);
+        if (cost == NLL) {
+            total += top + log(sum) - zb[y[b]];
+            for (int k = 0; k < n; k++) db[k] = (float)((exp(zb[k] - top) / sum - (k == y[b])) / B);
+            continue;
+        }
+        double squares = 0.0, p_dot_r = 0.0;  /* quadratic */
+        for (int k = 0; k < n; k++) {
+            const double p = exp(zb[k] - top) / sum, r = p - (k == y[b]);
+            squares += r * r;
+            p_dot_r += p * r;
+        }
+        total += squares;
+        for (int k = 0; k < n; k++) {
+            const double p = exp(zb[k] - top) / sum, r = p - (k == y[b]);
+            db[k] = (float)(2.0 / B * p * (r - p_dot_r));
+        }
+    }
+    *loss = total / B;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the pass */
+
 /* The forward pass of a net of `layers` layers, layer k mapping sizes[k] to sizes[k + 1]
  * units: out[k] = φ(in W[k]ᵀ + bias[k]) with in = x for the first layer and out[k − 1]
- * after, φ the activation of the hidden layers and linear for the last one (the logits). */
-void dl_forward(int threads, int B, int layers, const int *sizes, int activation, float slope, const float *x,
-                const float *const *W, const float *const *bias, float *const *out) {
+ * after, φ the activation of the hidden layers and linear for the last one (the logits).
+ * Then, when y is not NULL, the cost of the logits for the labels y into *loss and its
+ * gradient into delta (see cost_and_delta, whose return value this is; 0 without y). */
+int dl_forward(int threads, int B, int layers, const int *sizes, int activation, float slope, const float *x,
+               const float *const *W, const float *const *bias, float *const *out,
+               int cost, const int64_t *y, float *delta, double *loss) {
     #pragma omp parallel num_threads(threads)
     for (int k = 0; k < layers; k++)
         forward_layer(B, sizes[k], sizes[k + 1], k + 1 < layers ? activation : LINEAR, slope, k ? out[k - 1] : x,
                       W[k], bias[k], out[k]);
+    return y ? cost_and_delta(cost, B, sizes[layers], out[layers - 1], y, delta, loss) : 0;
 }
 
 /* ------------------------------------------------------- backward + update */
