@@ -72,7 +72,6 @@ typedef float vec __attribute__((vector_size(32), aligned(4)));  /* 8 floats, un
 static int min_int(int x, int y) { return x < y ? x : y; }
 static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 
-
 /* ------------------------------------------------------------ activations */
 
 /* The activations of depthlab.nets.activations, numbered as NATIVE_ACTIVATIONS in
