@@ -126,6 +126,12 @@ def test_cost_without_native_form_takes_torch_ops(native, monkeypatch):
     assert FusedSGD(net, COSTS["nll"], LR).kernel.startswith("native (")
 
 
+def test_native_step_wants_one_label_per_example(native):
+    step = FusedSGD(MLP(4, [3], 2, "tanh"), COSTS["nll"], LR, kernel="native")
+    with pytest.raises(ValueError, match=r"^expected 3 labels, one per example, got a tensor of shape \(2,\)$"):
+        step.step(torch.zeros(3, 4), torch.tensor([0, 1]))
+
+
 def test_native_step_names_a_label_outside_the_classes(native):
     step = FusedSGD(MLP(4, [3], 2, "tanh"), COSTS["nll"], LR, kernel="native")
     before = [p.clone() for p in step.weights]

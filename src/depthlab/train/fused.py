@@ -18,9 +18,10 @@ the gradient and reads it back) and pays per-operation overhead on top.
 
 On CPU in float32 the work runs in depthlab's native kernels
 (:mod:`depthlab.train.kernels`) when they can be built here, one call per pass over the
-net: the forward products with φ, and a backward pass that computes δ W ⊙ φ′ and updates W
-tile by tile while the tile is in cache, so each W is streamed 3 times per update. Elsewhere (other dtypes, GPUs, no C
-compiler) the same step runs on torch operations.
+net: the forward products with φ ending in the cost and δ^{L+1}, and a backward pass that
+computes δ W ⊙ φ′ and updates W tile by tile while the tile is in cache, so each W is
+streamed 3 times per update. Elsewhere (other dtypes, GPUs, no C compiler) the same step
+runs on torch operations.
 """
 
 from __future__ import annotations
@@ -153,9 +154,11 @@ class FusedSGD:
         """The step in the native kernels: one call for the forward pass and the cost, one for
         the backward pass and the updates. (Torch operations on the logits here would each
         take several times longer than usual: the passes flush the caches.)"""
+        if y.shape != (len(x),):  # the kernels read one label per example
+            raise ValueError(f"expected {len(x)} labels, one per example, got a tensor of shape {tuple(y.shape)}")
         outputs, deltas = self._work_tensors(len(x))
         loss = self.native.forward(x, self.weights, self.biases, outputs, self.activation, self.cost.name,
-                                   y.to(torch.int64).contiguous(), deltas[-1])
+                                   y.to("cpu", torch.int64).contiguous(), deltas[-1])
         self.native.backward(x, outputs, deltas, self.weights, self.biases, self.buffers or None, self.activation,
                              self.lr, self.weight_decay, self.momentum, self.nesterov)
         return torch.tensor(loss, dtype=x.dtype)
@@ -164,7 +167,7 @@ class FusedSGD:
         """Every layer's output and δ for minibatches of ``batch`` examples, which the native
         kernels overwrite: made at the first step of that size, reused while it lasts."""
         if self._work is None or len(self._work[0][0]) != batch:
-            self._work = tuple([torch.empty(batch, len(w)) for w in self.weights] for _ in range(2))
+            self._work = tuple([w.new_empty(batch, w.shape[0]) for w in self.weights] for _ in range(2))
         return self._work
 
     def _backward_update(self, k: int, delta: Tensor, a: Tensor) -> Tensor | None:
