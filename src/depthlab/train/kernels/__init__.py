@@ -55,7 +55,8 @@ class NativeKernels:
     """The compiled kernels, called on contiguous float32 CPU tensors.
 
     Every call runs on ``torch.get_num_threads()`` threads (OpenMP builds) and checks
-    nothing: the caller (:class:`depthlab.train.fused.FusedSGD`) owns the shapes.
+    nothing but the labels' range: the caller (:class:`depthlab.train.fused.FusedSGD`) owns
+    the shapes and dtypes.
     """
 
     def __init__(self, path: Path, flags: tuple[str, ...]):
