@@ -108,7 +108,8 @@ class NativeKernels:
                                 _addresses(deltas), _addresses(weights), w_buffers, _addresses(biases), b_buffers,
                                 lr, decay, momentum, int(nesterov))
         if failed:
-            raise MemoryError(f"the backward kernel could not allocate {len(x)} x {max(len(w) for w in weights)} floats")
+            widest = max(w.shape[0] for w in weights)
+            raise MemoryError(f"the backward kernel could not allocate {len(x)} x {widest} floats")
 
 
 def _sizes(x: Tensor, weights: list[Tensor]) -> ctypes.Array:

@@ -272,10 +272,12 @@ static void forward_layer(int B, int n_in, int n_out, int activation, float slop
  * each with its gradient with respect to the logits z (p = softmax(z), t = one-hot(y),
  * averages over the B examples):
  *
- *   nll                    C = (1/B) Σ_b [log Σ_k e^{z_k} − z_y]    ∂C/∂z = (p − t)/B
- *   quadratic              C = (1/B) Σ_b ‖p − t‖²                    ∂C/∂z_j = (2/B) p_j (r_j − Σ_k p_k r_k), r = p − t
+ *   nll                    C = (1/B) Σ_b [log Σ_k e^{z_k} − z_y]
+ *                          ∂C/∂z = (p − t)/B
+ *   quadratic              C = (1/B) Σ_b ‖p − t‖²
+ *                          ∂C/∂z_j = (2/B) p_j (r_j − Σ_k p_k r_k),  r = p − t
  *   binary-cross-entropy   C = (1/B) Σ_b Σ_k [max(z_k, 0) − t_k z_k + log(1 + e^{−|z_k|})]
- *                                                                    ∂C/∂z = (σ(z) − t)/B
+ *                          ∂C/∂z = (σ(z) − t)/B
  *
  * in double precision (B × classes numbers: no time to speak of). */
 enum { NLL, QUADRATIC, BINARY_CROSS_ENTROPY };
