@@ -100,13 +100,13 @@ class FusedSGD:
             raise DepthlabError(f"nesterov needs a momentum > 0, got momentum {momentum}")
         self.cost = cost
         self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
-        self.layers = [(layer.weight, layer.bias) for layer in model.linears]
-        self.weights, self.biases = [w for w, _ in self.layers], [b for _, b in self.layers]
+        self.weights, self.biases = [layer.weight for layer in model.linears], [layer.bias for layer in model.linears]
         self.activation = model.activation.name
         self.activate = model.activation.module()
         self.derivative = model.activation.derivative
         # Zero buffers make the first update v = μ·0 + g = g exactly, as torch.optim.SGD does.
-        self.buffers = [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in self.layers] if momentum else []
+        self.buffers = [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in zip(self.weights, self.biases)] \
+            if momentum else []
         self.native, self.kernel = self._choose_kernel(kernel)
         self._work: tuple[list[Tensor], list[Tensor]] | None = None
 
@@ -116,7 +116,7 @@ class FusedSGD:
             raise DepthlabError(f"unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
         if kernel == "torch":
             return None, "torch ops (asked for)"
-        tensors = [t for pair in self.layers for t in pair]
+        tensors = [*self.weights, *self.biases]
         if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors):
             reason = "the parameters are not contiguous float32 CPU tensors"
         elif self.activation not in NATIVE_ACTIVATIONS:
@@ -141,13 +141,12 @@ class FusedSGD:
                 and x.device.type == "cpu":
             return self._native_step(x, y)
         inputs = [x]
-        for w, b in self.layers[:-1]:
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
             inputs.append(self.activate(torch.addmm(b, inputs[-1], w.t())))
-        w, b = self.layers[-1]
-        z = torch.addmm(b, inputs[-1], w.t())
+        z = torch.addmm(self.biases[-1], inputs[-1], self.weights[-1].t())
         loss = self.cost.loss(z, y)
         delta = self.cost.grad_logits(z, y)
-        for k in reversed(range(len(self.layers))):
+        for k in reversed(range(len(self.weights))):
             delta = self._backward_update(k, delta, inputs[k])
         return loss
 
@@ -175,7 +174,7 @@ class FusedSGD:
         """Update layer k from its δ and input a in torch operations; return the δ of the
         layer below, (δ W_k) ⊙ φ′(a) with the weights before the update (None for the first
         layer, which has nothing below)."""
-        w, b = self.layers[k]
+        w, b = self.weights[k], self.biases[k]
         w_buffer, b_buffer = self.buffers[k] if self.buffers else (None, None)
         below = torch.mm(delta, w).mul_(self.derivative(a)) if k else None
         self._update(w, w_buffer, delta.t(), a)

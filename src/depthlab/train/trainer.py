@@ -58,14 +58,14 @@ class RunResult:
 def total_updates(config: TrainConfig, dataset: Dataset) -> int:
     """--updates, or --epochs times the updates per epoch of a finite training set (which
     must hold at least one minibatch)."""
-    if isinstance(dataset, FixedDataset):
-        dataset.updates_per_epoch(config.batch_size)  # raises when the batch is larger than the set
+    # raises, even with --updates, when the batch is larger than a finite training set
+    per_epoch = dataset.updates_per_epoch(config.batch_size) if isinstance(dataset, FixedDataset) else None
     if config.epochs is None:
         return config.updates or DEFAULT_UPDATES
-    if not isinstance(dataset, FixedDataset):
+    if per_epoch is None:
         raise DepthlabError(f"--epochs needs a finite training set; {dataset.name} is an unlimited stream: "
                             "use --updates")
-    return max(1, round(config.epochs * dataset.updates_per_epoch(config.batch_size)))
+    return max(1, round(config.epochs * per_epoch))
 
 
 def default_run_dir(config: TrainConfig) -> Path:

@@ -83,11 +83,10 @@ class NativeKernels:
         :data:`NATIVE_COSTS`) and the labels ``y`` (int64), also ∂C/∂logits into ``delta``;
         returns the cost C then, else None. A label outside the classes raises IndexError."""
         loss = ctypes.c_double()
-        labels = y.data_ptr() if cost else None
+        cost_args = (NATIVE_COSTS.index(cost), y.data_ptr(), delta.data_ptr()) if cost else (-1, None, None)
         failed = self._forward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
                                NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, x.data_ptr(), _addresses(weights),
-                               _addresses(biases), _addresses(outputs), NATIVE_COSTS.index(cost) if cost else -1,
-                               labels, delta.data_ptr() if cost else None, ctypes.byref(loss))
+                               _addresses(biases), _addresses(outputs), *cost_args, ctypes.byref(loss))
         if failed:
             raise IndexError(f"label {int(y[failed - 1])} of example {failed - 1} is not one of the "
                              f"{weights[-1].shape[0]} classes (0 to {weights[-1].shape[0] - 1})")
