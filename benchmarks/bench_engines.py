@@ -111,7 +111,7 @@ def autograd_update() -> Callable[[torch.Tensor, torch.Tensor], None]:
 
 def fused_update(kernel: str) -> Callable[[torch.Tensor, torch.Tensor], None]:
     model = MLP(INPUT, [HIDDEN] * DEPTH, CLASSES, "tanh")
-    return FusedSGD(model, COSTS["nll"], LR, kernel=kernel).step
+    return FusedSGD(model, COSTS.get("nll"), LR, kernel=kernel).step
 
 
 class TimedKernels:
@@ -136,7 +136,7 @@ class TimedKernels:
 def native_breakdown(batch: int, min_time: float) -> dict[str, float] | None:
     """Milliseconds per update of the native step: in all, in the forward pass, in the
     backward pass, and the rest. None where the native kernels do not run."""
-    step = FusedSGD(MLP(INPUT, [HIDDEN] * DEPTH, CLASSES, "tanh"), COSTS["nll"], LR)
+    step = FusedSGD(MLP(INPUT, [HIDDEN] * DEPTH, CLASSES, "tanh"), COSTS.get("nll"), LR)
     if step.native is None or batch > fused.NATIVE_MAX_BATCH:
         return None
     pool = minibatch_pool(batch)
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"net {INPUT}-{'-'.join([str(HIDDEN)] * DEPTH)}-{CLASSES} tanh, NLL, plain SGD, float32 "
           f"({params * 4 / 1e6:.1f} MB of parameters); torch {torch.__version__}; {torch.get_num_threads()} threads "
           f"({origin}; this machine has {os.cpu_count()} cores)")
-    print(f"native kernels: {FusedSGD(MLP(4, [4], 2, 'tanh'), COSTS['nll'], LR).kernel}")
+    print(f"native kernels: {FusedSGD(MLP(4, [4], 2, 'tanh'), COSTS.get('nll'), LR).kernel}")
     print(f"load average before: {os.getloadavg()[0]:.2f} (other processes share the cores and the cache)")
     print(f"median of {args.repeats} interleaved timings of >= {args.min_time} s each; "
           f"roofline = update bytes / copy bandwidth ({COPY_FLOATS * 4 // 2**20} MiB copies); compute roof = "

@@ -23,7 +23,7 @@ from depthlab.data.base import FixedDataset
 from depthlab.data.shapeset import generate
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
-from depthlab.train.costs import get_cost
+from depthlab.train.costs import COSTS
 from depthlab.train.schedule import jacobian_updates, probe_updates
 from depthlab.train.trainer import train
 
@@ -44,7 +44,7 @@ def probe_pass_seconds(data: FixedDataset, with_jacobians: bool, repeats: int = 
     model = MLP(data.input_dim, [1000] * 5, data.num_classes, "tanh")
     model.initialize("normalized")
     x, y = data.test
-    probe = Probe(model, x[:DEFAULTS.probe_size], y[:DEFAULTS.probe_size], get_cost("nll").loss,
+    probe = Probe(model, x[:DEFAULTS.probe_size], y[:DEFAULTS.probe_size], COSTS.get("nll").loss,
                   jacobian_examples=DEFAULTS.jacobian_examples)
     times = []
     for step in range(repeats):

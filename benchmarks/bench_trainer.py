@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from depthlab.data.base import FixedDataset
 from depthlab.data.shapeset import generate
 from depthlab.nets.mlp import MLP
-from depthlab.train.costs import get_cost
+from depthlab.train.costs import COSTS
 from depthlab.train.fused import FusedSGD
 from depthlab.train.trainer import train
 
@@ -47,7 +47,7 @@ def plain_loop(data: FixedDataset, batch_size: int, updates: int, engine: str) -
     model.initialize("normalized")
     batches = data.train_batches(batch_size, seed=0)
     if engine == "fused":
-        step = FusedSGD(model, get_cost("nll"), LR).step
+        step = FusedSGD(model, COSTS.get("nll"), LR).step
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=LR)
 

@@ -206,3 +206,23 @@ def assert_figures():
             assert (folder / f"{stem}.png").stat().st_size > 0, stem
             assert (folder / f"{stem}.svg").read_text().lstrip().startswith("<?xml"), stem
     return check
+
+
+@pytest.fixture
+def declare():
+    """``declare(REGISTRY, entry)`` registers ``entry`` for one test, in the place of any
+    entry of its name; the registries are as they were after the test."""
+    undo = []
+
+    def add(registry, entry):
+        previous = next((e for e in registry if e.name == entry.name), None)
+        registry.register(entry, replace=True)
+        undo.append((registry, entry.name, previous))
+        return entry
+
+    yield add
+    for registry, name, previous in reversed(undo):
+        if previous is None:
+            registry.unregister(name)
+        else:
+            registry.register(previous, replace=True)

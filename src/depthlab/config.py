@@ -2,6 +2,7 @@
 
 The same keys serve as command-line flags (``--batch-size``), as keys of a config file
 (``batch-size`` or ``batch_size``) and as fields of :class:`TrainConfig` in Python.
+Importing this module imports no torch, so the command line checks its flags quickly.
 """
 
 from __future__ import annotations
@@ -11,20 +12,19 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-import torch
-
 from depthlab.errors import DepthlabError, unknown_choice
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+if TYPE_CHECKING:
+    import torch
+
 ENGINES = ("auto", "autograd", "fused")
-BIAS_INITS = ("zero", "normal")
 
 
 @dataclass
@@ -75,16 +75,18 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Check every value; raise a one-line DepthlabError for the first bad one."""
-        from depthlab.nets.activations import get_activation
-        from depthlab.nets.init import parse_init
-        from depthlab.train.costs import get_cost
+        from depthlab.nets.activations import ACTIVATIONS
+        from depthlab.nets.init import BIAS_INITS, INITS
+        from depthlab.train.costs import COSTS
+        from depthlab.train.optim import OPTIMIZERS
 
-        get_activation(self.activation)
-        parse_init(self.init)
-        get_cost(self.cost)
-        for name, choices in (("optimizer", OPTIMIZERS), ("engine", ENGINES), ("bias_init", BIAS_INITS)):
-            if getattr(self, name) not in choices:
-                raise unknown_choice(name.replace("_", "-"), getattr(self, name), choices)
+        ACTIVATIONS.get(self.activation)
+        INITS.get(self.init)
+        BIAS_INITS.get(self.bias_init)
+        COSTS.get(self.cost)
+        OPTIMIZERS.get(self.optimizer)
+        if self.engine not in ENGINES:
+            raise unknown_choice("engine", self.engine, ENGINES)
         if self.widths is None and self.depth < 1:
             raise DepthlabError(f"depth {self.depth} must be at least 1")
         for w in self.hidden_widths:
@@ -134,8 +136,13 @@ def _positive(name: str, value: float) -> None:
         raise DepthlabError(f"{name} {value} must be positive")
 
 
-def check_device(device: str) -> torch.device:
-    """Parse a device string and check that this machine has it."""
+def check_device(device: str) -> torch.device | str:
+    """Parse a device string and check that this machine has it (the CPU needs no torch
+    import to check)."""
+    if device == "cpu":
+        return device
+    import torch
+
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError):

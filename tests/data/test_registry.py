@@ -9,9 +9,15 @@ import torch
 
 from depthlab.data import registry
 from depthlab.data.cifar import CIFAR10_SOURCE, load_cifar10
-from depthlab.data.download import RemoteFile, extract_tarball, locate, search_directories, user_cache_dir
+from depthlab.data.download import (
+    RemoteFile,
+    extract_tarball,
+    locate,
+    search_directories,
+    user_cache_dir,
+)
 from depthlab.data.idx import FASHION_MNIST_SOURCE, MNIST_SOURCE, load_mnist
-from depthlab.data.registry import available_datasets, load_dataset
+from depthlab.data.registry import DATASETS, available_datasets
 from depthlab.errors import DepthlabError
 
 # ---- where files are looked for
@@ -134,17 +140,18 @@ def tarball(members):
     return buffer.getvalue()
 
 
-def test_cifar_tarball_is_downloaded_extracted_and_removed(isolated_roots, write_cifar, monkeypatch):
+def test_cifar_tarball_is_downloaded_extracted_and_removed(isolated_roots, write_cifar, declare):
     batches = write_cifar(isolated_roots / "original")
     members = {f"cifar-10-batches-bin/{name}": (isolated_roots / "original" / name).read_bytes() for name in batches}
     url, md5 = serve(isolated_roots / "server", {"cifar-10-binary.tar.gz": tarball(members)})
     remote = dataclasses.replace(CIFAR10_SOURCE.files[0], digest=md5["cifar-10-binary.tar.gz"], mirrors=(url,))
     source = dataclasses.replace(CIFAR10_SOURCE, files=(remote,))
-    monkeypatch.setitem(registry.FILE_DATASETS, "cifar10", (source, load_cifar10))
+    cifar10 = DATASETS.get("cifar10")
+    declare(DATASETS, registry._published("cifar10", cifar10.summary, source, load_cifar10, cifar10.class_names))
 
     with pytest.raises(DepthlabError, match="^cifar10 data not found"):
-        load_dataset("cifar10")
-    data = load_dataset("cifar10", download=True)
+        DATASETS.get("cifar10").load()
+    data = DATASETS.get("cifar10").load(download=True)
     assert data.validation[1].tolist() == batches["data_batch_5.bin"][1].tolist()
     installed = isolated_roots / "cache" / "depthlab" / "cifar10"
     assert [p.name for p in installed.iterdir()] == ["cifar-10-batches-bin"]  # the archive is gone
@@ -179,19 +186,20 @@ def test_corrupt_tarball_is_an_error_naming_it(tmp_path):
 
 def test_unknown_name_lists_the_choices():
     with pytest.raises(DepthlabError) as error:
-        load_dataset("mnsit")
+        DATASETS.get("mnsit")
     assert str(error.value) == (
         "unknown dataset 'mnsit' (did you mean 'mnist'?); valid choices: arrays:PATH, cifar10, fashion-mnist, mnist, shapeset"
     )
 
 
 def test_dataset_names():
-    assert registry.DATASETS == ("shapeset", "mnist", "fashion-mnist", "cifar10")
+    assert [d.name for d in DATASETS] == ["shapeset", "mnist", "fashion-mnist", "cifar10"]
+    assert DATASETS.choices()[-1] == "arrays:PATH"
 
 
 def test_mnist_by_name_gets_the_paper_split(isolated_roots, write_mnist):
     write_mnist(isolated_roots / "flag" / "mnist", n_train=10_005, n_test=4)
-    data = load_dataset("mnist", data_dir=isolated_roots / "flag")
+    data = DATASETS.get("mnist").load(isolated_roots / "flag")
     assert [len(split[0]) for split in (data.train, data.validation, data.test)] == [5, 10_000, 4]
 
 
@@ -209,15 +217,18 @@ def test_arrays_form_loads_the_named_file(tmp_path):
     path = tmp_path / "tiny.npz"
     rng = np.random.default_rng(0)
     np.savez(path, x_train=rng.random((20, 5)), y_train=np.arange(20) % 3, x_test=rng.random((4, 5)), y_test=np.arange(4) % 3)
-    data = load_dataset(f"arrays:{path}")
+    data = DATASETS.get(f"arrays:{path}").load()
     assert (data.name, data.input_shape, data.num_classes, len(data.validation[0])) == ("tiny", (5,), 3, 2)
 
 
-def test_shapeset_by_name_uses_the_seed():
-    def first_images(seed):
-        data = load_dataset("shapeset", seed=seed)
-        data.validation_size = 5  # only a few images are needed
-        return data.validation[0]
+def test_shapeset_by_name_draws_the_asked_validation_and_test_sizes():
+    data = DATASETS.get("shapeset").load(eval_size=7)
+    assert (len(data.validation[0]), len(data.test[0])) == (7, 7)
+    assert not torch.equal(data.validation[0], data.test[0])
 
-    assert torch.equal(first_images(3), first_images(3))
-    assert not torch.equal(first_images(3), first_images(4))
+
+def test_eval_size_cuts_file_data_sets(isolated_roots, write_mnist):
+    write_mnist(isolated_roots / "flag" / "mnist", n_train=10_005, n_test=4)
+    data = DATASETS.get("mnist").load(isolated_roots / "flag", eval_size=3)
+    assert [len(split[0]) for split in (data.train, data.validation, data.test)] == [5, 3, 3]
+    assert data.class_names == tuple("0123456789")

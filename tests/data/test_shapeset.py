@@ -4,7 +4,14 @@ import torch
 
 from depthlab.data import shapeset
 from depthlab.data.figure import draw_grid
-from depthlab.data.shapeset import CHUNK_SIZE, CLASS_NAMES, CLASS_SHAPES, ShapesetDataset, generate, rasterise
+from depthlab.data.shapeset import (
+    CHUNK_SIZE,
+    CLASS_NAMES,
+    CLASS_SHAPES,
+    ShapesetDataset,
+    generate,
+    rasterise,
+)
 from depthlab.errors import DepthlabError
 
 

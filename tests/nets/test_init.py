@@ -5,34 +5,34 @@ import torch
 from torch import nn
 
 from depthlab.errors import DepthlabError
-from depthlab.nets.init import CHOICES, SCHEMES, parse_init, weight_variance
+from depthlab.nets.init import INITS
 from depthlab.nets.mlp import MLP
 
 
-@pytest.mark.parametrize("scheme", [*SCHEMES, "gaussian:0.05"])
+@pytest.mark.parametrize("scheme", [*(init.name for init in INITS), "gaussian:0.05"])
 def test_empirical_weight_variance_matches_formula(scheme):
     torch.manual_seed(0)
     w = torch.empty(1000, 1000)
-    parse_init(scheme)(w)
-    expected = weight_variance(scheme, n_in=1000, n_out=1000)
+    INITS.get(scheme).fill(w)
+    expected = INITS.get(scheme).variance(1000, 1000)
     assert w.var().item() == pytest.approx(expected, rel=0.03)
     assert abs(w.mean().item()) < 0.03 * math.sqrt(expected)
 
 
 def test_formulas_on_a_rectangular_layer():
     # Var = 1/(3 n_in) and 2/(n_in + n_out): the paper's eqs. 1 and 16 for 1000 -> 500.
-    assert weight_variance("standard", 1000, 500) == pytest.approx(1 / 3000)
-    assert weight_variance("normalized", 1000, 500) == pytest.approx(2 / 1500)
+    assert INITS.get("standard").variance(1000, 500) == pytest.approx(1 / 3000)
+    assert INITS.get("normalized").variance(1000, 500) == pytest.approx(2 / 1500)
     torch.manual_seed(1)
     w = torch.empty(500, 1000)
-    parse_init("normalized")(w)
+    INITS.get("normalized").fill(w)
     assert w.abs().max().item() <= math.sqrt(6 / 1500)
     assert w.var().item() == pytest.approx(2 / 1500, rel=0.03)
 
 
 def test_constant_init_fills_every_weight():
     w = torch.empty(30, 20)
-    parse_init("constant:0.25")(w)
+    INITS.get("constant:0.25").fill(w)
     assert torch.all(w == 0.25)
 
 
@@ -43,10 +43,11 @@ def test_constant_init_fills_every_weight():
 ])
 def test_bad_init_names_are_one_line_errors(spec, message):
     with pytest.raises(DepthlabError, match=message) as err:
-        parse_init(spec)
+        INITS.get(spec)
     assert "\n" not in str(err.value)
     if spec == "xavier":
-        assert all(choice in str(err.value) for choice in CHOICES)
+        assert all(choice in str(err.value) for choice in INITS.choices())
+        assert "gaussian:STD" in str(err.value) and "constant:C" in str(err.value)
 
 
 def test_lsuv_reaches_unit_output_variance():

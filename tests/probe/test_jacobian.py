@@ -5,7 +5,12 @@ from torch import nn
 
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
-from depthlab.probe.jacobian import chain_jacobian, input_jacobian, layer_jacobians, spectrum_stats
+from depthlab.probe.jacobian import (
+    chain_jacobian,
+    input_jacobian,
+    layer_jacobians,
+    spectrum_stats,
+)
 
 
 def _stats(rows, layer):

@@ -7,11 +7,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthlab.errors import DepthlabError
-from depthlab.nets.activations import get_activation
-from depthlab.nets.init import weight_variance
+from depthlab.nets.activations import ACTIVATIONS
+from depthlab.nets.init import INITS
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
-from depthlab.probe.stats import activation_stats, histogram, read_rows, series, write_rows
+from depthlab.probe.stats import (
+    activation_stats,
+    histogram,
+    read_rows,
+    series,
+    write_rows,
+)
 
 
 @pytest.mark.parametrize("name, values, fraction", [
@@ -23,13 +29,13 @@ from depthlab.probe.stats import activation_stats, histogram, read_rows, series,
     ("linear", [-9.0, 0.0, 9.0, 1.0, 2.0], 0.0),
 ])
 def test_saturated_fraction_follows_each_activation_rule(name, values, fraction):
-    stats = activation_stats(torch.tensor(values), get_activation(name))
+    stats = activation_stats(torch.tensor(values), ACTIVATIONS.get(name))
     assert stats["saturated_fraction"] == pytest.approx(fraction)
 
 
 def test_activation_percentiles_mean_and_std():
     a = torch.arange(101.0) / 100
-    stats = activation_stats(a, get_activation("sigmoid"))
+    stats = activation_stats(a, ACTIVATIONS.get("sigmoid"))
     assert (stats["activation_p2"], stats["activation_p50"], stats["activation_p98"]) == pytest.approx(
         (0.02, 0.5, 0.98))
     assert stats["activation_mean"] == pytest.approx(0.5)
@@ -76,7 +82,7 @@ def test_backpropagated_gradients_vanish_with_standard_init_not_with_normalized(
 @pytest.mark.parametrize("init", ["standard", "normalized"])
 def test_first_layer_pre_activation_variance_is_n_var_w_times_input_power(init):
     probe, x = _tanh_mlp_at_init(init)
-    expected = 1000 * weight_variance(init, 1000, 1000) * x.pow(2).mean().item()
+    expected = 1000 * INITS.get(init).variance(1000, 1000) * x.pow(2).mean().item()
     assert probe.series("preactivation_std", "layer 1")[1][0] ** 2 == pytest.approx(expected, rel=0.05)
 
 

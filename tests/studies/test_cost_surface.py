@@ -4,7 +4,11 @@ import torch
 import torch.nn.functional as F
 
 from depthlab.errors import DepthlabError
-from depthlab.studies.cost_surface import cost_surface, draw_cost_surface, surface_network
+from depthlab.studies.cost_surface import (
+    cost_surface,
+    draw_cost_surface,
+    surface_network,
+)
 
 SETUP = dict(seed=3, examples=60, hidden=8, resolution=21)
 

@@ -5,7 +5,12 @@ import pytest
 from depthlab.probe.stats import write_rows
 from depthlab.report.tables import write_table
 from depthlab.store.run import RunDir
-from depthlab.studies.glorot2010_tables import PAPER_JACOBIAN, PAPER_TABLE1, jacobian_table, table1
+from depthlab.studies.glorot2010_tables import (
+    PAPER_JACOBIAN,
+    PAPER_TABLE1,
+    jacobian_table,
+    table1,
+)
 
 # Glorot & Bengio (2010), Table 1, transcribed column by column:
 # Shapeset-3×2, MNIST, CIFAR-10, Small-ImageNet.

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from depthlab.data.registry import load_dataset
+from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
 from depthlab.studies import nielsen as study
 
@@ -27,7 +27,7 @@ def data_dir(tmp_path_factory, write_mnist):
 
 @pytest.fixture(scope="module")
 def fake_mnist(data_dir):
-    return load_dataset("mnist", data_dir=data_dir)
+    return DATASETS.get("mnist").load(data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -230,7 +230,6 @@ def test_predicted_variances_match_a_finite_width_simulation():
     ("standard", 1000, 1000, 1 / 3),       # n Var U[-1/√n, 1/√n] = n · (1/n)/3
     ("normalized", 1000, 1000, 1.0),        # n_in · 2/(n_in + n_out)
     ("normalized", 784, 1000, 2 * 784 / 1784),
-    ("xavier-uniform", 784, 1000, 2 * 784 / 1784),
     ("xavier-normal", 500, 1500, 0.5),
     ("lecun-normal", 300, 10, 1.0),
     ("he-normal", 300, 10, 2.0),

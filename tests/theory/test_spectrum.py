@@ -5,7 +5,12 @@ import pytest
 import torch
 
 from depthlab.errors import DepthlabError
-from depthlab.theory import chi1, critical_sigma_w2, fixed_point, jacobian_spectrum_moments
+from depthlab.theory import (
+    chi1,
+    critical_sigma_w2,
+    fixed_point,
+    jacobian_spectrum_moments,
+)
 
 
 def test_linear_networks():

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -7,9 +8,9 @@ from torch import nn
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.mlp import MLP
-from depthlab.train import fused
 from depthlab.train.costs import COSTS
 from depthlab.train.fused import NATIVE_MAX_BATCH, FusedSGD, fused_unsupported_reason
+from depthlab.train.optim import OPTIMIZERS as OPTIMIZERS_BY_NAME
 
 OPTIMIZERS = {
     "sgd": {},
@@ -48,11 +49,11 @@ def relative_errors(model, reference):
 def assert_100_updates_match_torch_sgd(activation, cost, optimizer):
     fused_net = small_net(activation)
     reference = copy.deepcopy(fused_net)
-    fused = FusedSGD(fused_net, COSTS[cost], LR, **OPTIMIZERS[optimizer])
+    fused = FusedSGD(fused_net, COSTS.get(cost), LR, **OPTIMIZERS[optimizer])
     torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, **OPTIMIZERS[optimizer])
     for x, y in minibatches(100):
         fused_loss = fused.step(x, y)
-        torch_loss = autograd_step(reference, torch_sgd, COSTS[cost], x, y)
+        torch_loss = autograd_step(reference, torch_sgd, COSTS.get(cost), x, y)
         assert fused_loss.shape == ()
         assert fused_loss.item() == pytest.approx(torch_loss.item(), rel=1e-9)
     assert max(relative_errors(fused_net, reference)) < 1e-5
@@ -66,21 +67,21 @@ def assert_native_100_updates_match_torch_sgd(activation, cost, optimizer, batch
     torch.manual_seed(0)
     native_net = MLP(21, [19, 16, 13], 5, activation)
     reference = copy.deepcopy(native_net).double()
-    fused = FusedSGD(native_net, COSTS[cost], LR, kernel="native", **OPTIMIZERS[optimizer])
+    fused = FusedSGD(native_net, COSTS.get(cost), LR, kernel="native", **OPTIMIZERS[optimizer])
     torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, **OPTIMIZERS[optimizer])
     g = torch.Generator().manual_seed(1)
     for step in range(100):
         batch = batch_sizes[step % len(batch_sizes)]
         x, y = torch.randn(batch, 21, generator=g), torch.randint(0, 5, (batch,), generator=g)
         native_loss = fused.step(x, y)
-        torch_loss = autograd_step(reference, torch_sgd, COSTS[cost], x.double(), y)
+        torch_loss = autograd_step(reference, torch_sgd, COSTS.get(cost), x.double(), y)
         assert native_loss.item() == pytest.approx(torch_loss.item(), rel=1e-5)
     assert fused.kernel.startswith("native (")
     assert max(relative_errors(native_net, reference)) < 1e-5
 
 
-@pytest.mark.parametrize("cost", COSTS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("cost", [c.name for c in COSTS])
+@pytest.mark.parametrize("activation", [a.name for a in ACTIVATIONS])
 def test_native_kernels_match_torch_sgd(native, activation, cost):
     assert_native_100_updates_match_torch_sgd(activation, cost, "sgd")
 
@@ -102,46 +103,46 @@ def test_native_step_follows_changing_batch_sizes(native):
 
 
 def test_kernel_choice():
-    assert FusedSGD(small_net(), COSTS["nll"], LR).kernel.startswith("torch ops (the parameters are not")
-    assert FusedSGD(MLP(4, [3], 2), COSTS["nll"], LR, kernel="torch").kernel == "torch ops (asked for)"
+    assert FusedSGD(small_net(), COSTS.get("nll"), LR).kernel.startswith("torch ops (the parameters are not")
+    assert FusedSGD(MLP(4, [3], 2), COSTS.get("nll"), LR, kernel="torch").kernel == "torch ops (asked for)"
     with pytest.raises(DepthlabError, match="^the native kernels cannot run: the parameters are not contiguous "
                                             "float32 CPU tensors$"):
-        FusedSGD(small_net(), COSTS["nll"], LR, kernel="native")
+        FusedSGD(small_net(), COSTS.get("nll"), LR, kernel="native")
     with pytest.raises(DepthlabError, match="^unknown kernel 'fast'; choose one of auto, native, torch$"):
-        FusedSGD(MLP(4, [3], 2), COSTS["nll"], LR, kernel="fast")
+        FusedSGD(MLP(4, [3], 2), COSTS.get("nll"), LR, kernel="fast")
 
 
-def test_activation_without_native_form_takes_torch_ops(native, monkeypatch):
-    monkeypatch.setattr(fused, "NATIVE_ACTIVATIONS", ("linear", "relu"))
+def test_activation_without_native_form_takes_torch_ops(native):
     net = MLP(4, [3], 2, "tanh")
-    assert FusedSGD(net, COSTS["nll"], LR).kernel == "torch ops (no native form of the activation tanh)"
+    net.activation = dataclasses.replace(net.activation, native=None)
+    assert FusedSGD(net, COSTS.get("nll"), LR).kernel == "torch ops (no native form of the activation tanh)"
     with pytest.raises(DepthlabError, match="^the native kernels cannot run: no native form of the activation tanh$"):
-        FusedSGD(net, COSTS["nll"], LR, kernel="native")
+        FusedSGD(net, COSTS.get("nll"), LR, kernel="native")
 
 
-def test_cost_without_native_form_takes_torch_ops(native, monkeypatch):
-    monkeypatch.setattr(fused, "NATIVE_COSTS", ("nll",))
+def test_cost_without_native_form_takes_torch_ops(native):
     net = MLP(4, [3], 2, "tanh")
-    assert FusedSGD(net, COSTS["quadratic"], LR).kernel == "torch ops (no native form of the cost quadratic)"
-    assert FusedSGD(net, COSTS["nll"], LR).kernel.startswith("native (")
+    quadratic = dataclasses.replace(COSTS.get("quadratic"), native=None)
+    assert FusedSGD(net, quadratic, LR).kernel == "torch ops (no native form of the cost quadratic)"
+    assert FusedSGD(net, COSTS.get("nll"), LR).kernel.startswith("native (")
 
 
 def test_native_step_wants_one_label_per_example(native):
-    step = FusedSGD(MLP(4, [3], 2, "tanh"), COSTS["nll"], LR, kernel="native")
+    step = FusedSGD(MLP(4, [3], 2, "tanh"), COSTS.get("nll"), LR, kernel="native")
     with pytest.raises(ValueError, match=r"^expected 3 labels, one per example, got a tensor of shape \(2,\)$"):
         step.step(torch.zeros(3, 4), torch.tensor([0, 1]))
 
 
 def test_native_step_names_a_label_outside_the_classes(native):
-    step = FusedSGD(MLP(4, [3], 2, "tanh"), COSTS["nll"], LR, kernel="native")
+    step = FusedSGD(MLP(4, [3], 2, "tanh"), COSTS.get("nll"), LR, kernel="native")
     before = [p.clone() for p in step.weights]
     with pytest.raises(IndexError, match=r"^label 2 of example 1 is not one of the 2 classes \(0 to 1\)$"):
         step.step(torch.zeros(3, 4), torch.tensor([0, 2, 1]))
     assert all(torch.equal(p, q) for p, q in zip(step.weights, before))  # no update
 
 
-@pytest.mark.parametrize("cost", COSTS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("cost", [c.name for c in COSTS])
+@pytest.mark.parametrize("activation", [a.name for a in ACTIVATIONS])
 def test_every_activation_and_cost_matches_torch_sgd(activation, cost):
     assert_100_updates_match_torch_sgd(activation, cost, "sgd")
 
@@ -155,11 +156,11 @@ def test_image_batches_in_float32():
     torch.manual_seed(0)
     fused_net = MLP(16, [32, 32], 5, "tanh")
     reference = copy.deepcopy(fused_net)
-    fused = FusedSGD(fused_net, COSTS["nll"], LR, momentum=0.9)
+    fused = FusedSGD(fused_net, COSTS.get("nll"), LR, momentum=0.9)
     torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, momentum=0.9)
     for x, y in minibatches(100, torch.float32, shape=(1, 4, 4)):
         fused.step(x, y)
-        autograd_step(reference, torch_sgd, COSTS["nll"], x, y)
+        autograd_step(reference, torch_sgd, COSTS.get("nll"), x, y)
     assert max(relative_errors(fused_net, reference)) < 1e-5
 
 
@@ -167,7 +168,7 @@ def test_updates_the_model_tensors_in_place_without_gradients():
     net = small_net()
     addresses = [p.data_ptr() for p in net.parameters()]
     before = [p.clone() for p in net.parameters()]
-    FusedSGD(net, COSTS["nll"], LR).step(*minibatches(1)[0])
+    FusedSGD(net, COSTS.get("nll"), LR).step(*minibatches(1)[0])
     assert [p.data_ptr() for p in net.parameters()] == addresses
     assert all(p.grad is None for p in net.parameters())
     assert all(not torch.equal(p, q) for p, q in zip(net.parameters(), before))
@@ -177,7 +178,7 @@ def test_updates_the_model_tensors_in_place_without_gradients():
 def test_state_dict_round_trip_continues_identically(optimizer):
     batches = minibatches(10)
     net = small_net()
-    fused = FusedSGD(net, COSTS["nll"], LR, **OPTIMIZERS[optimizer])
+    fused = FusedSGD(net, COSTS.get("nll"), LR, **OPTIMIZERS[optimizer])
     for x, y in batches[:5]:
         fused.step(x, y)
     checkpoint = copy.deepcopy((net.state_dict(), fused.state_dict()))
@@ -186,7 +187,7 @@ def test_state_dict_round_trip_continues_identically(optimizer):
 
     resumed_net = small_net(seed=7)
     resumed_net.load_state_dict(checkpoint[0])
-    resumed = FusedSGD(resumed_net, COSTS["nll"], LR, **OPTIMIZERS[optimizer])
+    resumed = FusedSGD(resumed_net, COSTS.get("nll"), LR, **OPTIMIZERS[optimizer])
     resumed.load_state_dict(checkpoint[1])
     for x, y in batches[5:]:
         resumed.step(x, y)
@@ -195,14 +196,14 @@ def test_state_dict_round_trip_continues_identically(optimizer):
 
 def test_state_dict_is_a_copy_in_torch_sgd_layout():
     net = small_net()
-    fused = FusedSGD(net, COSTS["nll"], LR, momentum=0.9)
+    fused = FusedSGD(net, COSTS.get("nll"), LR, momentum=0.9)
     fused.step(*minibatches(1)[0])
     state = fused.state_dict()
     assert sorted(state["state"]) == list(range(len(list(net.parameters()))))
     saved = state["state"][0]["momentum_buffer"].clone()
     fused.step(*minibatches(1, seed=2)[0])
     assert torch.equal(state["state"][0]["momentum_buffer"], saved)
-    assert FusedSGD(small_net(), COSTS["nll"], LR).state_dict() == {"state": {}}
+    assert FusedSGD(small_net(), COSTS.get("nll"), LR).state_dict() == {"state": {}}
 
 
 def test_resumes_from_torch_sgd_state():
@@ -210,18 +211,18 @@ def test_resumes_from_torch_sgd_state():
     reference = small_net()
     torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, momentum=0.9, nesterov=True)
     for x, y in batches[:5]:
-        autograd_step(reference, torch_sgd, COSTS["nll"], x, y)
+        autograd_step(reference, torch_sgd, COSTS.get("nll"), x, y)
     fused_net = copy.deepcopy(reference)
-    fused = FusedSGD(fused_net, COSTS["nll"], LR, momentum=0.9, nesterov=True)
+    fused = FusedSGD(fused_net, COSTS.get("nll"), LR, momentum=0.9, nesterov=True)
     fused.load_state_dict(torch_sgd.state_dict())
     for x, y in batches[5:]:
-        autograd_step(reference, torch_sgd, COSTS["nll"], x, y)
+        autograd_step(reference, torch_sgd, COSTS.get("nll"), x, y)
         fused.step(x, y)
     assert max(relative_errors(fused_net, reference)) < 1e-12
 
 
 def test_load_state_dict_names_a_wrong_shape():
-    fused = FusedSGD(small_net(), COSTS["nll"], LR, momentum=0.9)
+    fused = FusedSGD(small_net(), COSTS.get("nll"), LR, momentum=0.9)
     state = {"state": {0: {"momentum_buffer": torch.zeros(3, 3)}}}
     with pytest.raises(DepthlabError, match=r"momentum buffer 0 has shape \(3, 3\), expected \(16, 20\)"):
         fused.load_state_dict(state)
@@ -242,7 +243,14 @@ class NotAnMLP(nn.Sequential):
     (MLP(4, [3], 2), "nesterov", None, None),
 ])
 def test_unsupported_reason(model, optimizer, clip_norm, reason):
-    assert fused_unsupported_reason(model, optimizer, clip_norm) == reason
+    assert fused_unsupported_reason(model, OPTIMIZERS_BY_NAME.get(optimizer), clip_norm) == reason
+
+
+def test_an_activation_without_derivative_from_its_output_is_not_fused():
+    model = MLP(4, [3], 2)
+    model.activation = dataclasses.replace(model.activation, name="gelu-like", derivative=None)
+    assert fused_unsupported_reason(model, OPTIMIZERS_BY_NAME.get("sgd"), None) == \
+        "the activation gelu-like has no derivative in terms of its output"
 
 
 @pytest.mark.parametrize(("model", "options", "message"), [
@@ -254,4 +262,4 @@ def test_unsupported_reason(model, optimizer, clip_norm, reason):
 ])
 def test_rejects_bad_settings(model, options, message):
     with pytest.raises(DepthlabError, match=f"^{message}$"):
-        FusedSGD(model, COSTS["nll"], **{"lr": LR, **options})
+        FusedSGD(model, COSTS.get("nll"), **{"lr": LR, **options})

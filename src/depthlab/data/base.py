@@ -7,6 +7,7 @@ minibatches as a deterministic stream: the batch for update ``t`` depends only o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -65,6 +66,15 @@ class FixedDataset(Dataset):
                 idx = order[i * batch_size:(i + 1) * batch_size]
                 yield x[idx], y[idx]
             epoch, offset = epoch + 1, 0
+
+    def truncated(self, eval_size: int | None) -> FixedDataset:
+        """This data set with at most ``eval_size`` validation and test examples (all of
+        them for None)."""
+        if eval_size is None:
+            return self
+        (xv, yv), (xt, yt) = self.validation, self.test
+        return dataclasses.replace(self, validation=(xv[:eval_size], yv[:eval_size]),
+                                   test=(xt[:eval_size], yt[:eval_size]))
 
     def updates_per_epoch(self, batch_size: int) -> int:
         """Full minibatches per pass over the training set (at least one)."""

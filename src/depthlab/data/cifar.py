@@ -13,13 +13,15 @@ out for validation: ``data_batch_1..4`` train (40,000), ``data_batch_5`` validat
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from depthlab.data.arrays import dataset_from_arrays
-from depthlab.data.base import FixedDataset
 from depthlab.data.download import RemoteFile, Source
 from depthlab.errors import DepthlabError
+
+if TYPE_CHECKING:
+    from depthlab.data.base import FixedDataset
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 32, 32)
@@ -61,6 +63,8 @@ def find_batches(directory: str | Path) -> Path | None:
 
 def load_cifar10(directory: str | Path) -> FixedDataset:
     """CIFAR-10 split 40k / 10k / 10k (see the module docstring) from ``directory``."""
+    from depthlab.data.arrays import dataset_from_arrays
+
     batches = find_batches(directory)
     if batches is None:
         raise DepthlabError(

@@ -18,13 +18,15 @@ import gzip
 import zlib
 from math import prod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from depthlab.data.arrays import dataset_from_arrays
-from depthlab.data.base import FixedDataset
 from depthlab.data.download import RemoteFile, Source
 from depthlab.errors import DepthlabError
+
+if TYPE_CHECKING:
+    from depthlab.data.base import FixedDataset
 
 IDX_UNSIGNED_BYTE = 0x08
 NUM_CLASSES = 10
@@ -96,6 +98,8 @@ def load_idx_dataset(
 ) -> FixedDataset:
     """A :class:`FixedDataset` named ``name`` from the four MNIST-style IDX files in
     ``directory``; the last ``validation_size`` training images are held out."""
+    from depthlab.data.arrays import dataset_from_arrays
+
     directory = Path(directory)
     missing = [stem for stem in IDX_FILES if idx_path(directory, stem) is None]
     if missing:

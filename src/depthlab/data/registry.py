@@ -1,4 +1,5 @@
-"""Every data set by name: the data sets of Glorot & Bengio (2010) and the d2l chapter.
+"""Every data set by name, each declared once: the data sets of Glorot & Bengio (2010)
+and the d2l chapter.
 
 - ``shapeset``: the paper's synthetic Shapeset-3×2, generated online (no files);
 - ``mnist``, ``fashion-mnist``: IDX files, 50k / 10k / 10k (:mod:`depthlab.data.idx`);
@@ -6,58 +7,91 @@
 - ``arrays:PATH``: an ``.npz`` archive, e.g. Small-ImageNet (:mod:`depthlab.data.arrays`).
 
 File-backed data sets are looked for, and optionally downloaded, as
-:mod:`depthlab.data.download` describes.
+:mod:`depthlab.data.download` describes. Importing this module imports no torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from depthlab.data.arrays import load_arrays
-from depthlab.data.base import Dataset, FixedDataset
-from depthlab.data.cifar import CIFAR10_SOURCE, load_cifar10
+from depthlab.data.cifar import CIFAR10_SOURCE
 from depthlab.data.download import Source, find_directory, locate
-from depthlab.data.idx import FASHION_MNIST_SOURCE, MNIST_SOURCE, load_fashion_mnist, load_mnist
-from depthlab.errors import unknown_choice
+from depthlab.data.idx import FASHION_MNIST_SOURCE, MNIST_SOURCE
+from depthlab.registry import Registry, deferred
 
-ARRAYS_PREFIX = "arrays:"
-FILE_DATASETS: dict[str, tuple[Source, Callable[[Path], FixedDataset]]] = {
-    "mnist": (MNIST_SOURCE, load_mnist),
-    "fashion-mnist": (FASHION_MNIST_SOURCE, load_fashion_mnist),
-    "cifar10": (CIFAR10_SOURCE, load_cifar10),
-}
-DATASETS = ("shapeset", *FILE_DATASETS)
-CLASS_NAMES = {
-    "mnist": tuple("0123456789"),
-    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                      "Ankle boot"),
-    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-}
+if TYPE_CHECKING:
+    from depthlab.data.base import Dataset, FixedDataset
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = False, seed: int = 0) -> Dataset:
-    """The data set called ``name`` (one of :data:`DATASETS` or ``arrays:PATH``).
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to get one data set: ``load(data_dir, download, eval_size)`` returns it (with
+    at most ``eval_size`` validation and test examples); ``files`` are the published
+    files it is read from (None: generated); ``class_names`` label its classes."""
 
-    ``data_dir`` is searched first for files; ``download`` fetches missing published
-    files; ``seed`` seeds the Shapeset generator (fixed data sets need none).
-    """
-    if name.startswith(ARRAYS_PREFIX):
-        return load_arrays(name[len(ARRAYS_PREFIX):])
-    if name == "shapeset":
-        from depthlab.data.shapeset import ShapesetDataset
+    name: str
+    summary: str
+    load: Callable[[str | Path | None, bool, int | None], Dataset]
+    files: Source | None = None
+    class_names: tuple[str, ...] | None = None
 
-        return ShapesetDataset(seed=seed)
-    if name in FILE_DATASETS:
-        source, load = FILE_DATASETS[name]
-        dataset = load(locate(source, data_dir, download))
-        dataset.class_names = CLASS_NAMES[name]
+    def available(self, data_dir: str | Path | None = None) -> bool:
+        """Whether it can be had without downloading: generated, or its files found."""
+        return self.files is None or find_directory(self.files, data_dir) is not None
+
+    def directory(self, data_dir: str | Path | None = None) -> Path | None:
+        """Where its files were found (None for a generated data set or missing files)."""
+        return None if self.files is None else find_directory(self.files, data_dir)
+
+
+def _shapeset(data_dir: str | Path | None = None, download: bool = False, eval_size: int | None = None) -> Dataset:
+    from depthlab.data.shapeset import ShapesetDataset
+
+    sizes = {} if eval_size is None else {"validation_size": eval_size, "test_size": eval_size}
+    return ShapesetDataset(**sizes)
+
+
+def _published(name: str, summary: str, files: Source, read: Callable[[Path], FixedDataset],
+               class_names: tuple[str, ...]) -> DatasetSpec:
+    """A data set read by ``read`` from the directory holding its published ``files``."""
+
+    def load(data_dir: str | Path | None = None, download: bool = False,
+             eval_size: int | None = None) -> FixedDataset:
+        dataset = read(locate(files, data_dir, download)).truncated(eval_size)
+        dataset.class_names = class_names
         return dataset
-    raise unknown_choice("dataset", name, [*DATASETS, f"{ARRAYS_PREFIX}PATH"])
+
+    return DatasetSpec(name, summary, load, files, class_names)
+
+
+def _arrays(path: str) -> DatasetSpec:
+    def load(data_dir: str | Path | None = None, download: bool = False,
+             eval_size: int | None = None) -> FixedDataset:
+        from depthlab.data.arrays import load_arrays
+
+        return load_arrays(path).truncated(eval_size)
+
+    return DatasetSpec(f"arrays:{path}", f"the arrays of {path}", load)
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", [
+    DatasetSpec("shapeset", "Shapeset-3×2, generated (Glorot & Bengio 2010)", _shapeset),
+    _published("mnist", "MNIST digits (IDX files)", MNIST_SOURCE, deferred("depthlab.data.idx:load_mnist"),
+               tuple("0123456789")),
+    _published("fashion-mnist", "Fashion-MNIST (IDX files)", FASHION_MNIST_SOURCE,
+               deferred("depthlab.data.idx:load_fashion_mnist"),
+               ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                "Ankle boot")),
+    _published("cifar10", "CIFAR-10 (binary batches)", CIFAR10_SOURCE, deferred("depthlab.data.cifar:load_cifar10"),
+               ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
+])
+DATASETS.register_family("arrays", "PATH", _arrays)
 
 
 def available_datasets(data_dir: str | Path | None = None) -> list[str]:
-    """The names in :data:`DATASETS` usable without downloading: Shapeset always, the
-    others when their files are found."""
-    found = [name for name, (source, _) in FILE_DATASETS.items() if find_directory(source, data_dir)]
-    return ["shapeset", *found]
+    """The registered data sets usable without downloading: Shapeset always, the others
+    when their files are found."""
+    return [dataset.name for dataset in DATASETS if dataset.available(data_dir)]

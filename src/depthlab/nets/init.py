@@ -1,7 +1,6 @@
-"""Weight initialization schemes, by name.
+"""Weight and bias initialization schemes, each declared once with its variance.
 
-Every scheme fills a weight matrix W of shape (n_out, n_in) in place; biases start at 0
-unless the run asks otherwise. Var[W] for each:
+Every weight scheme fills a matrix W of shape (n_out, n_in) in place. Var[W] for each:
 
 - ``standard``: W ~ U[-1/√n_in, 1/√n_in], Var = 1/(3 n_in)  (Glorot & Bengio 2010, eq. 1)
 - ``normalized`` (Xavier/Glorot uniform): W ~ U[±√6/√(n_in+n_out)], Var = 2/(n_in+n_out)
@@ -15,81 +14,123 @@ unless the run asks otherwise. Var[W] for each:
 - ``lsuv``: orthogonal, then each layer rescaled so its output variance on a data
   batch is 1 (Mishkin & Matas 2016, "All you need is a good init"): see :func:`lsuv_`
 - ``gaussian:STD``: N(0, STD²);  ``constant:C``: every weight C (Var = 0)
+
+Biases (``BIAS_INITS``): ``zero``, or ``normal`` N(0, 1) as Nielsen (2015, ch. 1) does.
+Importing this module imports no torch.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor, nn
+from depthlab.errors import DepthlabError
+from depthlab.registry import Registry, deferred
 
-from depthlab.errors import DepthlabError, unknown_choice
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
-InitFn = Callable[[Tensor], None]
+
+@dataclass(frozen=True)
+class Init:
+    """A weight initialization scheme: ``fill(W)`` draws an (n_out, n_in) matrix in place,
+    with ``variance(n_in, n_out)`` = Var[W]. ``needs_data``: the scheme then rescales the
+    layers on a data batch (:func:`lsuv_`). ``no_mean_field`` says why mean-field theory
+    does not describe networks so initialized ("" when it does)."""
+
+    name: str
+    summary: str
+    fill: Callable[[Tensor], object]
+    variance: Callable[[int, int], float]
+    needs_data: bool = False
+    no_mean_field: str = ""
+
+
+@dataclass(frozen=True)
+class BiasInit:
+    """A bias initialization: ``fill(b)`` in place, each bias with variance ``variance``
+    (σ_b² of mean-field theory)."""
+
+    name: str
+    summary: str
+    fill: Callable[[Tensor], object]
+    variance: float
+
+
+_uniform = deferred("torch.nn.init:uniform_")
 
 
 def _standard(w: Tensor) -> None:
     bound = 1 / math.sqrt(w.shape[1])
-    nn.init.uniform_(w, -bound, bound)
+    _uniform(w, -bound, bound)
 
 
-SCHEMES: dict[str, InitFn] = {
-    "standard": _standard,
-    "normalized": nn.init.xavier_uniform_,
-    "xavier-normal": nn.init.xavier_normal_,
-    "lecun-normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="linear"),
-    "he-normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
-    "he-uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
-    "orthogonal": nn.init.orthogonal_,
-    "lsuv": nn.init.orthogonal_,  # then lsuv_() on data
-}
-PARAMETRIC = {"gaussian": "gaussian:STD", "constant": "constant:C"}
-CHOICES = [*SCHEMES, *PARAMETRIC.values()]
+INITS: Registry[Init] = Registry("init", [
+    Init("standard", "U[-1/√n_in, 1/√n_in] (Glorot & Bengio 2010, eq. 1)", _standard,
+         lambda n_in, n_out: 1 / (3 * n_in)),
+    Init("normalized", "U[±√6/√(n_in+n_out)], Xavier uniform (Glorot & Bengio 2010, eq. 16)",
+         deferred("torch.nn.init:xavier_uniform_"), lambda n_in, n_out: 2 / (n_in + n_out)),
+    Init("xavier-normal", "N(0, 2/(n_in+n_out))", deferred("torch.nn.init:xavier_normal_"),
+         lambda n_in, n_out: 2 / (n_in + n_out)),
+    Init("lecun-normal", "N(0, 1/n_in) (LeCun et al. 1998)", deferred("torch.nn.init:kaiming_normal_",
+                                                                      nonlinearity="linear"),
+         lambda n_in, n_out: 1 / n_in),
+    Init("he-normal", "N(0, 2/n_in) (He et al. 2015)", deferred("torch.nn.init:kaiming_normal_", nonlinearity="relu"),
+         lambda n_in, n_out: 2 / n_in),
+    Init("he-uniform", "U[±√(6/n_in)] (He et al. 2015)", deferred("torch.nn.init:kaiming_uniform_",
+                                                                 nonlinearity="relu"),
+         lambda n_in, n_out: 2 / n_in),
+    Init("orthogonal", "random (semi-)orthogonal (Saxe et al. 2014)", deferred("torch.nn.init:orthogonal_"),
+         lambda n_in, n_out: 1 / max(n_in, n_out)),
+    Init("lsuv", "orthogonal, then unit output variance on data (Mishkin & Matas 2016)",
+         deferred("torch.nn.init:orthogonal_"), lambda n_in, n_out: 1 / max(n_in, n_out), needs_data=True,
+         no_mean_field="LSUV rescales each layer on a data batch, so σ_w² is not fixed by the init"),
+])
 
 
-def parse_init(spec: str) -> InitFn:
-    """Turn an init name such as ``normalized`` or ``gaussian:0.01`` into a function."""
-    if spec in SCHEMES:
-        return SCHEMES[spec]
-    kind, _, arg = spec.partition(":")
-    if kind not in PARAMETRIC:
-        raise unknown_choice("init", spec, CHOICES)
+def _number(spec: str, argument: str) -> float:
     try:
-        value = float(arg)
+        value = float(argument)
     except ValueError:
-        raise DepthlabError(f"init '{spec}' needs a number after the colon, e.g. {PARAMETRIC[kind]}") from None
+        raise DepthlabError(f"init '{spec}' needs a number after the colon, e.g. {spec.partition(':')[0]}:0.1") \
+            from None
     if not math.isfinite(value):
         raise DepthlabError(f"init '{spec}' needs a finite number")
-    if kind == "gaussian":
-        if not value > 0:
-            raise DepthlabError(f"init '{spec}': the standard deviation must be positive")
-        return lambda w: nn.init.normal_(w, 0.0, value)
-    return lambda w: nn.init.constant_(w, value)
+    return value
 
 
-def weight_variance(spec: str, n_in: int, n_out: int) -> float:
-    """The variance the scheme gives each weight of an (n_out, n_in) matrix."""
-    kind, _, arg = spec.partition(":")
-    return {
-        "standard": lambda: 1 / (3 * n_in),
-        "normalized": lambda: 2 / (n_in + n_out),
-        "xavier-normal": lambda: 2 / (n_in + n_out),
-        "lecun-normal": lambda: 1 / n_in,
-        "he-normal": lambda: 2 / n_in,
-        "he-uniform": lambda: 2 / n_in,
-        "orthogonal": lambda: 1 / max(n_in, n_out),
-        "lsuv": lambda: 1 / max(n_in, n_out),
-        "gaussian": lambda: float(arg) ** 2,
-        "constant": lambda: 0.0,
-    }[kind]()
+def _gaussian(argument: str) -> Init:
+    spec = f"gaussian:{argument}"
+    std = _number(spec, argument)
+    if not std > 0:
+        raise DepthlabError(f"init '{spec}': the standard deviation must be positive")
+    return Init(spec, f"N(0, {std:g}²)", deferred("torch.nn.init:normal_", mean=0.0, std=std),
+                lambda n_in, n_out: std**2)
 
 
-@torch.no_grad()
+def _constant(argument: str) -> Init:
+    spec = f"constant:{argument}"
+    value = _number(spec, argument)
+    return Init(spec, f"every weight {value:g}", deferred("torch.nn.init:constant_", val=value),
+                lambda n_in, n_out: 0.0,
+                no_mean_field="a constant init has Var[W] = 0: every unit of a layer computes the same thing")
+
+
+INITS.register_family("gaussian", "STD", _gaussian)
+INITS.register_family("constant", "C", _constant)
+
+BIAS_INITS: Registry[BiasInit] = Registry("bias-init", [
+    BiasInit("zero", "every bias 0", deferred("torch.nn.init:zeros_"), 0.0),
+    BiasInit("normal", "N(0, 1) (Nielsen 2015, ch. 1)", deferred("torch.nn.init:normal_"), 1.0),
+])
+
+
 def lsuv_(layers: list[nn.Linear], forward_to: Callable[[int, Tensor], Tensor], x: Tensor,
           tol: float = 0.1, max_rounds: int = 10) -> list[float]:
-    """Layer-sequential unit-variance rescaling (Mishkin & Matas 2016, Algorithm 1).
+    """Layer-sequential unit-variance rescaling (Mishkin & Matas 2016, Algorithm 1), to be
+    called under ``torch.no_grad()``.
 
     Starting from orthonormal weights, for each layer k in turn: compute its output
     (pre-activation) on the batch ``x`` via ``forward_to(k, x)``, and divide W_k by the

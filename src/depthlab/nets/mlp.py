@@ -13,8 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from depthlab.errors import DepthlabError
-from depthlab.nets.activations import get_activation
-from depthlab.nets.init import lsuv_, parse_init
+from depthlab.nets.activations import ACTIVATIONS
+from depthlab.nets.init import BIAS_INITS, INITS, lsuv_
 
 
 class MLP(nn.Sequential):
@@ -32,7 +32,7 @@ class MLP(nn.Sequential):
                 raise DepthlabError(f"width {w} is not a positive number of units")
         if not 0 <= dropout < 1:
             raise DepthlabError(f"dropout {dropout} is not a probability in [0, 1)")
-        act = get_activation(activation)
+        act = ACTIVATIONS.get(activation)
         layers: list[nn.Module] = [nn.Flatten()]
         sizes = [input_dim, *widths]
         for n_in, n_out in zip(sizes, sizes[1:]):
@@ -61,19 +61,15 @@ class MLP(nn.Sequential):
 
     @torch.no_grad()
     def initialize(self, init: str, bias: str = "zero", data: Tensor | None = None) -> None:
-        """Fill the weights with the scheme ``init`` (see depthlab.nets.init) and the
-        biases with 0 (``bias='zero'``) or N(0, 1) (``bias='normal'``, Nielsen 2015, ch. 1).
-        ``lsuv`` needs a data batch ``data``."""
-        fill = parse_init(init)
+        """Fill the weights with the scheme ``init`` and the biases with ``bias`` (see
+        :mod:`depthlab.nets.init`: 0 or N(0, 1)); ``lsuv`` needs a data batch ``data``."""
+        scheme, bias_scheme = INITS.get(init), BIAS_INITS.get(bias)
         for layer in self.linears:
-            fill(layer.weight)
-            if bias == "normal":
-                nn.init.normal_(layer.bias)
-            else:
-                nn.init.zeros_(layer.bias)
-        if init == "lsuv":
+            scheme.fill(layer.weight)
+            bias_scheme.fill(layer.bias)
+        if scheme.needs_data:
             if data is None:
-                raise ValueError("lsuv needs a data batch")
+                raise ValueError(f"{init} needs a data batch")
             was_training = self.training
             self.eval()
             lsuv_(self.linears[:-1], self.pre_activation, data)

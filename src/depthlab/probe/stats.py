@@ -35,8 +35,19 @@ from torch import Tensor, nn
 
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.nets.activations import Activation
-from depthlab.probe.hooks import LayerTensors, ProbedLayer, find_layers, preserved_state, probe_pass
-from depthlab.probe.jacobian import chain_jacobian, input_jacobian, layer_jacobians, spectrum_stats
+from depthlab.probe.hooks import (
+    LayerTensors,
+    ProbedLayer,
+    find_layers,
+    preserved_state,
+    probe_pass,
+)
+from depthlab.probe.jacobian import (
+    chain_jacobian,
+    input_jacobian,
+    layer_jacobians,
+    spectrum_stats,
+)
 from depthlab.store.run import read_jsonl
 
 

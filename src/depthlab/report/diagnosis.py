@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from depthlab.nets.activations import get_activation
+from depthlab.nets.activations import ACTIVATIONS
 from depthlab.probe.stats import hidden_layers, series
 
 VANISHING_RATIO = 0.1
@@ -180,7 +180,7 @@ def _saturation(config: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[
     the limit and the fraction at the last probe."""
     activation = config.get("activation")
     if activation in BOUNDED:
-        name, limit, what = "saturation", SATURATION_LIMIT, f"saturated ({get_activation(activation).saturation_rule})"
+        name, limit, what = "saturation", SATURATION_LIMIT, f"saturated ({ACTIVATIONS.get(activation).saturation_rule})"
         advice = ("--activation softsign, or tanh with --init normalized" if activation == "sigmoid"
                   else f"{_better_init(config)}, or --activation softsign, or lower --lr")
     elif activation == "relu":

@@ -28,7 +28,12 @@ import numpy as np
 
 from depthlab.errors import DepthlabError
 from depthlab.probe.stats import hidden_layers, read_rows, series, values_at
-from depthlab.report.diagnosis import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW, Finding, diagnose
+from depthlab.report.diagnosis import (
+    UPDATE_RATIO_HIGH,
+    UPDATE_RATIO_LOW,
+    Finding,
+    diagnose,
+)
 from depthlab.report.html import Figure, Section, Table, Verdict, write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store.run import RunDir

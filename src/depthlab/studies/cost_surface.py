@@ -26,12 +26,12 @@ from torch.func import vmap
 
 from depthlab.data.shapeset import CLASS_NAMES, generate
 from depthlab.errors import DepthlabError
-from depthlab.nets.init import parse_init
+from depthlab.nets.init import INITS
 from depthlab.report.html import Figure
 from depthlab.report.plotting import new_figure, save_figure
-from depthlab.train.costs import get_cost
+from depthlab.train.costs import COSTS
 
-COSTS = ("nll", "quadratic")
+COMPARED = ("nll", "quadratic")
 
 FLAT_GRADIENT = 0.05
 """A point is flat where ‖∇C‖ is at most this fraction of the surface's largest."""
@@ -67,7 +67,7 @@ class CostSurface:
     def numbers(self) -> dict[str, float]:
         """The plateau fraction and cost range of each surface, and the rule's thresholds."""
         numbers = {"flat_gradient": FLAT_GRADIENT, "low_cost": LOW_COST}
-        for cost in COSTS:
+        for cost in COMPARED:
             numbers |= {f"{cost}_plateau_fraction": float(self.plateau(cost).mean()),
                         f"{cost}_min": float(self.costs[cost].min()), f"{cost}_max": float(self.costs[cost].max())}
         return numbers
@@ -82,7 +82,7 @@ def surface_network(seed: int = 0, examples: int = 200, hidden: int = 20,
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise DepthlabError(f"{name} {value!r} must be a positive integer")
     x, y = generate(examples, seed)
-    fill = parse_init(init)
+    fill = INITS.get(init).fill
     w1 = torch.empty(hidden, x[0].numel(), dtype=torch.float64)
     w2 = torch.empty(len(CLASS_NAMES), hidden, dtype=torch.float64)
     with torch.random.fork_rng():
@@ -117,8 +117,8 @@ def cost_surface(seed: int = 0, examples: int = 200, hidden: int = 20, span: flo
     column = w2[:, i] + (b - w2[k, i])[:, None] * torch.eye(len(w2), dtype=w2.dtype)[k]  # (G, 9)
     z = z_rest + h_i[:, :, None] * column[:, None, :]                         # (G, n, 9)
     costs, gradients = {}, {}
-    for name in COSTS:
-        values = vmap(get_cost(name).loss, in_dims=(0, None))(z, y)
+    for name in COMPARED:
+        values = vmap(COSTS.get(name).loss, in_dims=(0, None))(z, y)
         grad_a, grad_b = torch.autograd.grad(values.sum(), (a, b), retain_graph=True)
         costs[name] = values.detach().reshape(resolution, resolution).numpy()
         gradients[name] = torch.stack([grad_a, grad_b], -1).reshape(resolution, resolution, 2).numpy()
@@ -131,10 +131,10 @@ def cost_surface(seed: int = 0, examples: int = 200, hidden: int = 20, span: flo
 
 def draw_cost_surface(surface: CostSurface, out_dir: str | Path, stem: str = "figure05") -> Figure:
     """Contour panels of the NLL and quadratic surfaces with their plateaus outlined."""
-    fig, axes = new_figure(1, len(COSTS), width=5.5)
+    fig, axes = new_figure(1, len(COMPARED), width=5.5)
     i, j, k = surface.units
     numbers = surface.numbers()
-    for ax, cost in zip(axes[0], COSTS):
+    for ax, cost in zip(axes[0], COMPARED):
         filled = ax.contourf(surface.w2, surface.w1, surface.costs[cost], levels=20, cmap="viridis")
         fig.colorbar(filled, ax=ax, label="cost")
         plateau = surface.plateau(cost)

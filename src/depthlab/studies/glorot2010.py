@@ -77,9 +77,7 @@ def choose_datasets(requested: list[str] | None, data_dir: str | None) -> list[s
         return found
     requested = list(dict.fromkeys(requested))  # each once, in the order given
     for name in requested:
-        if name not in DATASETS:
-            from depthlab.errors import unknown_choice
-            raise unknown_choice("dataset", name, DATASETS)
+        DATASETS.get(name)
         if name not in found:
             raise DepthlabError(f"data set '{name}' has no files here (available: {', '.join(found)}); "
                                 f"see 'depthlab train --download' or --data-dir")

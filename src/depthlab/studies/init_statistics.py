@@ -27,13 +27,13 @@ import torch
 from torch import Tensor
 
 from depthlab.errors import unknown_choice
-from depthlab.nets.activations import get_activation
-from depthlab.nets.init import parse_init
+from depthlab.nets.activations import ACTIVATIONS
+from depthlab.nets.init import INITS
 from depthlab.nets.mlp import MLP
 from depthlab.report.html import Figure, Section, Table, Verdict, write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure
 from depthlab.report.tables import write_table
-from depthlab.train.costs import get_cost
+from depthlab.train.costs import COSTS
 
 DEPTH, WIDTH = 10, 500
 SCHEMES = {"0.01·N(0,1)": "gaussian:0.01", "N(0,1)": "gaussian:1", "Xavier N(0,1/n)": "lecun-normal",
@@ -85,7 +85,7 @@ def layer_activations(activation: str, init: str, examples: int, seed: int = 0) 
     """The activations a^1 … a^10 of the lecture's stack: a^0 ~ N(0, 1) of shape
     (examples, 500), a^l = φ(a^{l−1} W_lᵀ), every W_l (500 × 500) filled by ``init``."""
     torch.manual_seed(seed)
-    fill, phi = parse_init(init), get_activation(activation).module()
+    fill, phi = INITS.get(init).fill, ACTIVATIONS.get(activation).module()
     a, weight = torch.randn(examples, WIDTH), torch.empty(WIDTH, WIDTH)
     layers = []
     for _ in range(DEPTH):
@@ -119,7 +119,7 @@ def train_constant_init(dropout: float, steps: int, seed: int = 0) -> MLP:
     model = MLP(SYMMETRY_INPUTS, [SYMMETRY_WIDTH] * 2, SYMMETRY_CLASSES, "tanh", dropout=dropout)
     model.initialize(f"constant:{SYMMETRY_CONSTANT}")
     optimizer = torch.optim.SGD(model.parameters(), lr=SYMMETRY_LR)
-    loss_fn = get_cost("nll").loss
+    loss_fn = COSTS.get("nll").loss
     for _ in range(steps):
         batch = torch.randint(SYMMETRY_EXAMPLES, (SYMMETRY_BATCH,))
         optimizer.zero_grad(set_to_none=True)
@@ -146,7 +146,7 @@ def _close(ours: float, lecture: float) -> bool:
 def _activation_figures(activation: str, layers: dict[str, list[Tensor]], out: Path) -> Figure:
     """One panel per weight scale, holding one histogram per layer, stacked bottom to top
     and each scaled to its own peak; for ReLU, of the positive outputs (the rest are 0)."""
-    value_range = get_activation(activation).value_range
+    value_range = ACTIVATIONS.get(activation).value_range
     fig, axes = new_figure(1, len(layers), width=3.0, height=4.2, sharey=True)
     for ax, (label, activations) in zip(axes[0], layers.items()):
         for layer, a in enumerate(activations, start=1):
@@ -180,7 +180,7 @@ def _std_figure(activation: str, rows: list[dict[str, Any]], out: Path) -> Figur
 
 
 def _weight_scale_results(activation: str, examples: int, out: Path) -> tuple[list[dict[str, Any]], list]:
-    phi = get_activation(activation)
+    phi = ACTIVATIONS.get(activation)
     layers = {label: layer_activations(activation, SCHEMES[label], examples) for label in STUDIED[activation]}
     rows = []
     for label, activations in layers.items():

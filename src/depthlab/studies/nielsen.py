@@ -38,8 +38,7 @@ from tqdm.auto import tqdm
 
 from depthlab.config import TrainConfig
 from depthlab.data.base import FixedDataset
-from depthlab.data.download import find_directory
-from depthlab.data.registry import FILE_DATASETS, available_datasets, load_dataset
+from depthlab.data.registry import DATASETS, available_datasets
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.probe import Probe
 from depthlab.report.html import Figure, Section, Table, Verdict, write_report
@@ -47,7 +46,7 @@ from depthlab.report.plotting import layer_color, new_figure, save_figure
 from depthlab.report.tables import write_table
 from depthlab.store.run import RunDir
 from depthlab.studies.runner import RunSpec, run_specs
-from depthlab.train.costs import get_cost
+from depthlab.train.costs import COSTS
 from depthlab.train.trainer import build_model
 
 WIDTH = 30
@@ -58,7 +57,7 @@ COST = "binary-cross-entropy"
 SPEED_EXAMPLES = 1000
 SPEED_DEPTH = 4
 DEPTHS = (1, 2, 3, 4)
-DATASETS = ("mnist", "fashion-mnist")
+NIELSEN_DATASETS = ("mnist", "fashion-mnist")
 
 NIELSEN_INIT_SPEED = {2: (0.07, 0.31), 3: (0.012, 0.060, 0.283), 4: (0.003, 0.017, 0.070, 0.285)}
 """‖δ^l‖ per hidden layer at initialization, by number of hidden layers (Nielsen, ch. 5)."""
@@ -113,7 +112,7 @@ def nielsen_config(hidden_layers: int, dataset: str, train_size: int, **changes:
 def choose_dataset(data_dir: str | None = None) -> str:
     """MNIST when its files are found, else Fashion-MNIST, else a one-line error."""
     found = available_datasets(data_dir)
-    for name in DATASETS:
+    for name in NIELSEN_DATASETS:
         if name in found:
             return name
     raise DepthlabError("Nielsen's study needs MNIST or Fashion-MNIST and found neither: put their IDX files "
@@ -136,7 +135,7 @@ def learning_speed_at_init(dataset: FixedDataset, hidden_layers: int, seeds: int
     speeds = []
     for seed in range(seeds):
         model = build_model(config.replace(seed=seed), dataset)
-        rows = Probe(model, x, y, get_cost(COST).loss, jacobian_examples=0).measure(0)
+        rows = Probe(model, x, y, COSTS.get(COST).loss, jacobian_examples=0).measure(0)
         norms = {row["layer"]: row["value"] for row in rows if row["stat"] == "bias_grad_norm"}
         speeds.append([norms[f"layer {k}"] for k in range(1, hidden_layers + 1)])
     return np.array(speeds)
@@ -152,7 +151,7 @@ def learning_speed_in_training(dataset: FixedDataset, epochs: int, seed: int = 0
     weights = [layer.weight for layer in model.linears]
     biases = [layer.bias for layer in model.linears]
     optimizer = torch.optim.SGD([{"params": weights, "weight_decay": LAMBDA / len(x)}, {"params": biases}], lr=ETA)
-    loss_fn = get_cost(COST).loss
+    loss_fn = COSTS.get(COST).loss
     speeds = []
     for _ in tqdm(range(epochs), desc="full-batch epochs", disable=not progress, leave=False):
         optimizer.zero_grad(set_to_none=True)
@@ -308,13 +307,13 @@ def reproduce(out: Path, budget: str = "quick", workers: int = 1, data_dir: str 
         raise unknown_choice("budget", budget, BUDGETS)
     sizes = BUDGETS[budget]
     name = choose_dataset(data_dir)
-    dataset = load_dataset(name, data_dir=data_dir)
+    dataset = DATASETS.get(name).load(data_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     init_speeds = {depth: learning_speed_at_init(dataset, depth, sizes.init_seeds) for depth in NIELSEN_INIT_SPEED}
     training_speeds = learning_speed_in_training(dataset, sizes.speed_epochs, progress=progress)
     runs = accuracy_runs(dataset, sizes, out, data_dir, workers, progress)
-    source = find_directory(FILE_DATASETS[name][0], data_dir)
+    source = DATASETS.get(name).directory(data_dir)
     data_note = (f"Data: {name} from {source}." if name == "mnist" else
                  f"Data: {name} from {source}: MNIST was not found, and Nielsen's numbers are for MNIST, so "
                  "compare trends, not values.")

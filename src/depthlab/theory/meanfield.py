@@ -31,11 +31,10 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import expit
 
-from depthlab.errors import DepthlabError, unknown_choice
-from depthlab.nets.activations import LEAKY_SLOPE
-from depthlab.nets.init import parse_init, weight_variance
+from depthlab.errors import DepthlabError
+from depthlab.nets.activations import ACTIVATIONS, PiecewiseLinear
+from depthlab.nets.init import INITS
 
 ActivationLike = str | Callable[[np.ndarray], np.ndarray]
 
@@ -161,45 +160,6 @@ class QuadratureMoments:
         return gaussian_mean2(self.dphi, self.dphi, q, c)
 
 
-def _tanh_d1(x):
-    return 1 - np.tanh(x) ** 2
-
-
-def _tanh_d2(x):
-    return -2 * np.tanh(x) * _tanh_d1(x)
-
-
-def _sigmoid_d1(x):
-    return expit(x) * expit(-x)
-
-
-def _sigmoid_d2(x):
-    return _sigmoid_d1(x) * (1 - 2 * expit(x))
-
-
-def _softsign(x):
-    return x / (1 + np.abs(x))
-
-
-def _softsign_d1(x):
-    return 1 / (1 + np.abs(x)) ** 2
-
-
-def _softsign_d2(x):
-    return -2 * np.sign(x) / (1 + np.abs(x)) ** 3
-
-
-_NAMED = {
-    "linear": PiecewiseLinearMoments(1.0),
-    "relu": PiecewiseLinearMoments(0.0),
-    "leaky-relu": PiecewiseLinearMoments(LEAKY_SLOPE),
-    "tanh": QuadratureMoments(np.tanh, _tanh_d1, _tanh_d2),
-    "sigmoid": QuadratureMoments(expit, _sigmoid_d1, _sigmoid_d2),
-    "softsign": QuadratureMoments(_softsign, _softsign_d1, _softsign_d2),
-}
-ACTIVATION_NAMES = tuple(_NAMED)
-
-
 def _finite_difference_moments(phi: Callable) -> QuadratureMoments:
     def step(x):
         return 1e-4 * (1 + np.abs(x))
@@ -216,14 +176,19 @@ def _finite_difference_moments(phi: Callable) -> QuadratureMoments:
 
 
 def activation_moments(activation: ActivationLike) -> PiecewiseLinearMoments | QuadratureMoments:
-    """The Gaussian moments of an activation given by name (one of
-    :data:`ACTIVATION_NAMES`, leaky ReLU with slope ``LEAKY_SLOPE``) or as a callable that
-    maps a NumPy array elementwise (derivatives then by central differences)."""
+    """The Gaussian moments of an activation given by name (its registry entry's
+    ``gaussian`` form: closed forms for a piecewise-linear φ, quadrature otherwise) or as
+    a callable that maps a NumPy array elementwise (derivatives then by central
+    differences)."""
     if callable(activation):
         return _finite_difference_moments(activation)
-    if activation not in _NAMED:
-        raise unknown_choice("activation", activation, ACTIVATION_NAMES)
-    return _NAMED[activation]
+    form = ACTIVATIONS.get(activation).gaussian
+    if form is None:
+        raise DepthlabError(f"activation '{activation}' declares no Gaussian form: mean-field theory cannot "
+                            "integrate it")
+    if isinstance(form, PiecewiseLinear):
+        return PiecewiseLinearMoments(form.slope)
+    return QuadratureMoments(form.phi, form.dphi, form.d2phi)
 
 
 def length_map(q, activation: ActivationLike, sigma_w2, sigma_b2=0.0) -> np.ndarray:
@@ -370,11 +335,11 @@ def critical_sigma_w2(activation: ActivationLike, sigma_b2=0.0) -> np.ndarray:
 
 
 def init_sigma_w2(init_name: str, n_in: int, n_out: int) -> float:
-    """σ_w² = n_in Var[W] for an init scheme of :mod:`depthlab.nets.init`: 'standard'
-    U[-1/√n, 1/√n] → 1/3; 'normalized' (= 'xavier-uniform') and 'xavier-normal' →
+    """σ_w² = n_in Var[W] for an init scheme of :mod:`depthlab.nets.init` (its declared
+    variance): 'standard' U[-1/√n, 1/√n] → 1/3; 'normalized' and 'xavier-normal' →
     2 n_in / (n_in + n_out) (Glorot & Bengio 2010, eq. 16); 'lecun-normal' → 1;
-    'he-normal', 'he-uniform' → 2; 'gaussian:STD' → n_in STD²; any other scheme there by
-    its weight variance.
+    'he-normal', 'he-uniform' → 2; 'gaussian:STD' → n_in STD². A scheme mean-field theory
+    does not describe (lsuv, constant) is a one-line error saying why.
 
     'orthogonal' → n_in / max(n_in, n_out), i.e. 1 for square and narrowing layers: the
     mean-field maps only see this second moment, but orthogonal weights change the
@@ -383,12 +348,11 @@ def init_sigma_w2(init_name: str, n_in: int, n_out: int) -> float:
     for name, n in (("n_in", n_in), ("n_out", n_out)):
         if not (isinstance(n, (int, np.integer)) and n > 0):
             raise DepthlabError(f"{name} {n!r} must be a positive integer")
-    spec = "normalized" if init_name == "xavier-uniform" else init_name
-    parse_init(spec)
-    if spec == "lsuv" or spec.startswith("constant:"):
-        raise DepthlabError(f"init '{init_name}' has no fixed weight variance for mean-field theory "
-                            "(lsuv depends on data, constant weights are not random)")
-    return n_in * weight_variance(spec, n_in, n_out)
+    init = INITS.get(init_name)
+    if init.no_mean_field:
+        raise DepthlabError(f"init '{init_name}' has no fixed weight variance for mean-field theory: "
+                            f"{init.no_mean_field}")
+    return n_in * init.variance(n_in, n_out)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The training costs, with their gradient with respect to the logits.
+"""The training costs, each declared once with its gradient with respect to the logits.
 
 All three average over the minibatch of B examples, p = softmax(z), t = one-hot(y):
 
@@ -8,53 +8,69 @@ All three average over the minibatch of B examples, p = softmax(z), t = one-hot(
   it with the NLL); ∂C/∂z_j = (2/B) p_j [(p_j − t_j) − Σ_k p_k (p_k − t_k)].
 - ``binary-cross-entropy``: a sigmoid on every output, C = −(1/B) Σ_k [t_k log σ(z_k)
   + (1 − t_k) log(1 − σ(z_k))] (Nielsen 2015, ch. 3 and 5); ∂C/∂z = (σ(z) − t)/B.
+
+Importing this module imports no torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch.nn.functional as F
-from torch import Tensor
+from depthlab.registry import Registry, deferred
 
-from depthlab.errors import unknown_choice
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass(frozen=True)
 class Cost:
+    """A cost C(z, y) of logits z and labels y: ``loss`` and ``grad_logits`` = ∂C/∂z;
+    ``native`` is its number in the C kernels' enum (``fused_mlp.c``; None: none)."""
+
     name: str
+    summary: str
     loss: Callable[[Tensor, Tensor], Tensor]
     grad_logits: Callable[[Tensor, Tensor], Tensor]
+    native: int | None = None
+
+
+_one_hot = deferred("torch.nn.functional:one_hot")
+
+
+def _targets(z: Tensor, y: Tensor) -> Tensor:
+    return _one_hot(y, z.shape[1]).to(z.dtype)
+
+
+def _nll_grad(z: Tensor, y: Tensor) -> Tensor:
+    return (z.softmax(1) - _targets(z, y)) / len(z)
 
 
 def _quadratic(z: Tensor, y: Tensor) -> Tensor:
     p = z.softmax(1)
-    return (p - F.one_hot(y, z.shape[1]).to(p.dtype)).pow(2).sum(1).mean()
+    return (p - _targets(p, y)).pow(2).sum(1).mean()
 
 
 def _quadratic_grad(z: Tensor, y: Tensor) -> Tensor:
     p = z.softmax(1)
-    r = p - F.one_hot(y, z.shape[1]).to(p.dtype)
+    r = p - _targets(p, y)
     return (2 / len(z)) * p * (r - (p * r).sum(1, keepdim=True))
 
 
+_bce_with_logits = deferred("torch.nn.functional:binary_cross_entropy_with_logits", reduction="sum")
+
+
 def _bce(z: Tensor, y: Tensor) -> Tensor:
-    t = F.one_hot(y, z.shape[1]).to(z.dtype)
-    return F.binary_cross_entropy_with_logits(z, t, reduction="sum") / len(z)
+    return _bce_with_logits(z, _targets(z, y)) / len(z)
 
 
-COSTS: dict[str, Cost] = {
-    "nll": Cost("nll", F.cross_entropy,
-                lambda z, y: (z.softmax(1) - F.one_hot(y, z.shape[1]).to(z.dtype)) / len(z)),
-    "quadratic": Cost("quadratic", _quadratic, _quadratic_grad),
-    "binary-cross-entropy": Cost("binary-cross-entropy", _bce,
-                                 lambda z, y: (z.sigmoid() - F.one_hot(y, z.shape[1]).to(z.dtype)) / len(z)),
-}
+def _bce_grad(z: Tensor, y: Tensor) -> Tensor:
+    return (z.sigmoid() - _targets(z, y)) / len(z)
 
 
-def get_cost(name: str) -> Cost:
-    try:
-        return COSTS[name]
-    except KeyError:
-        raise unknown_choice("cost", name, COSTS) from None
+COSTS: Registry[Cost] = Registry("cost", [
+    Cost("nll", "softmax, then −log P(y|x)", deferred("torch.nn.functional:cross_entropy"), _nll_grad, native=0),
+    Cost("quadratic", "‖softmax(z) − one-hot(y)‖²", _quadratic, _quadratic_grad, native=1),
+    Cost("binary-cross-entropy", "a sigmoid per output, cross-entropy per output", _bce, _bce_grad, native=2),
+])

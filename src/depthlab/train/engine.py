@@ -16,7 +16,7 @@ from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.train.costs import Cost
 from depthlab.train.fused import FusedSGD, fused_unsupported_reason
-from depthlab.train.optim import make_optimizer
+from depthlab.train.optim import OPTIMIZERS
 
 
 class AutogradStep:
@@ -48,12 +48,12 @@ class AutogradStep:
 def make_engine(config: TrainConfig, model: nn.Module, cost: Cost) -> tuple[str, AutogradStep | FusedSGD]:
     """Return (engine name, stepper) for the run; ``--engine fused`` on a run that does not
     qualify is an error that says why."""
-    reason = fused_unsupported_reason(model, config.optimizer, config.clip_norm)
+    rule = OPTIMIZERS.get(config.optimizer)
+    reason = fused_unsupported_reason(model, rule, config.clip_norm)
     if config.engine == "fused" and reason:
         raise DepthlabError(f"--engine fused cannot run this configuration ({reason}); use --engine autograd or auto")
     if config.engine != "autograd" and reason is None:
-        momentum = config.momentum if config.optimizer in ("momentum", "nesterov") else 0.0
-        return "fused", FusedSGD(model, cost, config.lr, momentum=momentum,
-                                 nesterov=config.optimizer == "nesterov", weight_decay=config.weight_decay)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay)
+        return "fused", FusedSGD(model, cost, config.lr, momentum=config.momentum if rule.momentum else 0.0,
+                                 nesterov=rule.nesterov, weight_decay=config.weight_decay)
+    optimizer = rule.make(model.parameters(), config.lr, config.momentum, config.weight_decay)
     return "autograd", AutogradStep(model, cost, optimizer, config.clip_norm)

@@ -32,9 +32,9 @@ from torch import Tensor, nn
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.train.costs import Cost
-from depthlab.train.kernels import NATIVE_ACTIVATIONS, NATIVE_COSTS, NativeKernels, NativeUnavailable, native_kernels
+from depthlab.train.kernels import NativeKernels, NativeUnavailable, native_kernels
+from depthlab.train.optim import OPTIMIZERS, Optimizer
 
-FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov")
 KERNELS = ("auto", "native", "torch")
 # Above this many examples per minibatch torch's GEMMs catch up with the native kernels:
 # on the 5×1000 net and 2 AMD EPYC cores the native step was ahead of the torch-ops one at
@@ -45,18 +45,21 @@ KERNELS = ("auto", "native", "torch")
 NATIVE_MAX_BATCH = 96
 
 
-def fused_unsupported_reason(model: nn.Module, optimizer: str, clip_norm: float | None) -> str | None:
+def fused_unsupported_reason(model: nn.Module, optimizer: Optimizer, clip_norm: float | None) -> str | None:
     """Why ``model`` trained with ``optimizer`` and ``clip_norm`` cannot take the fused step,
-    or None when it can: a depthlab MLP without batch normalization or dropout, trained by
-    SGD (plain, momentum or Nesterov) without gradient clipping."""
+    or None when it can: a depthlab MLP whose activation has a derivative in terms of its
+    output, without batch normalization or dropout, trained by a rule the step implements
+    (SGD: plain, momentum or Nesterov) without gradient clipping."""
     if not isinstance(model, MLP):
         return "not a depthlab MLP"
+    if model.activation.derivative is None:
+        return f"the activation {model.activation.name} has no derivative in terms of its output"
     if any(isinstance(m, nn.BatchNorm1d) for m in model):
         return "batch normalization"
     if any(isinstance(m, nn.Dropout) for m in model):
         return "dropout"
-    if optimizer not in FUSED_OPTIMIZERS:
-        return f"optimizer {optimizer}"
+    if not optimizer.fused:
+        return f"optimizer {optimizer.name}"
     if clip_norm is not None:
         return "gradient clipping"
     return None
@@ -87,7 +90,7 @@ class FusedSGD:
 
     def __init__(self, model: MLP, cost: Cost, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0, kernel: str = "auto"):
-        reason = fused_unsupported_reason(model, "sgd", None)
+        reason = fused_unsupported_reason(model, OPTIMIZERS.get("sgd"), None)
         if reason:
             raise DepthlabError(f"the fused step cannot train this model: {reason}")
         if lr <= 0:
@@ -101,7 +104,7 @@ class FusedSGD:
         self.cost = cost
         self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
         self.weights, self.biases = [layer.weight for layer in model.linears], [layer.bias for layer in model.linears]
-        self.activation = model.activation.name
+        self.activation = model.activation
         self.activate = model.activation.module()
         self.derivative = model.activation.derivative
         # Zero buffers make the first update v = μ·0 + g = g exactly, as torch.optim.SGD does.
@@ -119,9 +122,9 @@ class FusedSGD:
         tensors = [*self.weights, *self.biases]
         if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors):
             reason = "the parameters are not contiguous float32 CPU tensors"
-        elif self.activation not in NATIVE_ACTIVATIONS:
-            reason = f"no native form of the activation {self.activation}"
-        elif self.cost.name not in NATIVE_COSTS:
+        elif self.activation.native is None:
+            reason = f"no native form of the activation {self.activation.name}"
+        elif self.cost.native is None:
             reason = f"no native form of the cost {self.cost.name}"
         else:
             try:
@@ -157,7 +160,7 @@ class FusedSGD:
         if y.shape != (len(x),):  # the kernels read one label per example
             raise ValueError(f"expected {len(x)} labels, one per example, got a tensor of shape {tuple(y.shape)}")
         outputs, deltas = self._work_tensors(len(x))
-        loss = self.native.forward(x, self.weights, self.biases, outputs, self.activation, self.cost.name,
+        loss = self.native.forward(x, self.weights, self.biases, outputs, self.activation, self.cost,
                                    y.to("cpu", torch.int64).contiguous(), deltas[-1])
         self.native.backward(x, outputs, deltas, self.weights, self.biases, self.buffers or None, self.activation,
                              self.lr, self.weight_decay, self.momentum, self.nesterov)

@@ -27,13 +27,13 @@ from tqdm.auto import tqdm
 
 from depthlab.config import TrainConfig, from_mapping
 from depthlab.data.base import Dataset, FixedDataset
-from depthlab.data.registry import load_dataset
+from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 from depthlab.probe.stats import write_rows
 from depthlab.store.run import RunDir, environment
-from depthlab.train.costs import Cost, get_cost
+from depthlab.train.costs import COSTS, Cost
 from depthlab.train.engine import make_engine
 from depthlab.train.schedule import jacobian_updates, probe_updates
 
@@ -98,7 +98,7 @@ class Trainer:
                  progress: bool = True, callbacks: list[Callable[[Trainer, int], None]] | None = None):
         self.config, self.dataset, self.model, self.run = config, dataset, model, run
         self.device = torch.device(config.device)
-        self.cost = get_cost(config.cost)
+        self.cost = COSTS.get(config.cost)
         self.engine_name, self.engine = make_engine(config, model, self.cost)
         self.total = total_updates(config, dataset)
         self.progress = progress
@@ -240,16 +240,7 @@ def _stop_on_sigint(trainer: Trainer):
 
 def load_data(config: TrainConfig) -> Dataset:
     """The run's data set; with ``eval_size`` only that many validation and test examples."""
-    if config.dataset == "shapeset" and config.eval_size:
-        from depthlab.data.shapeset import ShapesetDataset
-
-        return ShapesetDataset(validation_size=config.eval_size, test_size=config.eval_size)
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir, download=config.download)
-    if config.eval_size:
-        for split in ("validation", "test"):
-            x, y = getattr(dataset, split)
-            setattr(dataset, split, (x[:config.eval_size], y[:config.eval_size]))
-    return dataset
+    return DATASETS.get(config.dataset).load(config.data_dir, config.download, config.eval_size)
 
 
 def build_model(config: TrainConfig, dataset: Dataset) -> MLP:

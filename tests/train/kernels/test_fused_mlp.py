@@ -8,9 +8,12 @@ import torch
 
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.train import kernels
-from depthlab.train.fused import NATIVE_MAX_BATCH
 from depthlab.train.costs import COSTS
-from depthlab.train.kernels import NATIVE_ACTIVATIONS, NATIVE_COSTS, NativeUnavailable, native_kernels
+from depthlab.train.fused import NATIVE_MAX_BATCH
+from depthlab.train.kernels import NativeUnavailable, native_kernels
+
+NATIVE_ACTIVATIONS = [a.name for a in ACTIVATIONS if a.native is not None]
+NATIVE_COSTS = [c.name for c in COSTS if c.native is not None]
 
 # (B, n_in, n_out): vector tails (n_in % 8), row blocks of 4 ending in 1-3 rows, odd
 # batches, one example, the paper's layer, the largest batch FusedSGD gives the kernels
@@ -43,7 +46,7 @@ def hidden_forward(native, a, w, b, activation):
     """φ(a Wᵀ + b), computed as the hidden layer of a two-layer forward pass (the last layer
     of a pass is linear)."""
     outputs = [torch.empty(len(a), len(w)), torch.empty(len(a), 1)]
-    native.forward(a, [w, torch.zeros(1, len(w))], [b, torch.zeros(1)], outputs, activation)
+    native.forward(a, [w, torch.zeros(1, len(w))], [b, torch.zeros(1)], outputs, ACTIVATIONS.get(activation))
     return outputs[0]
 
 
@@ -54,7 +57,7 @@ def backward_above(native, a, w, b, delta, buffers, activation, momentum=0.0, ne
     below = torch.full_like(a, float("nan"))  # every element must be written
     layer_buffers = [(torch.zeros_like(w0), torch.zeros_like(b0)), buffers] if buffers else None
     native.backward(x, [a, torch.empty(len(a), len(w))], [below, delta], [w0, w], [b0, b], layer_buffers,
-                    activation, LR, DECAY, momentum, nesterov)
+                    ACTIVATIONS.get(activation), LR, DECAY, momentum, nesterov)
     return below
 
 
@@ -62,7 +65,7 @@ def backward_above(native, a, w, b, delta, buffers, activation, momentum=0.0, ne
 def test_forward_is_a_times_w_transposed_plus_b(native, shape):
     a, w, b, _ = layer(*shape)
     out = torch.empty(shape[0], shape[2])
-    native.forward(a, [w], [b], [out], "tanh")  # a single layer is the last: linear
+    native.forward(a, [w], [b], [out], ACTIVATIONS.get("tanh"))  # a single layer is the last: linear
     expected = (a.double() @ w.double().t() + b.double()).float()
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=rounding(shape[1]))
 
@@ -77,7 +80,7 @@ def test_forward_pass_chains_the_layers(native, threads, monkeypatch):
     weights = [torch.randn(n_out, n_in, generator=g) / n_in**0.5 for n_in, n_out in zip(widths, widths[1:])]
     biases = [torch.randn(n_out, generator=g) for n_out in widths[1:]]
     outputs = [torch.full((7, n_out), float("nan")) for n_out in widths[1:]]
-    native.forward(x, weights, biases, outputs, "sigmoid")
+    native.forward(x, weights, biases, outputs, ACTIVATIONS.get("sigmoid"))
     a = x.double()
     for k, (w, b) in enumerate(zip(weights, biases)):
         s = a @ w.double().t() + b.double()
@@ -93,7 +96,7 @@ def test_forward_applies_the_registry_activation(native, activation):
     s = torch.cat([torch.linspace(-30, 30, 2401), torch.tensor([0.0, 1e-7, -1e-7, 1e-3, -1e-3, 88.5, -88.5, 200, -200])])
     n = len(s)
     out = hidden_forward(native, s.view(1, n), torch.eye(n), torch.zeros(n), activation)
-    expected = ACTIVATIONS[activation].module()(s.double().view(1, n))
+    expected = ACTIVATIONS.get(activation).module()(s.double().view(1, n))
     torch.testing.assert_close(out.double(), expected, rtol=3 * 2**-23, atol=1e-37)
 
 
@@ -106,16 +109,18 @@ def test_forward_ends_in_the_registry_cost_and_its_gradient(native, cost):
     z = torch.cat([torch.randn(6, 7, generator=g), torch.linspace(-40, 40, 14).view(2, 7)])
     y = torch.tensor([0, 6, 3, 3, 1, 5, 0, 6])
     delta = torch.full_like(z, float("nan"))
-    loss = native.forward(z, [torch.eye(7)], [torch.zeros(7)], [torch.empty_like(z)], "tanh", cost, y, delta)
-    assert loss == pytest.approx(COSTS[cost].loss(z.double(), y).item(), rel=1e-12)
-    torch.testing.assert_close(delta.double(), COSTS[cost].grad_logits(z.double(), y), rtol=2**-23, atol=1e-45)
+    loss = native.forward(z, [torch.eye(7)], [torch.zeros(7)], [torch.empty_like(z)], ACTIVATIONS.get("tanh"),
+                          COSTS.get(cost), y, delta)
+    assert loss == pytest.approx(COSTS.get(cost).loss(z.double(), y).item(), rel=1e-12)
+    torch.testing.assert_close(delta.double(), COSTS.get(cost).grad_logits(z.double(), y), rtol=2**-23, atol=1e-45)
 
 
 @pytest.mark.parametrize("label", [-1, 7])
 def test_forward_names_a_label_outside_the_classes(native, label):
     z, delta = torch.zeros(3, 7), torch.zeros(3, 7)
     with pytest.raises(IndexError, match=rf"^label {label} of example 2 is not one of the 7 classes \(0 to 6\)$"):
-        native.forward(z, [torch.eye(7)], [torch.zeros(7)], [torch.empty_like(z)], "tanh", "nll",
+        native.forward(z, [torch.eye(7)], [torch.zeros(7)], [torch.empty_like(z)], ACTIVATIONS.get("tanh"),
+                       COSTS.get("nll"),
                        torch.tensor([0, 1, label]), delta)
     assert not delta.any()  # nothing written
 
@@ -127,8 +132,8 @@ def test_backward_scales_below_by_the_registry_derivative(native, shape, activat
     """below = (δ W) ⊙ φ′(a) on every column, vector tails and each thread's share alike."""
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     s, w, b, delta = layer(*shape)
-    a = ACTIVATIONS[activation].module()(s)
-    expected = (delta.double() @ w.double()) * ACTIVATIONS[activation].derivative(a.double())
+    a = ACTIVATIONS.get(activation).module()(s)
+    expected = (delta.double() @ w.double()) * ACTIVATIONS.get(activation).derivative(a.double())
     below = backward_above(native, a, w, b, delta, None, activation)
     torch.testing.assert_close(below.double(), expected, rtol=1e-5, atol=rounding(shape[2]))
 
@@ -170,7 +175,8 @@ def test_backward_update_follows_torch_sgd(native, shape, optimizer, threads, mo
 def test_first_layer_updates_without_computing_below(native):
     a, w, b, delta = layer(10, 21, 9)
     _, w_ref, b_ref, _ = sgd_reference(a, w, b, delta, None, 0.0, False)
-    native.backward(a, [torch.empty(10, 9)], [delta], [w], [b], None, "tanh", LR, DECAY, 0.0, False)
+    native.backward(a, [torch.empty(10, 9)], [delta], [w], [b], None, ACTIVATIONS.get("tanh"), LR, DECAY, 0.0,
+                    False)
     torch.testing.assert_close(w.double(), w_ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(b.double(), b_ref, rtol=1e-5, atol=1e-5)
 
@@ -221,3 +227,12 @@ def test_failing_compiler_reports_every_attempt(fresh_build, monkeypatch):
     attempts = "; ".join(f"{' '.join(flags)}: exit status 1" for flags in kernels.FLAG_SETS)
     assert str(raised.value) == f"false could not build fused_mlp.c ({attempts})"
     assert not fresh_build.exists() or not any(fresh_build.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize("registry, enum_start", [(ACTIVATIONS, "enum { LINEAR"), (COSTS, "enum { NLL")])
+def test_registry_native_ids_are_the_c_enum_positions(registry, enum_start):
+    source = kernels.SOURCE.read_text()
+    enum = source[source.index(enum_start):].split("}")[0].removeprefix("enum {")
+    members = [name.strip().lower().replace("_", "-") for name in enum.split(",")]
+    assert {entry.name: entry.native for entry in registry if entry.native is not None} == \
+        {name: position for position, name in enumerate(members)}

@@ -28,7 +28,8 @@ import torch
 from torch import Tensor
 
 from depthlab.data.download import user_cache_dir
-from depthlab.nets.activations import LEAKY_SLOPE
+from depthlab.nets.activations import LEAKY_SLOPE, Activation
+from depthlab.train.costs import Cost
 
 SOURCE = Path(__file__).with_name("fused_mlp.c")
 # -ffp-contract=fast: with -std=c11 GCC would not fuse a * b + c into one FMA instruction,
@@ -38,12 +39,6 @@ FLAG_SETS = (
     ("-O3", "-march=native", "-ffp-contract=fast"),
     ("-O3",),
 )
-NATIVE_ACTIVATIONS = ("linear", "tanh", "sigmoid", "softsign", "relu", "leaky-relu")
-"""The activations of :mod:`depthlab.nets.activations` that the kernels compute (φ and
-φ′), in the order of the C source's enum."""
-NATIVE_COSTS = ("nll", "quadratic", "binary-cross-entropy")
-"""The costs of :mod:`depthlab.train.costs` that the kernels compute (C and ∂C/∂z), in the
-order of the C source's enum."""
 _INT, _FLOAT, _POINTER = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
 
 
@@ -75,17 +70,17 @@ class NativeKernels:
         return f"native ({_compiler()} {' '.join(self.flags)})"
 
     def forward(self, x: Tensor, weights: list[Tensor], biases: list[Tensor], outputs: list[Tensor],
-                activation: str, cost: str | None = None, y: Tensor | None = None,
+                activation: Activation, cost: Cost | None = None, y: Tensor | None = None,
                 delta: Tensor | None = None) -> float | None:
         """The forward pass of an MLP: outputs[k] = φ(a W_kᵀ + b_k), with a = x (B × n_in) for
-        the first layer and outputs[k − 1] after, φ one of :data:`NATIVE_ACTIVATIONS` on the
-        hidden layers and linear on the last (the logits). With a ``cost`` (one of
-        :data:`NATIVE_COSTS`) and the labels ``y`` (int64), also ∂C/∂logits into ``delta``;
+        the first layer and outputs[k − 1] after, φ the ``activation`` (its ``native`` form) on
+        the hidden layers and linear on the last (the logits). With a ``cost`` (a native one)
+        and the labels ``y`` (int64), also ∂C/∂logits into ``delta``;
         returns the cost C then, else None. A label outside the classes raises IndexError."""
         loss = ctypes.c_double()
-        cost_args = (NATIVE_COSTS.index(cost), y.data_ptr(), delta.data_ptr()) if cost else (-1, None, None)
+        cost_args = (cost.native, y.data_ptr(), delta.data_ptr()) if cost else (-1, None, None)
         failed = self._forward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
-                               NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, x.data_ptr(), _addresses(weights),
+                               activation.native, LEAKY_SLOPE, x.data_ptr(), _addresses(weights),
                                _addresses(biases), _addresses(outputs), *cost_args, ctypes.byref(loss))
         if failed:
             raise IndexError(f"label {int(y[failed - 1])} of example {failed - 1} is not one of the "
@@ -93,7 +88,7 @@ class NativeKernels:
         return loss.value if cost else None
 
     def backward(self, x: Tensor, outputs: list[Tensor], deltas: list[Tensor], weights: list[Tensor],
-                 biases: list[Tensor], buffers: list[tuple[Tensor, Tensor]] | None, activation: str,
+                 biases: list[Tensor], buffers: list[tuple[Tensor, Tensor]] | None, activation: Activation,
                  lr: float, decay: float, momentum: float, nesterov: bool) -> None:
         """The backward pass and SGD update of the MLP of :meth:`forward`, from the last layer
         down. ``deltas[-1]`` holds ∂C/∂logits; each layer k writes the δ of the layer below,
@@ -103,7 +98,7 @@ class NativeKernels:
         w_buffers, b_buffers = (_addresses([w for w, _ in buffers]), _addresses([b for _, b in buffers])) \
             if buffers else (None, None)
         failed = self._backward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
-                                NATIVE_ACTIVATIONS.index(activation), LEAKY_SLOPE, x.data_ptr(), _addresses(outputs),
+                                activation.native, LEAKY_SLOPE, x.data_ptr(), _addresses(outputs),
                                 _addresses(deltas), _addresses(weights), w_buffers, _addresses(biases), b_buffers,
                                 lr, decay, momentum, int(nesterov))
         if failed:

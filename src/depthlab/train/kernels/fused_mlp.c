@@ -74,8 +74,8 @@ static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 
 /* ------------------------------------------------------------ activations */
 
-/* The activations of depthlab.nets.activations, numbered as NATIVE_ACTIVATIONS in
- * depthlab.train.kernels; each φ with its derivative in terms of the output a = φ(s):
+/* The activations of depthlab.nets.activations, numbered as their entries' `native`
+ * there; each φ with its derivative in terms of the output a = φ(s):
  *
  *   linear      s                       1
  *   tanh        (e^{2s} − 1)/(e^{2s} + 1)   1 − a²
@@ -268,8 +268,8 @@ static void forward_layer(int B, int n_in, int n_out, int activation, float slop
 
 /* ------------------------------------------------------------------ costs */
 
-/* The costs of depthlab.train.costs, numbered as NATIVE_COSTS in depthlab.train.kernels,
- * each with its gradient with respect to the logits z (p = softmax(z), t = one-hot(y),
+/* The costs of depthlab.train.costs, numbered as their entries' `native` there, each
+ * with its gradient with respect to the logits z (p = softmax(z), t = one-hot(y),
  * averages over the B examples):
  *
  *   nll                    C = (1/B) Σ_b [log Σ_k e^{z_k} − z_y]
