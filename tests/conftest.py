@@ -226,3 +226,4 @@ def declare():
             registry.unregister(name)
         else:
             registry.register(previous, replace=True)
+

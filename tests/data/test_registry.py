@@ -147,7 +147,8 @@ def test_cifar_tarball_is_downloaded_extracted_and_removed(isolated_roots, write
     remote = dataclasses.replace(CIFAR10_SOURCE.files[0], digest=md5["cifar-10-binary.tar.gz"], mirrors=(url,))
     source = dataclasses.replace(CIFAR10_SOURCE, files=(remote,))
     cifar10 = DATASETS.get("cifar10")
-    declare(DATASETS, registry._published("cifar10", cifar10.summary, source, load_cifar10, cifar10.class_names))
+    declare(DATASETS, registry._published("cifar10", cifar10.title, cifar10.summary, source, load_cifar10,
+                                          cifar10.class_names))
 
     with pytest.raises(DepthlabError, match="^cifar10 data not found"):
         DATASETS.get("cifar10").load()

@@ -22,8 +22,8 @@ def test_event_files_hold_every_row_and_histogram(tmp_path):
     events = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={"scalars": 0, "histograms": 0})
     events.Reload()
     tags = events.Tags()
-    assert set(tags["scalars"]) == {f"{r['stat']}/{r['layer']}" for r in probe.history}
-    assert set(tags["histograms"]) == {f"{h['quantity']}/{h['layer']}" for h in probe.histograms}
+    assert set(tags["scalars"]) == {f"{r['stat']}/{r['layer']}" for r in probe.log.rows}
+    assert set(tags["histograms"]) == {f"{h['quantity']}/{h['layer']}" for h in probe.log.histograms}
     written = [(e.step, e.value) for e in events.Scalars("activation_std/layer 1")]
     steps, values = probe.series("activation_std", "layer 1")
     assert [s for s, _ in written] == steps.tolist()

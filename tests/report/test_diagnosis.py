@@ -5,16 +5,18 @@ import math
 
 import pytest
 
+from depthlab.config import TrainConfig
 from depthlab.report.diagnosis import (
     DEAD_LIMIT,
     SATURATION_LIMIT,
     Finding,
     diagnose,
 )
+from depthlab.store.probes import ProbeLog
 
 STEPS = (0, 10, 20)
 HIDDEN = ("layer 1", "layer 2", "layer 3")
-CONFIG = dict(activation="tanh", init="standard", lr=0.01, clip_norm=None)
+CONFIG = TrainConfig(activation="tanh", init="standard", lr=0.01, clip_norm=None)
 COMPLETED = {"status": "completed", "update": 20}
 LEARNING = [{"update": 0, "validation_error": 0.9}, {"update": 20, "validation_error": 0.5}]
 
@@ -31,9 +33,9 @@ def healthy_stats():
 
 
 def rows_of(stats):
-    return [{"step": step, "layer": layer, "stat": stat, "value": value}
-            for stat, by_layer in stats.items() for layer, values in by_layer.items()
-            for step, value in zip(STEPS, values)]
+    return ProbeLog([{"update": step, "layer": layer, "stat": stat, "value": value}
+                     for stat, by_layer in stats.items() for layer, values in by_layer.items()
+                     for step, value in zip(STEPS, values)])
 
 
 def findings(config=None, status=COMPLETED, metrics=LEARNING, **changed):
@@ -41,7 +43,7 @@ def findings(config=None, status=COMPLETED, metrics=LEARNING, **changed):
     stats = healthy_stats()
     for stat, by_layer in changed.items():
         stats[stat].update(by_layer)
-    return {f.name: f for f in diagnose({**CONFIG, **(config or {})}, status, metrics, rows_of(stats))}
+    return {f.name: f for f in diagnose(CONFIG.replace(**(config or {})), status, metrics, rows_of(stats))}
 
 
 def test_a_healthy_run_has_one_ok_finding():
@@ -49,7 +51,7 @@ def test_a_healthy_run_has_one_ok_finding():
 
 
 def test_without_probes_only_status_and_errors_are_checked():
-    (only,) = diagnose(CONFIG, COMPLETED, LEARNING, [])
+    (only,) = diagnose(CONFIG, COMPLETED, LEARNING, ProbeLog())
     assert only.severity == "ok" and "no probe statistics" in only.evidence
 
 

@@ -2,20 +2,33 @@ import json
 
 import pytest
 
+from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
-from depthlab.store.run import RunDir, append_jsonl, environment, read_jsonl
+from depthlab.store.files import append_jsonl, read_jsonl
+from depthlab.store.run import Network, RunDir, environment
+
+CONFIG = TrainConfig(lr=0.1, widths=[30, 20])
+NETWORK = Network((1, 28, 28), (784, 30, 20, 10))
 
 
 def make(tmp_path):
-    return RunDir.create(tmp_path / "run", {"lr": 0.1}, environment(seed=1, device="cpu"))
+    return RunDir.create(tmp_path / "run", CONFIG, environment(seed=1, device="cpu"), NETWORK)
 
 
 def test_a_new_run_describes_itself(tmp_path):
     run = make(tmp_path)
-    assert run.config == {"lr": 0.1}
+    assert run.config == CONFIG and isinstance(run.config, TrainConfig)
+    assert run.network == NETWORK and run.network.hidden == (30, 20)
     assert run.env["seed"] == 1 and run.env["device"] == "cpu"
     assert run.status == {"status": "running", "update": 0}
-    assert run.final is None
+    assert run.final is None and not run.has_probes and not run.probes
+    assert run.describe() == "30-20 tanh/normalized, lr 0.1, 0 updates (run)"
+
+
+def test_a_run_from_before_the_network_was_recorded_has_none(tmp_path):
+    run = make(tmp_path)
+    (run.path / "network.json").unlink()
+    assert run.network is None
 
 
 def test_a_non_empty_directory_is_refused(tmp_path):
@@ -25,8 +38,11 @@ def test_a_non_empty_directory_is_refused(tmp_path):
 
 
 def test_open_needs_a_run_directory(tmp_path):
-    with pytest.raises(DepthlabError, match="is not a run directory"):
+    with pytest.raises(DepthlabError, match=r"is not a run directory written by depthlab train \(no config.json\)$"):
         RunDir.open(tmp_path)
+    (make(tmp_path).path / "status.json").unlink()
+    with pytest.raises(DepthlabError, match=r"\(no status.json\)$"):
+        RunDir.open(tmp_path / "run")
 
 
 def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path):
@@ -42,12 +58,12 @@ def test_series_and_truncation_for_resume(tmp_path):
     run = make(tmp_path)
     for t in (10, 20, 30):
         run.append_metrics({"update": t, "test_error": t / 100})
-    append_jsonl(run.path / "probes.jsonl", {"step": 10, "rows": []})
-    append_jsonl(run.path / "probes.jsonl", {"step": 30, "rows": []})
+    for update in (10, 30):
+        run.append_probes([{"update": update, "layer": "output", "stat": "weight_norm", "value": 1.0}], [])
     assert run.series("test_error") == ([10, 20, 30], [0.1, 0.2, 0.3])
     run.truncate_after(20)
     assert run.series("test_error") == ([10, 20], [0.1, 0.2])
-    assert [r["step"] for r in read_jsonl(run.path / "probes.jsonl")] == [10]
+    assert [r["update"] for r in read_jsonl(run.path / "probes.jsonl")] == [10]
 
 
 def test_status_is_one_of_four(tmp_path):

@@ -4,7 +4,9 @@ import pytest
 
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
-from depthlab.studies.runner import RunSpec, best_by_validation, run_specs, run_state
+from depthlab.store import best_by_validation, run_state
+from depthlab.studies.runner import run_specs
+from depthlab.studies.study import RunSpec
 
 BASE = dict(dataset="shapeset", depth=2, width=16, updates=40, eval_every=20, eval_size=100, probe=False)
 

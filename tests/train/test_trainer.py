@@ -7,7 +7,6 @@ import torch
 
 from depthlab.data.base import FixedDataset
 from depthlab.errors import DepthlabError
-from depthlab.probe.stats import read_rows
 from depthlab.store.run import RunDir
 from depthlab.train.trainer import resume, train
 
@@ -42,7 +41,8 @@ def test_depth2_tanh_learns_shapeset_well_below_chance(tmp_path):
 def test_run_directory_is_self_describing(tmp_path):
     result = train(dict(SMALL, updates=100, seed=3), out=tmp_path / "run", progress=False)
     run = RunDir(result.path)
-    assert run.config["seed"] == 3 and run.config["widths"] is None
+    assert run.config.seed == 3 and run.config.widths is None
+    assert run.network.widths == (1024, 64, 64, 9) and run.network.input_shape == (1, 32, 32)
     assert run.env["seed"] == 3 and run.env["torch"] == torch.__version__
     assert run.env["engine"] in ("fused", "autograd") and run.env["total_updates"] == 100
     assert run.status == {"status": "completed", "update": 100}
@@ -76,7 +76,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, extra):
     for key in ("validation_error", "test_error", "validation_cost", "test_cost"):
         assert done.final[key] == whole.final[key]
     assert RunDir(done.path).metrics() == RunDir(whole.path).metrics()
-    assert read_rows(done.path / "probes.jsonl") == read_rows(whole.path / "probes.jsonl")
+    assert RunDir(done.path).probes == RunDir(whole.path).probes
     a = torch.load(whole.path / "checkpoint.pt")["model"]
     b = torch.load(done.path / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -120,7 +120,7 @@ def test_a_resumed_run_logs_nothing_twice(tmp_path):
     whole = train(config, out=tmp_path / "whole", dataset=data, progress=False)
     crashed = train(dict(config, updates=40), out=tmp_path / "crashed", dataset=data, progress=False)
     done = resume(crashed.path, dataset=data, progress=False, updates=60)
-    assert read_rows(done.path / "probes.jsonl") == read_rows(whole.path / "probes.jsonl")
+    assert RunDir(done.path).probes == RunDir(whole.path).probes
     assert RunDir(done.path).metrics() == RunDir(whole.path).metrics()
 
 

@@ -39,7 +39,6 @@ def predictions(activation: str, sigma_w2: float, sigma_b2: float, depth: int, w
                 init: str | None, q0: float) -> dict:
     """Everything the command prints, as a dict (non-finite numbers as None)."""
     from depthlab.theory import (
-        TRAINABLE_DEPTH_FACTOR,
         chi1,
         classify_phase,
         correlation_fixed_point,
@@ -59,7 +58,7 @@ def predictions(activation: str, sigma_w2: float, sigma_b2: float, depth: int, w
         "q_star": number(fixed_point(activation, sigma_w2, sigma_b2, q0=layers.q[0])),
         "c_star": number(correlation_fixed_point(activation, sigma_w2, sigma_b2)),
         "chi1": number(chi), "xi_q": number(scales.xi_q), "xi_c": number(scales.xi_c),
-        "trainable_depth": number(TRAINABLE_DEPTH_FACTOR * scales.xi_c), "phase": classify_phase(chi),
+        "trainable_depth": number(scales.trainable_depth), "phase": classify_phase(chi),
         "layers": [{"layer": i + 1, "q": number(q), "grad_var_ratio": number(r)}
                    for i, (q, r) in enumerate(zip(layers.q, layers.grad_var_ratio))],
     }

@@ -30,13 +30,19 @@ if TYPE_CHECKING:
 class DatasetSpec:
     """How to get one data set: ``load(data_dir, download, eval_size)`` returns it (with
     at most ``eval_size`` validation and test examples); ``files`` are the published
-    files it is read from (None: generated); ``class_names`` label its classes."""
+    files it is read from (None: generated); ``class_names`` label its classes;
+    ``title`` is its name in figures and tables."""
 
     name: str
     summary: str
     load: Callable[[str | Path | None, bool, int | None], Dataset]
     files: Source | None = None
     class_names: tuple[str, ...] | None = None
+    title: str = ""
+
+    def __post_init__(self):
+        if not self.title:
+            object.__setattr__(self, "title", self.name)
 
     def available(self, data_dir: str | Path | None = None) -> bool:
         """Whether it can be had without downloading: generated, or its files found."""
@@ -54,7 +60,7 @@ def _shapeset(data_dir: str | Path | None = None, download: bool = False, eval_s
     return ShapesetDataset(**sizes)
 
 
-def _published(name: str, summary: str, files: Source, read: Callable[[Path], FixedDataset],
+def _published(name: str, title: str, summary: str, files: Source, read: Callable[[Path], FixedDataset],
                class_names: tuple[str, ...]) -> DatasetSpec:
     """A data set read by ``read`` from the directory holding its published ``files``."""
 
@@ -64,7 +70,7 @@ def _published(name: str, summary: str, files: Source, read: Callable[[Path], Fi
         dataset.class_names = class_names
         return dataset
 
-    return DatasetSpec(name, summary, load, files, class_names)
+    return DatasetSpec(name, summary, load, files, class_names, title)
 
 
 def _arrays(path: str) -> DatasetSpec:
@@ -78,14 +84,15 @@ def _arrays(path: str) -> DatasetSpec:
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", [
-    DatasetSpec("shapeset", "Shapeset-3×2, generated (Glorot & Bengio 2010)", _shapeset),
-    _published("mnist", "MNIST digits (IDX files)", MNIST_SOURCE, deferred("depthlab.data.idx:load_mnist"),
-               tuple("0123456789")),
-    _published("fashion-mnist", "Fashion-MNIST (IDX files)", FASHION_MNIST_SOURCE,
+    DatasetSpec("shapeset", "Shapeset-3×2, generated (Glorot & Bengio 2010)", _shapeset, title="Shapeset-3×2"),
+    _published("mnist", "MNIST", "MNIST digits (IDX files)", MNIST_SOURCE,
+               deferred("depthlab.data.idx:load_mnist"), tuple("0123456789")),
+    _published("fashion-mnist", "Fashion-MNIST", "Fashion-MNIST (IDX files)", FASHION_MNIST_SOURCE,
                deferred("depthlab.data.idx:load_fashion_mnist"),
                ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                 "Ankle boot")),
-    _published("cifar10", "CIFAR-10 (binary batches)", CIFAR10_SOURCE, deferred("depthlab.data.cifar:load_cifar10"),
+    _published("cifar10", "CIFAR-10", "CIFAR-10 (binary batches)", CIFAR10_SOURCE,
+               deferred("depthlab.data.cifar:load_cifar10"),
                ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
 ])
 DATASETS.register_family("arrays", "PATH", _arrays)

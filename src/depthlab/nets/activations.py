@@ -60,6 +60,9 @@ class Activation:
     ``value_range`` is the fixed histogram range. ``gaussian`` is what mean-field theory
     integrates (None: theory does not cover it); ``native`` its number in the C kernels'
     enum (``fused_mlp.c``; None: the fused step runs it on torch operations).
+    ``saturation`` says what its saturated units are, for the diagnosis: ``"asymptote"``
+    (stuck near a bound of φ, where φ' ≈ 0), ``"dead"`` (exactly 0, where φ' = 0) or ``""``
+    (harmless); ``suggested_init`` is the weight init that keeps its signal's scale.
     """
 
     name: str
@@ -71,6 +74,8 @@ class Activation:
     value_range: tuple[float, float]
     gaussian: PiecewiseLinear | Smooth | None = None
     native: int | None = None
+    saturation: str = ""
+    suggested_init: str = "normalized"
 
     def __call__(self, s: Tensor) -> Tensor:
         return self.module()(s)
@@ -115,25 +120,25 @@ ACTIVATIONS: Registry[Activation] = Registry("activation", [
     Activation(
         "sigmoid", "logistic sigmoid 1/(1 + e^-s)", deferred("torch.nn:Sigmoid"), lambda a: a * (1 - a),
         lambda a: (a <= SATURATION_MARGIN) | (a >= 1 - SATURATION_MARGIN), "a <= 0.05 or a >= 0.95", (0.0, 1.0),
-        Smooth(_expit, _sigmoid_d1, _sigmoid_d2), native=2,
+        Smooth(_expit, _sigmoid_d1, _sigmoid_d2), native=2, saturation="asymptote",
     ),
     Activation(
         "tanh", "hyperbolic tangent", deferred("torch.nn:Tanh"), lambda a: 1 - a * a, _near_plus_minus_one,
-        "|a| >= 0.95", (-1.0, 1.0), Smooth(np.tanh, _tanh_d1, _tanh_d2), native=1,
+        "|a| >= 0.95", (-1.0, 1.0), Smooth(np.tanh, _tanh_d1, _tanh_d2), native=1, saturation="asymptote",
     ),
     Activation(
         "softsign", "s / (1 + |s|) (Bergstra et al. 2009)", deferred("torch.nn:Softsign"),
         lambda a: (1 - a.abs()) ** 2, _near_plus_minus_one, "|a| >= 0.95", (-1.0, 1.0),
-        Smooth(_softsign, _softsign_d1, _softsign_d2), native=3,
+        Smooth(_softsign, _softsign_d1, _softsign_d2), native=3, saturation="asymptote",
     ),
     Activation(
         "relu", "rectifier max(0, s)", deferred("torch.nn:ReLU"), lambda a: (a > 0).to(a.dtype), lambda a: a <= 0,
-        "a == 0 (dead)", (0.0, 5.0), PiecewiseLinear(0.0), native=4,
+        "a == 0 (dead)", (0.0, 5.0), PiecewiseLinear(0.0), native=4, saturation="dead", suggested_init="he-normal",
     ),
     Activation(
         "leaky-relu", f"max(s, {LEAKY_SLOPE:g} s)", deferred("torch.nn:LeakyReLU", LEAKY_SLOPE),
         lambda a: (a > 0).to(a.dtype).clamp(min=LEAKY_SLOPE), lambda a: a <= 0, "a <= 0 (on the leaky side)",
-        (-0.05, 5.0), PiecewiseLinear(LEAKY_SLOPE), native=5,
+        (-0.05, 5.0), PiecewiseLinear(LEAKY_SLOPE), native=5, suggested_init="he-normal",
     ),
     Activation(
         "linear", "the identity (a deep linear network)", deferred("torch.nn:Identity"),

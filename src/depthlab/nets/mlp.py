@@ -50,6 +50,11 @@ class MLP(nn.Sequential):
     def linears(self) -> list[nn.Linear]:
         return [m for m in self if isinstance(m, nn.Linear)]
 
+    @property
+    def widths(self) -> list[int]:
+        """n_0 (the flattened input), the hidden widths, n_{L+1} (the classes)."""
+        return [self.linears[0].in_features, *(layer.out_features for layer in self.linears)]
+
     def pre_activation(self, k: int, x: Tensor) -> Tensor:
         """The output of the k-th Linear layer (s^k in the paper's notation) on ``x``."""
         target = self.linears[k]

@@ -1,5 +1,5 @@
 """Probes: per-layer statistics, histograms and Jacobian spectra of any network."""
 
-from depthlab.probe.stats import Probe
+from depthlab.probe.probe import Probe
 
 __all__ = ["Probe"]

@@ -1,7 +1,7 @@
 """Plain-words diagnosis of one run from its stored statistics.
 
-Each rule reads the run's status, its metrics and its probe rows (see
-:mod:`depthlab.probe.stats`) and may return a :class:`Finding`: what is wrong, the
+Each rule reads the run's config, status, metrics and probe measures (see
+:mod:`depthlab.store.probes`) and may return a :class:`Finding`: what is wrong, the
 numbers that show it, and the depthlab flag to change. The rules and their thresholds:
 
 - divergence: the run's status is ``diverged`` (a non-finite training cost);
@@ -11,10 +11,12 @@ numbers that show it, and the depthlab flag to change. The rules and their thres
   Bengio 2010, section 4.2.2, Figure 7: with the standard init the back-propagated
   gradients shrink toward the input);
 - exploding gradients: the same r above :data:`EXPLODING_RATIO`;
-- saturation (sigmoid, tanh, softsign): the fraction of saturated units of a hidden layer
-  (the activation's ``saturation_rule``) above :data:`SATURATION_LIMIT` (Glorot & Bengio
-  2010, Figures 2–3: the top sigmoid layer sits at 0, tanh saturates layer after layer);
-- dead ReLUs: the fraction of exactly-zero ReLU activations above :data:`DEAD_LIMIT`;
+- saturation (an activation whose units saturate at an asymptote: sigmoid, tanh,
+  softsign): the fraction of saturated units of a hidden layer (the activation's
+  ``saturation_rule``) above :data:`SATURATION_LIMIT` (Glorot & Bengio 2010, Figures 2–3:
+  the top sigmoid layer sits at 0, tanh saturates layer after layer);
+- dead ReLUs (an activation whose units die: ReLU): the fraction of dead units (exactly
+  0) above :data:`DEAD_LIMIT`;
 - slow learning: the last validation error not below :data:`SLOW_LEARNING_FRACTION` of
   the first;
 - update size: the median over probes of ‖ΔW‖ / ‖W‖ per update (``update_ratio``) of a
@@ -34,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from depthlab.config import TrainConfig
 from depthlab.nets.activations import ACTIVATIONS
-from depthlab.probe.stats import hidden_layers, series
+from depthlab.store.probes import ProbeLog
 
 VANISHING_RATIO = 0.1
 EXPLODING_RATIO = 10.0
@@ -49,8 +52,6 @@ UPDATE_RATIO_LOW = 1e-5
 UPDATE_RATIO_HIGH = 1e-1
 
 SEVERITIES = ("problem", "warning", "ok")
-BOUNDED = ("sigmoid", "tanh", "softsign")
-RECTIFIERS = ("relu", "leaky-relu")
 
 
 @dataclass(frozen=True)
@@ -69,50 +70,51 @@ class Finding:
         return f"{self.severity.upper():<8} {self.name}: {self.evidence}{advice}"
 
 
-def diagnose(config: dict[str, Any], status: dict[str, Any], metrics: Sequence[dict[str, Any]],
-             rows: Sequence[dict[str, Any]]) -> list[Finding]:
-    """Every finding for a run with this ``config``, ``status`` (status.json), ``metrics``
-    (metrics.jsonl rows) and probe ``rows`` (empty without probes), problems first."""
+def diagnose(config: TrainConfig, status: dict[str, Any], metrics: Sequence[dict[str, Any]],
+             probes: ProbeLog) -> list[Finding]:
+    """Every finding for a run with this ``config``, ``status``, ``metrics`` (rows with
+    "update" and the training cost or errors) and ``probes`` (empty without probes),
+    problems first."""
     findings = [finding for rule in (_divergence, _unfinished) if (finding := rule(config, status))]
     if status.get("status") != "diverged" and (finding := _slow_learning(metrics)):
         findings.append(finding)
-    if rows:
-        findings += _gradient_ratio(config, rows)
-        findings += _saturation(config, rows)
-        findings += _update_size(config, rows)
+    if probes:
+        findings += _gradient_ratio(config, probes)
+        findings += _saturation(config, probes)
+        findings += _update_size(config, probes)
     if not findings:
-        checked = "" if rows else " (the run stored no probe statistics: only its status and errors were checked)"
+        checked = "" if probes else " (the run stored no probe statistics: only its status and errors were checked)"
         findings.append(Finding("no problem found", "ok", f"No rule fired{checked}."))
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
 
 
 # -- advice ------------------------------------------------------------------------------
-def _better_init(config: dict[str, Any]) -> str:
-    """The init matched to the activation (He for rectifiers, Glorot's normalized
+def _better_init(config: TrainConfig) -> str:
+    """The init the activation suggests (He for rectifiers, Glorot's normalized
     otherwise); batch normalization when the run already uses that init; fewer layers
     when it uses both."""
-    init = "he-normal" if config.get("activation") in RECTIFIERS else "normalized"
-    if config.get("init") != init:
+    init = ACTIVATIONS.get(config.activation).suggested_init
+    if config.init != init:
         return f"--init {init}"
-    return "fewer layers (--depth)" if config.get("batchnorm") else "--batchnorm"
+    return "fewer layers (--depth)" if config.batchnorm else "--batchnorm"
 
 
-def _lower_lr(config: dict[str, Any]) -> str:
-    return f"lower --lr (now {config['lr']:g}; e.g. --lr {config['lr'] / 10:g})"
+def _lower_lr(config: TrainConfig) -> str:
+    return f"lower --lr (now {config.lr:g}; e.g. --lr {config.lr / 10:g})"
 
 
 # -- rules -------------------------------------------------------------------------------
-def _divergence(config: dict[str, Any], status: dict[str, Any]) -> Finding | None:
+def _divergence(config: TrainConfig, status: dict[str, Any]) -> Finding | None:
     if status.get("status") != "diverged":
         return None
     update = status.get("diverged_at", status.get("update"))
-    clip = "" if config.get("clip_norm") else " or add --clip-norm 1"
+    clip = "" if config.clip_norm else " or add --clip-norm 1"
     return Finding("divergence", "problem",
                    f"The training cost became {status.get('cost', 'non-finite')} at update {update}, so the run "
                    f"stopped there.", f"{_lower_lr(config)}{clip}.")
 
 
-def _unfinished(config: dict[str, Any], status: dict[str, Any]) -> Finding | None:
+def _unfinished(config: TrainConfig, status: dict[str, Any]) -> Finding | None:
     state = status.get("status")
     if state not in ("interrupted", "running"):
         return None
@@ -137,18 +139,18 @@ def _slow_learning(metrics: Sequence[dict[str, Any]]) -> Finding | None:
                    "raise --lr, train longer (--updates), or use --activation softsign with --init normalized.")
 
 
-def _finite_series(rows: Sequence[dict[str, Any]], stat: str, layer: str) -> dict[int, float]:
-    if not any(row["stat"] == stat and row["layer"] == layer for row in rows):
+def _finite_series(probes: ProbeLog, stat: str, layer: str) -> dict[int, float]:
+    if not probes.has(stat) or layer not in probes.layers:
         return {}
-    steps, values = series(rows, stat, layer)
-    return {int(s): float(v) for s, v in zip(steps, values) if math.isfinite(v)}
+    updates, values = probes.series(stat, layer)
+    return {int(u): float(v) for u, v in zip(updates, values) if math.isfinite(v)}
 
 
-def _gradient_ratio(config: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[Finding]:
-    layers = hidden_layers(rows)
+def _gradient_ratio(config: TrainConfig, probes: ProbeLog) -> list[Finding]:
+    layers = probes.hidden_layers()
     if len(layers) < 2:
         return []
-    bottom, top = (_finite_series(rows, "backprop_grad_std", layer) for layer in (layers[0], layers[-1]))
+    bottom, top = (_finite_series(probes, "backprop_grad_std", layer) for layer in (layers[0], layers[-1]))
     ratios = {step: bottom[step] / top[step] for step in sorted(bottom.keys() & top.keys()) if top[step] > 0}
     if not ratios:
         return []
@@ -164,7 +166,7 @@ def _gradient_ratio(config: dict[str, Any], rows: Sequence[dict[str, Any]]) -> l
     lowest, highest = min(ratios, key=ratios.get), max(ratios, key=ratios.get)
     if ratios[lowest] < VANISHING_RATIO:
         advice = f"{_better_init(config)}"
-        if config.get("activation") == "sigmoid":
+        if config.activation == "sigmoid":
             advice += ", or --activation tanh or softsign"
         findings.append(Finding("vanishing gradients", "problem",
                                 evidence(lowest, f"vanish (below {VANISHING_RATIO:g}×)"), advice + "."))
@@ -175,31 +177,32 @@ def _gradient_ratio(config: dict[str, Any], rows: Sequence[dict[str, Any]]) -> l
     return findings
 
 
-def _saturation(config: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[Finding]:
-    """Saturated (bounded φ) or dead (ReLU) units: per hidden layer the first probe over
-    the limit and the fraction at the last probe."""
-    activation = config.get("activation")
-    if activation in BOUNDED:
-        name, limit, what = "saturation", SATURATION_LIMIT, f"saturated ({ACTIVATIONS.get(activation).saturation_rule})"
-        advice = ("--activation softsign, or tanh with --init normalized" if activation == "sigmoid"
+def _saturation(config: TrainConfig, probes: ProbeLog) -> list[Finding]:
+    """Units saturated at an asymptote of φ, or dead ones (the activation's ``saturation``
+    says which it has): per hidden layer the first probe over the limit and the fraction
+    at the last probe."""
+    activation = ACTIVATIONS.get(config.activation)
+    if activation.saturation == "asymptote":
+        name, limit, what = "saturation", SATURATION_LIMIT, f"saturated ({activation.saturation_rule})"
+        advice = ("--activation softsign, or tanh with --init normalized" if activation.name == "sigmoid"
                   else f"{_better_init(config)}, or --activation softsign, or lower --lr")
-    elif activation == "relu":
+    elif activation.saturation == "dead":
         name, limit, what = "dead ReLUs", DEAD_LIMIT, "exactly 0 (dead)"
         advice = "lower --lr, --init he-normal, or --activation leaky-relu"
     else:
         return []
-    layers = hidden_layers(rows)
+    layers = probes.hidden_layers()
     over, lasting = [], False
     for layer in layers:
-        fractions = _finite_series(rows, "saturated_fraction", layer)
+        fractions = _finite_series(probes, "saturated_fraction", layer)
         crossing = next((step for step, value in fractions.items() if value > limit), None)
         if crossing is None:
             continue
         last = max(fractions)
         lasting |= fractions[last] > limit
         note = ""
-        if activation == "sigmoid" and layer == layers[-1]:
-            mean = _finite_series(rows, "activation_mean", layer).get(crossing, 1.0)
+        if activation.name == "sigmoid" and layer == layers[-1]:
+            mean = _finite_series(probes, "activation_mean", layer).get(crossing, 1.0)
             if mean < 0.5:
                 note = (" near 0, as Glorot & Bengio (2010, Figure 2) saw the top sigmoid layer saturate early "
                         "and recover only slowly")
@@ -211,10 +214,9 @@ def _saturation(config: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[
     return [Finding(name, "problem" if lasting else "warning", evidence, advice + ".")]
 
 
-def _update_size(config: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[Finding]:
-    layers = list(dict.fromkeys(row["layer"] for row in rows if row["stat"] == "update_ratio"))
+def _update_size(config: TrainConfig, probes: ProbeLog) -> list[Finding]:
     medians = {layer: float(np.median(list(values.values())))
-               for layer in layers if (values := _finite_series(rows, "update_ratio", layer))}
+               for layer in probes.layers if (values := _finite_series(probes, "update_ratio", layer))}
     if not medians:
         return []
     findings = []
@@ -226,9 +228,9 @@ def _update_size(config: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list
 
     if medians[smallest] < UPDATE_RATIO_LOW:
         findings.append(Finding("tiny updates", "warning", evidence(smallest, f"below {UPDATE_RATIO_LOW:g}"),
-                                f"raise --lr (now {config['lr']:g}; e.g. --lr {config['lr'] * 10:g})."))
+                                f"raise --lr (now {config.lr:g}; e.g. --lr {config.lr * 10:g})."))
     if medians[largest] > UPDATE_RATIO_HIGH:
-        clip = "" if config.get("clip_norm") else " or add --clip-norm 1"
+        clip = "" if config.clip_norm else " or add --clip-norm 1"
         findings.append(Finding("huge updates", "warning", evidence(largest, f"above {UPDATE_RATIO_HIGH:g}"),
                                 f"{_lower_lr(config)}{clip}."))
     return findings

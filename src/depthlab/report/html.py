@@ -20,7 +20,7 @@ VERDICT_STYLES = {"reproduced": "ok", "not reproduced": "bad", "cannot show": "u
 
 
 @dataclass
-class Figure:
+class ReportFigure:
     """An image file to embed (PNG or SVG), with its caption."""
 
     path: Path
@@ -46,13 +46,13 @@ class Verdict:
     claim: str
     verdict: str
     evidence: str
-    figure: Figure | None = None
+    figure: ReportFigure | None = None
 
 
 @dataclass
 class Section:
     title: str
-    blocks: list[str | Figure | Table | Verdict] = field(default_factory=list)
+    blocks: list[str | ReportFigure | Table | Verdict] = field(default_factory=list)
 
 
 CSS = """
@@ -85,10 +85,10 @@ def _cell(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def render_block(block: str | Figure | Table | Verdict) -> str:
+def render_block(block: str | ReportFigure | Table | Verdict) -> str:
     if isinstance(block, str):
         return f"<p>{html.escape(block)}</p>"
-    if isinstance(block, Figure):
+    if isinstance(block, ReportFigure):
         return f"<figure>{_image(block.path)}<figcaption>{html.escape(block.caption)}</figcaption></figure>"
     if isinstance(block, Table):
         columns = list(dict.fromkeys(k for row in block.rows for k in row))

@@ -1,43 +1,65 @@
 """A run directory: everything one run wrote, readable without the code that wrote it.
 
-    config.json    the resolved configuration
+    config.json    the resolved configuration (read back as a TrainConfig)
+    network.json   the network's shape: one example's input shape, the layer widths
     env.json       versions, seed, device, engine and its kernel, threads, start time
     status.json    running | completed | diverged | interrupted, with the update reached
     metrics.jsonl  one JSON object per line: training cost, validation and test error
-    probes.jsonl   per-layer probe statistics (see depthlab.probe)
+    probes.jsonl   per-layer probe statistics (see depthlab.store.probes)
     final.json     the final numbers (written when the run stops)
     checkpoint.pt  model, optimizer and progress, for --resume
+    tensorboard/   TensorBoard event files, when asked for
+    report/        where ``depthlab inspect`` writes the run's report by default
 
-Only the run itself writes into its directory. JSON files are replaced atomically, so a
-crash never leaves one half-written; JSONL files are appended line by line.
+This module is the only one that names these files. Only the run itself writes into its
+directory; JSON files are replaced atomically, JSONL files appended line by line.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from depthlab.config import TrainConfig, from_mapping
 from depthlab.errors import DepthlabError
+from depthlab.store.files import (
+    append_jsonl,
+    read_json,
+    read_jsonl,
+    rewrite_jsonl,
+    write_json,
+)
+from depthlab.store.probes import ProbeLog, append_measure, read_measures
 
 STATUSES = ("running", "completed", "diverged", "interrupted")
+CONFIG, NETWORK, ENV, STATUS, FINAL = "config.json", "network.json", "env.json", "status.json", "final.json"
+METRICS, PROBES, CHECKPOINT, TENSORBOARD = "metrics.jsonl", "probes.jsonl", "checkpoint.pt", "tensorboard"
+REPORT = "report"
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+@dataclass(frozen=True)
+class Network:
+    """The shape of a run's network: ``input_shape`` of one example, and ``widths``
+    n_0 (the flattened input), n_1 … n_L (the hidden layers), n_{L+1} (the classes)."""
+
+    input_shape: tuple[int, ...]
+    widths: tuple[int, ...]
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        return self.widths[1:-1]
 
 
 def environment(seed: int, device: str) -> dict[str, Any]:
     """What produced the numbers: versions, machine, seed and device."""
     import numpy
+    import torch
 
     from depthlab import __version__
 
@@ -65,112 +87,138 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, path: str | Path, config: dict[str, Any], env: dict[str, Any]) -> RunDir:
+    def create(cls, path: str | Path, config: TrainConfig, env: dict[str, Any], network: Network) -> RunDir:
         """Make a new run directory; refuse one that already holds anything."""
         run = cls(path)
         if run.path.exists() and any(run.path.iterdir()):
             raise DepthlabError(f"run directory {run.path} already exists and is not empty; "
                                 "choose another --out or --resume it")
         run.path.mkdir(parents=True, exist_ok=True)
-        _write_json(run.path / "config.json", config)
-        _write_json(run.path / "env.json", env)
+        run.write_config(config)
+        write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths)})
+        write_json(run.path / ENV, env)
         run.set_status("running", update=0)
         return run
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
+        """An existing run directory (written by depthlab train): one line if it is not."""
         run = cls(path)
-        if not (run.path / "config.json").is_file():
-            raise DepthlabError(f"{run.path} is not a run directory (no config.json)")
+        for name in (CONFIG, STATUS):
+            if not (run.path / name).is_file():
+                raise DepthlabError(f"{run.path} is not a run directory written by depthlab train (no {name})")
         return run
 
     # -- reading -------------------------------------------------------------------------
-    def _read(self, name: str) -> Any:
-        return json.loads((self.path / name).read_text())
+    @property
+    def exists(self) -> bool:
+        """Whether the run was made (its status is recorded)."""
+        return (self.path / STATUS).is_file()
 
     @property
-    def config(self) -> dict[str, Any]:
-        return self._read("config.json")
+    def config(self) -> TrainConfig:
+        return from_mapping(read_json(self.path / CONFIG), source=str(self.path / CONFIG))
+
+    @property
+    def network(self) -> Network | None:
+        """The network's shape (None for a run made before depthlab recorded it)."""
+        if not (self.path / NETWORK).is_file():
+            return None
+        shape = read_json(self.path / NETWORK)
+        return Network(tuple(shape["input_shape"]), tuple(shape["widths"]))
 
     @property
     def env(self) -> dict[str, Any]:
-        return self._read("env.json")
+        return read_json(self.path / ENV)
 
     @property
     def status(self) -> dict[str, Any]:
-        return self._read("status.json")
+        return read_json(self.path / STATUS)
 
     @property
     def final(self) -> dict[str, Any] | None:
-        return self._read("final.json") if (self.path / "final.json").is_file() else None
+        return read_json(self.path / FINAL) if (self.path / FINAL).is_file() else None
 
     def metrics(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.path / "metrics.jsonl")
+        return read_jsonl(self.path / METRICS)
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """(updates, values) of one metric, e.g. ``series("test_error")``."""
         rows = [r for r in self.metrics() if key in r]
         return [r["update"] for r in rows], [r[key] for r in rows]
 
+    @property
+    def has_probes(self) -> bool:
+        return (self.path / PROBES).is_file()
+
+    @functools.cached_property
+    def probes(self) -> ProbeLog:
+        """Every probe measure the run stored (read once per RunDir object; empty without
+        probes)."""
+        return read_measures(self.path / PROBES)
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT).is_file()
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / TENSORBOARD
+
+    @property
+    def report_dir(self) -> Path:
+        return self.path / REPORT
+
+    def describe(self) -> str:
+        """One line on what the run is: its net, learning rate, updates and directory,
+        e.g. "5×1000 tanh/normalized, lr 0.01, 30000 updates (lr0.01)"."""
+        config = self.config
+        hidden = config.hidden_widths
+        shape = f"{len(hidden)}×{hidden[0]}" if len(set(hidden)) == 1 else "-".join(map(str, hidden))
+        return (f"{shape} {config.activation}/{config.init}, lr {config.lr:g}, "
+                f"{self.status.get('update', 0)} updates ({self.path.name})")
+
     # -- writing -------------------------------------------------------------------------
+    def write_config(self, config: TrainConfig) -> None:
+        write_json(self.path / CONFIG, config.to_dict())
+
     def set_status(self, status: str, **info: Any) -> None:
         assert status in STATUSES, status
-        _write_json(self.path / "status.json", {"status": status, **info})
+        write_json(self.path / STATUS, {"status": status, **info})
 
     def write_final(self, numbers: dict[str, Any]) -> None:
-        _write_json(self.path / "final.json", numbers)
+        write_json(self.path / FINAL, numbers)
 
     def update_env(self, **info: Any) -> None:
-        _write_json(self.path / "env.json", {**self.env, **info})
+        write_json(self.path / ENV, {**self.env, **info})
 
     def append_metrics(self, row: dict[str, Any]) -> None:
-        append_jsonl(self.path / "metrics.jsonl", row)
+        append_jsonl(self.path / METRICS, row)
+
+    def append_probes(self, rows: list[dict[str, Any]], histograms: list[dict[str, Any]]) -> None:
+        """Append one probe measure (see :mod:`depthlab.store.probes`)."""
+        append_measure(self.path / PROBES, rows, histograms)
 
     def truncate_after(self, update: int) -> None:
         """Drop what was logged after the checkpoint taken at ``update`` (used when
         resuming, so no row is written twice): metrics past ``update``, and probes from
         ``update`` on (the probe at an update is taken after its checkpoint)."""
-        for name, keep_row in (("metrics.jsonl", lambda r: r["update"] <= update),
-                               ("probes.jsonl", lambda r: r["step"] < update)):
-            path = self.path / name
-            if path.is_file():
-                keep = [r for r in read_jsonl(path) if keep_row(r)]
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text("".join(json.dumps(r) + "\n" for r in keep))
-                os.replace(tmp, path)
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.path / "checkpoint.pt"
+        if (self.path / METRICS).is_file():
+            rewrite_jsonl(self.path / METRICS, [r for r in self.metrics() if r["update"] <= update])
+        if self.has_probes:
+            rewrite_jsonl(self.path / PROBES, [m for m in read_jsonl(self.path / PROBES)
+                                               if m.get("update", m.get("step")) < update])
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        tmp = self.checkpoint_path.with_suffix(".tmp")
+        import torch
+
+        tmp = (self.path / CHECKPOINT).with_suffix(".tmp")
         torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        os.replace(tmp, self.path / CHECKPOINT)
 
     def load_checkpoint(self) -> dict[str, Any]:
-        if not self.checkpoint_path.is_file():
-            raise DepthlabError(f"{self.path} has no checkpoint.pt to resume from")
-        return torch.load(self.checkpoint_path, weights_only=False)
+        import torch
 
-
-def append_jsonl(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read a JSONL log; a last line cut short by a crash is skipped, any other
-    unreadable line is an error naming the file and line."""
-    if not path.is_file():
-        return []
-    lines = path.read_text().splitlines(keepends=True)
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines) and not line.endswith("\n"):
-                break
-            raise DepthlabError(f"{path}:{number}: not a JSON record") from None
-    return rows
+        if not self.has_checkpoint:
+            raise DepthlabError(f"{self.path} has no {CHECKPOINT} to resume from")
+        return torch.load(self.path / CHECKPOINT, weights_only=False)

@@ -1,6 +1,6 @@
 """Run a grid of training runs: resumable, in parallel, and indifferent to divergence.
 
-A study is a list of :class:`RunSpec` (a name and a config). Each spec trains into
+A grid is a list of :class:`~depthlab.studies.study.RunSpec` (a name and a config). Each spec trains into
 ``<root>/runs/<name>``. Running a study again keeps every finished run (completed or
 diverged), resumes an interrupted one from its checkpoint and restarts one that died
 before its first checkpoint. A run that diverges is recorded as such and the sweep goes
@@ -13,34 +13,15 @@ import multiprocessing
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
-from depthlab.store.run import RunDir
-
-FINISHED = ("completed", "diverged")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of a study: ``name`` is its path below ``runs/`` (e.g. ``shapeset/tanh-N/lr0.01``)."""
-
-    name: str
-    config: TrainConfig
-
-
-def run_state(path: Path) -> str:
-    """``missing``, ``finished``, ``resumable`` or ``broken`` (made but never checkpointed)."""
-    if not (path / "status.json").is_file():
-        return "broken" if path.exists() else "missing"
-    if RunDir(path).status["status"] in FINISHED:
-        return "finished"
-    return "resumable" if (path / "checkpoint.pt").is_file() else "broken"
+from depthlab.store import RunDir, run_state
+from depthlab.store.queries import changed_settings
+from depthlab.studies.study import RunSpec
 
 
 def _execute(spec: RunSpec, path: Path, threads: int) -> tuple[str, str]:
@@ -101,19 +82,7 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
 def check_same_config(spec: RunSpec, path: Path) -> None:
     """Refuse to reuse a stored run made under another configuration (another budget
     written to the same folder, say): its numbers would be reported as this spec's."""
-    if not (path / "config.json").is_file():
-        return
-    stored, wanted = RunDir(path).config, spec.config.to_dict()
-    changed = sorted(k for k in wanted.keys() | stored.keys() if stored.get(k) != wanted.get(k))
+    changed = changed_settings(RunDir(path), spec.config)
     if changed:
         raise DepthlabError(f"{path} holds a run made with other settings ({', '.join(changed)}); "
                             "write this study to another --out, or remove that folder")
-
-
-def best_by_validation(runs: Sequence[RunDir]) -> RunDir | None:
-    """The run with the lowest final validation error among those that did not diverge
-    (Glorot & Bengio 2010, section 2.3: the learning rate is chosen on validation error);
-    if every one diverged, the first of them, so the tables can say so."""
-    finished = [r for r in runs if r.final and r.final.get("status") == "completed"]
-    diverged = [r for r in runs if r.final and r.final.get("status") == "diverged"]
-    return min(finished, key=lambda r: r.final["validation_error"], default=diverged[0] if diverged else None)

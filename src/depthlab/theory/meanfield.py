@@ -288,6 +288,12 @@ class DepthScales(NamedTuple):
     xi_q: float
     xi_c: float
 
+    @property
+    def trainable_depth(self) -> float:
+        """≈ 6 ξ_c: the largest depth at which Schoenholz et al. (2017) could train
+        random-initialized networks; beyond it the signal about the input is lost."""
+        return TRAINABLE_DEPTH_FACTOR * self.xi_c
+
 
 def _depth_scale(slope) -> float:
     """-1/log(slope); infinite from 1 - 1e-12 up (the quadrature's rounding of 1)."""
@@ -311,9 +317,8 @@ def depth_scales(activation: ActivationLike, sigma_w2: float, sigma_b2: float = 
 
 
 def trainable_depth(activation: ActivationLike, sigma_w2: float, sigma_b2: float = 0.0) -> float:
-    """≈ 6 ξ_c: the largest depth at which Schoenholz et al. (2017) could train
-    random-initialized networks; beyond it the signal about the input is lost."""
-    return TRAINABLE_DEPTH_FACTOR * depth_scales(activation, sigma_w2, sigma_b2).xi_c
+    """≈ 6 ξ_c (:attr:`DepthScales.trainable_depth`) at (σ_w², σ_b²)."""
+    return depth_scales(activation, sigma_w2, sigma_b2).trainable_depth
 
 
 def critical_sigma_w2(activation: ActivationLike, sigma_b2=0.0) -> np.ndarray:

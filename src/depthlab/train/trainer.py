@@ -31,8 +31,7 @@ from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
-from depthlab.probe.stats import write_rows
-from depthlab.store.run import RunDir, environment
+from depthlab.store.run import Network, RunDir, environment
 from depthlab.train.costs import COSTS, Cost
 from depthlab.train.engine import make_engine
 from depthlab.train.schedule import jacobian_updates, probe_updates
@@ -151,11 +150,11 @@ class Trainer:
     def measure_probe(self) -> None:
         rows = self.probe.measure(self.update, with_jacobians=self.update in self.jacobian_at)
         histograms = self.probe.histograms_at(self.update)
-        write_rows(self.run.path / "probes.jsonl", rows, histograms)
+        self.run.append_probes(rows, histograms)
         if self.config.tensorboard:
             if self.tensorboard is None:
                 from depthlab.probe.tensorboard import TensorBoardWriter
-                self.tensorboard = TensorBoardWriter(self.run.path / "tensorboard")
+                self.tensorboard = TensorBoardWriter(self.run.tensorboard_dir)
             self.tensorboard.write(rows, histograms, self.update)
 
     # -- the loop ------------------------------------------------------------------------
@@ -271,7 +270,8 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
     model = build_model(config, dataset)
     path = Path(out or default_run_dir(config))
     existed = path.exists()
-    run = RunDir.create(path, config.to_dict(), environment(config.seed, config.device))
+    run = RunDir.create(path, config, environment(config.seed, config.device),
+                        Network(tuple(dataset.input_shape), tuple(model.widths)))
     try:
         return Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
     except BaseException:  # a bad input found while setting up: leave no half-made run
@@ -301,7 +301,7 @@ def resume(path: str | Path, progress: bool = True, dataset: Dataset | None = No
     if set(overrides) - allowed:
         flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in sorted(names))  # noqa: E731
         raise DepthlabError(f"--resume can only change {flags(allowed)}, not {flags(set(overrides) - allowed)}")
-    config = from_mapping({**run.config, **overrides}, source=str(run.path / "config.json")).validate()
+    config = run.config.replace(**overrides).validate()
     state = run.load_checkpoint()
     status = run.status["status"]
     if status == "diverged":
@@ -312,5 +312,6 @@ def resume(path: str | Path, progress: bool = True, dataset: Dataset | None = No
         raise DepthlabError(f"{run.path} {done} at update {state['update']}: give --updates above it to train on")
     trainer = Trainer(config, dataset, build_model(config, dataset), run, progress=progress, callbacks=callbacks)
     trainer.restore(state)
+    run.write_config(config)
     run.set_status("running", update=trainer.update)
     return trainer.fit()

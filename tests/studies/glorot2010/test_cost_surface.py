@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from depthlab.errors import DepthlabError
-from depthlab.studies.cost_surface import (
+from depthlab.studies.glorot2010.cost_surface import (
     cost_surface,
     draw_cost_surface,
     surface_network,

@@ -27,7 +27,7 @@ from torch.func import vmap
 from depthlab.data.shapeset import CLASS_NAMES, generate
 from depthlab.errors import DepthlabError
 from depthlab.nets.init import INITS
-from depthlab.report.html import Figure
+from depthlab.report.html import ReportFigure
 from depthlab.report.plotting import new_figure, save_figure
 from depthlab.train.costs import COSTS
 
@@ -129,7 +129,7 @@ def cost_surface(seed: int = 0, examples: int = 200, hidden: int = 20, span: flo
                        costs, gradients, setup)
 
 
-def draw_cost_surface(surface: CostSurface, out_dir: str | Path, stem: str = "figure05") -> Figure:
+def draw_cost_surface(surface: CostSurface, out_dir: str | Path, stem: str = "figure05") -> ReportFigure:
     """Contour panels of the NLL and quadratic surfaces with their plateaus outlined."""
     fig, axes = new_figure(1, len(COMPARED), width=5.5)
     i, j, k = surface.units
@@ -151,4 +151,4 @@ def draw_cost_surface(surface: CostSurface, out_dir: str | Path, stem: str = "fi
                f"Hatched: plateaus, where ‖∇C‖ ≤ {FLAT_GRADIENT:g} of the surface's largest and C is above the "
                f"lowest {LOW_COST:g} of its range: {100 * numbers['nll_plateau_fraction']:.1f}% of the grid for the "
                f"NLL, {100 * numbers['quadratic_plateau_fraction']:.1f}% for the quadratic cost.")
-    return Figure(save_figure(fig, out_dir, stem), caption)
+    return ReportFigure(save_figure(fig, out_dir, stem), caption)

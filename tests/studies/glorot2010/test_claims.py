@@ -4,11 +4,10 @@ claim where it holds, where it does not, and where the data cannot decide."""
 import math
 
 import pytest
+from fakes import write_run
 
-from depthlab.probe.stats import write_rows
-from depthlab.report.html import Figure
-from depthlab.store.run import RunDir
-from depthlab.studies.glorot2010_claims import (
+from depthlab.report.html import ReportFigure
+from depthlab.studies.glorot2010.claims import (
     glorot2010_verdicts,
     normalized_init_lowers_error,
     normalized_init_raises_jacobian,
@@ -25,20 +24,14 @@ STEPS = [0, 10, 20, 50, 100, 200]
 def fake_run(path, rows=(), status="completed", final=None, **config):
     """A run directory holding the given probe rows, status and final numbers."""
     config = {"dataset": "shapeset", "activation": "tanh", "init": "standard", "lr": 0.1, "depth": 3, "width": 8,
-              "probe_size": 300, "eval_size": None, **config}
-    run = RunDir.create(path, config, {})
-    for step in sorted({row["step"] for row in rows}):
-        write_rows(run.path / "probes.jsonl", [row for row in rows if row["step"] == step])
-    info = {"diverged_at": 7} if status == "diverged" else {}
-    run.set_status(status, update=7 if status == "diverged" else STEPS[-1], **info)
-    if final is not None:
-        run.write_final(final)
-    return run
+              **config}
+    return write_run(path, rows, status=status, update=7 if status == "diverged" else STEPS[-1], final=final,
+                     **config)
 
 
 def rows_of(stat, per_layer, steps=STEPS):
     """Rows of one statistic: ``per_layer`` maps "layer k" to its values at ``steps``."""
-    return [{"step": s, "layer": layer, "stat": stat, "value": v}
+    return [{"update": s, "layer": layer, "stat": stat, "value": v}
             for layer, values in per_layer.items() for s, v in zip(steps, values)]
 
 
@@ -256,7 +249,7 @@ def test_jacobian_gap_too_small_or_unmeasured(tmp_path):
 
 # all ---------------------------------------------------------------------------------------------
 def test_verdicts_attach_their_figures_and_cope_with_nothing(tmp_path):
-    figures = {stem: Figure(tmp_path / f"{stem}.png", stem) for stem in ("figure02", "figure05", "figure11")}
+    figures = {stem: ReportFigure(tmp_path / f"{stem}.png", stem) for stem in ("figure02", "figure05", "figure11")}
     verdicts = glorot2010_verdicts({}, surface_numbers(0.3, 0.0), figures)
     assert len(verdicts) == 7
     assert [v.verdict for v in verdicts] == ["cannot show"] * 4 + ["reproduced", "cannot show", "cannot show"]

@@ -10,20 +10,17 @@ import subprocess
 import pytest
 
 from depthlab.cli import main
-from depthlab.studies.glorot2010 import BUDGETS, CONFIGURATIONS, grid
-from depthlab.studies.glorot2010_tables import PAPER_TABLE1
+from depthlab.references import GLOROT_TABLE1
+from depthlab.studies.glorot2010 import BUDGETS
+from depthlab.studies.glorot2010.grid import CONFIGURATIONS, grid
 
 FIGURES = [f"figure{n:02d}" for n in range(1, 13)] + ["figure_theory"]
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory, write_mnist):
-    root = tmp_path_factory.mktemp("glorot")
-    write_mnist(root / "data" / "mnist", n_train=10_600, n_test=300, learnable=True)
-    argv = ["reproduce", "glorot2010", "--smoke", "--datasets", "shapeset,mnist", "--out", str(root / "out"),
-            "--data-dir", str(root / "data"), "--workers", "1", "--quiet"]
-    assert main(argv) == 0
-    return root / "out", argv
+def smoke(smoke_reproduction):
+    result = smoke_reproduction("glorot2010")
+    return result.out, result.argv
 
 
 def test_every_figure_in_png_and_svg(smoke):
@@ -38,7 +35,7 @@ def test_table1_has_ours_beside_the_papers(smoke):
     out, _ = smoke
     rows = list(csv.DictReader(open(out / "table1.csv")))
     by_label = {row[next(iter(row))]: row for row in rows}
-    assert set(PAPER_TABLE1) <= set(by_label)
+    assert set(GLOROT_TABLE1) <= set(by_label)
     text = (out / "table1.md").read_text()
     assert "27.15" in text and "15.6" in text  # the paper's Tanh and Tanh N on Shapeset
     ours = [v for row in rows for k, v in row.items() if "ours" in k.lower() and v not in ("", None)]
@@ -49,7 +46,7 @@ def test_table1_has_ours_beside_the_papers(smoke):
 def test_every_run_is_an_ordinary_run_directory(smoke):
     out, _ = smoke
     budget = json.loads((out / "budget.json").read_text())
-    assert budget["name"] == "smoke" and budget["datasets"] == ["shapeset", "mnist"]
+    assert budget["budget"] == "smoke" and budget["datasets"] == ["shapeset", "mnist"]
     specs = grid(BUDGETS["smoke"], ["shapeset", "mnist"])
     assert len(specs) == 2 * len(CONFIGURATIONS) * len(BUDGETS["smoke"].learning_rates)
     for spec in specs:
@@ -67,7 +64,7 @@ def test_report_holds_every_figure_table_and_a_computed_verdict(smoke, read_repo
     assert set(page.verdicts) <= {"reproduced", "not reproduced", "cannot show"}
 
 
-def test_running_again_keeps_finished_runs(smoke):
+def test_running_again_keeps_finished_runs(smoke, isolated_roots):
     out, argv = smoke
     stamp = (out / "runs/shapeset/tanh/lr0.05/final.json").stat().st_mtime_ns
     assert main(argv) == 0

@@ -4,7 +4,7 @@ Every function returns a :class:`~depthlab.report.html.Verdict` whose verdict is
 computed from the data with the thresholds below, and whose evidence gives the numbers
 that decided it. "cannot show" means the data cannot decide: a run is missing or
 diverged, or the budget was too small for the effect to appear (nothing saturated, no
-significant difference). Probe statistics are those of :mod:`depthlab.probe.stats`.
+significant difference). Probe statistics are those of :mod:`depthlab.probe.probe`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,13 @@ from typing import Any
 import numpy as np
 
 from depthlab.nets.activations import SATURATION_MARGIN
-from depthlab.probe.stats import hidden_layers, series, values_at
-from depthlab.report.html import Figure, Verdict
-from depthlab.store.run import RunDir
-from depthlab.studies.glorot2010_tables import (
-    PAPER_JACOBIAN,
+from depthlab.references import GLOROT_JACOBIAN
+from depthlab.report.html import ReportFigure, Verdict
+from depthlab.store import RunDir, final_test_error, run_problem, usable_runs
+from depthlab.studies.glorot2010.tables import (
     dataset_title,
-    final_test_error,
     jacobian_at_init,
-    probe_data,
-    run_problem,
     skipped_note,
-    usable_runs,
 )
 
 REPRODUCED, NOT_REPRODUCED, CANNOT_SHOW = "reproduced", "not reproduced", "cannot show"
@@ -77,12 +72,12 @@ def _numbers(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.3g}" for v in values)
 
 
-def _cannot(claim: str, why: str, figure: Figure | None) -> Verdict:
+def _cannot(claim: str, why: str, figure: ReportFigure | None) -> Verdict:
     return Verdict(claim, CANNOT_SHOW, why, figure)
 
 
 # 1 -------------------------------------------------------------------------------------
-def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: Figure | None = None) -> Verdict:
+def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: ReportFigure | None = None) -> Verdict:
     """Claim 1 (section 3.1, Figure 2): the sigmoid net's top hidden layer saturates at 0
     early while the lower layers do not. Rule: the top layer's activation_mean first falls
     to ≤ SIGMOID_SATURATED_MEAN within the first EARLY_FRACTION of the probed updates,
@@ -94,11 +89,11 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: Figure | None = 
     problem = run_problem(sigmoid, probes=True)
     if problem:
         return _cannot(claim, f"The Sigmoid run is {problem}.", figure)
-    rows, _ = probe_data(sigmoid)
-    layers = hidden_layers(rows)
+    probes = sigmoid.probes
+    layers = probes.hidden_layers()
     if len(layers) < 2:
         return _cannot(claim, "A network with one hidden layer has no lower layer.", figure)
-    steps, top = series(rows, "activation_mean", layers[-1])
+    steps, top = probes.series("activation_mean", layers[-1])
     if len(steps) < MIN_PROBES:
         return _cannot(claim, f"Only {len(steps)} probe steps.", figure)
     budget = f"within {steps[-1]} updates"
@@ -109,7 +104,7 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: Figure | None = 
         if steps[-1] < ABSENCE_MIN_UPDATES:
             return _cannot(claim, evidence + f" A run under {ABSENCE_MIN_UPDATES} updates is too short to rule "
                            "it out.", figure)
-        final = values_at(rows, "activation_mean", int(steps[-1]))
+        final = probes.values_at("activation_mean", int(steps[-1]))
         if top[-1] < top[-MIN_PROBES] and top[-1] < min(final[layer] for layer in layers[:-1]):
             return _cannot(claim, evidence + f" It is still falling at the end (from {top[0]:.3g} at update "
                            f"{steps[0]} to {top[-1]:.3g}), below every lower layer "
@@ -117,7 +112,7 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: Figure | None = 
                            figure)
         return Verdict(claim, NOT_REPRODUCED, evidence, figure)
     first = int(saturated[0])
-    lower = values_at(rows, "activation_mean", first)
+    lower = probes.values_at("activation_mean", first)
     lower_means = [lower[layer] for layer in layers[:-1]]
     evidence = (f"The mean activation of the top layer ({layers[-1]}) first fell to ≤ {SIGMOID_SATURATED_MEAN} "
                 f"at update {first} ({budget}; early = the first {EARLY_FRACTION:.0%}); the lower layers' means "
@@ -128,7 +123,7 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: Figure | None = 
 
 
 # 2 -------------------------------------------------------------------------------------
-def tanh_saturates_layer_by_layer(tanh: RunDir | None, figure: Figure | None = None) -> Verdict:
+def tanh_saturates_layer_by_layer(tanh: RunDir | None, figure: ReportFigure | None = None) -> Verdict:
     """Claim 2 (section 3.2, Figure 3): tanh layers saturate one after another, starting
     at layer 1. Rule: a layer saturates at the first probe step where activation_p98 ≥
     SATURATED_P98; with two or more saturated layers, they must be layers 1..m and their
@@ -138,11 +133,11 @@ def tanh_saturates_layer_by_layer(tanh: RunDir | None, figure: Figure | None = N
     problem = run_problem(tanh, probes=True)
     if problem:
         return _cannot(claim, f"The Tanh run is {problem}.", figure)
-    rows, _ = probe_data(tanh)
-    layers = hidden_layers(rows)
+    probes = tanh.probes
+    layers = probes.hidden_layers()
     first: dict[str, int] = {}
     for layer in layers:
-        steps, p98 = series(rows, "activation_p98", layer)
+        steps, p98 = probes.series("activation_p98", layer)
         if len(steps) < MIN_PROBES:
             return _cannot(claim, f"Only {len(steps)} probe steps.", figure)
         reached = steps[p98 >= SATURATED_P98]
@@ -164,13 +159,14 @@ def tanh_saturates_layer_by_layer(tanh: RunDir | None, figure: Figure | None = N
 
 # 3 -------------------------------------------------------------------------------------
 def _final_saturation(run: RunDir) -> tuple[int, list[float]]:
-    rows, _ = probe_data(run)
-    last = max(row["step"] for row in rows)
-    fractions = values_at(rows, "saturated_fraction", last)
-    return last, [fractions[layer] for layer in hidden_layers(rows)]
+    probes = run.probes
+    last = probes.updates[-1]
+    fractions = probes.values_at("saturated_fraction", last)
+    return last, [fractions[layer] for layer in probes.hidden_layers()]
 
 
-def softsign_saturates_less(tanh: RunDir | None, softsign: RunDir | None, figure: Figure | None = None) -> Verdict:
+def softsign_saturates_less(tanh: RunDir | None, softsign: RunDir | None,
+                            figure: ReportFigure | None = None) -> Verdict:
     """Claim 3 (section 3.3, Figures 3–4): softsign saturates less than tanh. Rule: the
     final saturated fraction (|a| ≥ 1 − SATURATION_MARGIN, the histogram mass near ±1),
     averaged over the hidden layers, of softsign is at most SOFTSIGN_LESS_FACTOR times
@@ -194,15 +190,15 @@ def softsign_saturates_less(tanh: RunDir | None, softsign: RunDir | None, figure
 # 4 -------------------------------------------------------------------------------------
 def _shrink_factor(run: RunDir) -> tuple[list[float], float]:
     """std of ∂C/∂s per hidden layer at step 0 and the per-layer factor (std_1/std_L)^(1/(L−1))."""
-    rows, _ = probe_data(run)
-    stds = values_at(rows, "backprop_grad_std", 0)
-    layers = hidden_layers(rows)
+    probes = run.probes
+    stds = probes.values_at("backprop_grad_std", 0)
+    layers = probes.hidden_layers()
     values = [stds[layer] for layer in layers]
     return values, (values[0] / values[-1]) ** (1 / (len(values) - 1)) if len(values) > 1 else math.nan
 
 
 def standard_init_shrinks_gradients(tanh: RunDir | None, tanh_n: RunDir | None,
-                                    figure: Figure | None = None) -> Verdict:
+                                    figure: ReportFigure | None = None) -> Verdict:
     """Claim 4 (section 4.2.2, Figure 7): at initialization the back-propagated gradients
     ∂C/∂s shrink toward the lower layers with the standard init and not with the
     normalized one. Rule: the per-layer factor f = (std_1 / std_L)^(1/(L−1)) of their
@@ -223,7 +219,8 @@ def standard_init_shrinks_gradients(tanh: RunDir | None, tanh_n: RunDir | None,
 
 
 # 5 -------------------------------------------------------------------------------------
-def quadratic_cost_has_plateaus(surface_numbers: Mapping[str, float] | None, figure: Figure | None = None) -> Verdict:
+def quadratic_cost_has_plateaus(surface_numbers: Mapping[str, float] | None,
+                                figure: ReportFigure | None = None) -> Verdict:
     """Claim 5 (section 4.2, Figure 5): the quadratic cost has plateaus where the
     cross-entropy has none. Rule: the quadratic surface's plateau fraction (see
     :mod:`depthlab.studies.cost_surface`) exceeds the NLL's by at least PLATEAU_MARGIN."""
@@ -247,7 +244,7 @@ def _z_statistic(error_a: float, error_b: float, n: int) -> float:
 
 
 def normalized_init_lowers_error(runs_by_dataset: Mapping[str, Mapping[str, RunDir]],
-                                 figure: Figure | None = None) -> Verdict:
+                                 figure: ReportFigure | None = None) -> Verdict:
     """Claim 6 (Table 1, Figures 11–12): the normalized init lowers tanh's test error.
     Rule: per data set with both runs, Tanh N is better (worse) when the two-proportion z
     statistic of Tanh's minus Tanh N's final test error on n test examples is ≥
@@ -261,7 +258,7 @@ def normalized_init_lowers_error(runs_by_dataset: Mapping[str, Mapping[str, RunD
         if skipped or None in errors.values():
             notes.append(f"{dataset_title(dataset)}: not compared: {'; '.join(skipped) or 'no final test error'}")
             continue
-        n = runs["Tanh"].config.get("eval_size") or DEFAULT_TEST_SIZE
+        n = runs["Tanh"].config.eval_size or DEFAULT_TEST_SIZE
         z = _z_statistic(errors["Tanh"] / 100, errors["Tanh N"] / 100, n)
         outcome = "better" if z >= SIGNIFICANCE_Z else "worse" if z <= -SIGNIFICANCE_Z else "no significant difference"
         outcomes.append(outcome)
@@ -275,13 +272,13 @@ def normalized_init_lowers_error(runs_by_dataset: Mapping[str, Mapping[str, RunD
 
 # 7 -------------------------------------------------------------------------------------
 def normalized_init_raises_jacobian(tanh: RunDir | None, tanh_n: RunDir | None,
-                                    figure: Figure | None = None) -> Verdict:
+                                    figure: ReportFigure | None = None) -> Verdict:
     """Claim 7 (section 4.2.2): the mean singular value of the layer Jacobian
     J = diag(φ'(s)) W at initialization is larger with the normalized init (paper ≈ 0.8)
     than with the standard one (≈ 0.5). Rule: its average over the hidden layers is at
     least JACOBIAN_MIN_GAP larger for Tanh N than for Tanh."""
     claim = (f"Normalized init raises the mean layer-Jacobian singular value at init "
-             f"(paper: {PAPER_JACOBIAN['Tanh N']} vs {PAPER_JACOBIAN['Tanh']}).")
+             f"(paper: {GLOROT_JACOBIAN['Tanh N']} vs {GLOROT_JACOBIAN['Tanh']}).")
     kept, skipped = usable_runs({"Tanh": tanh, "Tanh N": tanh_n}, ["Tanh", "Tanh N"], trained=False, probes=True)
     if skipped:
         return _cannot(claim, skipped_note(skipped).strip(), figure)
@@ -291,17 +288,17 @@ def normalized_init_raises_jacobian(tanh: RunDir | None, tanh_n: RunDir | None,
         return _cannot(claim, "A run measured no Jacobian (jacobian_examples = 0).", figure)
     standard, normalized = float(np.mean(means["Tanh"])), float(np.mean(means["Tanh N"]))
     evidence = (f"Mean singular value per hidden layer at init: standard {_numbers(means['Tanh'])} (average "
-                f"{standard:.3g}; paper {PAPER_JACOBIAN['Tanh']}), normalized {_numbers(means['Tanh N'])} (average "
-                f"{normalized:.3g}; paper {PAPER_JACOBIAN['Tanh N']}); required gap {JACOBIAN_MIN_GAP}.")
+                f"{standard:.3g}; paper {GLOROT_JACOBIAN['Tanh']}), normalized {_numbers(means['Tanh N'])} (average "
+                f"{normalized:.3g}; paper {GLOROT_JACOBIAN['Tanh N']}); required gap {JACOBIAN_MIN_GAP}.")
     holds = normalized - standard >= JACOBIAN_MIN_GAP
     return Verdict(claim, REPRODUCED if holds else NOT_REPRODUCED, evidence, figure)
 
 
 def glorot2010_verdicts(runs_by_dataset: Mapping[str, Mapping[str, RunDir]],
                         surface_numbers: Mapping[str, Any] | None,
-                        figures: Mapping[str, Figure]) -> list[Verdict]:
+                        figures: Mapping[str, ReportFigure]) -> list[Verdict]:
     """The seven verdicts, each with the figure that shows it (``figures`` by file stem,
-    as :func:`depthlab.studies.glorot2010_figures.glorot2010_figures` returns them; the
+    as :func:`depthlab.studies.glorot2010.figures.glorot2010_figures` returns them; the
     Jacobian claim has none, its numbers are in the Jacobian table). Claims 1–4 and 7 are
     judged on the Shapeset runs."""
     shapeset = runs_by_dataset.get("shapeset", {})

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from depthlab.store.run import RunDir
-from depthlab.studies.cost_surface import cost_surface
-from depthlab.studies.glorot2010_claims import glorot2010_verdicts
-from depthlab.studies.glorot2010_figures import (
+from depthlab.studies.glorot2010.claims import glorot2010_verdicts
+from depthlab.studies.glorot2010.cost_surface import cost_surface
+from depthlab.studies.glorot2010.figures import (
     figure_3,
     figure_7,
     figure_9,

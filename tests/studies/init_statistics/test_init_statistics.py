@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from depthlab.errors import DepthlabError
-from depthlab.studies import init_statistics as study
+from depthlab.studies.init_statistics import demos as study
+from depthlab.studies.init_statistics.report import LECTURE_RTOL
 
 STEMS = ("tanh_histograms", "tanh_std", "relu_histograms", "relu_std", "matrix_products", "symmetry")
-SECTIONS = ("Setup", "Weight scale and tanh activations", "ReLU: Xavier against He", "Products of random matrices",
+SECTIONS = ("Setup", "Weight scale and tanh activations", "ReLU: N(0, 1/n) against He N(0, 2/n)", "Products of random matrices",
             "Symmetry of constant initialization")
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    out = tmp_path_factory.mktemp("init_statistics")
-    return out, study.reproduce(out, budget="smoke", progress=False)
+def smoke(smoke_reproduction):
+    result = smoke_reproduction("init-statistics")
+    return result.out, result.report
 
 
 def std_by_layer(activation, init, examples=200):
@@ -34,12 +34,12 @@ def test_smoke_tables_hold_every_row_beside_the_lecture(smoke, read_csv):
     tanh = read_csv(out / "tanh_std.csv")
     assert len(tanh) == 4 * study.DEPTH
     assert [r["lecture_std"] for r in tanh if r["init"] == "0.01·N(0,1)"][:4] == ["0.21", "0.048", "0.011", ""]
-    assert [r["lecture_std"] for r in tanh if r["init"] == "Xavier N(0,1/n)"][:3] == ["0.63", "0.49", "0.41"]
+    assert [r["lecture_std"] for r in tanh if r["init"] == "LeCun N(0,1/n)"][:3] == ["0.63", "0.49", "0.41"]
     for row in tanh:
         if row["lecture_std"]:
-            assert float(row["std"]) == pytest.approx(float(row["lecture_std"]), rel=study.LECTURE_RTOL)
+            assert float(row["std"]) == pytest.approx(float(row["lecture_std"]), rel=LECTURE_RTOL)
     relu = read_csv(out / "relu_std.csv")
-    assert {r["init"] for r in relu} == {"Xavier N(0,1/n)", "He N(0,2/n)"} and len(relu) == 2 * study.DEPTH
+    assert {r["init"] for r in relu} == {"LeCun N(0,1/n)", "He N(0,2/n)"} and len(relu) == 2 * study.DEPTH
     products = read_csv(out / "matrix_products.csv")
     assert [int(r["factors"]) for r in products] == list(range(1, study.PRODUCT_FACTORS + 1))
     assert float(products[-1]["expected σ² = 1"]) == pytest.approx(1e100)
@@ -68,16 +68,16 @@ def test_unit_gaussian_weights_saturate_every_tanh_layer():
         assert (a.abs() > 0.95).float().mean().item() > 0.5
 
 
-def test_xavier_tanh_std_decays_slowly_as_in_the_lecture():
+def test_lecun_tanh_std_decays_slowly_as_in_the_lecture():
     assert std_by_layer("tanh", "lecun-normal")[:3] == pytest.approx([0.63, 0.49, 0.41], rel=0.05)
 
 
-def test_he_keeps_relu_while_xavier_loses_it():
-    he, xavier = std_by_layer("relu", "he-normal"), std_by_layer("relu", "lecun-normal")
+def test_he_keeps_relu_while_lecun_loses_it():
+    he, lecun = std_by_layer("relu", "he-normal"), std_by_layer("relu", "lecun-normal")
     assert he.max() / he.min() < 3
-    assert xavier[0] / xavier[-1] > 10
-    # Xavier halves the second moment of ReLU layers: the std falls by about √2 per layer
-    assert (xavier[0] / xavier[-1]) ** (1 / 9) == pytest.approx(2 ** 0.5, rel=0.1)
+    assert lecun[0] / lecun[-1] > 10
+    # N(0, 1/n) halves the second moment of ReLU layers: the std falls by about √2 per layer
+    assert (lecun[0] / lecun[-1]) ** (1 / 9) == pytest.approx(2 ** 0.5, rel=0.1)
 
 
 def test_unit_variance_products_explode_and_scaled_ones_stay_order_one():
@@ -95,8 +95,3 @@ def test_constant_init_keeps_units_identical_and_dropout_breaks_them():
         assert not torch.equal(trained, start)
     for trained in study.unit_parameters(study.train_constant_init(0.5, 30)):
         assert (trained - trained[0]).abs().max().item() > 1e-4
-
-
-def test_unknown_budget_is_a_one_line_error(tmp_path):
-    with pytest.raises(DepthlabError, match=r"^unknown budget 'huge'; valid choices: full, quick, smoke$"):
-        study.reproduce(tmp_path, budget="huge")

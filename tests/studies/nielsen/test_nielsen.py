@@ -10,7 +10,9 @@ import pytest
 
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
-from depthlab.studies import nielsen as study
+from depthlab.studies import reproduce
+from depthlab.studies.nielsen import BUDGETS
+from depthlab.studies.nielsen import experiments as study
 
 FAKE_TRAIN, FAKE_TEST = 11_000, 500  # 1000 training images once the 10,000 validation ones are held out
 STEMS = ("learning_speed_init", "learning_speed_training", "accuracy_vs_depth")
@@ -19,21 +21,14 @@ SECTIONS = ("Setup", "Learning speed at initialization", "Learning speed during 
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, write_mnist):
-    root = tmp_path_factory.mktemp("data")
-    write_mnist(root / "mnist", n_train=FAKE_TRAIN, n_test=FAKE_TEST, learnable=True)
-    return str(root)
+def fake_mnist(study_data):
+    return DATASETS.get("mnist").load(study_data)
 
 
 @pytest.fixture(scope="module")
-def fake_mnist(data_dir):
-    return DATASETS.get("mnist").load(data_dir)
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory, data_dir):
-    out = tmp_path_factory.mktemp("nielsen")
-    return out, study.reproduce(out, budget="smoke", data_dir=data_dir, progress=False)
+def smoke(smoke_reproduction):
+    result = smoke_reproduction("nielsen-ch5")
+    return result.out, result.report
 
 
 def test_nielsen_config_is_his_setup():
@@ -56,7 +51,7 @@ def test_smoke_tables_put_ours_beside_nielsens(smoke, read_csv):
         (2, 1, 0.07), (2, 2, 0.31), (3, 1, 0.012), (3, 2, 0.060), (3, 3, 0.283),
         (4, 1, 0.003), (4, 2, 0.017), (4, 3, 0.070), (4, 4, 0.285)]
     training = read_csv(out / "learning_speed_training.csv")
-    assert [int(r["epoch"]) for r in training] == list(range(study.BUDGETS["smoke"].speed_epochs))
+    assert [int(r["epoch"]) for r in training] == list(range(BUDGETS["smoke"].speed_epochs))
     for row in training:
         assert float(row["last_over_first"]) == pytest.approx(float(row["layer_4"]) / float(row["layer_1"]))
     accuracy = read_csv(out / "accuracy_vs_depth.csv")
@@ -68,7 +63,7 @@ def test_smoke_tables_put_ours_beside_nielsens(smoke, read_csv):
 
 def test_smoke_depth_runs_train_the_budget(smoke):
     out, _ = smoke
-    budget = study.BUDGETS["smoke"]
+    budget = BUDGETS["smoke"]
     for depth in study.DEPTHS:
         run = out / "runs" / f"depth{depth}"
         assert (run / "final.json").is_file()
@@ -108,13 +103,8 @@ def test_mnist_is_preferred_and_fashion_mnist_is_the_fallback(isolated_roots, wr
 
 def test_missing_data_is_a_one_line_error_naming_both(isolated_roots):
     with pytest.raises(DepthlabError) as error:
-        study.reproduce(isolated_roots / "out", budget="smoke", data_dir=str(isolated_roots), progress=False)
+        reproduce("nielsen-ch5", "smoke", out=isolated_roots / "out", data_dir=str(isolated_roots), progress=False)
     message = str(error.value)
     assert "\n" not in message
     assert "MNIST or Fashion-MNIST" in message and "apt-get install dataset-fashion-mnist" in message
     assert not (isolated_roots / "out").exists()
-
-
-def test_unknown_budget_is_a_one_line_error(tmp_path):
-    with pytest.raises(DepthlabError, match=r"^unknown budget 'huge'; valid choices: full, quick, smoke$"):
-        study.reproduce(tmp_path, budget="huge")

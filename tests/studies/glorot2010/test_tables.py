@@ -1,16 +1,11 @@
 import csv
 
 import pytest
+from fakes import write_run
 
-from depthlab.probe.stats import write_rows
+from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.report.tables import write_table
-from depthlab.store.run import RunDir
-from depthlab.studies.glorot2010_tables import (
-    PAPER_JACOBIAN,
-    PAPER_TABLE1,
-    jacobian_table,
-    table1,
-)
+from depthlab.studies.glorot2010.tables import jacobian_table, table1
 
 # Glorot & Bengio (2010), Table 1, transcribed column by column:
 # Shapeset-3×2, MNIST, CIFAR-10, Small-ImageNet.
@@ -24,19 +19,14 @@ PAPER = {
 
 
 def fake_run(path, test_error=None, status="completed", lr=0.01, update=5000, probes=()):
-    run = RunDir.create(path, {"dataset": "shapeset", "lr": lr}, {})
-    run.set_status(status, update=update, **({"diverged_at": update} if status == "diverged" else {}))
-    if test_error is not None:
-        run.write_final({"test_error": test_error})
-    if probes:
-        write_rows(run.path / "probes.jsonl", probes)
-    return run
+    return write_run(path, probes, status=status, update=update,
+                     final={"test_error": test_error} if test_error is not None else None, dataset="shapeset", lr=lr)
 
 
 def test_paper_table_holds_the_published_numbers():
-    assert PAPER_TABLE1 == {label: dict(zip(("shapeset", "mnist", "cifar10", "small-imagenet"), values))
+    assert GLOROT_TABLE1 == {label: dict(zip(("shapeset", "mnist", "cifar10", "small-imagenet"), values))
                             for label, values in PAPER.items()}
-    assert PAPER_JACOBIAN == {"Tanh": 0.5, "Tanh N": 0.8}
+    assert GLOROT_JACOBIAN == {"Tanh": 0.5, "Tanh N": 0.8}
 
 
 def test_table1_sets_ours_beside_the_paper(tmp_path):
@@ -63,7 +53,7 @@ def test_table1_sets_ours_beside_the_paper(tmp_path):
 
 
 def jacobian_rows(means):
-    return [{"step": 0, "layer": f"layer {k}", "stat": f"jacobian_sv_{stat}", "value": value}
+    return [{"update": 0, "layer": f"layer {k}", "stat": f"jacobian_sv_{stat}", "value": value}
             for k, mean in enumerate(means, start=1)
             for stat, value in (("mean", mean), ("min", mean / 2), ("max", 2 * mean))]
 

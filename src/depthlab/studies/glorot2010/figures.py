@@ -1,7 +1,7 @@
 """Figures 2–12 of Glorot & Bengio (2010), drawn from stored runs only.
 
 Each ``figure_N`` takes the study's runs (configuration label → RunDir, the run chosen on
-validation error; see :mod:`depthlab.studies.glorot2010_tables`), writes ``figureNN.png``
+validation error; see :mod:`depthlab.studies.glorot2010.tables`), writes ``figureNN.png``
 and ``.svg`` into ``out_dir`` and returns a :class:`DrawnFigure`: the report figure and
 the series it drew. A label whose run is missing or diverged (or has no probes) is left
 out and the caption says so; figures of the network at initialization (6, 7, 8) still use
@@ -21,21 +21,17 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 
-from depthlab.probe.stats import hidden_layers, series
-from depthlab.report.html import Figure
+from depthlab.references import GLOROT_TABLE1
+from depthlab.report.html import ReportFigure
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
-from depthlab.report.run_report import compare_with_theory
-from depthlab.store.run import RunDir
-from depthlab.studies.cost_surface import CostSurface, cost_surface, draw_cost_surface
-from depthlab.studies.glorot2010_tables import (
-    LABELS,
-    PAPER_TABLE1,
-    dataset_title,
-    describe,
-    probe_data,
-    skipped_note,
-    usable_runs,
+from depthlab.store import RunDir, usable_runs
+from depthlab.studies.glorot2010.cost_surface import (
+    CostSurface,
+    cost_surface,
+    draw_cost_surface,
 )
+from depthlab.studies.glorot2010.tables import LABELS, dataset_title, skipped_note
+from depthlab.theory.comparison import compare_with_theory, theory_skip_reason
 
 FILE_DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "small-imagenet")
 """The order of Figure 12's panels; other data sets follow in the study's order."""
@@ -47,7 +43,7 @@ Series = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
-class DrawnFigure(Figure):
+class DrawnFigure(ReportFigure):
     """A report figure and the series drawn in it, by name ("Tanh/layer 1/activation_p98"
     → (x, y))."""
 
@@ -68,16 +64,16 @@ def _no_data(ax: Axes, title: str) -> None:
 
 def _sources(runs: Mapping[str, RunDir], heading: str = "Runs") -> str:
     """The caption's sentence naming the runs drawn (" Runs: label: what it is; …."), or ""."""
-    return (f" {heading}: " + "; ".join(f"{label}: {describe(run)}" for label, run in runs.items()) + "."
+    return (f" {heading}: " + "; ".join(f"{label}: {run.describe()}" for label, run in runs.items()) + "."
             if runs else "")
 
 
 def _dataset_of(runs: Mapping[str, RunDir]) -> str:
-    return dataset_title(next(iter(runs.values())).config["dataset"]) if runs else "no data set"
+    return dataset_title(next(iter(runs.values())).config.dataset) if runs else "no data set"
 
 
 def _probe_size(runs: Mapping[str, RunDir]) -> str:
-    sizes = sorted({run.config["probe_size"] for run in runs.values()})
+    sizes = sorted({run.config.probe_size for run in runs.values()})
     return "/".join(map(str, sizes)) or "the"
 
 
@@ -85,17 +81,29 @@ def _save(fig, out_dir: str | Path, stem: str, caption: str, drawn: Series) -> D
     return DrawnFigure(save_figure(fig, out_dir, stem), caption, drawn)
 
 
+def figure_1(out_dir: Path) -> ReportFigure:
+    """Figure 1: example Shapeset-3×2 images with their class."""
+    from depthlab.data.figure import draw_grid
+    from depthlab.data.shapeset import CLASS_NAMES, generate
+
+    x, y = generate(24, seed=2010)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in ("png", "svg"):
+        draw_grid(x, y, CLASS_NAMES, out_dir / f"figure01.{suffix}", rows=4, cols=6)
+    return ReportFigure(out_dir / "figure01.png", "Figure 1: Shapeset-3×2 examples (generated, seed 2010).")
+
+
 # -- statistics over training ------------------------------------------------------------
 def _layer_curves(ax: Axes, label: str, run: RunDir, drawn: Series, stats: Sequence[str]) -> None:
     """Per hidden layer of ``run`` (the legend names the layer on its first ``stats``):
     ``activation_p98`` as filled markers, ``activation_p2`` as hollow markers, anything
     else as a line with small markers."""
-    rows, _ = probe_data(run)
-    layers = hidden_layers(rows)
+    probes = run.probes
+    layers = probes.hidden_layers()
     for k, layer in enumerate(layers, start=1):
         color = layer_color(k, len(layers))
         for stat in stats:
-            steps, values = series(rows, stat, layer)
+            steps, values = probes.series(stat, layer)
             drawn[f"{label}/{layer}/{stat}"] = (steps, values)
             legend = layer if stat == stats[0] else None
             if stat == "activation_p98":
@@ -114,11 +122,11 @@ def figure_2(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
     fig, axes = new_figure(width=7)
     ax, drawn = axes[0, 0], {}
     if kept:
-        rows, _ = probe_data(kept["Sigmoid"])
-        layers = hidden_layers(rows)
+        probes = kept["Sigmoid"].probes
+        layers = probes.hidden_layers()
         for k, layer in enumerate(layers, start=1):
-            steps, mean = series(rows, "activation_mean", layer)
-            _, std = series(rows, "activation_std", layer)
+            steps, mean = probes.series("activation_mean", layer)
+            _, std = probes.series("activation_std", layer)
             color = layer_color(k, len(layers))
             ax.plot(steps, mean, "-", marker=".", color=color, label=layer)
             ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.15)
@@ -202,12 +210,12 @@ def _histogram_figure(runs: Mapping[str, RunDir], labels: Sequence[str], quantit
         if label not in kept:
             _no_data(ax, label)
             continue
-        rows, histograms = probe_data(kept[label])
-        layers = hidden_layers(rows)
-        chosen = [h for h in histograms if h["quantity"] == quantity and h["layer"] in layers]
-        step = min(h["step"] for h in chosen) if at_init else max(h["step"] for h in chosen)
+        probes = kept[label].probes
+        layers = probes.hidden_layers()
+        chosen = [h for h in probes.histograms if h["quantity"] == quantity and h["layer"] in layers]
+        step = min(h["update"] for h in chosen) if at_init else max(h["update"] for h in chosen)
         steps_used.append(f"{label} at update {step}")
-        for h in (h for h in chosen if h["step"] == step):
+        for h in (h for h in chosen if h["update"] == step):
             edges, counts = np.asarray(h["edges"]), np.asarray(h["counts"], dtype=float)
             centres = (edges[:-1] + edges[1:]) / 2
             density = counts / max(counts.sum(), 1.0) / np.diff(edges)
@@ -252,7 +260,7 @@ def figure_8(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
 
 
 # -- the cost surface --------------------------------------------------------------------
-def figure_5(out_dir: str | Path, surface: CostSurface | None = None) -> Figure:
+def figure_5(out_dir: str | Path, surface: CostSurface | None = None) -> ReportFigure:
     """Figure 5: NLL and quadratic cost over two weights of a one-hidden-layer tanh net
     (see :mod:`depthlab.studies.cost_surface`); computed with its defaults if not given."""
     return draw_cost_surface(surface or cost_surface(), out_dir, "figure05")
@@ -263,7 +271,7 @@ def _error_panel(ax: Axes, runs: Mapping[str, RunDir], dataset: str,
                  drawn: Series) -> tuple[dict[str, RunDir], list[str]]:
     """Test error (%) over updates for Table 1's labels and any other label of ``runs``
     (e.g. "ReLU He"); returns the runs drawn and the labels left out."""
-    labels = [*PAPER_TABLE1, *(label for label in LABELS if label in runs and label not in PAPER_TABLE1),
+    labels = [*GLOROT_TABLE1, *(label for label in LABELS if label in runs and label not in GLOROT_TABLE1),
               *(label for label in runs if label not in LABELS)]
     kept, skipped = usable_runs(runs, labels)
     for label, run in kept.items():
@@ -320,14 +328,18 @@ def theory_figure(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigur
     normalized init: the pre-activation variance Var[s^l] beside q^l, and the
     back-propagated gradient variance Var[∂C/∂s^l] / Var[∂C/∂s^L] (L the top hidden
     layer) beside Π σ_w² (n_{k+1}/n_k) E[φ'(√q^k z)²], as
-    :func:`depthlab.report.run_report.compare_with_theory` computes them (Glorot & Bengio
+    :func:`depthlab.theory.comparison.compare_with_theory` computes them (Glorot & Bengio
     2010, eqs. 6–14): the forward prediction starts from the measured Var[s^1]."""
     labels = ["Tanh", "Tanh N"]
     kept, skipped = usable_runs(runs, labels, trained=False, probes=True)
+    for label, run in list(kept.items()):
+        if reason := theory_skip_reason(run.config, run.network):
+            skipped.append(f"{label} ({reason})")
+            del kept[label]
     fig, axes = new_figure(1, 2, width=5.5)
     drawn: Series = {}
     for label, run in kept.items():
-        comparison = compare_with_theory(run.config, *probe_data(run))
+        comparison = compare_with_theory(run.config, run.network, run.probes)
         depth = np.arange(1, len(comparison.rows) + 1)
         column = lambda key: np.array([row[key] for row in comparison.rows])  # noqa: E731
         style = _label_style(label)
@@ -358,7 +370,7 @@ def theory_figure(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigur
 
 
 def glorot2010_figures(runs_by_dataset: Mapping[str, Mapping[str, RunDir]], out_dir: str | Path,
-                       surface: CostSurface | None = None) -> dict[str, Figure]:
+                       surface: CostSurface | None = None) -> dict[str, ReportFigure]:
     """Every figure, by file stem ("figure02" … "figure12", "figure_theory"); Figures 2–11
     and the theory figure from the Shapeset runs."""
     shapeset = runs_by_dataset.get("shapeset", {})

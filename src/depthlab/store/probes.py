@@ -1,0 +1,101 @@
+"""Probe measures as data: what :class:`depthlab.probe.Probe` measured, in memory or read
+back from a run's probe file.
+
+A measure at one update gives rows ``{"update", "layer", "stat", "value"}`` and
+histograms ``{"update", "layer", "quantity", "edges", "counts"}`` (the statistics are
+listed in :mod:`depthlab.probe.probe`). On disk each measure is one JSONL line
+``{"update", "rows", "histograms"}``, so a crash loses at most the line in progress.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.store.files import read_jsonl
+
+Row = dict[str, Any]
+
+
+@dataclass
+class ProbeLog:
+    """Probe rows and histograms over training, with the queries figures and claims ask."""
+
+    rows: list[Row] = field(default_factory=list)
+    histograms: list[Row] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def add(self, rows: Sequence[Row], histograms: Sequence[Row] = ()) -> None:
+        self.rows += rows
+        self.histograms += histograms
+
+    @property
+    def updates(self) -> list[int]:
+        """The updates at which a measure was taken, in order."""
+        return sorted({row["update"] for row in self.rows})
+
+    @property
+    def layers(self) -> list[str]:
+        """Every probed layer, in the order first measured (bottom to top)."""
+        return list(dict.fromkeys(row["layer"] for row in self.rows))
+
+    def hidden_layers(self) -> list[str]:
+        """The hidden layers, bottom to top ("layer 1", "layer 2", …)."""
+        names = {row["layer"] for row in self.rows if row["layer"].startswith("layer ")}
+        return sorted(names, key=lambda name: int(name.split()[1]))
+
+    def has(self, stat: str) -> bool:
+        return any(row["stat"] == stat for row in self.rows)
+
+    def series(self, stat: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Updates and values of ``stat`` for ``layer``, in update order; an unknown
+        statistic or layer is a one-line error naming the valid ones."""
+        if self.rows and not self.has(stat):
+            raise unknown_choice("probe statistic", stat, {row["stat"] for row in self.rows})
+        if self.rows and layer not in self.layers:
+            raise unknown_choice("probe layer", layer, self.layers)
+        points = sorted((row["update"], row["value"]) for row in self.rows
+                        if row["stat"] == stat and row["layer"] == layer)
+        return np.array([p[0] for p in points], dtype=int), np.array([p[1] for p in points], dtype=float)
+
+    def values_at(self, stat: str, update: int) -> dict[str, float]:
+        """Layer → value of ``stat`` at the measure of ``update``."""
+        return {row["layer"]: row["value"] for row in self.rows if row["stat"] == stat and row["update"] == update}
+
+    def histograms_at(self, update: int) -> list[Row]:
+        """The histograms measured at ``update``."""
+        return [h for h in self.histograms if h["update"] == update]
+
+
+def append_measure(path: Path, rows: Sequence[Row], histograms: Sequence[Row] = ()) -> None:
+    """Append one measure (its rows and histograms, all of one update) to the probe file."""
+    if not rows and not histograms:
+        return
+    update = (rows or histograms)[0]["update"]
+    with open(path, "a") as f:
+        f.write(json.dumps({"update": update, "rows": list(rows), "histograms": list(histograms)}) + "\n")
+
+
+def read_measures(path: Path) -> ProbeLog:
+    """Every measure of the probe file ``path`` (empty when there is none); a last line
+    cut short by a crash is skipped. Files written before rows said ``update`` (they said
+    ``step``) read the same."""
+    log = ProbeLog()
+    for number, measure in enumerate(read_jsonl(path), start=1):
+        try:
+            rows, histograms = measure["rows"], measure["histograms"]
+        except (KeyError, TypeError):
+            raise DepthlabError(f"{path}:{number}: not a probe record") from None
+        for row in (*rows, *histograms):
+            if "step" in row:
+                row["update"] = row.pop("step")
+        log.add(rows, histograms)
+    return log

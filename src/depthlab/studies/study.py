@@ -1,0 +1,91 @@
+"""What every study is, and the one way to run one.
+
+A study is declared once (in its package's ``__init__``) as a :class:`Study`: its name,
+its budgets, the options it takes, a ``plan`` function that turns a budget into a
+:class:`Plan` (the trainer runs of its grid, and the settings it resolved, such as the
+data sets) and a ``report`` function that turns the finished runs into figures, tables,
+verdicts and ``report.html``. :func:`reproduce` does the rest for every study alike:
+checks the budget and options, writes ``budget.json``, trains the grid (resumable, in
+parallel, indifferent to divergence: :mod:`depthlab.studies.runner`) and calls the
+report. Importing this module imports no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from depthlab.config import TrainConfig
+from depthlab.errors import DepthlabError, unknown_choice
+
+if TYPE_CHECKING:
+    from depthlab.store.run import RunDir
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One trainer run of a study: ``name`` is its path below ``runs/`` (e.g.
+    ``shapeset/tanh-n/lr0.01``)."""
+
+    name: str
+    config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one reproduction does: the ``budget`` called ``budget_name``, the ``settings``
+    it resolved (recorded in ``budget.json`` and read by the report), and its ``runs``."""
+
+    study: str
+    budget_name: str
+    budget: Any
+    settings: dict[str, Any] = field(default_factory=dict)
+    runs: list[RunSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A reproduction: ``plan(budget_name, budget, out, data_dir, **options) -> Plan`` and
+    ``report(plan, runs, out, progress) -> Path`` (``runs``: run name → RunDir).
+    ``options`` are the keyword options it takes besides the budget (e.g. ``datasets``)."""
+
+    name: str
+    title: str
+    budgets: Mapping[str, Any]
+    plan: Callable[..., Plan]
+    report: Callable[[Plan, dict[str, RunDir], Path, bool], Path]
+    options: tuple[str, ...] = ()
+
+    def budget(self, name: str) -> Any:
+        """The budget called ``name``, or one line naming this study's budgets."""
+        if name not in self.budgets:
+            raise unknown_choice(f"budget of {self.name}", name, self.budgets)
+        return self.budgets[name]
+
+
+def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
+              data_dir: str | None = None, progress: bool = True, **options: Any) -> Path:
+    """Run (or resume) the study called ``name`` at ``budget`` into ``out`` (default
+    ``results/<name>``) and write its ``report.html``; return the report's path.
+    Finished runs are kept, an interrupted one resumes; ``options`` are the study's own
+    (``depthlab.studies.STUDIES.get(name).options``)."""
+    from depthlab.store.files import write_json
+    from depthlab.studies import STUDIES
+    from depthlab.studies.runner import run_specs
+
+    study = STUDIES.get(name)
+    sizes = study.budget(budget)
+    for option in sorted(set(options) - set(study.options)):
+        takes = ", ".join(f"{o} (--{o})" for o in study.options) or "none"
+        raise DepthlabError(f"study {name} takes no {option} option (--{option}); its options: {takes}")
+    if workers < 1:
+        raise DepthlabError(f"workers {workers} must be at least 1")
+    out = Path(out or Path("results") / name)
+    plan = study.plan(budget, sizes, out=out, data_dir=data_dir, **options)  # a bad option: nothing written
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "budget.json", {"study": name, "budget": budget, **dataclasses.asdict(sizes), **plan.settings})
+    runs = run_specs(plan.runs, out, workers=workers, progress=progress)
+    return study.report(plan, runs, out, progress)

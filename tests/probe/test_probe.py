@@ -1,0 +1,101 @@
+"""The Probe on models of depthlab and of users: its numbers against the paper's analysis
+and against what a hand-written computation gives."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depthlab.errors import DepthlabError
+from depthlab.nets.init import INITS
+from depthlab.nets.mlp import MLP
+from depthlab.probe import Probe
+
+
+def _tanh_mlp_at_init(init):
+    torch.manual_seed(0)
+    model = MLP(1000, [1000] * 5, 10, "tanh")
+    model.initialize(init)
+    x, y = torch.randn(300, 1000), torch.randint(0, 10, (300,))
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0)
+    probe.measure(0)
+    return probe, x
+
+
+def test_backpropagated_gradients_vanish_with_standard_init_not_with_normalized():
+    """Glorot & Bengio (2010), Figure 7. With standard init n·Var[W] = 1/3, so Var[∂C/∂s]
+    shrinks by at least 3 per layer going down: a factor ≥ 9 in std over 4 layers. With
+    normalized init n·Var[W] = 1 and only φ'(s) < 1 shrinks it; on unit-variance inputs
+    layer 1 has Var[s] = 1, where E[φ'(s)²] ≈ 0.46, so the ratio is ≈ 2.4, not 1."""
+    ratio = {}
+    for init in ("standard", "normalized"):
+        probe, _ = _tanh_mlp_at_init(init)
+        top, bottom = (probe.series("backprop_grad_std", f"layer {k}")[1][0] for k in (5, 1))
+        ratio[init] = top / bottom
+    assert ratio["standard"] > 8
+    assert 1 < ratio["normalized"] < 3
+    assert ratio["standard"] > 4 * ratio["normalized"]
+
+
+@pytest.mark.parametrize("init", ["standard", "normalized"])
+def test_first_layer_pre_activation_variance_is_n_var_w_times_input_power(init):
+    probe, x = _tanh_mlp_at_init(init)
+    expected = 1000 * INITS.get(init).variance(1000, 1000) * x.pow(2).mean().item()
+    assert probe.series("preactivation_std", "layer 1")[1][0] ** 2 == pytest.approx(expected, rel=0.05)
+
+
+def test_probe_on_a_user_conv_model_measures_both_layers(conv_net):
+    torch.manual_seed(0)
+    model = conv_net(nn.Tanh())
+    probe = Probe(model, torch.randn(20, 1, 8, 8), torch.randint(0, 4, (20,)), F.cross_entropy,
+                  jacobian_examples=2)
+    probe.measure(0)
+    with torch.no_grad():
+        model.fc.weight.mul_(2)
+    rows = probe.measure(1)
+    common = {"preactivation_mean", "preactivation_std", "backprop_grad_std", "backprop_grad_norm",
+              "weight_grad_std", "weight_grad_norm", "bias_grad_norm", "weight_norm", "update_ratio"}
+    hidden = common | {"activation_mean", "activation_std", "activation_p2", "activation_p50", "activation_p98",
+                       "saturated_fraction", "input_jacobian_sv_mean", "input_jacobian_sv_max"}
+    assert {r["stat"] for r in rows if r["layer"] == "layer 1"} == hidden
+    assert {r["stat"] for r in rows if r["layer"] == "output"} == common
+    assert {(h["layer"], h["quantity"]) for h in probe.histograms_at(1)} == {
+        ("layer 1", q) for q in ("activation", "preactivation", "backprop_grad", "weight_grad", "input_jacobian_sv")
+    } | {("output", q) for q in ("preactivation", "backprop_grad", "weight_grad")}
+    assert all(sum(h["counts"]) > 0 for h in probe.log.histograms)
+    assert probe.series("update_ratio", "output")[1] == pytest.approx([1.0])
+    assert probe.series("update_ratio", "layer 1")[1] == pytest.approx([0.0])
+    assert probe.module_names == {"layer 1": "conv1", "output": "fc"}
+
+
+def test_update_ratio_and_learning_speed_by_hand():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.Sigmoid(), nn.Linear(5, 3))
+    x, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0)
+    probe.measure(10)
+    before = model[0].weight.detach().clone()
+    delta = torch.full_like(before, 0.1)
+    with torch.no_grad():
+        model[0].weight.add_(delta)
+    probe.measure(14)
+    steps, ratios = probe.series("update_ratio", "layer 1")
+    assert steps.tolist() == [14]
+    assert ratios[0] == pytest.approx((delta.norm() / before.norm()).item() / 4, rel=1e-5)
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    assert probe.series("bias_grad_norm", "layer 1")[1][1] == pytest.approx(model[0].bias.grad.norm().item(),
+                                                                           rel=1e-5)
+    with pytest.raises(DepthlabError, match="^probe update 14 is not after the previous measure at update 14$"):
+        probe.measure(14)
+
+
+def test_a_network_with_infinite_weights_is_measured_without_spectra():
+    model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 3))
+    with torch.no_grad():
+        model[2].weight[0, 0] = float("inf")
+    probe = Probe(model, torch.randn(20, 4), torch.randint(0, 3, (20,)), F.cross_entropy,
+                  jacobian_examples=2)
+    stats = {(r["layer"], r["stat"]) for r in probe.measure(0)}
+    assert ("layer 1", "jacobian_sv_mean") in stats and ("layer 2", "jacobian_sv_mean") not in stats
+    assert not any(stat.startswith("input_jacobian") for _, stat in stats)
