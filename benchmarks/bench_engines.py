@@ -7,8 +7,8 @@ median of the repeats reported:
 
 - autograd: nn.Sequential + torch.optim.SGD, zero_grad(set_to_none=True), F.cross_entropy,
   backward, step;
-- fused torch: depthlab.train.fused.FusedSGD on depthlab's MLP, matrix work in torch ops;
-- fused native: the same step in depthlab's C kernels (depthlab.train.kernels) where they
+- fused torch: depthlab.training.fused.FusedSGD on depthlab's MLP, matrix work in torch ops;
+- fused native: the same step in depthlab's C kernels (depthlab.training.kernels) where they
   build here (the header says which kernel ran) and the batch is at most NATIVE_MAX_BATCH;
 - roofline: the bytes an update must move (see ``update_bytes``) divided by the copy
   bandwidth of this machine, measured in the same repeats (a ``dst.copy_(src)`` far beyond
@@ -37,10 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthlab.nets.mlp import MLP
-from depthlab.train import fused
-from depthlab.train.costs import COSTS
-from depthlab.train.fused import FusedSGD
-from depthlab.train.kernels import NativeKernels
+from depthlab.training import fused
+from depthlab.training.costs import COSTS
+from depthlab.training.fused import FusedSGD
+from depthlab.training.kernels import NativeKernels
 
 INPUT, HIDDEN, DEPTH, CLASSES = 32 * 32, 1000, 5, 9
 LR = 0.01

@@ -1,6 +1,6 @@
 """What does probing cost? Training the paper's reference net (5 hidden layers of 1000
 tanh units, SGD, minibatches of 10) on in-memory Shapeset batches, side by side in one
-process: with probes on the default schedule (depthlab.train.schedule) and without.
+process: with probes on the default schedule (depthlab.training.schedule) and without.
 
 Prints the cost of one probe pass (with and without Jacobian spectra), the measured
 overhead of the default schedule on a run of ``--updates`` updates, and the overhead the
@@ -23,9 +23,9 @@ from depthlab.data.base import FixedDataset
 from depthlab.data.shapeset import generate
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
-from depthlab.train.costs import COSTS
-from depthlab.train.schedule import jacobian_updates, probe_updates
-from depthlab.train.trainer import train
+from depthlab.training.costs import COSTS
+from depthlab.training.schedule import jacobian_updates, probe_updates
+from depthlab.training.trainer import train
 
 DEFAULTS = TrainConfig()
 NET = dict(depth=5, width=1000, activation="tanh", init="normalized", lr=0.01, batch_size=10)

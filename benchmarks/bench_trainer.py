@@ -6,7 +6,7 @@ side in one process, by
 
 - ``plain``: a bare PyTorch loop (autograd: zero_grad, forward, loss, backward, step;
   fused: the same FusedSGD step) with nothing else, and
-- ``depthlab``: ``depthlab.train.trainer.train`` with the same engine, probes off and
+- ``depthlab``: ``depthlab.training.trainer.train`` with the same engine, probes off and
   evaluation on a token set (its loop overhead: progress bar, divergence check,
   training-cost log, checkpoint at the end),
 
@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from depthlab.data.base import FixedDataset
 from depthlab.data.shapeset import generate
 from depthlab.nets.mlp import MLP
-from depthlab.train.costs import COSTS
-from depthlab.train.fused import FusedSGD
-from depthlab.train.trainer import train
+from depthlab.training.costs import COSTS
+from depthlab.training.fused import FusedSGD
+from depthlab.training.trainer import train
 
 DEPTH, WIDTH, LR = 5, 1000, 0.01
 

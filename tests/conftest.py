@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from depthlab.data import download
-from depthlab.train.kernels import NativeUnavailable, native_kernels
+from depthlab.training.kernels import NativeUnavailable, native_kernels
 
 
 def _idx_bytes(array: np.ndarray, dtype_code: int = 0x08) -> bytes:

@@ -77,8 +77,8 @@ class TrainConfig:
         """Check every value; raise a one-line DepthlabError for the first bad one."""
         from depthlab.nets.activations import ACTIVATIONS
         from depthlab.nets.init import BIAS_INITS, INITS
-        from depthlab.train.costs import COSTS
-        from depthlab.train.optim import OPTIMIZERS
+        from depthlab.training.costs import COSTS
+        from depthlab.training.optim import OPTIMIZERS
 
         ACTIVATIONS.get(self.activation)
         INITS.get(self.init)

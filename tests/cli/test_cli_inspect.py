@@ -3,7 +3,7 @@
 import pytest
 
 from depthlab.cli import main
-from depthlab.train.trainer import train
+from depthlab.training.trainer import train
 
 DIVERGING = dict(dataset="shapeset", depth=3, width=32, updates=60, eval_every=20, probe_every=20, eval_size=200,
                  probe_size=50, jacobian_examples=2, activation="relu", init="he-normal", lr=1e4)

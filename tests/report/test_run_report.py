@@ -8,7 +8,7 @@ import pytest
 from depthlab.errors import DepthlabError
 from depthlab.report.run_report import write_run_report
 from depthlab.theory import init_sigma_w2, predict_layers
-from depthlab.train.trainer import train
+from depthlab.training.trainer import train
 
 TINY = dict(dataset="shapeset", depth=3, width=32, updates=60, eval_every=20, probe_every=20, eval_size=200,
             probe_size=50, jacobian_examples=2)

@@ -1,6 +1,9 @@
 """The ``depthlab`` command: one sub-command per module of this package.
 
 Every user error ends as one line on stderr, ``depthlab: error: ...``, and exit code 2.
+Building the parser imports no torch (the registries it lists are torch-free), so help,
+``--version`` and argument errors answer at once; each sub-command imports what it needs
+when it runs.
 """
 
 from __future__ import annotations
@@ -10,6 +13,11 @@ import sys
 
 from depthlab import __version__
 from depthlab.errors import DepthlabError
+
+
+def choices(registry) -> str:
+    """A registry's valid names for a flag's help, e.g. "sigmoid | tanh | …"."""
+    return " | ".join(registry.choices())
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -6,10 +6,13 @@ import argparse
 
 
 def add_parser(sub) -> None:
+    from depthlab.cli import choices
+    from depthlab.data.registry import DATASETS
+
     p = sub.add_parser("show-data", help="draw a labelled grid of example images",
                        description="Draw a labelled grid of training examples of a data set "
                                    "(Glorot & Bengio 2010, Figure 1 for Shapeset-3x2).")
-    p.add_argument("dataset", help="shapeset | mnist | fashion-mnist | cifar10 | arrays:PATH.npz")
+    p.add_argument("dataset", help=choices(DATASETS))
     p.add_argument("--out", required=True, help="image file to write (.png or .svg)")
     p.add_argument("--rows", type=int, default=4)
     p.add_argument("--cols", type=int, default=6)

@@ -14,17 +14,20 @@ import sys
 
 
 def add_parser(sub) -> None:
+    from depthlab.cli import choices
+    from depthlab.nets.activations import ACTIVATIONS
+    from depthlab.nets.init import INITS
+
     p = sub.add_parser("theory", help="mean-field predictions: fixed points, depth scales, phase, per-layer variances",
                        description="Mean-field theory of a deep random network (Poole et al. 2016; Schoenholz "
                                    "et al. 2017): q*, c*, chi1, depth scales, trainable depth, phase, and per "
                                    "layer the predicted pre-activation and gradient variances.")
     p.add_argument("--activation", default="tanh",
-                   help="linear | relu | leaky-relu | sigmoid | tanh | softsign (default tanh)")
+                   help=f"{choices(ACTIVATIONS)} (default tanh)")
     scale = p.add_mutually_exclusive_group()
     scale.add_argument("--sigma-w2", type=float, help="σ_w² = n_in Var[W]")
-    scale.add_argument("--init", help="init scheme that sets σ_w² (standard, normalized, xavier-normal, "
-                                      "lecun-normal, he-normal, he-uniform, orthogonal, gaussian:STD); "
-                                      "the default when --sigma-w2 is not given: normalized")
+    scale.add_argument("--init", help=f"the init scheme that sets σ_w², {choices(INITS)} (without --sigma-w2: "
+                                      "normalized; lsuv and constant have no fixed σ_w²)")
     p.add_argument("--width", type=int, default=1000, help="width of every layer, for --init (default 1000)")
     p.add_argument("--sigma-b2", type=float, default=0.0, help="bias variance σ_b² (default 0)")
     p.add_argument("--depth", type=int, default=10, help="number of layers in the table (default 10)")
@@ -84,10 +87,15 @@ def format_text(report: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from depthlab.errors import DepthlabError
+    from depthlab.nets.activations import ACTIVATIONS
+    from depthlab.nets.init import INITS
+
+    ACTIVATIONS.get(args.activation)
+    if args.init:
+        INITS.get(args.init)
     from depthlab.theory import activation_moments, init_sigma_w2, plot_phase_diagram
     from depthlab.theory.phase import PLOT_FORMATS
 
-    activation_moments(args.activation)
     if args.plot and not args.plot.lower().endswith(PLOT_FORMATS):
         raise DepthlabError(f"--plot {args.plot}: the file must end in {', '.join(PLOT_FORMATS)}")
     for flag, value, smallest in (("--depth", args.depth, 1), ("--width", args.width, 1)):
@@ -96,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--sigma-w2", args.sigma_w2), ("--sigma-b2", args.sigma_b2), ("--q0", args.q0)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise DepthlabError(f"{flag} {value} must be a finite number >= 0")
+    activation_moments(args.activation)
     init = args.init or ("normalized" if args.sigma_w2 is None else None)
     sigma_w2 = args.sigma_w2 if init is None else init_sigma_w2(init, args.width, args.width)
     report = predictions(args.activation, sigma_w2, args.sigma_b2, args.depth, args.width, init, args.q0)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from depthlab.config import FIELDS, from_mapping, load_config_file
+from depthlab.cli import choices
+from depthlab.config import ENGINES, FIELDS, from_mapping, load_config_file
+from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
+from depthlab.nets.activations import ACTIVATIONS
+from depthlab.nets.init import BIAS_INITS, INITS
+from depthlab.training.costs import COSTS
+from depthlab.training.optim import OPTIMIZERS
 
 EXIT_CODES = {"completed": 0, "diverged": 3, "interrupted": 130}
 
@@ -28,7 +34,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", metavar="RUN_DIR", help="the run directory to create (default: runs/<name>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="shapeset | mnist | fashion-mnist | cifar10 | arrays:PATH.npz")
+    g.add_argument("--dataset", help=choices(DATASETS))
     g.add_argument("--data-dir", help="where to look for data files first")
     g.add_argument("--download", action="store_true", help="download missing MNIST/CIFAR files")
     g.add_argument("--eval-size", type=int, help="use only this many validation and test examples")
@@ -36,15 +42,14 @@ def add_parser(sub) -> None:
     g.add_argument("--depth", type=int, help="hidden layers (default 5)")
     g.add_argument("--width", type=int, help="units per hidden layer (default 1000)")
     g.add_argument("--widths", type=_widths, help="hidden widths, e.g. 1000,500,250 (overrides depth/width)")
-    g.add_argument("--activation", help="sigmoid | tanh | softsign | relu | leaky-relu | linear")
-    g.add_argument("--init", help="standard | normalized | xavier-normal | lecun-normal | he-normal | he-uniform"
-                                  " | orthogonal | lsuv | gaussian:STD | constant:C")
-    g.add_argument("--bias-init", help="zero | normal")
+    g.add_argument("--activation", help=choices(ACTIVATIONS))
+    g.add_argument("--init", help=choices(INITS))
+    g.add_argument("--bias-init", help=choices(BIAS_INITS))
     g.add_argument("--batchnorm", action="store_true", help="batch normalization before each activation")
     g.add_argument("--dropout", type=float, metavar="P", help="dropout after each hidden activation")
     g = p.add_argument_group("training")
-    g.add_argument("--cost", help="nll | quadratic | binary-cross-entropy")
-    g.add_argument("--optimizer", help="sgd | momentum | nesterov | adagrad | rmsprop | adam")
+    g.add_argument("--cost", help=choices(COSTS))
+    g.add_argument("--optimizer", help=choices(OPTIMIZERS))
     g.add_argument("--lr", type=float, help="learning rate (default 0.01)")
     g.add_argument("--momentum", type=float, help="momentum coefficient for momentum/nesterov (default 0.9)")
     g.add_argument("--batch-size", type=int, help="minibatch size (default 10, as in the paper)")
@@ -52,7 +57,7 @@ def add_parser(sub) -> None:
     g.add_argument("--epochs", type=float, help="passes over a finite training set (instead of --updates)")
     g.add_argument("--weight-decay", type=float, help="L2 coefficient λ")
     g.add_argument("--clip-norm", type=float, help="clip the global gradient norm to this value")
-    g.add_argument("--engine", help="auto | autograd | fused (default auto)")
+    g.add_argument("--engine", help=" | ".join(ENGINES) + " (default auto)")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="cpu | cuda | cuda:N | mps")
     g = p.add_argument_group("measurement")
@@ -67,18 +72,20 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from depthlab.train.trainer import resume, train
-
     given = {k: v for k, v in vars(args).items() if k in FIELDS}
     progress = not getattr(args, "quiet", False)
     if getattr(args, "resume", None):
         if getattr(args, "config", None):
             raise DepthlabError("--resume takes its config from the run directory; drop --config")
+        from depthlab.training.trainer import resume
+
         result = resume(args.resume, progress=progress, **given)
     else:
         values = load_config_file(args.config) if getattr(args, "config", None) else {}
-        config = from_mapping(values, source=getattr(args, "config", "config"))
-        result = train(config.replace(**given), out=getattr(args, "out", None), progress=progress)
+        config = from_mapping(values, source=getattr(args, "config", "config")).replace(**given).validate()
+        from depthlab.training.trainer import train  # after the flags are checked: torch takes seconds to import
+
+        result = train(config, out=getattr(args, "out", None), progress=progress)
     report(result)
     return EXIT_CODES[result.status]
 

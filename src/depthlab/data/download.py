@@ -26,9 +26,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.request import urlopen
-
-from tqdm import tqdm
 
 from depthlab.errors import DepthlabError
 
@@ -124,6 +121,10 @@ def fetch(remote: RemoteFile, directory: Path) -> Path:
 
 
 def _download_verified(url: str, remote: RemoteFile, directory: Path) -> Path:
+    from urllib.request import urlopen
+
+    from tqdm import tqdm
+
     directory.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=directory, prefix=f".{remote.filename}.", suffix=".part")
     partial = Path(name)

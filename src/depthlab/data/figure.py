@@ -2,7 +2,8 @@
 
 Works for any images, (N, H, W), (N, 1, H, W) grey or (N, 3, H, W) colour, and any
 class names. Grey levels are shown on one scale shared by all the images (their global
-minimum and maximum), so the contrast between images is kept.
+minimum and maximum), so the contrast between images is kept. :func:`check_grid` needs
+neither torch nor matplotlib, so the command checks its arguments at once.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-from matplotlib.figure import Figure
 
 from depthlab.errors import DepthlabError, unknown_choice
 
@@ -21,6 +20,8 @@ FORMATS = ("png", "svg")
 
 def _as_images(x) -> np.ndarray:
     """(N, H, W) grey or (N, H, W, 3) colour array scaled to [0, 1]."""
+    import torch
+
     images = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     images = images.astype(np.float64)
     if images.ndim == 4 and images.shape[1] in (1, 3):
@@ -44,6 +45,9 @@ def draw_grid(x, y, class_names: Sequence[str], path: str | Path, rows: int = 4,
               cols: int = 6) -> Path:
     """Save the first ``rows × cols`` images of ``x``, each titled ``class_names[y[i]]``,
     as a PNG or SVG chosen by the suffix of ``path``; returns the path."""
+    import torch
+    from matplotlib.figure import Figure
+
     path = Path(path)
     check_grid(path, rows, cols)
     labels = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y, dtype=np.int64)

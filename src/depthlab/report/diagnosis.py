@@ -32,13 +32,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from depthlab.config import TrainConfig
 from depthlab.nets.activations import ACTIVATIONS
-from depthlab.store.probes import ProbeLog
+from depthlab.store import ProbeLog, RunDir
 
 VANISHING_RATIO = 0.1
 EXPLODING_RATIO = 10.0
@@ -86,6 +87,13 @@ def diagnose(config: TrainConfig, status: dict[str, Any], metrics: Sequence[dict
         checked = "" if probes else " (the run stored no probe statistics: only its status and errors were checked)"
         findings.append(Finding("no problem found", "ok", f"No rule fired{checked}."))
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
+
+
+def diagnose_run(run: RunDir | str | Path) -> list[Finding]:
+    """Every finding for a stored run (a :class:`~depthlab.store.RunDir` or its path),
+    problems first."""
+    run = run if isinstance(run, RunDir) else RunDir.open(run)
+    return diagnose(run.config, run.status, run.metrics(), run.probes)
 
 
 # -- advice ------------------------------------------------------------------------------

@@ -20,12 +20,7 @@ import numpy as np
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.references import GLOROT_JACOBIAN
-from depthlab.report.diagnosis import (
-    UPDATE_RATIO_HIGH,
-    UPDATE_RATIO_LOW,
-    Finding,
-    diagnose,
-)
+from depthlab.report.diagnosis import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW, Finding, diagnose_run
 from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store import ProbeLog, RunDir
@@ -218,15 +213,15 @@ def _finding_block(finding: Finding) -> Verdict:
                                                                        else ""))
 
 
-def write_run_report(run_dir: str | Path, out_dir: str | Path | None = None) -> RunReport:
-    """Write ``report.html`` and its figures into ``out_dir`` (default the run's report
-    folder) and return it with the diagnosis."""
-    run = RunDir.open(run_dir)
+def write_run_report(run: RunDir | str | Path, out_dir: str | Path | None = None) -> RunReport:
+    """Write ``report.html`` and its figures for a stored run (a RunDir or its path) into
+    ``out_dir`` (default the run's report folder) and return it with the diagnosis."""
+    run = run if isinstance(run, RunDir) else RunDir.open(run)
     out = Path(out_dir) if out_dir is not None else run.report_dir
     if out.exists() and not out.is_dir():
         raise DepthlabError(f"--out {out} is a file, not a directory")
     config, status, probes = run.config, run.status, run.probes
-    findings = diagnose(config, status, run.metrics(), probes)
+    findings = diagnose_run(run)
 
     final = run.final
     summary = Section("Run", [run.describe(), _status_sentence(status)])

@@ -26,7 +26,7 @@ from depthlab.studies.study import RunSpec
 
 def _execute(spec: RunSpec, path: Path, threads: int) -> tuple[str, str]:
     """Train or resume one run (in a worker process); return (name, status)."""
-    from depthlab.train.trainer import resume, train
+    from depthlab.training.trainer import resume, train
 
     if threads:
         torch.set_num_threads(threads)

@@ -74,7 +74,6 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     (``depthlab.studies.STUDIES.get(name).options``)."""
     from depthlab.store.files import write_json
     from depthlab.studies import STUDIES
-    from depthlab.studies.runner import run_specs
 
     study = STUDIES.get(name)
     sizes = study.budget(budget)
@@ -84,6 +83,8 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     if workers < 1:
         raise DepthlabError(f"workers {workers} must be at least 1")
     out = Path(out or Path("results") / name)
+    from depthlab.studies.runner import run_specs  # after the arguments are checked: it imports torch
+
     plan = study.plan(budget, sizes, out=out, data_dir=data_dir, **options)  # a bad option: nothing written
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "budget.json", {"study": name, "budget": budget, **dataclasses.asdict(sizes), **plan.settings})

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import brentq
 
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS, PiecewiseLinear
@@ -265,6 +264,8 @@ def correlation_fixed_point(activation: ActivationLike, sigma_w2: float, sigma_b
     the diagonal once in [0, 1), where Brent's method finds c* (Poole et al. 2016). Where
     q* = ∞ (an exploding piecewise-linear net) the limiting map has slope 1 at c = 1 and
     c* = 1."""
+    from scipy.optimize import brentq
+
     q = fixed_point(activation, sigma_w2, sigma_b2)
     if chi1(activation, sigma_w2, sigma_b2, q) <= 1 or np.isinf(q):
         return 1.0

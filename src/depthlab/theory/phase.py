@@ -10,9 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.colors import LogNorm
-from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
 
 from depthlab.errors import DepthlabError
 from depthlab.theory.meanfield import ActivationLike, chi1, critical_sigma_w2
@@ -31,6 +28,10 @@ def plot_phase_diagram(path: str | Path, activation: ActivationLike,
     the figure to ``path`` (.png, .svg or .pdf). By default σ_b² runs up to max(0.3,
     1.5 × the point's) and σ_w² up to max(4, 1.5 × the point's, 1.25 × the critical σ_w²
     at the top σ_b²)."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter
+
     path = Path(path)
     if path.suffix.lower() not in PLOT_FORMATS:
         raise DepthlabError(f"plot file {path}: the name must end in {', '.join(PLOT_FORMATS)}")

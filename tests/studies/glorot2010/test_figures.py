@@ -15,7 +15,7 @@ from depthlab.studies.glorot2010.figures import (
     figure_12,
     glorot2010_figures,
 )
-from depthlab.train.trainer import train
+from depthlab.training.trainer import train
 
 CONFIGS = {"Sigmoid": ("sigmoid", "standard"), "Tanh": ("tanh", "standard"), "Tanh N": ("tanh", "normalized"),
            "Softsign": ("softsign", "standard"), "Softsign N": ("softsign", "normalized")}

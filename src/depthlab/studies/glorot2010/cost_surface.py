@@ -7,7 +7,7 @@ Shapeset-3×2 batch. Two weights move over a grid around their initial values, W
 to hidden unit i) and W2[k, i] (hidden unit i to class k); the others stay put. Moving
 W1[i, j] by Δ changes only s_i, by Δ·x_j, and moving W2[k, i] changes only z_k, so the
 whole grid is one batched pass, exact, and autograd gives each point's gradient
-(∂C/∂W1[i, j], ∂C/∂W2[k, i]). The costs are :mod:`depthlab.train.costs`' ``nll``,
+(∂C/∂W1[i, j], ∂C/∂W2[k, i]). The costs are :mod:`depthlab.training.costs`' ``nll``,
 C = −mean log p_y, and ``quadratic``, C = mean ‖p − t‖².
 
 A point is on a *plateau* when the surface is flat there, ‖∇C‖ ≤ :data:`FLAT_GRADIENT`
@@ -29,7 +29,7 @@ from depthlab.errors import DepthlabError
 from depthlab.nets.init import INITS
 from depthlab.report.html import ReportFigure
 from depthlab.report.plotting import new_figure, save_figure
-from depthlab.train.costs import COSTS
+from depthlab.training.costs import COSTS
 
 COMPARED = ("nll", "quadratic")
 

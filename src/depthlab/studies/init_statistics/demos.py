@@ -24,7 +24,7 @@ from torch import Tensor
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.init import INITS
 from depthlab.nets.mlp import MLP
-from depthlab.train.costs import COSTS
+from depthlab.training.costs import COSTS
 
 DEPTH, WIDTH = 10, 500
 SCHEMES = {"0.01·N(0,1)": "gaussian:0.01", "N(0,1)": "gaussian:1", "LeCun N(0,1/n)": "lecun-normal",

@@ -41,8 +41,8 @@ from depthlab.errors import DepthlabError
 from depthlab.probe import Probe
 from depthlab.studies.nielsen import NielsenBudget
 from depthlab.studies.study import Plan, RunSpec
-from depthlab.train.costs import COSTS
-from depthlab.train.trainer import build_model
+from depthlab.training.costs import COSTS
+from depthlab.training.trainer import build_model
 
 WIDTH = 30
 ETA = 0.1

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from depthlab.errors import DepthlabError
-from depthlab.train.costs import COSTS
+from depthlab.training.costs import COSTS
 
 
 @pytest.mark.parametrize("name", [c.name for c in COSTS])

@@ -1,4 +1,4 @@
-from depthlab.train.schedule import jacobian_updates, probe_updates
+from depthlab.training.schedule import jacobian_updates, probe_updates
 
 
 def test_dense_early_sparse_late():

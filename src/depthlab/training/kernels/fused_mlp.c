@@ -268,7 +268,7 @@ static void forward_layer(int B, int n_in, int n_out, int activation, float slop
 
 /* ------------------------------------------------------------------ costs */
 
-/* The costs of depthlab.train.costs, numbered as their entries' `native` there, each
+/* The costs of depthlab.training.costs, numbered as their entries' `native` there, each
  * with its gradient with respect to the logits z (p = softmax(z), t = one-hot(y),
  * averages over the B examples):
  *

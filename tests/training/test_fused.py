@@ -8,9 +8,9 @@ from torch import nn
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.mlp import MLP
-from depthlab.train.costs import COSTS
-from depthlab.train.fused import NATIVE_MAX_BATCH, FusedSGD, fused_unsupported_reason
-from depthlab.train.optim import OPTIMIZERS as OPTIMIZERS_BY_NAME
+from depthlab.training.costs import COSTS
+from depthlab.training.fused import NATIVE_MAX_BATCH, FusedSGD, fused_unsupported_reason
+from depthlab.training.optim import OPTIMIZERS as OPTIMIZERS_BY_NAME
 
 OPTIMIZERS = {
     "sgd": {},

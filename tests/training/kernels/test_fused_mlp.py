@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from depthlab.nets.activations import ACTIVATIONS
-from depthlab.train import kernels
-from depthlab.train.costs import COSTS
-from depthlab.train.fused import NATIVE_MAX_BATCH
-from depthlab.train.kernels import NativeUnavailable, native_kernels
+from depthlab.training import kernels
+from depthlab.training.costs import COSTS
+from depthlab.training.fused import NATIVE_MAX_BATCH
+from depthlab.training.kernels import NativeUnavailable, native_kernels
 
 NATIVE_ACTIVATIONS = [a.name for a in ACTIVATIONS if a.native is not None]
 NATIVE_COSTS = [c.name for c in COSTS if c.native is not None]

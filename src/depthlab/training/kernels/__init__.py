@@ -29,7 +29,7 @@ from torch import Tensor
 
 from depthlab.data.download import user_cache_dir
 from depthlab.nets.activations import LEAKY_SLOPE, Activation
-from depthlab.train.costs import Cost
+from depthlab.training.costs import Cost
 
 SOURCE = Path(__file__).with_name("fused_mlp.c")
 # -ffp-contract=fast: with -std=c11 GCC would not fuse a * b + c into one FMA instruction,
@@ -50,7 +50,7 @@ class NativeKernels:
     """The compiled kernels, called on contiguous float32 CPU tensors.
 
     Every call runs on ``torch.get_num_threads()`` threads (OpenMP builds) and checks
-    nothing but the labels' range: the caller (:class:`depthlab.train.fused.FusedSGD`) owns
+    nothing but the labels' range: the caller (:class:`depthlab.training.fused.FusedSGD`) owns
     the shapes and dtypes.
     """
 

@@ -17,7 +17,7 @@ update read and write), where autograd with torch.optim.SGD passes 6 times (it a
 the gradient and reads it back) and pays per-operation overhead on top.
 
 On CPU in float32 the work runs in depthlab's native kernels
-(:mod:`depthlab.train.kernels`) when they can be built here, one call per pass over the
+(:mod:`depthlab.training.kernels`) when they can be built here, one call per pass over the
 net: the forward products with φ ending in the cost and δ^{L+1}, and a backward pass that
 computes δ W ⊙ φ′ and updates W tile by tile while the tile is in cache, so each W is
 streamed 3 times per update. Elsewhere (other dtypes, GPUs, no C compiler) the same step
@@ -31,9 +31,9 @@ from torch import Tensor, nn
 
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
-from depthlab.train.costs import Cost
-from depthlab.train.kernels import NativeKernels, NativeUnavailable, native_kernels
-from depthlab.train.optim import OPTIMIZERS, Optimizer
+from depthlab.training.costs import Cost
+from depthlab.training.kernels import NativeKernels, NativeUnavailable, native_kernels
+from depthlab.training.optim import OPTIMIZERS, Optimizer
 
 KERNELS = ("auto", "native", "torch")
 # Above this many examples per minibatch torch's GEMMs catch up with the native kernels:

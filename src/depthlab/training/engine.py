@@ -1,7 +1,7 @@
 """The two ways of taking a training step, and the choice between them.
 
 ``autograd``: forward, ``loss.backward()``, optional gradient clipping, a torch.optim
-step — works for every model and optimizer. ``fused``: depthlab.train.fused, an explicit
+step — works for every model and optimizer. ``fused``: depthlab.training.fused, an explicit
 layer-by-layer SGD step for plain MLPs that never materialises weight gradients.
 ``auto`` picks fused whenever the run qualifies. Each stepper's ``kernel`` says what runs
 the matrix work (for fused: depthlab's native kernels, or torch ops and why).
@@ -14,9 +14,9 @@ from torch import Tensor, nn
 
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
-from depthlab.train.costs import Cost
-from depthlab.train.fused import FusedSGD, fused_unsupported_reason
-from depthlab.train.optim import OPTIMIZERS
+from depthlab.training.costs import Cost
+from depthlab.training.fused import FusedSGD, fused_unsupported_reason
+from depthlab.training.optim import OPTIMIZERS
 
 
 class AutogradStep:

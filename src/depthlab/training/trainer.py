@@ -32,9 +32,9 @@ from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 from depthlab.store.run import Network, RunDir, environment
-from depthlab.train.costs import COSTS, Cost
-from depthlab.train.engine import make_engine
-from depthlab.train.schedule import jacobian_updates, probe_updates
+from depthlab.training.costs import COSTS, Cost
+from depthlab.training.engine import make_engine
+from depthlab.training.schedule import jacobian_updates, probe_updates
 
 DEFAULT_UPDATES = 10_000
 EVAL_BATCH = 1000
@@ -256,7 +256,7 @@ def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
 
 
 def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
-            dataset: Dataset | None = None, progress: bool = True,
+            data: Dataset | None = None, progress: bool = True,
             callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> Trainer:
     """Validate, load the data, build the model and only then create the run directory,
     so a bad input never leaves a half-made run behind."""
@@ -265,7 +265,7 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
     elif overrides:
         config = config.replace(**overrides)
     config.validate()
-    dataset = dataset or load_data(config)
+    dataset = data or load_data(config)
     total_updates(config, dataset)
     model = build_model(config, dataset)
     path = Path(out or default_run_dir(config))
@@ -284,18 +284,23 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
 
 
 def train(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
-          dataset: Dataset | None = None, progress: bool = True,
+          data: Dataset | None = None, progress: bool = True,
           callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> RunResult:
-    """Train one network and return its :class:`RunResult`.
+    """Train one network and return its :class:`RunResult` (its run directory, status and
+    final numbers). The run is ``config`` (a :class:`~depthlab.config.TrainConfig`, or a
+    mapping of its keys) with ``overrides``; ``data`` is a loaded data set to use instead of
+    the config's; ``callbacks(trainer, update)`` run after every update.
 
     >>> result = train(dataset="shapeset", depth=2, width=100, updates=500, out="runs/demo")  # doctest: +SKIP
     """
-    return prepare(config, out, dataset, progress, callbacks, **overrides).fit()
+    return prepare(config, out, data, progress, callbacks, **overrides).fit()
 
 
-def resume(path: str | Path, progress: bool = True, dataset: Dataset | None = None,
+def resume(path: str | Path, progress: bool = True, data: Dataset | None = None,
            callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> RunResult:
-    """Finish an interrupted run from its last checkpoint; ``updates`` may be raised."""
+    """Finish an interrupted run from its last checkpoint, or extend a finished one by
+    raising ``updates`` (or ``epochs``); ``eval_every`` and ``probe_every`` may change too.
+    The new settings are recorded in the run's configuration."""
     run = RunDir.open(path)
     allowed = {"updates", "epochs", "eval_every", "probe_every"}
     if set(overrides) - allowed:
@@ -306,7 +311,7 @@ def resume(path: str | Path, progress: bool = True, dataset: Dataset | None = No
     status = run.status["status"]
     if status == "diverged":
         raise DepthlabError(f"{run.path} diverged at update {run.status['diverged_at']}: there is nothing to resume")
-    dataset = dataset or load_data(config)
+    dataset = data or load_data(config)
     if total_updates(config, dataset) <= state["update"]:
         done = "is completed" if status == "completed" else "is checkpointed"
         raise DepthlabError(f"{run.path} {done} at update {state['update']}: give --updates above it to train on")

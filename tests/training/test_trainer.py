@@ -8,7 +8,7 @@ import torch
 from depthlab.data.base import FixedDataset
 from depthlab.errors import DepthlabError
 from depthlab.store.run import RunDir
-from depthlab.train.trainer import resume, train
+from depthlab.training.trainer import resume, train
 
 SMALL = dict(dataset="shapeset", depth=2, width=64, batch_size=10, eval_every=50, log_every=25,
              probe_every=100, jacobian_examples=2, probe_size=50)
@@ -63,15 +63,15 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, extra):
     config = dict(dict(updates=120, eval_every=40, log_every=10, depth=2, width=32, probe_every=20,
                        jacobian_examples=2, probe_size=20, seed=5, lr=0.05), **extra)
     data = tiny_dataset()
-    whole = train(config, out=tmp_path / "whole", dataset=data, progress=False)
+    whole = train(config, out=tmp_path / "whole", data=data, progress=False)
 
     def interrupt_at_55(trainer, update):
         if update == 55:
             os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, handled between updates
 
-    part = train(config, out=tmp_path / "part", dataset=data, progress=False, callbacks=[interrupt_at_55])
+    part = train(config, out=tmp_path / "part", data=data, progress=False, callbacks=[interrupt_at_55])
     assert part.status == "interrupted" and part.final["update"] == 55
-    done = resume(tmp_path / "part", dataset=data, progress=False)
+    done = resume(tmp_path / "part", data=data, progress=False)
     assert done.status == "completed"
     for key in ("validation_error", "test_error", "validation_cost", "test_cost"):
         assert done.final[key] == whole.final[key]
@@ -105,9 +105,9 @@ def test_existing_run_directory_is_not_overwritten(tmp_path):
 
 def test_engine_choice_is_recorded(tmp_path):
     data = tiny_dataset()
-    fused = train(dict(updates=5, depth=2, width=8, probe=False), out=tmp_path / "a", dataset=data, progress=False)
+    fused = train(dict(updates=5, depth=2, width=8, probe=False), out=tmp_path / "a", data=data, progress=False)
     plain = train(dict(updates=5, depth=2, width=8, probe=False, batchnorm=True), out=tmp_path / "b",
-                  dataset=data, progress=False)
+                  data=data, progress=False)
     fused_env, plain_env = (json.loads((run.path / "env.json").read_text()) for run in (fused, plain))
     assert fused_env["engine"] == "fused" and fused_env["kernel"].startswith(("native (", "torch ops ("))
     assert plain.final["engine"] == "autograd" and plain_env["kernel"] == "torch autograd"
@@ -117,19 +117,19 @@ def test_a_resumed_run_logs_nothing_twice(tmp_path):
     config = dict(updates=60, eval_every=20, log_every=10, depth=2, width=16, probe_every=10, jacobian_examples=0,
                   probe_size=20, lr=0.05)
     data = tiny_dataset()
-    whole = train(config, out=tmp_path / "whole", dataset=data, progress=False)
-    crashed = train(dict(config, updates=40), out=tmp_path / "crashed", dataset=data, progress=False)
-    done = resume(crashed.path, dataset=data, progress=False, updates=60)
+    whole = train(config, out=tmp_path / "whole", data=data, progress=False)
+    crashed = train(dict(config, updates=40), out=tmp_path / "crashed", data=data, progress=False)
+    done = resume(crashed.path, data=data, progress=False, updates=60)
     assert RunDir(done.path).probes == RunDir(whole.path).probes
     assert RunDir(done.path).metrics() == RunDir(whole.path).metrics()
 
 
 def test_resume_refuses_what_cannot_go_on(tmp_path):
     data = tiny_dataset()
-    done = train(dict(updates=20, depth=2, width=8, probe=False), out=tmp_path / "done", dataset=data, progress=False)
+    done = train(dict(updates=20, depth=2, width=8, probe=False), out=tmp_path / "done", data=data, progress=False)
     with pytest.raises(DepthlabError, match="is completed at update 20: give --updates above it"):
-        resume(done.path, dataset=data, progress=False)
+        resume(done.path, data=data, progress=False)
     with pytest.raises(DepthlabError, match="can only change .*--updates.*, not --lr"):
-        resume(done.path, dataset=data, progress=False, lr=0.1)
-    extended = resume(done.path, dataset=data, progress=False, updates=30)
+        resume(done.path, data=data, progress=False, lr=0.1)
+    extended = resume(done.path, data=data, progress=False, updates=30)
     assert extended.status == "completed" and extended.final["update"] == 30 and "test_error" in extended.final

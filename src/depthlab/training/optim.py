@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Optimizer:
     """A training rule: ``torch_class`` is its torch.optim class; ``momentum`` says it
     takes the momentum coefficient μ (``--momentum``), ``nesterov`` that it looks ahead;
-    ``fused`` that depthlab's fused SGD step (:class:`depthlab.train.fused.FusedSGD`)
+    ``fused`` that depthlab's fused SGD step (:class:`depthlab.training.fused.FusedSGD`)
     implements it exactly."""
 
     name: str
