@@ -34,7 +34,7 @@ NET = dict(depth=5, width=1000, activation="tanh", init="normalized", lr=0.01, b
 def timed_run(data: FixedDataset, updates: int, probe: bool) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        train(dict(NET, updates=updates, eval_every=updates, probe=probe), out=f"{tmp}/run", dataset=data,
+        train(dict(NET, updates=updates, eval_every=updates, probe=probe), out=f"{tmp}/run", data=data,
               progress=False)
         return time.perf_counter() - start
 

@@ -176,3 +176,42 @@ def test_draw_grid_rejects_bad_input(tmp_path):
     with pytest.raises(DepthlabError, match="label 8 is outside the 2 class names"):
         draw_grid(x, torch.tensor([0, 1, 8, 0]), ["a", "b"], tmp_path / "grid.png")
     assert not (tmp_path / "grid.png").exists()
+
+
+# -- the fixed sets' cache -----------------------------------------------------------------
+def test_fixed_sets_are_drawn_once_then_read_from_the_cache(isolated_roots, monkeypatch):
+    drawn = []
+    real = shapeset.generate
+    monkeypatch.setattr(shapeset, "generate", lambda *a, **k: drawn.append(a) or real(*a, **k))
+    first = ShapesetDataset(validation_size=12, test_size=5)
+    x, y = first.validation
+    assert len(drawn) == 1 and torch.equal(x, real(12, (0, 2, 0))[0]) and torch.equal(y, real(12, (0, 2, 0))[1])
+    again = ShapesetDataset(validation_size=12, test_size=5).validation
+    assert len(drawn) == 1 and torch.equal(again[0], x) and torch.equal(again[1], y)
+    (cached,) = (isolated_roots / "cache" / "depthlab" / "shapeset").glob("*-stream2-n12-*.npz")
+    assert shapeset.GENERATOR_DIGEST in cached.name
+
+
+@pytest.mark.parametrize("content", [b"not an archive", b"PK\x03\x04broken"])
+def test_a_damaged_cache_file_is_drawn_anew(isolated_roots, content):
+    ShapesetDataset(validation_size=6).validation
+    (cached,) = (isolated_roots / "cache" / "depthlab" / "shapeset").glob("*.npz")
+    cached.write_bytes(content)
+    x, _ = ShapesetDataset(validation_size=6).validation
+    assert torch.equal(x, generate(6, (0, 2, 0))[0])
+    assert np.load(cached)["x"].shape == (6, 1, 32, 32)  # written again
+
+
+def test_a_cache_file_holding_pickles_or_other_shapes_is_not_used(isolated_roots):
+    ShapesetDataset(validation_size=4).validation
+    (cached,) = (isolated_roots / "cache" / "depthlab" / "shapeset").glob("*.npz")
+    np.savez(cached, x=np.array([object()], dtype=object), y=np.zeros(4, np.int64))
+    assert torch.equal(ShapesetDataset(validation_size=4).validation[0], generate(4, (0, 2, 0))[0])
+    np.savez(cached, x=np.zeros((4, 1, 32, 32), np.float32), y=np.zeros(3, np.int64))
+    assert torch.equal(ShapesetDataset(validation_size=4).validation[0], generate(4, (0, 2, 0))[0])
+
+
+def test_an_unwritable_cache_still_gives_the_set(isolated_roots):
+    (isolated_roots / "cache").write_text("a file where the cache folder would be")
+    x, _ = ShapesetDataset(validation_size=3).validation
+    assert torch.equal(x, generate(3, (0, 2, 0))[0])

@@ -1,4 +1,4 @@
-from depthlab.training.schedule import jacobian_updates, probe_updates
+from depthlab.training.schedule import evaluates_at_start, jacobian_updates, probe_updates
 
 
 def test_dense_early_sparse_late():
@@ -6,10 +6,23 @@ def test_dense_early_sparse_late():
 
 
 def test_short_runs_end_with_the_last_update():
-    assert probe_updates(7, 1000) == [0, 1, 2, 5, 7]
     assert probe_updates(25, 10) == [0, 1, 2, 5, 10, 20, 25]
+    assert probe_updates(10, 10) == [0, 1, 2, 5, 10]
 
 
-def test_jacobians_at_start_every_fiftieth_interval_and_end():
+def test_a_run_shorter_than_the_probe_interval_probes_once_per_decade():
+    assert probe_updates(7, 1000) == [0, 1, 7]
+    assert probe_updates(200, 2000) == [0, 1, 10, 100, 200]
+    assert probe_updates(1999, 2000) == [0, 1, 10, 100, 1000, 1999]
+
+
+def test_jacobians_at_start_every_fiftieth_interval_and_the_end_of_a_long_enough_run():
     assert sorted(jacobian_updates(120_000, 1000)) == [0, 50_000, 100_000, 120_000]
-    assert jacobian_updates(7, 1000) <= set(probe_updates(7, 1000))
+    assert sorted(jacobian_updates(1000, 1000)) == [0, 1000]
+    assert sorted(jacobian_updates(999, 1000)) == [0]
+    for total, every in ((7, 1000), (120_000, 1000), (1000, 1000)):
+        assert jacobian_updates(total, every) <= set(probe_updates(total, every))
+
+
+def test_the_start_is_evaluated_when_another_evaluation_comes_before_the_end():
+    assert evaluates_at_start(101, 100) and not evaluates_at_start(100, 100) and not evaluates_at_start(5, 100)

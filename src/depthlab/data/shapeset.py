@@ -24,6 +24,11 @@ breaking the rule is redrawn, and after 50 rejections the first object is redraw
 so the rule holds in every image. Pixel values ``v ∈ [0, 1]`` are finally mapped
 affinely onto ``pixel_range`` (default [−1, 1]).
 
+The fixed validation and test sets are kept on disk once drawn (``<user cache>/shapeset/``,
+keyed by a digest of this file, the seed, the size and the pixel range), so later runs
+read them in milliseconds; a cache file that is missing, unreadable or of the wrong shape
+is drawn anew, and one that cannot be written is skipped.
+
 Rasterisation is one vectorised point-in-convex-polygon test over a whole batch: a pixel
 centre ``p`` lies inside a counter-clockwise polygon iff ``(v_{k+1} − v_k) × (p − v_k) ≥ 0``
 for every edge ``k``.
@@ -34,14 +39,20 @@ feedforward neural networks*, AISTATS, section 2.1 and figure 1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from depthlab.data.base import Batch, Dataset
+from depthlab.data.download import user_cache_dir
 from depthlab.errors import DepthlabError
 
 IMAGE_SIZE = 32
@@ -199,6 +210,35 @@ def generate(n: int, seed: int | Sequence[int], pixel_range: Sequence[float] = (
     return (x, y, torch.from_numpy(masks)) if return_masks else (x, y)
 
 
+GENERATOR_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+"""Names this generator's cached sets: a change of the code draws them anew."""
+
+
+def cached_set(path: Path, size: int, draw: Callable[[], Batch]) -> Batch:
+    """The ``size`` images and labels ``draw()`` makes, read from the NumPy archive
+    ``path`` (no pickles) when it holds them, else drawn and written there atomically."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            x, y = archive["x"], archive["y"]
+        if x.shape == (size, 1, IMAGE_SIZE, IMAGE_SIZE) and x.dtype == np.float32 and y.shape == (size,) \
+                and y.dtype == np.int64:
+            return torch.from_numpy(x), torch.from_numpy(y)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        pass
+    x, y = draw()
+    partial = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial.npz", delete=False) as file:
+            partial = Path(file.name)
+            np.savez(file, x=x.numpy(), y=y.numpy())
+        os.replace(partial, path)
+    except OSError:  # a read-only or full cache: the set is used without being kept
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+    return x, y
+
+
 def _check_seed(seed: int) -> int:
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DepthlabError(f"seed {seed!r} must be a non-negative integer")
@@ -232,11 +272,17 @@ class ShapesetDataset(Dataset):
 
     @cached_property
     def validation(self) -> Batch:
-        return generate(self.validation_size, (self.seed, _VALIDATION, 0), self.pixel_range)
+        return self._fixed_set(_VALIDATION, self.validation_size)
 
     @cached_property
     def test(self) -> Batch:
-        return generate(self.test_size, (self.seed, _TEST, 0), self.pixel_range)
+        return self._fixed_set(_TEST, self.test_size)
+
+    def _fixed_set(self, stream: int, size: int) -> Batch:
+        low, high = self.pixel_range
+        name = f"{GENERATOR_DIGEST}-seed{self.seed}-stream{stream}-n{size}-{low:g}_{high:g}.npz"
+        return cached_set(user_cache_dir() / "shapeset" / name, size,
+                          lambda: generate(size, (self.seed, stream, 0), self.pixel_range))
 
     def train_batches(self, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
         """Yield the minibatches for updates ``start, start + 1, ...`` forever; the batch

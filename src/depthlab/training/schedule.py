@@ -1,10 +1,14 @@
-"""When to probe: dense early, sparse late.
+"""When to measure: dense early, sparse late, and scaled to the run's length.
 
 Statistics change fastest in the first updates (Glorot & Bengio 2010, Figures 2–3 use a
 log-like time axis early on), so probes are taken at update 0, at 1, 2, 5, 10, 20, 50, …
-below ``every``, then every ``every`` updates, and at the last update. Jacobian spectra,
-which cost an SVD per layer and example, are taken at initialization (where the paper
-reports them), every fifty probe intervals, and at the end.
+below ``every``, then every ``every`` updates, and at the last update. A run shorter than
+``every`` probes once per decade instead (1, 10, 100, …): there one probe pass costs as
+much as dozens of updates. Jacobian spectra, which cost an SVD per layer and example, are
+taken at initialization (where the paper reports them), every fifty probe intervals, and
+at the end of a run at least one probe interval long. Evaluations: every ``every``
+updates and at the end, and at update 0 when the run has more than one evaluation to
+compare it with.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ def probe_updates(total: int, every: int) -> list[int]:
 
     >>> probe_updates(3000, 1000)
     [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 3000]
+    >>> probe_updates(200, 2000)
+    [0, 1, 10, 100, 200]
     """
     steps = {0, total}
+    multiples = (1, 2, 5) if total >= every else (1,)
     decade = 1
     while decade < every:
-        steps.update(m * decade for m in (1, 2, 5) if m * decade < min(every, total))
+        steps.update(m * decade for m in multiples if m * decade < min(every, total))
         decade *= 10
     steps.update(range(every, total + 1, every))
     return sorted(s for s in steps if s <= total)
@@ -33,5 +40,14 @@ def jacobian_updates(total: int, every: int) -> set[int]:
 
     >>> sorted(jacobian_updates(120_000, 1000))
     [0, 50000, 100000, 120000]
+    >>> sorted(jacobian_updates(200, 2000))
+    [0]
     """
-    return {0, total, *range(JACOBIAN_STRIDE * every, total + 1, JACOBIAN_STRIDE * every)}
+    end = {total} if total >= every else set()
+    return {0, *end, *range(JACOBIAN_STRIDE * every, total + 1, JACOBIAN_STRIDE * every)}
+
+
+def evaluates_at_start(total: int, every: int) -> bool:
+    """Whether a run of ``total`` updates, evaluated every ``every``, is also evaluated
+    at update 0: only when it has another evaluation before its end to compare with."""
+    return total > every

@@ -34,7 +34,7 @@ from depthlab.probe import Probe
 from depthlab.store.run import Network, RunDir, environment
 from depthlab.training.costs import COSTS, Cost
 from depthlab.training.engine import make_engine
-from depthlab.training.schedule import jacobian_updates, probe_updates
+from depthlab.training.schedule import evaluates_at_start, jacobian_updates, probe_updates
 
 DEFAULT_UPDATES = 10_000
 EVAL_BATCH = 1000
@@ -167,7 +167,7 @@ class Trainer:
         batches = self.dataset.train_batches(cfg.batch_size, cfg.seed, start=self.update)
         status, info = "completed", {}
         started, start_update = time.perf_counter(), self.update
-        last_eval = self.evaluate() if self.update == 0 else None
+        last_eval = self.evaluate() if self.update == 0 and evaluates_at_start(self.total, cfg.eval_every) else None
         bar = tqdm(total=self.total, initial=self.update, unit="upd", disable=not self.progress,
                    dynamic_ncols=True, mininterval=0.5, leave=False)
         with _stop_on_sigint(self):
