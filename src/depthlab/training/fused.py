@@ -36,13 +36,9 @@ from depthlab.training.kernels import NativeKernels, NativeUnavailable, native_k
 from depthlab.training.optim import OPTIMIZERS, Optimizer
 
 KERNELS = ("auto", "native", "torch")
-# Above this many examples per minibatch torch's GEMMs catch up with the native kernels:
-# on the 5×1000 net and 2 AMD EPYC cores the native step was ahead of the torch-ops one at
-# batch 96 in every run (5011 vs 4698, 5172 vs 4972, and with one kernel call per pass 5195
-# vs 4949 ex/s), within 2% either way at 128, and behind at 200 (4877 vs 5295, 4918 vs
-# 5314, 4902 vs 5385) and 256 (3974 vs 4795). To re-measure:
-# python benchmarks/bench_engines.py --batch-sizes 96 128 200 --lift-native-limit
 NATIVE_MAX_BATCH = 96
+"""Above this many examples per minibatch torch's GEMMs catch up with the native kernels
+(the measured crossover, and the command that measures it, are in the README)."""
 
 
 def fused_unsupported_reason(model: nn.Module, optimizer: Optimizer, clip_norm: float | None) -> str | None:

@@ -42,6 +42,22 @@ LSUV_BATCH = 500
 
 
 @dataclass
+class RunningMean:
+    """The training cost over the current logging window: its sum and count."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, value: float) -> None:
+        self.total += value
+        self.count += 1
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count
+
+
+@dataclass
 class RunResult:
     """What :func:`train` returns: the run directory, its status and final numbers."""
 
@@ -103,7 +119,7 @@ class Trainer:
         self.progress = progress
         self.callbacks = callbacks or []
         self.update = 0
-        self.window = [0.0, 0]  # training cost summed since the last log, and its count
+        self.window = RunningMean()
         self.stop_requested = False
         self.probe = None
         self.tensorboard = None
@@ -122,7 +138,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "engine": self.engine.state_dict(),
             "probe": self.probe.state_dict() if self.probe else None,
-            "window": self.window,
+            "window": [self.window.total, self.window.count],
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
         })
@@ -132,7 +148,7 @@ class Trainer:
         self.engine.load_state_dict(state["engine"])
         if self.probe and state["probe"]:
             self.probe.load_state_dict(state["probe"])
-        self.update, self.window = state["update"], list(state["window"])
+        self.update, self.window = state["update"], RunningMean(*state["window"])
         torch.set_rng_state(state["rng"])
         if state["cuda_rng"] is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -182,11 +198,10 @@ class Trainer:
                 if not math.isfinite(value):
                     status, info = "diverged", {"diverged_at": self.update, "cost": str(value)}
                     break
-                self.window[0] += value
-                self.window[1] += 1
+                self.window.add(value)
                 if self.update % cfg.log_every == 0:
-                    self.run.append_metrics({"update": self.update, "train_cost": self.window[0] / self.window[1]})
-                    self.window = [0.0, 0]
+                    self.run.append_metrics({"update": self.update, "train_cost": self.window.mean})
+                    self.window = RunningMean()
                 if self.update % cfg.eval_every == 0 or self.update == self.total:
                     last_eval = self.evaluate()
                     bar.set_postfix(valid_error=f"{last_eval['validation_error']:.4f}")

@@ -5,7 +5,7 @@ validation error; see :mod:`depthlab.studies.glorot2010.tables`), writes ``figur
 and ``.svg`` into ``out_dir`` and returns a :class:`DrawnFigure`: the report figure and
 the series it drew. A label whose run is missing or diverged (or has no probes) is left
 out and the caption says so; figures of the network at initialization (6, 7, 8) still use
-a run that diverged later, since its step-0 statistics are valid.
+a run that diverged later, since its update-0 statistics are valid.
 
 Probe statistics are measured on the run's fixed probe set (the paper: 300 test
 examples, section 2.3); x axes count updates (minibatches of 10), where the paper counts
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 
+from depthlab.data.registry import DATASETS
 from depthlab.references import GLOROT_TABLE1
 from depthlab.report.html import ReportFigure
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
@@ -32,9 +33,6 @@ from depthlab.studies.glorot2010.cost_surface import (
 )
 from depthlab.studies.glorot2010.tables import LABELS, dataset_title, skipped_note
 from depthlab.theory.comparison import compare_with_theory, theory_skip_reason
-
-FILE_DATASET_ORDER = ("mnist", "fashion-mnist", "cifar10", "small-imagenet")
-"""The order of Figure 12's panels; other data sets follow in the study's order."""
 
 ACTIVATION_COLORS = {"Sigmoid": "tab:green", "Tanh": "tab:blue", "Softsign": "tab:orange", "ReLU": "tab:red"}
 """Figures 11–12 colour a label by its activation (its first word); others are grey."""
@@ -303,8 +301,9 @@ def figure_11(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
 def figure_12(runs_by_dataset: Mapping[str, Mapping[str, RunDir]], out_dir: str | Path) -> DrawnFigure:
     """Figure 12: test error curves on the file data sets of the study (the paper: MNIST and
     CIFAR-10), one panel per data set."""
-    datasets = [d for d in FILE_DATASET_ORDER if d in runs_by_dataset]
-    datasets += [d for d in runs_by_dataset if d not in datasets and d != "shapeset"]
+    # the file data sets in the registry's order, then any other (an arrays: file)
+    names = [d.name for d in DATASETS if d.name in runs_by_dataset] + list(runs_by_dataset)
+    datasets = [d for d in dict.fromkeys(names) if d != "shapeset"]
     fig, axes = new_figure(1, max(1, len(datasets)), width=5.5)
     drawn: Series = {}
     sources, skipped = "", []
