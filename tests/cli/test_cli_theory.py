@@ -64,7 +64,7 @@ def test_plot_writes_a_phase_diagram(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--activation", "tahn"], "unknown activation 'tahn' (did you mean 'tanh'?); valid choices: "
-                               "leaky-relu, linear, relu, sigmoid, softsign, tanh"),
+                               "elu, gelu, gelu-tanh, hardsigmoid, hardswish, hardtanh, leaky-relu, linear, mish, relu, relu6, selu, sigmoid, silu, softplus, softsign, tanh"),
     (["--depth", "0"], "--depth 0 must be at least 1"),
     (["--sigma-b2", "-1"], "--sigma-b2 -1.0 must be a finite number >= 0"),
     (["--plot", "phase.jpg"], "--plot phase.jpg: the file must end in .png, .svg, .pdf"),

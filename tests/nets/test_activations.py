@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -5,7 +6,7 @@ from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS, activation_of
 
 
-@pytest.mark.parametrize("name", [a.name for a in ACTIVATIONS])
+@pytest.mark.parametrize("name", [a.name for a in ACTIVATIONS if a.derivative is not None])
 def test_derivative_from_output_matches_autograd(name):
     act = ACTIVATIONS.get(name)
     s = torch.linspace(-4, 4, 101, dtype=torch.float64).requires_grad_()
@@ -23,7 +24,7 @@ def test_unknown_activation_names_the_choices():
     with pytest.raises(DepthlabError) as err:
         ACTIVATIONS.get("tahn")
     assert str(err.value) == ("unknown activation 'tahn' (did you mean 'tanh'?); valid choices: "
-                              "leaky-relu, linear, relu, sigmoid, softsign, tanh")
+                              "elu, gelu, gelu-tanh, hardsigmoid, hardswish, hardtanh, leaky-relu, linear, mish, relu, relu6, selu, sigmoid, silu, softplus, softsign, tanh")
 
 
 def test_modules_of_any_model_map_back_to_the_registry():
@@ -60,8 +61,9 @@ def lecun_tanh():
 
     return Activation(
         "lecun-tanh", "1.7159 tanh(2s/3) (LeCun et al. 1998)", LeCunTanh,
-        lambda a: GAIN * (SCALE - a * a / SCALE), lambda a: a.abs() >= 0.95 * SCALE, "|a| >= 0.95 * 1.7159",
-        (-SCALE, SCALE), Smooth(phi, dphi, d2phi), saturation="asymptote")
+        lambda a: GAIN * (SCALE - a * a / SCALE), lambda s, a: a.abs() >= 0.95 * SCALE, "|a| >= 0.95 * 1.7159",
+        (-SCALE, SCALE), Smooth(phi, dphi, d2phi), saturation="asymptote",
+        modules=(f"{LeCunTanh.__module__}.{LeCunTanh.__qualname__}",))
 
 
 def test_a_declared_activation_reaches_training_probes_theory_and_the_cli(declare, tmp_path, capsys):
@@ -101,3 +103,56 @@ def test_a_declared_activation_reaches_training_probes_theory_and_the_cli(declar
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "lecun-tanh" in capsys.readouterr().out
+
+
+# -- the activations real models use -----------------------------------------------------
+def test_every_activation_but_linear_is_recognised_by_its_own_module():
+    for activation in ACTIVATIONS:
+        found = activation_of(activation.module())
+        assert (found.name if found else None) == (None if activation.name == "linear" else activation.name)
+
+
+def test_identity_is_not_an_activation_and_gelus_forms_are_told_apart():
+    assert activation_of(torch.nn.Identity()) is None
+    assert activation_of(torch.nn.GELU()).name == "gelu"
+    assert activation_of(torch.nn.GELU(approximate="tanh")).name == "gelu-tanh"
+    assert activation_of(torch.nn.ReLU6()).name == "relu6" and activation_of(torch.nn.Hardtanh()).name == "hardtanh"
+
+
+def test_transformers_activation_classes_are_recognised_by_name():
+    def transformers_class(name):
+        return type(name, (torch.nn.Module,), {"__module__": "transformers.activations"})
+
+    assert activation_of(transformers_class("GELUActivation")()).name == "gelu"
+    assert activation_of(transformers_class("NewGELUActivation")()).name == "gelu-tanh"
+    assert activation_of(transformers_class("SomethingElse")()) is None
+
+
+@pytest.mark.parametrize("name, s, saturated", [
+    ("gelu", [-4.0, -3.0, -2.9, 0.0, 3.0], [True, True, False, False, False]),
+    ("silu", [-6.0, -5.0, -4.0, 0.0], [True, True, False, False]),
+    ("softplus", [-6.0, -4.0, 2.0], [True, False, False]),
+    ("hardswish", [-3.5, -3.0, -1.0, 1.0], [True, True, False, False]),
+    ("relu6", [-1.0, 0.5, 6.0, 7.0], [True, False, True, True]),
+    ("hardtanh", [-2.0, -0.5, 1.0], [True, False, True]),
+    ("hardsigmoid", [-4.0, 0.0, 4.0], [True, False, True]),
+    ("elu", [-5.0, -2.0, 1.0], [True, False, False]),
+    ("selu", [-5.0, -2.0, 1.0], [True, False, False]),
+])
+def test_saturation_rules_on_hand_picked_inputs(name, s, saturated):
+    activation = ACTIVATIONS.get(name)
+    s = torch.tensor(s)
+    assert activation.saturated(s, activation.module()(s)).tolist() == saturated
+
+
+@pytest.mark.parametrize("name", [a.name for a in ACTIVATIONS if type(a.gaussian).__name__ == "Smooth"])
+def test_gaussian_forms_are_the_function_and_its_derivatives(name):
+    activation = ACTIVATIONS.get(name)
+    form = activation.gaussian
+    x = np.linspace(-4, 4, 161)
+    x = x[np.abs(x) > 0.03]  # away from a kink at 0 (ELU's second derivative)
+    torch_values = activation.module()(torch.tensor(x)).numpy()
+    assert np.allclose(form.phi(x), torch_values, atol=1e-12)
+    h = 1e-5
+    assert np.allclose(form.dphi(x), (form.phi(x + h) - form.phi(x - h)) / (2 * h), atol=1e-6)
+    assert np.allclose(form.d2phi(x), (form.dphi(x + h) - form.dphi(x - h)) / (2 * h), atol=1e-5)

@@ -99,3 +99,23 @@ def test_a_network_with_infinite_weights_is_measured_without_spectra():
     stats = {(r["layer"], r["stat"]) for r in probe.measure(0)}
     assert ("layer 1", "jacobian_sv_mean") in stats and ("layer 2", "jacobian_sv_mean") not in stats
     assert not any(stat.startswith("input_jacobian") for _, stat in stats)
+
+
+class AddOneInPlace(nn.Module):
+    def forward(self, x):
+        return x.add_(1.0)
+
+
+def test_identity_is_not_an_activation_and_in_place_ops_cannot_change_what_was_captured():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.Identity(), nn.SiLU(inplace=True), AddOneInPlace(), nn.Linear(6, 3))
+    x, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0)
+    assert probe.layers[0].activation.name == "silu"
+    stats = {r["stat"]: r["value"] for r in probe.measure(0) if r["layer"] == "layer 1"}
+    with torch.no_grad():
+        s = model[0](x)
+        true = F.silu(s)
+    assert stats["activation_std"] == pytest.approx(true.std().item(), rel=1e-6)
+    assert stats["preactivation_std"] == pytest.approx(s.std().item(), rel=1e-6)
+    assert stats["saturated_fraction"] == pytest.approx((s <= -5).float().mean().item())

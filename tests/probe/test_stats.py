@@ -14,13 +14,14 @@ from depthlab.probe.stats import activation_stats, histogram
     ("linear", [-9.0, 0.0, 9.0, 1.0, 2.0], 0.0),
 ])
 def test_saturated_fraction_follows_each_activation_rule(name, values, fraction):
-    stats = activation_stats(torch.tensor(values), ACTIVATIONS.get(name))
+    a = torch.tensor(values)
+    stats = activation_stats(a, a, ACTIVATIONS.get(name))  # these rules read a only
     assert stats["saturated_fraction"] == pytest.approx(fraction)
 
 
 def test_activation_percentiles_mean_and_std():
     a = torch.arange(101.0) / 100
-    stats = activation_stats(a, ACTIVATIONS.get("sigmoid"))
+    stats = activation_stats(a, a, ACTIVATIONS.get("sigmoid"))
     assert (stats["activation_p2"], stats["activation_p50"], stats["activation_p98"]) == pytest.approx(
         (0.02, 0.5, 0.98))
     assert stats["activation_mean"] == pytest.approx(0.5)

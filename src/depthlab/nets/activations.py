@@ -13,7 +13,6 @@ command line then know it. Importing this module imports no torch.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -53,36 +52,55 @@ class Smooth:
 class Activation:
     """An elementwise nonlinearity a = φ(s).
 
-    ``module()`` makes a torch module computing φ. ``derivative(a)`` gives φ'(s) from the
-    output a alone, so the fused step needs no stored pre-activations (None where φ' is
-    not a function of a: that activation trains with autograd). ``saturated(a)`` marks
-    the units in the flat part of φ, as ``saturation_rule`` says in words;
-    ``value_range`` is the fixed histogram range. ``gaussian`` is what mean-field theory
-    integrates (None: theory does not cover it); ``native`` its number in the C kernels'
-    enum (``fused_mlp.c``; None: the fused step runs it on torch operations).
-    ``saturation`` says what its saturated units are, for the diagnosis: ``"asymptote"``
-    (stuck near a bound of φ, where φ' ≈ 0), ``"dead"`` (exactly 0, where φ' = 0) or ``""``
-    (harmless); ``suggested_init`` is the weight init that keeps its signal's scale.
+    ``module()`` makes a torch module computing φ; ``modules`` are the qualified class
+    names of the modules of any model that compute it (``module_check`` tells apart
+    those of one class that compute others, such as GELU's two forms). ``derivative(a)``
+    gives φ'(s) from the output a alone, so the fused step needs no stored
+    pre-activations (None where φ' is not a function of a: that activation trains with
+    autograd). ``saturated(s, a)`` marks the units in the flat part of φ, as
+    ``saturation_rule`` says in words; ``value_range`` is the fixed histogram range.
+    ``gaussian`` is what mean-field theory integrates (None: theory does not cover it);
+    ``native`` its number in the C kernels' enum (``fused_mlp.c``; None: the fused step
+    runs it on torch operations). ``saturation`` says what its saturated units are, for
+    the diagnosis: ``"asymptote"`` (in a flat part of φ, where φ' ≈ 0), ``"dead"``
+    (exactly 0, where φ' = 0) or ``""`` (harmless); ``suggested_init`` is the weight init
+    that keeps its signal's scale.
     """
 
     name: str
     summary: str
     module: Callable[[], nn.Module]
     derivative: Callable[[Tensor], Tensor] | None
-    saturated: Callable[[Tensor], Tensor]
+    saturated: Callable[[Tensor, Tensor], Tensor]
     saturation_rule: str
     value_range: tuple[float, float]
     gaussian: PiecewiseLinear | Smooth | None = None
     native: int | None = None
     saturation: str = ""
     suggested_init: str = "normalized"
+    modules: tuple[str, ...] = ()
+    module_check: Callable[[nn.Module], bool] | None = None
 
     def __call__(self, s: Tensor) -> Tensor:
         return self.module()(s)
 
+    def computed_by(self, module: nn.Module) -> bool:
+        """Whether ``module`` (of any model) computes this activation."""
+        kind = type(module)
+        return f"{kind.__module__}.{kind.__qualname__}" in self.modules and \
+            (self.module_check is None or self.module_check(module))
 
-def _near_plus_minus_one(a: Tensor) -> Tensor:
+
+def _near_plus_minus_one(s: Tensor, a: Tensor) -> Tensor:
     return a.abs() >= 1 - SATURATION_MARGIN
+
+
+def _torch(*names: str) -> tuple[str, ...]:
+    return tuple(f"torch.nn.modules.activation.{name}" for name in names)
+
+
+def _transformers(*names: str) -> tuple[str, ...]:
+    return tuple(f"transformers.activations.{name}" for name in names)
 
 
 def _tanh_d1(x: np.ndarray) -> np.ndarray:
@@ -116,44 +134,173 @@ def _softsign_d2(x: np.ndarray) -> np.ndarray:
     return -2 * np.sign(x) / (1 + np.abs(x)) ** 3
 
 
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+"""SELU's α and λ (Klambauer et al. 2017), as torch.nn.SELU has them."""
+
+_ndtr = deferred("scipy.special:ndtr")
+
+
+def _elu(x, alpha=1.0, scale=1.0):
+    return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def _elu_d1(x, alpha=1.0, scale=1.0):
+    return scale * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
+
+
+def _elu_d2(x, alpha=1.0, scale=1.0):
+    return scale * np.where(x > 0, 0.0, alpha * np.exp(np.minimum(x, 0)))
+
+
+def _normal_pdf(x):
+    return np.exp(-x * x / 2) / np.sqrt(2 * np.pi)
+
+
+def _gelu(x):
+    return x * _ndtr(x)
+
+
+def _gelu_d1(x):
+    return _ndtr(x) + x * _normal_pdf(x)
+
+
+def _gelu_d2(x):
+    return (2 - x * x) * _normal_pdf(x)
+
+
+def _silu(x):
+    return x * _expit(x)
+
+
+def _silu_d1(x):
+    sig = _expit(x)
+    return sig * (1 + x * (1 - sig))
+
+
+def _silu_d2(x):
+    sig = _expit(x)
+    return sig * (1 - sig) * (2 + x * (1 - 2 * sig))
+
+
+def _softplus(x):
+    return np.logaddexp(0, x)
+
+
+def _softplus_d2(x):
+    return _sigmoid_d1(x)
+
+
+def _where_positive(a: Tensor, positive: float, otherwise: Tensor) -> Tensor:
+    """``positive`` where a > 0, ``otherwise`` elsewhere (ELU's derivatives from a)."""
+    return otherwise.where(a <= 0, a.new_tensor(positive))
+
+
+def _negative_tail(bound: float) -> Callable[[Tensor, Tensor], Tensor]:
+    """Saturated where the input is at or below ``bound``, in φ's flat negative tail."""
+    return lambda s, a: s <= bound
+
+
 ACTIVATIONS: Registry[Activation] = Registry("activation", [
     Activation(
         "sigmoid", "logistic sigmoid 1/(1 + e^-s)", deferred("torch.nn:Sigmoid"), lambda a: a * (1 - a),
-        lambda a: (a <= SATURATION_MARGIN) | (a >= 1 - SATURATION_MARGIN), "a <= 0.05 or a >= 0.95", (0.0, 1.0),
-        Smooth(_expit, _sigmoid_d1, _sigmoid_d2), native=2, saturation="asymptote",
+        lambda s, a: (a <= SATURATION_MARGIN) | (a >= 1 - SATURATION_MARGIN), "a <= 0.05 or a >= 0.95", (0.0, 1.0),
+        Smooth(_expit, _sigmoid_d1, _sigmoid_d2), native=2, saturation="asymptote", modules=_torch("Sigmoid"),
     ),
     Activation(
         "tanh", "hyperbolic tangent", deferred("torch.nn:Tanh"), lambda a: 1 - a * a, _near_plus_minus_one,
         "|a| >= 0.95", (-1.0, 1.0), Smooth(np.tanh, _tanh_d1, _tanh_d2), native=1, saturation="asymptote",
+        modules=_torch("Tanh"),
     ),
     Activation(
         "softsign", "s / (1 + |s|) (Bergstra et al. 2009)", deferred("torch.nn:Softsign"),
         lambda a: (1 - a.abs()) ** 2, _near_plus_minus_one, "|a| >= 0.95", (-1.0, 1.0),
-        Smooth(_softsign, _softsign_d1, _softsign_d2), native=3, saturation="asymptote",
+        Smooth(_softsign, _softsign_d1, _softsign_d2), native=3, saturation="asymptote", modules=_torch("Softsign"),
     ),
     Activation(
-        "relu", "rectifier max(0, s)", deferred("torch.nn:ReLU"), lambda a: (a > 0).to(a.dtype), lambda a: a <= 0,
-        "a == 0 (dead)", (0.0, 5.0), PiecewiseLinear(0.0), native=4, saturation="dead", suggested_init="he-normal",
+        "relu", "rectifier max(0, s)", deferred("torch.nn:ReLU"), lambda a: (a > 0).to(a.dtype),
+        lambda s, a: a <= 0, "a == 0 (dead)", (0.0, 5.0), PiecewiseLinear(0.0), native=4, saturation="dead",
+        suggested_init="he-normal", modules=_torch("ReLU"),
     ),
     Activation(
         "leaky-relu", f"max(s, {LEAKY_SLOPE:g} s)", deferred("torch.nn:LeakyReLU", LEAKY_SLOPE),
-        lambda a: (a > 0).to(a.dtype).clamp(min=LEAKY_SLOPE), lambda a: a <= 0, "a <= 0 (on the leaky side)",
-        (-0.05, 5.0), PiecewiseLinear(LEAKY_SLOPE), native=5, suggested_init="he-normal",
+        lambda a: (a > 0).to(a.dtype).clamp(min=LEAKY_SLOPE), lambda s, a: a <= 0, "a <= 0 (on the leaky side)",
+        (-0.05, 5.0), PiecewiseLinear(LEAKY_SLOPE), native=5, suggested_init="he-normal", modules=_torch("LeakyReLU"),
     ),
     Activation(
-        "linear", "the identity (a deep linear network)", deferred("torch.nn:Identity"),
-        lambda a: a.new_ones(a.shape), lambda a: a.new_zeros(a.shape).bool(), "never", (-5.0, 5.0),
-        PiecewiseLinear(1.0), native=0,
+        "linear", "the identity (a deep linear network; no module of a model counts as it)",
+        deferred("torch.nn:Identity"), lambda a: a.new_ones(a.shape), lambda s, a: a.new_zeros(a.shape).bool(),
+        "never", (-5.0, 5.0), PiecewiseLinear(1.0), native=0,
+    ),
+    Activation(
+        "hardtanh", "clamp(s, -1, 1)", deferred("torch.nn:Hardtanh"), lambda a: (a.abs() < 1).to(a.dtype),
+        lambda s, a: a.abs() >= 1, "|a| >= 1 (clipped)", (-1.0, 1.0), saturation="asymptote",
+        modules=_torch("Hardtanh"),
+    ),
+    Activation(
+        "relu6", "clamp(s, 0, 6) (Howard et al. 2017)", deferred("torch.nn:ReLU6"),
+        lambda a: ((a > 0) & (a < 6)).to(a.dtype), lambda s, a: (a <= 0) | (a >= 6), "a == 0 (dead) or a == 6",
+        (0.0, 6.0), saturation="dead", suggested_init="he-normal", modules=_torch("ReLU6"),
+    ),
+    Activation(
+        "elu", "s, or e^s - 1 below 0 (Clevert et al. 2016)", deferred("torch.nn:ELU"),
+        lambda a: _where_positive(a, 1.0, a + 1), lambda s, a: a <= -1 + SATURATION_MARGIN,
+        "a <= -0.95 (near the bound -1)", (-1.0, 5.0), Smooth(_elu, _elu_d1, _elu_d2), saturation="asymptote",
+        suggested_init="he-normal", modules=_torch("ELU"),
+    ),
+    Activation(
+        "selu", "λ ELU_α(s), self-normalizing (Klambauer et al. 2017)", deferred("torch.nn:SELU"),
+        lambda a: _where_positive(a, SELU_SCALE, a + SELU_SCALE * SELU_ALPHA),
+        lambda s, a: a <= -(1 - SATURATION_MARGIN) * SELU_SCALE * SELU_ALPHA, "a <= -0.95 λα (near the bound -λα)",
+        (-1.8, 5.0), Smooth(lambda x: _elu(x, SELU_ALPHA, SELU_SCALE), lambda x: _elu_d1(x, SELU_ALPHA, SELU_SCALE),
+                            lambda x: _elu_d2(x, SELU_ALPHA, SELU_SCALE)),
+        saturation="asymptote", suggested_init="lecun-normal", modules=_torch("SELU"),
+    ),
+    Activation(
+        "gelu", "s Φ(s) (Hendrycks & Gimpel 2016)", deferred("torch.nn:GELU"), None, _negative_tail(-3.0),
+        "s <= -3 (the flat negative tail, |φ'| < 0.012)", (-0.2, 5.0), Smooth(_gelu, _gelu_d1, _gelu_d2),
+        saturation="asymptote", suggested_init="he-normal",
+        modules=(*_torch("GELU"), *_transformers("GELUActivation")),
+        module_check=lambda m: getattr(m, "approximate", "none") == "none",
+    ),
+    Activation(
+        "gelu-tanh", "GELU's tanh approximation (GPT-2)", deferred("torch.nn:GELU", approximate="tanh"), None,
+        _negative_tail(-3.0), "s <= -3 (the flat negative tail, |φ'| < 0.012)", (-0.2, 5.0),
+        saturation="asymptote", suggested_init="he-normal",
+        modules=(*_torch("GELU"), *_transformers("NewGELUActivation", "GELUTanh", "PytorchGELUTanh",
+                                                 "FastGELUActivation")),
+        module_check=lambda m: getattr(m, "approximate", "tanh") == "tanh",
+    ),
+    Activation(
+        "silu", "s σ(s), swish (Ramachandran et al. 2017)", deferred("torch.nn:SiLU"), None, _negative_tail(-5.0),
+        "s <= -5 (the flat negative tail, |φ'| < 0.027)", (-0.3, 5.0), Smooth(_silu, _silu_d1, _silu_d2),
+        saturation="asymptote", suggested_init="he-normal", modules=(*_torch("SiLU"), *_transformers("SiLUActivation")),
+    ),
+    Activation(
+        "mish", "s tanh(softplus(s)) (Misra 2019)", deferred("torch.nn:Mish"), None, _negative_tail(-5.0),
+        "s <= -5 (the flat negative tail, |φ'| < 0.03)", (-0.31, 5.0), saturation="asymptote",
+        suggested_init="he-normal", modules=(*_torch("Mish"), *_transformers("MishActivation")),
+    ),
+    Activation(
+        "hardswish", "s relu6(s + 3)/6 (Howard et al. 2019)", deferred("torch.nn:Hardswish"), None,
+        _negative_tail(-3.0), "s <= -3 (exactly 0: dead)", (-0.4, 5.0), saturation="dead",
+        suggested_init="he-normal", modules=_torch("Hardswish"),
+    ),
+    Activation(
+        "hardsigmoid", "relu6(s + 3)/6", deferred("torch.nn:Hardsigmoid"),
+        lambda a: ((a > 0) & (a < 1)).to(a.dtype) / 6, lambda s, a: (a <= 0) | (a >= 1), "a == 0 or a == 1 (clipped)",
+        (0.0, 1.0), saturation="asymptote", modules=_torch("Hardsigmoid"),
+    ),
+    Activation(
+        "softplus", "log(1 + e^s)", deferred("torch.nn:Softplus"), lambda a: -(-a).expm1(), _negative_tail(-5.0),
+        "s <= -5 (the flat negative tail, φ' = σ(s) < 0.007)", (0.0, 5.0),
+        Smooth(_softplus, _expit, _softplus_d2), saturation="asymptote", suggested_init="he-normal",
+        modules=_torch("Softplus"),
     ),
 ])
 
 
-@functools.lru_cache(maxsize=None)
-def _module_type(activation: Activation) -> type:
-    return type(activation.module())
-
 
 def activation_of(module: nn.Module) -> Activation | None:
-    """The registered activation a module of any model computes (by the module's exact
-    type), or None."""
-    return next((a for a in ACTIVATIONS if type(module) is _module_type(a)), None)
+    """The registered activation a module of any model computes (by the qualified name of
+    its class, see :attr:`Activation.modules`), or None."""
+    return next((a for a in ACTIVATIONS if a.computed_by(module)), None)

@@ -83,6 +83,7 @@ class LayerTensors:
     layer_input: Tensor
     pre_activation: Tensor
     activation: Tensor | None
+    activation_input: Tensor | None
     grad_pre_activation: Tensor
     grad_weight: Tensor
     grad_bias: Tensor | None
@@ -110,8 +111,10 @@ def preserved_state(model: nn.Module, train_mode: bool) -> Iterator[None]:
 
 @contextmanager
 def captured_outputs(layers: Sequence[ProbedLayer]) -> Iterator[dict[str, dict[str, Tensor]]]:
-    """Record, per layer name, its module's input ``x`` and output ``s`` and its activation
-    module's output ``a`` during the forward passes inside the block."""
+    """Record, per layer name, its module's input ``x`` and output ``s``, and its
+    activation module's input ``u`` and output ``a``, during the forward passes inside the
+    block. ``u`` and ``a`` are copies (in the graph), so that an in-place activation or a
+    later in-place operation cannot overwrite what was captured."""
     seen: dict[str, dict[str, Tensor]] = {layer.name: {} for layer in layers}
 
     def on_layer(record: dict[str, Tensor]) -> Callable:
@@ -120,14 +123,21 @@ def captured_outputs(layers: Sequence[ProbedLayer]) -> Iterator[dict[str, dict[s
             return output.clone()  # so that an in-place activation cannot overwrite s
         return hook
 
+    def before_activation(record: dict[str, Tensor]) -> Callable:
+        def hook(module: nn.Module, inputs: tuple) -> None:
+            record["u"] = inputs[0].clone()
+        return hook
+
     def on_activation(record: dict[str, Tensor]) -> Callable:
         def hook(module: nn.Module, inputs: tuple, output: Tensor) -> None:
-            record["a"] = output
+            record["a"] = output.clone()
         return hook
 
     handles = [layer.module.register_forward_hook(on_layer(seen[layer.name])) for layer in layers]
-    handles += [layer.activation_module.register_forward_hook(on_activation(seen[layer.name]))
-                for layer in layers if layer.activation_module is not None]
+    for layer in layers:
+        if layer.activation_module is not None:
+            handles.append(layer.activation_module.register_forward_pre_hook(before_activation(seen[layer.name])))
+            handles.append(layer.activation_module.register_forward_hook(on_activation(seen[layer.name])))
     try:
         yield seen
     finally:
@@ -146,7 +156,7 @@ def probe_pass(model: nn.Module, layers: Sequence[ProbedLayer], inputs: Tensor, 
     for layer in layers:
         if "s" not in seen[layer.name] or (layer.activation_module is not None and "a" not in seen[layer.name]):
             raise DepthlabError(f"layer '{layer.module_name}' or its activation did not run in the forward pass")
-    slopes = [_slope(seen[layer.name], slope_examples) for layer in layers]
+    slopes = [_slope(seen[layer.name], slope_examples, layer.name == "output") for layer in layers]
     s = [seen[layer.name]["s"] for layer in layers]
     weights = [layer.module.weight for layer in layers]
     biases = [layer.module.bias for layer in layers if layer.module.bias is not None]
@@ -157,6 +167,7 @@ def probe_pass(model: nn.Module, layers: Sequence[ProbedLayer], inputs: Tensor, 
             layer_input=seen[layer.name]["x"].detach(),
             pre_activation=s[k].detach(),
             activation=seen[layer.name]["a"].detach() if "a" in seen[layer.name] else None,
+            activation_input=seen[layer.name]["u"].detach() if "u" in seen[layer.name] else None,
             grad_pre_activation=grad_s[k],
             grad_weight=grad_w[k],
             grad_bias=next(grad_b) if layer.module.bias is not None else None,
@@ -166,10 +177,13 @@ def probe_pass(model: nn.Module, layers: Sequence[ProbedLayer], inputs: Tensor, 
     ]
 
 
-def _slope(record: dict[str, Tensor], examples: int) -> Tensor | None:
-    """∂a/∂s on the first ``examples`` examples, as the gradient of Σ a w.r.t. s."""
-    if "a" not in record or examples == 0:
+def _slope(record: dict[str, Tensor], examples: int, is_output: bool) -> Tensor | None:
+    """∂a/∂s on the first ``examples`` examples, as the gradient of Σ a w.r.t. s; 1 for a
+    hidden layer no activation follows (a linear layer: a = s)."""
+    if examples == 0 or is_output:
         return None
+    if "a" not in record:
+        return torch.ones_like(record["s"][:examples]).detach()
     a = record["a"][:examples]
     (slope,) = torch.autograd.grad(a, record["s"], torch.ones_like(a), retain_graph=True, allow_unused=True)
     return None if slope is None else slope[:examples].detach()

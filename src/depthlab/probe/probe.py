@@ -131,7 +131,7 @@ class Probe:
                         index: int) -> tuple[dict[str, float], dict[str, tuple[list[float], list[int]]]]:
         stats, hists = {}, {}
         if t.activation is not None:
-            stats |= activation_stats(t.activation, layer.activation)
+            stats |= activation_stats(t.activation_input, t.activation, layer.activation)
             hists["activation"] = histogram(t.activation, layer.activation.value_range, self.bins)
         weight = layer.module.weight.detach()
         s, grad_s, grad_w = t.pre_activation, t.grad_pre_activation, t.grad_weight
@@ -160,17 +160,19 @@ class Probe:
         of the layer Jacobians when the hidden layers form a plain chain (each layer's
         input is the activation below, the first's the flattened probe input), otherwise
         ``torch.func.jacrev`` on the model in eval mode."""
-        hidden = [k for k, layer in enumerate(self.layers) if layer.activation is not None]
+        hidden = [k for k, layer in enumerate(self.layers) if layer.name != "output"]
         if not hidden or not self.jacobian_examples:
             return None
         below = self.layers[:hidden[-1] + 1]
-        inputs = [self.inputs.reshape(len(self.inputs), -1)] + [t.activation for t in seen[:len(below) - 1]]
+        outputs = [t.pre_activation if t.activation is None else t.activation for t in seen]
+        inputs = [self.inputs.reshape(len(self.inputs), -1)] + outputs[:len(below) - 1]
         if all(layer.name in jacobians and x is not None and torch.equal(t.layer_input, x)
                for layer, t, x in zip(below, seen, inputs)):
             jacobian = chain_jacobian([jacobians[layer.name] for layer in below])
         else:
             self.model.eval()  # the caller's preserved_state restores the modes
-            jacobian = input_jacobian(self.model, below[-1].activation_module, self.inputs[:self.jacobian_examples])
+            top = below[-1].activation_module or below[-1].module
+            jacobian = input_jacobian(self.model, top, self.inputs[:self.jacobian_examples])
         if not torch.isfinite(jacobian).all():  # a diverging network: no spectrum to speak of
             return None
         return below[-1].name, torch.linalg.svdvals(jacobian)

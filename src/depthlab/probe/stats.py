@@ -24,9 +24,10 @@ def histogram(values: Tensor, value_range: tuple[float, float] | None = None,
     return edges.tolist(), counts.tolist()
 
 
-def activation_stats(a: Tensor, activation: Activation) -> dict[str, float]:
-    """Mean, standard deviation, 2nd/50th/98th percentiles and the saturated fraction
-    (per ``activation.saturation_rule``) of the activations ``a``."""
+def activation_stats(s: Tensor, a: Tensor, activation: Activation) -> dict[str, float]:
+    """Mean, standard deviation, 2nd/50th/98th percentiles of the activations a = φ(s),
+    and their saturated fraction (per ``activation.saturation_rule``, which may read the
+    input ``s`` φ was applied to)."""
     values = a.detach().flatten().float().cpu().numpy()
     values = values[np.isfinite(values)]  # a diverging network: the percentiles of what is left
     p2, p50, p98 = np.percentile(values, [2, 50, 98]) if values.size else (np.nan,) * 3
@@ -36,5 +37,5 @@ def activation_stats(a: Tensor, activation: Activation) -> dict[str, float]:
         "activation_p2": float(p2),
         "activation_p50": float(p50),
         "activation_p98": float(p98),
-        "saturated_fraction": activation.saturated(a).float().mean().item(),
+        "saturated_fraction": activation.saturated(s, a).float().mean().item(),
     }

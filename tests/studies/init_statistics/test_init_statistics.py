@@ -22,7 +22,7 @@ def smoke(smoke_reproduction):
 
 
 def std_by_layer(activation, init, examples=200):
-    return np.array([a.std().item() for a in study.layer_activations(activation, init, examples)])
+    return np.array([a.std().item() for _, a in study.layer_activations(activation, init, examples)])
 
 
 def test_smoke_writes_every_figure_in_png_and_svg(smoke, assert_figures):
@@ -64,7 +64,7 @@ def test_small_weights_collapse_tanh_below_1e_3_by_layer_10():
 
 
 def test_unit_gaussian_weights_saturate_every_tanh_layer():
-    for a in study.layer_activations("tanh", "gaussian:1", 200):
+    for _, a in study.layer_activations("tanh", "gaussian:1", 200):
         assert (a.abs() > 0.95).float().mean().item() > 0.5
 
 

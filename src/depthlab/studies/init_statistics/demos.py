@@ -42,17 +42,19 @@ SYMMETRY_DROPOUTS = (0.0, 0.5)
 
 
 @torch.no_grad()
-def layer_activations(activation: str, init: str, examples: int, seed: int = 0) -> list[Tensor]:
-    """The activations a^1 … a^10 of the lecture's stack: a^0 ~ N(0, 1) of shape
-    (examples, 500), a^l = φ(a^{l−1} W_lᵀ), every W_l (500 × 500) filled by ``init``."""
+def layer_activations(activation: str, init: str, examples: int, seed: int = 0) -> list[tuple[Tensor, Tensor]]:
+    """The pre-activations and activations (s^l, a^l) of the lecture's stack for l = 1 …
+    10: a^0 ~ N(0, 1) of shape (examples, 500), s^l = a^{l−1} W_lᵀ, a^l = φ(s^l), every
+    W_l (500 × 500) filled by ``init``."""
     torch.manual_seed(seed)
     fill, phi = INITS.get(init).fill, ACTIVATIONS.get(activation).module()
     a, weight = torch.randn(examples, WIDTH), torch.empty(WIDTH, WIDTH)
     layers = []
     for _ in range(DEPTH):
         fill(weight)
-        a = phi(a @ weight.t())
-        layers.append(a)
+        s = a @ weight.t()
+        a = phi(s)
+        layers.append((s, a))
     return layers
 
 

@@ -61,13 +61,13 @@ def _close(ours: float, lecture: float) -> bool:
     return abs(ours - lecture) <= LECTURE_RTOL * lecture
 
 
-def _activation_figures(activation: str, layers: dict[str, list[Tensor]], out: Path) -> ReportFigure:
+def _activation_figures(activation: str, layers: dict[str, list[tuple[Tensor, Tensor]]], out: Path) -> ReportFigure:
     """One panel per weight scale, holding one histogram per layer, stacked bottom to top
     and each scaled to its own peak; for ReLU, of the positive outputs (the rest are 0)."""
     value_range = ACTIVATIONS.get(activation).value_range
     fig, axes = new_figure(1, len(layers), width=3.0, height=4.2, sharey=True)
     for ax, (label, activations) in zip(axes[0], layers.items()):
-        for layer, a in enumerate(activations, start=1):
+        for layer, (_, a) in enumerate(activations, start=1):
             shown = a[a > 0] if activation == "relu" else a
             counts, edges = np.histogram(shown.clamp(*value_range).numpy(), bins=HISTOGRAM_BINS, range=value_range)
             ax.stairs(layer + 0.9 * counts / counts.max(), edges, baseline=layer, fill=True,
@@ -104,9 +104,9 @@ def _weight_scale_results(activation: str, examples: int, out: Path) -> tuple[li
     for label, activations in layers.items():
         lecture = LECTURE_STD.get((activation, SCHEMES[label]), ())
         rows += [{"activation": activation, "init": label, "layer": k, "mean": a.mean().item(), "std": a.std().item(),
-                  "saturated_fraction": phi.saturated(a).float().mean().item(),
+                  "saturated_fraction": phi.saturated(s, a).float().mean().item(),
                   "lecture_std": lecture[k - 1] if k <= len(lecture) else None}
-                 for k, a in enumerate(activations, start=1)]
+                 for k, (s, a) in enumerate(activations, start=1)]
     blocks = [_activation_figures(activation, layers, out), _std_figure(activation, rows, out),
               Table(rows, f"{activation}: activation statistics per layer ({activation}_std.csv); saturated "
                           f"fraction: {phi.saturation_rule}")]
