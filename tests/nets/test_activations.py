@@ -89,7 +89,7 @@ def test_a_declared_activation_reaches_training_probes_theory_and_the_cli(declar
     model = torch.nn.Sequential(torch.nn.Linear(6, 5), LeCunTanh(), torch.nn.Linear(5, 3))
     x, y = torch.randn(50, 6) * 4, torch.randint(0, 3, (50,))
     rows = Probe(model, x, y, torch.nn.functional.cross_entropy, jacobian_examples=0).measure(0)
-    fraction = {r["stat"]: r["value"] for r in rows if r["layer"] == "layer 1"}["saturated_fraction"]
+    fraction = {r["stat"]: r["value"] for r in rows if r["layer"] == "0"}["saturated_fraction"]
     with torch.no_grad():
         assert fraction == pytest.approx((model[1](model[0](x)).abs() >= 0.95 * SCALE).float().mean().item())
     assert {r["layer"] for r in run.probes.rows} == {"layer 1", "layer 2", "output"}

@@ -6,10 +6,11 @@ from torch import nn
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 from depthlab.probe.jacobian import (
+    Spectrum,
     chain_jacobian,
-    input_jacobian,
     layer_jacobians,
-    spectrum_stats,
+    layer_spectrum,
+    largest_singular_values,
 )
 
 
@@ -25,7 +26,8 @@ def test_deep_linear_net_has_the_singular_values_of_its_weights():
     with torch.no_grad():
         model[0].weight.copy_(2 * q1)                                   # singular values all 2
         model[2].weight.copy_(q2 @ torch.diag(torch.arange(1.0, 7.0)))  # singular values 1, …, 6
-    rows = Probe(model, torch.randn(10, 6), torch.randint(0, 2, (10,)), F.cross_entropy, jacobian_examples=4).measure(0)
+    rows = Probe(model, torch.randn(10, 6), torch.randint(0, 2, (10,)), F.cross_entropy, jacobian_examples=4,
+                 layer_names="positions").measure(0)
     first, second = _stats(rows, "layer 1"), _stats(rows, "layer 2")
     assert (first["jacobian_sv_mean"], first["jacobian_sv_min"], first["jacobian_sv_max"]) == pytest.approx(
         (2, 2, 2), rel=1e-5)
@@ -50,8 +52,9 @@ def test_chain_product_is_applied_bottom_first():
 
 
 def test_spectrum_stats_average_each_example():
-    stats = spectrum_stats(torch.tensor([[3.0, 2.0, 1.0], [6.0, 4.0, 2.0]]))
-    assert stats == pytest.approx({"mean": 3.0, "min": 1.5, "max": 4.5})
+    values = torch.tensor([[3.0, 2.0, 1.0], [6.0, 4.0, 2.0]])
+    assert Spectrum(values, True).stats("sv") == pytest.approx({"sv_mean": 3.0, "sv_min": 1.5, "sv_max": 4.5})
+    assert Spectrum(values, False).stats("sv") == pytest.approx({"sv_max": 4.5, "sv_count": 3.0})
 
 
 def test_chain_product_and_jacrev_agree_on_an_mlp():
@@ -59,8 +62,10 @@ def test_chain_product_and_jacrev_agree_on_an_mlp():
     model = MLP(12, [10, 8, 6], 3, "tanh")
     model.initialize("normalized")
     x = torch.randn(20, 12)
-    rows = Probe(model, x, torch.randint(0, 3, (20,)), F.cross_entropy, jacobian_examples=4).measure(0)
-    sv = torch.linalg.svdvals(input_jacobian(model.eval(), model[6], x[:4]))
+    rows = Probe(model, x, torch.randint(0, 3, (20,)), F.cross_entropy, jacobian_examples=4,
+                 layer_names="positions").measure(0)
+    top = nn.Sequential(*list(model)[:7]).eval()  # flatten, then three linear + tanh layers
+    sv = torch.linalg.svdvals(torch.stack([torch.autograd.functional.jacobian(top, e[None])[0, :, 0] for e in x[:4]]))
     assert _stats(rows, "layer 3")["input_jacobian_sv_mean"] == pytest.approx(sv.mean().item(), rel=1e-4)
     assert _stats(rows, "layer 3")["input_jacobian_sv_max"] == pytest.approx(sv.max(1).values.mean().item(),
                                                                             rel=1e-4)
@@ -68,7 +73,7 @@ def test_chain_product_and_jacrev_agree_on_an_mlp():
 
 class SkipNet(nn.Module):
     """z2 = tanh(W2 (z1 + x) + b2): layer 2's input is not z1, so the chain rule for plain
-    stacks does not apply and the probe must fall back to jacrev."""
+    stacks does not apply and the probe must take the Jacobian matrix-free."""
 
     def __init__(self):
         super().__init__()
@@ -84,8 +89,63 @@ def test_a_model_that_is_not_a_plain_chain_gets_its_true_input_jacobian():
     torch.manual_seed(0)
     model = SkipNet()
     x = torch.randn(8, 5)
-    rows = Probe(model, x, torch.randint(0, 2, (8,)), F.cross_entropy, jacobian_examples=3).measure(0)
+    rows = Probe(model, x, torch.randint(0, 2, (8,)), F.cross_entropy, jacobian_examples=3,
+                 layer_names="positions").measure(0)
     true = torch.stack([torch.autograd.functional.jacobian(
         lambda v: model.act2(model.fc2(model.act1(model.fc1(v)) + v)), e) for e in x[:3]])
     sv = torch.linalg.svdvals(true)
     assert _stats(rows, "layer 2")["input_jacobian_sv_mean"] == pytest.approx(sv.mean().item(), rel=1e-4)
+
+
+def test_lanczos_finds_the_largest_singular_values_of_a_known_spectrum():
+    torch.manual_seed(0)
+    u, _ = torch.linalg.qr(torch.randn(300, 300, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(200, 200, dtype=torch.float64))
+    sv = torch.cat([torch.tensor([50.0, 40, 30, 20, 10], dtype=torch.float64), torch.full((195,), 0.01,
+                                                                                          dtype=torch.float64)])
+    j = (u[:, :200] * sv) @ v.T  # 300 × 200 with singular values sv
+    found = largest_singular_values(lambda i, x: j @ x, lambda i, y: j.T @ y, 1, 200, 300, j, count=5)
+    assert found[0].tolist() == pytest.approx([50, 40, 30, 20, 10], rel=1e-6)
+
+
+def test_a_wide_layer_gets_its_largest_singular_values_matrix_free():
+    torch.manual_seed(0)
+    weight = torch.randn(1100, 1200, dtype=torch.float64) / 1200 ** 0.5
+    slope = torch.rand(2, 1100, dtype=torch.float64)
+    spectrum = layer_spectrum(slope, weight)
+    exact = torch.linalg.svdvals(layer_jacobians(slope, weight))
+    assert not spectrum.complete and spectrum.values.shape == (2, 16)
+    assert spectrum.values.numpy() == pytest.approx(exact[:, :16].numpy(), rel=1e-5)
+
+
+def test_a_linear_layer_on_sequences_has_one_jacobian_per_position():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    x = torch.randn(5, 6, 4)  # 5 examples, 6 positions
+    probe = Probe(model, x, None, lambda out, _: out.square().mean(), jacobian_examples=1)
+    stats = _stats(probe.measure(0), "0")
+    with torch.no_grad():
+        slope = 1 - torch.tanh(model[0](x[0])) ** 2  # the 6 positions of the first example
+    sv = torch.linalg.svdvals(slope[:, :, None] * model[0].weight)
+    assert stats["jacobian_sv_mean"] == pytest.approx(sv.mean().item(), rel=1e-5)
+    assert stats["jacobian_sv_max"] == pytest.approx(sv.max(1).values.mean().item(), rel=1e-5)
+
+
+class TokenNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.fc, self.head = nn.Embedding(11, 6), nn.Linear(6, 5), nn.Linear(5, 11)
+
+    def forward(self, ids):
+        return self.head(torch.tanh(self.fc(self.emb(ids))))
+
+
+def test_integer_inputs_take_the_input_jacobian_from_the_first_floating_output():
+    torch.manual_seed(0)
+    model = TokenNet()
+    ids = torch.randint(0, 11, (7,))
+    rows = Probe(model, ids, ids, jacobian_examples=2).measure(0)
+    stats = _stats(rows, "fc")
+    true = torch.stack([torch.autograd.functional.jacobian(lambda e: torch.tanh(model.fc(e)), model.emb(i).detach())
+                        for i in ids[:2]])
+    assert stats["input_jacobian_sv_mean"] == pytest.approx(torch.linalg.svdvals(true).mean().item(), rel=1e-4)

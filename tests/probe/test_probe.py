@@ -17,7 +17,7 @@ def _tanh_mlp_at_init(init):
     model = MLP(1000, [1000] * 5, 10, "tanh")
     model.initialize(init)
     x, y = torch.randn(300, 1000), torch.randint(0, 10, (300,))
-    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0)
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0, layer_names="positions")
     probe.measure(0)
     return probe, x
 
@@ -48,7 +48,7 @@ def test_probe_on_a_user_conv_model_measures_both_layers(conv_net):
     torch.manual_seed(0)
     model = conv_net(nn.Tanh())
     probe = Probe(model, torch.randn(20, 1, 8, 8), torch.randint(0, 4, (20,)), F.cross_entropy,
-                  jacobian_examples=2)
+                  jacobian_examples=2, layer_names="positions")
     probe.measure(0)
     with torch.no_grad():
         model.fc.weight.mul_(2)
@@ -72,7 +72,7 @@ def test_update_ratio_and_learning_speed_by_hand():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 5), nn.Sigmoid(), nn.Linear(5, 3))
     x, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
-    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0)
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0, layer_names="positions")
     probe.measure(10)
     before = model[0].weight.detach().clone()
     delta = torch.full_like(before, 0.1)
@@ -95,7 +95,7 @@ def test_a_network_with_infinite_weights_is_measured_without_spectra():
     with torch.no_grad():
         model[2].weight[0, 0] = float("inf")
     probe = Probe(model, torch.randn(20, 4), torch.randint(0, 3, (20,)), F.cross_entropy,
-                  jacobian_examples=2)
+                  jacobian_examples=2, layer_names="positions")
     stats = {(r["layer"], r["stat"]) for r in probe.measure(0)}
     assert ("layer 1", "jacobian_sv_mean") in stats and ("layer 2", "jacobian_sv_mean") not in stats
     assert not any(stat.startswith("input_jacobian") for _, stat in stats)
@@ -110,8 +110,8 @@ def test_identity_is_not_an_activation_and_in_place_ops_cannot_change_what_was_c
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 6), nn.Identity(), nn.SiLU(inplace=True), AddOneInPlace(), nn.Linear(6, 3))
     x, y = torch.randn(40, 4), torch.randint(0, 3, (40,))
-    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0)
-    assert probe.layers[0].activation.name == "silu"
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=0, layer_names="positions")
+    assert probe.summary()[0]["then"] == "silu"
     stats = {r["stat"]: r["value"] for r in probe.measure(0) if r["layer"] == "layer 1"}
     with torch.no_grad():
         s = model[0](x)

@@ -12,7 +12,7 @@ event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.ev
 def test_event_files_hold_every_row_and_histogram(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3))
-    probe = Probe(model, torch.randn(20, 4), torch.randint(0, 3, (20,)), F.cross_entropy, jacobian_examples=2)
+    probe = Probe(model, torch.randn(20, 4), torch.randint(0, 3, (20,)), F.cross_entropy, jacobian_examples=2, layer_names="positions")
     writer = TensorBoardWriter(tmp_path)
     for step in (0, 3):
         writer.write(probe.measure(step), probe.histograms_at(step), step)

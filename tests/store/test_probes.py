@@ -37,7 +37,7 @@ def test_queries_of_a_log():
 def test_jsonl_round_trip_survives_a_crash_mid_line(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 5), nn.Softsign(), nn.Linear(5, 3))
-    probe = Probe(model, torch.randn(30, 4), torch.randint(0, 3, (30,)), F.cross_entropy, jacobian_examples=3)
+    probe = Probe(model, torch.randn(30, 4), torch.randint(0, 3, (30,)), F.cross_entropy, jacobian_examples=3, layer_names="positions")
     path = tmp_path / "probes.jsonl"
     for update in (0, 5):
         append_measure(path, probe.measure(update), probe.histograms_at(update))

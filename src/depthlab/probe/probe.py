@@ -1,25 +1,36 @@
-"""Per-layer statistics of a network on a fixed probe set, as Glorot & Bengio (2010)
+"""Per-layer statistics of any network on a fixed probe set, as Glorot & Bengio (2010)
 monitor them (section 2.3: 300 test examples, Figures 2–10) and Nielsen (2015, ch. 5)
 measures learning speed.
 
-Every measure gives rows {"update", "layer", "stat", "value"}. The statistics, per layer
-(C is loss_fn on the whole probe set, s the layer's pre-activation, a = φ(s)):
+Every measure gives rows {"update", "layer", "stat", "value"}, one entry per call of a
+weighted layer (see :mod:`depthlab.probe.capture`: a module called twice gives two). The
+statistics, per entry (C is the loss on the whole probe set, s the layer's output, a = φ(u)
+the activation its output went through, u what φ was applied to):
 
-- hidden layers: ``activation_mean``, ``activation_std``, ``activation_p2``,
+- with an activation: ``activation_mean``, ``activation_std``, ``activation_p2``,
   ``activation_p50``, ``activation_p98`` (percentiles), ``saturated_fraction`` (the
   activation's ``saturation_rule``);
-- every layer: ``preactivation_mean``, ``preactivation_std``; ``backprop_grad_std`` and
-  ``backprop_grad_norm`` of ∂C/∂s; ``weight_grad_std``, ``weight_grad_norm`` of ∂C/∂W;
+- with an output: ``preactivation_mean``, ``preactivation_std``; ``backprop_grad_std``
+  and ``backprop_grad_norm`` of ∂C/∂s;
+- every entry: ``weight_grad_std``, ``weight_grad_norm`` of ∂C/∂W (over all its weights);
   ``bias_grad_norm`` ‖∂C/∂b‖ (Nielsen's learning speed); ``weight_norm`` ‖W‖;
   ``update_ratio`` ‖W_t − W_t'‖ / ‖W_t'‖ / (t − t') since the previous measure t';
-- linear hidden layers: ``jacobian_sv_mean``, ``jacobian_sv_min``, ``jacobian_sv_max`` of
-  the layer's Jacobian diag(φ'(s)) W (see depthlab.probe.jacobian);
-- the top hidden layer: ``input_jacobian_sv_mean``, ``input_jacobian_sv_max`` of ∂a/∂x.
+- linear layers (of 2-D or, per position, 3-D inputs) that are not the output:
+  ``jacobian_sv_mean``, ``_min``, ``_max`` of the layer's Jacobian diag(φ'(s)) W (or
+  ``_max`` and ``_count`` of its largest singular values, see :mod:`depthlab.probe.jacobian`);
+- the top entry below the output: ``input_jacobian_sv_mean`` (complete spectra) and
+  ``input_jacobian_sv_max`` of its output with respect to the input (the first
+  floating-point entry output when the inputs are integers, such as token ids).
 
-Histograms {"update", "layer", "quantity", "edges", "counts"} of the quantities
-``activation`` (over the activation's fixed ``value_range``; values beyond it count in
-the end bins), ``preactivation``, ``backprop_grad``, ``weight_grad`` (over ±max|value|)
-and ``input_jacobian_sv`` (over [0, max]).
+Histograms {"update", "layer", "quantity", "edges", "counts"} of ``activation`` (over the
+activation's fixed ``value_range``; values beyond it count in the end bins),
+``preactivation``, ``backprop_grad``, ``weight_grad`` (over ±max|value|) and
+``input_jacobian_sv`` (over [0, max]).
+
+Entries are named after the modules owning their weights (``layer1.0.conv1``,
+``fc#2`` for a module's second call); ``layer_names="positions"`` names the linear and
+convolutional entries of a plain stack "layer 1", "layer 2", … and "output" (the last one
+when no activation follows it), as the studies of depthlab's own networks read them.
 """
 
 from __future__ import annotations
@@ -27,89 +38,95 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from depthlab.errors import DepthlabError
-from depthlab.probe.hooks import (
-    LayerTensors,
-    ProbedLayer,
-    find_layers,
-    preserved_state,
-    probe_pass,
-)
-from depthlab.probe.jacobian import (
-    chain_jacobian,
-    input_jacobian,
-    layer_jacobians,
-    spectrum_stats,
-)
+from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.probe.calling import Inputs, call_model, examples_in, first_examples, probe_loss
+from depthlab.probe.capture import Call, CapturePass
+from depthlab.probe.jacobian import Spectrum, chain_jacobian, input_spectrum, layer_jacobians, layer_spectrum
+from depthlab.probe.state import preserved_state
 from depthlab.probe.stats import activation_stats, histogram
 from depthlab.store.probes import ProbeLog
 
+LAYER_NAMINGS = ("modules", "positions")
+
 
 class Probe:
-    """Measures a model layer by layer on a fixed probe set (``inputs``, ``targets``).
+    """Measures a model layer by layer on a fixed probe set.
 
-    Each :meth:`measure` runs one forward/backward pass of
-    C = ``loss_fn(model(inputs), targets)``, in eval mode unless ``train_mode``, and leaves
-    the parameters, their ``.grad``, the buffers, the modules' modes and the global RNG as
-    they were. ``layers`` names the Linear/Conv modules to probe (default: all of them);
+    Each :meth:`measure` runs one forward/backward pass of C = ``loss_fn(model(inputs),
+    targets)`` (see :mod:`depthlab.probe.calling` for the forms ``inputs`` may take, and
+    the default ``loss_fn``), in eval mode unless ``train_mode``, and leaves the
+    parameters, their ``.grad``, the buffers, the modules' modes and the global RNG as
+    they were. ``layers`` names the modules to probe (default: every one with weights);
     Jacobian spectra use the first ``jacobian_examples`` probe examples (0: none).
     """
 
-    def __init__(self, model: nn.Module, inputs: Tensor, targets: Tensor,
-                 loss_fn: Callable[[Tensor, Tensor], Tensor], layers: Sequence[str] | None = None,
-                 jacobian_examples: int = 2, train_mode: bool = False, bins: int = 100):
+    def __init__(self, model: nn.Module, inputs: Inputs, targets: Tensor | None = None,
+                 loss_fn: Callable[[Any, Tensor | None], Tensor] | None = None, layers: Sequence[str] | None = None,
+                 jacobian_examples: int = 2, train_mode: bool = False, bins: int = 100,
+                 layer_names: str = "modules"):
         if jacobian_examples < 0:
             raise DepthlabError(f"jacobian_examples {jacobian_examples} is negative (0 turns Jacobians off)")
-        if len(inputs) != len(targets):
-            raise DepthlabError(f"the probe set has {len(inputs)} inputs but {len(targets)} targets")
+        if layer_names not in LAYER_NAMINGS:
+            raise unknown_choice("layer naming", layer_names, LAYER_NAMINGS)
+        examples = examples_in(inputs)
+        if targets is not None and len(targets) != examples:
+            raise DepthlabError(f"the probe set has {examples} inputs but {len(targets)} targets")
         self.model, self.inputs, self.targets, self.loss_fn = model, inputs, targets, loss_fn
-        self.layers: list[ProbedLayer] = find_layers(model, layers)
-        self.jacobian_examples = min(jacobian_examples, len(inputs))
-        self.train_mode, self.bins = train_mode, bins
+        self.only = _check_layer_names(model, layers)
+        self.jacobian_examples = min(jacobian_examples, examples)
+        self.train_mode, self.bins, self.layer_names = train_mode, bins, layer_names
         self.log = ProbeLog()
-        self._previous: tuple[int, list[Tensor]] | None = None
+        self.calls: list[Call] = []
+        self._names: dict[str, str] = {}
+        self._previous: tuple[int, dict[str, list[Tensor]]] | None = None
 
     @property
     def module_names(self) -> dict[str, str]:
-        """Layer name ("layer 1", …, "output") → the module's qualified name in the model."""
-        return {layer.name: layer.module_name for layer in self.layers}
+        """Entry name → the qualified name of the module owning its weights (after a measure)."""
+        return {self._names[call.name]: call.module_name for call in self.calls}
 
     def measure(self, update: int, with_jacobians: bool = True) -> list[dict[str, Any]]:
         """Measure every statistic at training update ``update``; return the new rows (the
         rows and histograms are also added to :attr:`log`, a :class:`ProbeLog`).
-        ``with_jacobians=False`` skips the Jacobian spectra, by far the dearest part."""
+        ``with_jacobians=False`` skips the Jacobian spectra, the dearest part."""
         if self._previous is not None and update <= self._previous[0]:
             raise DepthlabError(f"probe update {update} is not after the previous measure at update "
                                 f"{self._previous[0]}")
+        jacobians = with_jacobians and self.jacobian_examples > 0
         with preserved_state(self.model, self.train_mode):
-            seen = probe_pass(self.model, self.layers, self.inputs, self.targets, self.loss_fn,
-                              self.jacobian_examples if with_jacobians else 0)
-            jacobians = {layer.name: layer_jacobians(t.slope, layer.module.weight.detach())
-                         for layer, t in zip(self.layers, seen) if layer.is_linear and t.slope is not None}
-            top_spectrum = self._input_spectrum(seen, jacobians) if with_jacobians else None
+            calls, grads = self._pass(self.inputs, slopes=jacobians)
+            spectra = self._layer_spectra(calls) if jacobians else {}
+            top = self._input_spectrum(calls) if jacobians else None
         rows, histograms = [], []
-        for index, (layer, t) in enumerate(zip(self.layers, seen)):
-            stats, hists = self._layer_measures(layer, t, update, index)
-            if layer.name in jacobians and torch.isfinite(jacobians[layer.name]).all():
-                spectrum = spectrum_stats(torch.linalg.svdvals(jacobians[layer.name]))
-                stats |= {f"jacobian_sv_{name}": value for name, value in spectrum.items()}
-            if top_spectrum is not None and layer.name == top_spectrum[0]:
-                sv = top_spectrum[1]
-                spectrum = spectrum_stats(sv)
-                stats |= {"input_jacobian_sv_mean": spectrum["mean"], "input_jacobian_sv_max": spectrum["max"]}
-                hists["input_jacobian_sv"] = histogram(sv, (0.0, sv.max().item()), self.bins)
-            rows += [{"update": update, "layer": layer.name, "stat": stat, "value": value}
-                     for stat, value in stats.items()]
-            histograms += [{"update": update, "layer": layer.name, "quantity": quantity, "edges": edges,
-                            "counts": counts}
+        for call in calls:
+            name = self._names[call.name]
+            stats, hists = self._call_measures(call, grads[call.name], update)
+            if call.name in spectra:
+                stats |= spectra[call.name].stats("jacobian_sv")
+            if top is not None and call.name == top[0]:
+                stats |= {key.replace("jacobian_sv", "input_jacobian_sv"): value
+                          for key, value in top[1].stats("jacobian_sv").items() if not key.endswith(("_min", "_count"))}
+                hists["input_jacobian_sv"] = histogram(top[1].values, (0.0, top[1].values.max().item()), self.bins)
+            rows += [{"update": update, "layer": name, "stat": stat, "value": value} for stat, value in stats.items()]
+            histograms += [{"update": update, "layer": name, "quantity": quantity, "edges": edges, "counts": counts}
                            for quantity, (edges, counts) in hists.items()]
-        self._previous = (update, [layer.module.weight.detach().clone() for layer in self.layers])
+        self._previous = (update, {call.name: [w.detach().clone() for w in call.weights] for call in calls})
         self.log.add(rows, histograms)
         return rows
+
+    def summary(self) -> list[dict[str, str]]:
+        """One row per entry: its name, module, kind, shape and what its output went
+        through (the activation, or what took it instead). Runs a pass if none has run."""
+        if not self.calls:
+            with preserved_state(self.model, self.train_mode):
+                self._pass(self.inputs, slopes=False)
+        return [{"layer": self._names[call.name], "module": call.module_name, "kind": call.kind,
+                 "weight": "×".join(map(str, call.weight.shape)),
+                 "then": call.activation.name if call.activation else f"no activation: {_words(call.after)}"}
+                for call in self.calls]
 
     def state_dict(self) -> dict[str, Any]:
         """What the next measure depends on (the previous update and weights, for the update
@@ -117,62 +134,189 @@ class Probe:
         return {"previous": self._previous}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._previous = state["previous"]
+        previous = state["previous"]
+        if previous is not None and isinstance(previous[1], list):  # saved before entries were named
+            previous = None
+        self._previous = previous
 
     def histograms_at(self, update: int) -> list[dict[str, Any]]:
         """The histograms measured at ``update``."""
         return self.log.histograms_at(update)
 
-    def series(self, stat: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    def series(self, stat: str, layer: str):
         """Updates and values of one statistic of one layer over the measures so far."""
         return self.log.series(stat, layer)
 
-    def _layer_measures(self, layer: ProbedLayer, t: LayerTensors, update: int,
-                        index: int) -> tuple[dict[str, float], dict[str, tuple[list[float], list[int]]]]:
+    # -- the pass ------------------------------------------------------------------------
+    def _pass(self, inputs: Inputs, slopes: bool) -> tuple[list[Call], dict[str, dict[str, Tensor | None]]]:
+        """One forward/backward pass: the calls, and per call ∂C/∂s, ∂C/∂W (each weight) and
+        ∂C/∂b; with ``slopes``, each call's φ'(s) on its first rows too."""
+        capture = CapturePass(self.model, self.only)
+        with torch.enable_grad(), capture.watching_activation_modules(self.model), capture:
+            output = call_model(self.model, inputs)
+        loss = probe_loss(self.loss_fn, output, self.targets)
+        calls = capture.calls
+        if not calls:
+            raise DepthlabError(f"{type(self.model).__name__} has no weighted layer to probe (Linear, Conv, "
+                                "Embedding, normalization, attention or recurrent)")
+        self.calls, self._names = calls, self._entry_names(calls)
+        outputs = [call.s for call in calls if call.s is not None and call.s.requires_grad]
+        params = list(dict.fromkeys(p for call in calls for p in (*call.weights, *call.biases) if p.requires_grad))
+        grads = torch.autograd.grad(loss, [*outputs, *params], allow_unused=True, materialize_grads=True,
+                                    retain_graph=slopes)
+        by_tensor = dict(zip(map(id, [*outputs, *params]), grads))
+        found = {call.name: {"s": by_tensor.get(id(call.s)) if call.s is not None else None,
+                             "weights": [by_tensor.get(id(w), torch.zeros_like(w)) for w in call.weights],
+                             "biases": [by_tensor.get(id(b), torch.zeros_like(b)) for b in call.biases]}
+                 for call in calls}
+        if slopes:
+            for call in calls:
+                found[call.name]["slope"] = self._slope(call)
+        self._grads = found
+        return calls, found
+
+    def _slope(self, call: Call) -> Tensor | None:
+        """φ'(s) on the first rows (examples, or positions of the first examples) of a linear
+        call whose activation acts elementwise on its output; 1 for one that feeds the next
+        layer directly; None otherwise."""
+        if call.kind != "linear" or call.s is None or call.s.dim() not in (2, 3) or self._is_output(call):
+            return None
+        rows = self.jacobian_examples * (1 if call.s.dim() == 2 else call.s.shape[1])
+        if call.activation is None:
+            return torch.ones_like(call.s.reshape(-1, call.s.shape[-1])[:rows]).detach()
+        if call.a.shape != call.s.shape:
+            return None
+        (slope,) = torch.autograd.grad(call.a, call.s, torch.ones_like(call.a), retain_graph=True, allow_unused=True)
+        return None if slope is None else slope.reshape(-1, slope.shape[-1])[:rows].detach()
+
+    @staticmethod
+    def _is_output(call: Call) -> bool:
+        return call.activation is None and call.after == "the model's output"
+
+    def _entry_names(self, calls: list[Call]) -> dict[str, str]:
+        if self.layer_names == "modules":
+            return {call.name: call.name for call in calls}
+        numbered = [call for call in calls if call.kind in ("linear", "conv")]
+        names = {call.name: call.name for call in calls}
+        for k, call in enumerate(numbered, start=1):
+            names[call.name] = "output" if k == len(numbered) and self._is_output(call) else f"layer {k}"
+        return names
+
+    # -- statistics ----------------------------------------------------------------------
+    def _call_measures(self, call: Call, grads: dict[str, Any],
+                       update: int) -> tuple[dict[str, float], dict[str, tuple[list[float], list[int]]]]:
         stats, hists = {}, {}
-        if t.activation is not None:
-            stats |= activation_stats(t.activation_input, t.activation, layer.activation)
-            hists["activation"] = histogram(t.activation, layer.activation.value_range, self.bins)
-        weight = layer.module.weight.detach()
-        s, grad_s, grad_w = t.pre_activation, t.grad_pre_activation, t.grad_weight
-        stats |= {
-            "preactivation_mean": s.mean().item(),
-            "preactivation_std": s.std().item(),
-            "backprop_grad_std": grad_s.std().item(),
-            "backprop_grad_norm": grad_s.norm().item(),
-            "weight_grad_std": grad_w.std().item(),
-            "weight_grad_norm": grad_w.norm().item(),
-            "weight_norm": weight.norm().item(),
-        }
-        if t.grad_bias is not None:
-            stats["bias_grad_norm"] = t.grad_bias.norm().item()
-        if self._previous is not None:
-            previous_update, previous_weights = self._previous
-            before = previous_weights[index]
-            stats["update_ratio"] = ((weight - before).norm() / before.norm()).item() / (update - previous_update)
-        hists["preactivation"] = histogram(s, bins=self.bins)
-        hists["backprop_grad"] = histogram(grad_s, bins=self.bins)
+        if call.activation is not None:
+            stats |= activation_stats(call.u, call.a, call.activation)
+            hists["activation"] = histogram(call.a, call.activation.value_range, self.bins)
+        if call.s is not None and grads["s"] is not None:
+            s, grad_s = call.s.detach(), grads["s"]
+            stats |= {"preactivation_mean": s.float().mean().item(), "preactivation_std": s.float().std().item(),
+                      "backprop_grad_std": grad_s.std().item(), "backprop_grad_norm": grad_s.norm().item()}
+            hists["preactivation"] = histogram(s, bins=self.bins)
+            hists["backprop_grad"] = histogram(grad_s, bins=self.bins)
+        grad_w = torch.cat([g.flatten() for g in grads["weights"]])
+        weight = torch.cat([w.detach().flatten() for w in call.weights])
+        stats |= {"weight_grad_std": grad_w.std().item(), "weight_grad_norm": grad_w.norm().item(),
+                  "weight_norm": weight.norm().item()}
+        if grads["biases"]:
+            stats["bias_grad_norm"] = torch.cat([g.flatten() for g in grads["biases"]]).norm().item()
+        if self._previous is not None and call.name in self._previous[1]:
+            before = torch.cat([w.flatten() for w in self._previous[1][call.name]])
+            if before.shape == weight.shape:
+                stats["update_ratio"] = ((weight - before).norm() / before.norm()).item() / (update - self._previous[0])
         hists["weight_grad"] = histogram(grad_w, bins=self.bins)
         return stats, hists
 
-    def _input_spectrum(self, seen: list[LayerTensors], jacobians: dict[str, Tensor]) -> tuple[str, Tensor] | None:
-        """The top hidden layer's name and the singular values of ∂a/∂x there: the product
-        of the layer Jacobians when the hidden layers form a plain chain (each layer's
-        input is the activation below, the first's the flattened probe input), otherwise
-        ``torch.func.jacrev`` on the model in eval mode."""
-        hidden = [k for k, layer in enumerate(self.layers) if layer.name != "output"]
-        if not hidden or not self.jacobian_examples:
+    # -- spectra -------------------------------------------------------------------------
+    def _layer_spectra(self, calls: list[Call]) -> dict[str, Spectrum]:
+        spectra = {}
+        for call in calls:
+            slope = self._grads[call.name].get("slope")
+            if slope is not None and torch.isfinite(slope).all() and torch.isfinite(call.weight).all():
+                spectra[call.name] = layer_spectrum(slope, call.weight.detach())
+        return spectra
+
+    def _input_spectrum(self, calls: list[Call]) -> tuple[str, Spectrum] | None:
+        """The top entry below the output, and the singular values of its output (or
+        activation) with respect to the input there: the product of the layer Jacobians
+        when the entries form a plain chain of linear layers (each one's input is the one
+        below's output, the first's the flattened probe input), else matrix-free on the
+        first examples (:func:`depthlab.probe.jacobian.input_spectrum`)."""
+        below = [call for call in calls if not self._is_output(call)]
+        if not below:
             return None
-        below = self.layers[:hidden[-1] + 1]
-        outputs = [t.pre_activation if t.activation is None else t.activation for t in seen]
-        inputs = [self.inputs.reshape(len(self.inputs), -1)] + outputs[:len(below) - 1]
-        if all(layer.name in jacobians and x is not None and torch.equal(t.layer_input, x)
-               for layer, t, x in zip(below, seen, inputs)):
-            jacobian = chain_jacobian([jacobians[layer.name] for layer in below])
-        else:
-            self.model.eval()  # the caller's preserved_state restores the modes
-            top = below[-1].activation_module or below[-1].module
-            jacobian = input_jacobian(self.model, top, self.inputs[:self.jacobian_examples])
-        if not torch.isfinite(jacobian).all():  # a diverging network: no spectrum to speak of
+        top = below[-1]
+        chain = self._chain(calls, top)
+        if chain is not None:
+            return top.name, chain
+        return self._matrix_free_spectrum(top.name)
+
+    def _chain(self, calls: list[Call], top: Call) -> Spectrum | None:
+        stack = calls[:calls.index(top) + 1]
+        if not isinstance(self.inputs, Tensor) or not all(c.kind == "linear" for c in stack):
             return None
-        return below[-1].name, torch.linalg.svdvals(jacobian)
+        signal = self.inputs.reshape(len(self.inputs), -1)
+        jacobians = []
+        for call in stack:
+            slope = self._grads[call.name].get("slope")
+            if slope is None or call.x is None or call.x.dim() != 2 or not torch.equal(call.x, signal):
+                return None
+            jacobians.append(layer_jacobians(slope, call.weight.detach()))
+            signal = call.a if call.activation is not None else call.s
+        product = chain_jacobian(jacobians)
+        if not torch.isfinite(product).all():  # a diverging network: no spectrum to speak of
+            return None
+        return Spectrum(torch.linalg.svdvals(product), True)
+
+    def _matrix_free_spectrum(self, name: str) -> tuple[str, Spectrum] | None:
+        """A pass on the first examples with the input (or, for integer inputs, the first
+        entry's output) as the variable, then :func:`input_spectrum` of the entry ``name``."""
+        inputs = first_examples(self.inputs, self.jacobian_examples)
+        floating = isinstance(inputs, Tensor) and torch.is_floating_point(inputs)
+        if floating:
+            inputs = inputs.detach().requires_grad_(True)
+        capture = CapturePass(self.model, self.only)
+        with torch.enable_grad(), capture.watching_activation_modules(self.model), capture:
+            call_model(self.model, inputs)
+        found = {call.name: call for call in capture.calls}
+        first = next((call for call in capture.calls if call.s is not None and torch.is_floating_point(call.s)), None)
+        variable = inputs if floating else first.s if first is not None else None
+        top = found.get(name)
+        if variable is None or top is None or (top is first and not floating):
+            return None
+        signal = top.a if top.activation is not None else top.s
+        if signal is None or not signal.requires_grad or len(signal) != len(variable):
+            return None
+        try:
+            spectrum = input_spectrum(signal, variable)
+        except RuntimeError:  # an operation without the second derivative Jacobian-vector products need
+            return None
+        return (name, spectrum) if torch.isfinite(spectrum.values).all() else None
+
+
+def _check_layer_names(model: nn.Module, layers: Sequence[str] | None) -> set[str] | None:
+    """The modules to probe, checked: each must be a module of the model with weights."""
+    weighted = [name for name, module in model.named_modules() if any(True for _ in module.parameters(recurse=False))]
+    if not weighted:
+        raise DepthlabError(f"{type(model).__name__} has no weighted layer to probe (Linear, Conv, Embedding, "
+                            "normalization, attention or recurrent)")
+    if layers is None:
+        return None
+    modules = dict(model.named_modules())
+    for name in layers:
+        if name not in modules:
+            raise unknown_choice("layer", name, weighted)
+        if name not in weighted:
+            raise DepthlabError(f"layer '{name}' is a {type(modules[name]).__name__}, which has no weights to probe")
+    return set(layers)
+
+
+def _words(after: str) -> str:
+    """What took a layer's output, in words."""
+    spelled = {"add": "an addition of another tensor", "add_": "an addition of another tensor",
+               "__add__": "an addition of another tensor", "__iadd__": "an addition of another tensor",
+               "cat": "a concatenation", "stack": "a stack", "mul": "a product with another tensor",
+               "__mul__": "a product with another tensor", "matmul": "a matrix product"}
+    return spelled.get(after, after if " " in after or after == "the model's output" else f"{after}()")
+

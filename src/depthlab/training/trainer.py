@@ -127,7 +127,7 @@ class Trainer:
             x, y = dataset.test
             n = min(config.probe_size, len(x))
             self.probe = Probe(model, x[:n].to(self.device), y[:n].to(self.device), self.cost.loss,
-                               jacobian_examples=config.jacobian_examples)
+                               jacobian_examples=config.jacobian_examples, layer_names="positions")
             self.probe_at = set(probe_updates(self.total, config.probe_every))
             self.jacobian_at = jacobian_updates(self.total, config.probe_every)
 

@@ -88,7 +88,7 @@ def learning_speed_at_init(dataset: FixedDataset, hidden_layers: int, seeds: int
     speeds = []
     for seed in range(seeds):
         model = build_model(config.replace(seed=seed), dataset)
-        rows = Probe(model, x, y, COSTS.get(COST).loss, jacobian_examples=0).measure(0)
+        rows = Probe(model, x, y, COSTS.get(COST).loss, jacobian_examples=0, layer_names="positions").measure(0)
         norms = {row["layer"]: row["value"] for row in rows if row["stat"] == "bias_grad_norm"}
         speeds.append([norms[f"layer {k}"] for k in range(1, hidden_layers + 1)])
     return np.array(speeds)
