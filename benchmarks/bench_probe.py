@@ -2,9 +2,11 @@
 tanh units, SGD, minibatches of 10) on in-memory Shapeset batches, side by side in one
 process: with probes on the default schedule (depthlab.training.schedule) and without.
 
-Prints the cost of one probe pass (with and without Jacobian spectra), the measured
-overhead of the default schedule on a run of ``--updates`` updates, and the overhead the
-same measured costs give for longer runs (the paper's runs are millions of updates).
+Prints the cost of one measure of each kind (scalars only; with histograms; with
+histograms and Jacobian spectra) beside the forward/backward pass it needs, timed
+alternately; the measured overhead of the default schedule on a run of ``--updates``
+updates, the two runs side by side; and the overhead the same measured costs give for
+longer runs (the paper's runs are millions of updates).
 
     python benchmarks/bench_probe.py [--updates 20000] [--repeats 1]
 """
@@ -24,7 +26,7 @@ from depthlab.data.shapeset import generate
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 from depthlab.training.costs import COSTS
-from depthlab.training.schedule import jacobian_updates, probe_updates
+from depthlab.training.schedule import histogram_updates, jacobian_updates, probe_updates
 from depthlab.training.trainer import train
 
 DEFAULTS = TrainConfig()
@@ -39,19 +41,37 @@ def timed_run(data: FixedDataset, updates: int, probe: bool) -> float:
         return time.perf_counter() - start
 
 
-def probe_pass_seconds(data: FixedDataset, with_jacobians: bool, repeats: int = 3) -> float:
+def measure_seconds(data: FixedDataset, repeats: int = 7) -> dict[str, float]:
+    """Median seconds of a plain forward/backward pass and of each kind of measure, timed
+    alternately on the same net."""
     torch.manual_seed(0)
     model = MLP(data.input_dim, [1000] * 5, data.num_classes, "tanh")
     model.initialize("normalized")
     x, y = data.test
-    probe = Probe(model, x[:DEFAULTS.probe_size], y[:DEFAULTS.probe_size], COSTS.get("nll").loss,
-                  jacobian_examples=DEFAULTS.jacobian_examples)
-    times = []
-    for step in range(repeats):
-        start = time.perf_counter()
-        probe.measure(step, with_jacobians=with_jacobians)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    x, y = x[:DEFAULTS.probe_size], y[:DEFAULTS.probe_size]
+    loss = COSTS.get("nll").loss
+    probe = Probe(model, x, y, loss, jacobian_examples=DEFAULTS.jacobian_examples, layer_names="positions")
+
+    def forward_backward():
+        model.zero_grad()
+        loss(model(x), y).backward()
+
+    kinds = {"pass": forward_backward,
+             "scalars": lambda u: probe.measure(u, with_jacobians=False, with_histograms=False),
+             "histograms": lambda u: probe.measure(u, with_jacobians=False),
+             "spectra": lambda u: probe.measure(u)}
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    update = 0
+    for _ in range(repeats):
+        for kind, run in kinds.items():
+            start = time.perf_counter()
+            if kind == "pass":
+                run()
+            else:
+                update += 1
+                run(update)
+            times[kind].append(time.perf_counter() - start)
+    return {kind: statistics.median(values) for kind, values in times.items()}
 
 
 def main() -> None:
@@ -62,11 +82,12 @@ def main() -> None:
     x, y = generate(20_000, seed=0)
     data = FixedDataset("shapeset-in-memory", (1, 32, 32), 9, (x, y), (x[:10], y[:10]), (x[:1000], y[:1000]))
 
-    plain_pass = probe_pass_seconds(data, with_jacobians=False)
-    jacobian_pass = probe_pass_seconds(data, with_jacobians=True)
+    cost = measure_seconds(data)
     print(f"reference net 5x1000 tanh, batch 10, {torch.get_num_threads()} threads; probe set "
           f"{DEFAULTS.probe_size} examples, Jacobians on {DEFAULTS.jacobian_examples} examples")
-    print(f"one probe pass: {plain_pass:.3f} s without Jacobian spectra, {jacobian_pass:.3f} s with them")
+    print(f"forward/backward pass {cost['pass']:.3f} s; one measure: {cost['scalars']:.3f} s "
+          f"({cost['scalars'] / cost['pass']:.2f}x the pass), {cost['histograms']:.3f} s with histograms, "
+          f"{cost['spectra']:.3f} s with histograms and Jacobian spectra")
 
     without, with_probes = [], []
     for _ in range(args.repeats):
@@ -79,10 +100,12 @@ def main() -> None:
     per_update = base / args.updates
     for total in (args.updates, 100_000, 1_000_000, 5_000_000):
         probes = len(probe_updates(total, DEFAULTS.probe_every))
+        histograms = len(histogram_updates(total, DEFAULTS.probe_every))
         jacobians = len(jacobian_updates(total, DEFAULTS.probe_every))
-        cost = (probes - jacobians) * plain_pass + jacobians * jacobian_pass
-        print(f"{total:>9,} updates: {probes} probes ({jacobians} with Jacobians) = "
-              f"{100 * cost / (total * per_update):.1f}% of training time (from the measured costs)")
+        seconds = ((probes - histograms) * cost["scalars"] + (histograms - jacobians) * cost["histograms"]
+                   + jacobians * cost["spectra"])
+        print(f"{total:>9,} updates: {probes} probes ({histograms} with histograms, {jacobians} with spectra) = "
+              f"{100 * seconds / (total * per_update):.1f}% of training time (from the measured costs)")
 
 
 if __name__ == "__main__":

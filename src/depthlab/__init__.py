@@ -17,7 +17,8 @@ sources' studies. What a user reaches for is here, imported when first used (so 
   (:mod:`depthlab.training.trainer`);
 - :func:`open_run`: a stored run, typed (:class:`depthlab.store.RunDir`);
 - :class:`Probe`: per-layer statistics of any PyTorch model (:mod:`depthlab.probe`);
-- :func:`inspect`, :func:`diagnose`: a run's report page, its findings in plain words;
+- :func:`inspect`, :func:`diagnose`: a run's report page; the findings in plain words for
+  a stored run or for any model (``diagnose(model, inputs, targets, loss_fn)``);
 - :func:`reproduce`: a study end to end (the names: ``depthlab.studies.STUDIES``);
 - :mod:`theory`: mean-field predictions (:mod:`depthlab.theory`);
 - the registries, to look names up or add one's own: :data:`activations`, :data:`inits`,
@@ -35,7 +36,7 @@ _EXPORTS = {
     "open_run": "depthlab.store.run:RunDir.open",
     "Probe": "depthlab.probe.probe:Probe",
     "inspect": "depthlab.report.run_report:write_run_report",
-    "diagnose": "depthlab.report.diagnosis:diagnose_run",
+    "diagnose": "depthlab.report.diagnosis:findings_for",
     "reproduce": "depthlab.studies.study:reproduce",
     "theory": "depthlab.theory:",
     "activations": "depthlab.nets.activations:ACTIVATIONS",

@@ -30,4 +30,4 @@ def test_a_diverged_run_is_diagnosed_as_diverged(diverged_run, tmp_path, capsys)
 def test_a_directory_that_is_not_a_run_is_a_one_line_error(tmp_path, capsys):
     assert main(["inspect", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"depthlab: error: {tmp_path} is not a run directory written by "
-                                       "depthlab train (no config.json)\n")
+                                       "depthlab train (no config.json) or by Probe.log_to (no probe.json)\n")

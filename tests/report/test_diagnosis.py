@@ -9,6 +9,7 @@ from depthlab.config import TrainConfig
 from depthlab.report.diagnosis import (
     DEAD_LIMIT,
     SATURATION_LIMIT,
+    Facts,
     Finding,
     diagnose,
 )
@@ -43,7 +44,9 @@ def findings(config=None, status=COMPLETED, metrics=LEARNING, **changed):
     stats = healthy_stats()
     for stat, by_layer in changed.items():
         stats[stat].update(by_layer)
-    return {f.name: f for f in diagnose(CONFIG.replace(**(config or {})), status, metrics, rows_of(stats))}
+    probes = rows_of(stats)
+    return {f.name: f for f in diagnose(Facts.of_run(CONFIG.replace(**(config or {})), probes), status, metrics,
+                                        probes)}
 
 
 def test_a_healthy_run_has_one_ok_finding():
@@ -51,7 +54,7 @@ def test_a_healthy_run_has_one_ok_finding():
 
 
 def test_without_probes_only_status_and_errors_are_checked():
-    (only,) = diagnose(CONFIG, COMPLETED, LEARNING, ProbeLog())
+    (only,) = diagnose(Facts.of_run(CONFIG, ProbeLog()), COMPLETED, LEARNING, ProbeLog())
     assert only.severity == "ok" and "no probe statistics" in only.evidence
 
 
@@ -173,10 +176,47 @@ def test_unfinished_runs_are_flagged():
 def test_problems_come_before_warnings():
     flat = [{"update": 0, "validation_error": 0.9}, {"update": 20, "validation_error": 0.9}]
     vanishing = {**healthy_stats(), "backprop_grad_std": {"layer 1": [1e-6] * 3, "layer 3": [1e-3] * 3}}
-    found = diagnose(CONFIG, COMPLETED, flat, rows_of(vanishing))
+    found = diagnose(Facts.of_run(CONFIG, rows_of(vanishing)), COMPLETED, flat, rows_of(vanishing))
     assert [f.name for f in found] == ["vanishing gradients", "slow learning"]
 
 
 def test_a_finding_reads_as_one_line():
     line = Finding("divergence", "problem", "The cost became nan.", "lower --lr.").line()
     assert line == "PROBLEM  divergence: The cost became nan. Try: lower --lr."
+
+
+# -- a user's model ------------------------------------------------------------------------
+def test_a_users_saturated_sigmoid_net_is_diagnosed_from_its_probes_in_pytorch_terms():
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    import depthlab
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 30), nn.Sigmoid(), nn.Linear(30, 30), nn.Sigmoid(), nn.Linear(30, 4))
+    with torch.no_grad():
+        for layer in (model[0], model[2]):
+            layer.weight.mul_(25)  # far too large: the sigmoids sit at 0 and 1
+    x, y = torch.randn(64, 20), torch.randint(0, 4, (64,))
+    found = {f.name: f for f in depthlab.diagnose(model, x, y, F.cross_entropy)}
+    saturation = found["saturation"]
+    with torch.no_grad():
+        a = torch.sigmoid(model[0](x))
+    fraction = ((a <= 0.05) | (a >= 0.95)).float().mean().item()
+    assert f"0 from update 0 ({fraction:.0%}" in saturation.evidence and "2 from update 0" in saturation.evidence
+    assert "torch.nn.init.xavier_uniform_(layer.weight)" in saturation.advice and "--" not in saturation.advice
+    assert "the learning rate (give lr=)" in found["not checked"].evidence
+    with_lr = {f.name: f for f in depthlab.diagnose(model, x, y, F.cross_entropy, lr=0.5)}
+    assert "now 0.5" in with_lr["saturation"].advice and "learning rate" not in with_lr["not checked"].evidence
+
+
+def test_diagnosing_a_model_without_inputs_is_one_line():
+    import pytest
+    from torch import nn
+
+    import depthlab
+    from depthlab.errors import DepthlabError
+
+    with pytest.raises(DepthlabError, match="^diagnosing a model needs its probe inputs"):
+        depthlab.diagnose(nn.Linear(2, 2))

@@ -4,6 +4,7 @@ the theory table against depthlab.theory."""
 import base64
 
 import pytest
+import torch
 
 from depthlab.errors import DepthlabError
 from depthlab.report.run_report import write_run_report
@@ -122,3 +123,42 @@ def test_a_killed_run_still_gets_its_report(tmp_path):
     assert "Status: running at update 10: still going, or killed" in report.path.read_text()
     assert "final numbers" not in report.path.read_text()
     assert report.findings[0].name == "unfinished run"
+
+
+def test_a_users_own_loop_writes_a_run_that_inspect_reports(tmp_path, read_report):
+    import torch.nn.functional as F
+    from torch import nn
+
+    from depthlab.cli import main
+    from depthlab.probe import Probe
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    x, y = torch.randn(50, 6), torch.randint(0, 3, (50,))
+    probe = Probe(model, x[:20], y[:20], F.cross_entropy).log_to(tmp_path / "mine", lr=0.1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for update in range(6):
+        if update in (0, 2, 5):
+            probe.measure(update)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        probe.log_metrics(update + 1, train_cost=loss.item())
+    probe.finish()
+    assert main(["inspect", str(tmp_path / "mine")]) == 0
+    page = read_report(tmp_path / "mine" / "report" / "report.html")
+    assert page.headings[:3] == ["Run", "Diagnosis", "Training curves"]
+    layers = page.table("The probed layers")
+    assert [(row["layer"], row.get("activation", "")) for row in layers] == [("0", "relu"), ("2", "")]
+    text = (tmp_path / "mine" / "report" / "report.html").read_text()
+    assert "a user&#x27;s own" in text and "Sequential probed by its own loop, lr 0.1" in text
+
+
+def test_a_directory_with_probes_but_no_facts_is_a_one_line_error(tmp_path, capsys):
+    from depthlab.cli import main
+
+    (tmp_path / "probes.jsonl").write_text("")
+    assert main(["inspect", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no config.json" in err and "Probe.log_to (no probe.json)" in err

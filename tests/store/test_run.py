@@ -38,7 +38,7 @@ def test_a_non_empty_directory_is_refused(tmp_path):
 
 
 def test_open_needs_a_run_directory(tmp_path):
-    with pytest.raises(DepthlabError, match=r"is not a run directory written by depthlab train \(no config.json\)$"):
+    with pytest.raises(DepthlabError, match=r"written by depthlab train \(no config.json\) or by Probe.log_to \(no probe.json\)$"):
         RunDir.open(tmp_path)
     (make(tmp_path).path / "status.json").unlink()
     with pytest.raises(DepthlabError, match=r"\(no status.json\)$"):

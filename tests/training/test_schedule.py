@@ -1,4 +1,4 @@
-from depthlab.training.schedule import evaluates_at_start, jacobian_updates, probe_updates
+from depthlab.training.schedule import evaluates_at_start, histogram_updates, jacobian_updates, probe_updates
 
 
 def test_dense_early_sparse_late():
@@ -16,12 +16,13 @@ def test_a_run_shorter_than_the_probe_interval_probes_once_per_decade():
     assert probe_updates(1999, 2000) == [0, 1, 10, 100, 1000, 1999]
 
 
-def test_jacobians_at_start_every_fiftieth_interval_and_the_end_of_a_long_enough_run():
-    assert sorted(jacobian_updates(120_000, 1000)) == [0, 50_000, 100_000, 120_000]
-    assert sorted(jacobian_updates(1000, 1000)) == [0, 1000]
+def test_jacobians_at_start_and_every_fiftieth_interval_histograms_at_the_end_too():
+    assert sorted(jacobian_updates(120_000, 1000)) == [0, 50_000, 100_000]
     assert sorted(jacobian_updates(999, 1000)) == [0]
+    assert sorted(histogram_updates(120_000, 1000)) == [0, 50_000, 100_000, 120_000]
+    assert sorted(histogram_updates(200, 2000)) == [0, 200]
     for total, every in ((7, 1000), (120_000, 1000), (1000, 1000)):
-        assert jacobian_updates(total, every) <= set(probe_updates(total, every))
+        assert histogram_updates(total, every) <= set(probe_updates(total, every))
 
 
 def test_the_start_is_evaluated_when_another_evaluation_comes_before_the_end():

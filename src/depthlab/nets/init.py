@@ -38,7 +38,8 @@ class Init:
     """A weight initialization scheme: ``fill(W)`` draws an (n_out, n_in) matrix in place,
     with ``variance(n_in, n_out)`` = Var[W]. ``needs_data``: the scheme then rescales the
     layers on a data batch (:func:`lsuv_`). ``no_mean_field`` says why mean-field theory
-    does not describe networks so initialized ("" when it does)."""
+    does not describe networks so initialized ("" when it does); ``torch_call`` is the
+    torch.nn.init call that draws the same, for advice to users of plain PyTorch."""
 
     name: str
     summary: str
@@ -46,6 +47,7 @@ class Init:
     variance: Callable[[int, int], float]
     needs_data: bool = False
     no_mean_field: str = ""
+    torch_call: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,15 @@ INITS: Registry[Init] = Registry("init", [
     Init("standard", "U[-1/√n_in, 1/√n_in] (Glorot & Bengio 2010, eq. 1)", _standard,
          lambda n_in, n_out: 1 / (3 * n_in)),
     Init("normalized", "U[±√6/√(n_in+n_out)], Xavier uniform (Glorot & Bengio 2010, eq. 16)",
-         deferred("torch.nn.init:xavier_uniform_"), lambda n_in, n_out: 2 / (n_in + n_out)),
+         deferred("torch.nn.init:xavier_uniform_"), lambda n_in, n_out: 2 / (n_in + n_out),
+         torch_call="torch.nn.init.xavier_uniform_(layer.weight)"),
     Init("xavier-normal", "N(0, 2/(n_in+n_out))", deferred("torch.nn.init:xavier_normal_"),
          lambda n_in, n_out: 2 / (n_in + n_out)),
     Init("lecun-normal", "N(0, 1/n_in) (LeCun et al. 1998)", deferred("torch.nn.init:kaiming_normal_",
                                                                       nonlinearity="linear"),
-         lambda n_in, n_out: 1 / n_in),
+         lambda n_in, n_out: 1 / n_in, torch_call="torch.nn.init.kaiming_normal_(layer.weight, nonlinearity='linear')"),
     Init("he-normal", "N(0, 2/n_in) (He et al. 2015)", deferred("torch.nn.init:kaiming_normal_", nonlinearity="relu"),
-         lambda n_in, n_out: 2 / n_in),
+         lambda n_in, n_out: 2 / n_in, torch_call="torch.nn.init.kaiming_normal_(layer.weight, nonlinearity='relu')"),
     Init("he-uniform", "U[±√(6/n_in)] (He et al. 2015)", deferred("torch.nn.init:kaiming_uniform_",
                                                                  nonlinearity="relu"),
          lambda n_in, n_out: 2 / n_in),

@@ -36,18 +36,21 @@ when no activation follows it), as the studies of depthlab's own networks read t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.nets.activations import Activation
 from depthlab.probe.calling import Inputs, call_model, examples_in, first_examples, probe_loss
 from depthlab.probe.capture import Call, CapturePass
 from depthlab.probe.jacobian import Spectrum, chain_jacobian, input_spectrum, layer_jacobians, layer_spectrum
 from depthlab.probe.state import preserved_state
 from depthlab.probe.stats import activation_stats, histogram
 from depthlab.store.probes import ProbeLog
+from depthlab.store.run import RunDir
 
 LAYER_NAMINGS = ("modules", "positions")
 
@@ -82,16 +85,25 @@ class Probe:
         self.calls: list[Call] = []
         self._names: dict[str, str] = {}
         self._previous: tuple[int, dict[str, list[Tensor]]] | None = None
+        self.run: RunDir | None = None
+        self._facts: dict[str, Any] = {}
+
+    @property
+    def activations(self) -> dict[str, Activation]:
+        """Entry name → the activation its output went through, for the entries that have
+        one, in call order (after a measure)."""
+        return {self._names[call.name]: call.activation for call in self.calls if call.activation is not None}
 
     @property
     def module_names(self) -> dict[str, str]:
         """Entry name → the qualified name of the module owning its weights (after a measure)."""
         return {self._names[call.name]: call.module_name for call in self.calls}
 
-    def measure(self, update: int, with_jacobians: bool = True) -> list[dict[str, Any]]:
+    def measure(self, update: int, with_jacobians: bool = True, with_histograms: bool = True) -> list[dict[str, Any]]:
         """Measure every statistic at training update ``update``; return the new rows (the
         rows and histograms are also added to :attr:`log`, a :class:`ProbeLog`).
-        ``with_jacobians=False`` skips the Jacobian spectra, the dearest part."""
+        ``with_jacobians=False`` skips the Jacobian spectra, the dearest part;
+        ``with_histograms=False`` the histograms, the dearest of the rest."""
         if self._previous is not None and update <= self._previous[0]:
             raise DepthlabError(f"probe update {update} is not after the previous measure at update "
                                 f"{self._previous[0]}")
@@ -103,19 +115,64 @@ class Probe:
         rows, histograms = [], []
         for call in calls:
             name = self._names[call.name]
-            stats, hists = self._call_measures(call, grads[call.name], update)
+            stats, hists = self._call_measures(call, grads[call.name], update, with_histograms)
             if call.name in spectra:
                 stats |= spectra[call.name].stats("jacobian_sv")
             if top is not None and call.name == top[0]:
                 stats |= {key.replace("jacobian_sv", "input_jacobian_sv"): value
                           for key, value in top[1].stats("jacobian_sv").items() if not key.endswith(("_min", "_count"))}
-                hists["input_jacobian_sv"] = histogram(top[1].values, (0.0, top[1].values.max().item()), self.bins)
+                if with_histograms:
+                    hists["input_jacobian_sv"] = histogram(top[1].values, (0.0, top[1].values.max().item()),
+                                                           self.bins)
             rows += [{"update": update, "layer": name, "stat": stat, "value": value} for stat, value in stats.items()]
             histograms += [{"update": update, "layer": name, "quantity": quantity, "edges": edges, "counts": counts}
                            for quantity, (edges, counts) in hists.items()]
         self._previous = (update, {call.name: [w.detach().clone() for w in call.weights] for call in calls})
         self.log.add(rows, histograms)
+        if self.run is not None:
+            self._write(update, rows, histograms)
         return rows
+
+    # -- a user's loop writes a run directory --------------------------------------------
+    def log_to(self, path: str | Path, lr: float | None = None) -> Probe:
+        """Write every measure from now on into a run directory at ``path`` that
+        ``depthlab inspect`` (and :func:`depthlab.diagnose`) read: ``probes.jsonl``,
+        ``status.json`` and ``probe.json`` (the model's class, ``lr`` where given, and each
+        layer's module, kind and activation, from the probe). :meth:`log_metrics` adds
+        training numbers for the curves; :meth:`finish` marks the run completed. Returns
+        the probe."""
+        self._facts = {"model": type(self.model).__name__, "lr": lr, "probe_size": examples_in(self.inputs),
+                       "layers": []}
+        self.run = RunDir.create_for_probe(path, self._facts)
+        return self
+
+    def log_metrics(self, update: int, **numbers: float) -> None:
+        """Record training numbers at ``update`` (``train_cost``, ``validation_error``,
+        ``test_error``, … as depthlab train names them) in the run :meth:`log_to` writes."""
+        self._logging().append_metrics({"update": update, **{k: float(v) for k, v in numbers.items()}})
+        self._logging().set_status("running", update=update)
+
+    def finish(self, update: int | None = None) -> None:
+        """Mark the run :meth:`log_to` writes completed (at ``update``, default the last
+        measure's)."""
+        self._logging().set_status("completed", update=update if update is not None else self._last_update())
+
+    def _logging(self) -> RunDir:
+        if self.run is None:
+            raise DepthlabError("this probe writes no run directory: call probe.log_to(path) first")
+        return self.run
+
+    def _last_update(self) -> int:
+        return self._previous[0] if self._previous else 0
+
+    def _write(self, update: int, rows: list[dict[str, Any]], histograms: list[dict[str, Any]]) -> None:
+        layers = [{"layer": self._names[call.name], "module": call.module_name, "kind": call.kind,
+                   "activation": call.activation.name if call.activation else None} for call in self.calls]
+        if layers != self._facts["layers"]:
+            self._facts["layers"] = layers
+            self.run.write_probe_facts(self._facts)
+        self.run.append_probes(rows, histograms)
+        self.run.set_status("running", update=update)
 
     def summary(self) -> list[dict[str, str]]:
         """One row per entry: its name, module, kind, shape and what its output went
@@ -165,9 +222,12 @@ class Probe:
         grads = torch.autograd.grad(loss, [*outputs, *params], allow_unused=True, materialize_grads=True,
                                     retain_graph=slopes)
         by_tensor = dict(zip(map(id, [*outputs, *params]), grads))
+        def grad_of(t: Tensor) -> Tensor:
+            found = by_tensor.get(id(t))
+            return torch.zeros_like(t) if found is None else found
+
         found = {call.name: {"s": by_tensor.get(id(call.s)) if call.s is not None else None,
-                             "weights": [by_tensor.get(id(w), torch.zeros_like(w)) for w in call.weights],
-                             "biases": [by_tensor.get(id(b), torch.zeros_like(b)) for b in call.biases]}
+                             "weights": [grad_of(w) for w in call.weights], "biases": [grad_of(b) for b in call.biases]}
                  for call in calls}
         if slopes:
             for call in calls:
@@ -203,29 +263,30 @@ class Probe:
         return names
 
     # -- statistics ----------------------------------------------------------------------
-    def _call_measures(self, call: Call, grads: dict[str, Any],
-                       update: int) -> tuple[dict[str, float], dict[str, tuple[list[float], list[int]]]]:
-        stats, hists = {}, {}
+    def _call_measures(self, call: Call, grads: dict[str, Any], update: int,
+                       with_histograms: bool) -> tuple[dict[str, float], dict[str, tuple[list[float], list[int]]]]:
+        stats, tensors = {}, {}
         if call.activation is not None:
             stats |= activation_stats(call.u, call.a, call.activation)
-            hists["activation"] = histogram(call.a, call.activation.value_range, self.bins)
+            tensors["activation"] = (call.a, call.activation.value_range)
         if call.s is not None and grads["s"] is not None:
             s, grad_s = call.s.detach(), grads["s"]
             stats |= {"preactivation_mean": s.float().mean().item(), "preactivation_std": s.float().std().item(),
                       "backprop_grad_std": grad_s.std().item(), "backprop_grad_norm": grad_s.norm().item()}
-            hists["preactivation"] = histogram(s, bins=self.bins)
-            hists["backprop_grad"] = histogram(grad_s, bins=self.bins)
-        grad_w = torch.cat([g.flatten() for g in grads["weights"]])
-        weight = torch.cat([w.detach().flatten() for w in call.weights])
+            tensors |= {"preactivation": (s, None), "backprop_grad": (grad_s, None)}
+        grad_w = _flat(grads["weights"])
+        weight = _flat([w.detach() for w in call.weights])
         stats |= {"weight_grad_std": grad_w.std().item(), "weight_grad_norm": grad_w.norm().item(),
                   "weight_norm": weight.norm().item()}
         if grads["biases"]:
-            stats["bias_grad_norm"] = torch.cat([g.flatten() for g in grads["biases"]]).norm().item()
+            stats["bias_grad_norm"] = _flat(grads["biases"]).norm().item()
         if self._previous is not None and call.name in self._previous[1]:
-            before = torch.cat([w.flatten() for w in self._previous[1][call.name]])
+            before = _flat(self._previous[1][call.name])
             if before.shape == weight.shape:
                 stats["update_ratio"] = ((weight - before).norm() / before.norm()).item() / (update - self._previous[0])
-        hists["weight_grad"] = histogram(grad_w, bins=self.bins)
+        tensors["weight_grad"] = (grad_w, None)
+        hists = {quantity: histogram(values, value_range, self.bins)
+                 for quantity, (values, value_range) in tensors.items()} if with_histograms else {}
         return stats, hists
 
     # -- spectra -------------------------------------------------------------------------
@@ -310,6 +371,11 @@ def _check_layer_names(model: nn.Module, layers: Sequence[str] | None) -> set[st
         if name not in weighted:
             raise DepthlabError(f"layer '{name}' is a {type(modules[name]).__name__}, which has no weights to probe")
     return set(layers)
+
+
+def _flat(tensors: list[Tensor]) -> Tensor:
+    """One tensor's values, or several tensors' values in one vector."""
+    return tensors[0].flatten() if len(tensors) == 1 else torch.cat([t.flatten() for t in tensors])
 
 
 def _words(after: str) -> str:

@@ -1,22 +1,26 @@
-"""Plain-words diagnosis of one run from its stored statistics.
+"""Plain-words diagnosis of a network from its probe statistics: a stored run's, or any
+model's, probed on the spot.
 
-Each rule reads the run's config, status, metrics and probe measures (see
-:mod:`depthlab.store.probes`) and may return a :class:`Finding`: what is wrong, the
-numbers that show it, and the depthlab flag to change. The rules and their thresholds:
+Each rule reads the network's facts (:class:`Facts`: each probed layer's activation and,
+where known, the learning rate, init, clipping and batch normalization), its status and
+metrics (stored runs) and its probe measures (see :mod:`depthlab.store.probes`), and may
+return a :class:`Finding`: what is wrong, the numbers that show it, and what to change,
+as depthlab flags for a depthlab run or as PyTorch calls for a user's model. The rules
+and their thresholds:
 
 - divergence: the run's status is ``diverged`` (a non-finite training cost);
 - unfinished: the status is ``interrupted``, or still ``running`` (killed, or going on);
-- vanishing gradients: r = std(∂C/∂s¹) / std(∂C/∂s^L) (bottom over top hidden layer)
+- vanishing gradients: r = std(∂C/∂s) of the bottom over the top layer with an activation,
   below :data:`VANISHING_RATIO` at some probe, at initialization or later (Glorot &
   Bengio 2010, section 4.2.2, Figure 7: with the standard init the back-propagated
   gradients shrink toward the input);
 - exploding gradients: the same r above :data:`EXPLODING_RATIO`;
-- saturation (an activation whose units saturate at an asymptote: sigmoid, tanh,
-  softsign): the fraction of saturated units of a hidden layer (the activation's
-  ``saturation_rule``) above :data:`SATURATION_LIMIT` (Glorot & Bengio 2010, Figures 2–3:
-  the top sigmoid layer sits at 0, tanh saturates layer after layer);
-- dead ReLUs (an activation whose units die: ReLU): the fraction of dead units (exactly
-  0) above :data:`DEAD_LIMIT`;
+- saturation (a layer whose activation saturates at an asymptote: sigmoid, tanh,
+  softsign, …): the fraction of saturated units (the activation's ``saturation_rule``)
+  above :data:`SATURATION_LIMIT` (Glorot & Bengio 2010, Figures 2–3: the top sigmoid
+  layer sits at 0, tanh saturates layer after layer);
+- dead units (an activation whose units die: ReLU, ReLU6, Hardswish): the fraction of
+  dead units above :data:`DEAD_LIMIT`;
 - slow learning: the last validation error not below :data:`SLOW_LEARNING_FRACTION` of
   the first;
 - update size: the median over probes of ‖ΔW‖ / ‖W‖ per update (``update_ratio``) of a
@@ -24,22 +28,29 @@ numbers that show it, and the depthlab flag to change. The rules and their thres
   the usual healthy size).
 
 Saturation and dead units are a ``problem`` while they last to the last probe, otherwise
-a ``warning``. When no rule fires the diagnosis is one ``ok`` finding.
+a ``warning``. A rule the facts cannot feed (one measure has no update sizes) is skipped,
+and a model's diagnosis says which were. When no rule fires the diagnosis is one ``ok``
+finding.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from depthlab.config import TrainConfig
-from depthlab.nets.activations import ACTIVATIONS
+from depthlab.errors import DepthlabError
+from depthlab.nets.activations import ACTIVATIONS, Activation
+from depthlab.nets.init import INITS
 from depthlab.store import ProbeLog, RunDir
+
+if TYPE_CHECKING:
+    from depthlab.probe.probe import Probe
 
 VANISHING_RATIO = 0.1
 EXPLODING_RATIO = 10.0
@@ -71,18 +82,56 @@ class Finding:
         return f"{self.severity.upper():<8} {self.name}: {self.evidence}{advice}"
 
 
-def diagnose(config: TrainConfig, status: dict[str, Any], metrics: Sequence[dict[str, Any]],
+@dataclass(frozen=True)
+class Facts:
+    """What the diagnosis knows of a network besides its probes: ``activations``, the
+    activation of each probed layer that has one, bottom to top; where known the
+    learning rate ``lr``, weight ``init``, gradient clipping ``clip_norm`` and
+    ``batchnorm``. ``voice`` phrases the advice as depthlab flags (``"cli"``) or PyTorch
+    calls (``"torch"``)."""
+
+    activations: dict[str, Activation]
+    lr: float | None = None
+    init: str | None = None
+    clip_norm: float | None = None
+    batchnorm: bool | None = None
+    voice: str = "cli"
+    unknown: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def of_run(cls, config: TrainConfig, probes: ProbeLog) -> Facts:
+        """A depthlab run: every hidden layer has the config's activation."""
+        activation = ACTIVATIONS.get(config.activation)
+        return cls({layer: activation for layer in probes.hidden_layers()}, config.lr, config.init,
+                   config.clip_norm, config.batchnorm)
+
+    @classmethod
+    def of_logged_run(cls, facts: dict[str, Any]) -> Facts:
+        """A run a user's loop wrote (``Probe.log_to``): its probe.json's layers and lr."""
+        activations = {layer["layer"]: ACTIVATIONS.get(layer["activation"]) for layer in facts.get("layers", [])
+                       if layer.get("activation") in ACTIVATIONS}
+        lr = facts.get("lr")
+        return cls(activations, lr, voice="torch", unknown=() if lr else ("the learning rate",))
+
+    @classmethod
+    def of_probe(cls, probe: Probe, lr: float | None = None) -> Facts:
+        """A user's model: each layer's activation as the probe found it."""
+        unknown = () if lr is not None else ("the learning rate (give lr=)",)
+        return cls(probe.activations, lr, voice="torch", unknown=unknown)
+
+
+def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, Any]],
              probes: ProbeLog) -> list[Finding]:
-    """Every finding for a run with this ``config``, ``status``, ``metrics`` (rows with
-    "update" and the training cost or errors) and ``probes`` (empty without probes),
-    problems first."""
-    findings = [finding for rule in (_divergence, _unfinished) if (finding := rule(config, status))]
-    if status.get("status") != "diverged" and (finding := _slow_learning(metrics)):
+    """Every finding for a network with these ``facts``, ``status`` (a stored run's; {}
+    for a model), ``metrics`` (rows with "update" and the training cost or errors) and
+    ``probes`` (empty without probes), problems first."""
+    findings = [finding for rule in (_divergence, _unfinished) if (finding := rule(facts, status))]
+    if status.get("status") != "diverged" and (finding := _slow_learning(facts, metrics)):
         findings.append(finding)
     if probes:
-        findings += _gradient_ratio(config, probes)
-        findings += _saturation(config, probes)
-        findings += _update_size(config, probes)
+        findings += _gradient_ratio(facts, probes)
+        findings += _saturation(facts, probes)
+        findings += _update_size(facts, probes)
     if not findings:
         checked = "" if probes else " (the run stored no probe statistics: only its status and errors were checked)"
         findings.append(Finding("no problem found", "ok", f"No rule fired{checked}."))
@@ -93,36 +142,85 @@ def diagnose_run(run: RunDir | str | Path) -> list[Finding]:
     """Every finding for a stored run (a :class:`~depthlab.store.RunDir` or its path),
     problems first."""
     run = run if isinstance(run, RunDir) else RunDir.open(run)
-    return diagnose(run.config, run.status, run.metrics(), run.probes)
+    probes = run.probes
+    facts = Facts.of_logged_run(run.probe_facts) if run.made_by_probe else Facts.of_run(run.config, probes)
+    return diagnose(facts, run.status, run.metrics(), probes)
+
+
+def diagnose_model(model, inputs, targets=None, loss_fn=None, lr: float | None = None) -> list[Finding]:
+    """Every finding for a user's model, from one probe measure on ``inputs`` (see
+    :class:`depthlab.probe.Probe` for the forms inputs, targets and ``loss_fn`` may take),
+    with each layer's activation as the probe found it and advice in PyTorch terms; the
+    rules the facts cannot feed are named in a last ``ok`` finding."""
+    from depthlab.probe.probe import Probe
+
+    probe = Probe(model, inputs, targets, loss_fn)
+    probe.measure(0)
+    facts = Facts.of_probe(probe, lr)
+    findings = diagnose(facts, {}, [], probe.log)
+    skipped = ["the size of the updates (it needs measures at two updates of training)",
+               "slow learning (it needs validation errors over training)",
+               *(f"advice that needs {fact}" for fact in facts.unknown)]
+    return [*findings, Finding("not checked", "ok", "Not checked from one measure: " + "; ".join(skipped) + ".")]
+
+
+def findings_for(network, inputs=None, targets=None, loss_fn=None, lr: float | None = None) -> list[Finding]:
+    """The diagnosis of a stored run (its path or :class:`~depthlab.store.RunDir`) or of a
+    model (a ``torch.nn.Module`` with its probe ``inputs``, and ``targets``, ``loss_fn``,
+    ``lr`` where known): :func:`diagnose_run` or :func:`diagnose_model`."""
+    if isinstance(network, (str, Path, RunDir)):
+        return diagnose_run(network)
+    if inputs is None:
+        raise DepthlabError("diagnosing a model needs its probe inputs: diagnose(model, inputs, targets, loss_fn)")
+    return diagnose_model(network, inputs, targets, loss_fn, lr)
 
 
 # -- advice ------------------------------------------------------------------------------
-def _better_init(config: TrainConfig) -> str:
+def _main_activation(facts: Facts) -> Activation | None:
+    """The activation most of the probed layers have."""
+    names = [a.name for a in facts.activations.values()]
+    return ACTIVATIONS.get(max(set(names), key=names.count)) if names else None
+
+
+def _better_init(facts: Facts) -> str:
     """The init the activation suggests (He for rectifiers, Glorot's normalized
     otherwise); batch normalization when the run already uses that init; fewer layers
     when it uses both."""
-    init = ACTIVATIONS.get(config.activation).suggested_init
-    if config.init != init:
+    activation = _main_activation(facts)
+    init = activation.suggested_init if activation else "normalized"
+    if facts.voice == "torch":
+        return (f"initialize the weights with {INITS.get(init).torch_call}"
+                f"{f' (for {activation.name})' if activation else ''}, or put a normalization layer "
+                "(torch.nn.LayerNorm, torch.nn.BatchNorm1d/2d) before the activations")
+    if facts.init != init:
         return f"--init {init}"
-    return "fewer layers (--depth)" if config.batchnorm else "--batchnorm"
+    return "fewer layers (--depth)" if facts.batchnorm else "--batchnorm"
 
 
-def _lower_lr(config: TrainConfig) -> str:
-    return f"lower --lr (now {config.lr:g}; e.g. --lr {config.lr / 10:g})"
+def _lower_lr(facts: Facts) -> str:
+    if facts.voice == "torch":
+        return "a lower learning rate" + (f" (now {facts.lr:g}; e.g. {facts.lr / 10:g})" if facts.lr else "")
+    return f"lower --lr (now {facts.lr:g}; e.g. --lr {facts.lr / 10:g})"
+
+
+def _clipping(facts: Facts) -> str:
+    if facts.clip_norm:
+        return ""
+    return (" or clip the gradients: torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)"
+            if facts.voice == "torch" else " or add --clip-norm 1")
 
 
 # -- rules -------------------------------------------------------------------------------
-def _divergence(config: TrainConfig, status: dict[str, Any]) -> Finding | None:
+def _divergence(facts: Facts, status: dict[str, Any]) -> Finding | None:
     if status.get("status") != "diverged":
         return None
     update = status.get("diverged_at", status.get("update"))
-    clip = "" if config.clip_norm else " or add --clip-norm 1"
     return Finding("divergence", "problem",
                    f"The training cost became {status.get('cost', 'non-finite')} at update {update}, so the run "
-                   f"stopped there.", f"{_lower_lr(config)}{clip}.")
+                   f"stopped there.", f"{_lower_lr(facts)}{_clipping(facts)}.")
 
 
-def _unfinished(config: TrainConfig, status: dict[str, Any]) -> Finding | None:
+def _unfinished(facts: Facts, status: dict[str, Any]) -> Finding | None:
     state = status.get("status")
     if state not in ("interrupted", "running"):
         return None
@@ -132,7 +230,7 @@ def _unfinished(config: TrainConfig, status: dict[str, Any]) -> Finding | None:
                    "finish it with depthlab train --resume on this run directory.")
 
 
-def _slow_learning(metrics: Sequence[dict[str, Any]]) -> Finding | None:
+def _slow_learning(facts: Facts, metrics: Sequence[dict[str, Any]]) -> Finding | None:
     evaluated = sorted((m["update"], m["validation_error"]) for m in metrics
                        if m.get("validation_error") is not None)
     if len(evaluated) < 2 or evaluated[0][1] == 0:
@@ -144,6 +242,7 @@ def _slow_learning(metrics: Sequence[dict[str, Any]]) -> Finding | None:
                    f"The validation error went from {100 * start:.1f}% at update {start_update} to {100 * end:.1f}% "
                    f"at update {end_update}: {end / start:.0%} of its start, not below "
                    f"{SLOW_LEARNING_FRACTION:.0%}.",
+                   "a higher learning rate, or longer training" if facts.voice == "torch" else
                    "raise --lr, train longer (--updates), or use --activation softsign with --init normalized.")
 
 
@@ -154,8 +253,8 @@ def _finite_series(probes: ProbeLog, stat: str, layer: str) -> dict[int, float]:
     return {int(u): float(v) for u, v in zip(updates, values) if math.isfinite(v)}
 
 
-def _gradient_ratio(config: TrainConfig, probes: ProbeLog) -> list[Finding]:
-    layers = probes.hidden_layers()
+def _gradient_ratio(facts: Facts, probes: ProbeLog) -> list[Finding]:
+    layers = [layer for layer in facts.activations if layer in probes.layers]
     if len(layers) < 2:
         return []
     bottom, top = (_finite_series(probes, "backprop_grad_std", layer) for layer in (layers[0], layers[-1]))
@@ -173,56 +272,74 @@ def _gradient_ratio(config: TrainConfig, probes: ProbeLog) -> list[Finding]:
     findings = []
     lowest, highest = min(ratios, key=ratios.get), max(ratios, key=ratios.get)
     if ratios[lowest] < VANISHING_RATIO:
-        advice = f"{_better_init(config)}"
-        if config.activation == "sigmoid":
-            advice += ", or --activation tanh or softsign"
+        advice = f"{_better_init(facts)}"
+        if _main_activation(facts).name == "sigmoid":
+            advice += ", or torch.nn.Tanh instead" if facts.voice == "torch" else ", or --activation tanh or softsign"
         findings.append(Finding("vanishing gradients", "problem",
                                 evidence(lowest, f"vanish (below {VANISHING_RATIO:g}×)"), advice + "."))
     if ratios[highest] > EXPLODING_RATIO:
         findings.append(Finding("exploding gradients", "problem",
                                 evidence(highest, f"explode (above {EXPLODING_RATIO:g}×)"),
-                                f"{_better_init(config)}, or add --clip-norm 1."))
+                                f"{_better_init(facts)}{',' + _clipping(facts) if _clipping(facts) else ''}."))
     return findings
 
 
-def _saturation(config: TrainConfig, probes: ProbeLog) -> list[Finding]:
-    """Units saturated at an asymptote of φ, or dead ones (the activation's ``saturation``
-    says which it has): per hidden layer the first probe over the limit and the fraction
-    at the last probe."""
-    activation = ACTIVATIONS.get(config.activation)
-    if activation.saturation == "asymptote":
-        name, limit, what = "saturation", SATURATION_LIMIT, f"saturated ({activation.saturation_rule})"
-        advice = ("--activation softsign, or tanh with --init normalized" if activation.name == "sigmoid"
-                  else f"{_better_init(config)}, or --activation softsign, or lower --lr")
-    elif activation.saturation == "dead":
-        name, limit, what = "dead ReLUs", DEAD_LIMIT, "exactly 0 (dead)"
-        advice = "lower --lr, --init he-normal, or --activation leaky-relu"
-    else:
-        return []
-    layers = probes.hidden_layers()
-    over, lasting = [], False
-    for layer in layers:
-        fractions = _finite_series(probes, "saturated_fraction", layer)
-        crossing = next((step for step, value in fractions.items() if value > limit), None)
-        if crossing is None:
+SATURATION_KINDS = {"asymptote": ("saturation", SATURATION_LIMIT), "dead": ("dead ReLUs", DEAD_LIMIT)}
+"""An activation's ``saturation`` → the finding's name and its limit."""
+
+
+def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
+    """Units saturated at an asymptote of φ, or dead ones (each layer's activation says
+    which it has): per layer the first probe over the limit and the fraction at the last."""
+    findings = []
+    for kind, (name, limit) in SATURATION_KINDS.items():
+        layers = {layer: a for layer, a in facts.activations.items() if a.saturation == kind and layer in probes.layers}
+        over, lasting, rules = [], False, []
+        for layer, activation in layers.items():
+            fractions = _finite_series(probes, "saturated_fraction", layer)
+            crossing = next((step for step, value in fractions.items() if value > limit), None)
+            if crossing is None:
+                continue
+            last = max(fractions)
+            lasting |= fractions[last] > limit
+            note = ""
+            if activation.name == "sigmoid" and layer == list(facts.activations)[-1]:
+                mean = _finite_series(probes, "activation_mean", layer).get(crossing, 1.0)
+                if mean < 0.5:
+                    note = (" near 0, as Glorot & Bengio (2010, Figure 2) saw the top sigmoid layer saturate early "
+                            "and recover only slowly")
+            over.append(f"{layer} from update {crossing} ({fractions[crossing]:.0%}{note}; "
+                        f"{fractions[last]:.0%} at the last probe, update {last})")
+            rules.append(activation)
+        if not over:
             continue
-        last = max(fractions)
-        lasting |= fractions[last] > limit
-        note = ""
-        if activation.name == "sigmoid" and layer == layers[-1]:
-            mean = _finite_series(probes, "activation_mean", layer).get(crossing, 1.0)
-            if mean < 0.5:
-                note = (" near 0, as Glorot & Bengio (2010, Figure 2) saw the top sigmoid layer saturate early "
-                        "and recover only slowly")
-        over.append(f"{layer} from update {crossing} ({fractions[crossing]:.0%}{note}; "
-                    f"{fractions[last]:.0%} at the last probe, update {last})")
-    if not over:
-        return []
-    evidence = (f"More than {limit:.0%} of the activations are {what} in " + "; ".join(over) + ".")
-    return [Finding(name, "problem" if lasting else "warning", evidence, advice + ".")]
+        kinds = list(dict.fromkeys(rules))
+        if kind == "dead":
+            what = "exactly 0 (dead)"
+            name = name if all(a.name == "relu" for a in kinds) else "dead units"
+        else:
+            what = "saturated (" + "; ".join(f"{a.name}: {a.saturation_rule}" if len(kinds) > 1 else a.saturation_rule
+                                             for a in kinds) + ")"
+        evidence = f"More than {limit:.0%} of the activations are {what} in " + "; ".join(over) + "."
+        findings.append(Finding(name, "problem" if lasting else "warning", evidence,
+                                _saturation_advice(facts, kind, kinds) + "."))
+    return findings
 
 
-def _update_size(config: TrainConfig, probes: ProbeLog) -> list[Finding]:
+def _saturation_advice(facts: Facts, kind: str, activations: list[Activation]) -> str:
+    if facts.voice == "torch":
+        if kind == "dead":
+            return ("initialize with torch.nn.init.kaiming_normal_(layer.weight, nonlinearity='relu'), use "
+                    f"torch.nn.LeakyReLU, or {_lower_lr(facts)}")
+        return f"{_better_init(facts)}, or {_lower_lr(facts)}"
+    if kind == "dead":
+        return "lower --lr, --init he-normal, or --activation leaky-relu"
+    if activations[0].name == "sigmoid":
+        return "--activation softsign, or tanh with --init normalized"
+    return f"{_better_init(facts)}, or --activation softsign, or lower --lr"
+
+
+def _update_size(facts: Facts, probes: ProbeLog) -> list[Finding]:
     medians = {layer: float(np.median(list(values.values())))
                for layer in probes.layers if (values := _finite_series(probes, "update_ratio", layer))}
     if not medians:
@@ -235,10 +352,11 @@ def _update_size(config: TrainConfig, probes: ProbeLog) -> list[Finding]:
                 f"({limit}; about 1e-3 is healthy).")
 
     if medians[smallest] < UPDATE_RATIO_LOW:
+        raise_lr = ("a higher learning rate" + (f" (now {facts.lr:g}; e.g. {facts.lr * 10:g})" if facts.lr else "")
+                    if facts.voice == "torch" else f"raise --lr (now {facts.lr:g}; e.g. --lr {facts.lr * 10:g})")
         findings.append(Finding("tiny updates", "warning", evidence(smallest, f"below {UPDATE_RATIO_LOW:g}"),
-                                f"raise --lr (now {config.lr:g}; e.g. --lr {config.lr * 10:g})."))
+                                raise_lr + "."))
     if medians[largest] > UPDATE_RATIO_HIGH:
-        clip = "" if config.clip_norm else " or add --clip-norm 1"
         findings.append(Finding("huge updates", "warning", evidence(largest, f"above {UPDATE_RATIO_HIGH:g}"),
-                                f"{_lower_lr(config)}{clip}."))
+                                f"{_lower_lr(facts)}{_clipping(facts)}."))
     return findings

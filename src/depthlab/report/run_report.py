@@ -220,14 +220,25 @@ def write_run_report(run: RunDir | str | Path, out_dir: str | Path | None = None
     out = Path(out_dir) if out_dir is not None else run.report_dir
     if out.exists() and not out.is_dir():
         raise DepthlabError(f"--out {out} is a file, not a directory")
-    config, status, probes = run.config, run.status, run.probes
+    status, probes = run.status, run.probes
     findings = diagnose_run(run)
 
     final = run.final
     summary = Section("Run", [run.describe(), _status_sentence(status)])
     if final:
         summary.blocks.append(_key_value_table(final, "final", "The run's final numbers."))
-    summary.blocks.append(_key_value_table(config.to_dict(), "setting", "The run's configuration."))
+    if run.made_by_probe:
+        facts = run.probe_facts
+        summary.blocks.append(_key_value_table({k: v for k, v in facts.items() if k != "layers"}, "fact",
+                                               "What the training loop told its probe."))
+        summary.blocks.append(Table(facts["layers"], "The probed layers and the activation each one's output "
+                                                     "went through."))
+        hidden = [layer["layer"] for layer in facts["layers"] if layer.get("activation")]
+        probe_size = facts.get("probe_size", "the")
+    else:
+        config = run.config
+        summary.blocks.append(_key_value_table(config.to_dict(), "setting", "The run's configuration."))
+        hidden, probe_size = probes.hidden_layers(), config.probe_size
     sections = [summary, Section("Diagnosis", [_finding_block(f) for f in findings]),
                 Section("Training curves", [_curves_figure(run, status, out)])]
 
@@ -237,12 +248,13 @@ def write_run_report(run: RunDir | str | Path, out_dir: str | Path | None = None
                                                      "--no-probe, or stopped before its first probe), so only "
                                                      "the error curves are shown."]))
     else:
-        layers = probes.hidden_layers()
-        probed = [*layers, *(name for name in probes.layers if name not in layers)]
-        sections += [Section("Activations", [_activation_figure(probes, layers, out, config.probe_size)]),
-                     Section("Gradients", [_gradient_figure(probes, probed, len(layers), out)]),
-                     Section("Histograms", [_histogram_figure(probes.histograms, layers, out)])]
-        reason = theory_skip_reason(config, run.network)
+        probed = [*hidden, *(name for name in probes.layers if name not in hidden)]
+        sections += [Section("Activations", [_activation_figure(probes, hidden, out, probe_size)]),
+                     Section("Gradients", [_gradient_figure(probes, probed, len(hidden), out)]),
+                     Section("Histograms", [_histogram_figure(probes.histograms, hidden, out) if probes.histograms
+                                            else "No measure recorded histograms."])]
+        reason = ("the model is a user's own: depthlab does not know how its weights were drawn" if run.made_by_probe
+                  else theory_skip_reason(config, run.network))
         if reason:
             blocks = [f"Mean-field theory does not cover this run: {reason}."]
         else:

@@ -1,6 +1,9 @@
 """A run directory: everything one run wrote, readable without the code that wrote it.
 
     config.json    the resolved configuration (read back as a TrainConfig)
+    probe.json     instead of config.json, for a run a user's own loop wrote through
+                   Probe.log_to: the model, the facts given (a learning rate), and each
+                   probed layer's module, kind and activation
     network.json   the network's shape: one example's input shape, the layer widths
     env.json       versions, seed, device, engine and its kernel, threads, start time
     status.json    running | completed | diverged | interrupted, with the update reached
@@ -39,6 +42,7 @@ from depthlab.store.probes import ProbeLog, append_measure, read_measures
 
 STATUSES = ("running", "completed", "diverged", "interrupted")
 CONFIG, NETWORK, ENV, STATUS, FINAL = "config.json", "network.json", "env.json", "status.json", "final.json"
+PROBE_FACTS = "probe.json"
 METRICS, PROBES, CHECKPOINT, TENSORBOARD = "metrics.jsonl", "probes.jsonl", "checkpoint.pt", "tensorboard"
 REPORT = "report"
 
@@ -101,12 +105,26 @@ class RunDir:
         return run
 
     @classmethod
-    def open(cls, path: str | Path) -> RunDir:
-        """An existing run directory (written by depthlab train): one line if it is not."""
+    def create_for_probe(cls, path: str | Path, facts: dict[str, Any]) -> RunDir:
+        """Make a run directory for a user's own training loop (``Probe.log_to``): ``facts``
+        (the model, a learning rate, its layers) go to probe.json."""
         run = cls(path)
-        for name in (CONFIG, STATUS):
-            if not (run.path / name).is_file():
-                raise DepthlabError(f"{run.path} is not a run directory written by depthlab train (no {name})")
+        if run.path.exists() and any(run.path.iterdir()):
+            raise DepthlabError(f"run directory {run.path} already exists and is not empty; choose another path")
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_probe_facts(facts)
+        run.set_status("running", update=0)
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """An existing run directory: one line if it is not one."""
+        run = cls(path)
+        if not (run.path / CONFIG).is_file() and not (run.path / PROBE_FACTS).is_file():
+            raise DepthlabError(f"{run.path} is not a run directory written by depthlab train (no {CONFIG}) "
+                                f"or by Probe.log_to (no {PROBE_FACTS})")
+        if not (run.path / STATUS).is_file():
+            raise DepthlabError(f"{run.path} is not a run directory written by depthlab train (no {STATUS})")
         return run
 
     # -- reading -------------------------------------------------------------------------
@@ -116,8 +134,25 @@ class RunDir:
         return (self.path / STATUS).is_file()
 
     @property
+    def made_by_probe(self) -> bool:
+        """Whether a user's own loop wrote the run (through ``Probe.log_to``)."""
+        return not (self.path / CONFIG).is_file() and (self.path / PROBE_FACTS).is_file()
+
+    @property
     def config(self) -> TrainConfig:
+        if self.made_by_probe:
+            raise DepthlabError(f"{self.path} was written by a user's loop (Probe.log_to): it has no depthlab "
+                                "configuration")
         return from_mapping(read_json(self.path / CONFIG), source=str(self.path / CONFIG))
+
+    @property
+    def probe_facts(self) -> dict[str, Any]:
+        """probe.json: {"model", "lr" (or None), "layers": [{"layer", "module", "kind",
+        "activation"}]} of a run a user's loop wrote."""
+        facts = read_json(self.path / PROBE_FACTS)
+        if not isinstance(facts, dict) or not isinstance(facts.get("layers", []), list):
+            raise DepthlabError(f"{self.path / PROBE_FACTS}: not a probe record (it needs \"layers\": a list)")
+        return facts
 
     @property
     def network(self) -> Network | None:
@@ -172,6 +207,11 @@ class RunDir:
     def describe(self) -> str:
         """One line on what the run is: its net, learning rate, updates and directory,
         e.g. "5×1000 tanh/normalized, lr 0.01, 30000 updates (lr0.01)"."""
+        if self.made_by_probe:
+            facts = self.probe_facts
+            lr = f", lr {facts['lr']:g}" if facts.get("lr") else ""
+            return (f"{facts.get('model', 'a model')} probed by its own loop{lr}, {self.status.get('update', 0)} "
+                    f"updates ({self.path.name})")
         config = self.config
         hidden = config.hidden_widths
         shape = f"{len(hidden)}×{hidden[0]}" if len(set(hidden)) == 1 else "-".join(map(str, hidden))
@@ -181,6 +221,9 @@ class RunDir:
     # -- writing -------------------------------------------------------------------------
     def write_config(self, config: TrainConfig) -> None:
         write_json(self.path / CONFIG, config.to_dict())
+
+    def write_probe_facts(self, facts: dict[str, Any]) -> None:
+        write_json(self.path / PROBE_FACTS, facts)
 
     def set_status(self, status: str, **info: Any) -> None:
         assert status in STATUSES, status

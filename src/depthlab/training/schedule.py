@@ -5,10 +5,10 @@ log-like time axis early on), so probes are taken at update 0, at 1, 2, 5, 10, 2
 below ``every``, then every ``every`` updates, and at the last update. A run shorter than
 ``every`` probes once per decade instead (1, 10, 100, …): there one probe pass costs as
 much as dozens of updates. Jacobian spectra, which cost an SVD per layer and example, are
-taken at initialization (where the paper reports them), every fifty probe intervals, and
-at the end of a run at least one probe interval long. Evaluations: every ``every``
-updates and at the end, and at update 0 when the run has more than one evaluation to
-compare it with.
+taken at initialization (where the paper reports them) and every fifty probe intervals;
+histograms, which the figures read at the first and the last probe, at those updates and
+at the end. Evaluations: every ``every`` updates and at the end, and at update 0 when the
+run has more than one evaluation to compare it with.
 """
 
 from __future__ import annotations
@@ -39,12 +39,19 @@ def jacobian_updates(total: int, every: int) -> set[int]:
     """The probe updates that also measure Jacobian spectra.
 
     >>> sorted(jacobian_updates(120_000, 1000))
-    [0, 50000, 100000, 120000]
-    >>> sorted(jacobian_updates(200, 2000))
-    [0]
+    [0, 50000, 100000]
     """
-    end = {total} if total >= every else set()
-    return {0, *end, *range(JACOBIAN_STRIDE * every, total + 1, JACOBIAN_STRIDE * every)}
+    return {0, *range(JACOBIAN_STRIDE * every, total + 1, JACOBIAN_STRIDE * every)}
+
+
+def histogram_updates(total: int, every: int) -> set[int]:
+    """The probe updates that also record histograms: those of :func:`jacobian_updates`
+    and the last.
+
+    >>> sorted(histogram_updates(120_000, 1000))
+    [0, 50000, 100000, 120000]
+    """
+    return {*jacobian_updates(total, every), total}
 
 
 def evaluates_at_start(total: int, every: int) -> bool:

@@ -34,7 +34,7 @@ from depthlab.probe import Probe
 from depthlab.store.run import Network, RunDir, environment
 from depthlab.training.costs import COSTS, Cost
 from depthlab.training.engine import make_engine
-from depthlab.training.schedule import evaluates_at_start, jacobian_updates, probe_updates
+from depthlab.training.schedule import evaluates_at_start, histogram_updates, jacobian_updates, probe_updates
 
 DEFAULT_UPDATES = 10_000
 EVAL_BATCH = 1000
@@ -130,6 +130,7 @@ class Trainer:
                                jacobian_examples=config.jacobian_examples, layer_names="positions")
             self.probe_at = set(probe_updates(self.total, config.probe_every))
             self.jacobian_at = jacobian_updates(self.total, config.probe_every)
+            self.histograms_at = histogram_updates(self.total, config.probe_every)
 
     # -- checkpoints ---------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -164,7 +165,8 @@ class Trainer:
         return row
 
     def measure_probe(self) -> None:
-        rows = self.probe.measure(self.update, with_jacobians=self.update in self.jacobian_at)
+        rows = self.probe.measure(self.update, with_jacobians=self.update in self.jacobian_at,
+                                  with_histograms=self.update in self.histograms_at)
         histograms = self.probe.histograms_at(self.update)
         self.run.append_probes(rows, histograms)
         if self.config.tensorboard:
