@@ -114,8 +114,8 @@ def test_a_wide_layer_gets_its_largest_singular_values_matrix_free():
     slope = torch.rand(2, 1100, dtype=torch.float64)
     spectrum = layer_spectrum(slope, weight)
     exact = torch.linalg.svdvals(layer_jacobians(slope, weight))
-    assert not spectrum.complete and spectrum.values.shape == (2, 16)
-    assert spectrum.values.numpy() == pytest.approx(exact[:, :16].numpy(), rel=1e-5)
+    assert not spectrum.complete and spectrum.values.shape == (2, 8)
+    assert spectrum.values.numpy() == pytest.approx(exact[:, :8].numpy(), rel=1e-4)
 
 
 def test_a_linear_layer_on_sequences_has_one_jacobian_per_position():
@@ -149,3 +149,31 @@ def test_integer_inputs_take_the_input_jacobian_from_the_first_floating_output()
     true = torch.stack([torch.autograd.functional.jacobian(lambda e: torch.tanh(model.fc(e)), model.emb(i).detach())
                         for i in ids[:2]])
     assert stats["input_jacobian_sv_mean"] == pytest.approx(torch.linalg.svdvals(true).mean().item(), rel=1e-4)
+
+
+MEMORY = """
+import resource, sys, torch, torch.nn as nn, torch.nn.functional as F
+from depthlab.probe import Probe
+torch.manual_seed(0)
+model = nn.Sequential(nn.Conv2d(1, 64, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(65536, 2048), nn.ReLU(),
+                      nn.Linear(2048, 10))
+probe = Probe(model, torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,)), F.cross_entropy, jacobian_examples=1)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rows = probe.measure(0, with_jacobians=sys.argv[1] == "spectra")
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, sorted({r["stat"] for r in rows if r["layer"] == "3"}))
+"""
+
+
+def test_the_spectra_of_a_65536_wide_layer_cost_under_twice_the_memory_of_the_pass():
+    import subprocess
+    import sys
+
+    def peak(kind):
+        done = subprocess.run([sys.executable, "-c", MEMORY, kind], capture_output=True, text=True, timeout=600)
+        kilobytes, stats = done.stdout.split(" ", 1)
+        return int(kilobytes), stats
+
+    plain, _ = peak("plain")
+    spectra, stats = peak("spectra")
+    assert spectra < 2 * plain, (spectra, plain)
+    assert "jacobian_sv_max" in stats and "jacobian_sv_count" in stats and "input_jacobian_sv_max" in stats

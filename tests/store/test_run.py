@@ -72,3 +72,29 @@ def test_status_is_one_of_four(tmp_path):
     assert json.loads((run.path / "status.json").read_text())["diverged_at"] == 7
     with pytest.raises(AssertionError):
         run.set_status("exploded")
+
+
+class _RunsCode:
+    def __reduce__(self):
+        import os
+        return os.system, ("touch ran-code",)
+
+
+def test_a_checkpoint_holding_code_is_refused_without_running_it(tmp_path, monkeypatch):
+    import torch
+
+    run = make(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    torch.save({"update": 3, "payload": _RunsCode()}, run.path / "checkpoint.pt")
+    with pytest.raises(DepthlabError, match="checkpoint.pt is not a checkpoint depthlab wrote"):
+        run.load_checkpoint()
+    assert not (tmp_path / "ran-code").exists()
+    run.save_checkpoint({"update": 3, "weights": torch.ones(2)})
+    assert run.load_checkpoint()["update"] == 3
+
+
+def test_a_truncated_checkpoint_is_named(tmp_path):
+    run = make(tmp_path)
+    (run.path / "checkpoint.pt").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(DepthlabError, match="checkpoint.pt is not a checkpoint depthlab wrote"):
+        run.load_checkpoint()

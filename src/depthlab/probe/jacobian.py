@@ -13,8 +13,8 @@ scale; the input-to-top Jacobian ∂a^L/∂x shows what the whole stack does.
 
 A layer Jacobian whose smaller side is at most :data:`FULL_SPECTRUM_MAX` is formed and gets
 its whole spectrum (one SVD). A larger one, and the input-to-top Jacobian of a model that is
-not a plain stack, are never formed: their :data:`TOP_SINGULAR_VALUES` largest singular
-values come from ARPACK's implicitly restarted Lanczos method (``scipy.sparse.linalg.svds``)
+not a plain stack, are never formed: their :data:`TOP_SINGULAR_VALUES` (layer) or
+:data:`INPUT_SINGULAR_VALUES` (model) largest singular values come from ARPACK's implicitly restarted Lanczos method (``scipy.sparse.linalg.svds``)
 on an operator that only multiplies by J and Jᵀ: for a layer, J v = φ'(s) ⊙ (W v) and
 Jᵀ w = Wᵀ (φ'(s) ⊙ w); for a model, Jacobian-vector products (by the double-backward trick)
 and vector-Jacobian products, one backward pass each, on a few examples only. Memory stays
@@ -36,8 +36,11 @@ FULL_SPECTRUM_MAX = 1024
 FORMED_FROM_PRODUCTS_MAX = 128
 """An input-to-top Jacobian with a side at most this wide is formed from that many
 products (one backward pass each) for its whole spectrum."""
-TOP_SINGULAR_VALUES = 16
-TOLERANCE = 1e-6
+TOP_SINGULAR_VALUES = 8
+"""How many of a large layer Jacobian's singular values are found (the largest)."""
+INPUT_SINGULAR_VALUES = 2
+"""How many of a large input-to-top Jacobian's are found: each product is a backward pass."""
+TOLERANCE = 1e-3
 """ARPACK's relative accuracy for the singular values it returns."""
 SEED = 2010
 """ARPACK's starting vector is drawn from this seed, so a measure is reproducible (and
@@ -111,7 +114,7 @@ def input_spectrum(top: Tensor, variable: Tensor) -> Spectrum:
     def vjp(i: int, w: Tensor) -> Tensor:
         return torch.autograd.grad(top, variable, in_slot(i, w, top), retain_graph=True)[0][i].reshape(n_in)
 
-    values = largest_singular_values(jvp, vjp, k, n_in, n_out, top, formed_up_to=FORMED_FROM_PRODUCTS_MAX)
+    values = largest_singular_values(jvp, vjp, k, n_in, n_out, top, INPUT_SINGULAR_VALUES, FORMED_FROM_PRODUCTS_MAX)
     return Spectrum(values, values.shape[1] == min(n_in, n_out))
 
 

@@ -294,7 +294,7 @@ class Probe:
         spectra = {}
         for call in calls:
             slope = self._grads[call.name].get("slope")
-            if slope is not None and torch.isfinite(slope).all() and torch.isfinite(call.weight).all():
+            if slope is not None and _finite(slope) and _finite(call.weight):
                 spectra[call.name] = layer_spectrum(slope, call.weight.detach())
         return spectra
 
@@ -371,6 +371,12 @@ def _check_layer_names(model: nn.Module, layers: Sequence[str] | None) -> set[st
         if name not in weighted:
             raise DepthlabError(f"layer '{name}' is a {type(modules[name]).__name__}, which has no weights to probe")
     return set(layers)
+
+
+def _finite(tensor: Tensor) -> bool:
+    """Whether every value is finite (NaN and ±inf reach the extremes: no mask is made)."""
+    low, high = torch.aminmax(tensor.detach())
+    return bool(torch.isfinite(low) and torch.isfinite(high))
 
 
 def _flat(tensors: list[Tensor]) -> Tensor:

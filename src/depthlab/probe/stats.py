@@ -5,6 +5,7 @@ deviation, 2nd/50th/98th percentiles, saturated fraction)."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from depthlab.nets.activations import Activation
@@ -15,12 +16,17 @@ def histogram(values: Tensor, value_range: tuple[float, float] | None = None,
     """Bin edges and counts (numpy.histogram) of the finite ``values`` over
     ``value_range`` (values beyond it are counted in the end bins), or over ±max|value|
     when no range is given."""
-    x = values.detach().flatten().float().cpu().numpy()
-    x = x[np.isfinite(x)]
-    if value_range is None:
-        bound = float(np.abs(x).max()) if x.size else 0.0
+    values = values.detach().flatten().float()
+    low, high = torch.aminmax(values) if values.numel() else (values.new_zeros(()), values.new_zeros(()))
+    if not (torch.isfinite(low) and torch.isfinite(high)):  # NaN and ±inf reach the extremes
+        values = values[torch.isfinite(values)]
+        low, high = torch.aminmax(values) if values.numel() else (values.new_zeros(()), values.new_zeros(()))
+    if value_range is None:  # nothing lies beyond ±max|value|: no copy clipped to the range
+        bound = max(-low.item(), high.item())
         value_range = (-bound, bound) if bound > 0 else (-1.0, 1.0)
-    counts, edges = np.histogram(np.clip(x, *value_range), bins=bins, range=value_range)
+    else:
+        values = values.clamp(*value_range)
+    counts, edges = np.histogram(values.cpu().numpy(), bins=bins, range=value_range)
     return edges.tolist(), counts.tolist()
 
 

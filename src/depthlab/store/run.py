@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pickle
 import platform
 import sys
 import time
@@ -264,4 +265,8 @@ class RunDir:
 
         if not self.has_checkpoint:
             raise DepthlabError(f"{self.path} has no {CHECKPOINT} to resume from")
-        return torch.load(self.path / CHECKPOINT, weights_only=False)
+        try:  # weights_only: tensors and plain containers only, never code
+            return torch.load(self.path / CHECKPOINT, weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+            raise DepthlabError(f"{self.path / CHECKPOINT} is not a checkpoint depthlab wrote "
+                                f"(only tensors and plain values are read from one): {str(error).splitlines()[0]}") from None

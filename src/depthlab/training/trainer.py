@@ -122,6 +122,7 @@ class Trainer:
         self.window = RunningMean()
         self.stop_requested = False
         self.probe = None
+        self.probe_seconds = 0.0
         self.tensorboard = None
         if config.probe:
             x, y = dataset.test
@@ -165,10 +166,12 @@ class Trainer:
         return row
 
     def measure_probe(self) -> None:
+        start = time.perf_counter()
         rows = self.probe.measure(self.update, with_jacobians=self.update in self.jacobian_at,
                                   with_histograms=self.update in self.histograms_at)
         histograms = self.probe.histograms_at(self.update)
         self.run.append_probes(rows, histograms)
+        self.probe_seconds += time.perf_counter() - start
         if self.config.tensorboard:
             if self.tensorboard is None:
                 from depthlab.probe.tensorboard import TensorBoardWriter
@@ -222,6 +225,7 @@ class Trainer:
         elapsed = time.perf_counter() - started
         final = {"status": status, "update": self.update, "engine": self.engine_name,
                  "seconds": round(elapsed, 3),
+                 **({"probe_seconds": round(self.probe_seconds, 3)} if self.probe is not None else {}),
                  "updates_per_second": round((self.update - start_update) / elapsed, 2) if elapsed else None,
                  **info}
         if last_eval is not None and status != "diverged":
