@@ -231,6 +231,15 @@ def test_transformers_conv1d_and_dict_inputs_with_keyword_arguments():
     with torch.no_grad():
         assert stats["activation_std"] == pytest.approx(F.gelu(model.c_fc(x), approximate="tanh").std().item(),
                                                         rel=1e-6)
+    # the layer Jacobian is diag(φ'(s)) Wᵀ for Conv1D's (in, out) weight, per example
+    rows = probe.measure(1)
+    expected = torch.stack([torch.autograd.functional.jacobian(
+        lambda v: F.gelu(model.c_fc(v[None]), approximate="tanh")[0], e) for e in x[:2]])
+    sv = torch.linalg.svdvals(expected)
+    spectrum = {r["stat"]: r["value"] for r in rows if r["layer"] == "c_fc" and r["stat"].startswith("jacobian")}
+    assert spectrum == pytest.approx({"jacobian_sv_mean": sv.mean().item(),
+                                      "jacobian_sv_min": sv.min(1).values.mean().item(),
+                                      "jacobian_sv_max": sv.max(1).values.mean().item()}, rel=1e-5)
 
 
 def test_summary_lists_every_entry_and_what_follows():
@@ -253,3 +262,64 @@ def test_chosen_layers_and_bad_names(conv_net):
         Probe(conv_net(nn.ReLU()), torch.randn(4, 1, 8, 8), None, layers=["act"])
     with pytest.raises(DepthlabError, match="^Sequential has no weighted layer to probe"):
         Probe(nn.Sequential(nn.Tanh()), torch.randn(4, 3), None)
+
+
+def hand_measured(model, inputs, module, activation_module, loss_of):
+    """What hooks on ``module`` (its output s and ∂C/∂s) and on ``activation_module`` (its
+    first output) give in one eval-mode pass: activation std, ∂C/∂s std."""
+    seen = {}
+
+    def keep_output(m, args, out):
+        out.register_hook(lambda grad: seen.setdefault("grad", grad))
+
+    def keep_activation(m, args, out):
+        seen.setdefault("a", out.detach().clone())
+
+    handles = [module.register_forward_hook(keep_output), activation_module.register_forward_hook(keep_activation)]
+    model.eval()
+    loss_of(model(**inputs)).backward()
+    model.zero_grad()
+    for handle in handles:
+        handle.remove()
+    return seen["a"].std().item(), seen["grad"].std().item()
+
+
+def test_a_tiny_gpt2_from_its_config_has_every_weight_layer_and_its_gelu():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=50, n_positions=12,
+                                     bos_token_id=0, eos_token_id=0)
+    model = transformers.GPT2LMHeadModel(config)
+    ids = torch.randint(0, 50, (6, 10))
+    probe = Probe(model, {"input_ids": ids, "labels": ids})  # the default loss: the output's own .loss
+    stats = measured(probe, "transformer.h.1.mlp.c_fc")
+    block = model.transformer.h[1].mlp
+    std, grad_std = hand_measured(model, {"input_ids": ids, "labels": ids}, block.c_fc, block.act, lambda out: out.loss)
+    assert (stats["activation_std"], stats["backprop_grad_std"]) == pytest.approx((std, grad_std), rel=1e-5)
+    found = {row["module"] for row in probe.summary()}
+    weighted = {name for name, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))}
+    assert found == weighted - {"lm_head"}  # lm_head's weight is wte's: its call is transformer.wte#2
+    assert then(probe)["transformer.wte#2"] == "no activation: cross_entropy()"
+    assert then(probe)["transformer.h.0.mlp.c_fc"] == "gelu-tanh"
+    assert "jacobian_sv_mean" in {r["stat"] for r in probe.measure(1) if r["layer"] == "transformer.h.0.attn.c_attn"}
+
+
+def test_a_tiny_bert_classifier_from_its_config_with_an_attention_mask():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(num_hidden_layers=2, hidden_size=16, num_attention_heads=2, intermediate_size=32,
+                                     vocab_size=50, max_position_embeddings=12, num_labels=3)
+    model = transformers.BertForSequenceClassification(config)
+    ids, y = torch.randint(0, 50, (6, 10)), torch.randint(0, 3, (6,))
+    mask = torch.ones_like(ids)
+    mask[:, 7:] = 0
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    probe = Probe(model, inputs, y)  # the default loss: cross-entropy on the output's .logits
+    stats = measured(probe, "bert.encoder.layer.0.intermediate.dense")
+    layer = model.bert.encoder.layer[0].intermediate
+    std, grad_std = hand_measured(model, inputs, layer.dense, layer.intermediate_act_fn,
+                                  lambda out: F.cross_entropy(out.logits, y))
+    assert (stats["activation_std"], stats["backprop_grad_std"]) == pytest.approx((std, grad_std), rel=1e-5)
+    assert then(probe)["bert.pooler.dense"] == "tanh"
+    assert then(probe)["classifier"] == "no activation: the model's output"
+    assert len(probe.summary()) == 4 + 2 * 8 + 2  # embeddings and their norm, 8 per block, pooler and classifier

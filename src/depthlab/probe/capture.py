@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
@@ -89,10 +88,17 @@ class Call:
     u: Tensor | None = None
     a: Tensor | None = None
     after: str = "the model's output"
+    transposed: bool = False
 
     @property
     def weight(self) -> Tensor:
         return self.weights[0]
+
+    @property
+    def matrix(self) -> Tensor:
+        """A linear call's weight as the (out, in) matrix W of s = W x + b (transformers'
+        ``Conv1D`` stores it transposed)."""
+        return self.weight.t() if self.transposed else self.weight
 
 
 @dataclass
@@ -137,7 +143,7 @@ class CapturePass(TorchFunctionMode):
         if activation is not None and id(args[0]) in self._flows:
             return self._activate(self._flows[id(args[0])], activation, func, args, kwargs)
         out = func(*args, **kwargs)
-        if flowing and isinstance(out, (Tensor, tuple, list)):  # not a query such as .shape or .dim()
+        if flowing and _holds_tensors(out):  # not a query such as .shape, .size() or .dim()
             self._follow(name, flowing, args, kwargs, out)
         return out
 
@@ -146,7 +152,7 @@ class CapturePass(TorchFunctionMode):
 
     # -- layers --------------------------------------------------------------------------
     def _layer(self, name: str, args: tuple, kwargs: dict) -> tuple | None:
-        """(kind, module name, weights, biases, input, output picker) if this call applies a
+        """(kind, module name, weights, biases, input, output picker, transposed) if this call applies a
         weighted layer of the model, else None."""
         if name in LAYER_FUNCTIONS:
             kind, weight_at, bias_at = LAYER_FUNCTIONS[name]
@@ -156,14 +162,15 @@ class CapturePass(TorchFunctionMode):
                 return None
             bias = _arg(args, kwargs, bias_at, "bias") if bias_at is not None else None
             x = args[1] if name == "addmm" else args[0]
-            return kind, owner[0], [weight], [bias] if isinstance(bias, Tensor) else [], x, lambda out: out
+            return kind, owner[0], [weight], [bias] if isinstance(bias, Tensor) else [], x, lambda out: out, \
+                name == "addmm"
         if name in RECURRENT_FUNCTIONS and len(args) > 2 and isinstance(args[2], (list, tuple)):
             params = [p for p in args[2] if isinstance(p, Tensor) and id(p) in self.owners]
             if not params:
                 return None
             named = [(self.owners[id(p)][1], p) for p in params]
             return ("recurrent", self.owners[id(params[0])][0], [p for n, p in named if n.startswith("weight")],
-                    [p for n, p in named if n.startswith("bias")], args[0], lambda out: out[0])
+                    [p for n, p in named if n.startswith("bias")], args[0], lambda out: out[0], False)
         if name == ATTENTION_FUNCTION:
             weight = _arg(args, kwargs, 11, "out_proj_weight")
             owner = self.owners.get(id(weight)) if isinstance(weight, Tensor) else None
@@ -171,11 +178,11 @@ class CapturePass(TorchFunctionMode):
                 return None
             bias = _arg(args, kwargs, 12, "out_proj_bias")
             return "attention", owner[0], [weight], [bias] if isinstance(bias, Tensor) else [], args[0], \
-                lambda out: out[0]
+                lambda out: out[0], False
         return None
 
     def _record(self, layer: tuple, func, args: tuple, kwargs: dict):
-        kind, module_name, weights, biases, x, pick = layer
+        kind, module_name, weights, biases, x, pick, transposed = layer
         inherited = self._flows.get(id(x)) if isinstance(x, Tensor) else None
         if kind == "attention":
             self._record_input_projection(module_name, args, kwargs)
@@ -190,7 +197,7 @@ class CapturePass(TorchFunctionMode):
         copy = s.clone()  # what the model goes on with: nothing it does can change s
         count = self._counts[module_name] = self._counts.get(module_name, 0) + 1
         call = Call(module_name if count == 1 else f"{module_name}#{count}", module_name, kind, weights, biases,
-                    x, s)
+                    x, s, transposed=transposed)
         self.calls.append(call)
         calls = [*inherited.calls, call] if kind == "norm" and inherited is not None else [call]
         self._flows[id(copy)] = _Flow(copy, calls)
@@ -287,6 +294,12 @@ class CapturePass(TorchFunctionMode):
 
 def _arg(args: tuple, kwargs: dict, position: int, keyword: str) -> Any:
     return args[position] if len(args) > position else kwargs.get(keyword)
+
+
+def _holds_tensors(out: Any) -> bool:
+    """Whether an operation's result is a tensor or holds some (``split``'s tuple), not an
+    answer to a query (a ``torch.Size``, a number, a dtype)."""
+    return isinstance(out, Tensor) or (isinstance(out, (tuple, list)) and any(isinstance(t, Tensor) for t in out))
 
 
 def _tensor_args(args: tuple, kwargs: dict) -> list[Tensor]:

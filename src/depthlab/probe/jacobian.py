@@ -14,8 +14,9 @@ scale; the input-to-top Jacobian ∂a^L/∂x shows what the whole stack does.
 A layer Jacobian whose smaller side is at most :data:`FULL_SPECTRUM_MAX` is formed and gets
 its whole spectrum (one SVD). A larger one, and the input-to-top Jacobian of a model that is
 not a plain stack, are never formed: their :data:`TOP_SINGULAR_VALUES` (layer) or
-:data:`INPUT_SINGULAR_VALUES` (model) largest singular values come from ARPACK's implicitly restarted Lanczos method (``scipy.sparse.linalg.svds``)
-on an operator that only multiplies by J and Jᵀ: for a layer, J v = φ'(s) ⊙ (W v) and
+:data:`INPUT_SINGULAR_VALUES` (model) largest singular values come from ARPACK's
+implicitly restarted Lanczos method (``scipy.sparse.linalg.svds``) on an operator that
+only multiplies by J and Jᵀ: for a layer, J v = φ'(s) ⊙ (W v) and
 Jᵀ w = Wᵀ (φ'(s) ⊙ w); for a model, Jacobian-vector products (by the double-backward trick)
 and vector-Jacobian products, one backward pass each, on a few examples only. Memory stays
 that of one pass on those examples; a model's Jacobian narrow enough to form from its

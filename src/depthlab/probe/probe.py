@@ -53,6 +53,7 @@ from depthlab.store.probes import ProbeLog
 from depthlab.store.run import RunDir
 
 LAYER_NAMINGS = ("modules", "positions")
+FINISHED = ("completed", "diverged", "interrupted")
 
 
 class Probe:
@@ -152,10 +153,12 @@ class Probe:
         self._logging().append_metrics({"update": update, **{k: float(v) for k, v in numbers.items()}})
         self._logging().set_status("running", update=update)
 
-    def finish(self, update: int | None = None) -> None:
-        """Mark the run :meth:`log_to` writes completed (at ``update``, default the last
-        measure's)."""
-        self._logging().set_status("completed", update=update if update is not None else self._last_update())
+    def finish(self, update: int | None = None, status: str = "completed") -> None:
+        """Mark the run :meth:`log_to` writes ``status`` (completed, diverged or
+        interrupted) at ``update``, default the last measure's."""
+        if status not in FINISHED:
+            raise unknown_choice("run status", status, FINISHED)
+        self._logging().set_status(status, update=update if update is not None else self._last_update())
 
     def _logging(self) -> RunDir:
         if self.run is None:
@@ -295,7 +298,7 @@ class Probe:
         for call in calls:
             slope = self._grads[call.name].get("slope")
             if slope is not None and _finite(slope) and _finite(call.weight):
-                spectra[call.name] = layer_spectrum(slope, call.weight.detach())
+                spectra[call.name] = layer_spectrum(slope, call.matrix.detach())
         return spectra
 
     def _input_spectrum(self, calls: list[Call]) -> tuple[str, Spectrum] | None:
@@ -323,7 +326,7 @@ class Probe:
             slope = self._grads[call.name].get("slope")
             if slope is None or call.x is None or call.x.dim() != 2 or not torch.equal(call.x, signal):
                 return None
-            jacobians.append(layer_jacobians(slope, call.weight.detach()))
+            jacobians.append(layer_jacobians(slope, call.matrix.detach()))
             signal = call.a if call.activation is not None else call.s
         product = chain_jacobian(jacobians)
         if not torch.isfinite(product).all():  # a diverging network: no spectrum to speak of

@@ -54,6 +54,23 @@ def histogram_updates(total: int, every: int) -> set[int]:
     return {*jacobian_updates(total, every), total}
 
 
+class ProbeSchedule:
+    """A run's probe updates of :func:`probe_updates`, each with what it measures."""
+
+    def __init__(self, total: int, every: int):
+        self.total, self.every = total, every
+        self.updates = set(probe_updates(total, every))
+        self.jacobians = jacobian_updates(total, every)
+        self.histograms = histogram_updates(total, every)
+
+    def __contains__(self, update: int) -> bool:
+        return update in self.updates
+
+    def measure(self, update: int) -> dict[str, bool]:
+        """The keyword arguments of :meth:`depthlab.probe.Probe.measure` at ``update``."""
+        return {"with_jacobians": update in self.jacobians, "with_histograms": update in self.histograms}
+
+
 def evaluates_at_start(total: int, every: int) -> bool:
     """Whether a run of ``total`` updates, evaluated every ``every``, is also evaluated
     at update 0: only when it has another evaluation before its end to compare with."""

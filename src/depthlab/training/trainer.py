@@ -34,7 +34,7 @@ from depthlab.probe import Probe
 from depthlab.store.run import Network, RunDir, environment
 from depthlab.training.costs import COSTS, Cost
 from depthlab.training.engine import make_engine
-from depthlab.training.schedule import evaluates_at_start, histogram_updates, jacobian_updates, probe_updates
+from depthlab.training.schedule import ProbeSchedule, evaluates_at_start
 
 DEFAULT_UPDATES = 10_000
 EVAL_BATCH = 1000
@@ -129,9 +129,7 @@ class Trainer:
             n = min(config.probe_size, len(x))
             self.probe = Probe(model, x[:n].to(self.device), y[:n].to(self.device), self.cost.loss,
                                jacobian_examples=config.jacobian_examples, layer_names="positions")
-            self.probe_at = set(probe_updates(self.total, config.probe_every))
-            self.jacobian_at = jacobian_updates(self.total, config.probe_every)
-            self.histograms_at = histogram_updates(self.total, config.probe_every)
+            self.schedule = ProbeSchedule(self.total, config.probe_every)
 
     # -- checkpoints ---------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -167,8 +165,7 @@ class Trainer:
 
     def measure_probe(self) -> None:
         start = time.perf_counter()
-        rows = self.probe.measure(self.update, with_jacobians=self.update in self.jacobian_at,
-                                  with_histograms=self.update in self.histograms_at)
+        rows = self.probe.measure(self.update, **self.schedule.measure(self.update))
         histograms = self.probe.histograms_at(self.update)
         self.run.append_probes(rows, histograms)
         self.probe_seconds += time.perf_counter() - start
@@ -193,7 +190,7 @@ class Trainer:
                    dynamic_ncols=True, mininterval=0.5, leave=False)
         with _stop_on_sigint(self):
             while self.update < self.total:
-                if self.probe is not None and self.update in self.probe_at:
+                if self.probe is not None and self.update in self.schedule:
                     self.measure_probe()
                 x, y = next(batches)
                 loss = self.engine.step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
@@ -218,7 +215,7 @@ class Trainer:
                     self.checkpoint()
                     break
         bar.close()
-        if status == "completed" and self.probe is not None and self.update in self.probe_at:
+        if status == "completed" and self.probe is not None and self.update in self.schedule:
             self.measure_probe()
         if self.tensorboard is not None:
             self.tensorboard.close()

@@ -1,0 +1,71 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depthlab.errors import DepthlabError
+from depthlab.integrations.scheduled import ScheduledProbe, probe_set_from
+from depthlab.store.run import RunDir
+from depthlab.training.schedule import probe_updates
+
+
+def test_a_probe_set_joins_pairs_up_to_its_size():
+    batches = [(torch.full((4, 3), float(k)), torch.full((4,), k)) for k in range(5)]
+    inputs, targets = probe_set_from(batches, 10)
+    assert inputs.shape == (10, 3) and targets.tolist() == [0] * 4 + [1] * 4 + [2] * 2
+
+
+def test_a_probe_set_of_dicts_stops_where_padding_changes_the_shape():
+    batches = [{"input_ids": torch.zeros(4, 7, dtype=torch.long), "labels": torch.zeros(4, dtype=torch.long)},
+               {"input_ids": torch.ones(4, 7, dtype=torch.long), "labels": torch.ones(4, dtype=torch.long)},
+               {"input_ids": torch.ones(4, 9, dtype=torch.long), "labels": torch.ones(4, dtype=torch.long)}]
+    inputs, targets = probe_set_from(batches, 100)
+    assert targets is None and inputs["input_ids"].shape == (8, 7) and inputs["labels"].tolist() == [0] * 4 + [1] * 4
+
+
+def test_a_batch_of_another_form_is_named():
+    with pytest.raises(DepthlabError, match="cannot make a probe set of a batch of type str"):
+        probe_set_from(["text"], 10)
+    with pytest.raises(DepthlabError, match="gave no batch"):
+        probe_set_from([], 10)
+
+
+def test_a_plain_loop_measures_on_the_schedule_and_writes_a_run(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    x, y = torch.randn(30, 5), torch.randint(0, 3, (30,))
+    scheduled = ScheduledProbe(tmp_path / "run", loss_fn=F.cross_entropy, every=10, probe_size=12)
+    scheduled.start(model, 25, torch.device("cpu"), lr=0.1, batches=[(x[:8], y[:8]), (x[8:16], y[8:16])])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for update in range(25):
+        scheduled.before_update(update)
+        scheduled.before_update(update)  # a second call at one update (gradient accumulation) measures nothing
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    scheduled.end(25)
+    run = RunDir.open(tmp_path / "run")
+    assert sorted({r["update"] for r in run.probes.rows}) == probe_updates(25, 10) == [0, 1, 2, 5, 10, 20, 25]
+    assert {h["update"] for h in run.probes.histograms} == {0, 25}  # initialization and the end
+    assert run.status == {"status": "completed", "update": 25}
+    assert run.probe_facts["lr"] == 0.1 and run.probe_facts["probe_size"] == 12
+
+
+def test_an_unfinished_run_ends_without_a_last_measure(tmp_path):
+    model = nn.Sequential(nn.Linear(5, 3))
+    scheduled = ScheduledProbe(tmp_path / "run", inputs=torch.randn(6, 5), targets=torch.randint(0, 3, (6,)),
+                               loss_fn=F.cross_entropy, every=10)
+    scheduled.start(model, 100, torch.device("cpu"))
+    scheduled.before_update(0)
+    scheduled.end(3, status="interrupted")
+    run = RunDir.open(tmp_path / "run")
+    assert run.status["status"] == "interrupted" and {r["update"] for r in run.probes.rows} == {0}
+
+
+def test_bad_options_are_named():
+    with pytest.raises(DepthlabError, match=r"every \(0\) and probe_size \(300\) must be at least 1"):
+        ScheduledProbe(every=0)
+    with pytest.raises(DepthlabError, match="no probe set: give the callback inputs"):
+        ScheduledProbe().start(nn.Linear(2, 2), 10, torch.device("cpu"))
+    with pytest.raises(DepthlabError, match="the run has 0 updates to train"):
+        ScheduledProbe(inputs=torch.randn(3, 2)).start(nn.Linear(2, 2), 0, torch.device("cpu"))
