@@ -1,8 +1,9 @@
+import numpy as np
 import pytest
 import torch
 
 from depthlab.nets.activations import ACTIVATIONS
-from depthlab.probe.stats import activation_stats, histogram
+from depthlab.probe.stats import SAMPLE_SIZE, activation_stats, histogram, percentiles
 
 
 @pytest.mark.parametrize("name, values, fraction", [
@@ -22,8 +23,7 @@ def test_saturated_fraction_follows_each_activation_rule(name, values, fraction)
 def test_activation_percentiles_mean_and_std():
     a = torch.arange(101.0) / 100
     stats = activation_stats(a, a, ACTIVATIONS.get("sigmoid"))
-    assert (stats["activation_p2"], stats["activation_p50"], stats["activation_p98"]) == pytest.approx(
-        (0.02, 0.5, 0.98))
+    assert (stats["activation_p2"], stats["activation_p98"]) == pytest.approx((0.02, 0.98))
     assert stats["activation_mean"] == pytest.approx(0.5)
     assert stats["activation_std"] == pytest.approx(a.std().item())
 
@@ -38,3 +38,25 @@ def test_histogram_without_range_is_symmetric_and_ignores_non_finite_values():
     edges, counts = histogram(torch.tensor([-0.5, 2.0, float("nan"), float("inf")]), bins=4)
     assert edges == [-2.0, -1.0, 0.0, 1.0, 2.0]
     assert counts == [0, 1, 0, 1]
+
+
+def misleading(n=300_000):
+    """Values whose strided sample holds only the largest: the upper bound misses."""
+    values = torch.zeros(n)
+    values[::n // SAMPLE_SIZE] = 1.0
+    return values + torch.linspace(0, 1e-3, n)
+
+
+@pytest.mark.parametrize("case", ["tanh", "sorted", "ties", "shifted units", "misleading sample", "small"])
+def test_percentiles_are_numpys_exactly(case):
+    generator = torch.Generator().manual_seed(0)
+    values = {
+        "tanh": torch.tanh(3 * torch.randn(300, 1000, generator=generator)),
+        "sorted": torch.sort(torch.randn(300_000, generator=generator)).values,  # a strided sample sees a trend
+        "ties": torch.randint(0, 3, (300, 1000), generator=generator).float(),  # most values equal the bound
+        "shifted units": torch.sigmoid(torch.randn(300, 1000, generator=generator) + torch.linspace(-6, 6, 1000)),
+        "misleading sample": misleading(),
+        "small": torch.rand(SAMPLE_SIZE, generator=generator),
+    }[case].flatten().numpy()
+    qs = (0.5, 2, 50, 98, 99.9)
+    assert percentiles(values, qs) == pytest.approx(tuple(np.percentile(values, qs)), abs=0, rel=1e-6)
