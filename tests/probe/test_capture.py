@@ -251,6 +251,22 @@ def test_summary_lists_every_entry_and_what_follows():
                        ("output", "9", "linear", "no activation: the model's output")]
 
 
+def test_summary_names_the_weights_no_known_layer_used():
+    class Bilinear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.mix = nn.Linear(4, 4), nn.Parameter(torch.eye(4))
+
+        def forward(self, x):
+            return torch.tanh(self.fc(x)) @ self.mix
+
+    rows = Probe(Bilinear(), torch.randn(5, 4), torch.randint(0, 4, (5,)), F.cross_entropy).summary()
+    assert [(row["layer"], row["kind"], row["then"]) for row in rows] == [
+        ("fc", "linear", "tanh"),
+        ("Bilinear", "not recognised",
+         "not probed: no layer function the probe knows used the weights of this Bilinear in the pass")]
+
+
 def test_chosen_layers_and_bad_names(conv_net):
     probe = Probe(conv_net(nn.ReLU()), torch.randn(4, 1, 8, 8), torch.randint(0, 4, (4,)), F.cross_entropy,
                   layers=["conv1"])

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 from depthlab.probe.state import preserved_state

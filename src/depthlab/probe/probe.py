@@ -8,7 +8,7 @@ statistics, per entry (C is the loss on the whole probe set, s the layer's outpu
 the activation its output went through, u what φ was applied to):
 
 - with an activation: ``activation_mean``, ``activation_std``, ``activation_p2``,
-  ``activation_p50``, ``activation_p98`` (percentiles), ``saturated_fraction`` (the
+  ``activation_p98`` (percentiles), ``saturated_fraction`` (the
   activation's ``saturation_rule``);
 - with an output: ``preactivation_mean``, ``preactivation_std``; ``backprop_grad_std``
   and ``backprop_grad_norm`` of ∂C/∂s;
@@ -179,14 +179,25 @@ class Probe:
 
     def summary(self) -> list[dict[str, str]]:
         """One row per entry: its name, module, kind, shape and what its output went
-        through (the activation, or what took it instead). Runs a pass if none has run."""
+        through (the activation, or what took it instead); then one row (kind "not
+        recognised") per module with weights that no entry used, such as a custom layer
+        multiplying by its parameter with ``@``. Runs a pass if none has run."""
         if not self.calls:
             with preserved_state(self.model, self.train_mode):
                 self._pass(self.inputs, slopes=False)
-        return [{"layer": self._names[call.name], "module": call.module_name, "kind": call.kind,
+        rows = [{"layer": self._names[call.name], "module": call.module_name, "kind": call.kind,
                  "weight": "×".join(map(str, call.weight.shape)),
                  "then": call.activation.name if call.activation else f"no activation: {_words(call.after)}"}
                 for call in self.calls]
+        used = {id(p) for call in self.calls for p in (*call.weights, *call.biases)}
+        for name, module in self.model.named_modules():
+            own = list(module.parameters(recurse=False))
+            if own and not any(id(p) in used for p in own) and (self.only is None or name in self.only):
+                rows.append({"layer": name or type(module).__name__, "module": name, "kind": "not recognised",
+                             "weight": "×".join(map(str, own[0].shape)),
+                             "then": f"not probed: no layer function the probe knows used the weights of this "
+                                     f"{type(module).__name__} in the pass"})
+        return rows
 
     def state_dict(self) -> dict[str, Any]:
         """What the next measure depends on (the previous update and weights, for the update
@@ -286,7 +297,8 @@ class Probe:
         if self._previous is not None and call.name in self._previous[1]:
             before = _flat(self._previous[1][call.name])
             if before.shape == weight.shape:
-                stats["update_ratio"] = ((weight - before).norm() / before.norm()).item() / (update - self._previous[0])
+                change = torch.dist(weight, before) / torch.linalg.vector_norm(before)
+                stats["update_ratio"] = change.item() / (update - self._previous[0])
         tensors["weight_grad"] = (grad_w, None)
         hists = {quantity: histogram(values, value_range, self.bins)
                  for quantity, (values, value_range) in tensors.items()} if with_histograms else {}
