@@ -162,3 +162,21 @@ def test_a_directory_with_probes_but_no_facts_is_a_one_line_error(tmp_path, caps
     assert main(["inspect", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no config.json" in err and "Probe.log_to (no probe.json)" in err
+
+
+@pytest.mark.parametrize("facts, named", [
+    ({"layers": [{"module": "fc"}]}, 'layer 0 needs a "layer" name'),
+    ({"layers": "fc"}, 'it needs "layers": a list'),
+    ({"layers": [], "lr": "fast"}, '"lr" must be a number or null'),
+])
+def test_a_probe_record_missing_a_field_is_a_one_line_error(tmp_path, capsys, facts, named):
+    import json
+
+    from depthlab.cli import main
+
+    (tmp_path / "probe.json").write_text(json.dumps(facts))
+    (tmp_path / "status.json").write_text(json.dumps({"status": "completed", "update": 1}))
+    assert main(["inspect", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err and "probe.json" in err
+    assert not (tmp_path / "report").exists()  # nothing half-written

@@ -151,8 +151,16 @@ class RunDir:
         """probe.json: {"model", "lr" (or None), "layers": [{"layer", "module", "kind",
         "activation"}]} of a run a user's loop wrote."""
         facts = read_json(self.path / PROBE_FACTS)
+        where = self.path / PROBE_FACTS
         if not isinstance(facts, dict) or not isinstance(facts.get("layers", []), list):
-            raise DepthlabError(f"{self.path / PROBE_FACTS}: not a probe record (it needs \"layers\": a list)")
+            raise DepthlabError(f"{where}: not a probe record (it needs \"layers\": a list)")
+        for k, layer in enumerate(facts.setdefault("layers", [])):
+            if not (isinstance(layer, dict) and isinstance(layer.get("layer"), str)):
+                raise DepthlabError(f"{where}: layer {k} needs a \"layer\" name (with \"activation\": a name or "
+                                    f"null), not {layer!r}")
+            layer.setdefault("activation", None)
+        if facts.get("lr") is not None and not isinstance(facts["lr"], (int, float)):
+            raise DepthlabError(f"{where}: \"lr\" must be a number or null, not {facts['lr']!r}")
         return facts
 
     @property
@@ -269,4 +277,5 @@ class RunDir:
             return torch.load(self.path / CHECKPOINT, weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
             raise DepthlabError(f"{self.path / CHECKPOINT} is not a checkpoint depthlab wrote "
-                                f"(only tensors and plain values are read from one): {str(error).splitlines()[0]}") from None
+                                "(only tensors and plain values are read from one): "
+                                f"{str(error).splitlines()[0]}") from None
