@@ -6,6 +6,7 @@ from torch import nn
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 from depthlab.probe.jacobian import (
+    SEQUENCE_ROWS,
     Spectrum,
     chain_jacobian,
     layer_jacobians,
@@ -129,6 +130,34 @@ def test_a_linear_layer_on_sequences_has_one_jacobian_per_position():
     sv = torch.linalg.svdvals(slope[:, :, None] * model[0].weight)
     assert stats["jacobian_sv_mean"] == pytest.approx(sv.mean().item(), rel=1e-5)
     assert stats["jacobian_sv_max"] == pytest.approx(sv.max(1).values.mean().item(), rel=1e-5)
+
+
+def test_a_long_sequence_takes_its_spectra_on_evenly_spaced_positions():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    x = torch.randn(5, 10, 4)  # two examples of 10 positions: 20 rows, more than SEQUENCE_ROWS
+    probe = Probe(model, x, None, lambda out, _: out.square().mean(), jacobian_examples=2)
+    stats = _stats(probe.measure(0), "0")
+    with torch.no_grad():
+        rows = (1 - torch.tanh(model[0](x[:2])) ** 2).reshape(20, 3)
+    chosen = rows[torch.linspace(0, 19, SEQUENCE_ROWS).round().long()]
+    assert SEQUENCE_ROWS < 20 and len(set(torch.linspace(0, 19, SEQUENCE_ROWS).round().tolist())) == SEQUENCE_ROWS
+    sv = torch.linalg.svdvals(chosen[:, :, None] * model[0].weight)
+    assert stats["jacobian_sv_mean"] == pytest.approx(sv.mean().item(), rel=1e-5)
+
+
+def test_an_attention_model_gets_its_input_spectrum_though_fused_attention_is_differentiable_once():
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+    model = nn.Sequential(nn.TransformerEncoder(layer, 1, enable_nested_tensor=False), nn.Flatten(),
+                          nn.Linear(16 * 9, 4)).eval()
+    x = torch.randn(6, 9, 16)  # a Jacobian of 144 × 144 per example: too wide to form, found by ARPACK
+    stats = _stats(Probe(model, x, torch.randint(0, 4, (6,)), jacobian_examples=2).measure(0),
+                   "0.layers.0.norm2")
+    true = torch.stack([torch.autograd.functional.jacobian(lambda e: model[0](e[None])[0], x[i]).reshape(144, 144)
+                        for i in range(2)])
+    assert stats["input_jacobian_sv_max"] == pytest.approx(torch.linalg.svdvals(true).max(1).values.mean().item(),
+                                                          rel=1e-3)
 
 
 class TokenNet(nn.Module):

@@ -21,6 +21,8 @@ Jᵀ w = Wᵀ (φ'(s) ⊙ w); for a model, Jacobian-vector products (by the doub
 and vector-Jacobian products, one backward pass each, on a few examples only. Memory stays
 that of one pass on those examples; a model's Jacobian narrow enough to form from its
 products (one side at most :data:`FORMED_FROM_PRODUCTS_MAX`) gets its whole spectrum.
+The double-backward trick needs every operation differentiable twice: the model's pass
+for it runs attention on PyTorch's composite ("math") kernel, whose fused kernels are not.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ TOP_SINGULAR_VALUES = 8
 """How many of a large layer Jacobian's singular values are found (the largest)."""
 INPUT_SINGULAR_VALUES = 2
 """How many of a large input-to-top Jacobian's are found: each product is a backward pass."""
+SEQUENCE_ROWS = 8
+"""A layer applied per position gets its spectrum on at most this many (example, position)
+rows, evenly spaced over the first examples' positions: each row is a Jacobian of its own."""
 TOLERANCE = 1e-3
 """ARPACK's relative accuracy for the singular values it returns."""
 SEED = 2010
@@ -125,7 +130,7 @@ def largest_singular_values(product: Product, transposed: Product, examples: int
     given only J v (``product``) and Jᵀ w (``transposed``), by ARPACK; all of them, from J
     formed by products with the unit vectors, when one side is at most
     max(``formed_up_to``, ``count`` + 1). Returns (examples, r), largest first."""
-    from scipy.sparse.linalg import LinearOperator, svds
+    from scipy.sparse.linalg import ArpackError, LinearOperator, svds
 
     limit = max(formed_up_to, count + 1)
     if min(n_in, n_out) <= limit:
@@ -150,7 +155,7 @@ def largest_singular_values(product: Product, transposed: Product, examples: int
         start = np.random.default_rng(SEED).standard_normal(min(n_in, n_out))
         try:
             values = svds(operator, k=count, tol=TOLERANCE, return_singular_vectors=False, v0=start)
-        except (ArithmeticError, ValueError, RuntimeError):  # non-finite products: no spectrum to speak of
+        except (ArithmeticError, ValueError, ArpackError):  # non-finite products: no spectrum to speak of
             values = np.full(count, np.nan)
         rows.append(np.sort(values)[::-1].copy())
     return torch.as_tensor(np.stack(rows), dtype=like.dtype)

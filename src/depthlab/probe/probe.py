@@ -41,12 +41,20 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.nets.activations import Activation
 from depthlab.probe.calling import Inputs, call_model, examples_in, first_examples, probe_loss
 from depthlab.probe.capture import Call, CapturePass
-from depthlab.probe.jacobian import Spectrum, chain_jacobian, input_spectrum, layer_jacobians, layer_spectrum
+from depthlab.probe.jacobian import (
+    SEQUENCE_ROWS,
+    Spectrum,
+    chain_jacobian,
+    input_spectrum,
+    layer_jacobians,
+    layer_spectrum,
+)
 from depthlab.probe.state import preserved_state
 from depthlab.probe.stats import activation_stats, histogram
 from depthlab.store.probes import ProbeLog
@@ -250,18 +258,22 @@ class Probe:
         return calls, found
 
     def _slope(self, call: Call) -> Tensor | None:
-        """φ'(s) on the first rows (examples, or positions of the first examples) of a linear
-        call whose activation acts elementwise on its output; 1 for one that feeds the next
-        layer directly; None otherwise."""
+        """φ'(s) on the first rows (examples, or at most :data:`SEQUENCE_ROWS` positions of
+        the first examples, evenly spaced) of a linear call whose activation acts elementwise
+        on its output; 1 for one that feeds the next layer directly; None otherwise."""
         if call.kind != "linear" or call.s is None or call.s.dim() not in (2, 3) or self._is_output(call):
             return None
         rows = self.jacobian_examples * (1 if call.s.dim() == 2 else call.s.shape[1])
+        if call.s.dim() == 3 and rows > SEQUENCE_ROWS:
+            rows = torch.linspace(0, rows - 1, SEQUENCE_ROWS).round().long()
+        else:
+            rows = slice(rows)
         if call.activation is None:
-            return torch.ones_like(call.s.reshape(-1, call.s.shape[-1])[:rows]).detach()
+            return torch.ones_like(call.s.reshape(-1, call.s.shape[-1])[rows]).detach()
         if call.a.shape != call.s.shape:
             return None
         (slope,) = torch.autograd.grad(call.a, call.s, torch.ones_like(call.a), retain_graph=True, allow_unused=True)
-        return None if slope is None else slope.reshape(-1, slope.shape[-1])[:rows].detach()
+        return None if slope is None else slope.reshape(-1, slope.shape[-1])[rows].detach()
 
     @staticmethod
     def _is_output(call: Call) -> bool:
@@ -353,7 +365,8 @@ class Probe:
         if floating:
             inputs = inputs.detach().requires_grad_(True)
         capture = CapturePass(self.model, self.only)
-        with torch.enable_grad(), capture.watching_activation_modules(self.model), capture:
+        with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), capture.watching_activation_modules(self.model), \
+                capture:
             call_model(self.model, inputs)
         found = {call.name: call for call in capture.calls}
         first = next((call for call in capture.calls if call.s is not None and torch.is_floating_point(call.s)), None)
