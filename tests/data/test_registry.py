@@ -189,12 +189,12 @@ def test_unknown_name_lists_the_choices():
     with pytest.raises(DepthlabError) as error:
         DATASETS.get("mnsit")
     assert str(error.value) == (
-        "unknown dataset 'mnsit' (did you mean 'mnist'?); valid choices: arrays:PATH, cifar10, fashion-mnist, mnist, shapeset"
+        "unknown dataset 'mnsit' (did you mean 'mnist'?); valid choices: arrays:PATH, cifar10, fashion-mnist, mnist, shapeset, shapeset-centred"
     )
 
 
 def test_dataset_names():
-    assert [d.name for d in DATASETS] == ["shapeset", "mnist", "fashion-mnist", "cifar10"]
+    assert [d.name for d in DATASETS] == ["shapeset", "shapeset-centred", "mnist", "fashion-mnist", "cifar10"]
     assert DATASETS.choices()[-1] == "arrays:PATH"
 
 
@@ -212,6 +212,7 @@ def test_available_datasets_are_those_found_without_downloading(isolated_roots, 
     assert available_datasets(isolated_roots / "flag") == ["shapeset", "mnist", "cifar10"]
     write_mnist(isolated_roots / "system" / "fashion-mnist", gz=True)
     assert available_datasets() == ["shapeset", "fashion-mnist", "cifar10"]
+    assert available_datasets(variants=True) == ["shapeset", "shapeset-centred", "fashion-mnist", "cifar10"]
 
 
 def test_arrays_form_loads_the_named_file(tmp_path):
@@ -226,6 +227,12 @@ def test_shapeset_by_name_draws_the_asked_validation_and_test_sizes():
     data = DATASETS.get("shapeset").load(eval_size=7)
     assert (len(data.validation[0]), len(data.test[0])) == (7, 7)
     assert not torch.equal(data.validation[0], data.test[0])
+
+
+def test_shapeset_centred_holds_the_same_images_in_minus_one_to_one():
+    plain = DATASETS.get("shapeset").load(eval_size=5).validation[0]
+    centred = DATASETS.get("shapeset-centred").load(eval_size=5).validation[0]
+    assert plain.min() >= 0 and torch.allclose(centred, 2 * plain - 1, atol=1e-6)
 
 
 def test_eval_size_cuts_file_data_sets(isolated_roots, write_mnist):

@@ -8,7 +8,9 @@ from depthlab.data.shapeset import (
     CHUNK_SIZE,
     CLASS_NAMES,
     CLASS_SHAPES,
+    NO_SHAPE,
     ShapesetDataset,
+    draw,
     generate,
     rasterise,
 )
@@ -17,73 +19,136 @@ from depthlab.errors import DepthlabError
 
 @pytest.fixture(scope="module")
 def sample():
-    """10,000 images in [0, 1] with their object masks."""
-    return generate(10_000, seed=7, pixel_range=(0.0, 1.0), return_masks=True)
+    """50,000 images: grey levels, labels and what was drawn."""
+    return draw(50_000, seed=7)
 
 
-def test_shapes_and_types(sample):
-    x, y, masks = sample
-    assert x.shape == (10_000, 1, 32, 32) and x.dtype == torch.float32
-    assert y.shape == (10_000,) and y.dtype == torch.int64
-    assert masks.shape == (10_000, 2, 32, 32) and masks.dtype == torch.bool
+def test_shapes_and_types():
+    x, y = generate(10, seed=0)
+    assert x.shape == (10, 1, 32, 32) and x.dtype == torch.float32
+    assert y.shape == (10,) and y.dtype == torch.int64
 
 
-def test_class_names_are_3_shapes_and_6_unordered_pairs():
+def test_class_names_are_3_shapes_and_6_unordered_pairs_in_the_authors_order():
     assert len(CLASS_NAMES) == len(set(CLASS_NAMES)) == 9
-    assert CLASS_NAMES[:3] == ("triangle", "parallelogram", "ellipse")
+    assert CLASS_NAMES == ("triangle", "parallelogram", "ellipse", "triangle+parallelogram",
+                           "parallelogram+ellipse", "triangle+ellipse", "triangle+triangle",
+                           "parallelogram+parallelogram", "ellipse+ellipse")
     assert {tuple(sorted(s)) for s in CLASS_SHAPES[3:]} == {(a, b) for a in range(3) for b in range(a, 3)}
 
 
-def test_every_class_between_5_and_20_percent(sample):
-    frequency = torch.bincount(sample[1], minlength=9).double() / 10_000
-    assert len(frequency) == 9
-    assert ((frequency > 0.05) & (frequency < 0.20)).all(), frequency
+def _priors(drawing):
+    """Each class's probability: count first, types independent, a requested pair of types
+    (a, b) becoming the single class a at the drop rate measured for (a, b)."""
+    types, asked_for = drawing.types, drawing.requested_types
+    pairs = asked_for[:, 1] != NO_SHAPE
+    priors = np.zeros(9)
+    for a in range(3):
+        priors[CLASS_SHAPES.index((a,))] += 1 / 6
+        for b in range(3):
+            asked = pairs & (asked_for[:, 0] == a) & (asked_for[:, 1] == b)
+            dropped = (types[asked, 1] == NO_SHAPE).mean()
+            pair = next(k for k, shapes in enumerate(CLASS_SHAPES) if sorted(shapes) == sorted((a, b)))
+            priors[pair] += (1 - dropped) / 18
+            priors[CLASS_SHAPES.index((a,))] += dropped / 18
+    return priors
 
 
-def test_object_count_matches_the_class(sample):
-    _, y, masks = sample
-    has_second = masks[:, 1].flatten(1).any(1)
-    pairs = torch.tensor([len(s) == 2 for s in CLASS_SHAPES])[y]
-    assert torch.equal(has_second, pairs)
-    assert masks[:, 0].flatten(1).sum(1).min() >= 1
+def test_class_frequencies_are_the_priors_within_3_standard_errors(sample):
+    _, y, drawing = sample
+    n = len(y)
+    priors = _priors(drawing)
+    frequency = np.bincount(y, minlength=9) / n
+    z = (frequency - priors) / np.sqrt(priors * (1 - priors) / n)
+    assert np.abs(z).max() < 3, z
+    assert priors[:3] == pytest.approx(1 / 6, abs=0.01) and priors[3:6] == pytest.approx(1 / 9, abs=0.01)
+    assert 1 - frequency.max() == pytest.approx(5 / 6, abs=0.01)  # the most frequent class: near 83.3% error
 
 
-def test_second_object_covers_at_most_half_of_the_first(sample):
-    _, _, masks = sample
-    covered = (masks[:, 0] & masks[:, 1]).flatten(1).sum(1)
-    area = masks[:, 0].flatten(1).sum(1)
-    assert (2 * covered <= area).all()
-    assert (covered > 0).any()  # overlaps do happen, within the rule
+def test_the_label_counts_the_shapes_drawn(sample):
+    _, y, drawing = sample
+    drawn = [tuple(sorted(t for t in pair if t != NO_SHAPE)) for pair in drawing.types[:2000]]
+    assert [tuple(sorted(CLASS_SHAPES[label])) for label in y[:2000]] == drawn
+    assert ((drawing.types[:, 1] != NO_SHAPE) <= (drawing.requested_types[:, 1] != NO_SHAPE)).all()
+    assert (drawing.types[:, 0] == drawing.requested_types[:, 0]).all()
 
 
-def test_overlap_rule_holds_when_the_first_object_must_be_redrawn(monkeypatch):
-    monkeypatch.setattr(shapeset, "MAX_REJECTIONS", 1)  # every rejected pair redraws both
-    _, _, masks = generate(2000, seed=9, return_masks=True)
-    covered = (masks[:, 0] & masks[:, 1]).flatten(1).sum(1)
-    assert (2 * covered <= masks[:, 0].flatten(1).sum(1)).all()
+def test_a_second_shape_dropped_after_50_rejections_leaves_a_single_shape_image(monkeypatch):
+    monkeypatch.setattr(shapeset, "MAX_OVERLAP", 0.0)  # every overlapping second shape is rejected
+    monkeypatch.setattr(shapeset, "MAX_REJECTIONS", 2)
+    _, y, drawing = draw(3000, seed=3)
+    dropped = (drawing.requested_types[:, 1] != NO_SHAPE) & (drawing.types[:, 1] == NO_SHAPE)
+    assert dropped.sum() > 100 and (drawing.rejections[dropped] == 3).all()
+    assert all(len(CLASS_SHAPES[label]) == 1 for label in y[dropped])
+    assert not drawing.masks[dropped, 1].any()
+    assert np.isnan(drawing.vertices[dropped, 1]).all()
 
 
-def test_pixels_are_background_plus_one_grey_per_visible_object(sample):
-    x, y, masks = sample
-    for i in range(0, 10_000, 37):
-        image, (first, second) = x[i, 0], masks[i]
+def test_a_second_shape_is_rejected_by_the_projection_estimate():
+    square = np.array([[[-5.0, -5], [5, -5], [5, 5], [-5, 5]]])  # half-width 5 along x
+    centres = np.zeros((1, 2)), np.array([[8.0, 0]])
+    # P = 5 + 5 = 10 against d = 8: f = 1 − 2^(−2/8)
+    assert shapeset.overlap_factor(square, square, *centres) == pytest.approx(1 - 2 ** (-0.25))
+    assert shapeset.overlap_factor(square, square, np.zeros((1, 2)), np.array([[11.0, 0]])) == 0
+    assert shapeset.overlap_factor(square, square, np.zeros((1, 2)), np.zeros((1, 2))) == 1
+
+
+def test_every_vertex_lies_at_least_one_pixel_inside(sample):
+    vertices = sample[2].vertices
+    drawn = vertices[~np.isnan(vertices)]
+    assert drawn.min() >= 1 and drawn.max() <= 31
+    assert drawn.min() < 1.05 and drawn.max() > 30.95  # the border is reached
+
+
+def _parallelograms(drawing):
+    """Side ratio (short/long) and acute angle (degrees) of every drawn parallelogram."""
+    corners = drawing.vertices[drawing.types == 1][:, :4]
+    a, b = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 1]
+    la, lb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    angle = np.degrees(np.arccos(np.abs((a * b).sum(1)) / (la * lb)))
+    return np.minimum(la, lb) / np.maximum(la, lb), angle
+
+
+def test_parallelograms_cover_the_aspect_ratios_and_angles_the_construction_implies(sample):
+    ratio, angle = _parallelograms(sample[2])
+    # A square pre-rotated by θ₁ (at most 31 of 255 steps), stretched by s₀ ≥ s₁ with
+    # s₁/s₀ ≥ 0.25: at θ₁ = 0 a rectangle of side ratio s₁/s₀, at the extreme θ₁ and ratio
+    # a rhombus of acute angle 2·atan(0.25·tan θ₁).
+    theta = 2 * np.pi * 31 / 255
+    sharpest = np.degrees(2 * np.arctan(0.25 * np.tan(theta)))
+    assert ratio.min() >= 0.25 - 1e-9 and ratio.min() < 0.27 and ratio.max() > 0.99
+    assert angle.min() >= sharpest - 1e-6 and angle.min() < sharpest + 3 and angle.max() > 89.5
+
+
+def test_pixels_are_integer_levels_of_255(sample):
+    x, _ = generate(2000, seed=5)
+    assert x.min() >= 0 and x.max() <= 1
+    assert torch.allclose(x * 255, (x * 255).round(), atol=1e-4)
+    levels = sample[0]
+    assert levels.dtype == np.uint8 and levels.min() == 0 and levels.max() == 255
+
+
+def test_pixels_are_background_plus_one_grey_per_visible_shape(sample):
+    levels, _, drawing = sample
+    for i in range(0, 50_000, 97):
+        image, (first, second) = levels[i], drawing.masks[i]
         regions = [~(first | second), first & ~second] + ([second] if second.any() else [])
         for region in regions:
             values = image[region]
-            assert len(values) > 0 and torch.all(values == values[0])
-        assert len(torch.unique(image)) == len(regions)
+            assert len(values) == 0 or (values == values[0]).all()
 
 
-def test_background_and_objects_sit_in_opposite_grey_ranges(sample):
-    x, _, masks = sample
-    background = x[:, 0][~masks.any(1)].view(-1)
-    assert ((background <= 0.45) | (background >= 0.55)).all()
-    objects = x[:, 0][masks[:, 0] & ~masks[:, 1]]
-    assert ((objects <= 0.45) | (objects >= 0.55)).all()
-    dark_background = x[:, 0, 0, 0] < 0.5  # a corner pixel is background, or else an object
+def test_background_and_shapes_sit_in_opposite_grey_ranges(sample):
+    levels, _, drawing = sample
+    masks = drawing.masks
+    background = levels[~masks.any(1)]
+    assert ((background <= 114) | (background >= 140)).all()
+    shapes = levels[masks[:, 0] & ~masks[:, 1]]
+    assert ((shapes <= 114) | (shapes >= 140)).all()
     corner_is_background = ~masks[:, :, 0, 0].any(1)
-    share = dark_background[corner_is_background].double().mean()
-    assert 0.45 < share < 0.55  # half the images are inverted
+    dark_background = levels[:, 0, 0] <= 114
+    share = dark_background[corner_is_background].mean()
+    assert 0.48 < share < 0.52  # half the images are inverted
 
 
 @pytest.mark.parametrize("pixel_range", [(-1.0, 1.0), (0.0, 1.0)])

@@ -1,7 +1,8 @@
 """Every data set by name, each declared once: the data sets of Glorot & Bengio (2010)
 and the d2l chapter.
 
-- ``shapeset``: the paper's synthetic Shapeset-3×2, generated online (no files);
+- ``shapeset``: the paper's synthetic Shapeset-3×2, generated online (no files), pixels
+  in [0, 1] as in the paper; ``shapeset-centred`` the same images with pixels in [−1, 1];
 - ``mnist``, ``fashion-mnist``: IDX files, 50k / 10k / 10k (:mod:`depthlab.data.idx`);
 - ``cifar10``: binary batches, 40k / 10k / 10k (:mod:`depthlab.data.cifar`);
 - ``arrays:PATH``: an ``.npz`` archive, e.g. Small-ImageNet (:mod:`depthlab.data.arrays`).
@@ -31,7 +32,8 @@ class DatasetSpec:
     """How to get one data set: ``load(data_dir, download, eval_size)`` returns it (with
     at most ``eval_size`` validation and test examples); ``files`` are the published
     files it is read from (None: generated); ``class_names`` label its classes;
-    ``title`` is its name in figures and tables."""
+    ``title`` is its name in figures and tables; a ``variant`` of another data set is run
+    by studies only when asked for."""
 
     name: str
     summary: str
@@ -39,6 +41,7 @@ class DatasetSpec:
     files: Source | None = None
     class_names: tuple[str, ...] | None = None
     title: str = ""
+    variant: bool = False
 
     def __post_init__(self):
         if not self.title:
@@ -53,11 +56,14 @@ class DatasetSpec:
         return None if self.files is None else find_directory(self.files, data_dir)
 
 
-def _shapeset(data_dir: str | Path | None = None, download: bool = False, eval_size: int | None = None) -> Dataset:
-    from depthlab.data.shapeset import ShapesetDataset
+def _shapeset(pixel_range: tuple[float, float]) -> Callable[[str | Path | None, bool, int | None], Dataset]:
+    def load(data_dir: str | Path | None = None, download: bool = False, eval_size: int | None = None) -> Dataset:
+        from depthlab.data.shapeset import ShapesetDataset
 
-    sizes = {} if eval_size is None else {"validation_size": eval_size, "test_size": eval_size}
-    return ShapesetDataset(**sizes)
+        sizes = {} if eval_size is None else {"validation_size": eval_size, "test_size": eval_size}
+        return ShapesetDataset(pixel_range=pixel_range, **sizes)
+
+    return load
 
 
 def _published(name: str, title: str, summary: str, files: Source, read: Callable[[Path], FixedDataset],
@@ -84,7 +90,10 @@ def _arrays(path: str) -> DatasetSpec:
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", [
-    DatasetSpec("shapeset", "Shapeset-3×2, generated (Glorot & Bengio 2010)", _shapeset, title="Shapeset-3×2"),
+    DatasetSpec("shapeset", "Shapeset-3×2, generated as its authors did (Glorot & Bengio 2010), pixels in [0, 1]",
+                _shapeset((0.0, 1.0)), title="Shapeset-3×2"),
+    DatasetSpec("shapeset-centred", "the same Shapeset-3×2 images with pixels in [-1, 1]", _shapeset((-1.0, 1.0)),
+                title="Shapeset-3×2 in [−1, 1]", variant=True),
     _published("mnist", "MNIST", "MNIST digits (IDX files)", MNIST_SOURCE,
                deferred("depthlab.data.idx:load_mnist"), tuple("0123456789")),
     _published("fashion-mnist", "Fashion-MNIST", "Fashion-MNIST (IDX files)", FASHION_MNIST_SOURCE,
@@ -98,7 +107,7 @@ DATASETS: Registry[DatasetSpec] = Registry("dataset", [
 DATASETS.register_family("arrays", "PATH", _arrays)
 
 
-def available_datasets(data_dir: str | Path | None = None) -> list[str]:
+def available_datasets(data_dir: str | Path | None = None, variants: bool = False) -> list[str]:
     """The registered data sets usable without downloading: Shapeset always, the others
-    when their files are found."""
-    return [dataset.name for dataset in DATASETS if dataset.available(data_dir)]
+    when their files are found; ``variants`` too when asked for."""
+    return [dataset.name for dataset in DATASETS if dataset.available(data_dir) and (variants or not dataset.variant)]

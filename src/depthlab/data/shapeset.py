@@ -1,28 +1,38 @@
-"""Shapeset-3×2, the synthetic data set of Glorot & Bengio (2010), generated on the fly.
+"""Shapeset-3×2, the synthetic data set of Glorot & Bengio (2010), drawn as the authors'
+own generator (Glorot's "Shapeset" package, with the parameters of the paper's
+experiments) draws it, vectorised over a batch and without pygame.
 
-Each 32×32 grey image holds one or two convex objects drawn from three shapes (triangle,
-parallelogram, ellipse); the label says which shapes are present, not where or how
-many pixels they take: 3 single shapes + 6 unordered pairs = 9 classes (:data:`CLASS_NAMES`).
-An object is drawn in four steps:
+Each 32×32 grey image holds one or two shapes of three types (triangle, parallelogram,
+ellipse); the label says which shapes were drawn, not where or how large: 3 single shapes
++ 6 unordered pairs = 9 classes (:data:`CLASS_NAMES`, in the authors' order). One image:
 
-- **shape**: a counter-clockwise polygon inscribed in a circle of diameter 1 centred at
-  the origin. Triangle: vertices on the circle at angles ``2πk/3 + U(−π/6, π/6)``,
-  i.e. every triangle whose angles lie in [30°, 90°]. Parallelogram: sides 1 and
-  ``r ~ U(0.5, 1)`` at an angle ``α ~ U(45°, 90°)``, the longer diagonal fitted to the
-  circle. Ellipse: the 20-vertex polygon of the ellipse of axes 1 and ``r ~ U(0.3, 1)``.
-- **scale**: the diameter becomes ``U(0.2, 0.8)`` of the image size.
-- **rotation**: ``2πk/255`` with ``k`` uniform over 0..254.
-- **position**: uniform over all translations that keep the rotated polygon wholly inside
-  the image, so every object is fully visible (and, by the bounds above, covers at least
-  one pixel centre).
-
-Grey levels are drawn per object: each object from ``U(0.55, 1)``, the background from
-``U(0, 0.45)``; with probability 1/2 the image is then inverted (``v → 1 − v``), which
-swaps the two ranges. A second object is painted over the first and may cover at most
-half of it, ``|M₁ ∩ M₂| ≤ |M₁|/2`` in pixels of the rasterised masks: a second object
-breaking the rule is redrawn, and after 50 rejections the first object is redrawn too,
-so the rule holds in every image. Pixel values ``v ∈ [0, 1]`` are finally mapped
-affinely onto ``pixel_range`` (default [−1, 1]).
+1. **Grey ranges**: shapes light on a dark background, or (probability 1/2) dark on light:
+   the shapes' range is [0.55, 1] and the background's [0, 0.45], or the reverse.
+2. **Count** n uniform in {1, 2}, then each shape's **type** uniform over the three,
+   independently. Before rejections each single-shape class has probability 1/6, each
+   mixed pair 1/9, each same-type pair 1/18: always answering one single shape errs
+   5/6 = 83.3% of the time (Table 1's sigmoid error, 82.61%, is that level).
+3. **A shape** with v vertices (3, 4 or 20): the regular v-gon on the circle of radius ½,
+   vertex t at angle 2π(t/v + 1/(2v) + 1/4) (one edge horizontal); rotated by a
+   pre-rotation θ₁ = 2πk₁/255 within half a symmetry sector of 0; stretched per axis by
+   s₀ ≥ s₁, each U(0.2, 0.8)·32; rotated back by θ₂ = −atan((s₁/s₀)·tan θ₁) (the base edge
+   horizontal again), so the square becomes a parallelogram, the 20-gon an ellipse and
+   the triangle a general triangle; rotated by θ₃ = 2πk₃/255, k₃ uniform on 0..253; and
+   centred uniformly where every vertex lies at least 1 pixel inside the image. A point
+   p maps to p·R(θ), R(θ) = [[cos θ, sin θ], [−sin θ, cos θ]].
+4. **Overlap estimate** (second shape only): with d the distance between the centres and
+   u the unit vector from the first to the second, P = max over the first shape's
+   vertices of their projection on u plus max over the second's on −u (both relative to
+   their centres). When P ≥ d the overlap factor is f = 1 − 2^(−(P − d)/d), and the second
+   shape is rejected when its area estimate times f exceeds half the first's:
+   s₀s₁·a_v·f / (s₀′s₁′·a_v′) > 0.5, where a_v = v·sin(2π/v)/(2π) is the v-gon's share of
+   its circle. A rejection redraws the second shape's stretch and centre; after more than
+   50 rejections it is dropped, and the image is labelled by the one shape it holds.
+5. **Grey levels**: integers, the background's uniform on [⌊255·lo⌋, ⌊255·hi⌋] of its
+   range, each shape's on its own; the shapes are filled over the background in order
+   (the second over the first) without anti-aliasing, a pixel belonging to a shape when
+   its centre lies inside; pixels are level/255, in [0, 1] as in the authors'
+   experiments, mapped affinely onto ``pixel_range``.
 
 The fixed validation and test sets are kept on disk once drawn (``<user cache>/shapeset/``,
 keyed by a digest of this file, the seed, the size and the pixel range), so later runs
@@ -34,7 +44,8 @@ centre ``p`` lies inside a counter-clockwise polygon iff ``(v_{k+1} − v_k) × 
 for every edge ``k``.
 
 Reference: Glorot, X. & Bengio, Y. (2010), *Understanding the difficulty of training deep
-feedforward neural networks*, AISTATS, section 2.1 and figure 1.
+feedforward neural networks*, AISTATS, section 2.1 and figure 1; the generator's steps
+and parameters as restated in ``docs/shapeset.md`` of the project's shared documents.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -57,62 +69,131 @@ from depthlab.errors import DepthlabError
 
 IMAGE_SIZE = 32
 SHAPE_NAMES = ("triangle", "parallelogram", "ellipse")
-CLASS_SHAPES = ((0,), (1,), (2,), (0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+VERTEX_COUNTS = (3, 4, 20)
+"""Each shape type's regular polygon: the parallelogram is a stretched square, the
+ellipse a stretched 20-gon."""
+CLASS_SHAPES = ((0,), (1,), (2,), (0, 1), (1, 2), (0, 2), (0, 0), (1, 1), (2, 2))
+"""The shape types of each class, in the authors' class order."""
 CLASS_NAMES = tuple("+".join(SHAPE_NAMES[s] for s in shapes) for shapes in CLASS_SHAPES)
 
-ELLIPSE_VERTICES = 20
 SCALE_RANGE = (0.2, 0.8)
+"""Each axis's stretch, as a fraction of the image side."""
 ROTATION_STEPS = 255
+BORDER = 1.0
+"""Every vertex lies at least this many pixels inside the image."""
 FOREGROUND_RANGE = (0.55, 1.0)
 BACKGROUND_RANGE = (0.0, 0.45)
-MAX_COVERED_FRACTION = 0.5
+MAX_OVERLAP = 0.5
+"""The largest estimated share of the first shape the second may cover."""
 MAX_REJECTIONS = 50
+LEVELS = 255
 CHUNK_SIZE = 1000
 
 # Stream ids of the keys (seed, stream, chunk). numpy pads seeds with zeros, so a plain
 # generate(n, s) is stream 0 and never repeats the images of a data set.
 _TRAIN, _VALIDATION, _TEST = 1, 2, 3
-_NO_SHAPE = -1
-_FIRST_SHAPE = np.array([shapes[0] for shapes in CLASS_SHAPES])
-_SECOND_SHAPE = np.array([shapes[1] if len(shapes) == 2 else _NO_SHAPE for shapes in CLASS_SHAPES])
+NO_SHAPE = -1
+_MAX_VERTICES = max(VERTEX_COUNTS)
 
 
-def _triangles(m: int, rng: np.random.Generator) -> np.ndarray:
-    angles = 2 * np.pi * np.arange(3) / 3 + rng.uniform(-np.pi / 6, np.pi / 6, (m, 3))
-    return 0.5 * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+def _class_table() -> np.ndarray:
+    """table[a, b]: the class of a shape of type a with one of type b (b = NO_SHAPE: a alone)."""
+    table = np.empty((len(SHAPE_NAMES), len(SHAPE_NAMES) + 1), dtype=np.int64)
+    for label, shapes in enumerate(CLASS_SHAPES):
+        if len(shapes) == 1:
+            table[shapes[0], NO_SHAPE] = label
+        else:
+            table[shapes[0], shapes[1]] = table[shapes[1], shapes[0]] = label
+    return table
 
 
-def _parallelograms(m: int, rng: np.random.Generator) -> np.ndarray:
-    ratio = rng.uniform(0.5, 1.0, m)
-    angle = rng.uniform(np.pi / 4, np.pi / 2, m)
-    a = np.stack([np.ones(m), np.zeros(m)], axis=-1)
-    b = ratio[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
-    corners = np.stack([-(a + b), a - b, a + b, b - a], axis=1) / 2
-    return corners / (2 * np.linalg.norm(a + b, axis=-1))[:, None, None]
+_CLASS_OF = _class_table()
 
 
-def _ellipses(m: int, rng: np.random.Generator) -> np.ndarray:
-    ratio = rng.uniform(0.3, 1.0, m)
-    phi = 2 * np.pi * np.arange(ELLIPSE_VERTICES) / ELLIPSE_VERTICES
-    return 0.5 * np.stack([np.broadcast_to(np.cos(phi), (m, ELLIPSE_VERTICES)),
-                           ratio[:, None] * np.sin(phi)], axis=-1)
+def _unit_polygons() -> np.ndarray:
+    """(3, 20, 2): each type's regular polygon on the circle of radius ½, one edge
+    horizontal, padded to 20 vertices by repeating its last (a zero-length edge changes
+    neither the rasterised mask nor any extreme)."""
+    polygons = np.empty((len(VERTEX_COUNTS), _MAX_VERTICES, 2))
+    for shape, v in enumerate(VERTEX_COUNTS):
+        angles = 2 * np.pi * (np.minimum(np.arange(_MAX_VERTICES), v - 1) / v + 1 / (2 * v) + 1 / 4)
+        polygons[shape] = 0.5 * np.stack([np.cos(angles), np.sin(angles)], -1)
+    return polygons
 
 
-_SHAPE_MAKERS = (_triangles, _parallelograms, _ellipses)
+_UNIT_POLYGONS = _unit_polygons()
+_AREA_SHARE = np.array([v * np.sin(2 * np.pi / v) / (2 * np.pi) for v in VERTEX_COUNTS])
+"""a_v = v·sin(2π/v)/(2π): the regular v-gon's share of the area of its circle."""
 
 
-def _place(polygons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Scale, rotate and translate unit-diameter polygons (m, V, 2) into pixel coordinates,
-    the translation uniform over those that keep the polygon inside the image."""
-    m = len(polygons)
-    scale = IMAGE_SIZE * rng.uniform(*SCALE_RANGE, m)
-    theta = 2 * np.pi * rng.integers(0, ROTATION_STEPS, m) / ROTATION_STEPS
-    cos, sin = scale * np.cos(theta), scale * np.sin(theta)
-    rotation = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], axis=1)
-    placed = np.einsum("mij,mvj->mvi", rotation, polygons)
-    low, high = placed.min(axis=1), placed.max(axis=1)
-    centre = -low + rng.random((m, 2)) * (IMAGE_SIZE - high + low)
-    return placed + centre[:, None, :]
+def _rotation(theta: np.ndarray) -> np.ndarray:
+    """R(θ) = [[cos θ, sin θ], [−sin θ, cos θ]] for each θ, applied as p·R."""
+    cos, sin = np.cos(theta), np.sin(theta)
+    return np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], -2)
+
+
+def _pre_rotation_steps(types: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """k₁ with θ₁ = 2πk₁/255 within half a symmetry sector of 0: uniform on
+    0..⌊255/v⌋−1, the indices above ⌊254/(2v)⌋ folded to the negative side."""
+    v = np.asarray(VERTEX_COUNTS)[types]
+    k = np.floor(rng.random(types.shape) * (ROTATION_STEPS // v)).astype(np.int64)
+    folded = np.minimum(ROTATION_STEPS - (ROTATION_STEPS - 1) // v + k, ROTATION_STEPS - 1)
+    return np.where(k > (ROTATION_STEPS - 1) // (2 * v), folded, k)
+
+
+@dataclass
+class _Shapes:
+    """m shapes' types and drawn rotations; their stretch (m, 2) and vertices relative to
+    the centre (m, 20, 2), zero until :meth:`stretch` draws them."""
+
+    types: np.ndarray
+    pre_rotation: np.ndarray
+    rotation: np.ndarray
+    scale: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def draw(cls, types: np.ndarray, rng: np.random.Generator) -> _Shapes:
+        m = len(types)
+        return cls(types, 2 * np.pi * _pre_rotation_steps(types, rng) / ROTATION_STEPS,
+                   2 * np.pi * rng.integers(0, ROTATION_STEPS - 1, m) / ROTATION_STEPS,
+                   np.zeros((m, 2)), np.zeros((m, _MAX_VERTICES, 2)))
+
+    def stretch(self, chosen: np.ndarray, rng: np.random.Generator) -> None:
+        """Draw the stretch of the shapes ``chosen`` (indices) and place their vertices
+        around their centre: pre-rotate, stretch (s₀ ≥ s₁), rotate back, rotate."""
+        scale = -np.sort(-rng.uniform(*SCALE_RANGE, (len(chosen), 2)) * IMAGE_SIZE, axis=1)
+        theta1 = self.pre_rotation[chosen]
+        theta2 = -np.arctan(scale[:, 1] / scale[:, 0] * np.tan(theta1))
+        turned = _UNIT_POLYGONS[self.types[chosen]] @ _rotation(theta1)
+        self.offsets[chosen] = (turned * scale[:, None, :]) @ _rotation(theta2) @ _rotation(self.rotation[chosen])
+        self.scale[chosen] = scale
+
+    def centres(self, chosen: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Centres (len(chosen), 2) uniform where every vertex is BORDER pixels inside."""
+        offsets = self.offsets[chosen]
+        low = BORDER - offsets.min(1)
+        high = IMAGE_SIZE - BORDER - offsets.max(1)
+        return low + rng.random((len(chosen), 2)) * (high - low)
+
+    def area(self, chosen: np.ndarray) -> np.ndarray:
+        """s₀s₁·a_v: each shape's area up to the common factor π/4."""
+        return self.scale[chosen].prod(1) * _AREA_SHARE[self.types[chosen]]
+
+
+def overlap_factor(first: np.ndarray, second: np.ndarray, first_centre: np.ndarray,
+                   second_centre: np.ndarray) -> np.ndarray:
+    """The generator's overlap estimate f for shapes with vertices (m, V, 2) relative to
+    their centres: P, the extents of the two along the line joining the centres (the first
+    towards the second, the second back), against the distance d between the centres;
+    f = 1 − 2^(−(P − d)/d) when P ≥ d, else 0 (and 1 for coinciding centres)."""
+    between = second_centre - first_centre
+    d = np.linalg.norm(between, axis=1)
+    u = between / np.where(d > 0, d, 1)[:, None]
+    reach = np.einsum("mvi,mi->mv", first, u).max(1) + np.einsum("mvi,mi->mv", second, -u).max(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(reach >= d, 1 - np.exp2(-(reach - d) / d), 0.0)
+    return np.where(d > 0, f, 1.0)
 
 
 def rasterise(polygons: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
@@ -138,33 +219,26 @@ def rasterise(polygons: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     return inside >= 0
 
 
-def _draw_objects(shapes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Masks (m, 32, 32) of freshly drawn objects, ``shapes[i]`` indexing SHAPE_NAMES."""
-    masks = np.empty((len(shapes), IMAGE_SIZE, IMAGE_SIZE), dtype=bool)
-    for shape, make in enumerate(_SHAPE_MAKERS):
-        chosen = np.flatnonzero(shapes == shape)
-        if chosen.size:
-            masks[chosen] = rasterise(_place(make(chosen.size, rng), rng))
-    return masks
+def _grey_levels(ranges: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An integer level uniform on [⌊255·lo⌋, ⌊255·hi⌋] for each (lo, hi) of ``ranges`` (..., 2)."""
+    low, high = np.floor(LEVELS * ranges[..., 0]), np.floor(LEVELS * ranges[..., 1])
+    return low + np.floor(rng.random(low.shape) * (high - low + 1))
 
 
-def _draw_masks(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Masks (n, 2, 32, 32) of each image's objects, the second empty where there is none,
-    redrawn until the second covers at most MAX_COVERED_FRACTION of the first."""
-    masks = np.zeros((len(first), 2, IMAGE_SIZE, IMAGE_SIZE), dtype=bool)
-    masks[:, 0] = _draw_objects(first, rng)
-    pending = np.flatnonzero(second != _NO_SHAPE)
-    rejections = 0
-    while pending.size:
-        if rejections == MAX_REJECTIONS:
-            masks[pending, 0] = _draw_objects(first[pending], rng)
-            rejections = 0
-        masks[pending, 1] = _draw_objects(second[pending], rng)
-        covered = (masks[pending, 0] & masks[pending, 1]).sum(axis=(1, 2))
-        allowed = MAX_COVERED_FRACTION * masks[pending, 0].sum(axis=(1, 2))
-        pending = pending[covered > allowed]
-        rejections += 1
-    return masks
+@dataclass(frozen=True)
+class Drawing:
+    """What :func:`generate` drew, per image: ``requested_types`` (n, 2) of the shapes
+    drawn at step 2 and ``types`` (n, 2) of those the image holds (NO_SHAPE where there is
+    none: a second shape dropped after too many rejections), ``rejections`` (n,) of the
+    second shape, ``vertices`` (n, 2, 20, 2) in pixel coordinates (NaN where
+    there is no shape; a polygon of fewer vertices repeats its last), ``masks`` (n, 2, 32,
+    32) of each shape before the second is painted over the first."""
+
+    requested_types: np.ndarray
+    types: np.ndarray
+    rejections: np.ndarray
+    vertices: np.ndarray
+    masks: np.ndarray
 
 
 def _check_pixel_range(pixel_range: Sequence[float]) -> tuple[float, float]:
@@ -173,41 +247,68 @@ def _check_pixel_range(pixel_range: Sequence[float]) -> tuple[float, float]:
     return float(pixel_range[0]), float(pixel_range[1])
 
 
-def generate(n: int, seed: int | Sequence[int], pixel_range: Sequence[float] = (-1.0, 1.0),
-             return_masks: bool = False):
+def draw(n: int, seed: int | Sequence[int]) -> tuple[np.ndarray, np.ndarray, Drawing]:
+    """Draw ``n`` images as the authors' generator does (see the module docstring): their
+    grey levels (n, 32, 32) as integers 0..255, labels (n,) and the :class:`Drawing`."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise DepthlabError(f"number of images {n!r} must be a non-negative integer")
+    rng = np.random.default_rng(seed)
+    light_shapes = rng.random(n) < 0.5
+    requested = rng.integers(1, 3, n)
+    types = rng.integers(0, len(SHAPE_NAMES), (n, 2))
+    types[requested == 1, 1] = NO_SHAPE
+    requested_types = types.copy()
+    first, second = _Shapes.draw(types[:, 0], rng), _Shapes.draw(np.maximum(types[:, 1], 0), rng)
+    everyone = np.arange(n)
+    first.stretch(everyone, rng)
+    centres = np.zeros((n, 2, 2))
+    centres[:, 0] = first.centres(everyone, rng)
+    rejections = np.zeros(n, dtype=np.int64)
+    pending = np.flatnonzero(requested == 2)
+    while pending.size:
+        second.stretch(pending, rng)
+        centres[pending, 1] = second.centres(pending, rng)
+        f = overlap_factor(first.offsets[pending], second.offsets[pending], centres[pending, 0], centres[pending, 1])
+        rejected = second.area(pending) * f > MAX_OVERLAP * first.area(pending)
+        rejections[pending[rejected]] += 1
+        dropped = pending[rejected & (rejections[pending] > MAX_REJECTIONS)]
+        types[dropped, 1] = NO_SHAPE
+        pending = pending[rejected & (rejections[pending] <= MAX_REJECTIONS)]
+    present = types != NO_SHAPE
+    vertices = np.stack([first.offsets, second.offsets], 1) + centres[:, :, None, :]
+    vertices[~present] = np.nan
+    masks = np.zeros((n, 2, IMAGE_SIZE, IMAGE_SIZE), dtype=bool)
+    for shape, v in enumerate(VERTEX_COUNTS):  # each type with its own vertices only
+        image, k = np.nonzero(types == shape)
+        masks[image, k] = rasterise(vertices[image, k, :v])
+
+    shape_range = np.where(light_shapes[:, None], FOREGROUND_RANGE, BACKGROUND_RANGE)
+    background_range = np.where(light_shapes[:, None], BACKGROUND_RANGE, FOREGROUND_RANGE)
+    levels = np.broadcast_to(_grey_levels(background_range, rng)[:, None, None], (n, IMAGE_SIZE, IMAGE_SIZE))
+    shape_levels = _grey_levels(np.repeat(shape_range[:, None], 2, 1), rng)
+    for k in range(2):
+        levels = np.where(masks[:, k], shape_levels[:, k, None, None], levels)
+    labels = _CLASS_OF[types[:, 0], types[:, 1]]
+    return levels.astype(np.uint8), labels, Drawing(requested_types, types, rejections, vertices, masks)
+
+
+def generate(n: int, seed: int | Sequence[int], pixel_range: Sequence[float] = (0.0, 1.0)) -> Batch:
     """Draw ``n`` Shapeset-3×2 images and labels, a pure function of ``seed``.
 
     Args:
         n: number of images.
         seed: a non-negative int or a sequence of them, fed to ``numpy.random.default_rng``.
-        pixel_range: ``(low, high)``; grey ``v ∈ [0, 1]`` becomes ``low + (high − low)·v``.
-        return_masks: also return the objects' masks.
+        pixel_range: ``(low, high)``; a grey level g ∈ 0..255 becomes low + (high − low)·g/255
+            (default [0, 1], the authors' pixels).
 
     Returns:
         ``(x, y)``: x float32 of shape (n, 1, 32, 32), y int64 of shape (n,) indexing
-        :data:`CLASS_NAMES`, uniform over the 9 classes; with ``return_masks``,
-        ``(x, y, masks)`` with masks bool of shape (n, 2, 32, 32): the first object, then
-        the second (empty for one-object images), each before occlusion.
+        :data:`CLASS_NAMES` (see :func:`draw` for what each image holds).
     """
-    if not isinstance(n, (int, np.integer)) or n < 0:
-        raise DepthlabError(f"number of images {n!r} must be a non-negative integer")
     low, high = _check_pixel_range(pixel_range)
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, len(CLASS_NAMES), n)
-    first, second = _FIRST_SHAPE[labels], _SECOND_SHAPE[labels]
-    swap = (rng.random(n) < 0.5) & (second != _NO_SHAPE)
-    first, second = np.where(swap, second, first), np.where(swap, first, second)
-    masks = _draw_masks(first, second, rng)
-
-    object_grey = rng.uniform(*FOREGROUND_RANGE, (n, 2, 1, 1))
-    grey = np.broadcast_to(rng.uniform(*BACKGROUND_RANGE, (n, 1, 1)), masks[:, 0].shape)
-    for k in range(2):
-        grey = np.where(masks[:, k], object_grey[:, k], grey)
-    inverted = rng.random(n) < 0.5
-    grey[inverted] = 1.0 - grey[inverted]
-    x = torch.from_numpy((low + (high - low) * grey).astype(np.float32)[:, None])
-    y = torch.from_numpy(labels.astype(np.int64))
-    return (x, y, torch.from_numpy(masks)) if return_masks else (x, y)
+    levels, labels, _ = draw(n, seed)
+    x = (low + (high - low) / LEVELS * levels.astype(np.float32)).astype(np.float32)
+    return torch.from_numpy(x[:, None]), torch.from_numpy(labels)
 
 
 GENERATOR_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
@@ -261,7 +362,7 @@ class ShapesetDataset(Dataset):
     class_names = CLASS_NAMES
 
     def __init__(self, seed: int = 0, validation_size: int = 10_000, test_size: int = 10_000,
-                 pixel_range: Sequence[float] = (-1.0, 1.0)):
+                 pixel_range: Sequence[float] = (0.0, 1.0)):
         for what, size in (("validation_size", validation_size), ("test_size", test_size)):
             if not isinstance(size, (int, np.integer)) or size < 0:
                 raise DepthlabError(f"{what} {size!r} must be a non-negative integer")

@@ -26,10 +26,10 @@ reference (not in the paper)."""
 
 def choose_datasets(requested: list[str] | None, data_dir: str | None) -> list[str]:
     """The data sets to run: those requested (each must be available), or every one
-    available (Shapeset always is)."""
-    found = available_datasets(data_dir)
+    available (Shapeset always is) but variants such as ``shapeset-centred``."""
     if not requested:
-        return found
+        return available_datasets(data_dir)
+    found = available_datasets(data_dir, variants=True)
     requested = list(dict.fromkeys(requested))  # each once, in the order given
     for name in requested:
         DATASETS.get(name)
