@@ -60,8 +60,9 @@ body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto
 h1 { font-size: 1.7em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .92em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: .92em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+table { border-collapse: collapse; margin: 1em 0; font-size: .92em; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; overflow-wrap: anywhere; }
+code, pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 th:first-child, td:first-child { text-align: left; }
 caption { caption-side: top; text-align: left; color: #555; padding-bottom: .3em; }
 .verdict { border-left: 5px solid #999; padding: .4em .9em; margin: 1em 0; background: #fafafa; }
@@ -79,10 +80,12 @@ def _image(path: Path) -> str:
     return f'<img src="{uri}" alt="{html.escape(path.stem)}">'
 
 
-def _cell(value: Any) -> str:
+def format_cell(value: Any, column: str = "") -> str:
+    """A table cell as text: a percentage (its column named "… (%)") with two decimals, as
+    the paper prints them, any other float with four significant digits, None empty."""
     if isinstance(value, float):
-        return f"{value:.4g}"
-    return html.escape("" if value is None else str(value))
+        return f"{value:.2f}" if column.endswith("(%)") else f"{value:.4g}"
+    return "" if value is None else str(value)
 
 
 def render_block(block: str | ReportFigure | Table | Verdict) -> str:
@@ -93,7 +96,7 @@ def render_block(block: str | ReportFigure | Table | Verdict) -> str:
     if isinstance(block, Table):
         columns = list(dict.fromkeys(k for row in block.rows for k in row))
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join("<tr>" + "".join(f"<td>{_cell(row.get(c))}</td>" for c in columns) + "</tr>"
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(format_cell(row.get(c), c))}</td>" for c in columns) + "</tr>"
                        for row in block.rows)
         caption = f"<caption>{html.escape(block.caption)}</caption>" if block.caption else ""
         return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -8,15 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from depthlab.report.html import Table
+from depthlab.report.html import Table, format_cell
 
 
 def _markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    def cell(value: Any) -> str:
-        return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
-
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(format_cell(row.get(c), c).replace("|", "\\|") for c in columns) + " |"
+              for row in rows]
     return "\n".join(lines) + "\n"
 
 

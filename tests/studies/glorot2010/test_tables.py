@@ -42,14 +42,24 @@ def test_table1_sets_ours_beside_the_paper(tmp_path):
     assert tanh["Shapeset-3×2 ours (%)"] == pytest.approx(24.12)
     assert tanh["Shapeset-3×2 paper (%)"] == 27.15
     assert (tanh["Shapeset-3×2 lr"], tanh["Shapeset-3×2 updates"]) == (0.05, 1200)
-    assert tanh["Fashion-MNIST ours (%)"] is None and tanh["Fashion-MNIST paper (%)"] is None
+    assert tanh["Fashion-MNIST ours (%)"] is None and tanh["Fashion-MNIST paper (%)"] == "not in the paper"
     assert rows["Sigmoid"]["Shapeset-3×2 ours (%)"] == "diverged at update 37"
     assert rows["Sigmoid"]["Shapeset-3×2 paper (%)"] == 82.61
     assert rows["Softsign N"]["Shapeset-3×2 ours (%)"] is None
     assert rows["Softsign N"]["Shapeset-3×2 paper (%)"] == 16.06
     assert rows["ReLU He"]["Shapeset-3×2 ours (%)"] == pytest.approx(18.0)
-    assert rows["ReLU He"]["Shapeset-3×2 paper (%)"] is None
+    assert rows["ReLU He"]["Shapeset-3×2 paper (%)"] == "not in the paper"
     assert rows["Tanh N"]["Fashion-MNIST ours (%)"] == pytest.approx(10.1)
+
+
+def test_percentages_print_with_two_decimals_in_the_page_and_the_markdown(tmp_path):
+    from depthlab.report.html import format_cell
+    from depthlab.report.tables import write_table
+
+    assert (format_cell(16.0, "Tanh ours (%)"), format_cell(14.654, "Tanh paper (%)")) == ("16.00", "14.65")
+    assert format_cell(0.0123456, "lr") == "0.01235"
+    write_table([{"configuration": "Tanh", "ours (%)": 16.0, "paper (%)": 27.15}], tmp_path, "t")
+    assert "| Tanh | 16.00 | 27.15 |" in (tmp_path / "t.md").read_text()
 
 
 def jacobian_rows(means):

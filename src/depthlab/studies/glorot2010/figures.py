@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from depthlab.data.registry import DATASETS
 from depthlab.references import GLOROT_TABLE1
@@ -188,6 +189,7 @@ def figure_9(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
         ax.set_yscale("log")
         ax.set_title(label)
         updates_axis(ax, "std of ∂C/∂W")
+        ax.tick_params(labelleft=True)  # a shared axis keeps its tick labels on both panels
     caption = (f"Figure 9 (Glorot & Bengio 2010), {_dataset_of(kept)}: standard deviation of the weight "
                f"gradients ∂C/∂W of each layer (hidden layers; C on {_probe_size(kept)} probe examples) over "
                f"training, standard vs normalized init." + _sources(kept) + skipped_note(skipped))
@@ -221,6 +223,8 @@ def _histogram_figure(runs: Mapping[str, RunDir], labels: Sequence[str], quantit
             ax.plot(centres, density, color=layer_color(k, len(layers)), label=h["layer"])
             drawn[f"{label}/{h['layer']}/{quantity}"] = (centres, density)
         ax.set_title(f"{label}, update {step}")
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # gradients' long tick labels would overlap
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
         ax.set_xlabel(what)
         ax.set_ylabel("density")
         ax.legend(fontsize=8)
@@ -314,7 +318,8 @@ def figure_12(runs_by_dataset: Mapping[str, Mapping[str, RunDir]], out_dir: str 
     if not datasets:
         _no_data(axes[0, 0], "no file data set")
     shown = ", ".join(map(dataset_title, datasets)) or "none (no file data set in the study)"
-    stand_in = (" Fashion-MNIST stands in for MNIST, which cannot be downloaded here."
+    stand_in = (" Fashion-MNIST stands in for MNIST, whose files were not found on the machine that ran the study "
+                "(see --data-dir and --download)."
                 if "fashion-mnist" in datasets and "mnist" not in datasets else "")
     caption = (f"Figure 12 (Glorot & Bengio 2010, MNIST and CIFAR-10): test error (%) over updates on {shown}."
                + stand_in + sources + skipped_note(skipped))

@@ -23,6 +23,8 @@ from depthlab.data.registry import DATASETS
 from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.store import RunDir, final_test_error, run_problem
 
+NOT_IN_THE_PAPER = "not in the paper"
+
 LABELS = ("Softsign", "Softsign N", "Tanh", "Tanh N", "Sigmoid", "ReLU He")
 """The configurations of the study, in Table 1's order; "ReLU He" is the modern reference
 (ReLU with He init), not in the paper."""
@@ -51,7 +53,8 @@ def jacobian_at_init(run: RunDir) -> dict[str, dict[str, float]]:
 def table1(runs_by_dataset: Mapping[str, Mapping[str, RunDir]]) -> list[dict[str, Any]]:
     """Table 1's rows: per configuration label and data set of the study, our final test
     error (%), the paper's, and our run's learning rate and updates ("diverged" or empty
-    where we have no number; the paper's cell is empty where it reports none)."""
+    where we have no number; the paper's cell says :data:`NOT_IN_THE_PAPER` for a data set
+    such as Fashion-MNIST, or a configuration such as ReLU He, that the paper has not)."""
     labels = [label for label in LABELS
               if label in GLOROT_TABLE1 or any(label in runs for runs in runs_by_dataset.values())]
     rows = []
@@ -67,7 +70,7 @@ def table1(runs_by_dataset: Mapping[str, Mapping[str, RunDir]]) -> list[dict[str
                 ours = problem or final_test_error(run)
                 lr, updates = run.config.lr, run.status.get("update")
             row[f"{title} ours (%)"] = ours
-            row[f"{title} paper (%)"] = GLOROT_TABLE1.get(label, {}).get(dataset)
+            row[f"{title} paper (%)"] = GLOROT_TABLE1.get(label, {}).get(dataset, NOT_IN_THE_PAPER)
             row[f"{title} lr"] = lr
             row[f"{title} updates"] = updates
         rows.append(row)
