@@ -62,7 +62,7 @@ def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch
 
 
 def test_diverged_run_exits_3(tmp_path, capsys):
-    code = main(["train", *FAST, "--lr", "10000", "--activation", "relu", "--init", "he-normal",
+    code = main(["train", *FAST, "--lr", "10000", "--activation", "linear", "--init", "he-normal",
                  "--out", str(tmp_path / "run")])
     assert code == 3 and capsys.readouterr().out.startswith("diverged at update")
 

@@ -50,7 +50,10 @@ def findings(config=None, status=COMPLETED, metrics=LEARNING, **changed):
 
 
 def test_a_healthy_run_has_one_ok_finding():
-    assert list(findings().values()) == [Finding("no problem found", "ok", "No rule fired.")]
+    assert list(findings().values()) == [Finding(
+        "no problem found", "ok",
+        "Nothing looks wrong. Checked: vanishing or exploding gradients, saturated or dead units, update sizes and "
+        "slow learning.")]
 
 
 def test_without_probes_only_status_and_errors_are_checked():

@@ -15,6 +15,11 @@ from depthlab import __version__
 from depthlab.errors import DepthlabError
 
 
+DESCRIPTION = ("Why is a deep network hard to train, and what fixes it? Train deep networks as Glorot & Bengio "
+               "(2010) did, look inside them layer by layer, compare with mean-field theory, and reproduce the "
+               "studies. Each command has its own --help.")
+
+
 def choices(registry) -> str:
     """A registry's valid names for a flag's help, e.g. "sigmoid | tanh | …"."""
     return " | ".join(registry.choices())
@@ -30,7 +35,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from depthlab.cli import inspect, reproduce, show_data, theory, train
 
-    parser = OneLineParser(prog="depthlab", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="depthlab", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"depthlab {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,
                                 parser_class=OneLineParser)

@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs trained in parallel (default: up to 2)")
     p.add_argument("--data-dir", help="where to look for data files first")
+    p.add_argument("--download", action="store_true",
+                   help="download the missing files of --datasets (default: MNIST) into --data-dir or the user "
+                        "data folder, verified against their published digests")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run, budget="quick")
 
@@ -34,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from depthlab.studies import reproduce
 
     options = {"datasets": [d.strip() for d in args.datasets.split(",")]} if args.datasets else {}
+    if args.download:
+        download_missing(options.get("datasets", ["mnist"]), args.data_dir)
     try:
         report = reproduce(args.study, args.budget, out=args.out, workers=args.workers, data_dir=args.data_dir,
                            progress=not args.quiet, **options)
@@ -43,3 +48,14 @@ def run(args: argparse.Namespace) -> int:
         return 130
     print(f"wrote {report}")
     return 0
+
+
+def download_missing(names: list[str], data_dir: str | None) -> None:
+    """Fetch the files of each named data set that are not found (generated ones need none)."""
+    from depthlab.data.download import locate
+    from depthlab.data.registry import DATASETS
+
+    for name in names:
+        spec = DATASETS.get(name)
+        if spec.files is not None and not spec.available(data_dir):
+            locate(spec.files, data_dir, download=True)

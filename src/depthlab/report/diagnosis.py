@@ -133,8 +133,9 @@ def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, A
         findings += _saturation(facts, probes)
         findings += _update_size(facts, probes)
     if not findings:
-        checked = "" if probes else " (the run stored no probe statistics: only its status and errors were checked)"
-        findings.append(Finding("no problem found", "ok", f"No rule fired{checked}."))
+        checked = ("vanishing or exploding gradients, saturated or dead units, update sizes and slow learning"
+                   if probes else "only its status and errors: the run stored no probe statistics")
+        findings.append(Finding("no problem found", "ok", f"Nothing looks wrong. Checked: {checked}."))
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
 
 

@@ -10,6 +10,8 @@ SVG beside ``report.html``, which embeds the PNGs and is self-contained.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +46,20 @@ class RunReport:
 
 
 # -- theory ------------------------------------------------------------------------------
+def _depth_sentence(xi_c: float, hidden_layers: int) -> str:
+    """What the correlation depth scale ξ_c says about this depth, in plain words."""
+    if math.isinf(xi_c):
+        return (f"Here the network is at the edge of chaos (ξ_c is infinite): signals propagate through any depth, "
+                f"so depth alone does not limit training; this one has {hidden_layers} hidden layers.")
+    return (f"Correlation depth scale ξ_c = {xi_c:.4g}: random nets train up to about 6 ξ_c = {6 * xi_c:.4g} "
+            f"layers; this one has {hidden_layers} hidden layers.")
+
+
 def _theory_blocks(theory: TheoryComparison, config: TrainConfig, out: Path) -> list:
     summary = (f"χ₁ = σ_w² E[φ'(√q* z)²] = {theory.chi1:.4g} at σ_w² = {theory.sigma_w2:.4g} (top hidden "
                f"layer) and σ_b² = {theory.sigma_b2:g}: the {theory.phase} phase (Poole et al. 2016; Schoenholz et al. "
                f"2017), where back-propagated gradients {GRADIENT_TREND[theory.phase]} from layer to layer. "
-               f"Correlation depth scale ξ_c = {theory.scales.xi_c:.4g}: random nets train up to about "
-               f"6 ξ_c = {theory.scales.trainable_depth:.4g} layers; this one has {len(theory.rows)} hidden layers.")
+               + _depth_sentence(theory.scales.xi_c, len(theory.rows)))
     blocks: list = [summary]
     if theory.jacobian_sv_mean is not None:
         paper = ", ".join(f"{v:g} for {k}" for k, v in GLOROT_JACOBIAN.items())

@@ -1,0 +1,33 @@
+import dataclasses
+import hashlib
+
+from depthlab.cli import main
+from depthlab.cli.reproduce import download_missing
+from depthlab.data import registry
+from depthlab.data.idx import MNIST_SOURCE
+
+
+def _served_mnist(root, write_mnist, monkeypatch):
+    """MNIST-format files behind a file:// URL, and the registry's MNIST pointing at them."""
+    write_mnist(root / "server", gz=True)
+    digests = {path.name: hashlib.md5(path.read_bytes()).hexdigest() for path in (root / "server").iterdir()}
+    files = tuple(dataclasses.replace(f, digest=digests[f.filename], mirrors=((root / "server").as_uri() + "/",))
+                  for f in MNIST_SOURCE.files)
+    spec = dataclasses.replace(registry.DATASETS.get("mnist"), files=dataclasses.replace(MNIST_SOURCE, files=files))
+    real_get = registry.DATASETS.get
+    monkeypatch.setattr(registry.DATASETS, "get", lambda name: spec if name == "mnist" else real_get(name))
+
+
+def test_download_fetches_the_missing_files_of_the_named_data_sets(isolated_roots, write_mnist, monkeypatch):
+    _served_mnist(isolated_roots, write_mnist, monkeypatch)
+    download_missing(["shapeset", "mnist"], str(isolated_roots / "flag"))
+    assert sorted(p.name for p in (isolated_roots / "flag" / "mnist").iterdir()) == sorted(
+        f.filename for f in MNIST_SOURCE.files)
+
+
+def test_reproduce_download_of_an_unknown_data_set_is_one_line(isolated_roots, capsys):
+    code = main(["reproduce", "glorot2010", "--smoke", "--download", "--datasets", "mnsit",
+                 "--out", str(isolated_roots / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown dataset 'mnsit' (did you mean 'mnist'?)" in err and err.count("\n") == 1
+    assert not (isolated_roots / "out").exists()
