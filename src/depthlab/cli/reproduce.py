@@ -18,11 +18,15 @@ def add_parser(sub) -> None:
                       help="a minute or two: every figure and table, tiny networks")
     size.add_argument("--quick", dest="budget", action="store_const", const="quick",
                       help="the default: sized for 2 cores")
+    size.add_argument("--long", dest="budget", action="store_const", const="long",
+                      help="decides every claim: under 2 hours on 2 cores (glorot2010)")
     size.add_argument("--full", dest="budget", action="store_const", const="full",
                       help="the sources' budgets (days on a CPU)")
     size.add_argument("--budget", dest="budget", help="any budget the study declares, by name")
     p.add_argument("--datasets", help="comma-separated, e.g. shapeset,fashion-mnist (default: all available)")
     p.add_argument("--out", help="output folder (default: results/<study>)")
+    p.add_argument("--publish", metavar="DIR",
+                   help="also copy the Markdown report and its PNG figures (no runs) into DIR, e.g. docs/results/NAME")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs trained in parallel (default: up to 2)")
     p.add_argument("--data-dir", help="where to look for data files first")
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         download_missing(options.get("datasets", ["mnist"]), args.data_dir)
     try:
         report = reproduce(args.study, args.budget, out=args.out, workers=args.workers, data_dir=args.data_dir,
-                           progress=not args.quiet, **options)
+                           progress=not args.quiet, publish=args.publish, **options)
     except KeyboardInterrupt:
         print(f"interrupted: finished runs are kept in {args.out or 'results/' + args.study}; "
               "run the same command again to resume")

@@ -109,7 +109,11 @@ def render_block(block: str | ReportFigure | Table | Verdict) -> str:
 
 
 def write_report(path: str | Path, title: str, sections: Sequence[Section], intro: str = "") -> Path:
-    """Write the page to ``path`` and return it."""
+    """Write the page to ``path`` and its Markdown twin beside it (``report.md``, see
+    :mod:`depthlab.report.markdown`); return the HTML page."""
+    from depthlab.report.markdown import write_markdown
+
+    write_markdown(Path(path).with_suffix(".md"), title, sections, intro)
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
              f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
     if intro:

@@ -11,7 +11,9 @@ from typing import Any
 from depthlab.report.html import Table, format_cell
 
 
-def _markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """``rows`` as a Markdown table, its columns those of the rows in order unless given."""
+    columns = list(dict.fromkeys(k for row in rows for k in row)) if columns is None else columns
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(format_cell(row.get(c), c).replace("|", "\\|") for c in columns) + " |"
               for row in rows]
@@ -28,5 +30,5 @@ def write_table(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: str, 
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    (out_dir / f"{stem}.md").write_text((f"{caption}\n\n" if caption else "") + _markdown(rows, columns))
+    (out_dir / f"{stem}.md").write_text((f"{caption}\n\n" if caption else "") + markdown_table(rows, columns))
     return Table(list(rows), caption)

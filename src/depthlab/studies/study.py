@@ -67,11 +67,14 @@ class Study:
 
 
 def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
-              data_dir: str | None = None, progress: bool = True, **options: Any) -> Path:
+              data_dir: str | None = None, progress: bool = True, publish: str | Path | None = None,
+              **options: Any) -> Path:
     """Run (or resume) the study called ``name`` at ``budget`` into ``out`` (default
-    ``results/<name>``) and write its ``report.html``; return the report's path.
-    Finished runs are kept, an interrupted one resumes; ``options`` are the study's own
-    (``depthlab.studies.STUDIES.get(name).options``)."""
+    ``results/<name>``) and write its ``report.html`` and ``report.md``; return the
+    report's path. Finished runs are kept, an interrupted one resumes; ``options`` are the
+    study's own (``depthlab.studies.STUDIES.get(name).options``). ``publish``: a folder
+    that receives the Markdown report and its PNG figures, and nothing else (no run
+    directories), as ``docs/results/`` holds them."""
     from depthlab.store.files import write_json
     from depthlab.studies import STUDIES
 
@@ -89,4 +92,9 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "budget.json", {"study": name, "budget": budget, **dataclasses.asdict(sizes), **plan.settings})
     runs = run_specs(plan.runs, out, workers=workers, progress=progress)
-    return study.report(plan, runs, out, progress)
+    report = study.report(plan, runs, out, progress)
+    if publish is not None:
+        from depthlab.report.markdown import publish as publish_markdown
+
+        publish_markdown(report.with_suffix(".md"), publish)
+    return report

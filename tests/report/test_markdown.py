@@ -1,0 +1,53 @@
+import pytest
+
+from depthlab.errors import DepthlabError
+from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
+from depthlab.report.markdown import publish
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+
+
+@pytest.fixture
+def page(tmp_path):
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "figure02.png").write_bytes(PNG)
+    (out / "figures" / "figure02.svg").write_text("<svg/>")
+    (out / "runs").mkdir()
+    (out / "runs" / "checkpoint.pt").write_bytes(b"weights")
+    figure = ReportFigure(out / "figures" / "figure02.svg", "Figure 2: sigmoid means.")
+    sections = [Section("Claims", [Verdict("The top layer saturates.", "reproduced", "Mean 0.07 at update 3000.",
+                                           figure)]),
+                Section("Table 1", [Table([{"configuration": "Tanh", "ours (%)": 16.0, "paper (%)": 27.15}],
+                                          "Test error.")])]
+    write_report(out / "report.html", "A study", sections, "Budget 'long'.")
+    return out
+
+
+def test_the_report_has_a_markdown_twin_with_relative_figure_links(page):
+    text = (page / "report.md").read_text()
+    assert text.startswith("# A study\n\nBudget 'long'.\n\n## Claims\n\n**reproduced**: The top layer saturates.")
+    assert "![figure02](figures/figure02.png)\n\n*Figure 2: sigmoid means.*" in text  # the PNG, not the SVG
+    assert "*Test error.*\n\n| configuration | ours (%) | paper (%) |\n|---|---|---|\n| Tanh | 16.00 | 27.15 |" in text
+
+
+def test_publish_copies_the_page_and_its_images_only_and_replaces_the_last_publication(page, tmp_path):
+    target = tmp_path / "docs" / "results" / "study"
+    target.mkdir(parents=True)
+    (target / "stale.png").write_bytes(PNG)
+    published = publish(page / "report.md", target)
+    assert published == target / "report.md"
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
+        "figures/figure02.png", "report.md"]
+    assert (target / "figures" / "figure02.png").read_bytes() == PNG
+    assert [p.name for p in target.parent.iterdir()] == ["study"]  # no staging folder left
+
+
+def test_a_failed_publication_leaves_the_previous_one_whole(page, tmp_path):
+    target = tmp_path / "published"
+    publish(page / "report.md", target)
+    (page / "figures" / "figure02.png").unlink()
+    with pytest.raises(DepthlabError, match="could not publish .*report.md into .*published: .*figure02.png"):
+        publish(page / "report.md", target)
+    assert (target / "figures" / "figure02.png").read_bytes() == PNG
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "published"]
