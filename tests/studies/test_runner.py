@@ -13,7 +13,7 @@ BASE = dict(dataset="shapeset", depth=2, width=16, updates=40, eval_every=20, ev
 
 def specs():
     return [RunSpec("a/lr0.05", TrainConfig(**BASE, lr=0.05)),
-            RunSpec("a/lr1e4", TrainConfig(**{**BASE, "activation": "relu", "init": "he-normal"}, lr=1e4)),
+            RunSpec("a/lr1e4", TrainConfig(**{**BASE, "activation": "linear", "init": "he-normal"}, lr=1e4)),
             RunSpec("a/lr0.01", TrainConfig(**BASE, lr=0.01))]
 
 
