@@ -12,9 +12,11 @@ from depthlab.studies.glorot2010.claims import (
     normalized_init_lowers_error,
     normalized_init_raises_jacobian,
     quadratic_cost_has_plateaus,
+    sigmoid_at_majority_error,
     sigmoid_top_layer_saturates,
     softsign_saturates_less,
     standard_init_shrinks_gradients,
+    table1_shapeset_order,
     tanh_saturates_layer_by_layer,
 )
 
@@ -247,11 +249,47 @@ def test_jacobian_gap_too_small_or_unmeasured(tmp_path):
     assert unmeasured.verdict == "cannot show"
 
 
+# 8, 9 Table 1 on Shapeset -----------------------------------------------------------------
+def table1_runs(path, errors, eval_size=10_000):
+    return {label: fake_run(path / label.replace(" ", "-"), final={"test_error": error}, eval_size=eval_size)
+            for label, error in errors.items()}
+
+
+PAPER_LIKE = {"Softsign": 0.1627, "Softsign N": 0.1606, "Tanh": 0.2715, "Tanh N": 0.156, "Sigmoid": 0.8261}
+
+
+def test_table1_order_holds_on_the_paper_s_own_numbers_and_skips_its_insignificant_gaps(tmp_path):
+    verdict = table1_shapeset_order(table1_runs(tmp_path, PAPER_LIKE))
+    assert verdict.verdict == "reproduced"
+    assert "Tanh N < Tanh: ours 15.60% vs 27.15% (z = 19.92, holds" in verdict.evidence
+    assert "Tanh N < Softsign N" not in verdict.evidence  # 0.46 points: within noise in the paper itself
+    assert verdict.evidence.count("holds") == 7  # 3 × Tanh, 4 × Sigmoid
+
+
+def test_table1_order_reversed_or_within_noise(tmp_path):
+    reversed_ = table1_shapeset_order(table1_runs(tmp_path / "r", {**PAPER_LIKE, "Tanh": 0.10}))
+    assert reversed_.verdict == "not reproduced" and "Tanh N < Tanh: ours 15.60% vs 10.00%" in reversed_.evidence
+    small = table1_shapeset_order(table1_runs(tmp_path / "s", {**PAPER_LIKE, "Tanh": 0.18}, eval_size=200))
+    assert small.verdict == "cannot show" and "not significant" in small.evidence
+    missing = table1_shapeset_order({k: v for k, v in table1_runs(tmp_path / "m", PAPER_LIKE).items() if k != "Tanh"})
+    assert missing.verdict == "cannot show" and "Tanh" in missing.evidence
+
+
+@pytest.mark.parametrize("error, verdict", [(0.8261, "reproduced"), (0.70, "not reproduced"), (0.95, "cannot show")])
+def test_sigmoid_at_the_majority_class_error(tmp_path, error, verdict):
+    result = sigmoid_at_majority_error(fake_run(tmp_path / "s", final={"test_error": error}, eval_size=10_000,
+                                                activation="sigmoid"))
+    assert result.verdict == verdict
+    z = (error - 5 / 6) / math.sqrt(5 / 6 / 6 / 10_000)
+    assert f"(z = {z:.2f};" in result.evidence
+
+
 # all ---------------------------------------------------------------------------------------------
 def test_verdicts_attach_their_figures_and_cope_with_nothing(tmp_path):
     figures = {stem: ReportFigure(tmp_path / f"{stem}.png", stem) for stem in ("figure02", "figure05", "figure11")}
     verdicts = glorot2010_verdicts({}, surface_numbers(0.3, 0.0), figures)
-    assert len(verdicts) == 7
-    assert [v.verdict for v in verdicts] == ["cannot show"] * 4 + ["reproduced", "cannot show", "cannot show"]
+    assert len(verdicts) == 9
+    assert [v.verdict for v in verdicts] == ["cannot show"] * 4 + ["reproduced"] + ["cannot show"] * 4
     assert verdicts[0].figure is figures["figure02"] and verdicts[4].figure is figures["figure05"]
     assert verdicts[5].figure is figures["figure11"] and verdicts[1].figure is None
+    assert verdicts[7].figure is figures["figure11"] and verdicts[8].figure is figures["figure11"]

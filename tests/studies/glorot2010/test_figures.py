@@ -170,7 +170,7 @@ def test_figure_5_is_the_cost_surface(figures, surface):
 
 def test_verdicts_from_the_real_runs(runs, surface, figures):
     verdicts = glorot2010_verdicts({"shapeset": runs}, surface.numbers(), figures)
-    assert len(verdicts) == 7
+    assert len(verdicts) == 9
     assert all(v.verdict in ("reproduced", "not reproduced", "cannot show") and v.evidence for v in verdicts)
     assert verdicts[0].figure is figures["figure02"]
 

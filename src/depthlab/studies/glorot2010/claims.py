@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from depthlab.nets.activations import SATURATION_MARGIN
-from depthlab.references import GLOROT_JACOBIAN
+from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.report.html import ReportFigure, Verdict
 from depthlab.store import RunDir, final_test_error, run_problem, usable_runs
 from depthlab.studies.glorot2010.tables import (
@@ -294,12 +294,77 @@ def normalized_init_raises_jacobian(tanh: RunDir | None, tanh_n: RunDir | None,
     return Verdict(claim, REPRODUCED if holds else NOT_REPRODUCED, evidence, figure)
 
 
+# 8 -------------------------------------------------------------------------------------
+def _test_size(run: RunDir) -> int:
+    return run.config.eval_size or DEFAULT_TEST_SIZE
+
+
+def table1_shapeset_order(shapeset: Mapping[str, RunDir], figure: ReportFigure | None = None) -> Verdict:
+    """Claim 8 (Table 1, Shapeset column): the configurations rank as in the paper wherever
+    the paper's own gap is significant. Rule: the pairs of Table 1's Shapeset errors whose
+    two-proportion z at the paper's n = DEFAULT_TEST_SIZE is at least SIGNIFICANCE_Z (the
+    paper's gaps among Tanh N, Softsign N and Softsign are within noise); on each, our z
+    (our test size) must reach SIGNIFICANCE_Z in the paper's direction. Reproduced when
+    every such pair holds, not reproduced when one is significantly reversed, else cannot
+    show."""
+    claim = ("Table 1, Shapeset: the configurations rank as in the paper where its gaps are significant "
+             "(Tanh N, Softsign N, Softsign < Tanh < Sigmoid).")
+    labels = [label for label in GLOROT_TABLE1 if "shapeset" in GLOROT_TABLE1[label]]
+    kept, skipped = usable_runs(dict(shapeset), labels)
+    errors = {label: final_test_error(run) for label, run in kept.items()}
+    if skipped or None in errors.values():
+        return _cannot(claim, skipped_note(skipped).strip() or "A run has no final test error.", figure)
+    paper = {label: GLOROT_TABLE1[label]["shapeset"] / 100 for label in labels}
+    outcomes, notes = [], []
+    for better, worse in ((a, b) for a in labels for b in labels if paper[a] < paper[b]):
+        if _z_statistic(paper[worse], paper[better], DEFAULT_TEST_SIZE) < SIGNIFICANCE_Z:
+            continue
+        n = min(_test_size(kept[better]), _test_size(kept[worse]))
+        z = _z_statistic(errors[worse] / 100, errors[better] / 100, n)
+        outcome = "holds" if z >= SIGNIFICANCE_Z else "reversed" if z <= -SIGNIFICANCE_Z else "not significant"
+        outcomes.append(outcome)
+        notes.append(f"{better} < {worse}: ours {errors[better]:.2f}% vs {errors[worse]:.2f}% (z = {z:.2f}, "
+                     f"{outcome}; paper {100 * paper[better]:.2f}% vs {100 * paper[worse]:.2f}%)")
+    evidence = "; ".join(notes) + f". Significance: |z| ≥ {SIGNIFICANCE_Z}."
+    if "reversed" in outcomes:
+        return Verdict(claim, NOT_REPRODUCED, evidence, figure)
+    return Verdict(claim, REPRODUCED if set(outcomes) == {"holds"} else CANNOT_SHOW, evidence, figure)
+
+
+# 9 -------------------------------------------------------------------------------------
+def sigmoid_at_majority_error(sigmoid: RunDir | None, figure: ReportFigure | None = None) -> Verdict:
+    """Claim 9 (Table 1, Shapeset: Sigmoid 82.61%): the sigmoid network with standard init
+    learns nothing on Shapeset, its error at the level of always answering the most
+    frequent class, 1 − 1/6 = 83.3% (:data:`depthlab.data.shapeset.MAJORITY_CLASS_ERROR`).
+    Rule: the one-proportion z of our test error against that level on n test examples;
+    |z| < SIGNIFICANCE_Z reproduced, z ≤ −SIGNIFICANCE_Z (significantly better: it learned)
+    not reproduced; above the level by as much cannot show (worse than answering one class,
+    a broken run)."""
+    from depthlab.data.shapeset import MAJORITY_CLASS_ERROR
+
+    claim = f"Sigmoid on Shapeset errs at the majority-class level ({100 * MAJORITY_CLASS_ERROR:.1f}%; paper 82.61%)."
+    problem = run_problem(sigmoid)
+    error = None if problem else final_test_error(sigmoid)
+    if problem or error is None:
+        return _cannot(claim, f"The Sigmoid run is {problem or 'without a final test error'}.", figure)
+    n = _test_size(sigmoid)
+    p = MAJORITY_CLASS_ERROR
+    z = (error / 100 - p) / math.sqrt(p * (1 - p) / n)
+    evidence = (f"Sigmoid's test error {error:.2f}% against {100 * p:.2f}% on n = {n} (z = {z:.2f}; "
+                f"significance |z| ≥ {SIGNIFICANCE_Z}).")
+    if z <= -SIGNIFICANCE_Z:
+        return Verdict(claim, NOT_REPRODUCED, evidence + " It learned beyond the majority class.", figure)
+    if z >= SIGNIFICANCE_Z:
+        return _cannot(claim, evidence + " Worse than always answering one class.", figure)
+    return Verdict(claim, REPRODUCED, evidence, figure)
+
+
 def glorot2010_verdicts(runs_by_dataset: Mapping[str, Mapping[str, RunDir]],
                         surface_numbers: Mapping[str, Any] | None,
                         figures: Mapping[str, ReportFigure]) -> list[Verdict]:
-    """The seven verdicts, each with the figure that shows it (``figures`` by file stem,
+    """The nine verdicts, each with the figure that shows it (``figures`` by file stem,
     as :func:`depthlab.studies.glorot2010.figures.glorot2010_figures` returns them; the
-    Jacobian claim has none, its numbers are in the Jacobian table). Claims 1–4 and 7 are
+    Jacobian claim has none, its numbers are in the Jacobian table). Claims 1–4 and 7–9 are
     judged on the Shapeset runs."""
     shapeset = runs_by_dataset.get("shapeset", {})
     return [
@@ -310,4 +375,6 @@ def glorot2010_verdicts(runs_by_dataset: Mapping[str, Mapping[str, RunDir]],
         quadratic_cost_has_plateaus(surface_numbers, figures.get("figure05")),
         normalized_init_lowers_error(runs_by_dataset, figures.get("figure11")),
         normalized_init_raises_jacobian(shapeset.get("Tanh"), shapeset.get("Tanh N")),
+        table1_shapeset_order(shapeset, figures.get("figure11")),
+        sigmoid_at_majority_error(shapeset.get("Sigmoid"), figures.get("figure11")),
     ]
