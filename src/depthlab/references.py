@@ -22,6 +22,9 @@ GLOROT_TABLE1: dict[str, dict[str, float]] = {
 """Table 1: test error (%) with 5 hidden layers, by configuration ("N": the normalized
 init) and data set."""
 
+GLOROT_UPDATES = 5_000_000
+"""Section 2.3: learning rates were chosen on validation error after this many updates."""
+
 GLOROT_JACOBIAN = {"Tanh": 0.5, "Tanh N": 0.8}
 """Section 4.2: the mean singular value of the layer Jacobian at initialization, tanh
 with the standard and the normalized init."""

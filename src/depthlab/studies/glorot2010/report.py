@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from depthlab.references import GLOROT_DEPTH, GLOROT_WIDTH
+from depthlab.references import GLOROT_DEPTH, GLOROT_UPDATES, GLOROT_WIDTH
 from depthlab.report.html import Section, Table, write_report
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
@@ -38,13 +38,20 @@ def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True
     if (budget.depth, budget.width) != (GLOROT_DEPTH, GLOROT_WIDTH):
         deviations.append(f"This budget trains {budget.depth} hidden layers of {budget.width} units, not the "
                           f"paper's {GLOROT_DEPTH} of {GLOROT_WIDTH}, so that it fits its time.")
+    if budget.updates < GLOROT_UPDATES:
+        deviations.append(f"Each Shapeset run trains {budget.updates:,} updates, where the paper chose its learning "
+                          f"rates after {GLOROT_UPDATES:,}: errors stand above Table 1's, and effects that take "
+                          "longer to appear may not show.")
     if budget.eval_size:
         deviations.append(f"Validation and test errors are measured on {budget.eval_size:,} examples each.")
     if "mnist" not in datasets and "fashion-mnist" in datasets:
         deviations.append("MNIST was not found; Fashion-MNIST (same format and size) stands in for it.")
+    seconds = sum((run.final or {}).get("seconds", 0.0) for run in runs.values())
     intro = (f"Budget '{plan.budget_name}': {budget.updates:,} updates per Shapeset run and {budget.file_updates:,} "
              f"per file data set run, learning rates {', '.join(f'{lr:g}' for lr in budget.learning_rates)}, "
-             f"minibatches of 10, data sets: {', '.join(datasets)}. " + " ".join(deviations))
+             f"minibatches of 10, data sets: {', '.join(datasets)}; {len(runs)} runs, trained in "
+             f"{seconds / 60:.0f} minutes of run time (the sum over runs; workers run them side by side). "
+             + " ".join(deviations))
     sections = [
         Section("Claims of the paper, checked on our runs", list(verdicts)),
         Section("Table 1: test error (%), ours beside the paper's", [table]),
