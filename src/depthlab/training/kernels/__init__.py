@@ -5,7 +5,11 @@ The source is compiled on first use with ``$CC`` (default ``cc``), the first of
 units, OpenMP for its cores), into ``<user cache>/kernels/fused_mlp-<hash>.so``; the hash
 covers the source, the compiler's identity, the flags and the CPU's model and features (a
 ``-march=native`` build must not run on another machine sharing the home folder), so a
-change of any of them builds anew. The library is loaded with ctypes and called on the tensors' own memory. When no
+change of any of them builds anew. Beside each library its SHA-256 is recorded at the
+build (``.sha256``); a library whose bytes differ (truncated, replaced, unrecorded) is
+never loaded but built anew, and a loaded one must compute one SGD step of a tiny
+network as torch does before it is used (once per process), else it too is rebuilt. The
+library is loaded with ctypes and called on the tensors' own memory. When no
 compiler is found or none of the builds works, :func:`native_kernels` raises
 :class:`NativeUnavailable` with the reason, and the fused step falls back to torch
 operations. ``DEPTHLAB_NATIVE=0`` turns the kernels off.
@@ -40,6 +44,10 @@ FLAG_SETS = (
     ("-O3",),
 )
 _INT, _FLOAT, _POINTER = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
+VERSION_TIMEOUT = 10.0
+"""Seconds ``$CC --version`` may take (a hung compiler is not waited for)."""
+CHECK_LR, CHECK_TOLERANCE = 0.1, 1e-5
+"""The self-check's learning rate, and how far its results may be from torch's."""
 
 
 class NativeUnavailable(RuntimeError):
@@ -54,9 +62,9 @@ class NativeKernels:
     the shapes and dtypes.
     """
 
-    def __init__(self, path: Path, flags: tuple[str, ...]):
+    def __init__(self, path: Path, flags: tuple[str, ...], loaded_from: Path | None = None):
         self.path, self.flags = path, flags
-        library = ctypes.CDLL(str(path))
+        library = ctypes.CDLL(str(loaded_from or path))
         self._forward = library.dl_forward
         self._forward.argtypes = [_INT] * 3 + [_POINTER, _INT, _FLOAT] + [_POINTER] * 4 + [_INT] + [_POINTER] * 3
         self._forward.restype = _INT
@@ -138,23 +146,69 @@ def native_kernels() -> NativeKernels:
 
 @functools.cache
 def _load() -> NativeKernels | str:
-    """The loaded kernels, or why they cannot be had (computed once per process)."""
+    """The loaded and checked kernels, or why they cannot be had (computed once per process)."""
     if os.environ.get("DEPTHLAB_NATIVE", "1") == "0":
         return "turned off by DEPTHLAB_NATIVE=0"
-    compiler = _compiler()
-    if shutil.which(shlex.split(compiler)[0]) is None:
-        return f"no C compiler found (looked for {compiler!r}; set $CC)"
+    try:
+        command = shlex.split(_compiler())
+    except ValueError as error:
+        return f"$CC {_compiler()!r} is not a command line ({error})"
+    if not command or shutil.which(command[0]) is None:
+        return f"no C compiler found (looked for {_compiler()!r}; set $CC)"
+    try:
+        identity = _compiler_identity(command)
+    except NativeUnavailable as error:
+        return str(error)
     failures = []
     for flags in FLAG_SETS:
         try:
-            return NativeKernels(_build(compiler, flags), flags)
-        except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+            return _trusted(command, identity, flags)
+        except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired, NativeUnavailable) as error:
             failures.append(f"{' '.join(flags)}: {_first_line(error)}")
-    return f"{compiler} could not build {SOURCE.name} ({'; '.join(failures)})"
+    return f"{_compiler()} could not build {SOURCE.name} ({'; '.join(failures)})"
+
+
+def _trusted(command: list[str], identity: str, flags: tuple[str, ...]) -> NativeKernels:
+    """The kernels built with ``flags``, loaded only when the library's digest is the one
+    recorded at its build and they compute a tiny problem as torch does; a library failing
+    either is built anew once, and one failing again is not used."""
+    library = library_path(command, identity, flags)
+    for attempt in range(2):
+        if attempt or not _verified(library):
+            _build(command, flags, library)
+        # Loaded from a private copy, verified itself: the file checked is the file loaded,
+        # and a library rebuilt under the same name is not the one the process already has.
+        with tempfile.NamedTemporaryFile(suffix=".so", dir=library.parent) as copy:
+            copy.write(library.read_bytes())
+            copy.flush()
+            if not _verified(library, Path(copy.name)):
+                problem = f"{library.name} changed while it was being loaded"
+                continue
+            try:
+                kernels = NativeKernels(library, flags, loaded_from=Path(copy.name))
+            except AttributeError as error:  # a library without the kernels' functions
+                problem = f"{library.name} lacks the kernels' functions ({error})"
+            else:
+                problem = _self_check(kernels)
+                if problem is None:
+                    return kernels
+        _digest_file(library).unlink(missing_ok=True)  # not trusted: built anew on the next attempt
+    raise NativeUnavailable(problem)
 
 
 def _compiler() -> str:
     return os.environ.get("CC") or "cc"
+
+
+def _compiler_identity(command: list[str]) -> str:
+    """What ``$CC --version`` says, within VERSION_TIMEOUT seconds."""
+    try:
+        return subprocess.run([*command, "--version"], capture_output=True, text=True, check=False,
+                              timeout=VERSION_TIMEOUT).stdout
+    except subprocess.TimeoutExpired:
+        raise NativeUnavailable(f"{_compiler()} --version did not answer within {VERSION_TIMEOUT:g} s") from None
+    except OSError as error:
+        raise NativeUnavailable(f"{_compiler()} --version could not run ({error})") from None
 
 
 def _cpu_identity() -> str:
@@ -167,25 +221,79 @@ def _cpu_identity() -> str:
     return f"{platform.machine()} {platform.processor()}"
 
 
-def _build(compiler: str, flags: tuple[str, ...]) -> Path:
-    """Compile the source with ``flags`` into the cache (once), return the library's path.
-    The library is written under a temporary name and renamed, so concurrent runs never
-    load a half-written file."""
-    command = [*shlex.split(compiler), *flags, "-shared", "-fPIC", "-std=c11"]  # then the source, -lm
-    identity = subprocess.run([*shlex.split(compiler), "--version"], capture_output=True, text=True, check=False).stdout
-    digest = hashlib.sha256("\0".join([SOURCE.read_text(), identity, *command, _cpu_identity()]).encode())
-    target = user_cache_dir() / "kernels" / f"{SOURCE.stem}-{digest.hexdigest()[:16]}.so"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
-        os.close(handle)
-        try:
-            subprocess.run([*command, str(SOURCE), "-o", partial, "-lm"], check=True, capture_output=True,
-                           text=True, timeout=300)
-            os.replace(partial, target)
-        finally:
-            Path(partial).unlink(missing_ok=True)
-    return target
+def _compile_command(command: list[str], flags: tuple[str, ...]) -> list[str]:
+    return [*command, *flags, "-shared", "-fPIC", "-std=c11"]  # then the source, -o, -lm
+
+
+def library_path(command: list[str], identity: str, flags: tuple[str, ...]) -> Path:
+    """Where the library built by ``command`` (whose ``--version`` says ``identity``) with
+    ``flags`` is cached: named by a digest of the source, the compiler, the flags and the CPU."""
+    digest = hashlib.sha256("\0".join([SOURCE.read_text(), identity, *_compile_command(command, flags),
+                                       _cpu_identity()]).encode())
+    return user_cache_dir() / "kernels" / f"{SOURCE.stem}-{digest.hexdigest()[:16]}.so"
+
+
+def _digest_file(library: Path) -> Path:
+    """Beside each library, the SHA-256 of its bytes as built."""
+    return library.with_suffix(".sha256")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _verified(library: Path, contents: Path | None = None) -> bool:
+    """Whether ``library`` (or ``contents``, a copy of it) holds the bytes its build
+    recorded (a truncated, replaced or unrecorded file does not, and is never loaded)."""
+    try:
+        return _digest_file(library).read_text().strip() == _sha256(contents or library)
+    except OSError:
+        return False
+
+
+def _build(command: list[str], flags: tuple[str, ...], library: Path) -> None:
+    """Compile the source with ``flags`` into ``library`` and record its digest. Both are
+    written under temporary names and renamed, so a concurrent run never loads a
+    half-written file."""
+    library.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(suffix=".so", dir=library.parent)
+    os.close(handle)
+    record = Path(partial).with_suffix(".sha256")
+    try:
+        subprocess.run([*_compile_command(command, flags), str(SOURCE), "-o", partial, "-lm"], check=True,
+                       capture_output=True, text=True, timeout=300)
+        record.write_text(_sha256(Path(partial)) + "\n")
+        os.replace(partial, library)
+        os.replace(record, _digest_file(library))
+    finally:
+        Path(partial).unlink(missing_ok=True)
+        record.unlink(missing_ok=True)
+
+
+def _self_check(kernels: NativeKernels) -> str | None:
+    """None when the kernels compute one SGD step of a tiny tanh network with the NLL cost
+    as torch does (to CHECK_TOLERANCE); else what differs."""
+    from depthlab.nets.activations import ACTIVATIONS
+    from depthlab.training.costs import COSTS
+
+    tanh, nll = ACTIVATIONS.get("tanh"), COSTS.get("nll")
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(3, 5, generator=g), torch.tensor([0, 2, 1])
+    weights = [torch.randn(4, 5, generator=g) / 2, torch.randn(3, 4, generator=g) / 2]
+    biases = [torch.randn(4, generator=g) / 2, torch.randn(3, generator=g) / 2]
+    expected = [p.clone().requires_grad_(True) for p in (*weights, *biases)]
+    w0, w1, b0, b1 = expected
+    loss = nll.loss(torch.tanh(x @ w0.t() + b0) @ w1.t() + b1, y)
+    loss.backward()
+    outputs, deltas = [torch.empty(3, 4), torch.empty(3, 3)], [torch.empty(3, 4), torch.empty(3, 3)]
+    native_loss = kernels.forward(x, weights, biases, outputs, tanh, nll, y, deltas[-1])
+    kernels.backward(x, outputs, deltas, weights, biases, None, tanh, CHECK_LR, 0.0, 0.0, False)
+    stepped = [(p - CHECK_LR * p.grad).detach() for p in expected]
+    worst = max(float((a - b).abs().max()) for a, b in zip((*weights, *biases), stepped))
+    if abs(native_loss - loss.item()) > CHECK_TOLERANCE or not worst <= CHECK_TOLERANCE:
+        return (f"{kernels.path.name} computes a tiny SGD step unlike torch (cost {native_loss:.6g} against "
+                f"{loss.item():.6g}, parameters apart by {worst:.3g})")
+    return None
 
 
 def _first_line(error: Exception) -> str:
