@@ -163,10 +163,13 @@ class Probe:
 
     def finish(self, update: int | None = None, status: str = "completed") -> None:
         """Mark the run :meth:`log_to` writes ``status`` (completed, diverged or
-        interrupted) at ``update``, default the last measure's."""
+        interrupted) at ``update``, default the last measure's, and let go of its lock
+        (held from :meth:`log_to` on, so no other process writes the run meanwhile)."""
         if status not in FINISHED:
             raise unknown_choice("run status", status, FINISHED)
-        self._logging().set_status(status, update=update if update is not None else self._last_update())
+        run = self._logging()
+        run.set_status(status, update=update if update is not None else self._last_update())
+        run.release()
 
     def _logging(self) -> RunDir:
         if self.run is None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from depthlab.config import TrainConfig, from_mapping
 from depthlab.errors import DepthlabError
+from depthlab.store.lock import LOCK, FolderLock
 from depthlab.store.files import (
     append_jsonl,
     read_json,
@@ -86,19 +87,36 @@ def environment(seed: int, device: str) -> dict[str, Any]:
 
 
 class RunDir:
-    """Reads and writes one run directory."""
+    """Reads and writes one run directory. A process writing it holds its lock
+    (:meth:`hold`, :class:`~depthlab.store.lock.FolderLock`), so two never write one run."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock = FolderLock(self.path, "run directory")
+
+    def hold(self) -> RunDir:
+        """Lock the run for this process, or raise one line naming the process holding it."""
+        self._lock.acquire()
+        return self
+
+    def release(self) -> None:
+        self._lock.release()
+
+    @classmethod
+    def _made_empty(cls, path: str | Path, hint: str) -> RunDir:
+        """A new run directory, locked: refuse one that holds anything but a lock file."""
+        run = cls(path)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.hold()
+        if any(item.name != LOCK for item in run.path.iterdir()):
+            run.release()
+            raise DepthlabError(f"run directory {run.path} already exists and is not empty; {hint}")
+        return run
 
     @classmethod
     def create(cls, path: str | Path, config: TrainConfig, env: dict[str, Any], network: Network) -> RunDir:
-        """Make a new run directory; refuse one that already holds anything."""
-        run = cls(path)
-        if run.path.exists() and any(run.path.iterdir()):
-            raise DepthlabError(f"run directory {run.path} already exists and is not empty; "
-                                "choose another --out or --resume it")
-        run.path.mkdir(parents=True, exist_ok=True)
+        """Make a new run directory, held by this process; refuse one that already holds anything."""
+        run = cls._made_empty(path, "choose another --out or --resume it")
         run.write_config(config)
         write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths)})
         write_json(run.path / ENV, env)
@@ -109,10 +127,7 @@ class RunDir:
     def create_for_probe(cls, path: str | Path, facts: dict[str, Any]) -> RunDir:
         """Make a run directory for a user's own training loop (``Probe.log_to``): ``facts``
         (the model, a learning rate, its layers) go to probe.json."""
-        run = cls(path)
-        if run.path.exists() and any(run.path.iterdir()):
-            raise DepthlabError(f"run directory {run.path} already exists and is not empty; choose another path")
-        run.path.mkdir(parents=True, exist_ok=True)
+        run = cls._made_empty(path, "choose another path")
         run.write_probe_facts(facts)
         run.set_status("running", update=0)
         return run

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from depthlab.errors import DepthlabError
 from depthlab.store import RunDir, run_state
+from depthlab.store.lock import FolderLock
 from depthlab.store.queries import changed_settings
 from depthlab.studies.study import RunSpec
 
@@ -31,8 +32,9 @@ def _execute(spec: RunSpec, path: Path, threads: int) -> tuple[str, str]:
     if threads:
         torch.set_num_threads(threads)
     state = run_state(path)
-    if state == "broken":
-        shutil.rmtree(path)
+    if state == "broken":  # made but never checkpointed: made anew, unless a live process is making it
+        with FolderLock(path, "run directory"):
+            shutil.rmtree(path)
     if state == "resumable":
         result = resume(path, progress=False)
     else:
@@ -47,9 +49,7 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     ``cpu_count // workers`` threads.
     """
     root = Path(root)
-    paths = {s.name: root / "runs" / s.name for s in specs}
-    for spec in specs:
-        check_same_config(spec, paths[spec.name])
+    paths = check_specs(specs, root)
     todo = [s for s in specs if run_state(paths[s.name]) != "finished"]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", disable=not progress,
                dynamic_ncols=True, desc="runs")
@@ -79,10 +79,14 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     return {name: RunDir(path) for name, path in paths.items()}
 
 
-def check_same_config(spec: RunSpec, path: Path) -> None:
-    """Refuse to reuse a stored run made under another configuration (another budget
-    written to the same folder, say): its numbers would be reported as this spec's."""
-    changed = changed_settings(RunDir(path), spec.config)
-    if changed:
-        raise DepthlabError(f"{path} holds a run made with other settings ({', '.join(changed)}); "
-                            "write this study to another --out, or remove that folder")
+def check_specs(specs: Sequence[RunSpec], root: Path) -> dict[str, Path]:
+    """Each spec's run directory under ``root/runs``; refuse to reuse a stored run made
+    under another configuration (another budget written to the same folder, say): its
+    numbers would be reported as this spec's. Writes nothing."""
+    paths = {spec.name: Path(root) / "runs" / spec.name for spec in specs}
+    for spec in specs:
+        changed = changed_settings(RunDir(paths[spec.name]), spec.config)
+        if changed:
+            raise DepthlabError(f"{paths[spec.name]} holds a run made with other settings ({', '.join(changed)}); "
+                                "write this study to another --out, or remove that folder")
+    return paths

@@ -86,13 +86,17 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     if workers < 1:
         raise DepthlabError(f"workers {workers} must be at least 1")
     out = Path(out or Path("results") / name)
-    from depthlab.studies.runner import run_specs  # after the arguments are checked: it imports torch
+    from depthlab.store.lock import FolderLock
+    from depthlab.studies.runner import check_specs, run_specs  # after the arguments are checked: torch
 
     plan = study.plan(budget, sizes, out=out, data_dir=data_dir, **options)  # a bad option: nothing written
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "budget.json", {"study": name, "budget": budget, **dataclasses.asdict(sizes), **plan.settings})
-    runs = run_specs(plan.runs, out, workers=workers, progress=progress)
-    report = study.report(plan, runs, out, progress)
+    with FolderLock(out, "study folder"):  # one study writes a folder at a time
+        check_specs(plan.runs, out)  # runs of another budget there: refused before anything is written
+        write_json(out / "budget.json", {"study": name, "budget": budget, **dataclasses.asdict(sizes),
+                                         **plan.settings})
+        runs = run_specs(plan.runs, out, workers=workers, progress=progress)
+        report = study.report(plan, runs, out, progress)
     if publish is not None:
         from depthlab.report.markdown import publish as publish_markdown
 

@@ -178,7 +178,14 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------
     def fit(self) -> RunResult:
         """Train from ``self.update`` to the end; return the result (never raises for a
-        diverged or interrupted run: that is recorded in the run directory)."""
+        diverged or interrupted run: that is recorded in the run directory). The run's
+        lock is let go at the end, however it ends."""
+        try:
+            return self._fit()
+        finally:
+            self.run.release()
+
+    def _fit(self) -> RunResult:
         cfg = self.config
         self.run.update_env(engine=self.engine_name, kernel=self.engine.kernel, total_updates=self.total)
         self.model.train()
@@ -293,6 +300,7 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
     try:
         return Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
     except BaseException:  # a bad input found while setting up: leave no half-made run
+        run.release()
         if existed:  # it was empty (RunDir.create refuses any other): empty it again
             for item in path.iterdir():
                 item.unlink()
@@ -319,7 +327,16 @@ def resume(path: str | Path, progress: bool = True, data: Dataset | None = None,
     """Finish an interrupted run from its last checkpoint, or extend a finished one by
     raising ``updates`` (or ``epochs``); ``eval_every`` and ``probe_every`` may change too.
     The new settings are recorded in the run's configuration."""
-    run = RunDir.open(path)
+    run = RunDir.open(path).hold()
+    try:
+        return _resume(run, progress, data, callbacks, overrides)
+    except BaseException:
+        run.release()
+        raise
+
+
+def _resume(run: RunDir, progress: bool, data: Dataset | None, callbacks: list[Callable[[Trainer, int], None]] | None,
+            overrides: dict[str, Any]) -> RunResult:
     allowed = {"updates", "epochs", "eval_every", "probe_every"}
     if set(overrides) - allowed:
         flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in sorted(names))  # noqa: E731
