@@ -32,7 +32,6 @@ from typing import Any
 
 from depthlab.config import TrainConfig, from_mapping
 from depthlab.errors import DepthlabError
-from depthlab.store.lock import LOCK, FolderLock
 from depthlab.store.files import (
     append_jsonl,
     read_json,
@@ -40,6 +39,7 @@ from depthlab.store.files import (
     rewrite_jsonl,
     write_json,
 )
+from depthlab.store.lock import LOCK, FolderLock
 from depthlab.store.probes import ProbeLog, append_measure, read_measures
 
 STATUSES = ("running", "completed", "diverged", "interrupted")
