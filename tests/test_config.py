@@ -22,6 +22,14 @@ def test_wrong_type_is_named():
         from_mapping({"batch_size": "ten"})
 
 
+@pytest.mark.parametrize("content", ["[1, 2]", '"lr"', "3"])
+def test_a_config_json_that_is_not_a_table_is_one_line(tmp_path, content):
+    path = tmp_path / "run.json"
+    path.write_text(content)
+    with pytest.raises(DepthlabError, match=r"run.json holds a (list|str|int), not a table of keys and values$"):
+        load_config_file(path)
+
+
 def test_broken_toml_names_the_file(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("lr = = 3\n")
@@ -34,7 +42,17 @@ def test_broken_toml_names_the_file(tmp_path):
     (dict(width=-5), "width -5"),
     (dict(depth=0), "depth 0"),
     (dict(optimizer="lbfgs"), "unknown optimizer 'lbfgs'.*adagrad, adam, momentum"),
-    (dict(lr=0.0), "lr 0.0 must be positive"),
+    (dict(lr=0.0), "lr 0.0 must be a positive finite number"),
+    (dict(lr=float("inf")), "lr inf must be a positive finite number"),
+    (dict(weight_decay=float("nan")), "weight-decay nan must be a finite number, not negative"),
+    (dict(weight_decay=float("inf")), "weight-decay inf must be a finite number"),
+    (dict(epochs=float("inf")), "epochs inf must be a positive finite number"),
+    (dict(depth=10**23), r"depth 1e\+23 is beyond 10000, the largest depthlab accepts \(hidden layers\)"),
+    (dict(seed=10**20), r"seed 1e\+20 is beyond 9.22337e\+18"),
+    (dict(updates=10**17), r"updates 1e\+17 is beyond 9.0072e\+15"),
+    (dict(device="meta"), "unknown device 'meta'; valid choices: cpu, cuda, cuda:N, mps"),
+    (dict(device="xpu"), "unknown device 'xpu'"),
+    (dict(device="cpu:5"), "device 'cpu:5': the CPU has no index; use --device cpu"),
     (dict(updates=10, epochs=1.0), "not both"),
     pytest.param(dict(device="cuda:0"), "not available",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),

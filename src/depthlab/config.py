@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.limits import MAX_DEPTH, MAX_SEED, MAX_UPDATES, check_at_most
 
 if TYPE_CHECKING:
     import torch
@@ -89,6 +91,8 @@ class TrainConfig:
             raise unknown_choice("engine", self.engine, ENGINES)
         if self.widths is None and self.depth < 1:
             raise DepthlabError(f"depth {self.depth} must be at least 1")
+        check_at_most("depth", self.depth if self.widths is None else len(self.widths), MAX_DEPTH,
+                      "hidden layers")
         for w in self.hidden_widths:
             if w < 1:
                 raise DepthlabError(f"width {w} must be a positive number of units")
@@ -100,6 +104,7 @@ class TrainConfig:
         _positive("probe-size", self.probe_size)
         if self.seed < 0:
             raise DepthlabError(f"seed {self.seed} must not be negative")
+        check_at_most("seed", self.seed, MAX_SEED, "torch takes 64-bit seeds")
         if self.jacobian_examples < 0:
             raise DepthlabError(f"jacobian-examples {self.jacobian_examples} must not be negative (0: no spectra)")
         if self.optimizer == "nesterov" and self.momentum == 0:
@@ -115,12 +120,13 @@ class TrainConfig:
             raise DepthlabError("give --updates or --epochs, not both")
         if self.updates is not None:
             _positive("updates", self.updates)
+            check_at_most("updates", self.updates, MAX_UPDATES, "update numbers are recorded exactly in JSON")
         if self.epochs is not None:
             _positive("epochs", self.epochs)
         if not 0 <= self.dropout < 1:
             raise DepthlabError(f"dropout {self.dropout} must be in [0, 1)")
-        if self.weight_decay < 0:
-            raise DepthlabError(f"weight-decay {self.weight_decay} must not be negative")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise DepthlabError(f"weight-decay {self.weight_decay} must be a finite number, not negative")
         if self.eval_size is not None:
             _positive("eval-size", self.eval_size)
         if self.clip_norm is not None:
@@ -132,8 +138,8 @@ class TrainConfig:
 
 
 def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise DepthlabError(f"{name} {value} must be positive")
+    if not (value > 0 and math.isfinite(value)):
+        raise DepthlabError(f"{name} {value} must be a positive finite number")
 
 
 def check_device(device: str) -> torch.device | str:
@@ -146,7 +152,14 @@ def check_device(device: str) -> torch.device | str:
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
         raise DepthlabError(f"unknown device '{device}'; valid choices: cpu, cuda, cuda:N, mps") from None
+    if dev.type == "cpu":
+        raise DepthlabError(f"device '{device}': the CPU has no index; use --device cpu")
+    if dev.type == "cuda" and torch.cuda.is_available() and (dev.index or 0) >= torch.cuda.device_count():
+        raise DepthlabError(f"device '{device}' is not on this machine, which has {torch.cuda.device_count()} "
+                            f"CUDA device(s): cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise DepthlabError(f"device '{device}' is not available on this machine (no CUDA GPU); use --device cpu")
     if dev.type == "mps" and not torch.backends.mps.is_available():
@@ -195,8 +208,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DepthlabError(f"config file {path} does not exist")
     try:
-        if path.suffix == ".json":
-            return json.loads(path.read_text())
-        return tomllib.loads(path.read_text())
+        values = json.loads(path.read_text()) if path.suffix == ".json" else tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DepthlabError(f"config file {path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {e}") from None
+    if not isinstance(values, dict):
+        raise DepthlabError(f"config file {path} holds a {type(values).__name__}, not a table of keys and values")
+    return values

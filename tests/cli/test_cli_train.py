@@ -41,6 +41,23 @@ def test_config_file_and_flags(tmp_path):
     (["--jacobian-examples", "-1"], "jacobian-examples -1 must not be negative"),
     (["--optimizer", "nesterov", "--momentum", "0"], "nesterov needs a momentum above 0"),
     (["--dataset", "arrays:{tmp}/tiny.npz", "--batch-size", "64"], "batch size 64 exceeds the 27 training examples"),
+    (["--depth", str(10**23)], "depth 1e+23 is beyond 10000, the largest depthlab accepts"),
+    (["--width", str(10**10)], "a network of widths 1024-10000000000x2-9 would take 745,058,"),
+    (["--seed", str(10**20)], "seed 1e+20 is beyond"),
+    (["--eval-size", str(10**9)], "Shapeset's validation and test sets of 1,000,000,000 and 1,000,000,000 images "
+                                  "would take 7,629 GB, more than this machine's"),
+    (["--device", "meta"], "unknown device 'meta'; valid choices: cpu, cuda, cuda:N, mps"),
+    (["--device", "xpu"], "unknown device 'xpu'"),
+    (["--device", "cpu:5"], "the CPU has no index"),
+    (["--lr", "inf"], "lr inf must be a positive finite number"),
+    (["--weight-decay", "nan"], "weight-decay nan must be a finite number"),
+    (["--config", "{tmp}/list.json"], "list.json holds a list, not a table of keys and values"),
+    (["--dataset", "arrays:{tmp}/tiny.npz", "--updates", "0", "--epochs", "1e300"], "--updates or --epochs"),
+    (["--dataset", "arrays:{tmp}/nan.npz"], "x_train holds a non-finite value (NaN or infinity) in example 5"),
+    (["--dataset", "arrays:{tmp}/empty.npz"], "x_test holds no examples"),
+    (["--dataset", "arrays:{tmp}/oned.npz"], "x_train has shape (27,) (expected one row"),
+    (["--dataset", "arrays:{tmp}/zero.npz"], "zero.npz: not a readable .npz archive"),
+    (["--dataset", "arrays:{tmp}/labels.npz"], "its largest label 1099511627776 would make 1,099,511,627,777 classes"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch, args, message):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -49,8 +66,17 @@ def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch
     monkeypatch.setattr(download, "SYSTEM_DATA_ROOT", tmp_path / "system")
     (tmp_path / "typo.toml").write_text("lerning-rate = 0.1\n")
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "tiny.npz", x_train=rng.random((30, 4, 4)), y_train=rng.integers(0, 3, 30),
-             x_test=rng.random((6, 4, 4)), y_test=rng.integers(0, 3, 6))
+    x, y = rng.random((30, 4, 4)), rng.integers(0, 3, 30)
+    np.savez(tmp_path / "tiny.npz", x_train=x, y_train=y, x_test=x[:6], y_test=y[:6])
+    with_nan = x.copy()
+    with_nan[5, 1, 2] = np.nan
+    np.savez(tmp_path / "nan.npz", x_train=with_nan, y_train=y, x_test=x[:6], y_test=y[:6])
+    np.savez(tmp_path / "empty.npz", x_train=x, y_train=y, x_test=x[:0], y_test=y[:0])
+    np.savez(tmp_path / "oned.npz", x_train=x[:, 0, 0], y_train=y, x_test=x[:6], y_test=y[:6])
+    np.savez(tmp_path / "labels.npz", x_train=x, y_train=np.where(np.arange(30) == 0, 2**40, y), x_test=x[:6],
+             y_test=y[:6])
+    (tmp_path / "zero.npz").write_bytes(b"")
+    (tmp_path / "list.json").write_text("[1, 2]")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     run = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "depthlab", "train", *FAST, *args, "--out", str(run)],

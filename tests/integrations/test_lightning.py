@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import depthlab
 from depthlab.errors import DepthlabError
 from depthlab.store.run import RunDir
-from depthlab.training.schedule import probe_updates
+from depthlab.training.schedule import ProbeSchedule
 
 pl = pytest.importorskip("lightning.pytorch")
 from depthlab.integrations.lightning import ProbeCallback  # noqa: E402
@@ -55,7 +55,7 @@ def test_the_callback_measures_on_the_schedule_and_leaves_training_as_it_was(tmp
     for a, b in zip(probed.parameters(), plain.parameters(), strict=True):
         assert torch.equal(a, b)  # the probe changed neither the weights nor the shuffling
     run = RunDir.open(tmp_path / "run")
-    assert sorted({r["update"] for r in run.probes.rows}) == probe_updates(30, 10)
+    assert sorted({r["update"] for r in run.probes.rows}) == list(ProbeSchedule(30, 10))
     assert run.status == {"status": "completed", "update": 30}
     assert run.probe_facts["lr"] == 0.05 and run.probe_facts["probe_size"] == 40
     assert [row["update"] for row in run.metrics()] == [1, 2, 5, 10, 20, 30]  # mean train cost between measures

@@ -6,7 +6,7 @@ from torch import nn
 from depthlab.errors import DepthlabError
 from depthlab.integrations.scheduled import ScheduledProbe, probe_set_from
 from depthlab.store.run import RunDir
-from depthlab.training.schedule import probe_updates
+from depthlab.training.schedule import ProbeSchedule
 
 
 def test_a_probe_set_joins_pairs_up_to_its_size():
@@ -45,7 +45,7 @@ def test_a_plain_loop_measures_on_the_schedule_and_writes_a_run(tmp_path):
         optimizer.step()
     scheduled.end(25)
     run = RunDir.open(tmp_path / "run")
-    assert sorted({r["update"] for r in run.probes.rows}) == probe_updates(25, 10) == [0, 1, 2, 5, 10, 20, 25]
+    assert sorted({r["update"] for r in run.probes.rows}) == list(ProbeSchedule(25, 10)) == [0, 1, 2, 5, 10, 20, 25]
     assert {h["update"] for h in run.probes.histograms} == {0, 25}  # initialization and the end
     assert run.status == {"status": "completed", "update": 25}
     assert run.probe_facts["lr"] == 0.1 and run.probe_facts["probe_size"] == 12

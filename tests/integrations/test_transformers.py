@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from depthlab.store.run import RunDir
-from depthlab.training.schedule import probe_updates
+from depthlab.training.schedule import ProbeSchedule
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("accelerate")  # transformers.Trainer needs it
@@ -47,7 +47,7 @@ def test_the_callback_measures_on_the_schedule_and_leaves_training_as_it_was(tmp
     for a, b in zip(probed.parameters(), plain.parameters(), strict=True):
         assert torch.equal(a, b)
     run = RunDir.open(tmp_path / "run")
-    assert sorted({r["update"] for r in run.probes.rows}) == probe_updates(12, 5) == [0, 1, 2, 5, 10, 12]
+    assert sorted({r["update"] for r in run.probes.rows}) == list(ProbeSchedule(12, 5)) == [0, 1, 2, 5, 10, 12]
     assert run.status == {"status": "completed", "update": 12}
     assert run.probe_facts["lr"] == pytest.approx(1e-3) and run.probe_facts["probe_size"] == 20  # of 3 batches of 8
     assert [row["update"] for row in run.metrics() if "train_cost" in row] == [4, 8, 12]

@@ -87,6 +87,7 @@ def format_text(report: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from depthlab.errors import DepthlabError
+    from depthlab.limits import MAX_DEPTH, check_at_most
     from depthlab.nets.activations import ACTIVATIONS
     from depthlab.nets.init import INITS
 
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, value, smallest in (("--depth", args.depth, 1), ("--width", args.width, 1)):
         if value < smallest:
             raise DepthlabError(f"{flag} {value} must be at least {smallest}")
+    check_at_most("--depth", args.depth, MAX_DEPTH, "layers of the table")
     for flag, value in (("--sigma-w2", args.sigma_w2), ("--sigma-b2", args.sigma_b2), ("--q0", args.q0)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise DepthlabError(f"{flag} {value} must be a finite number >= 0")

@@ -30,6 +30,9 @@ from depthlab.errors import DepthlabError
 ARRAY_KEYS = ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test")
 VALIDATION_KEYS = ("x_valid", "y_valid")
 VALIDATION_FRACTION = 0.1
+MAX_CLASSES = 1_000_000
+"""More classes than this are taken for a labelling mistake (labels are 0..K-1: one
+output unit each)."""
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -43,6 +46,12 @@ def dataset_from_arrays(
     defaults to one more than the largest label.
     """
     splits = {"train": train, "valid": valid, "test": test}
+    for split, (x, _) in splits.items():
+        if x.ndim < 2:
+            raise DepthlabError(f"{source}: x_{split} has shape {x.shape} (expected one row of pixels or "
+                                "features per example)")
+        if len(x) == 0:
+            raise DepthlabError(f"{source}: x_{split} holds no examples")
     input_shape = train[0].shape[1:]
     largest = -1
     for split, (x, y) in splits.items():
@@ -56,12 +65,18 @@ def dataset_from_arrays(
             raise DepthlabError(f"{source}: x_{split} has dtype {x.dtype} (expected uint8 or floating point)")
         if not np.issubdtype(y.dtype, np.integer):
             raise DepthlabError(f"{source}: y_{split} has dtype {y.dtype} (expected integer class labels)")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(1))[0])
+            raise DepthlabError(f"{source}: x_{split} holds a non-finite value (NaN or infinity) in example {bad}")
         if len(y) and y.min() < 0:
             raise DepthlabError(f"{source}: y_{split} holds label {y.min()} (expected labels >= 0)")
         largest = max(largest, int(y.max()) if len(y) else -1)
     num_classes = largest + 1 if num_classes is None else num_classes
     if largest >= num_classes:
         raise DepthlabError(f"{source}: label {largest} out of range (expected 0..{num_classes - 1})")
+    if num_classes > MAX_CLASSES:
+        raise DepthlabError(f"{source}: its largest label {largest} would make {num_classes:,} classes, more than "
+                            f"{MAX_CLASSES:,} (labels are 0..K-1)")
     train_batch, valid_batch, test_batch = (_as_tensors(x, y) for x, y in splits.values())
     return FixedDataset(name, tuple(input_shape), num_classes, train_batch, valid_batch, test_batch)
 
@@ -81,8 +96,10 @@ def load_arrays(path: str | Path) -> FixedDataset:
         )
 
     def split(name: str) -> Split:
-        x = arrays[f"x_{name}"]
-        return (x[:, None] if x.ndim == 3 else x), arrays[f"y_{name}"]
+        x, y = arrays[f"x_{name}"], arrays[f"y_{name}"]
+        if x.ndim == 0 or y.ndim == 0:
+            raise DepthlabError(f"{path}: x_{name} and y_{name} must be arrays of examples, not single values")
+        return (x[:, None] if x.ndim == 3 else x), y
 
     train, test = split("train"), split("test")
     if has_valid:
@@ -102,8 +119,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             raise ValueError("a single array, not an archive")
         with archive:
             return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise DepthlabError(f"{path}: not a readable .npz archive ({error})") from error
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DepthlabError(f"{path}: not a readable .npz archive ({str(error) or 'empty file'})") from None
 
 
 def _as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

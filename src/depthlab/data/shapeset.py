@@ -66,6 +66,7 @@ import torch
 from depthlab.data.base import Batch, Dataset
 from depthlab.data.download import user_cache_dir
 from depthlab.errors import DepthlabError
+from depthlab.limits import FLOAT_BYTES, check_fits
 
 IMAGE_SIZE = 32
 SHAPE_NAMES = ("triangle", "parallelogram", "ellipse")
@@ -369,6 +370,8 @@ class ShapesetDataset(Dataset):
         for what, size in (("validation_size", validation_size), ("test_size", test_size)):
             if not isinstance(size, (int, np.integer)) or size < 0:
                 raise DepthlabError(f"{what} {size!r} must be a non-negative integer")
+        check_fits(f"Shapeset's validation and test sets of {validation_size:,} and {test_size:,} images",
+                   (validation_size + test_size) * IMAGE_SIZE**2 * FLOAT_BYTES, "choose a smaller --eval-size")
         self.seed = _check_seed(seed)
         self.validation_size = validation_size
         self.test_size = test_size

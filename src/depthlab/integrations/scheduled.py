@@ -154,7 +154,7 @@ class ScheduledProbe:
         """The last measure (with histograms, as the figures read it) unless one was taken
         at ``update``, and the run's status."""
         if status == "completed" and update != self.measured_at:
-            self.probe.measure(update, with_jacobians=update in self.schedule.jacobians, with_histograms=True)
+            self.probe.measure(update, with_jacobians=self.schedule.jacobians(update), with_histograms=True)
             self.measured_at = update
         if self.path is not None:
             self.probe.finish(update, status=status)

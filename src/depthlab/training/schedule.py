@@ -13,62 +13,61 @@ run has more than one evaluation to compare it with.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 
-def probe_updates(total: int, every: int) -> list[int]:
-    """The sorted updates at which to probe a run of ``total`` updates.
 
-    >>> probe_updates(3000, 1000)
-    [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 3000]
-    >>> probe_updates(200, 2000)
-    [0, 1, 10, 100, 200]
-    """
-    steps = {0, total}
-    multiples = (1, 2, 5) if total >= every else (1,)
-    decade = 1
-    while decade < every:
-        steps.update(m * decade for m in multiples if m * decade < min(every, total))
-        decade *= 10
-    steps.update(range(every, total + 1, every))
-    return sorted(s for s in steps if s <= total)
+def _early(update: int, total: int, every: int) -> bool:
+    """Whether ``update`` is one of the early probes below min(every, total): 1, 2, 5,
+    10, 20, 50, … (only 1, 10, 100, … for a run shorter than ``every``)."""
+    if not 0 < update < min(every, total):
+        return False
+    decade = 10 ** (len(str(update)) - 1)
+    return update % decade == 0 and update // decade in ((1, 2, 5) if total >= every else (1,))
 
 
 JACOBIAN_STRIDE = 50
 
 
-def jacobian_updates(total: int, every: int) -> set[int]:
-    """The probe updates that also measure Jacobian spectra.
+class ProbeSchedule:
+    """A run's probe updates, each with what it measures, decided by arithmetic on the
+    update number: memory does not grow with the length of the run.
 
-    >>> sorted(jacobian_updates(120_000, 1000))
+    >>> list(ProbeSchedule(3000, 1000))
+    [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 3000]
+    >>> list(ProbeSchedule(200, 2000))
+    [0, 1, 10, 100, 200]
+    >>> [u for u in ProbeSchedule(120_000, 1000) if ProbeSchedule(120_000, 1000).measure(u)["with_jacobians"]]
     [0, 50000, 100000]
     """
-    return {0, *range(JACOBIAN_STRIDE * every, total + 1, JACOBIAN_STRIDE * every)}
-
-
-def histogram_updates(total: int, every: int) -> set[int]:
-    """The probe updates that also record histograms: those of :func:`jacobian_updates`
-    and the last.
-
-    >>> sorted(histogram_updates(120_000, 1000))
-    [0, 50000, 100000, 120000]
-    """
-    return {*jacobian_updates(total, every), total}
-
-
-class ProbeSchedule:
-    """A run's probe updates of :func:`probe_updates`, each with what it measures."""
 
     def __init__(self, total: int, every: int):
         self.total, self.every = total, every
-        self.updates = set(probe_updates(total, every))
-        self.jacobians = jacobian_updates(total, every)
-        self.histograms = histogram_updates(total, every)
 
     def __contains__(self, update: int) -> bool:
-        return update in self.updates
+        return 0 <= update <= self.total and (update in (0, self.total) or update % self.every == 0
+                                              or _early(update, self.total, self.every))
+
+    def __iter__(self) -> Iterator[int]:
+        """The probe updates in order, generated as they are asked for."""
+        early = (m * 10 ** k for k in range(len(str(self.every))) for m in (1, 2, 5))
+        yield 0
+        yield from (u for u in early if _early(u, self.total, self.every))
+        yield from range(self.every, self.total, self.every)
+        if self.total > 0:
+            yield self.total
+
+    def jacobians(self, update: int) -> bool:
+        """Whether the probe at ``update`` measures Jacobian spectra: at initialization and
+        every JACOBIAN_STRIDE probe intervals."""
+        return update == 0 or (update in self and update % (JACOBIAN_STRIDE * self.every) == 0)
+
+    def histograms(self, update: int) -> bool:
+        """Whether it records histograms: where it measures spectra, and at the last update."""
+        return self.jacobians(update) or update == self.total
 
     def measure(self, update: int) -> dict[str, bool]:
         """The keyword arguments of :meth:`depthlab.probe.Probe.measure` at ``update``."""
-        return {"with_jacobians": update in self.jacobians, "with_histograms": update in self.histograms}
+        return {"with_jacobians": self.jacobians(update), "with_histograms": self.histograms(update)}
 
 
 def evaluates_at_start(total: int, every: int) -> bool:

@@ -34,6 +34,7 @@ from depthlab.probe import Probe
 from depthlab.store.run import Network, RunDir, environment
 from depthlab.training.costs import COSTS, Cost
 from depthlab.training.engine import make_engine
+from depthlab.limits import MAX_UPDATES, check_at_most, check_fits, network_bytes
 from depthlab.training.schedule import ProbeSchedule, evaluates_at_start
 
 DEFAULT_UPDATES = 10_000
@@ -80,7 +81,10 @@ def total_updates(config: TrainConfig, dataset: Dataset) -> int:
     if per_epoch is None:
         raise DepthlabError(f"--epochs needs a finite training set; {dataset.name} is an unlimited stream: "
                             "use --updates")
-    return max(1, round(config.epochs * per_epoch))
+    updates = config.epochs * per_epoch
+    check_at_most(f"--epochs {config.epochs:g} of {per_epoch} updates each:", updates, MAX_UPDATES,
+                  "update numbers are recorded exactly in JSON")
+    return max(1, round(updates))
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -262,13 +266,26 @@ def _stop_on_sigint(trainer: Trainer):
         signal.signal(signal.SIGINT, previous)
 
 
+def _widths(widths: list[int]) -> str:
+    """Widths for a message, runs of one width shortened: 1024-1000x5-9."""
+    parts, k = [], 0
+    while k < len(widths):
+        run = next((j for j in range(k, len(widths)) if widths[j] != widths[k]), len(widths)) - k
+        parts.append(f"{widths[k]}" + (f"x{run}" if run > 1 else ""))
+        k += run
+    return "-".join(parts)
+
+
 def load_data(config: TrainConfig) -> Dataset:
     """The run's data set; with ``eval_size`` only that many validation and test examples."""
     return DATASETS.get(config.dataset).load(config.data_dir, config.download, config.eval_size)
 
 
 def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
-    """The MLP of ``config``, initialized from the run's seed (LSUV on a training batch)."""
+    """The MLP of ``config``, initialized from the run's seed (LSUV on a training batch);
+    one that cannot fit in memory is refused before anything is allocated."""
+    widths = [dataset.input_dim, *config.hidden_widths, dataset.num_classes]
+    check_fits(f"a network of widths {_widths(widths)}", network_bytes(widths), "choose a smaller --width or --depth")
     torch.manual_seed(config.seed)
     model = MLP(dataset.input_dim, config.hidden_widths, dataset.num_classes, config.activation,
                 batchnorm=config.batchnorm, dropout=config.dropout)
