@@ -29,12 +29,12 @@ from depthlab.config import TrainConfig, from_mapping
 from depthlab.data.base import Dataset, FixedDataset
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
+from depthlab.limits import MAX_UPDATES, check_at_most, check_fits, network_bytes
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 from depthlab.store.run import Network, RunDir, environment
 from depthlab.training.costs import COSTS, Cost
 from depthlab.training.engine import make_engine
-from depthlab.limits import MAX_UPDATES, check_at_most, check_fits, network_bytes
 from depthlab.training.schedule import ProbeSchedule, evaluates_at_start
 
 DEFAULT_UPDATES = 10_000
