@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except DepthlabError as e:
         print(f"depthlab: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a run interrupted before its first checkpoint is removed (see Trainer.fit)
+        print("depthlab: interrupted", file=sys.stderr)
+        return 130
     except OSError as e:  # an unwritable --out, a full disk: the system's own words, in one line
         print(f"depthlab: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2

@@ -1,31 +1,86 @@
 """The two ways a run writes a file: JSON replaced atomically (a crash leaves the old
 file or the new one, never half of one), and JSONL appended one record per line (a crash
-loses at most the line in progress, which reading skips)."""
+loses at most the line in progress, which reading skips). A write that fails (a full
+disk, say) leaves the previous state as it was and is one line naming the file; what
+must survive a power loss (:func:`replace_durably`) is synced before and after its rename.
+Reading a file that is not what a run writes is one line naming the file too."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from depthlab.errors import DepthlabError
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Replace ``path`` by ``obj`` as indented JSON, through a temporary file."""
+def write_failed(path: Path, error: OSError) -> DepthlabError:
+    """The one line for a write to ``path`` that failed."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DepthlabError(f"disk full while writing {path}: the run keeps its previous state; free some space "
+                             "and --resume it")
+    return DepthlabError(f"could not write {path}: {error.strerror or error}")
+
+
+def replace_durably(path: Path, write: Callable[[Path], None], durable: bool = False) -> None:
+    """Write ``path`` through ``write(temporary path)`` and a rename; with ``durable``, the
+    file and the rename are synced to disk. On failure the old file stays and the
+    temporary one is removed."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        if durable:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+        if durable:
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise write_failed(path, error) from None
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Replace ``path`` by ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, default=str) + "\n"
+    replace_durably(path, lambda tmp: tmp.write_text(text))
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+    """The JSON in ``path``; one line naming the file when it is not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DepthlabError(f"{path} is not valid JSON ({error}); it was damaged or edited by hand") from None
+
+
+def read_object(path: Path) -> dict[str, Any]:
+    """The JSON object (mapping) in ``path``; one line naming the file otherwise."""
+    value = read_json(path)
+    if not isinstance(value, dict):
+        raise DepthlabError(f"{path} holds a JSON {type(value).__name__}, not the object a run writes; it was "
+                            "damaged or edited by hand")
+    return value
 
 
 def append_jsonl(path: Path, row: dict[str, Any]) -> None:
+    """Append ``row`` as one line; a failed write is cut off again, so the file keeps
+    only whole lines."""
     with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
+        size = f.tell()
+        try:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+        except OSError as error:
+            f.truncate(size)
+            raise write_failed(path, error) from None
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -47,6 +102,5 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def rewrite_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     """Replace the JSONL file ``path`` by ``rows``, atomically."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, path)
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    replace_durably(path, lambda tmp: tmp.write_text(text))

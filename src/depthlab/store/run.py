@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
-import pickle
+import shutil
 import platform
 import sys
 import time
@@ -36,6 +36,8 @@ from depthlab.store.files import (
     append_jsonl,
     read_json,
     read_jsonl,
+    read_object,
+    replace_durably,
     rewrite_jsonl,
     write_json,
 )
@@ -93,6 +95,7 @@ class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = FolderLock(self.path, "run directory")
+        self.created_folder = False
 
     def hold(self) -> RunDir:
         """Lock the run for this process, or raise one line naming the process holding it."""
@@ -104,14 +107,33 @@ class RunDir:
 
     @classmethod
     def _made_empty(cls, path: str | Path, hint: str) -> RunDir:
-        """A new run directory, locked: refuse one that holds anything but a lock file."""
+        """A new run directory, locked: refuse one that holds anything but a lock file, or
+        the remains of a run that died before its first checkpoint (nothing to resume
+        there: it is cleared and made anew)."""
         run = cls(path)
+        run.created_folder = not run.path.exists()
         run.path.mkdir(parents=True, exist_ok=True)
         run.hold()
+        if run.exists and not run.has_checkpoint and read_json(run.path / STATUS).get("status") == "running":
+            run._remove_files()
         if any(item.name != LOCK for item in run.path.iterdir()):
             run.release()
             raise DepthlabError(f"run directory {run.path} already exists and is not empty; {hint}")
         return run
+
+    def _remove_files(self) -> None:
+        for item in self.path.iterdir():
+            if item.name != LOCK:
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+
+    def discard(self) -> None:
+        """Remove a run that never reached its first checkpoint: its files, and its folder
+        if this run made it."""
+        self._remove_files()
+        self.release()
+        (self.path / LOCK).unlink(missing_ok=True)
+        if self.created_folder and not any(self.path.iterdir()):
+            self.path.rmdir()
 
     @classmethod
     def create(cls, path: str | Path, config: TrainConfig, env: dict[str, Any], network: Network) -> RunDir:
@@ -159,7 +181,7 @@ class RunDir:
         if self.made_by_probe:
             raise DepthlabError(f"{self.path} was written by a user's loop (Probe.log_to): it has no depthlab "
                                 "configuration")
-        return from_mapping(read_json(self.path / CONFIG), source=str(self.path / CONFIG))
+        return from_mapping(read_object(self.path / CONFIG), source=str(self.path / CONFIG))
 
     @property
     def probe_facts(self) -> dict[str, Any]:
@@ -183,23 +205,37 @@ class RunDir:
         """The network's shape (None for a run made before depthlab recorded it)."""
         if not (self.path / NETWORK).is_file():
             return None
-        shape = read_json(self.path / NETWORK)
-        return Network(tuple(shape["input_shape"]), tuple(shape["widths"]))
+        shape = read_object(self.path / NETWORK)
+        try:
+            return Network(tuple(shape["input_shape"]), tuple(shape["widths"]))
+        except (KeyError, TypeError):
+            raise DepthlabError(f"{self.path / NETWORK} does not hold \"input_shape\" and \"widths\" lists; it was "
+                                "damaged or edited by hand") from None
 
     @property
     def env(self) -> dict[str, Any]:
-        return read_json(self.path / ENV)
+        return read_object(self.path / ENV)
 
     @property
     def status(self) -> dict[str, Any]:
-        return read_json(self.path / STATUS)
+        status = read_object(self.path / STATUS)
+        if status.get("status") not in STATUSES:
+            raise DepthlabError(f"{self.path / STATUS} holds status {status.get('status')!r}, not one of "
+                                f"{', '.join(STATUSES)}; it was damaged or edited by hand")
+        return status
 
     @property
     def final(self) -> dict[str, Any] | None:
-        return read_json(self.path / FINAL) if (self.path / FINAL).is_file() else None
+        return read_object(self.path / FINAL) if (self.path / FINAL).is_file() else None
 
     def metrics(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.path / METRICS)
+        """metrics.jsonl's rows, each an object with an integer "update"."""
+        rows = read_jsonl(self.path / METRICS)
+        for number, row in enumerate(rows, start=1):
+            if not (isinstance(row, dict) and isinstance(row.get("update"), int)):
+                raise DepthlabError(f"{self.path / METRICS}:{number}: a row without an integer \"update\"; the file "
+                                    "was damaged or edited by hand")
+        return rows
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """(updates, values) of one metric, e.g. ``series("test_error")``."""
@@ -279,9 +315,7 @@ class RunDir:
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         import torch
 
-        tmp = (self.path / CHECKPOINT).with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.path / CHECKPOINT)
+        replace_durably(self.path / CHECKPOINT, lambda tmp: torch.save(state, tmp), durable=True)
 
     def load_checkpoint(self) -> dict[str, Any]:
         import torch
@@ -290,7 +324,8 @@ class RunDir:
             raise DepthlabError(f"{self.path} has no {CHECKPOINT} to resume from")
         try:  # weights_only: tensors and plain containers only, never code
             return torch.load(self.path / CHECKPOINT, weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        except Exception as error:  # noqa: BLE001 - whatever the unpickler says, the file is not ours
+            first = (str(error).strip().splitlines() or [""])[0]
             raise DepthlabError(f"{self.path / CHECKPOINT} is not a checkpoint depthlab wrote "
-                                "(only tensors and plain values are read from one): "
-                                f"{str(error).splitlines()[0]}") from None
+                                f"(only tensors and plain values are read from one): {type(error).__name__}"
+                                + (f": {first}" if first else "")) from None

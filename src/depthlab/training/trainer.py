@@ -11,7 +11,6 @@ numbers an uninterrupted run gets.
 from __future__ import annotations
 
 import math
-import shutil
 import signal
 import threading
 import time
@@ -148,11 +147,21 @@ class Trainer:
         })
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.engine.load_state_dict(state["engine"])
-        if self.probe and state["probe"]:
-            self.probe.load_state_dict(state["probe"])
-        self.update, self.window = state["update"], RunningMean(*state["window"])
+        """Continue from a checkpoint; one that does not fit this run's configuration (its
+        widths edited in config.json, say) or misses a part is one line."""
+        checkpoint = self.run.path / "checkpoint.pt"
+        try:
+            self.model.load_state_dict(state["model"])
+            self.engine.load_state_dict(state["engine"])
+            if self.probe and state["probe"]:
+                self.probe.load_state_dict(state["probe"])
+            self.update, self.window = int(state["update"]), RunningMean(*state["window"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+            telling = next((line for line in lines if line.startswith(("size mismatch", "Missing key", "Unexpected"))),
+                           lines[0] if lines else type(error).__name__)
+            raise DepthlabError(f"{checkpoint} does not fit the run's config.json (was either edited?): "
+                                f"{telling}") from None
         torch.set_rng_state(state["rng"])
         if state["cuda_rng"] is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -186,6 +195,12 @@ class Trainer:
         lock is let go at the end, however it ends."""
         try:
             return self._fit()
+        except KeyboardInterrupt:  # a Ctrl-C outside the loop's own handling (the first evaluation, say)
+            if self.run.has_checkpoint:
+                self.run.set_status("interrupted", update=self.update)
+            else:
+                self.run.discard()  # nothing to resume: leave no run stuck at "running"
+            raise
         finally:
             self.run.release()
 
@@ -311,18 +326,12 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
     total_updates(config, dataset)
     model = build_model(config, dataset)
     path = Path(out or default_run_dir(config))
-    existed = path.exists()
     run = RunDir.create(path, config, environment(config.seed, config.device),
                         Network(tuple(dataset.input_shape), tuple(model.widths)))
     try:
         return Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
-    except BaseException:  # a bad input found while setting up: leave no half-made run
-        run.release()
-        if existed:  # it was empty (RunDir.create refuses any other): empty it again
-            for item in path.iterdir():
-                item.unlink()
-        else:
-            shutil.rmtree(path)
+    except BaseException:  # a bad input or a Ctrl-C while setting up: leave no half-made run
+        run.discard()
         raise
 
 

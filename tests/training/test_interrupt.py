@@ -1,0 +1,77 @@
+"""Ctrl-C at each phase of a run's start-up leaves nothing behind (or a run that resumes),
+and a run killed before its first checkpoint never blocks its folder."""
+
+import json
+
+import pytest
+
+from depthlab.cli import main
+from depthlab.training import trainer
+from depthlab.training.trainer import resume, train
+
+SMALL = dict(dataset="shapeset", depth=2, width=16, updates=40, eval_every=20, eval_size=100, probe_size=20,
+             jacobian_examples=0)
+PHASES = ["load_data", "build_model", "Probe", "evaluate", "measure_probe"]
+
+
+def interrupt_at(monkeypatch, phase):
+    """Make the first call of ``phase`` raise KeyboardInterrupt, as a Ctrl-C there would."""
+    owner = trainer.Trainer if phase in ("evaluate", "measure_probe") else trainer
+    real = getattr(owner, phase)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(owner, phase, interrupted)
+    return real
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_ctrl_c_before_the_first_checkpoint_leaves_no_run(tmp_path, monkeypatch, phase):
+    interrupt_at(monkeypatch, phase)
+    with pytest.raises(KeyboardInterrupt):
+        train(SMALL, out=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_into_a_given_empty_folder_leaves_it_empty(tmp_path, monkeypatch):
+    (tmp_path / "run").mkdir()
+    interrupt_at(monkeypatch, "evaluate")
+    with pytest.raises(KeyboardInterrupt):
+        train(SMALL, out=tmp_path / "run", progress=False)
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_the_command_says_interrupted_in_one_line(tmp_path, monkeypatch, capsys):
+    interrupt_at(monkeypatch, "evaluate")
+    code = main(["train", "--depth", "2", "--width", "16", "--updates", "40", "--eval-every", "20", "--eval-size",
+                 "100", "--quiet", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 130 and err == "depthlab: interrupted\n" and not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_after_a_checkpoint_leaves_a_run_that_resumes(tmp_path, monkeypatch):
+    real = trainer.Trainer.evaluate
+    calls = []
+
+    def evaluate(self):
+        calls.append(self.update)
+        if self.update == 40:  # the last evaluation, after the checkpoint at update 20
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(trainer.Trainer, "evaluate", evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        train(SMALL, out=tmp_path / "run", progress=False)
+    monkeypatch.undo()
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status == {"status": "interrupted", "update": 40}
+    assert resume(tmp_path / "run", progress=False).status == "completed"
+
+
+def test_a_run_killed_before_its_first_checkpoint_does_not_block_its_folder(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "status.json").write_text(json.dumps({"status": "running", "update": 0}))  # as SIGKILL left it
+    assert train(SMALL, out=run, progress=False).status == "completed"
