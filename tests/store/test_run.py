@@ -32,7 +32,19 @@ def test_a_run_from_before_the_network_was_recorded_has_none(tmp_path):
 
 
 def test_a_non_empty_directory_is_refused(tmp_path):
-    make(tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    with pytest.raises(DepthlabError, match="already exists and is not empty"):
+        make(tmp_path)
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+
+
+def test_a_live_run_or_one_with_a_checkpoint_is_refused(tmp_path):
+    live = make(tmp_path)  # held by this object
+    with pytest.raises(DepthlabError, match="in use by process"):
+        make(tmp_path)
+    live.save_checkpoint({"update": 1})
+    live.release()
     with pytest.raises(DepthlabError, match="already exists and is not empty"):
         make(tmp_path)
 
