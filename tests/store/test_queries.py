@@ -40,6 +40,15 @@ def test_final_errors_and_the_learning_rate_chosen_on_validation(tmp_path):
     assert best_by_validation([diverged]).path == diverged.path
 
 
+def test_a_tie_on_validation_error_goes_to_the_lower_validation_cost(tmp_path):
+    def run(name, cost):
+        return write_run(tmp_path / name, final={"status": "completed", "validation_error": 0.8316,
+                                                 "validation_cost": cost})
+
+    first, second = run("a", 2.10), run("b", 2.05)  # two sigmoid nets answering the majority class
+    assert best_by_validation([first, second]).path == second.path
+
+
 def test_changed_settings_names_the_keys_that_differ(tmp_path):
     run = write_run(tmp_path / "r", lr=0.1, depth=3)
     assert changed_settings(run, TrainConfig(lr=0.1, depth=3)) == []

@@ -271,6 +271,8 @@ def test_table1_order_reversed_or_within_noise(tmp_path):
     assert reversed_.verdict == "not reproduced" and "Tanh N < Tanh: ours 15.60% vs 10.00%" in reversed_.evidence
     small = table1_shapeset_order(table1_runs(tmp_path / "s", {**PAPER_LIKE, "Tanh": 0.18}, eval_size=200))
     assert small.verdict == "cannot show" and "not significant" in small.evidence
+    full = table1_shapeset_order(table1_runs(tmp_path / "f", {**PAPER_LIKE, "Tanh": 0.165}))
+    assert full.verdict == "not reproduced" and "Softsign < Tanh: ours 16.27% vs 16.50%" in full.evidence
     missing = table1_shapeset_order({k: v for k, v in table1_runs(tmp_path / "m", PAPER_LIKE).items() if k != "Tanh"})
     assert missing.verdict == "cannot show" and "Tanh" in missing.evidence
 
