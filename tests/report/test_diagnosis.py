@@ -223,3 +223,19 @@ def test_diagnosing_a_model_without_inputs_is_one_line():
 
     with pytest.raises(DepthlabError, match="^diagnosing a model needs its probe inputs"):
         depthlab.diagnose(nn.Linear(2, 2))
+
+
+def test_no_advice_contradicts_another():
+    """lr 1e4 on tanh: every unit saturated, weights that barely move, no learning. The
+    saturation finding lowers the learning rate, so no other finding may raise it."""
+    everywhere = {layer: [1.0] * 3 for layer in HIDDEN}
+    result = findings(dict(lr=1e4), metrics=[{"update": 0, "validation_error": 0.8},
+                                             {"update": 20, "validation_error": 0.87}],
+                      saturated_fraction=everywhere,
+                      update_ratio={layer: [math.nan, 0.0, 0.0] for layer in (*HIDDEN, "output")})
+    assert {"saturation", "slow learning", "tiny updates"} <= set(result)
+    assert "lower --lr" in result["saturation"].advice
+    for name in ("slow learning", "tiny updates"):
+        assert "raise" not in result[name].advice and "higher learning rate: see saturation" in result[name].advice
+    quiet = findings(update_ratio={layer: [math.nan, 0.0, 0.0] for layer in (*HIDDEN, "output")})
+    assert quiet["tiny updates"].advice.startswith("raise --lr")  # with nothing to contradict it

@@ -133,3 +133,14 @@ def test_resume_refuses_what_cannot_go_on(tmp_path):
         resume(done.path, data=data, progress=False, lr=0.1)
     extended = resume(done.path, data=data, progress=False, updates=30)
     assert extended.status == "completed" and extended.final["update"] == 30 and "test_error" in extended.final
+
+
+def test_resume_in_epochs_replaces_a_length_in_updates(tmp_path):
+    data = tiny_dataset()
+    done = train(dict(updates=5, depth=2, width=8, probe=False), out=tmp_path / "done", data=data, progress=False)
+    per_epoch = data.updates_per_epoch(10)
+    extended = resume(done.path, data=data, progress=False, epochs=3)
+    assert extended.final["update"] == 3 * per_epoch and done.run.config.updates is None
+    shapeset = train(dict(updates=5, depth=1, width=8, probe=False, eval_size=50), out=tmp_path / "s", progress=False)
+    with pytest.raises(DepthlabError, match="^--epochs needs a finite training set; shapeset is an unlimited stream"):
+        resume(shapeset.path, progress=False, epochs=2)

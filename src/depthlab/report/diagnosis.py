@@ -35,9 +35,10 @@ finding.
 
 from __future__ import annotations
 
+
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +133,7 @@ def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, A
         findings += _gradient_ratio(facts, probes)
         findings += _saturation(facts, probes)
         findings += _update_size(facts, probes)
+    findings = _consistent(facts, findings)
     if not findings:
         checked = ("vanishing or exploding gradients, saturated or dead units, update sizes and slow learning"
                    if probes else "only its status and errors: the run stored no probe statistics")
@@ -229,6 +231,25 @@ def _unfinished(facts: Facts, status: dict[str, Any]) -> Finding | None:
     return Finding("unfinished run", "warning",
                    f"The run {why} at update {status.get('update', '?')}; every number here covers only that part.",
                    "finish it with depthlab train --resume on this run directory.")
+
+
+LOWERS_LR = ("divergence", "saturation", "dead units", "dead ReLUs", "huge updates")
+"""Findings whose evidence says the learning rate may be too high (their advice lowers it)."""
+
+
+def _consistent(facts: Facts, findings: list[Finding]) -> list[Finding]:
+    """No advice contradicts another: where a finding says the learning rate may be too
+    high, the slow-learning and tiny-update findings stop advising a higher one and
+    point to that finding instead."""
+    reasons = [f.name for f in findings if f.name in LOWERS_LR and "lower" in f.advice]
+    if not reasons:
+        return findings
+    see = f"not a higher learning rate: see {' and '.join(reasons)}"
+    rewritten = {
+        "slow learning": ("train longer, or use softsign (or tanh with the normalized init); " + see),
+        "tiny updates": ("saturated or dead units pass almost no gradient, so their weights barely move; " + see),
+    }
+    return [replace(f, advice=rewritten[f.name] + ".") if f.name in rewritten else f for f in findings]
 
 
 def _slow_learning(facts: Facts, metrics: Sequence[dict[str, Any]]) -> Finding | None:

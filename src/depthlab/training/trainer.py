@@ -367,6 +367,8 @@ def _resume(run: RunDir, progress: bool, data: Dataset | None, callbacks: list[C
     if set(overrides) - allowed:
         flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in sorted(names))  # noqa: E731
         raise DepthlabError(f"--resume can only change {flags(allowed)}, not {flags(set(overrides) - allowed)}")
+    if len({"updates", "epochs"} & set(overrides)) == 1:  # a new length replaces the stored one, in either unit
+        overrides = {"updates": None, "epochs": None, **overrides}
     config = run.config.replace(**overrides).validate()
     state = run.load_checkpoint()
     status = run.status["status"]
