@@ -50,3 +50,36 @@ def test_runs_of_another_budget_are_not_reused(tmp_path):
 def test_a_configuration_whose_every_rate_diverged_is_reported_as_diverged(tmp_path):
     runs = run_specs(specs()[1:2], tmp_path, progress=False)
     assert best_by_validation(list(runs.values())).status["status"] == "diverged"
+
+
+def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(tmp_path, monkeypatch):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from depthlab.studies import runner
+
+    handed, finished, most = [], [], []
+    lock = threading.Lock()
+
+    class Pool(ThreadPoolExecutor):
+        def __init__(self, workers, mp_context=None):
+            super().__init__(workers)
+
+        def submit(self, fn, *args):
+            with lock:
+                handed.append(args[0].name)
+                most.append(len(handed) - len(finished))
+            return super().submit(fn, *args)
+
+    def execute(spec, path, threads):
+        time.sleep(0.05)
+        with lock:
+            finished.append(spec.name)
+        return spec.name, "completed"
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(runner, "_execute", execute)
+    grid = [RunSpec(f"a/lr{k}", TrainConfig(**BASE, lr=0.01 * (k + 1))) for k in range(6)]
+    run_specs(grid, tmp_path, workers=2, progress=False)
+    assert sorted(handed) == sorted(spec.name for spec in grid) and max(most) <= 2

@@ -12,7 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -67,10 +68,20 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
         else:
             threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(_execute, s, paths[s.name], threads) for s in todo]
+                # At most one run per worker is handed over at a time: a Ctrl-C then leaves no
+                # queued run that a worker would start and train to the end.
+                queue = iter(todo)
+
+                def submit(spec: RunSpec) -> Future:
+                    return pool.submit(_execute, spec, paths[spec.name], threads)
+
+                running = {submit(spec) for spec in islice(queue, workers)}
                 try:
-                    for future in as_completed(futures):
-                        done(*future.result())
+                    while running:
+                        finished, running = wait(running, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            done(*future.result())
+                            running |= {submit(spec) for spec in islice(queue, 1)}
                 except KeyboardInterrupt:
                     pool.shutdown(wait=True, cancel_futures=True)  # running runs checkpoint and stop
                     raise
