@@ -17,9 +17,9 @@ def add_parser(sub) -> None:
     size.add_argument("--smoke", dest="budget", action="store_const", const="smoke",
                       help="a minute or two: every figure and table, tiny networks")
     size.add_argument("--quick", dest="budget", action="store_const", const="quick",
-                      help="the default: sized for 2 cores")
+                      help="the default: glorot2010 in 13 minutes on 2 cores")
     size.add_argument("--long", dest="budget", action="store_const", const="long",
-                      help="decides every claim: under 2 hours on 2 cores (glorot2010)")
+                      help="decides every claim: glorot2010 in 1 h 24 min on 2 cores")
     size.add_argument("--full", dest="budget", action="store_const", const="full",
                       help="the sources' budgets (days on a CPU)")
     size.add_argument("--budget", dest="budget", help="any budget the study declares, by name")
