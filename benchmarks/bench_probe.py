@@ -27,7 +27,7 @@ from depthlab.data.shapeset import generate
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 from depthlab.training.costs import COSTS
-from depthlab.training.schedule import histogram_updates, jacobian_updates, probe_updates
+from depthlab.training.schedule import ProbeSchedule
 from depthlab.training.trainer import train
 
 DEFAULTS = TrainConfig()
@@ -105,9 +105,11 @@ def main() -> None:
 
     per_update = base / args.updates
     for total in (args.updates, 100_000, 1_000_000, 5_000_000):
-        probes = len(probe_updates(total, DEFAULTS.probe_every))
-        histograms = len(histogram_updates(total, DEFAULTS.probe_every))
-        jacobians = len(jacobian_updates(total, DEFAULTS.probe_every))
+        schedule = ProbeSchedule(total, DEFAULTS.probe_every)
+        measures = [schedule.measure(update) for update in schedule]
+        probes = len(measures)
+        histograms = sum(m["with_histograms"] for m in measures)
+        jacobians = sum(m["with_jacobians"] for m in measures)
         seconds = ((probes - histograms) * cost["scalars"] + (histograms - jacobians) * cost["histograms"]
                    + jacobians * cost["spectra"])
         print(f"{total:>9,} updates: {probes} probes ({histograms} with histograms, {jacobians} with spectra) = "
