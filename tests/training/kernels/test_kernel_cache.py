@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,7 +43,7 @@ def first_library(cache):
     """The library a first flag set builds, built once, and its recorded digest."""
     path = load_in_child(cache)
     assert path.endswith(".so"), path
-    return kernels.Path(path), kernels.Path(path).with_suffix(".sha256")
+    return Path(path), Path(path).with_suffix(".sha256")
 
 
 def compile_c(source, target, tmp_path):
