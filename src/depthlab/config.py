@@ -154,7 +154,7 @@ def check_device(device: str) -> torch.device | str:
     except (RuntimeError, ValueError):
         dev = None
     if dev is None or dev.type not in ("cpu", "cuda", "mps"):
-        raise DepthlabError(f"unknown device '{device}'; valid choices: cpu, cuda, cuda:N, mps") from None
+        raise DepthlabError(f"unknown device '{device}'; valid choices: cpu, cuda, cuda:N, mps")
     if dev.type == "cpu":
         raise DepthlabError(f"device '{device}': the CPU has no index; use --device cpu")
     if dev.type == "cuda" and torch.cuda.is_available() and (dev.index or 0) >= torch.cuda.device_count():

@@ -114,7 +114,7 @@ class RunDir:
         run.created_folder = not run.path.exists()
         run.path.mkdir(parents=True, exist_ok=True)
         run.hold()
-        if run.exists and not run.has_checkpoint and read_json(run.path / STATUS).get("status") == "running":
+        if run.exists and not run.has_checkpoint and run.status["status"] == "running":
             run._remove_files()
         if any(item.name != LOCK for item in run.path.iterdir()):
             run.release()

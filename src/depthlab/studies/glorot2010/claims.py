@@ -236,6 +236,10 @@ def quadratic_cost_has_plateaus(surface_numbers: Mapping[str, float] | None,
 
 
 # 6 -------------------------------------------------------------------------------------
+def _test_size(run: RunDir) -> int:
+    return run.config.eval_size or DEFAULT_TEST_SIZE
+
+
 def _z_statistic(error_a: float, error_b: float, n: int) -> float:
     """(e_a − e_b) / √(2 p̄ (1 − p̄) / n), p̄ = (e_a + e_b)/2: the two-proportion z test."""
     pooled = (error_a + error_b) / 2
@@ -258,7 +262,7 @@ def normalized_init_lowers_error(runs_by_dataset: Mapping[str, Mapping[str, RunD
         if skipped or None in errors.values():
             notes.append(f"{dataset_title(dataset)}: not compared: {'; '.join(skipped) or 'no final test error'}")
             continue
-        n = runs["Tanh"].config.eval_size or DEFAULT_TEST_SIZE
+        n = _test_size(runs["Tanh"])
         z = _z_statistic(errors["Tanh"] / 100, errors["Tanh N"] / 100, n)
         outcome = "better" if z >= SIGNIFICANCE_Z else "worse" if z <= -SIGNIFICANCE_Z else "no significant difference"
         outcomes.append(outcome)
@@ -295,10 +299,6 @@ def normalized_init_raises_jacobian(tanh: RunDir | None, tanh_n: RunDir | None,
 
 
 # 8 -------------------------------------------------------------------------------------
-def _test_size(run: RunDir) -> int:
-    return run.config.eval_size or DEFAULT_TEST_SIZE
-
-
 def table1_shapeset_order(shapeset: Mapping[str, RunDir], figure: ReportFigure | None = None) -> Verdict:
     """Claim 8 (Table 1, Shapeset column): the configurations rank as in the paper wherever
     the paper's own gap is significant. Rule: the pairs of Table 1's Shapeset errors whose
