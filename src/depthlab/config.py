@@ -31,7 +31,8 @@ ENGINES = ("auto", "autograd", "fused")
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a run. ``widths`` wins over ``depth`` × ``width``."""
+    """Everything that defines a run. ``widths`` wins over ``depth`` × ``width``; depth 0
+    (or ``widths = []``) is a linear model, the output layer alone."""
 
     dataset: str = "shapeset"
     data_dir: str | None = None
@@ -67,7 +68,7 @@ class TrainConfig:
 
     @property
     def hidden_widths(self) -> list[int]:
-        return list(self.widths) if self.widths else [self.width] * self.depth
+        return list(self.widths) if self.widths is not None else [self.width] * self.depth
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -89,8 +90,8 @@ class TrainConfig:
         OPTIMIZERS.get(self.optimizer)
         if self.engine not in ENGINES:
             raise unknown_choice("engine", self.engine, ENGINES)
-        if self.widths is None and self.depth < 1:
-            raise DepthlabError(f"depth {self.depth} must be at least 1")
+        if self.widths is None and self.depth < 0:
+            raise DepthlabError(f"depth {self.depth} must not be negative (0: a linear model)")
         check_at_most("depth", self.depth if self.widths is None else len(self.widths), MAX_DEPTH,
                       "hidden layers")
         for w in self.hidden_widths:

@@ -189,13 +189,14 @@ def test_unknown_name_lists_the_choices():
     with pytest.raises(DepthlabError) as error:
         DATASETS.get("mnsit")
     assert str(error.value) == (
-        "unknown dataset 'mnsit' (did you mean 'mnist'?); valid choices: arrays:PATH, cifar10, fashion-mnist, mnist, shapeset, shapeset-centred"
+        "unknown dataset 'mnsit' (did you mean 'mnist'?); valid choices: arrays:PATH, cifar10, fashion-mnist, linear:OPTIONS, mnist, polynomial:OPTIONS, "
+        "shapeset, shapeset-centred"
     )
 
 
 def test_dataset_names():
     assert [d.name for d in DATASETS] == ["shapeset", "shapeset-centred", "mnist", "fashion-mnist", "cifar10"]
-    assert DATASETS.choices()[-1] == "arrays:PATH"
+    assert DATASETS.choices()[-3:] == ["arrays:PATH", "polynomial:OPTIONS", "linear:OPTIONS"]
 
 
 def test_mnist_by_name_gets_the_paper_split(isolated_roots, write_mnist):

@@ -14,8 +14,14 @@ def test_structure_and_shapes():
     assert model(torch.randn(4, 1, 32, 32)).shape == (4, 9)
 
 
+def test_no_hidden_layer_is_a_linear_model():
+    model = MLP(3, [], 1, "relu")
+    assert [(layer.in_features, layer.out_features) for layer in model.linears] == [(3, 1)]
+    x = torch.randn(5, 3)
+    assert torch.allclose(model(x), x @ model.linears[0].weight.t() + model.linears[0].bias)
+
+
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(widths=[]), "at least one hidden layer"),
     (dict(widths=[100, -3]), "width -3"),
     (dict(widths=[10], dropout=1.5), "dropout 1.5"),
     (dict(widths=[10], activation="swish"), "unknown activation 'swish'"),

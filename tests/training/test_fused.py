@@ -29,9 +29,11 @@ def small_net(activation="tanh", dtype=torch.float64, seed=0):
     return MLP(20, [16, 16, 16], 5, activation).to(dtype)
 
 
-def minibatches(n, dtype=torch.float64, shape=(20,), seed=1):
+def minibatches(n, dtype=torch.float64, shape=(20,), seed=1, regression=False):
+    """Class labels 0..4, or five real-valued targets per example for a regression cost."""
     g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(10, *shape, generator=g, dtype=dtype), torch.randint(0, 5, (10,), generator=g))
+    return [(torch.randn(10, *shape, generator=g, dtype=dtype),
+             torch.randn(10, 5, generator=g, dtype=dtype) if regression else torch.randint(0, 5, (10,), generator=g))
             for _ in range(n)]
 
 
@@ -52,11 +54,11 @@ def assert_100_updates_match_torch_sgd(activation, cost, optimizer):
     reference = copy.deepcopy(fused_net)
     fused = FusedSGD(fused_net, COSTS.get(cost), LR, **OPTIMIZERS[optimizer])
     torch_sgd = torch.optim.SGD(reference.parameters(), lr=LR, **OPTIMIZERS[optimizer])
-    for x, y in minibatches(100):
+    for x, y in minibatches(100, regression=COSTS.get(cost).regression):
         fused_loss = fused.step(x, y)
         torch_loss = autograd_step(reference, torch_sgd, COSTS.get(cost), x, y)
         assert fused_loss.shape == ()
-        assert fused_loss.item() == pytest.approx(torch_loss.item(), rel=1e-9)
+        assert fused_loss.item() == pytest.approx(torch_loss.item(), rel=1e-8)  # float64, two orders of rounding
     assert max(relative_errors(fused_net, reference)) < 1e-5
     assert max(relative_errors(fused_net, small_net(activation))) > 1e-3  # it did train
 
@@ -81,7 +83,7 @@ def assert_native_100_updates_match_torch_sgd(activation, cost, optimizer, batch
     assert max(relative_errors(native_net, reference)) < 1e-5
 
 
-@pytest.mark.parametrize("cost", [c.name for c in COSTS])
+@pytest.mark.parametrize("cost", [c.name for c in COSTS if c.native is not None])
 @pytest.mark.parametrize("activation", [a.name for a in ACTIVATIONS if a.native is not None])
 def test_native_kernels_match_torch_sgd(native, activation, cost):
     assert_native_100_updates_match_torch_sgd(activation, cost, "sgd")

@@ -144,3 +144,49 @@ def test_resume_in_epochs_replaces_a_length_in_updates(tmp_path):
     shapeset = train(dict(updates=5, depth=1, width=8, probe=False, eval_size=50), out=tmp_path / "s", progress=False)
     with pytest.raises(DepthlabError, match="^--epochs needs a finite training set; shapeset is an unlimited stream"):
         resume(shapeset.path, progress=False, epochs=2)
+
+
+REGRESSION = dict(dataset="polynomial:features=4", depth=0, cost="squared-error", init="standard", lr=0.01,
+                  batch_size=10, eval_every=100, log_every=10)
+
+
+def test_a_linear_model_fits_the_cubic_to_its_true_weights_and_noise_floor(tmp_path):
+    result = train(dict(REGRESSION, epochs=400), out=tmp_path / "run", progress=False)
+    assert result.status == "completed" and "validation_error" not in result.final
+    assert result.final["test_cost"] == pytest.approx(0.01, rel=0.3)  # the noise variance 0.1²
+    assert result.final["best_validation_cost"] <= result.final["validation_cost"]
+    state = torch.load(result.path / "checkpoint.pt", weights_only=True)["model"]
+    weights = [state["1.bias"].item(), *state["1.weight"][0].tolist()]
+    assert weights == pytest.approx([5.0, 1.2, -3.4, 5.6], abs=0.1)
+    rows = RunDir(result.path).metrics()
+    assert not any("validation_error" in r for r in rows) and any("test_cost" in r for r in rows)
+
+
+@pytest.mark.parametrize("engine", ["fused", "autograd"])
+def test_both_engines_train_a_regression_alike(tmp_path, engine):
+    result = train(dict(REGRESSION, updates=300, engine=engine), out=tmp_path / engine, progress=False)
+    reference = train(dict(REGRESSION, updates=300, engine="autograd"), out=tmp_path / f"{engine}-ref",
+                      progress=False)
+    assert result.final["engine"] == engine
+    assert result.final["test_cost"] == pytest.approx(reference.final["test_cost"], rel=1e-4)
+
+
+def test_a_hidden_layer_and_the_probes_handle_real_valued_targets(tmp_path):
+    result = train(dict(REGRESSION, depth=2, width=16, activation="tanh", init="normalized", updates=200,
+                        probe_every=100), out=tmp_path / "run", progress=False)
+    assert result.status == "completed"
+    probes = RunDir(result.path).probes
+    assert probes.updates[0] == 0 and probes.updates[-1] == 200 and probes.hidden_layers() == ["layer 1", "layer 2"]
+    assert probes.has("backprop_grad_std") and probes.has("weight_grad_norm")
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(cost="nll"), "polynomial:features=4 has real-valued targets, not class labels: use --cost squared-error"),
+    (dict(dataset="shapeset"), "cost squared-error fits real-valued targets, and shapeset has class labels: use "
+                               "--cost nll, quadratic, binary-cross-entropy"),
+])
+def test_a_cost_that_does_not_fit_the_targets_is_one_line_and_no_run(tmp_path, changes, message):
+    with pytest.raises(DepthlabError) as error:
+        train(dict(REGRESSION, updates=10, **changes), out=tmp_path / "run", progress=False)
+    assert message in str(error.value)
+    assert not (tmp_path / "run").exists()

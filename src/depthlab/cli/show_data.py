@@ -22,10 +22,14 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from depthlab.errors import DepthlabError
     from depthlab.data.figure import check_grid, draw_grid
     from depthlab.data.registry import DATASETS
     check_grid(args.out, args.rows, args.cols)  # before loading any data
     dataset = DATASETS.get(args.dataset).load(args.data_dir)
+    if dataset.regression:
+        raise DepthlabError(f"{dataset.name} holds real-valued targets, not labelled images: show-data draws the "
+                            "image data sets")
     x, y = next(dataset.train_batches(args.rows * args.cols, args.seed))
     names = getattr(dataset, "class_names", None) or [str(i) for i in range(dataset.num_classes)]
     draw_grid(x, y, names, args.out, rows=args.rows, cols=args.cols)

@@ -95,9 +95,10 @@ def report(result) -> None:
     if result.status == "diverged":
         print(f"diverged at update {f['diverged_at']} (cost {f['cost']}) -> {result.path}")
         return
+    measure = "error" if "validation_error" in f or "validation_cost" not in f else "cost"  # a regression: cost
     line = (f"{result.status}: {f['update']} updates ({f['engine']}, {f['updates_per_second']} updates/s), "
-            f"validation error {f.get('validation_error', float('nan')):.4f}, "
-            f"test error {f.get('test_error', float('nan')):.4f} -> {result.path}")
+            f"validation {measure} {f.get(f'validation_{measure}', float('nan')):.4g}, "
+            f"test {measure} {f.get(f'test_{measure}', float('nan')):.4g} -> {result.path}")
     if result.status == "interrupted":
         line += f"  (finish with: depthlab train --resume {result.path})"
     print(line, file=sys.stdout)

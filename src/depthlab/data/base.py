@@ -20,15 +20,28 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 class Dataset:
     """Base class: ``name``, ``input_shape`` (without the batch axis), ``num_classes``,
-    ``validation`` and ``test`` as ``(x, y)`` pairs (x float32 of shape (N, *input_shape),
-    y int64 of shape (N,)), ``class_names`` where known, and :meth:`train_batches`."""
+    ``validation`` and ``test`` as ``(x, y)`` pairs (x float32 of shape (N, *input_shape)),
+    ``class_names`` where known, and :meth:`train_batches`.
+
+    A classification data set has class labels y, int64 of shape (N,). A regression data
+    set has ``num_classes`` None and real-valued targets y, float32 of shape (N, outputs)."""
 
     name: str
     input_shape: tuple[int, ...]
-    num_classes: int
+    num_classes: int | None
     validation: Batch
     test: Batch
     class_names: tuple[str, ...] | None = None
+
+    @property
+    def regression(self) -> bool:
+        """Whether the targets are real values (no classes)."""
+        return self.num_classes is None
+
+    @property
+    def num_outputs(self) -> int:
+        """Output units a network needs: one per class, or one per target value."""
+        return self.test[1].shape[1] if self.regression else self.num_classes
 
     @property
     def input_dim(self) -> int:
@@ -50,7 +63,7 @@ class FixedDataset(Dataset):
 
     name: str
     input_shape: tuple[int, ...]
-    num_classes: int
+    num_classes: int | None
     train: Batch
     validation: Batch
     test: Batch

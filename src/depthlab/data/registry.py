@@ -5,7 +5,9 @@ and the d2l chapter.
   in [0, 1] as in the paper; ``shapeset-centred`` the same images with pixels in [−1, 1];
 - ``mnist``, ``fashion-mnist``: IDX files, 50k / 10k / 10k (:mod:`depthlab.data.idx`);
 - ``cifar10``: binary batches, 40k / 10k / 10k (:mod:`depthlab.data.cifar`);
-- ``arrays:PATH``: an ``.npz`` archive, e.g. Small-ImageNet (:mod:`depthlab.data.arrays`).
+- ``arrays:PATH``: an ``.npz`` archive, e.g. Small-ImageNet (:mod:`depthlab.data.arrays`);
+- ``polynomial:OPTIONS``, ``linear:OPTIONS``: the d2l chapter's regression data, drawn
+  from a seed (:mod:`depthlab.data.synthetic`), e.g. ``polynomial:features=4``.
 
 File-backed data sets are looked for, and optionally downloaded, as
 :mod:`depthlab.data.download` describes. Importing this module imports no torch.
@@ -105,6 +107,23 @@ DATASETS: Registry[DatasetSpec] = Registry("dataset", [
                ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
 ])
 DATASETS.register_family("arrays", "PATH", _arrays)
+
+
+def _synthetic(family: str, summary: str) -> Callable[[str], DatasetSpec]:
+    def make(argument: str) -> DatasetSpec:
+        from depthlab.data import synthetic
+
+        load = getattr(synthetic, family)(argument)  # checks the options
+        return DatasetSpec(f"{family}:{argument}" if argument else family, summary, load)
+
+    return make
+
+
+DATASETS.register_family("polynomial", "OPTIONS",
+                         _synthetic("polynomial", "d2l's cubic y = 5 + 1.2x − 3.4x²/2! + 5.6x³/3! + noise, "
+                                                  "features xⁱ/i!"))
+DATASETS.register_family("linear", "OPTIONS",
+                         _synthetic("linear", "d2l's y = 0.05 + Σ 0.01·xᵢ + noise, few examples for many inputs"))
 
 
 def available_datasets(data_dir: str | Path | None = None, variants: bool = False) -> list[str]:

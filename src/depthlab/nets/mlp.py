@@ -2,7 +2,8 @@
 
 x → flatten → [Linear → (BatchNorm) → φ → (Dropout)] × depth → Linear → logits.
 The softmax lives in the cost (Glorot & Bengio 2010, section 2.2: a softmax output
-layer with the negative log-likelihood −log P(y|x)).
+layer with the negative log-likelihood −log P(y|x)). Depth 0 is a linear model
+x → Linear → output, the d2l chapter's regressions.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ from depthlab.nets.init import BIAS_INITS, INITS, lsuv_
 
 
 class MLP(nn.Sequential):
-    """A multilayer perceptron with hidden widths ``widths`` and one activation.
+    """A multilayer perceptron with hidden widths ``widths`` (none: a linear model) and
+    one activation; ``num_classes`` output units (one per class, or per target value).
 
     ``linears`` lists the Linear layers bottom to top (the last is the output layer).
     """
 
     def __init__(self, input_dim: int, widths: Sequence[int], num_classes: int, activation: str = "tanh",
                  batchnorm: bool = False, dropout: float = 0.0):
-        if not widths:
-            raise DepthlabError("a network needs at least one hidden layer (depth >= 1)")
         for w in widths:
             if w < 1:
                 raise DepthlabError(f"width {w} is not a positive number of units")

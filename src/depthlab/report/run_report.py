@@ -116,16 +116,24 @@ def _per_layer(ax, probes: ProbeLog, stat: str, layers: Sequence[str], hidden: i
 
 
 def _curves_figure(run: RunDir, status: dict[str, Any], out: Path) -> ReportFigure:
-    fig, axes = new_figure(1, 2, width=5.0)
+    """The costs over updates, and beside them the error rates for a run with classes (a
+    regression, which has none, gets its costs on a log scale alone)."""
+    errors = {label: run.series(key) for key, label in (("validation_error", "validation"), ("test_error", "test"))}
+    classes = any(updates for updates, _ in errors.values())
+    fig, axes = new_figure(1, 2 if classes else 1, width=5.0)
     for key, label in (("train_cost", "training"), ("validation_cost", "validation"), ("test_cost", "test")):
         updates, values = run.series(key)
         if updates:
             axes[0, 0].plot(updates, values, ".-", label=label)
-    for key, label in (("validation_error", "validation"), ("test_error", "test")):
-        updates, values = run.series(key)
-        if updates:
-            axes[0, 1].plot(updates, 100 * np.asarray(values, dtype=float), ".-", label=label)
-    for ax, ylabel in ((axes[0, 0], "cost"), (axes[0, 1], "error (%)")):
+    panels = [(axes[0, 0], "cost")]
+    if classes:
+        for label, (updates, values) in errors.items():
+            if updates:
+                axes[0, 1].plot(updates, 100 * np.asarray(values, dtype=float), ".-", label=label)
+        panels.append((axes[0, 1], "error (%)"))
+    else:
+        axes[0, 0].set_yscale("log")
+    for ax, ylabel in panels:
         if status.get("status") == "diverged":
             ax.axvline(status.get("diverged_at", status.get("update")), color="red", linestyle=":", label="diverged")
         ax.set(xlabel="updates", ylabel=ylabel)
@@ -133,7 +141,9 @@ def _curves_figure(run: RunDir, status: dict[str, Any], out: Path) -> ReportFigu
             ax.legend(fontsize=8)
     path = save_figure(fig, out, "training")
     return ReportFigure(path, "Training cost (mean over the logging window), validation and test cost (left) and error "
-                              "(right) over updates.")
+                              "(right) over updates." if classes else
+                        "Training cost (mean over the logging window), validation and test cost over updates "
+                        "(a regression: no error rates).")
 
 
 def _activation_figure(probes: ProbeLog, layers: Sequence[str], out: Path, probe_size: int) -> ReportFigure:

@@ -71,8 +71,9 @@ def best_by_validation(runs: Sequence[RunDir]) -> RunDir | None:
     """The run with the lowest final validation error among those that did not diverge
     (Glorot & Bengio 2010, section 2.3: the learning rate is chosen on validation error),
     a tie broken by the lower validation cost (networks that answer one class all err
-    alike); if every one diverged, the first of them, so the tables can say so."""
+    alike; a regression has the cost alone); if every one diverged, the first of them, so
+    the tables can say so."""
     finished = [r for r in runs if r.final and r.final.get("status") == "completed"]
     diverged = [r for r in runs if r.final and r.final.get("status") == "diverged"]
-    return min(finished, key=lambda r: (r.final["validation_error"], r.final.get("validation_cost", math.inf)),
+    return min(finished, key=lambda r: (r.final.get("validation_error", 0.0), r.final.get("validation_cost", math.inf)),
                default=diverged[0] if diverged else None)

@@ -7,7 +7,8 @@
     network.json   the network's shape: one example's input shape, the layer widths
     env.json       versions, seed, device, engine and its kernel, threads, start time
     status.json    running | completed | diverged | interrupted, with the update reached
-    metrics.jsonl  one JSON object per line: training cost, validation and test error
+    metrics.jsonl  one JSON object per line: training cost, validation and test cost and
+                   error (a regression has no error)
     probes.jsonl   per-layer probe statistics (see depthlab.store.probes)
     final.json     the final numbers (written when the run stops)
     checkpoint.pt  model, optimizer and progress, for --resume

@@ -63,6 +63,8 @@ def theory_skip_reason(config: TrainConfig, network: Network | None) -> str | No
         return f"the activation {config.activation} declares no Gaussian form to integrate"
     if network is None:
         return "the run did not record its network's shape (it was made by an older depthlab)"
+    if len(network.widths) < 3:
+        return "the network has no hidden layer (a linear model): there is no signal to propagate"
     return None
 
 

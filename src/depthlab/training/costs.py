@@ -1,6 +1,7 @@
 """The training costs, each declared once with its gradient with respect to the logits.
 
-All three average over the minibatch of B examples, p = softmax(z), t = one-hot(y):
+The classification costs average over the minibatch of B examples, p = softmax(z),
+t = one-hot(y):
 
 - ``nll``: C = −(1/B) Σ log p_y (Glorot & Bengio 2010, section 2.2);
   ∂C/∂z = (p − t)/B.
@@ -8,6 +9,11 @@ All three average over the minibatch of B examples, p = softmax(z), t = one-hot(
   it with the NLL); ∂C/∂z_j = (2/B) p_j [(p_j − t_j) − Σ_k p_k (p_k − t_k)].
 - ``binary-cross-entropy``: a sigmoid on every output, C = −(1/B) Σ_k [t_k log σ(z_k)
   + (1 − t_k) log(1 − σ(z_k))] (Nielsen 2015, ch. 3 and 5); ∂C/∂z = (σ(z) − t)/B.
+
+The regression cost takes real-valued targets y of shape (B, outputs):
+
+- ``squared-error``: C = (1/B) Σ ‖z − y‖², the mean squared error of one target
+  (``torch.nn.MSELoss``, as the d2l chapter trains its regressions); ∂C/∂z = 2(z − y)/B.
 
 Importing this module imports no torch.
 """
@@ -26,14 +32,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Cost:
-    """A cost C(z, y) of logits z and labels y: ``loss`` and ``grad_logits`` = ∂C/∂z;
-    ``native`` is its number in the C kernels' enum (``fused_mlp.c``; None: none)."""
+    """A cost C(z, y) of outputs z and targets y: ``loss`` and ``grad_logits`` = ∂C/∂z;
+    ``native`` is its number in the C kernels' enum (``fused_mlp.c``; None: none);
+    ``regression``: its targets are real values, not class labels."""
 
     name: str
     summary: str
     loss: Callable[[Tensor, Tensor], Tensor]
     grad_logits: Callable[[Tensor, Tensor], Tensor]
     native: int | None = None
+    regression: bool = False
 
 
 _one_hot = deferred("torch.nn.functional:one_hot")
@@ -69,8 +77,18 @@ def _bce_grad(z: Tensor, y: Tensor) -> Tensor:
     return (z.sigmoid() - _targets(z, y)) / len(z)
 
 
+def _squared_error(z: Tensor, y: Tensor) -> Tensor:
+    return (z - y).pow(2).sum(1).mean()
+
+
+def _squared_error_grad(z: Tensor, y: Tensor) -> Tensor:
+    return (2 / len(z)) * (z - y)
+
+
 COSTS: Registry[Cost] = Registry("cost", [
     Cost("nll", "softmax, then −log P(y|x)", deferred("torch.nn.functional:cross_entropy"), _nll_grad, native=0),
     Cost("quadratic", "‖softmax(z) − one-hot(y)‖²", _quadratic, _quadratic_grad, native=1),
     Cost("binary-cross-entropy", "a sigmoid per output, cross-entropy per output", _bce, _bce_grad, native=2),
+    Cost("squared-error", "‖z − y‖² on real-valued targets (regression)", _squared_error, _squared_error_grad,
+         regression=True),
 ])

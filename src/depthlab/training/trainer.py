@@ -89,12 +89,15 @@ def total_updates(config: TrainConfig, dataset: Dataset) -> int:
 def default_run_dir(config: TrainConfig) -> Path:
     name = config.dataset.replace(":", "-").replace("/", "-")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{name}-{config.activation}-{config.init}-{len(config.hidden_widths)}x{config.hidden_widths[0]}-s{config.seed}-{stamp}"
+    widths = config.hidden_widths
+    shape = f"{len(widths)}x{widths[0]}" if widths else "linear"
+    return Path("runs") / f"{name}-{config.activation}-{config.init}-{shape}-s{config.seed}-{stamp}"
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, cost: Cost, x: Tensor, y: Tensor, device: torch.device) -> tuple[float, float]:
-    """(error rate, mean cost) of ``model`` on ``(x, y)``, in eval mode, in batches."""
+def evaluate(model: nn.Module, cost: Cost, x: Tensor, y: Tensor, device: torch.device) -> dict[str, float]:
+    """The mean cost of ``model`` on ``(x, y)``, and its error rate when y holds class
+    labels, in eval mode, in batches: ``{"error": …, "cost": …}``."""
     if len(x) == 0:
         raise DepthlabError("the validation or test set is empty: nothing to evaluate on")
     was_training = model.training
@@ -103,10 +106,21 @@ def evaluate(model: nn.Module, cost: Cost, x: Tensor, y: Tensor, device: torch.d
     for i in range(0, len(x), EVAL_BATCH):
         xb, yb = x[i:i + EVAL_BATCH].to(device), y[i:i + EVAL_BATCH].to(device)
         z = model(xb)
-        errors += (z.argmax(1) != yb).sum().item()
+        if not cost.regression:
+            errors += (z.argmax(1) != yb).sum().item()
         total_cost += cost.loss(z, yb).item() * len(xb)
     model.train(was_training)
-    return errors / len(x), total_cost / len(x)
+    return {"cost": total_cost / len(x)} if cost.regression else {"error": errors / len(x), "cost": total_cost / len(x)}
+
+
+def check_targets(cost: Cost, dataset: Dataset) -> None:
+    """A classification cost needs class labels, a regression cost real-valued targets."""
+    if cost.regression and not dataset.regression:
+        raise DepthlabError(f"cost {cost.name} fits real-valued targets, and {dataset.name} has class labels: "
+                            f"use --cost {', '.join(c.name for c in COSTS if not c.regression)}")
+    if dataset.regression and not cost.regression:
+        raise DepthlabError(f"{dataset.name} has real-valued targets, not class labels: use --cost "
+                            f"{', '.join(c.name for c in COSTS if c.regression)} (cost {cost.name} is for classes)")
 
 
 class Trainer:
@@ -172,7 +186,8 @@ class Trainer:
         row: dict[str, Any] = {"update": self.update}
         for split in ("validation", "test"):
             x, y = getattr(self.dataset, split)
-            row[f"{split}_error"], row[f"{split}_cost"] = evaluate(self.model, self.cost, x, y, self.device)
+            for key, value in evaluate(self.model, self.cost, x, y, self.device).items():
+                row[f"{split}_{key}"] = value
         self.run.append_metrics(row)
         return row
 
@@ -232,7 +247,8 @@ class Trainer:
                     self.window = RunningMean()
                 if self.update % cfg.eval_every == 0 or self.update == self.total:
                     last_eval = self.evaluate()
-                    bar.set_postfix(valid_error=f"{last_eval['validation_error']:.4f}")
+                    shown = "validation_cost" if self.cost.regression else "validation_error"
+                    bar.set_postfix({shown: f"{last_eval[shown]:.4g}"})
                     self.checkpoint()
                 for callback in self.callbacks:
                     callback(self, self.update)
@@ -253,9 +269,10 @@ class Trainer:
                  **info}
         if last_eval is not None and status != "diverged":
             final.update({k: v for k, v in last_eval.items() if k != "update"})
-        best = [r for r in self.run.metrics() if "validation_error" in r]
+        measure = "validation_cost" if self.cost.regression else "validation_error"
+        best = [r[measure] for r in self.run.metrics() if measure in r]
         if best:
-            final["best_validation_error"] = min(r["validation_error"] for r in best)
+            final[f"best_{measure}"] = min(best)
         self.run.set_status(status, update=self.update, **info)
         self.run.write_final(final)
         return RunResult(self.run.path, status, final)
@@ -299,10 +316,10 @@ def load_data(config: TrainConfig) -> Dataset:
 def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
     """The MLP of ``config``, initialized from the run's seed (LSUV on a training batch);
     one that cannot fit in memory is refused before anything is allocated."""
-    widths = [dataset.input_dim, *config.hidden_widths, dataset.num_classes]
+    widths = [dataset.input_dim, *config.hidden_widths, dataset.num_outputs]
     check_fits(f"a network of widths {_widths(widths)}", network_bytes(widths), "choose a smaller --width or --depth")
     torch.manual_seed(config.seed)
-    model = MLP(dataset.input_dim, config.hidden_widths, dataset.num_classes, config.activation,
+    model = MLP(dataset.input_dim, config.hidden_widths, dataset.num_outputs, config.activation,
                 batchnorm=config.batchnorm, dropout=config.dropout)
     data = None
     if config.init == "lsuv":
@@ -323,6 +340,7 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
         config = config.replace(**overrides)
     config.validate()
     dataset = data or load_data(config)
+    check_targets(COSTS.get(config.cost), dataset)
     total_updates(config, dataset)
     model = build_model(config, dataset)
     path = Path(out or default_run_dir(config))
