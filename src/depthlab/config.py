@@ -54,10 +54,11 @@ class TrainConfig:
     updates: int | None = None
     epochs: float | None = None
     weight_decay: float = 0.0
-    dropout: float = 0.0
+    dropout: float | list[float] = 0.0
     batchnorm: bool = False
     clip_norm: float | None = None
     eval_every: int = 2000
+    eval_train: bool = False
     log_every: int = 100
     engine: str = "auto"
     probe: bool = True
@@ -69,6 +70,14 @@ class TrainConfig:
     @property
     def hidden_widths(self) -> list[int]:
         return list(self.widths) if self.widths is not None else [self.width] * self.depth
+
+    @property
+    def dropouts(self) -> list[float]:
+        """The dropout rate after each hidden layer: ``dropout`` is one rate for all, or one
+        per layer (d2l's 0.2 and 0.5)."""
+        if isinstance(self.dropout, list):
+            return list(self.dropout)
+        return [self.dropout] * len(self.hidden_widths)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -124,8 +133,12 @@ class TrainConfig:
             check_at_most("updates", self.updates, MAX_UPDATES, "update numbers are recorded exactly in JSON")
         if self.epochs is not None:
             _positive("epochs", self.epochs)
-        if not 0 <= self.dropout < 1:
-            raise DepthlabError(f"dropout {self.dropout} must be in [0, 1)")
+        for p in self.dropouts:
+            if not 0 <= p < 1:
+                raise DepthlabError(f"dropout {p} must be in [0, 1)")
+        if isinstance(self.dropout, list) and len(self.dropout) != len(self.hidden_widths):
+            raise DepthlabError(f"dropout lists {len(self.dropout)} rates for {len(self.hidden_widths)} hidden "
+                                "layers: give one rate, or one per hidden layer")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise DepthlabError(f"weight-decay {self.weight_decay} must be a finite number, not negative")
         if self.eval_size is not None:
@@ -191,6 +204,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     kind = FIELDS[name].type.replace(" | None", "")
     if value is None and "None" in FIELDS[name].type:
         return None
+    if kind == "float | list[float]":  # one number, or one per layer
+        if isinstance(value, list):
+            return [_coerce_number(name, v, source) for v in value]
+        return _coerce_number(name, value, source)
     ok = {
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -201,6 +218,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if not ok:
         raise DepthlabError(f"{source}: '{name.replace('_', '-')}' must be {kind}, not {value!r}")
     return float(value) if kind == "float" else value
+
+
+def _coerce_number(name: str, value: Any, source: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise DepthlabError(f"{source}: '{name.replace('_', '-')}' must be a number or a list of numbers, "
+                            f"not {value!r}")
+    return float(value)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

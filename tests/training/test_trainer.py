@@ -190,3 +190,38 @@ def test_a_cost_that_does_not_fit_the_targets_is_one_line_and_no_run(tmp_path, c
         train(dict(REGRESSION, updates=10, **changes), out=tmp_path / "run", progress=False)
     assert message in str(error.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_dropout_per_layer_and_the_training_set_evaluated_without_it(tmp_path):
+    from depthlab.training.trainer import build_model
+
+    data = tiny_dataset()
+    config = dict(dataset="toy", widths=[32, 16], dropout=[0.2, 0.5], updates=40, eval_every=20, eval_train=True,
+                  probe=False, eval_size=50)
+    result = train(config, out=tmp_path / "run", data=data, progress=False)
+    rates = [m.p for m in build_model(RunDir(result.path).config, data) if isinstance(m, torch.nn.Dropout)]
+    assert rates == [0.2, 0.5]
+    rows = [r for r in RunDir(result.path).metrics() if "train_error" in r]
+    assert [r["update"] for r in rows] == [0, 20, 40]
+    model = build_model(RunDir(result.path).config, data)
+    model.load_state_dict(torch.load(result.path / "checkpoint.pt", weights_only=True)["model"])
+    model.eval()
+    x, y = data.train[0][:50], data.train[1][:50]
+    with torch.no_grad():
+        logits = model(x)
+    assert rows[-1]["train_error"] == pytest.approx((logits.argmax(1) != y).float().mean().item())
+    assert rows[-1]["train_set_cost"] == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(dropout=[0.2]), "dropout lists 1 rates for 2 hidden layers"),
+    (dict(dropout=[0.2, 1.0]), "dropout 1.0 must be in [0, 1)"),
+    (dict(dropout="high"), "'dropout' must be a number or a list of numbers, not 'high'"),
+    (dict(dataset="shapeset", eval_train=True), "--eval-train needs a finite training set; shapeset"),
+])
+def test_bad_dropout_and_eval_train_are_one_line(tmp_path, changes, message):
+    with pytest.raises(DepthlabError) as error:
+        train(dict(dict(widths=[8, 8], updates=5, probe=False), **changes), out=tmp_path / "run",
+              data=None if "dataset" in changes else tiny_dataset(), progress=False)
+    assert message in str(error.value)
+    assert not (tmp_path / "run").exists()

@@ -24,6 +24,15 @@ def _widths(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of widths, e.g. 1000,500,250") from None
 
 
+def _rates(text: str) -> float | list[float]:
+    try:
+        rates = [float(p) for p in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a rate or a comma-separated list of rates, e.g. 0.2,0.5") \
+            from None
+    return rates[0] if len(rates) == 1 else rates
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train one network and write one run directory",
                        description="Train one deep feedforward network (Glorot & Bengio 2010 setup by default). "
@@ -46,7 +55,8 @@ def add_parser(sub) -> None:
     g.add_argument("--init", help=choices(INITS))
     g.add_argument("--bias-init", help=choices(BIAS_INITS))
     g.add_argument("--batchnorm", action="store_true", help="batch normalization before each activation")
-    g.add_argument("--dropout", type=float, metavar="P", help="dropout after each hidden activation")
+    g.add_argument("--dropout", type=_rates, metavar="P",
+                   help="dropout after each hidden activation: one rate, or one per hidden layer (0.2,0.5)")
     g = p.add_argument_group("training")
     g.add_argument("--cost", help=choices(COSTS))
     g.add_argument("--optimizer", help=choices(OPTIMIZERS))
@@ -62,6 +72,8 @@ def add_parser(sub) -> None:
     g.add_argument("--device", help="cpu | cuda | cuda:N | mps")
     g = p.add_argument_group("measurement")
     g.add_argument("--eval-every", type=int, help="updates between validation/test evaluations (default 2000)")
+    g.add_argument("--eval-train", action="store_true",
+                   help="also evaluate on the training set (as many examples as --eval-size), dropout off")
     g.add_argument("--log-every", type=int, help="updates between training-cost log rows (default 100)")
     g.add_argument("--probe-every", type=int, help="updates between probes once past the dense start (default 2000)")
     g.add_argument("--probe-size", type=int, help="probe-set size, taken from the test set (default 300)")

@@ -20,28 +20,33 @@ from depthlab.nets.init import BIAS_INITS, INITS, lsuv_
 
 class MLP(nn.Sequential):
     """A multilayer perceptron with hidden widths ``widths`` (none: a linear model) and
-    one activation; ``num_classes`` output units (one per class, or per target value).
+    one activation; ``num_classes`` output units (one per class, or per target value);
+    ``dropout`` one rate after every hidden layer, or one rate per hidden layer.
 
     ``linears`` lists the Linear layers bottom to top (the last is the output layer).
     """
 
     def __init__(self, input_dim: int, widths: Sequence[int], num_classes: int, activation: str = "tanh",
-                 batchnorm: bool = False, dropout: float = 0.0):
+                 batchnorm: bool = False, dropout: float | Sequence[float] = 0.0):
         for w in widths:
             if w < 1:
                 raise DepthlabError(f"width {w} is not a positive number of units")
-        if not 0 <= dropout < 1:
-            raise DepthlabError(f"dropout {dropout} is not a probability in [0, 1)")
+        rates = list(dropout) if isinstance(dropout, Sequence) else [dropout] * len(widths)
+        if len(rates) != len(widths):
+            raise DepthlabError(f"{len(rates)} dropout rates for {len(widths)} hidden layers")
+        for p in rates:
+            if not 0 <= p < 1:
+                raise DepthlabError(f"dropout {p} is not a probability in [0, 1)")
         act = ACTIVATIONS.get(activation)
         layers: list[nn.Module] = [nn.Flatten()]
         sizes = [input_dim, *widths]
-        for n_in, n_out in zip(sizes, sizes[1:]):
+        for n_in, n_out, p in zip(sizes, sizes[1:], rates):
             layers.append(nn.Linear(n_in, n_out))
             if batchnorm:
                 layers.append(nn.BatchNorm1d(n_out))
             layers.append(act.module())
-            if dropout:
-                layers.append(nn.Dropout(dropout))
+            if p:
+                layers.append(nn.Dropout(p))
         layers.append(nn.Linear(sizes[-1], num_classes))
         super().__init__(*layers)
         self.activation = act

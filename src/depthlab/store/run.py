@@ -7,8 +7,10 @@
     network.json   the network's shape: one example's input shape, the layer widths
     env.json       versions, seed, device, engine and its kernel, threads, start time
     status.json    running | completed | diverged | interrupted, with the update reached
-    metrics.jsonl  one JSON object per line: training cost, validation and test cost and
-                   error (a regression has no error)
+    metrics.jsonl  one JSON object per line: the training cost (train_cost, the mean over
+                   the logging window), validation and test cost and error (a regression
+                   has no error), and with eval_train the training set's train_error and
+                   train_set_cost
     probes.jsonl   per-layer probe statistics (see depthlab.store.probes)
     final.json     the final numbers (written when the run stops)
     checkpoint.pt  model, optimizer and progress, for --resume

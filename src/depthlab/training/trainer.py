@@ -188,6 +188,11 @@ class Trainer:
             x, y = getattr(self.dataset, split)
             for key, value in evaluate(self.model, self.cost, x, y, self.device).items():
                 row[f"{split}_{key}"] = value
+        if self.config.eval_train:  # train_cost is the logging window's mean: this one is train_set_cost
+            x, y = self.dataset.train
+            n = self.config.eval_size or len(x)
+            for key, value in evaluate(self.model, self.cost, x[:n], y[:n], self.device).items():
+                row["train_error" if key == "error" else "train_set_cost"] = value
         self.run.append_metrics(row)
         return row
 
@@ -320,7 +325,7 @@ def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
     check_fits(f"a network of widths {_widths(widths)}", network_bytes(widths), "choose a smaller --width or --depth")
     torch.manual_seed(config.seed)
     model = MLP(dataset.input_dim, config.hidden_widths, dataset.num_outputs, config.activation,
-                batchnorm=config.batchnorm, dropout=config.dropout)
+                batchnorm=config.batchnorm, dropout=config.dropouts)
     data = None
     if config.init == "lsuv":
         size = min(LSUV_BATCH, len(dataset.train[0])) if isinstance(dataset, FixedDataset) else LSUV_BATCH
@@ -341,6 +346,8 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
     config.validate()
     dataset = data or load_data(config)
     check_targets(COSTS.get(config.cost), dataset)
+    if config.eval_train and not isinstance(dataset, FixedDataset):
+        raise DepthlabError(f"--eval-train needs a finite training set; {dataset.name} is an unlimited stream")
     total_updates(config, dataset)
     model = build_model(config, dataset)
     path = Path(out or default_run_dir(config))
