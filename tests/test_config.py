@@ -40,7 +40,7 @@ def test_broken_toml_names_the_file(tmp_path):
 @pytest.mark.parametrize("changes, message", [
     (dict(activation="tahn"), "unknown activation 'tahn'"),
     (dict(width=-5), "width -5"),
-    (dict(depth=-1), "depth -1 must not be negative (0: a linear model)"),
+    (dict(depth=-1), r"depth -1 must not be negative \(0: a linear model\)"),
     (dict(optimizer="lbfgs"), "unknown optimizer 'lbfgs'.*adagrad, adam, momentum"),
     (dict(lr=0.0), "lr 0.0 must be a positive finite number"),
     (dict(lr=float("inf")), "lr inf must be a positive finite number"),
