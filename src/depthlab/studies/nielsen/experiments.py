@@ -26,7 +26,6 @@ Nielsen's numbers are for MNIST; without MNIST the study runs on Fashion-MNIST a
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from depthlab.errors import DepthlabError
 from depthlab.probe import Probe
 from depthlab.studies.nielsen import NielsenBudget
 from depthlab.studies.study import Plan, RunSpec
+from depthlab.studies.subsets import subset
 from depthlab.training.costs import COSTS
 from depthlab.training.trainer import build_model
 
@@ -114,33 +114,12 @@ def learning_speed_in_training(dataset: FixedDataset, epochs: int, seed: int = 0
     return np.array(speeds)
 
 
-def depth_dataset(dataset: FixedDataset, budget: NielsenBudget, directory: Path) -> tuple[str, int]:
-    """The data set name the depth runs train on and its training-set size: the data set
-    itself, or an ``arrays:`` archive in ``directory`` of its first ``depth_train_size``
-    training and ``depth_eval_size`` validation and test images."""
-    if budget.depth_train_size is None and budget.depth_eval_size is None:
-        return dataset.name, len(dataset.train[0])
-    n_train, n_eval = budget.depth_train_size, budget.depth_eval_size
-    splits = {"train": dataset.train[0][:n_train], "valid": dataset.validation[0][:n_eval],
-              "test": dataset.test[0][:n_eval]}
-    labels = {"train": dataset.train[1][:n_train], "valid": dataset.validation[1][:n_eval],
-              "test": dataset.test[1][:n_eval]}
-    path = directory / f"{dataset.name}-{len(splits['train'])}-{len(splits['valid'])}.npz"
-    if not path.is_file():
-        directory.mkdir(parents=True, exist_ok=True)
-        arrays = {f"x_{s}": (x * 255).round().to(torch.uint8).numpy() for s, x in splits.items()}
-        arrays |= {f"y_{s}": y.numpy() for s, y in labels.items()}
-        partial = path.with_suffix(".partial.npz")
-        np.savez(partial, **arrays)
-        os.replace(partial, path)
-    return f"arrays:{path.resolve()}", len(splits["train"])
-
-
 def plan(budget_name: str, budget: NielsenBudget, out: Path, data_dir: str | None = None) -> Plan:
     """Nielsen's network with 1 to 4 hidden layers trained through the trainer (resumable),
     the validation error measured after every epoch, on MNIST or else Fashion-MNIST."""
     name = choose_dataset(data_dir)
-    depth_data, n_train = depth_dataset(DATASETS.get(name).load(data_dir), budget, out / "data")
+    depth_data, n_train = subset(DATASETS.get(name).load(data_dir), budget.depth_train_size,
+                                 budget.depth_eval_size, out / "data")
     per_epoch = n_train // BATCH_SIZE
     specs = [RunSpec(f"depth{depth}", nielsen_config(depth, depth_data, n_train, data_dir=data_dir,
                                                      epochs=budget.depth_epochs, eval_every=per_epoch,
