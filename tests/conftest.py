@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
 from depthlab.data import download
 from depthlab.training.kernels import NativeUnavailable, native_kernels
 
@@ -187,6 +189,43 @@ def read_study_report(read_report):
         assert parser.headings == list(sections)
         return report.read_text()
     return read
+
+
+BROWSER_CHECK = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  const page = document.documentElement;
+  document.body.insertAdjacentHTML('beforeend', `<div id="check">images ${ok}/${imgs.length} errors ${window.__errors || 0} `
+    + `width ${page.scrollWidth}/${page.clientWidth}</div>`);
+});
+window.addEventListener('error', () => { window.__errors = (window.__errors || 0) + 1; }, true);
+</script>"""
+
+
+@pytest.fixture
+def assert_loads_in_browser(tmp_path):
+    """``assert_loads_in_browser(report, figures)``: the page opens in headless Chromium
+    with no script error, shows at least ``figures`` images, every one loaded, and never
+    scrolls sideways in a 1400-pixel window. Skipped where Debian's chromium is not
+    installed (CI installs it)."""
+    def check(report: Path, figures: int) -> None:
+        if shutil.which("chromium") is None:
+            pytest.skip("Debian's chromium is not installed")
+        page = tmp_path / "page.html"
+        page.write_text(report.read_text().replace("<head>", "<head>" + BROWSER_CHECK, 1))
+        dom = subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900", "--virtual-time-budget=5000",
+             "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120).stdout
+        found = re.search(r"images (\d+)/(\d+) errors (\d+) width (\d+)/(\d+)", dom)
+        assert found, dom[-500:]
+        loaded, total, errors, content_width, window_width = map(int, found.groups())
+        assert total >= figures and loaded == total and errors == 0
+        assert content_width <= window_width, (content_width, window_width)
+    return check
 
 
 @pytest.fixture(scope="session")

@@ -181,3 +181,15 @@ def test_a_probe_record_missing_a_field_is_a_one_line_error(tmp_path, capsys, fa
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and named in err and "probe.json" in err
     assert not (tmp_path / "report").exists()  # nothing half-written
+
+
+def test_a_regression_run_reports_its_costs_and_no_error_rates(tmp_path, read_report):
+    for depth, theory in ((0, "the network has no hidden layer"), (2, None)):
+        run = train(dict(dataset="polynomial:features=4", depth=depth, width=8, cost="squared-error", updates=40,
+                         eval_every=20, probe_every=20), out=tmp_path / f"depth{depth}", progress=False).run
+        page = read_report(write_run_report(run.path).path)
+        text = (run.path / "report" / "report.html").read_text()
+        assert "a regression: no error rates" in text and "error (%)" not in text
+        assert len(page.images) >= 1
+        if theory:
+            assert theory in text

@@ -22,9 +22,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from depthlab.errors import DepthlabError
     from depthlab.data.figure import check_grid, draw_grid
     from depthlab.data.registry import DATASETS
+    from depthlab.errors import DepthlabError
     check_grid(args.out, args.rows, args.cols)  # before loading any data
     dataset = DATASETS.get(args.dataset).load(args.data_dir)
     if dataset.regression:

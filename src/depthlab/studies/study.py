@@ -87,7 +87,10 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
         raise DepthlabError(f"workers {workers} must be at least 1")
     out = Path(out or Path("results") / name)
     from depthlab.store.lock import FolderLock
-    from depthlab.studies.runner import check_specs, run_specs  # after the arguments are checked: torch
+    from depthlab.studies.runner import (  # after the arguments are checked: torch
+        check_specs,
+        run_specs,
+    )
 
     plan = study.plan(budget, sizes, out=out, data_dir=data_dir, **options)  # a bad option: nothing written
     out.mkdir(parents=True, exist_ok=True)

@@ -36,11 +36,10 @@ from torch.nn import functional as F
 
 from depthlab.config import TrainConfig
 from depthlab.data.base import FixedDataset
-from depthlab.data.registry import DATASETS, available_datasets
-from depthlab.errors import DepthlabError
+from depthlab.data.registry import DATASETS
 from depthlab.studies.d2l_mlp import D2LBudget
+from depthlab.studies.datasets import FIND_IDX, first_available, subset
 from depthlab.studies.study import Plan, RunSpec
-from depthlab.studies.subsets import subset
 
 IMAGE_DATASETS = ("fashion-mnist", "mnist")
 MLP_WIDTH, MLP_LR, BATCH, WEIGHT_STD = 256, 0.1, 256, 0.01
@@ -94,12 +93,8 @@ def lambda_name(weight_decay: float) -> str:
 
 def choose_dataset(data_dir: str | None = None) -> str:
     """Fashion-MNIST when its files are found, else MNIST, else a one-line error."""
-    found = available_datasets(data_dir)
-    for name in IMAGE_DATASETS:
-        if name in found:
-            return name
-    raise DepthlabError("the d2l study needs Fashion-MNIST (or MNIST) and found neither: on Debian, apt-get install "
-                        "dataset-fashion-mnist, or put the IDX files in --data-dir or $DEPTHLAB_DATA")
+    return first_available(IMAGE_DATASETS, data_dir, f"the d2l study needs Fashion-MNIST (or MNIST) and found "
+                           f"neither: {FIND_IDX}")
 
 
 def plan(budget_name: str, budget: D2LBudget, out: Path, data_dir: str | None = None) -> Plan:
@@ -155,7 +150,7 @@ def mlp_from_scratch(dataset: FixedDataset, epochs: int, seed: int = 0,
     :func:`scratch_parameters`. Per epoch, as the chapter's training loop reports it:
     the training loss and accuracy averaged over the epoch's minibatches, and the test
     accuracy at its end."""
-    params = [p.clone().requires_grad_() for p in (params or scratch_parameters(seed, dataset.input_dim,
+    params = [p.detach().clone().requires_grad_() for p in (params or scratch_parameters(seed, dataset.input_dim,
                                                                                  dataset.num_classes))]
     optimizer = torch.optim.SGD(params, lr=MLP_LR)
     batches = dataset.train_batches(BATCH, seed)

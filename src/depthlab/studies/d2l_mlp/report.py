@@ -24,7 +24,11 @@ from depthlab.studies.d2l_mlp.experiments import (
     mlp_from_scratch,
     sigmoid_gradient,
 )
-from depthlab.studies.init_statistics.demos import PRODUCT_FACTORS, PRODUCT_SIZE, product_norms
+from depthlab.studies.init_statistics.demos import (
+    PRODUCT_FACTORS,
+    PRODUCT_SIZE,
+    product_norms,
+)
 from depthlab.studies.study import Plan
 
 Blocks = list[str | ReportFigure | Table | Verdict]
@@ -47,12 +51,13 @@ def _mlp_section(run: RunDir, scratch: list[dict[str, float]], full: bool, out: 
     _, train_error = per_epoch(run, "train_error")
     log_updates, train_cost = run.series("train_cost")
     log_epochs = np.asarray(log_updates) / run.config.log_every
-    rows = []
-    for e, row in enumerate(scratch, start=1):
-        nn_row = {"nn_train_loss": float(train_cost[e - 1]) if e <= len(train_cost) else float("nan"),
-                  "nn_train_accuracy": 1 - float(train_error[e]) if e < len(train_error) else float("nan"),
-                  "nn_test_accuracy": 1 - float(test_error[e]) if e < len(test_error) else float("nan")}
-        rows.append({"epoch": e, **{f"scratch_{k}": v for k, v in row.items() if k != "epoch"}, **nn_row})
+    at_epoch = {name: dict(zip(np.round(e).astype(int).tolist(), values)) for name, (e, values) in
+                (("loss", (log_epochs, train_cost)), ("train", (epochs, 1 - train_error)),
+                 ("test", (epochs, 1 - test_error)))}
+    rows = [{"epoch": row["epoch"], **{f"scratch_{k}": v for k, v in row.items() if k != "epoch"},
+             **{f"nn_{key}": float(at_epoch[name].get(row["epoch"], np.nan)) for key, name in
+                (("train_loss", "loss"), ("train_accuracy", "train"), ("test_accuracy", "test"))}}
+            for row in scratch]
     write_table(rows, out, "mlp_fashion_mnist")
     fig, axes = new_figure(1, 3, width=3.6, height=3.2)
     s_epochs = [r["epoch"] for r in scratch]

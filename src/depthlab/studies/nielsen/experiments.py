@@ -35,12 +35,12 @@ from tqdm.auto import tqdm
 
 from depthlab.config import TrainConfig
 from depthlab.data.base import FixedDataset
-from depthlab.data.registry import DATASETS, available_datasets
+from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
 from depthlab.probe import Probe
+from depthlab.studies.datasets import first_available, subset
 from depthlab.studies.nielsen import NielsenBudget
 from depthlab.studies.study import Plan, RunSpec
-from depthlab.studies.subsets import subset
 from depthlab.training.costs import COSTS
 from depthlab.training.trainer import build_model
 
@@ -64,12 +64,9 @@ def nielsen_config(hidden_layers: int, dataset: str, train_size: int, **changes:
 
 def choose_dataset(data_dir: str | None = None) -> str:
     """MNIST when its files are found, else Fashion-MNIST, else a one-line error."""
-    found = available_datasets(data_dir)
-    for name in NIELSEN_DATASETS:
-        if name in found:
-            return name
-    raise DepthlabError("Nielsen's study needs MNIST or Fashion-MNIST and found neither: put their IDX files "
-                        "in --data-dir or $DEPTHLAB_DATA, or on Debian: apt-get install dataset-fashion-mnist")
+    return first_available(NIELSEN_DATASETS, data_dir, "Nielsen's study needs MNIST or Fashion-MNIST and found "
+                           "neither: put their IDX files in --data-dir or $DEPTHLAB_DATA, or on Debian: apt-get "
+                           "install dataset-fashion-mnist")
 
 
 def speed_set(dataset: FixedDataset) -> tuple[torch.Tensor, torch.Tensor]:

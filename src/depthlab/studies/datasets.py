@@ -1,5 +1,6 @@
-"""Smaller copies of a data set for short budgets, as ``arrays:`` archives a study's runs
-can name (and so resume from): the first images of each split, kept as uint8 pixels."""
+"""The data sets of a study: the first of its choices found on this machine, and smaller
+copies for short budgets, as ``arrays:`` archives its runs can name (and so resume
+from): the first images of each split, kept as uint8 pixels."""
 
 from __future__ import annotations
 
@@ -10,6 +11,20 @@ import numpy as np
 import torch
 
 from depthlab.data.base import FixedDataset
+from depthlab.data.registry import available_datasets
+from depthlab.errors import DepthlabError
+
+FIND_IDX = ("on Debian, apt-get install dataset-fashion-mnist, or put the IDX files in --data-dir or "
+            "$DEPTHLAB_DATA")
+
+
+def first_available(names: tuple[str, ...], data_dir: str | None, missing: str) -> str:
+    """The first of ``names`` whose files are found, else the one-line error ``missing``."""
+    found = available_datasets(data_dir)
+    for name in names:
+        if name in found:
+            return name
+    raise DepthlabError(missing)
 
 
 def subset(dataset: FixedDataset, train_size: int | None, eval_size: int | None, directory: Path) -> tuple[str, int]:
