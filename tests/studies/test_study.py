@@ -18,7 +18,7 @@ VERDICTS = {"reproduced", "not reproduced", "cannot show"}
 
 
 def test_the_registry_holds_the_studies():
-    assert NAMES == ["glorot2010", "nielsen-ch5", "init-statistics"]
+    assert NAMES == ["glorot2010", "nielsen-ch5", "init-statistics", "d2l-mlp", "fc-training"]
     for study in STUDIES:
         assert {"smoke", "quick"} <= set(study.budgets)
 
@@ -44,7 +44,8 @@ def test_every_study_names_its_budgets_for_an_unknown_one(name, tmp_path, capsys
 def test_an_unknown_study_is_one_line_with_a_suggestion(capsys):
     assert main(["reproduce", "glorot2011"]) == 2
     assert capsys.readouterr().err == ("depthlab: error: unknown study 'glorot2011' (did you mean 'glorot2010'?); "
-                                       "valid choices: glorot2010, init-statistics, nielsen-ch5\n")
+                                       "valid choices: d2l-mlp, fc-training, glorot2010, init-statistics, "
+                                       "nielsen-ch5\n")
 
 
 def test_an_option_the_study_does_not_take_is_refused(tmp_path, capsys):

@@ -36,7 +36,8 @@ def test_the_plan_holds_the_chapters_settings(tmp_path, study_data):
     assert (dropout.hidden_widths, dropout.dropouts, dropout.lr) == ([256, 256], [0.2, 0.5], 0.5)
     assert runs["dropout/none"].dropouts == [0.0, 0.0]
     assert {name: (c.dataset, c.epochs) for name, c in runs.items() if name.startswith("polynomial/")} == {
-        "polynomial/normal": ("polynomial:features=4", 400.0), "polynomial/underfitting": ("polynomial:features=2", 400.0),
+        "polynomial/normal": ("polynomial:features=4", 400.0),
+        "polynomial/underfitting": ("polynomial:features=2", 400.0),
         "polynomial/overfitting": ("polynomial:features=20", 1500.0)}
     decay = runs["decay/lambda3"]
     assert (decay.dataset, decay.depth, decay.init, decay.lr, decay.batch_size, decay.epochs, decay.weight_decay) == \
@@ -77,10 +78,12 @@ def test_sigmoid_gradient_is_the_closed_form():
 @pytest.mark.parametrize("verdict, expected", [
     (claims.mlp_accuracy(0.845, True), "reproduced"), (claims.mlp_accuracy(0.80, True), "not reproduced"),
     (claims.mlp_accuracy(0.845, False), "cannot show"),
-    (claims.scratch_agrees(0.846, 0.845, True), "reproduced"), (claims.scratch_agrees(0.80, 0.845, True), "not reproduced"),
+    (claims.scratch_agrees(0.846, 0.845, True), "reproduced"),
+    (claims.scratch_agrees(0.80, 0.845, True), "not reproduced"),
     (claims.normal_fit([5.0, 1.25, -3.3, 5.6], [5, 1.2, -3.4, 5.6], True), "reproduced"),
     (claims.normal_fit([5.0, 1.2, -3.4, 4.9], [5, 1.2, -3.4, 5.6], True), "not reproduced"),
-    (claims.underfitting(18.0, 9.0, 0.01, True), "reproduced"), (claims.underfitting(0.02, 9.0, 0.01, True), "not reproduced"),
+    (claims.underfitting(18.0, 9.0, 0.01, True), "reproduced"),
+    (claims.underfitting(0.02, 9.0, 0.01, True), "not reproduced"),
     (claims.overfitting(0.010, 0.012, True), "reproduced"), (claims.overfitting(0.010, 0.0105, True), "not reproduced"),
     (claims.weight_decay((1e-10, 200.0), (3e-4, 0.19), (14.0, 0.39), True), "reproduced"),
     (claims.weight_decay((1e-10, 200.0), (3e-4, 210.0), (14.0, 0.39), True), "not reproduced"),
@@ -92,7 +95,8 @@ def test_sigmoid_gradient_is_the_closed_form():
     (claims.kfold_selection({0: 100.0, 3: 0.01, 10: 0.017}, {0: 200.0, 3: 0.19, 10: 0.028}, True), "not reproduced"),
     (claims.sigmoid_vanishes(*study.sigmoid_gradient()[::2]), "reproduced"),
     (claims.sigmoid_vanishes(np.linspace(-8, 8, 161), np.full(161, 0.25)), "not reproduced"),
-    (claims.product_explodes(np.array([1.0, 1e99])), "reproduced"), (claims.product_explodes(np.ones(100)), "not reproduced"),
+    (claims.product_explodes(np.array([1.0, 1e99])), "reproduced"),
+    (claims.product_explodes(np.ones(100)), "not reproduced"),
 ])
 def test_every_rule_decides_both_ways(verdict, expected):
     assert verdict.verdict == expected
@@ -137,13 +141,6 @@ def test_smoke_report_has_every_section_and_says_what_the_budget_cannot_show(smo
 
 def test_smoke_report_loads_in_a_headless_browser(smoke, assert_loads_in_browser):
     assert_loads_in_browser(smoke.report, len(STEMS))
-
-
-def test_fashion_mnist_is_preferred_and_mnist_the_fallback(isolated_roots, write_mnist):
-    write_mnist(isolated_roots / "mnist", n_train=2, n_test=1)
-    assert study.choose_dataset(str(isolated_roots)) == "mnist"
-    write_mnist(isolated_roots / "fashion-mnist", n_train=2, n_test=1)
-    assert study.choose_dataset(str(isolated_roots)) == "fashion-mnist"
 
 
 def test_missing_images_are_one_line_and_nothing_written(isolated_roots):

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+
 from depthlab.cli import main
 from depthlab.references import GLOROT_TABLE1
 from depthlab.studies.glorot2010 import BUDGETS
@@ -75,6 +76,6 @@ def test_unavailable_dataset_is_a_one_line_error(tmp_path, capsys):
     assert code == 2 and "data set 'cifar10' has no files here" in err and err.count("\n") == 1
 
 
-def test_report_loads_in_a_headless_browser_shows_its_figures_and_never_scrolls_sideways(smoke, assert_loads_in_browser):
+def test_report_loads_in_a_headless_browser_with_every_figure(smoke, assert_loads_in_browser):
     out, _ = smoke
     assert_loads_in_browser(out / "report.html", len(FIGURES))

@@ -78,7 +78,8 @@ def _mlp_section(run: RunDir, scratch: list[dict[str, float]], full: bool, out: 
     return [ReportFigure(png, "The 784-256-10 ReLU MLP trained from scratch and with nn modules: training loss, "
                               "training and test accuracy per epoch."),
             Table(rows, "Per epoch, from scratch and with nn modules (mlp_fashion_mnist.csv)"),
-            claims.mlp_accuracy(nn_accuracy, full), claims.scratch_agrees(scratch[-1]["test_accuracy"], nn_accuracy, full)]
+            claims.mlp_accuracy(nn_accuracy, full),
+            claims.scratch_agrees(scratch[-1]["test_accuracy"], nn_accuracy, full)]
 
 
 def _polynomial_section(runs: dict[str, RunDir], budget: D2LBudget, out: Path) -> Blocks:
@@ -140,7 +141,8 @@ def _decay_section(runs: dict[str, RunDir], full: bool, out: Path) -> Blocks:
     plain, decayed = at[SHOWN_LAMBDAS[0]], at[SHOWN_LAMBDAS[1]]
     return [ReportFigure(png, "Training and test loss without (λ = 0) and with weight decay (λ = 3), and ‖w‖."),
             Table(rows, "Every λ fitted on the 20 training examples (weight_decay.csv)"),
-            claims.weight_decay((plain["train_loss"], plain["test_loss"]), (decayed["train_loss"], decayed["test_loss"]),
+            claims.weight_decay((plain["train_loss"], plain["test_loss"]),
+                                (decayed["train_loss"], decayed["test_loss"]),
                                 (plain["weight_norm"], decayed["weight_norm"]), full)]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
-from depthlab.report.plotting import layer_color, new_figure, save_figure
+from depthlab.report.plotting import new_figure, save_figure, updates_axis
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
 from depthlab.studies.fc_training import DECIDING_UPDATES, claims
@@ -56,6 +56,13 @@ def final_error(run: RunDir) -> float:
 
 def _status(run: RunDir) -> str:
     return (run.final or {}).get("status", "missing")
+
+
+def _save(fig, axes, out: Path, stem: str) -> Path:
+    """Put a small legend on each panel of the row and save the figure."""
+    for ax in axes[0]:
+        ax.legend(fontsize=7)
+    return save_figure(fig, out, stem)
 
 
 def _optimizer_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blocks:
@@ -144,11 +151,11 @@ def _clipping_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Bloc
         for ax in axes[0]:
             ax.axvline(plain.final["diverged_at"], color="red", linestyle=":", label="diverged")
     axes[0][0].axhline(CLIP_NORM, color="gray", linestyle="--", linewidth=0.8, label="clipping threshold")
-    axes[0][0].set(yscale="log", xscale="symlog", xlabel="updates", ylabel="gradient norm ‖∂C/∂W‖ (probe set)")
-    axes[0][1].set(yscale="log", xlabel="updates", ylabel="training cost")
+    updates_axis(axes[0][0], "gradient norm ‖∂C/∂W‖ (probe set)")
+    updates_axis(axes[0][1], "training cost")
     for ax in axes[0]:
-        ax.legend(fontsize=7)
-    png = save_figure(fig, out, "clipping")
+        ax.set_yscale("log")
+    png = _save(fig, axes, out, "clipping")
     write_table(rows, out, "clipping")
     return [f"{DEEP} × {WIDTH} ReLU, He init, η = {CLIP_LR:g}; the clipped run rescales the gradient to norm "
             f"{CLIP_NORM:g} whenever it is larger.",
@@ -184,9 +191,7 @@ def _batchnorm_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blo
     axes[0][0].set(yscale="log", xlabel="hidden layer", ylabel="back-propagated gradient std", xticks=layers)
     axes[0][1].set(xlabel="hidden layer", ylabel="activation std", xticks=layers)
     axes[0][2].set(xlabel="updates", ylabel="validation error")
-    for ax in axes[0]:
-        ax.legend(fontsize=7)
-    png = save_figure(fig, out, "batchnorm")
+    png = _save(fig, axes, out, "batchnorm")
     write_table(rows, out, "batchnorm")
     return [f"{DEEP} × {WIDTH} sigmoid, normalized init, η = {DEEP_LR:g}; batch normalization after each linear "
             "layer, before the sigmoid. The probes run the nets in evaluation mode, where batch normalization uses "
@@ -214,9 +219,7 @@ def _activation_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Bl
                      "status": _status(run), "validation_error (%)": 100 * errors[activation]})
     axes[0][0].set(yscale="log", xlabel="hidden layer", ylabel="back-propagated gradient std at init", xticks=layers)
     axes[0][1].set(xlabel="updates", ylabel="validation error")
-    for ax in axes[0]:
-        ax.legend(fontsize=7)
-    png = save_figure(fig, out, "activations")
+    png = _save(fig, axes, out, "activations")
     write_table(rows, out, "activations")
     return [f"{DEEP} × {WIDTH} nets, η = {DEEP_LR:g}: sigmoid and tanh with the normalized init, ReLU and leaky ReLU "
             "with He's.",
