@@ -237,7 +237,7 @@ def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True
     note = f"Data: {name}." if name == "fashion-mnist" else f"Data: {name} (Fashion-MNIST was not found)."
     sections = [
         Section("Setup", [f"Minibatches of 64, {budget.updates:,} updates per run; validation and test on "
-                          f"{budget.eval_size or 'all'} images.",
+                          f"{f'{budget.eval_size:,}' if budget.eval_size else 'all'} images.",
                           Table([{"budget": plan.budget_name, **dataclasses.asdict(budget)}], "Budget")]),
         Section("Optimizers on a deep MLP", _optimizer_section(runs, decides, out)),
         Section("Optimizers on an ill-conditioned quadratic", _quadratic_section(out)),
