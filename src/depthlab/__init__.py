@@ -20,6 +20,7 @@ sources' studies. What a user reaches for is here, imported when first used (so 
 - :func:`inspect`, :func:`diagnose`: a run's report page; the findings in plain words for
   a stored run or for any model (``diagnose(model, inputs, targets, loss_fn)``);
 - :func:`reproduce`: a study end to end (the names: ``depthlab.studies.STUDIES``);
+- :func:`sweep`: a user's grid file of runs, locally or on Ray (:mod:`depthlab.sweeps`);
 - :mod:`theory`: mean-field predictions (:mod:`depthlab.theory`);
 - the registries, to look names up or add one's own: :data:`activations`, :data:`inits`,
   :data:`bias_inits`, :data:`costs`, :data:`optimizers`, :data:`datasets`
@@ -38,6 +39,7 @@ _EXPORTS = {
     "inspect": "depthlab.report.run_report:write_run_report",
     "diagnose": "depthlab.report.diagnosis:findings_for",
     "reproduce": "depthlab.studies.study:reproduce",
+    "sweep": "depthlab.sweeps.sweep:sweep",
     "theory": "depthlab.theory:",
     "activations": "depthlab.nets.activations:ACTIVATIONS",
     "inits": "depthlab.nets.init:INITS",

@@ -33,13 +33,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from depthlab.cli import inspect, reproduce, show_data, theory, train
+    from depthlab.cli import inspect, reproduce, show_data, sweep, theory, train
 
     parser = OneLineParser(prog="depthlab", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"depthlab {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,
                                 parser_class=OneLineParser)
-    for module in (train, reproduce, inspect, show_data, theory):
+    for module in (train, sweep, reproduce, inspect, show_data, theory):
         module.add_parser(sub)
     return parser
 

@@ -29,6 +29,8 @@ def add_parser(sub) -> None:
                    help="also copy the Markdown report and its PNG figures (no runs) into DIR, e.g. docs/results/NAME")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs trained in parallel (default: up to 2)")
+    p.add_argument("--backend", default="local", help="local (default): processes here; ray: Ray tasks")
+    p.add_argument("--address", help="a Ray cluster's address (with --backend ray; default: a local Ray instance)")
     p.add_argument("--data-dir", help="where to look for data files first")
     p.add_argument("--download", action="store_true",
                    help="download the missing files of --datasets (default: MNIST) into --data-dir or the user "
@@ -45,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         download_missing(options.get("datasets", ["mnist"]), args.data_dir)
     try:
         report = reproduce(args.study, args.budget, out=args.out, workers=args.workers, data_dir=args.data_dir,
-                           progress=not args.quiet, publish=args.publish, **options)
+                           progress=not args.quiet, publish=args.publish, backend=args.backend,
+                           address=args.address, **options)
     except KeyboardInterrupt:
         print(f"interrupted: finished runs are kept in {args.out or 'results/' + args.study}; "
               "run the same command again to resume")

@@ -14,8 +14,11 @@ Every weight scheme fills a matrix W of shape (n_out, n_in) in place. Var[W] for
 - ``lsuv``: orthogonal, then each layer rescaled so its output variance on a data
   batch is 1 (Mishkin & Matas 2016, "All you need is a good init"): see :func:`lsuv_`
 - ``gaussian:STD``: N(0, STD²);  ``constant:C``: every weight C (Var = 0)
+- ``sigma-w2:V``: N(0, V/n_in), mean-field theory's σ_w² = V (Poole et al. 2016;
+  Schoenholz et al. 2017)
 
-Biases (``BIAS_INITS``): ``zero``, or ``normal`` N(0, 1) as Nielsen (2015, ch. 1) does.
+Biases (``BIAS_INITS``): ``zero``, ``normal`` N(0, 1) as Nielsen (2015, ch. 1) does, or
+``sigma-b2:V``: N(0, V), mean-field theory's σ_b² = V.
 Importing this module imports no torch.
 """
 
@@ -121,13 +124,43 @@ def _constant(argument: str) -> Init:
                 no_mean_field="a constant init has Var[W] = 0: every unit of a layer computes the same thing")
 
 
+def _positive_number(spec: str, argument: str, what: str) -> float:
+    value = _number(spec, argument)
+    if not value > 0:
+        raise DepthlabError(f"init '{spec}': {what} must be positive")
+    return value
+
+
+_normal = deferred("torch.nn.init:normal_")
+
+
+def _sigma_w2(argument: str) -> Init:
+    spec = f"sigma-w2:{argument}"
+    sigma_w2 = _positive_number(spec, argument, "σ_w²")
+
+    def fill(w: Tensor) -> None:
+        _normal(w, 0.0, math.sqrt(sigma_w2 / w.shape[1]))
+
+    return Init(spec, f"N(0, {sigma_w2:g}/n_in)", fill, lambda n_in, n_out: sigma_w2 / n_in,
+                torch_call=f"torch.nn.init.normal_(w, 0, ({sigma_w2:g} / n_in) ** 0.5)")
+
+
+def _sigma_b2(argument: str) -> BiasInit:
+    spec = f"sigma-b2:{argument}"
+    sigma_b2 = _positive_number(spec, argument, "σ_b²")
+    return BiasInit(spec, f"N(0, {sigma_b2:g})", deferred("torch.nn.init:normal_", mean=0.0, std=math.sqrt(sigma_b2)),
+                    sigma_b2)
+
+
 INITS.register_family("gaussian", "STD", _gaussian)
 INITS.register_family("constant", "C", _constant)
+INITS.register_family("sigma-w2", "V", _sigma_w2)
 
 BIAS_INITS: Registry[BiasInit] = Registry("bias-init", [
     BiasInit("zero", "every bias 0", deferred("torch.nn.init:zeros_"), 0.0),
     BiasInit("normal", "N(0, 1) (Nielsen 2015, ch. 1)", deferred("torch.nn.init:normal_"), 1.0),
 ])
+BIAS_INITS.register_family("sigma-b2", "V", _sigma_b2)
 
 
 def lsuv_(layers: list[nn.Linear], forward_to: Callable[[int, Tensor], Tensor], x: Tensor,

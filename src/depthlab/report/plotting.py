@@ -1,11 +1,13 @@
 """Small shared pieces for drawing figures: a headless matplotlib figure, saving it as
-PNG and SVG together, and one colour per layer so every figure reads the same way."""
+PNG and SVG together, one colour per layer so every figure reads the same way, and a
+heat map over two axes of a grid."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -30,6 +32,53 @@ def updates_axis(ax, ylabel: str) -> None:
     ax.set_xlim(left=0)
     ax.set_xlabel("updates")
     ax.set_ylabel(ylabel)
+
+
+def _edges(values) -> tuple[np.ndarray, list | None, bool]:
+    """(cell edges, tick labels, log scale): edges halfway between numeric values
+    (halfway in log when they span more than a decade), or index edges and labels for
+    other values."""
+    try:
+        centres = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return np.arange(len(values) + 1) - 0.5, [str(v) for v in values], False
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5]), None, False
+    geometric = bool(centres.min() > 0 and centres.max() / centres.min() > 10)
+    scale = np.log(centres) if geometric else centres
+    middle = (scale[1:] + scale[:-1]) / 2
+    edges = np.concatenate([[2 * scale[0] - middle[0]], middle, [2 * scale[-1] - middle[-1]]])
+    return (np.exp(edges) if geometric else edges), None, geometric
+
+
+def heat_map(ax, xs, ys, values, label: str, cmap: str = "viridis", vmin=None, vmax=None, blanks=None):
+    """``values[i, j]`` at (xs[j], ys[i]) as coloured cells, each written in its cell,
+    with a colour bar named ``label``. A NaN cell is left blank, or says ``blanks[i][j]``
+    (e.g. "diverged"). Colours go on a log scale when the values are positive and span
+    more than a factor of 100. Numeric axes keep their scale, so a curve can be drawn
+    over the map."""
+    from matplotlib.colors import LogNorm
+
+    x_edges, x_labels, x_log = _edges(xs)
+    y_edges, y_labels, y_log = _edges(ys)
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    norm = LogNorm(vmin, vmax) if len(finite) and finite.min() > 0 and finite.max() > 100 * finite.min() else None
+    mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(values), cmap=cmap, norm=norm,
+                         **({} if norm else {"vmin": vmin, "vmax": vmax}))
+    ax.figure.colorbar(mesh, ax=ax, label=label)
+    x_centres = (x_edges[1:] + x_edges[:-1]) / 2 if x_labels else np.asarray(xs, dtype=float)
+    y_centres = (y_edges[1:] + y_edges[:-1]) / 2 if y_labels else np.asarray(ys, dtype=float)
+    for i, y in enumerate(y_centres):
+        for j, x in enumerate(x_centres):
+            text = f"{values[i, j]:.2g}" if np.isfinite(values[i, j]) else (blanks[i][j] if blanks is not None else "")
+            ax.text(x, y, text, ha="center", va="center", fontsize=6,
+                    color="white" if np.isfinite(values[i, j]) else "black")
+    ax.set(xscale="log" if x_log else "linear", yscale="log" if y_log else "linear")
+    ax.set_xticks(x_centres, x_labels or [f"{v:g}" for v in x_centres])
+    ax.set_yticks(y_centres, y_labels or [f"{v:g}" for v in y_centres])
+    ax.minorticks_off()
+    return mesh
 
 
 def save_figure(fig: Figure, directory: str | Path, stem: str) -> Path:

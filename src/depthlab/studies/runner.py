@@ -5,6 +5,11 @@ A grid is a list of :class:`~depthlab.studies.study.RunSpec` (a name and a confi
 diverged), resumes an interrupted one from its checkpoint and restarts one that died
 before its first checkpoint. A run that diverges is recorded as such and the sweep goes
 on with the next.
+
+Two backends run the grid: ``local`` processes on this machine, or ``ray``, where each run
+is a Ray task asking for its CPUs (and a GPU when its device is one) and writing into the
+same run directory, which must then be on storage every node sees. Each run sets its own
+thread count, so a run gives the same numbers on either backend.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from depthlab.errors import DepthlabError
 from depthlab.store import RunDir, run_state
 from depthlab.store.lock import FolderLock
 from depthlab.store.queries import changed_settings
-from depthlab.studies.study import RunSpec
+from depthlab.studies.study import RunSpec, check_backend
 
 
 def _execute(spec: RunSpec, path: Path, threads: int) -> tuple[str, str]:
@@ -43,13 +48,21 @@ def _execute(spec: RunSpec, path: Path, threads: int) -> tuple[str, str]:
     return spec.name, result.status
 
 
-def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True) -> dict[str, RunDir]:
+RAY_CPUS_PER_RUN = 1
+"""The CPUs (and torch threads) each Ray task asks for."""
+
+
+def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True,
+              backend: str = "local", address: str | None = None) -> dict[str, RunDir]:
     """Run every spec that is not finished yet; return all runs by name.
 
-    With ``workers > 1`` runs go to that many processes, each with
-    ``cpu_count // workers`` threads.
+    ``local``: with ``workers > 1`` runs go to that many processes, each with
+    ``cpu_count // workers`` threads. ``ray``: one Ray task per run with
+    :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray instance
+    started here with ``workers`` CPUs).
     """
-    root = Path(root)
+    check_backend(backend, address)
+    root = Path(root).resolve()  # a Ray worker elsewhere writes to the same absolute paths
     paths = check_specs(specs, root)
     todo = [s for s in specs if run_state(paths[s.name]) != "finished"]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", disable=not progress,
@@ -62,7 +75,9 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
         bar.set_postfix_str(f"{name}: {status}")
 
     try:
-        if workers <= 1:
+        if backend == "ray":
+            _run_on_ray(todo, paths, workers, address, done)
+        elif workers <= 1:
             for spec in todo:
                 done(*_execute(spec, paths[spec.name], threads=0))
         else:
@@ -88,6 +103,49 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     finally:
         bar.close()
     return {name: RunDir(path) for name, path in paths.items()}
+
+
+def _run_on_ray(todo: Sequence[RunSpec], paths: dict[str, Path], workers: int, address: str | None,
+                done) -> None:
+    """Every run a Ray task; a Ctrl-C cancels them (a started run stops at its last
+    checkpoint, as when a cluster stops: the next sweep resumes it)."""
+    import ray
+    from ray.exceptions import RayError, RayTaskError
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                     log_to_driver=False, logging_level="ERROR")
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise DepthlabError(f"cannot reach the Ray cluster at {address or 'a local instance'}: "
+                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+    task = ray.remote(_execute)
+    try:
+        pending = {task.options(num_cpus=RAY_CPUS_PER_RUN, num_gpus=1 if spec.config.device.startswith("cuda") else 0,
+                                name=spec.name).remote(spec, paths[spec.name], RAY_CPUS_PER_RUN): spec.name
+                   for spec in todo}
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                name = pending.pop(ready[0])
+                try:
+                    done(*ray.get(ready[0]))
+                except RayTaskError as error:  # the run's own error (a bad data file, say): one line, as locally
+                    cause = error.cause if isinstance(getattr(error, "cause", None), Exception) else error
+                    if isinstance(cause, DepthlabError):
+                        raise cause from None
+                    raise DepthlabError(f"run {name} failed on Ray: {str(cause).strip().splitlines()[-1]}") from None
+                except RayError as error:  # a worker or node lost: the run resumes next time
+                    raise DepthlabError(f"the Ray cluster lost run {name} ({type(error).__name__}): run the same "
+                                        "command again to resume it") from None
+        except KeyboardInterrupt:
+            for ref in pending:
+                ray.cancel(ref)
+            raise
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def check_specs(specs: Sequence[RunSpec], root: Path) -> dict[str, Path]:

@@ -13,6 +13,7 @@ report. Importing this module imports no torch.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,22 @@ from depthlab.errors import DepthlabError, unknown_choice
 
 if TYPE_CHECKING:
     from depthlab.store.run import RunDir
+
+
+BACKENDS = ("local", "ray")
+"""Where a grid's runs train: processes on this machine, or Ray tasks (see
+:mod:`depthlab.studies.runner`)."""
+
+
+def check_backend(backend: str, address: str | None = None) -> None:
+    """A backend that can run here, or one line: an unknown name, ``--address`` without
+    Ray, or Ray not installed."""
+    if backend not in BACKENDS:
+        raise unknown_choice("backend", backend, BACKENDS)
+    if address is not None and backend != "ray":
+        raise DepthlabError("--address names a Ray cluster: give it with --backend ray")
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise DepthlabError("--backend ray needs Ray, which is not installed: pip install 'depthlab[ray]'")
 
 
 @dataclass(frozen=True)
@@ -68,11 +85,13 @@ class Study:
 
 def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
               data_dir: str | None = None, progress: bool = True, publish: str | Path | None = None,
-              **options: Any) -> Path:
+              backend: str = "local", address: str | None = None, **options: Any) -> Path:
     """Run (or resume) the study called ``name`` at ``budget`` into ``out`` (default
     ``results/<name>``) and write its ``report.html`` and ``report.md``; return the
     report's path. Finished runs are kept, an interrupted one resumes; ``options`` are the
-    study's own (``depthlab.studies.STUDIES.get(name).options``). ``publish``: a folder
+    study's own (``depthlab.studies.STUDIES.get(name).options``); ``backend`` and
+    ``address`` choose where the runs train (:func:`depthlab.studies.runner.run_specs`).
+    ``publish``: a folder
     that receives the Markdown report and its PNG figures, and nothing else (no run
     directories), as ``docs/results/`` holds them."""
     from depthlab.store.files import write_json
@@ -85,6 +104,7 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
         raise DepthlabError(f"study {name} takes no {option} option (--{option}); its options: {takes}")
     if workers < 1:
         raise DepthlabError(f"workers {workers} must be at least 1")
+    check_backend(backend, address)
     out = Path(out or Path("results") / name)
     from depthlab.store.lock import FolderLock
     from depthlab.studies.runner import (  # after the arguments are checked: torch
@@ -98,7 +118,7 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
         check_specs(plan.runs, out)  # runs of another budget there: refused before anything is written
         write_json(out / "budget.json", {"study": name, "budget": budget, **dataclasses.asdict(sizes),
                                          **plan.settings})
-        runs = run_specs(plan.runs, out, workers=workers, progress=progress)
+        runs = run_specs(plan.runs, out, workers=workers, progress=progress, backend=backend, address=address)
         report = study.report(plan, runs, out, progress)
     if publish is not None:
         from depthlab.report.markdown import publish as publish_markdown

@@ -1,0 +1,48 @@
+"""``depthlab sweep``: train a grid file's runs, then write its summary and report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("sweep", help="train every point of a grid file; summary.csv and report.html",
+                       description="Train the product of a grid file's [axes] over its base config (a train "
+                                   "--config file). Interrupted, run the same command again: finished runs are "
+                                   "kept, interrupted ones resume.")
+    p.add_argument("grid", nargs="?", help="the grid file (TOML or JSON)")
+    p.add_argument("--out", help="the sweep folder (default: sweeps/<grid file's name>)")
+    p.add_argument("--report", metavar="DIR", help="only redraw DIR's summary.csv and report.html from its runs")
+    p.add_argument("--metric", help="the heat map's metric: validation_error (default), test_error, train_cost, "
+                                    "validation_cost, test_cost")
+    p.add_argument("--backend", default="local", help="local (default): processes here; ray: Ray tasks")
+    p.add_argument("--address", help="a Ray cluster's address (with --backend ray; default: a local Ray instance)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="runs trained at once here (local), or the CPUs of a local Ray instance (default: up to 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from depthlab.errors import DepthlabError
+    from depthlab.sweeps.sweep import sweep, write_sweep_report
+
+    if args.report:
+        if args.grid:
+            raise DepthlabError("give a grid file to run, or --report DIR to redraw a sweep, not both")
+        print(f"wrote {write_sweep_report(args.report, args.metric)}")
+        return 0
+    if not args.grid:
+        raise DepthlabError("depthlab sweep needs a grid file (or --report DIR)")
+    out = args.out or str(Path("sweeps") / Path(args.grid).stem)
+    try:
+        report = sweep(args.grid, out, workers=args.workers, progress=not args.quiet, backend=args.backend,
+                       address=args.address, metric=args.metric)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished runs are kept in {out}; run the same command again to resume")
+        return 130
+    print(f"wrote {report}")
+    return 0

@@ -1,0 +1,2 @@
+"""User-declared grids of runs (``depthlab sweep GRID.toml``): a grid file is parsed by
+:mod:`.grid`, run, summarized and reported by :mod:`.sweep`."""

@@ -1,0 +1,142 @@
+"""Run a grid file into a folder, and summarize and report it from the store.
+
+    DIR/grid.json      the grid as parsed: base keys and axis values
+    DIR/runs/<name>/   one ordinary run directory per point (see depthlab.store.run)
+    DIR/summary.csv    one row per run: a column per axis, then its status and numbers
+    DIR/report.html    the runs' curves, and a heat map of one metric over two axes
+                       (report.md beside it)
+
+Running the same grid again keeps finished runs and resumes interrupted ones, as studies
+do (:mod:`depthlab.studies.runner`); ``depthlab sweep --report DIR`` redraws the summary
+and the report from what is stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.store.files import read_object, write_json
+from depthlab.sweeps.grid import Grid, load_grid, parse_grid
+
+SUMMARY_COLUMNS = ("status", "validation_error", "test_error", "train_cost", "validation_cost", "test_cost",
+                   "updates")
+"""The columns of ``summary.csv`` after one per axis, and the metrics a heat map can show."""
+
+
+def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bool = True, backend: str = "local",
+          address: str | None = None, metric: str | None = None) -> Path:
+    """Train every point of ``grid_file`` into ``out`` (resuming what is there), then
+    write ``summary.csv`` and ``report.html``; return the report's path. Nothing is
+    started when the file, a point or the backend is bad."""
+    from depthlab.store.lock import FolderLock
+    from depthlab.studies.runner import check_specs, run_specs
+    from depthlab.studies.study import check_backend
+
+    grid = load_grid(grid_file)
+    specs = grid.specs()
+    check_backend(backend, address)
+    if workers < 1:
+        raise DepthlabError(f"workers {workers} must be at least 1")
+    _check_metric(metric)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out, "sweep folder"):
+        check_specs(specs, out)
+        write_json(out / "grid.json", grid.to_dict())
+        run_specs(specs, out, workers=workers, progress=progress, backend=backend, address=address)
+        return write_sweep_report(out, metric)
+
+
+def stored_grid(out: Path) -> Grid:
+    """The grid a sweep folder was made from, or one line saying it holds none."""
+    path = Path(out) / "grid.json"
+    if not path.is_file():
+        raise DepthlabError(f"{out} holds no sweep (no grid.json): run depthlab sweep GRID.toml --out {out} first")
+    stored = read_object(path)
+    if not (isinstance(stored.get("base"), dict) and isinstance(stored.get("axes"), dict)):
+        raise DepthlabError(f"{path} holds no base and axes: it was damaged or edited by hand")
+    return parse_grid({**stored["base"], "axes": stored["axes"]}, source=str(path))
+
+
+def summary_rows(out: Path, grid: Grid) -> list[dict[str, Any]]:
+    """One row per point, in grid order: its axis values, then :data:`SUMMARY_COLUMNS`
+    from its run directory (empty where it recorded none, "missing" where it never ran)."""
+    from depthlab.store import RunDir
+
+    rows = []
+    for point, spec in zip(grid.points, grid.specs()):
+        run = RunDir(Path(out) / "runs" / spec.name)
+        row: dict[str, Any] = {key.replace("_", "-"): value for key, value in point.items()}
+        final = run.final or {}
+        status = run.status["status"] if (run.path / "status.json").is_file() else "missing"
+        train_updates, train_costs = run.series("train_cost")
+        row.update({"status": status, "validation_error": final.get("validation_error", ""),
+                    "test_error": final.get("test_error", ""),
+                    "train_cost": train_costs[-1] if train_costs and status != "diverged" else "",
+                    "validation_cost": final.get("validation_cost", ""), "test_cost": final.get("test_cost", ""),
+                    "updates": final.get("update", train_updates[-1] if train_updates else 0)})
+        rows.append(row)
+    return rows
+
+
+def _check_metric(metric: str | None) -> None:
+    if metric is not None and metric not in SUMMARY_COLUMNS[1:-1]:
+        raise unknown_choice("metric", metric, SUMMARY_COLUMNS[1:-1])
+
+
+def write_sweep_report(out: str | Path, metric: str | None = None) -> Path:
+    """(Re)write ``summary.csv`` and ``report.html`` of the sweep in ``out`` from its
+    store; ``metric`` is the heat map's (default: validation error, or validation cost
+    for a regression)."""
+    from depthlab.report.html import ReportFigure, Section, Table, write_report
+    from depthlab.report.plotting import heat_map, new_figure, save_figure
+    from depthlab.report.tables import write_table
+    from depthlab.store import RunDir
+
+    _check_metric(metric)
+    out = Path(out)
+    grid = stored_grid(out)
+    rows = summary_rows(out, grid)
+    write_table(rows, out, "summary")
+    specs = grid.specs()
+    regression = all(row["validation_error"] == "" and row["validation_cost"] != "" for row in rows
+                     if row["status"] == "completed") and any(row["status"] == "completed" for row in rows)
+    metric = metric or ("validation_cost" if regression else "validation_error")
+    curve = "validation_cost" if regression else "validation_error"
+    fig, axes = new_figure(1, 1, width=7.0, height=4.2)
+    for spec in specs:
+        updates, values = RunDir(out / "runs" / spec.name).series(curve)
+        if updates:
+            axes[0][0].plot(updates, values, ".-", label=spec.name if len(specs) <= 12 else None)
+    axes[0][0].set(xlabel="updates", ylabel=curve.replace("_", " "), yscale="log" if regression else "linear")
+    if len(specs) <= 12 and axes[0][0].get_lines():
+        axes[0][0].legend(fontsize=7)
+    blocks: list = [ReportFigure(save_figure(fig, out, "curves"), f"The {curve.replace('_', ' ')} of every run over "
+                                                                  "updates.")]
+    keys = list(grid.axes)
+    if len(keys) in (1, 2):
+        values = np.array([np.nan if row[metric] == "" else float(row[metric]) for row in rows])
+        fig, axes = new_figure(1, 1, width=6.0, height=4.4)
+        if len(keys) == 2:
+            shape = (len(grid.axes[keys[0]]), len(grid.axes[keys[1]]))
+            blanks = np.array([row["status"] for row in rows], dtype=object).reshape(shape)
+            heat_map(axes[0][0], grid.axes[keys[1]], grid.axes[keys[0]], values.reshape(shape), label=metric,
+                     blanks=blanks)
+            axes[0][0].set(xlabel=keys[1].replace("_", "-"), ylabel=keys[0].replace("_", "-"))
+            caption = f"{metric} over {keys[0]} and {keys[1]}; a cell without a value names the run's status."
+        else:
+            axes[0][0].plot(range(len(values)), values, "o-")
+            axes[0][0].set(xticks=range(len(values)), xticklabels=[str(v) for v in grid.axes[keys[0]]],
+                           xlabel=keys[0].replace("_", "-"), ylabel=metric)
+            caption = f"{metric} against {keys[0]}."
+        blocks.append(ReportFigure(save_figure(fig, out, "metric"), caption))
+    blocks.append(Table(rows, "Every run (summary.csv)"))
+    finished = sum(row["status"] in ("completed", "diverged") for row in rows)
+    diverged = sum(row["status"] == "diverged" for row in rows)
+    return write_report(out / "report.html", f"Sweep: {out.name}", [Section("Runs", blocks)],
+                        intro=f"{len(rows)} runs over {', '.join(k.replace('_', '-') for k in keys)}: {finished} "
+                              f"finished, {diverged} of them diverged.")
