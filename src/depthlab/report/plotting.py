@@ -71,9 +71,11 @@ def heat_map(ax, xs, ys, values, label: str, cmap: str = "viridis", vmin=None, v
     y_centres = (y_edges[1:] + y_edges[:-1]) / 2 if y_labels else np.asarray(ys, dtype=float)
     for i, y in enumerate(y_centres):
         for j, x in enumerate(x_centres):
-            text = f"{values[i, j]:.2g}" if np.isfinite(values[i, j]) else (blanks[i][j] if blanks is not None else "")
+            finite_cell = np.isfinite(values[i, j])
+            text = f"{values[i, j]:.2g}" if finite_cell else (blanks[i][j] if blanks is not None else "")
+            bright = finite_cell and mesh.norm(values[i, j]) > 0.6  # dark text on the bright end of the map
             ax.text(x, y, text, ha="center", va="center", fontsize=6,
-                    color="white" if np.isfinite(values[i, j]) else "black")
+                    color="black" if bright or not finite_cell else "white")
     ax.set(xscale="log" if x_log else "linear", yscale="log" if y_log else "linear")
     ax.set_xticks(x_centres, x_labels or [f"{v:g}" for v in x_centres])
     ax.set_yticks(y_centres, y_labels or [f"{v:g}" for v in y_centres])

@@ -1,0 +1,120 @@
+"""`depthlab sweep` end to end on a grid of linear models (seconds each): the store, the
+summary, the report, re-runs, errors, and the same numbers on Ray as on local processes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from depthlab.cli import main
+from depthlab.store.run import RunDir
+from depthlab.sweeps.sweep import sweep
+
+GRID = """dataset = "polynomial:features=4"
+depth = 0
+cost = "squared-error"
+init = "standard"
+batch-size = 10
+updates = 200
+eval-every = 100
+log-every = 50
+probe = false
+[axes]
+lr = [0.01, 0.1, 1.0]
+seed = [0, 1]
+"""
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    (root / "grid.toml").write_text(GRID)
+    report = sweep(root / "grid.toml", root / "out", progress=False)
+    return root, report
+
+
+def test_every_point_is_a_run_and_a_diverging_one_is_recorded(swept, read_csv):
+    root, _ = swept
+    rows = read_csv(root / "out" / "summary.csv")
+    assert list(rows[0])[:3] == ["lr", "seed", "status"]
+    assert [(float(r["lr"]), int(r["seed"]), r["status"]) for r in rows] == [
+        (0.01, 0, "completed"), (0.01, 1, "completed"), (0.1, 0, "completed"), (0.1, 1, "completed"),
+        (1.0, 0, "diverged"), (1.0, 1, "diverged")]
+    for row in rows:
+        run = RunDir(root / "out" / "runs" / f"lr{float(row['lr']):g}-seed{row['seed']}")
+        assert int(row["updates"]) == run.final["update"]
+        if row["status"] == "completed":
+            assert float(row["test_cost"]) == run.final["test_cost"]
+            assert float(row["train_cost"]) == run.series("train_cost")[1][-1]
+            assert row["validation_error"] == ""  # a regression has no error rate
+        else:
+            assert row["test_cost"] == "" and int(row["updates"]) < 200
+
+
+def test_the_report_holds_the_curves_the_heat_map_and_every_run(swept, read_report, assert_figures):
+    root, report = swept
+    assert report == root / "out" / "report.html"
+    assert_figures(root / "out", ("curves", "metric"))
+    page = read_report(report)
+    assert len(page.images) == 2 and len(page.table("Every run")) == 6
+    assert "6 runs over lr, seed: 6 finished, 2 of them diverged." in report.read_text()
+
+
+def test_a_second_run_keeps_every_finished_run(swept):
+    root, _ = swept
+    final = root / "out" / "runs" / "lr0.1-seed0" / "final.json"
+    before = final.stat().st_mtime_ns
+    sweep(root / "grid.toml", root / "out", progress=False)
+    assert final.stat().st_mtime_ns == before
+
+
+def test_report_redraws_from_the_store(swept, capsys):
+    root, _ = swept
+    summary = (root / "out" / "summary.csv").read_text()
+    (root / "out" / "summary.csv").unlink()
+    (root / "out" / "report.html").unlink()
+    assert main(["sweep", "--report", str(root / "out"), "--metric", "test_cost"]) == 0
+    assert (root / "out" / "summary.csv").read_text() == summary and (root / "out" / "report.html").is_file()
+    assert "test_cost over lr and seed" in (root / "out" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("grid, argv, message", [
+    (GRID.replace("lr = [", "lrate = ["), [], "unknown key in grid file"),
+    (GRID, ["--backend", "spark"], "unknown backend 'spark'; valid choices: local, ray"),
+    (GRID, ["--address", "ray://head:10001"], "--address names a Ray cluster: give it with --backend ray"),
+    (GRID, ["--metric", "accuracy"], "unknown metric 'accuracy'"),
+    (GRID.replace("updates = 200", "updates = -5"), [], "grid point lr0.01-seed0: updates -5"),
+])
+def test_a_bad_grid_or_flag_is_one_line_and_starts_nothing(tmp_path, capsys, grid, argv, message):
+    (tmp_path / "grid.toml").write_text(grid)
+    assert main(["sweep", str(tmp_path / "grid.toml"), "--out", str(tmp_path / "out"), "--quiet", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_of_a_folder_without_a_sweep_is_one_line(tmp_path, capsys):
+    assert main(["sweep", "--report", str(tmp_path)]) == 2
+    assert "holds no sweep (no grid.json)" in capsys.readouterr().err
+
+
+def test_ray_missing_is_one_line(tmp_path, capsys, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    (tmp_path / "grid.toml").write_text(GRID)
+    assert main(["sweep", str(tmp_path / "grid.toml"), "--out", str(tmp_path / "out"), "--backend", "ray"]) == 2
+    assert capsys.readouterr().err == ("depthlab: error: --backend ray needs Ray, which is not installed: "
+                                       "pip install 'depthlab[ray]'\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_gives_the_same_numbers_as_local_processes(swept, tmp_path, read_csv):
+    pytest.importorskip("ray")
+    root, _ = swept
+    sweep(root / "grid.toml", tmp_path / "ray", workers=2, progress=False, backend="ray")
+    local, ray = read_csv(root / "out" / "summary.csv"), read_csv(tmp_path / "ray" / "summary.csv")
+    assert local == ray
+    env = json.loads((tmp_path / "ray" / "runs" / "lr0.1-seed0" / "env.json").read_text())
+    assert env["torch_threads"] == 1
