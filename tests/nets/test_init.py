@@ -9,7 +9,7 @@ from depthlab.nets.init import INITS
 from depthlab.nets.mlp import MLP
 
 
-@pytest.mark.parametrize("scheme", [*(init.name for init in INITS), "gaussian:0.05"])
+@pytest.mark.parametrize("scheme", [*(init.name for init in INITS), "gaussian:0.05", "sigma-w2:1.76"])
 def test_empirical_weight_variance_matches_formula(scheme):
     torch.manual_seed(0)
     w = torch.empty(1000, 1000)
@@ -30,6 +30,21 @@ def test_formulas_on_a_rectangular_layer():
     assert w.var().item() == pytest.approx(2 / 1500, rel=0.03)
 
 
+def test_the_mean_field_parameterization_scales_by_fan_in():
+    from depthlab.nets.init import BIAS_INITS
+
+    w = torch.empty(300, 50)
+    torch.manual_seed(2)
+    INITS.get("sigma-w2:2").fill(w)
+    assert INITS.get("sigma-w2:2").variance(50, 300) == pytest.approx(2 / 50)
+    assert w.var().item() == pytest.approx(2 / 50, rel=0.03)
+    b = torch.empty(100_000)
+    BIAS_INITS.get("sigma-b2:0.3").fill(b)
+    assert BIAS_INITS.get("sigma-b2:0.3").variance == 0.3 and b.var().item() == pytest.approx(0.3, rel=0.03)
+    with pytest.raises(DepthlabError, match="init 'sigma-b2:-1': σ_b² must be positive"):
+        BIAS_INITS.get("sigma-b2:-1")
+
+
 def test_constant_init_fills_every_weight():
     w = torch.empty(30, 20)
     INITS.get("constant:0.25").fill(w)
@@ -40,6 +55,8 @@ def test_constant_init_fills_every_weight():
     ("xavier", "unknown init 'xavier'"),
     ("gaussian:abc", "needs a number"),
     ("gaussian:-1", "must be positive"),
+    ("sigma-w2:0", "init 'sigma-w2:0': σ_w² must be positive"),
+    ("sigma-w2:x", "needs a number"),
 ])
 def test_bad_init_names_are_one_line_errors(spec, message):
     with pytest.raises(DepthlabError, match=message) as err:

@@ -18,7 +18,7 @@ VERDICTS = {"reproduced", "not reproduced", "cannot show"}
 
 
 def test_the_registry_holds_the_studies():
-    assert NAMES == ["glorot2010", "nielsen-ch5", "init-statistics", "d2l-mlp", "fc-training"]
+    assert NAMES == ["glorot2010", "nielsen-ch5", "init-statistics", "d2l-mlp", "fc-training", "trainable-depth"]
     for study in STUDIES:
         assert {"smoke", "quick"} <= set(study.budgets)
 
@@ -45,7 +45,7 @@ def test_an_unknown_study_is_one_line_with_a_suggestion(capsys):
     assert main(["reproduce", "glorot2011"]) == 2
     assert capsys.readouterr().err == ("depthlab: error: unknown study 'glorot2011' (did you mean 'glorot2010'?); "
                                        "valid choices: d2l-mlp, fc-training, glorot2010, init-statistics, "
-                                       "nielsen-ch5\n")
+                                       "nielsen-ch5, trainable-depth\n")
 
 
 def test_an_option_the_study_does_not_take_is_refused(tmp_path, capsys):

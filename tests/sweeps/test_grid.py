@@ -42,7 +42,8 @@ def test_run_names_are_paths_of_one_folder():
 @pytest.mark.parametrize("values, message", [
     ({"lr": 0.1}, "has no [axes] table"),
     ({"axes": {"lrr": [0.1]}}, "unknown key in grid [axes]: 'lrr' (did you mean 'lr'?); valid choices:"),
-    ({"dataset": "shapeset", "widht": 3, "axes": {"lr": [0.1]}}, "unknown key in grid: 'widht' (did you mean 'width'?)"),
+    ({"dataset": "shapeset", "widht": 3, "axes": {"lr": [0.1]}},
+     "unknown key in grid: 'widht' (did you mean 'width'?)"),
     ({"axes": {"lr": []}}, "axis 'lr' lists no values"),
     ({"axes": {"lr": {"log": [0, 1], "num": 3}}}, "a log range needs positive ends"),
     ({"axes": {"lr": {"lin": [0.1, 1]}}}, "axis 'lr' must be a list of values or {lin = [FROM, TO], num = N}"),
@@ -56,6 +57,11 @@ def test_every_mistake_is_one_line_naming_it(values, message):
     with pytest.raises(DepthlabError) as error:
         parse_grid(values).specs()
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_missing_grid_file_is_named(tmp_path):
+    with pytest.raises(DepthlabError, match=f"^grid file {tmp_path / 'none.toml'} does not exist$"):
+        load_grid(tmp_path / "none.toml")
 
 
 def test_a_bad_point_is_named_before_anything_runs():

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from depthlab.config import FIELDS, TrainConfig, from_mapping, load_config_file
+from depthlab.config import FIELDS, from_mapping, load_config_file
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.studies.study import RunSpec
@@ -139,9 +139,6 @@ def parse_grid(values: dict[str, Any], source: str = "grid") -> Grid:
 
 def load_grid(path: str | Path) -> Grid:
     """Read and check a grid file (TOML or JSON)."""
+    if not Path(path).is_file():
+        raise DepthlabError(f"grid file {path} does not exist")
     return parse_grid(load_config_file(path), source=f"grid file {path}")
-
-
-def base_config(grid: Grid) -> TrainConfig:
-    """The grid's base configuration (defaults for the keys it does not give)."""
-    return from_mapping(grid.base, source="grid")

@@ -51,7 +51,7 @@ def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True
     ax.axvline(critical, color="cyan", linestyle=":", label=f"critical σ_w² = {critical:.2f}")
     ax.set(xlabel="σ_w²", ylabel="depth (hidden layers)", ylim=(low, high),
            title=f"tanh, width {budget.width}, σ_b² = {budget.sigma_b2:g}, {budget.updates:,} updates")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     png = save_figure(fig, out, "trainable_depth")
     verdict = claims.follows_theory(accuracy, depths, predicted, budget.updates >= DECIDING_UPDATES)
     setup = (f"tanh networks of width {budget.width}, weights N(0, σ_w²/n_in), biases N(0, {budget.sigma_b2:g}), "
@@ -59,10 +59,9 @@ def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True
              f"the training accuracy is measured on {budget.eval_size or 'all the'} training images at the end. "
              f"The theory line is depthlab.theory.trainable_depth = 6 ξ_c at σ_b² = {budget.sigma_b2:g}; the critical "
              f"line χ₁ = 1 is at σ_w² = {critical:.3f}.")
+    sizes = {k: ", ".join(map(str, v)) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(budget).items()}
     sections = [
-        Section("Setup", [setup, Table([{"budget": plan.budget_name, **{k: str(v) if isinstance(v, tuple) else v
-                                                                        for k, v in dataclasses.asdict(budget).items()}}],
-                                       "Budget")]),
+        Section("Setup", [setup, Table([{"budget": plan.budget_name, **sizes}], "Budget")]),
         Section("Trainable depth", [ReportFigure(png, "Training accuracy over (σ_w², depth), with 6 ξ_c and the "
                                                       "critical σ_w² of mean-field theory drawn over it."),
                                     Table(rows, "Every cell (trainable_depth.csv)"), verdict]),
