@@ -118,3 +118,77 @@ def test_ray_gives_the_same_numbers_as_local_processes(swept, tmp_path, read_csv
     assert local == ray
     env = json.loads((tmp_path / "ray" / "runs" / "lr0.1-seed0" / "env.json").read_text())
     assert env["torch_threads"] == 1
+
+
+class FakeRay:
+    """Just enough of Ray for the runner's error paths: every task's result raises
+    ``error`` (a lost worker, or a run's own exception)."""
+
+    def __init__(self, error):
+        from types import SimpleNamespace
+
+        self.error, self.cancelled, self.shut = error, [], False
+        self.exceptions = SimpleNamespace(RayError=FakeRayError, RayTaskError=FakeRayTaskError)
+
+    def is_initialized(self):
+        return False
+
+    def init(self, **kwargs):
+        pass
+
+    def remote(self, function):
+        fake = self
+
+        class Task:
+            def options(self, **kwargs):
+                return self
+
+            def remote(self, spec, path, threads):
+                return spec.name
+
+        fake.function = function
+        return Task()
+
+    def wait(self, refs, num_returns):
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        raise self.error
+
+    def cancel(self, ref):
+        self.cancelled.append(ref)
+
+    def shutdown(self):
+        self.shut = True
+
+
+class FakeRayError(Exception):
+    pass
+
+
+class FakeRayTaskError(FakeRayError):
+    def __init__(self, cause):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@pytest.mark.parametrize("error, message", [
+    (FakeRayError("the node died"), "the Ray cluster lost run lr0.01-seed0 (FakeRayError): run the same command "
+                                    "again to resume it"),
+    (FakeRayTaskError(ValueError("boom\nlast line")), "run lr0.01-seed0 failed on Ray: last line"),
+])
+def test_a_lost_ray_worker_or_a_failed_task_is_one_line(tmp_path, monkeypatch, error, message):
+    import sys
+
+    from depthlab.errors import DepthlabError
+    from depthlab.studies import study
+
+    fake = FakeRay(error)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setitem(sys.modules, "ray.exceptions", fake.exceptions)
+    monkeypatch.setattr(study.importlib.util, "find_spec", lambda name, *a: object())
+    (tmp_path / "grid.toml").write_text(GRID)
+    with pytest.raises(DepthlabError) as raised:
+        sweep(tmp_path / "grid.toml", tmp_path / "out", progress=False, backend="ray")
+    assert str(raised.value) == message and fake.shut  # the instance started for the sweep is shut down
+    assert not any((tmp_path / "out").glob("runs/*"))
