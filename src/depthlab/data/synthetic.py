@@ -158,9 +158,3 @@ def _name(family: str, argument: str) -> str:
 def true_polynomial_weights(features: int) -> list[float]:
     """The true weights of the first ``features`` features (zeros past the cubic)."""
     return [*POLYNOMIAL_WEIGHTS, *[0.0] * POLYNOMIAL_MAX_FEATURES][:features]
-
-
-def noise_floor(family: str) -> float:
-    """The expected squared error of the true function: the noise variance."""
-    return {"polynomial": POLYNOMIAL_NOISE, "linear": LINEAR_NOISE}[family] ** 2
-
