@@ -1,0 +1,146 @@
+"""K plain MLPs of one shape trained as one: every layer's weights of all K networks in
+one (K, n_out, n_in) tensor, every update one batched matrix product per layer and pass.
+
+Each network k keeps its own initialization, minibatches, cost, learning rate η_k,
+momentum μ_k (plain, heavy-ball or Nesterov) and weight decay λ_k, and follows
+torch.optim.SGD exactly, as :class:`depthlab.training.fused.FusedSGD` does alone:
+
+    a^0 = x_k,  s^l = a^{l-1} W_lᵀ + b_l,  a^l = φ(s^l),  z = s^{L+1}     (per k, by bmm)
+    δ^{L+1} = ∂C_k/∂z,  δ^{l-1} = (δ^l W_l) ⊙ φ′(a^{l-1})
+    g = ∂C_k/∂θ + λ_k θ,  v ← μ_k v + g,  d = g + μ_k v (Nesterov) or v,  θ ← θ − η_k d
+
+A batched product computes each network's slice from that network's slices alone, so a
+network whose cost turns non-finite cannot reach the others: it is frozen (η_k = 0) and
+the rest go on. Training K small networks this way pays the per-operation overhead of an
+update once instead of K times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from depthlab.errors import DepthlabError
+from depthlab.nets.mlp import MLP
+from depthlab.training.costs import Cost
+from depthlab.training.fused import fused_unsupported_reason
+from depthlab.training.optim import OPTIMIZERS
+
+
+def _column(values: Sequence[float], like: Tensor) -> Tensor:
+    return torch.tensor([float(v) for v in values], dtype=like.dtype, device=like.device).view(-1, 1, 1)
+
+
+class StackedSGD:
+    """Train ``models`` (depthlab MLPs of one widths and activation) together; member k
+    takes ``costs[k]``, ``lrs[k]``, ``momenta[k]``, ``nesterov[k]``, ``weight_decays[k]``.
+    The members' parameters are copied into the stack; :meth:`load_into` copies one
+    back into an MLP."""
+
+    def __init__(self, models: Sequence[MLP], costs: Sequence[Cost], lrs: Sequence[float],
+                 momenta: Sequence[float] | None = None, nesterov: Sequence[bool] | None = None,
+                 weight_decays: Sequence[float] | None = None):
+        k = len(models)
+        if k == 0:
+            raise DepthlabError("a stack needs at least one network")
+        momenta = list(momenta or [0.0] * k)
+        nesterov = list(nesterov or [False] * k)
+        weight_decays = list(weight_decays or [0.0] * k)
+        if not len(costs) == len(lrs) == len(momenta) == len(nesterov) == len(weight_decays) == k:
+            raise DepthlabError(f"a stack of {k} networks needs {k} costs, learning rates, momenta, nesterov flags "
+                                "and weight decays")
+        first = models[0]
+        for model in models:
+            reason = fused_unsupported_reason(model, OPTIMIZERS.get("sgd"), None)
+            if reason:
+                raise DepthlabError(f"a stack trains plain MLPs only: {reason}")
+            if model.widths != first.widths or model.activation.name != first.activation.name:
+                raise DepthlabError(f"a stack's networks share one shape and activation: {first.widths} "
+                                    f"{first.activation.name} against {model.widths} {model.activation.name}")
+        for lr, mu, nest, decay in zip(lrs, momenta, nesterov, weight_decays):
+            if not lr > 0 or mu < 0 or decay < 0 or (nest and not mu):
+                raise DepthlabError(f"bad member settings: lr {lr}, momentum {mu}, nesterov {nest}, "
+                                    f"weight decay {decay}")
+        with torch.no_grad():
+            self.weights = [torch.stack([m.linears[i].weight for m in models]).contiguous()
+                            for i in range(len(first.linears))]
+            self.biases = [torch.stack([m.linears[i].bias for m in models]).contiguous()
+                           for i in range(len(first.linears))]
+        like = self.weights[0]
+        self.lr, self.momentum = _column(lrs, like), _column(momenta, like)
+        self.weight_decay = _column(weight_decays, like)
+        self.nesterov = torch.tensor(nesterov, device=like.device).view(-1, 1, 1)
+        self.uses_momentum = any(mu > 0 for mu in momenta)
+        self.buffers = [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in zip(self.weights, self.biases)] \
+            if self.uses_momentum else []
+        self.activate, self.derivative = first.activation.module(), first.activation.derivative
+        self.costs = list(costs)
+        self.groups = {}  # one batched cost evaluation per distinct cost
+        for index, cost in enumerate(self.costs):
+            self.groups.setdefault(cost.name, (cost, []))[1].append(index)
+        self.frozen = torch.zeros(k, dtype=torch.bool, device=like.device)
+
+    @property
+    def size(self) -> int:
+        return len(self.costs)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        """Every layer's output for inputs x of shape (K, B, …): [a^0, …, a^L, z]."""
+        outputs = [x.flatten(2)]
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            outputs.append(self.activate(torch.baddbmm(b.unsqueeze(1), outputs[-1], w.transpose(1, 2))))
+        outputs.append(torch.baddbmm(self.biases[-1].unsqueeze(1), outputs[-1], self.weights[-1].transpose(1, 2)))
+        return outputs
+
+    def costs_and_deltas(self, z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Each member's mean cost (K,) and ∂C_k/∂z (K, B, outputs)."""
+        k, batch = z.shape[:2]
+        losses, deltas = z.new_empty(k), torch.empty_like(z)
+        for cost, members in self.groups.values():
+            index = torch.tensor(members, device=z.device) if len(members) < k else slice(None)
+            zg, yg = z[index], y[index]
+            flat_z, flat_y = zg.reshape(-1, zg.shape[-1]), yg.reshape(-1, *yg.shape[2:])
+            losses[index] = cost.per_example(flat_z, flat_y).view(len(zg), batch).mean(1)
+            # the closed form divides by the examples it is given: K·B of them flattened
+            deltas[index] = (cost.grad_logits(flat_z, flat_y) * len(zg)).view_as(zg)
+        return losses, deltas
+
+    @torch.no_grad()
+    def step(self, x: Tensor, y: Tensor) -> Tensor:
+        """One update of every member on its own minibatch (x[k], y[k]); return each
+        member's cost before the update (K,). A frozen member is left as it is."""
+        outputs = self.forward(x)
+        losses, delta = self.costs_and_deltas(outputs[-1], y)
+        for layer in reversed(range(len(self.weights))):
+            a = outputs[layer]
+            below = torch.bmm(delta, self.weights[layer]).mul_(self.derivative(a)) if layer else None
+            self._update(layer, torch.bmm(delta.transpose(1, 2), a), delta.sum(1))
+            delta = below
+        return losses
+
+    def _update(self, layer: int, grad_w: Tensor, grad_b: Tensor) -> None:
+        lr = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0)
+        params = [(self.weights[layer], grad_w), (self.biases[layer].unsqueeze(2), grad_b.unsqueeze(2))]
+        buffers = [self.buffers[layer][0], self.buffers[layer][1].unsqueeze(2)] if self.buffers else [None, None]
+        for (param, grad), buffer in zip(params, buffers):
+            grad = grad.add_(param * self.weight_decay)
+            if buffer is None:
+                param.sub_(grad * lr)
+                continue
+            buffer.mul_(self.momentum).add_(grad)
+            direction = torch.where(self.nesterov, grad + self.momentum * buffer, buffer)
+            param.sub_(direction * lr)
+
+    def freeze(self, member: int) -> None:
+        """Stop updating ``member`` (it diverged); the others go on unchanged."""
+        self.frozen[member] = True
+
+    def load_into(self, member: int, model: MLP) -> MLP:
+        """Copy member k's parameters into ``model`` (an MLP of the stack's shape)."""
+        with torch.no_grad():
+            for layer, w, b in zip(model.linears, self.weights, self.biases):
+                layer.weight.copy_(w[member])
+                layer.bias.copy_(b[member])
+        return model
