@@ -73,6 +73,7 @@ class StackedSGD:
         self.weight_decay = _column(weight_decays, like)
         self.nesterov = torch.tensor(nesterov, device=like.device).view(-1, 1, 1)
         self.uses_momentum = any(mu > 0 for mu in momenta)
+        self.decays, self.looks_ahead = any(decay > 0 for decay in weight_decays), any(nesterov)
         self.buffers = [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in zip(self.weights, self.biases)] \
             if self.uses_momentum else []
         self.activate, self.derivative = first.activation.module(), first.activation.derivative
@@ -113,25 +114,31 @@ class StackedSGD:
         member's cost before the update (K,). A frozen member is left as it is."""
         outputs = self.forward(x)
         losses, delta = self.costs_and_deltas(outputs[-1], y)
+        step = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0).neg_()  # −η_k, 0 for a frozen member
         for layer in reversed(range(len(self.weights))):
             a = outputs[layer]
             below = torch.bmm(delta, self.weights[layer]).mul_(self.derivative(a)) if layer else None
-            self._update(layer, torch.bmm(delta.transpose(1, 2), a), delta.sum(1))
+            self._update(layer, torch.bmm(delta.transpose(1, 2), a), delta.sum(1), step)
             delta = below
         return losses
 
-    def _update(self, layer: int, grad_w: Tensor, grad_b: Tensor) -> None:
-        lr = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0)
+    def _update(self, layer: int, grad_w: Tensor, grad_b: Tensor, step: Tensor) -> None:
+        """θ ← θ − η_k d for the layer's weights and biases, d as in the module docstring
+        (``step`` = −η_k); each gradient is overwritten."""
         params = [(self.weights[layer], grad_w), (self.biases[layer].unsqueeze(2), grad_b.unsqueeze(2))]
         buffers = [self.buffers[layer][0], self.buffers[layer][1].unsqueeze(2)] if self.buffers else [None, None]
         for (param, grad), buffer in zip(params, buffers):
-            grad = grad.add_(param * self.weight_decay)
+            if self.decays:
+                grad.addcmul_(param, self.weight_decay)
             if buffer is None:
-                param.sub_(grad * lr)
+                param.addcmul_(grad, step)
                 continue
             buffer.mul_(self.momentum).add_(grad)
-            direction = torch.where(self.nesterov, grad + self.momentum * buffer, buffer)
-            param.sub_(direction * lr)
+            if self.looks_ahead:
+                direction = torch.where(self.nesterov, grad.addcmul_(buffer, self.momentum), buffer)
+            else:
+                direction = buffer
+            param.addcmul_(direction, step)
 
     def freeze(self, member: int) -> None:
         """Stop updating ``member`` (it diverged); the others go on unchanged."""
