@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         values = load_config_file(args.config) if getattr(args, "config", None) else {}
         config = from_mapping(values, source=getattr(args, "config", "config")).replace(**given).validate()
-        from depthlab.training.trainer import train  # after the flags are checked: torch takes seconds to import
+        from depthlab.training.trainer import (
+            train,  # after the flags are checked: torch takes seconds to import
+        )
 
         result = train(config, out=getattr(args, "out", None), progress=progress)
     report(result)
@@ -107,7 +109,7 @@ def report(result) -> None:
     if result.status == "diverged":
         print(f"diverged at update {f['diverged_at']} (cost {f['cost']}) -> {result.path}")
         return
-    measure = "error" if "validation_error" in f or "validation_cost" not in f else "cost"  # a regression: cost
+    measure = COSTS.get(result.run.config.cost).measure
     line = (f"{result.status}: {f['update']} updates ({f['engine']}, {f['updates_per_second']} updates/s), "
             f"validation {measure} {f.get(f'validation_{measure}', float('nan')):.4g}, "
             f"test {measure} {f.get(f'test_{measure}', float('nan')):.4g} -> {result.path}")

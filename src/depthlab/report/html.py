@@ -48,6 +48,15 @@ class Verdict:
     evidence: str
     figure: ReportFigure | None = None
 
+    @classmethod
+    def decide(cls, claim: str, holds: bool, evidence: str, shows: bool = True, unshown: str = "") -> Verdict:
+        """The verdict of a stated rule: "reproduced" when it ``holds``, "not reproduced"
+        when not, and "cannot show" when the budget cannot decide it (``shows`` False),
+        ``unshown`` then saying why after the evidence."""
+        if not shows:
+            return cls(claim, "cannot show", f"{evidence} {unshown}".strip())
+        return cls(claim, "reproduced" if holds else "not reproduced", evidence)
+
 
 @dataclass
 class Section:

@@ -27,6 +27,12 @@ def first_available(names: tuple[str, ...], data_dir: str | None, missing: str) 
     raise DepthlabError(missing)
 
 
+def fashion_mnist_or_mnist(data_dir: str | None, study: str) -> str:
+    """Fashion-MNIST when its files are found, else MNIST, else one line naming ``study``."""
+    return first_available(("fashion-mnist", "mnist"), data_dir,
+                           f"the {study} study needs Fashion-MNIST (or MNIST) and found neither: {FIND_IDX}")
+
+
 def subset(dataset: FixedDataset, train_size: int | None, eval_size: int | None, directory: Path) -> tuple[str, int]:
     """The data set name runs train on and its training-set size: the data set itself,
     or an ``arrays:`` archive in ``directory`` of its first ``train_size`` training and

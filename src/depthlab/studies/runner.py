@@ -110,7 +110,6 @@ def _run_on_ray(todo: Sequence[RunSpec], paths: dict[str, Path], workers: int, a
     """Every run a Ray task; a Ctrl-C cancels them (a started run stops at its last
     checkpoint, as when a cluster stops: the next sweep resumes it)."""
     import ray
-    from ray.exceptions import RayError, RayTaskError
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -121,31 +120,39 @@ def _run_on_ray(todo: Sequence[RunSpec], paths: dict[str, Path], workers: int, a
             raise DepthlabError(f"cannot reach the Ray cluster at {address or 'a local instance'}: "
                                 f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
     task = ray.remote(_execute)
+    pending = {}
     try:
         pending = {task.options(num_cpus=RAY_CPUS_PER_RUN, num_gpus=1 if spec.config.device.startswith("cuda") else 0,
                                 name=spec.name).remote(spec, paths[spec.name], RAY_CPUS_PER_RUN): spec.name
                    for spec in todo}
-        try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                name = pending.pop(ready[0])
-                try:
-                    done(*ray.get(ready[0]))
-                except RayTaskError as error:  # the run's own error (a bad data file, say): one line, as locally
-                    cause = error.cause if isinstance(getattr(error, "cause", None), Exception) else error
-                    if isinstance(cause, DepthlabError):
-                        raise cause from None
-                    raise DepthlabError(f"run {name} failed on Ray: {str(cause).strip().splitlines()[-1]}") from None
-                except RayError as error:  # a worker or node lost: the run resumes next time
-                    raise DepthlabError(f"the Ray cluster lost run {name} ({type(error).__name__}): run the same "
-                                        "command again to resume it") from None
-        except KeyboardInterrupt:
-            for ref in pending:
-                ray.cancel(ref)
-            raise
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            name = pending.pop(ready[0])
+            done(*_ray_result(ray, ready[0], name))
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref)
+        raise
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _ray_result(ray, ref, name: str) -> tuple[str, str]:
+    """A finished task's (name, status); its failure as one line: the run's own error
+    (a bad data file, say) as locally, a lost worker or node as a run to resume."""
+    from ray.exceptions import RayError, RayTaskError
+
+    try:
+        return ray.get(ref)
+    except RayTaskError as error:
+        cause = error.cause if isinstance(getattr(error, "cause", None), Exception) else error
+        if isinstance(cause, DepthlabError):
+            raise cause from None
+        raise DepthlabError(f"run {name} failed on Ray: {str(cause).strip().splitlines()[-1]}") from None
+    except RayError as error:
+        raise DepthlabError(f"the Ray cluster lost run {name} ({type(error).__name__}): run the same command again "
+                            "to resume it") from None
 
 
 def check_specs(specs: Sequence[RunSpec], root: Path) -> dict[str, Path]:

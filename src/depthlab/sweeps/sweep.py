@@ -20,7 +20,9 @@ import numpy as np
 
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.store.files import read_object, write_json
+from depthlab.studies.study import RunSpec
 from depthlab.sweeps.grid import Grid, load_grid, parse_grid
+from depthlab.training.costs import COSTS
 
 SUMMARY_COLUMNS = ("status", "validation_error", "test_error", "train_cost", "validation_cost", "test_cost",
                    "updates")
@@ -62,13 +64,14 @@ def stored_grid(out: Path) -> Grid:
     return parse_grid({**stored["base"], "axes": stored["axes"]}, source=str(path))
 
 
-def summary_rows(out: Path, grid: Grid) -> list[dict[str, Any]]:
-    """One row per point, in grid order: its axis values, then :data:`SUMMARY_COLUMNS`
-    from its run directory (empty where it recorded none, "missing" where it never ran)."""
+def summary_rows(out: Path, grid: Grid, specs: list[RunSpec]) -> list[dict[str, Any]]:
+    """One row per point (``specs``: the grid's runs), in grid order: its axis values,
+    then :data:`SUMMARY_COLUMNS` from its run directory (empty where it recorded none,
+    "missing" where it never ran)."""
     from depthlab.store import RunDir
 
     rows = []
-    for point, spec in zip(grid.points, grid.specs()):
+    for point, spec in zip(grid.points, specs):
         run = RunDir(Path(out) / "runs" / spec.name)
         row: dict[str, Any] = {key.replace("_", "-"): value for key, value in point.items()}
         final = run.final or {}
@@ -100,19 +103,18 @@ def write_sweep_report(out: str | Path, metric: str | None = None) -> Path:
     _check_metric(metric)
     out = Path(out)
     grid = stored_grid(out)
-    rows = summary_rows(out, grid)
-    write_table(rows, out, "summary")
     specs = grid.specs()
-    regression = all(row["validation_error"] == "" and row["validation_cost"] != "" for row in rows
-                     if row["status"] == "completed") and any(row["status"] == "completed" for row in rows)
-    metric = metric or ("validation_cost" if regression else "validation_error")
-    curve = "validation_cost" if regression else "validation_error"
+    rows = summary_rows(out, grid, specs)
+    write_table(rows, out, "summary")
+    measure = COSTS.get(specs[0].config.cost).measure  # a grid mixing labels and real targets: the first kind
+    curve = f"validation_{measure}"
+    metric = metric or curve
     fig, axes = new_figure(1, 1, width=7.0, height=4.2)
     for spec in specs:
         updates, values = RunDir(out / "runs" / spec.name).series(curve)
         if updates:
             axes[0][0].plot(updates, values, ".-", label=spec.name if len(specs) <= 12 else None)
-    axes[0][0].set(xlabel="updates", ylabel=curve.replace("_", " "), yscale="log" if regression else "linear")
+    axes[0][0].set(xlabel="updates", ylabel=curve.replace("_", " "), yscale="log" if measure == "cost" else "linear")
     if len(specs) <= 12 and axes[0][0].get_lines():
         axes[0][0].legend(fontsize=7)
     blocks: list = [ReportFigure(save_figure(fig, out, "curves"), f"The {curve.replace('_', ' ')} of every run over "

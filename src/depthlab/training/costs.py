@@ -45,6 +45,12 @@ class Cost:
     native: int | None = None
     regression: bool = False
 
+    @property
+    def measure(self) -> str:
+        """What a run under this cost is judged by: its "error" rate on class labels, or
+        its "cost" on real-valued targets (which have no error rate)."""
+        return "cost" if self.regression else "error"
+
 
 _one_hot = deferred("torch.nn.functional:one_hot")
 

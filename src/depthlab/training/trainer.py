@@ -252,7 +252,7 @@ class Trainer:
                     self.window = RunningMean()
                 if self.update % cfg.eval_every == 0 or self.update == self.total:
                     last_eval = self.evaluate()
-                    shown = "validation_cost" if self.cost.regression else "validation_error"
+                    shown = f"validation_{self.cost.measure}"
                     bar.set_postfix({shown: f"{last_eval[shown]:.4g}"})
                     self.checkpoint()
                 for callback in self.callbacks:
@@ -274,7 +274,7 @@ class Trainer:
                  **info}
         if last_eval is not None and status != "diverged":
             final.update({k: v for k, v in last_eval.items() if k != "update"})
-        measure = "validation_cost" if self.cost.regression else "validation_error"
+        measure = f"validation_{self.cost.measure}"
         best = [r[measure] for r in self.run.metrics() if measure in r]
         if best:
             final[f"best_{measure}"] = min(best)

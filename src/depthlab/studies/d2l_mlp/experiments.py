@@ -38,10 +38,9 @@ from depthlab.config import TrainConfig
 from depthlab.data.base import FixedDataset
 from depthlab.data.registry import DATASETS
 from depthlab.studies.d2l_mlp import D2LBudget
-from depthlab.studies.datasets import FIND_IDX, first_available, subset
+from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
 from depthlab.studies.study import Plan, RunSpec
 
-IMAGE_DATASETS = ("fashion-mnist", "mnist")
 MLP_WIDTH, MLP_LR, BATCH, WEIGHT_STD = 256, 0.1, 256, 0.01
 DROPOUT_WIDTHS, DROPOUT_RATES, DROPOUT_LR = [256, 256], [0.2, 0.5], 0.5
 POLYNOMIAL_FITS = {"normal": 4, "underfitting": 2, "overfitting": 20}
@@ -91,16 +90,10 @@ def lambda_name(weight_decay: float) -> str:
     return f"lambda{weight_decay:g}"
 
 
-def choose_dataset(data_dir: str | None = None) -> str:
-    """Fashion-MNIST when its files are found, else MNIST, else a one-line error."""
-    return first_available(IMAGE_DATASETS, data_dir, f"the d2l study needs Fashion-MNIST (or MNIST) and found "
-                           f"neither: {FIND_IDX}")
-
-
 def plan(budget_name: str, budget: D2LBudget, out: Path, data_dir: str | None = None) -> Plan:
     """Every trainer run of the chapter: the MLP, the dropout pair, the three polynomial
     fits, the weight-decay fits of every candidate λ and their 5 × 5 K-fold fits."""
-    name = choose_dataset(data_dir)
+    name = fashion_mnist_or_mnist(data_dir, "d2l")
     images, n_train = subset(DATASETS.get(name).load(data_dir), budget.image_train_size, budget.image_eval_size,
                              out / "data")
     image = {"data_dir": data_dir}

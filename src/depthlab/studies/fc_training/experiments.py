@@ -29,12 +29,11 @@ import torch
 
 from depthlab.config import TrainConfig
 from depthlab.data.registry import DATASETS
-from depthlab.studies.datasets import FIND_IDX, first_available, subset
+from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
 from depthlab.studies.fc_training import FCBudget
 from depthlab.studies.study import Plan, RunSpec
 from depthlab.training.optim import OPTIMIZERS
 
-IMAGE_DATASETS = ("fashion-mnist", "mnist")
 BATCH, WIDTH = 64, 128
 OPTIMIZER_DEPTH, DEEP = 5, 10
 LEARNING_RATES = {"sgd": (0.03, 0.1, 0.3), "momentum": (0.003, 0.01, 0.03), "nesterov": (0.003, 0.01, 0.03),
@@ -52,12 +51,6 @@ QUADRATIC_RATES = {"sgd": (0.05, 0.1, 0.2, 0.3, 0.45), "momentum": (0.003, 0.01,
                    "nesterov": (0.003, 0.01, 0.03, 0.1, 0.3), "adagrad": (0.1, 0.3, 1.0, 3.0),
                    "rmsprop": (0.01, 0.03, 0.1, 0.3), "adam": (0.03, 0.1, 0.3, 1.0)}
 """Each optimizer's grid on the quadratic (SGD is stable below η = 2/4 = 0.5)."""
-
-
-def choose_dataset(data_dir: str | None = None) -> str:
-    """Fashion-MNIST when its files are found, else MNIST, else a one-line error."""
-    return first_available(IMAGE_DATASETS, data_dir, f"the fc-training study needs Fashion-MNIST (or MNIST) and "
-                           f"found neither: {FIND_IDX}")
 
 
 def net_config(dataset: str, budget: FCBudget, depth: int, activation: str, init: str, lr: float,
@@ -78,7 +71,7 @@ def rate_name(lr: float) -> str:
 def plan(budget_name: str, budget: FCBudget, out: Path, data_dir: str | None = None) -> Plan:
     """The 18 optimizer runs, the clipping pair, the four activations and the sigmoid net
     with batch normalization."""
-    name = choose_dataset(data_dir)
+    name = fashion_mnist_or_mnist(data_dir, "fc-training")
     images, _ = subset(DATASETS.get(name).load(data_dir), budget.train_size, budget.eval_size, out / "data")
     common = {"data_dir": data_dir}
     specs = [RunSpec(f"optimizers/{optimizer}/{rate_name(lr)}",

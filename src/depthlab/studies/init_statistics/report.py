@@ -51,12 +51,6 @@ EXPLODED, BOUNDED = 1e10, (1e-3, 1e3)
 """The σ² = 1 product explodes past 1e10; the scaled one stays within [1e-3, 1e3]."""
 
 
-
-
-def _verdict(claim: str, holds: bool, evidence: str) -> Verdict:
-    return Verdict(claim, "reproduced" if holds else "not reproduced", evidence)
-
-
 def _close(ours: float, lecture: float) -> bool:
     return abs(ours - lecture) <= LECTURE_RTOL * lecture
 
@@ -126,12 +120,14 @@ def _tanh_verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
         holds = all(_close(o, v) for o, v in pairs)
         if label == "0.01·N(0,1)":
             holds = holds and top < COLLAPSED_STD
-        verdicts.append(_verdict(claim, holds, f"Ours: {ours}; layer {DEPTH}: {top:.3g} (agreement within "
-                                               f"{LECTURE_RTOL:.0%}; collapse means below {COLLAPSED_STD:g})."))
+        verdicts.append(Verdict.decide(
+            claim, holds, f"Ours: {ours}; layer {DEPTH}: {top:.3g} (agreement within "
+            f"{LECTURE_RTOL:.0%}; collapse means below {COLLAPSED_STD:g})."))
     saturated = [by["N(0,1)", k]["saturated_fraction"] for k in range(1, DEPTH + 1)]
-    verdicts.append(_verdict("N(0,1): every layer saturates at ±1.", min(saturated) > SATURATED_MAJORITY,
-                             f"Fraction of units with |a| ≥ 0.95: {min(saturated):.1%} to {max(saturated):.1%} "
-                             f"across the layers."))
+    verdicts.append(Verdict.decide(
+        "N(0,1): every layer saturates at ±1.", min(saturated) > SATURATED_MAJORITY,
+        f"Fraction of units with |a| ≥ 0.95: {min(saturated):.1%} to {max(saturated):.1%} "
+        f"across the layers."))
     return verdicts
 
 
@@ -141,10 +137,11 @@ def _relu_verdict(rows: list[dict[str, Any]]) -> Verdict:
         return max(stds) / min(stds)
 
     lecun, he = spread("LeCun N(0,1/n)"), spread("He N(0,2/n)")
-    return _verdict("ReLU: N(0,1/n) (the lecture's Xavier) collapses the activations, He keeps them.",
-                    lecun > LOST_FACTOR and he < KEPT_FACTOR,
-                    f"Largest/smallest layer std: N(0,1/n) {lecun:.3g} (collapse: above {LOST_FACTOR:g}), He {he:.3g} "
-                    f"(kept: below {KEPT_FACTOR:g}).")
+    return Verdict.decide(
+        "ReLU: N(0,1/n) (the lecture's Xavier) collapses the activations, He keeps them.",
+        lecun > LOST_FACTOR and he < KEPT_FACTOR,
+        f"Largest/smallest layer std: N(0,1/n) {lecun:.3g} (collapse: above {LOST_FACTOR:g}), He {he:.3g} "
+        f"(kept: below {KEPT_FACTOR:g}).")
 
 
 def _product_results(out: Path) -> list:
@@ -170,10 +167,11 @@ def _product_results(out: Path) -> list:
     return [ReportFigure(png, "Norm of the partial product against the number of factors (log scale), both variances "
                               "scaling the same random draws; dashed: the expected value."),
             Table(shown, "Partial product norms at some k (every k in matrix_products.csv)"),
-            _verdict(f"The product of {PRODUCT_FACTORS} Gaussian random matrices with σ² = 1 explodes; with "
-                     "σ² = 1/n it stays O(1).", holds,
-                     f"After {PRODUCT_FACTORS} factors: σ² = 1 gives {unscaled:.3g} (explodes: above {EXPLODED:g}), "
-                     f"σ² = 1/n gives {scaled:.3g} (bounded: within {BOUNDED[0]:g}–{BOUNDED[1]:g}).")]
+            Verdict.decide(
+                f"The product of {PRODUCT_FACTORS} Gaussian random matrices with σ² = 1 explodes; with "
+                "σ² = 1/n it stays O(1).", holds,
+                f"After {PRODUCT_FACTORS} factors: σ² = 1 gives {unscaled:.3g} (explodes: above {EXPLODED:g}), "
+                f"σ² = 1/n gives {scaled:.3g} (bounded: within {BOUNDED[0]:g}–{BOUNDED[1]:g}).")]
 
 
 def _symmetry_results(steps: int, out: Path) -> list:
@@ -196,10 +194,11 @@ def _symmetry_results(steps: int, out: Path) -> list:
             f"minibatch {SYMMETRY_BATCH}).",
             ReportFigure(png, "Layer 1 after training: row i holds hidden unit i's weights and bias."),
             Table(rows, "Largest difference between two units of a layer (symmetry.csv)"),
-            _verdict("Constant initialization keeps every hidden unit of a layer identical under SGD; dropout "
-                     "breaks the symmetry.", tied == 0 and broken > 0,
-                     f"Largest difference between units: {tied:g} without dropout, at least {broken:.3g} with "
-                     f"dropout {SYMMETRY_DROPOUTS[-1]}.")]
+            Verdict.decide(
+                "Constant initialization keeps every hidden unit of a layer identical under SGD; dropout "
+                "breaks the symmetry.", tied == 0 and broken > 0,
+                f"Largest difference between units: {tied:g} without dropout, at least {broken:.3g} with "
+                f"dropout {SYMMETRY_DROPOUTS[-1]}.")]
 
 
 def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:

@@ -27,7 +27,5 @@ def follows_theory(accuracy: np.ndarray, depths: np.ndarray, trainable: np.ndarr
     evidence = (f"Trained (training accuracy ≥ {100 * TRAINED:g}%) and predicted (depth ≤ 6 ξ_c) agree on "
                 f"{100 * agree:.0f}% of {trained.size} cells: {outside} trained beyond the line, {inside} failed "
                 f"within it (reproduced at ≥ {100 * AGREEMENT:g}%).")
-    if not decides:
-        return Verdict(claim, "cannot show", f"{evidence} The runs are too short to tell a slow start from a net "
-                                             "that cannot train.")
-    return Verdict(claim, "reproduced" if agree >= AGREEMENT else "not reproduced", evidence)
+    return Verdict.decide(claim, agree >= AGREEMENT, evidence, decides,
+                          "The runs are too short to tell a slow start from a net that cannot train.")

@@ -10,11 +10,10 @@ from pathlib import Path
 
 from depthlab.config import TrainConfig
 from depthlab.data.registry import DATASETS
-from depthlab.studies.datasets import FIND_IDX, first_available, subset
+from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
 from depthlab.studies.study import Plan, RunSpec
 from depthlab.studies.trainable_depth import DepthBudget
 
-IMAGE_DATASETS = ("fashion-mnist", "mnist")
 LR, BATCH = 0.01, 64
 
 
@@ -33,8 +32,7 @@ def run_name(sigma_w2: float, depth: int) -> str:
 
 def plan(budget_name: str, budget: DepthBudget, out: Path, data_dir: str | None = None) -> Plan:
     """Every (σ_w², depth) of the budget."""
-    name = first_available(IMAGE_DATASETS, data_dir, f"the trainable-depth study needs Fashion-MNIST (or MNIST) "
-                           f"and found neither: {FIND_IDX}")
+    name = fashion_mnist_or_mnist(data_dir, "trainable-depth")
     images, _ = subset(DATASETS.get(name).load(data_dir), budget.train_size,
                        budget.eval_size if budget.train_size else None, out / "data")
     specs = [RunSpec(run_name(sigma_w2, depth), depth_config(images, budget, sigma_w2, depth, data_dir=data_dir))
