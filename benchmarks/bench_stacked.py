@@ -1,5 +1,7 @@
-"""Stacked training against the same networks trained one after another in one process
-(each with the fused SGD step the trainer uses), side by side, in examples per second.
+"""Stacked training against the same networks trained one after another in one process,
+side by side, in examples per second: one after another with the fused SGD step the
+trainer uses (native kernels), and, with ``--all-engines``, with the fused step on torch
+ops and with autograd and torch.optim.SGD.
 
     python benchmarks/bench_stacked.py --updates 300
 """
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--cases", nargs="*", default=list(CASES))
+    parser.add_argument("--all-engines", action="store_true", help="also the torch-ops fused step and autograd")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.cases:
@@ -56,6 +59,25 @@ def main() -> None:
             stack.step(x[u], y[u])
         together = time.perf_counter() - begin
         examples = k * batch * args.updates
+        if args.all_engines:
+            torch_ops = [FusedSGD(m, cost, 0.1, kernel="torch") for m in nets(k, n_in, widths, n_out, activation)]
+            begin = time.perf_counter()
+            for i, step in enumerate(torch_ops):
+                for u in range(args.updates):
+                    step.step(x[u, i], y[u, i])
+            ops_seconds = time.perf_counter() - begin
+            models = nets(k, n_in, widths, n_out, activation)
+            begin = time.perf_counter()
+            for i, model in enumerate(models):
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                for u in range(args.updates):
+                    optimizer.zero_grad(set_to_none=True)
+                    cost.loss(model(x[u, i]), y[u, i]).backward()
+                    optimizer.step()
+            autograd_seconds = time.perf_counter() - begin
+            print(f"{name}: one after another with torch ops {examples / ops_seconds:,.0f} ex/s, with autograd "
+                  f"{examples / autograd_seconds:,.0f} ex/s; stacked is {ops_seconds / together:.2f}x and "
+                  f"{autograd_seconds / together:.2f}x those")
         print(f"{name}: {k} nets {[n_in, *widths, n_out] if len(widths) < 6 else f'{n_in}-{widths[0]}x{len(widths)}-{n_out}'}"
               f" {activation}, batch {batch}: one after another {examples / alone:,.0f} ex/s "
               f"({separate[0].kernel}), stacked {examples / together:,.0f} ex/s: {alone / together:.2f}x")
