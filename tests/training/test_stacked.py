@@ -53,6 +53,8 @@ def alone(model: MLP, cost, member: dict, updates: int = 200) -> tuple[MLP, list
 
 
 def stacked(models, costs, members, updates: int = 200, freeze_diverged: bool = True):
+    """Train copies of ``models`` in a stack; return (the stack, the copies, each one's costs)."""
+    models = [copy.deepcopy(m) for m in models]
     stack = StackedSGD(models, costs, [m["lr"] for m in members], [m["momentum"] for m in members],
                        [m["nesterov"] for m in members], [m["weight_decay"] for m in members])
     streams = [batches(c, m["seed"], updates) for c, m in zip(costs, members)]
@@ -64,11 +66,10 @@ def stacked(models, costs, members, updates: int = 200, freeze_diverged: bool = 
             if freeze_diverged:
                 stack.freeze(k)
         losses.append(step.tolist())
-    return stack, list(zip(*losses))
+    return stack, models, list(zip(*losses))
 
 
-def assert_same(stack, member: int, model: MLP, losses, solo_losses) -> None:
-    mine = stack.load_into(member, copy.deepcopy(model))
+def assert_same(mine: MLP, model: MLP, losses, solo_losses) -> None:
     for p, q in zip(mine.parameters(), model.parameters()):  # relative to the tensor, as test_fused measures
         assert ((p - q).norm() / q.norm()).item() < 1e-5
     assert list(losses) == pytest.approx(solo_losses, rel=1e-5, abs=1e-8)
@@ -79,19 +80,19 @@ def assert_same(stack, member: int, model: MLP, losses, solo_losses) -> None:
 def test_four_stacked_networks_are_the_four_alone(activation, cost):
     cost = COSTS.get(cost)
     models = [net(activation, m["seed"]) for m in MEMBERS]
-    stack, losses = stacked(models, [cost] * 4, MEMBERS)
+    stack, trained, losses = stacked(models, [cost] * 4, MEMBERS)
     for k, (model, member) in enumerate(zip(models, MEMBERS)):
         solo, solo_losses = alone(model, cost, member)
-        assert_same(stack, k, solo, losses[k], solo_losses)
+        assert_same(trained[k], solo, losses[k], solo_losses)
 
 
 def test_members_may_take_different_costs():
     costs = [COSTS.get(name) for name in ("nll", "quadratic", "binary-cross-entropy", "nll")]
     models = [net("tanh", m["seed"]) for m in MEMBERS]
-    stack, losses = stacked(models, costs, MEMBERS)
+    stack, trained, losses = stacked(models, costs, MEMBERS)
     for k, (model, cost, member) in enumerate(zip(models, costs, MEMBERS)):
         solo, solo_losses = alone(model, cost, member)
-        assert_same(stack, k, solo, losses[k], solo_losses)
+        assert_same(trained[k], solo, losses[k], solo_losses)
 
 
 def test_a_diverging_member_is_frozen_and_the_others_are_their_solo_runs():
@@ -99,11 +100,11 @@ def test_a_diverging_member_is_frozen_and_the_others_are_their_solo_runs():
     members[1].update(lr=1e4, momentum=0.9)  # blows up within a few updates
     cost = COSTS.get("nll")
     models = [net("relu", m["seed"]) for m in members]
-    stack, losses = stacked(models, [cost] * 4, members)
+    stack, trained, losses = stacked(models, [cost] * 4, members)
     assert bool(stack.frozen[1]) and not stack.frozen[[0, 2, 3]].any()
     for k in (0, 2, 3):
         solo, solo_losses = alone(models[k], cost, members[k])
-        assert_same(stack, k, solo, losses[k], solo_losses)
+        assert_same(trained[k], solo, losses[k], solo_losses)
 
 
 def test_a_stack_refuses_networks_of_other_shapes_or_rules():

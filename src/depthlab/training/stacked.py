@@ -13,6 +13,11 @@ A batched product computes each network's slice from that network's slices alone
 network whose cost turns non-finite cannot reach the others: it is frozen (η_k = 0) and
 the rest go on. Training K small networks this way pays the per-operation overhead of an
 update once instead of K times.
+
+Each member MLP's parameters become views of its slice of the stack, so evaluating,
+probing or checkpointing a member reads its current values with no copy; its
+:class:`StackMember` holds its momentum buffers in :class:`~depthlab.training.fused.FusedSGD`'s
+layout, so a run trained in a stack resumes alone, and the other way round.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from torch import Tensor
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.training.costs import Cost
-from depthlab.training.fused import fused_unsupported_reason
+from depthlab.training.fused import buffer_state, fused_unsupported_reason, load_buffer_state
 from depthlab.training.optim import OPTIMIZERS
 
 
@@ -36,8 +41,9 @@ def _column(values: Sequence[float], like: Tensor) -> Tensor:
 class StackedSGD:
     """Train ``models`` (depthlab MLPs of one widths and activation) together; member k
     takes ``costs[k]``, ``lrs[k]``, ``momenta[k]``, ``nesterov[k]``, ``weight_decays[k]``.
-    The members' parameters are copied into the stack; :meth:`load_into` copies one
-    back into an MLP."""
+    The members' parameters are copied into the stack and then point at it."""
+
+    kernel = "torch batched products (bmm)"
 
     def __init__(self, models: Sequence[MLP], costs: Sequence[Cost], lrs: Sequence[float],
                  momenta: Sequence[float] | None = None, nesterov: Sequence[bool] | None = None,
@@ -68,7 +74,11 @@ class StackedSGD:
                             for i in range(len(first.linears))]
             self.biases = [torch.stack([m.linears[i].bias for m in models]).contiguous()
                            for i in range(len(first.linears))]
+            for member, model in enumerate(models):  # each member's parameters: views of its slice
+                for layer, w, b in zip(model.linears, self.weights, self.biases):
+                    layer.weight.data, layer.bias.data = w[member], b[member]
         like = self.weights[0]
+        self.momenta = [float(mu) for mu in momenta]
         self.lr, self.momentum = _column(lrs, like), _column(momenta, like)
         self.weight_decay = _column(weight_decays, like)
         self.nesterov = torch.tensor(nesterov, device=like.device).view(-1, 1, 1)
@@ -144,10 +154,26 @@ class StackedSGD:
         """Stop updating ``member`` (it diverged); the others go on unchanged."""
         self.frozen[member] = True
 
-    def load_into(self, member: int, model: MLP) -> MLP:
-        """Copy member k's parameters into ``model`` (an MLP of the stack's shape)."""
-        with torch.no_grad():
-            for layer, w, b in zip(model.linears, self.weights, self.biases):
-                layer.weight.copy_(w[member])
-                layer.bias.copy_(b[member])
-        return model
+    def member(self, k: int) -> StackMember:
+        """Member k as one run's stepper (its kernel and optimizer state)."""
+        return StackMember(self, k)
+
+
+class StackMember:
+    """Network k of a stack as a run sees its stepper: the stack's :attr:`kernel`, and a
+    state dict of the member's momentum buffers laid out as FusedSGD's (and
+    torch.optim.SGD's): keyed by the parameter's index in ``model.parameters()``, empty
+    without momentum. The stack itself takes the updates."""
+
+    def __init__(self, stack: StackedSGD, k: int):
+        self.stack, self.k = stack, k
+        self.kernel = stack.kernel
+
+    def _buffers(self) -> list[Tensor]:
+        return [t[self.k] for pair in self.stack.buffers for t in pair] if self.stack.momenta[self.k] else []
+
+    def state_dict(self) -> dict:
+        return buffer_state(self._buffers())
+
+    def load_state_dict(self, state: dict) -> None:
+        load_buffer_state(self._buffers(), state)
