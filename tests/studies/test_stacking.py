@@ -32,11 +32,13 @@ def test_runs_of_one_shape_share_a_stack_and_the_others_train_alone():
     assert names(plan_stacks(specs, "separate")) == [[s.name] for s in specs]
 
 
-def test_a_group_is_split_between_the_workers_but_never_into_stacks_of_one():
+def test_groups_are_split_to_keep_every_worker_busy_but_never_into_stacks_of_one():
     specs = [spec(f"r{k}", seed=k) for k in range(7)]
     assert names(plan_stacks(specs, "auto", workers=2)) == [["r0", "r1", "r2", "r3"], ["r4", "r5", "r6"]]
-    assert [len(g) for g in plan_stacks(specs[:3], "auto", workers=4)] == [3]  # 3 runs: one stack, not 3 + 0
+    assert [len(g) for g in plan_stacks(specs[:3], "auto", workers=4)] == [3]  # 3 runs: one stack, not 2 + 1
     assert [len(g) for g in plan_stacks(specs[:4], "auto", workers=4)] == [2, 2]
+    wider = [spec(f"w{k}", seed=k, width=16) for k in range(4)]
+    assert [len(g) for g in plan_stacks(specs + wider, "auto", workers=2)] == [7, 4]  # as many groups as workers
 
 
 def test_auto_stacks_what_the_native_kernels_do_not_run_faster_alone(monkeypatch):

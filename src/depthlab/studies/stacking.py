@@ -8,8 +8,8 @@
 - ``auto`` (the default): stacked where stacking is measured to be faster, else alone
   (:func:`stacking_pays`).
 
-A group of compatible runs is split into as many stacks as there are workers (each stack
-goes to one worker, and a worker's CPUs share one stack's batched products); a stack is
+Where there are fewer groups of compatible runs than workers, each group is split so that
+every worker gets a stack (a worker's CPUs share one stack's batched products); a stack is
 split again, where it trains, into stacks as large as memory allows. Importing this
 module imports no torch.
 """
@@ -43,9 +43,10 @@ def plan_stacks(specs: Sequence[RunSpec], engine: str, workers: int = 1) -> list
     for index, spec in enumerate(specs):
         key = index if stack_unsupported_reason(spec.config) else stack_key(spec.config)
         groups.setdefault(key, []).append(spec)
+    share = -(-workers // len(groups))  # fewer groups than workers: each split to keep every worker busy
     planned = []
     for group in groups.values():
-        parts = max(1, min(workers, len(group) // 2))  # no stack of one where a run can pair up
+        parts = max(1, min(share, len(group) // 2))  # no stack of one where a run can pair up
         size = -(-len(group) // parts)
         planned += [group[start:start + size] for start in range(0, len(group), size)]
     return planned
