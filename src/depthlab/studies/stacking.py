@@ -43,7 +43,7 @@ def plan_stacks(specs: Sequence[RunSpec], engine: str, workers: int = 1) -> list
     for index, spec in enumerate(specs):
         key = index if stack_unsupported_reason(spec.config) else stack_key(spec.config)
         groups.setdefault(key, []).append(spec)
-    share = -(-workers // len(groups))  # fewer groups than workers: each split to keep every worker busy
+    share = -(-workers // max(1, len(groups)))  # fewer groups than workers: each split to keep every worker busy
     planned = []
     for group in groups.values():
         parts = max(1, min(share, len(group) // 2))  # no stack of one where a run can pair up
