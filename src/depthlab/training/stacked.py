@@ -81,8 +81,11 @@ class StackedSGD:
         self.momenta = [float(mu) for mu in momenta]
         self.lr, self.momentum = _column(lrs, like), _column(momenta, like)
         self.weight_decay = _column(weight_decays, like)
-        self.nesterov = torch.tensor(nesterov, device=like.device).view(-1, 1, 1)
+        # heavy-ball members step along v, Nesterov members along g + μv: the coefficient of v
+        self.velocity_share = _column([mu if nest else 1.0 for mu, nest in zip(momenta, nesterov)], like)
+        self.nesterov = _column([1.0 if nest else 0.0 for nest in nesterov], like)
         self.uses_momentum = any(mu > 0 for mu in momenta)
+        self.one_momentum = self.momenta[0] if len(set(self.momenta)) == 1 else None
         self.decays, self.looks_ahead = any(decay > 0 for decay in weight_decays), any(nesterov)
         self.buffers = [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in zip(self.weights, self.biases)] \
             if self.uses_momentum else []
@@ -124,31 +127,47 @@ class StackedSGD:
         member's cost before the update (K,). A frozen member is left as it is."""
         outputs = self.forward(x)
         losses, delta = self.costs_and_deltas(outputs[-1], y)
-        step = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0).neg_()  # −η_k, 0 for a frozen member
+        rate = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0).neg_()  # −η_k, 0 for a frozen member
         for layer in reversed(range(len(self.weights))):
             a = outputs[layer]
             below = torch.bmm(delta, self.weights[layer]).mul_(self.derivative(a)) if layer else None
-            self._update(layer, torch.bmm(delta.transpose(1, 2), a), delta.sum(1), step)
+            self._update(layer, delta.transpose(1, 2), a, rate)
             delta = below
         return losses
 
-    def _update(self, layer: int, grad_w: Tensor, grad_b: Tensor, step: Tensor) -> None:
-        """θ ← θ − η_k d for the layer's weights and biases, d as in the module docstring
-        (``step`` = −η_k); each gradient is overwritten."""
-        params = [(self.weights[layer], grad_w), (self.biases[layer].unsqueeze(2), grad_b.unsqueeze(2))]
-        buffers = [self.buffers[layer][0], self.buffers[layer][1].unsqueeze(2)] if self.buffers else [None, None]
-        for (param, grad), buffer in zip(params, buffers):
-            if self.decays:
-                grad.addcmul_(param, self.weight_decay)
-            if buffer is None:
-                param.addcmul_(grad, step)
-                continue
-            buffer.mul_(self.momentum).add_(grad)
-            if self.looks_ahead:
-                direction = torch.where(self.nesterov, grad.addcmul_(buffer, self.momentum), buffer)
-            else:
-                direction = buffer
-            param.addcmul_(direction, step)
+    def _update(self, layer: int, delta_t: Tensor, a: Tensor, rate: Tensor) -> None:
+        """θ ← θ − η_k d for the layer's weights and biases (``rate`` = −η_k), d as in the
+        module docstring, with ∂C/∂W = δᵀa and ∂C/∂b = δᵀ1 accumulated straight into the
+        weights (plain SGD) or the momentum buffers: no weight gradient is stored, and plain
+        SGD passes over each weight matrix 4 times per update (forward and δ reads, the
+        update's read and write), as the fused step on torch ops does."""
+        w, b = self.weights[layer], self.biases[layer].unsqueeze(2)  # biases as (K, out, 1)
+        grad_b = delta_t.sum(2, keepdim=True)
+        if not self.buffers:  # θ ← (1 − η_k λ_k) θ − η_k ∂C/∂θ
+            self._descend(w, b, delta_t, a, grad_b, rate)
+            return
+        v_w, v_b = self.buffers[layer][0], self.buffers[layer][1].unsqueeze(2)
+        if self.one_momentum is not None:  # v ← μ v + ∂C/∂θ (+ λθ)
+            v_w.baddbmm_(delta_t, a, beta=self.one_momentum)
+        else:
+            v_w.mul_(self.momentum).baddbmm_(delta_t, a)
+        v_b.mul_(self.momentum).add_(grad_b)
+        if self.decays:
+            v_w.addcmul_(w, self.weight_decay)
+            v_b.addcmul_(b, self.weight_decay)
+        if self.looks_ahead:  # Nesterov members: the g of d = g + μv
+            self._descend(w, b, delta_t, a, grad_b, rate * self.nesterov)
+        w.addcmul_(v_w, rate * self.velocity_share)
+        b.addcmul_(v_b, rate * self.velocity_share)
+
+    def _descend(self, w: Tensor, b: Tensor, delta_t: Tensor, a: Tensor, grad_b: Tensor, rate: Tensor) -> None:
+        """θ ← θ + rate_k (∂C/∂θ + λ_k θ), in place."""
+        if self.decays:
+            shrink = 1 + rate * self.weight_decay
+            w.mul_(shrink)
+            b.mul_(shrink)
+        w.baddbmm_(delta_t * rate, a)
+        b.addcmul_(grad_b, rate)
 
     def freeze(self, member: int) -> None:
         """Stop updating ``member`` (it diverged); the others go on unchanged."""
