@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from depthlab.config import TrainConfig
 from depthlab.studies.study import RunSpec, check_engine
 
-AUTO_MIN_STACK = 8
-AUTO_MAX_PARAMETERS = 50_000
+AUTO_MIN_STACK = 16
+AUTO_MAX_PARAMETERS = 65_000
 """``auto`` stacks runs that would take depthlab's native kernels alone only when there
 are at least :data:`AUTO_MIN_STACK` of them, of at most :data:`AUTO_MAX_PARAMETERS`
 parameters each: the native kernels run a network of more, or fewer networks, at least
-as fast one after another (measured with ``python benchmarks/bench_stacked.py --sizes``;
-the figures are in the README). Runs that take torch operations alone (minibatches of
+as fast one after another on one thread or two (measured with ``python
+benchmarks/bench_stacked.py --sizes --threads 1`` and ``--threads 2``; the figures are in
+the README). Runs that take torch operations alone (minibatches of
 more than 96, a GPU, no C compiler) gain from any stack."""
 
 
