@@ -118,6 +118,7 @@ def test_four_runs_in_a_stack_are_the_four_runs_alone(tmp_path, activation):
         env = mine.run.env
         assert env["engine"] == "stacked" and env["kernel"].startswith("torch batched")
         assert env["stack"] == {"size": 4, "runs": ["stacked0", "stacked1", "stacked2", "stacked3"]}
+        assert mine.final["seconds"] == pytest.approx(UPDATES / mine.final["updates_per_second"] / 4, rel=0.05)
         assert theirs.run.env["stack"] is None
 
 

@@ -294,8 +294,9 @@ class Trainer:
         if self.tensorboard is not None:
             self.tensorboard.close()
         elapsed = time.perf_counter() - self.started
+        share = 1 / self.stack["size"] if self.stack else 1.0  # a stacked run: its share of the stack's time
         final = {"status": status, "update": self.update, "engine": self.engine_name,
-                 "seconds": round(elapsed, 3),
+                 "seconds": round(elapsed * share, 3),
                  **({"probe_seconds": round(self.probe_seconds, 3)} if self.probe is not None else {}),
                  "updates_per_second": round((self.update - self.start_update) / elapsed, 2) if elapsed else None,
                  **info}
