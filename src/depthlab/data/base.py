@@ -81,7 +81,8 @@ class FixedDataset(Dataset):
         per_epoch = self.updates_per_epoch(batch_size)
         epoch, offset = divmod(start, per_epoch)
         while True:
-            order = torch.randperm(len(self.train[0]), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+            generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            order = torch.randperm(len(self.train[0]), generator=generator)
             for i in range(offset, per_epoch):
                 yield order[i * batch_size:(i + 1) * batch_size]
             epoch, offset = epoch + 1, 0
