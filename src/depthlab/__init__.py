@@ -14,7 +14,8 @@ sources' studies. What a user reaches for is here, imported when first used (so 
     depthlab.reproduce("glorot2010", budget="smoke", out="results/smoke")
 
 - :func:`train`, :func:`resume`: one run into one run directory
-  (:mod:`depthlab.training.trainer`);
+  (:mod:`depthlab.training.trainer`); :func:`train_stacked`: runs of one shape trained as
+  one stack, each into its own (:mod:`depthlab.training.stacked_runs`);
 - :func:`open_run`: a stored run, typed (:class:`depthlab.store.RunDir`);
 - :class:`Probe`: per-layer statistics of any PyTorch model (:mod:`depthlab.probe`);
 - :func:`inspect`, :func:`diagnose`: a run's report page; the findings in plain words for
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "train": "depthlab.training.trainer:train",
     "resume": "depthlab.training.trainer:resume",
+    "train_stacked": "depthlab.training.stacked_runs:train_stacked",
     "open_run": "depthlab.store.run:RunDir.open",
     "Probe": "depthlab.probe.probe:Probe",
     "inspect": "depthlab.report.run_report:write_run_report",

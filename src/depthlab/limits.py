@@ -44,7 +44,12 @@ def check_at_most(name: str, value: float, limit: float, why: str) -> None:
         raise DepthlabError(f"{name} {value:g} is beyond {limit:g}, the largest depthlab accepts ({why})")
 
 
+def parameter_count(widths: list[int]) -> int:
+    """The weights and biases of a fully connected net with layer ``widths`` (input first)."""
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(widths, widths[1:]))
+
+
 def network_bytes(widths: list[int]) -> int:
     """The float32 weights and biases of a fully connected net with layer ``widths``
     (input first), twice over: the parameters and their gradients."""
-    return 2 * FLOAT_BYTES * sum(n_in * n_out + n_out for n_in, n_out in zip(widths, widths[1:]))
+    return 2 * FLOAT_BYTES * parameter_count(widths)

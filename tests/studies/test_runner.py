@@ -68,18 +68,18 @@ def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(t
 
         def submit(self, fn, *args):
             with lock:
-                handed.append(args[0].name)
+                handed.extend(spec.name for spec in args[0])
                 most.append(len(handed) - len(finished))
             return super().submit(fn, *args)
 
-    def execute(spec, path, threads):
+    def execute(group, paths, threads, engine):
         time.sleep(0.05)
         with lock:
-            finished.append(spec.name)
-        return spec.name, "completed"
+            finished.extend(spec.name for spec in group)
+        return [(spec.name, "completed") for spec in group]
 
     monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(runner, "_execute", execute)
     grid = [RunSpec(f"a/lr{k}", TrainConfig(**BASE, lr=0.01 * (k + 1))) for k in range(6)]
-    run_specs(grid, tmp_path, workers=2, progress=False)
+    run_specs(grid, tmp_path, workers=2, progress=False, engine="separate")
     assert sorted(handed) == sorted(spec.name for spec in grid) and max(most) <= 2

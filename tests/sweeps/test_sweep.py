@@ -85,6 +85,7 @@ def test_report_redraws_from_the_store(swept, capsys):
     (GRID, ["--backend", "spark"], "unknown backend 'spark'; valid choices: local, ray"),
     (GRID, ["--address", "ray://head:10001"], "--address names a Ray cluster: give it with --backend ray"),
     (GRID, ["--metric", "accuracy"], "unknown metric 'accuracy'"),
+    (GRID, ["--engine", "vmap"], "unknown engine 'vmap'; valid choices: auto, separate, stacked"),
     (GRID.replace("updates = 200", "updates = -5"), [], "grid point lr0.01-seed0: updates -5"),
 ])
 def test_a_bad_grid_or_flag_is_one_line_and_starts_nothing(tmp_path, capsys, grid, argv, message):
@@ -137,12 +138,12 @@ class FakeRay:
         pass
 
     def remote(self, function):
-        class Task:  # a task's reference is its run's name
+        class Task:  # a task's reference is its group's first run's name
             def options(self, **kwargs):
                 return self
 
-            def remote(self, spec, path, threads):
-                return spec.name
+            def remote(self, group, paths, threads, engine):
+                return group[0].name
 
         return Task()
 

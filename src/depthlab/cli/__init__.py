@@ -14,7 +14,6 @@ import sys
 from depthlab import __version__
 from depthlab.errors import DepthlabError
 
-
 DESCRIPTION = ("Why is a deep network hard to train, and what fixes it? Train deep networks as Glorot & Bengio "
                "(2010) did, look inside them layer by layer, compare with mean-field theory, and reproduce the "
                "studies. Each command has its own --help.")

@@ -31,6 +31,9 @@ def add_parser(sub) -> None:
                    help="runs trained in parallel (default: up to 2)")
     p.add_argument("--backend", default="local", help="local (default): processes here; ray: Ray tasks")
     p.add_argument("--address", help="a Ray cluster's address (with --backend ray; default: a local Ray instance)")
+    p.add_argument("--engine", default="auto",
+                   help="auto (default): runs of one shape train as one stack where that is faster; stacked: "
+                        "wherever they can; separate: each alone")
     p.add_argument("--data-dir", help="where to look for data files first")
     p.add_argument("--download", action="store_true",
                    help="download the missing files of --datasets (default: MNIST) into --data-dir or the user "
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = reproduce(args.study, args.budget, out=args.out, workers=args.workers, data_dir=args.data_dir,
                            progress=not args.quiet, publish=args.publish, backend=args.backend,
-                           address=args.address, **options)
+                           address=args.address, engine=args.engine, **options)
     except KeyboardInterrupt:
         print(f"interrupted: finished runs are kept in {args.out or 'results/' + args.study}; "
               "run the same command again to resume")

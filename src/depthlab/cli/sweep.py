@@ -18,6 +18,9 @@ def add_parser(sub) -> None:
                                     "validation_cost, test_cost")
     p.add_argument("--backend", default="local", help="local (default): processes here; ray: Ray tasks")
     p.add_argument("--address", help="a Ray cluster's address (with --backend ray; default: a local Ray instance)")
+    p.add_argument("--engine", default="auto",
+                   help="auto (default): runs of one shape train as one stack where that is faster; stacked: "
+                        "wherever they can; separate: each alone")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="runs trained at once here (local), or the CPUs of a local Ray instance (default: up to 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or str(Path("sweeps") / Path(args.grid).stem)
     try:
         report = sweep(args.grid, out, workers=args.workers, progress=not args.quiet, backend=args.backend,
-                       address=args.address, metric=args.metric)
+                       address=args.address, metric=args.metric, engine=args.engine)
     except KeyboardInterrupt:
         print(f"interrupted: finished runs are kept in {out}; run the same command again to resume")
         return 130

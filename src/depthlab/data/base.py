@@ -71,13 +71,20 @@ class FixedDataset(Dataset):
 
     def train_batches(self, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
         x, y = self.train
+        for idx in self.train_indices(batch_size, seed, start):
+            yield x[idx], y[idx]
+
+    def train_indices(self, batch_size: int, seed: int, start: int = 0) -> Iterator[torch.Tensor]:
+        """The training examples (their indices) of the minibatches for updates ``start,
+        start + 1, ...``: epoch e visits them in the order torch.randperm draws from the
+        seed ``seed · 1000003 + e``."""
         per_epoch = self.updates_per_epoch(batch_size)
         epoch, offset = divmod(start, per_epoch)
         while True:
-            order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+            generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            order = torch.randperm(len(self.train[0]), generator=generator)
             for i in range(offset, per_epoch):
-                idx = order[i * batch_size:(i + 1) * batch_size]
-                yield x[idx], y[idx]
+                yield order[i * batch_size:(i + 1) * batch_size]
             epoch, offset = epoch + 1, 0
 
     def truncated(self, eval_size: int | None) -> FixedDataset:

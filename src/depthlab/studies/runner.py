@@ -28,24 +28,41 @@ from depthlab.errors import DepthlabError
 from depthlab.store import RunDir, run_state
 from depthlab.store.lock import FolderLock
 from depthlab.store.queries import changed_settings
-from depthlab.studies.study import RunSpec, check_backend
+from depthlab.studies.stacking import plan_stacks
+from depthlab.studies.study import RunSpec, check_backend, check_engine
 
 
-def _execute(spec: RunSpec, path: Path, threads: int) -> tuple[str, str]:
-    """Train or resume one run (in a worker process); return (name, status)."""
-    from depthlab.training.trainer import resume, train
+def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, engine: str = "separate") \
+        -> list[tuple[str, str]]:
+    """Train or resume a group of runs (in a worker process): one alone, or several as
+    stacks when :func:`~depthlab.studies.stacking.stacking_pays`; return each run's
+    (name, status)."""
+    from depthlab.limits import parameter_count
+    from depthlab.studies.stacking import stacking_pays
+    from depthlab.training.stacked_runs import train_stacked
+    from depthlab.training.trainer import load_data, resume, train
 
     if threads:
         torch.set_num_threads(threads)
-    state = run_state(path)
-    if state == "broken":  # made but never checkpointed: made anew, unless a live process is making it
-        with FolderLock(path, "run directory"):
-            shutil.rmtree(path)
-    if state == "resumable":
-        result = resume(path, progress=False)
-    else:
-        result = train(spec.config, out=path, progress=False)
-    return spec.name, result.status
+    for spec in group:
+        if run_state(paths[spec.name]) == "broken":  # made but never checkpointed: made anew,
+            with FolderLock(paths[spec.name], "run directory"):  # unless a live process is making it
+                shutil.rmtree(paths[spec.name])
+    data = load_data(group[0].config) if len(group) > 1 else None
+    if data is not None:
+        widths = [data.input_dim, *group[0].config.hidden_widths, data.num_outputs]
+        if stacking_pays(engine, [spec.config for spec in group], parameter_count(widths)):
+            results = train_stacked([(spec.config, paths[spec.name]) for spec in group], data=data, progress=False)
+            return [(spec.name, result.status) for spec, result in zip(group, results)]
+    statuses = []
+    for spec in group:
+        path = paths[spec.name]
+        if run_state(path) == "resumable":
+            result = resume(path, progress=False, data=data)
+        else:
+            result = train(spec.config, out=path, data=data, progress=False)
+        statuses.append((spec.name, result.status))
+    return statuses
 
 
 RAY_CPUS_PER_RUN = 1
@@ -53,50 +70,54 @@ RAY_CPUS_PER_RUN = 1
 
 
 def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True,
-              backend: str = "local", address: str | None = None) -> dict[str, RunDir]:
+              backend: str = "local", address: str | None = None, engine: str = "auto") -> dict[str, RunDir]:
     """Run every spec that is not finished yet; return all runs by name.
 
-    ``local``: with ``workers > 1`` runs go to that many processes, each with
-    ``cpu_count // workers`` threads. ``ray``: one Ray task per run with
+    ``engine`` groups the runs into stacks (:mod:`depthlab.studies.stacking`: ``auto``,
+    ``stacked`` or ``separate``); a group (a stack, or one run) is the unit of work.
+    ``local``: with ``workers > 1`` groups go to that many processes, each with
+    ``cpu_count // workers`` threads. ``ray``: one Ray task per group with
     :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray instance
     started here with ``workers`` CPUs).
     """
     check_backend(backend, address)
+    check_engine(engine)
     root = Path(root).resolve()  # a Ray worker elsewhere writes to the same absolute paths
     paths = check_specs(specs, root)
-    todo = [s for s in specs if run_state(paths[s.name]) != "finished"]
-    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", disable=not progress,
+    todo = plan_stacks([s for s in specs if run_state(paths[s.name]) != "finished"], engine, workers)
+    remaining = sum(len(group) for group in todo)
+    bar = tqdm(total=len(specs), initial=len(specs) - remaining, unit="run", disable=not progress,
                dynamic_ncols=True, desc="runs")
 
-    def done(name: str, status: str) -> None:
-        if status == "interrupted":  # Ctrl-C reached the run: stop the sweep, keep what is done
+    def done(statuses: list[tuple[str, str]]) -> None:
+        if any(status == "interrupted" for _, status in statuses):  # Ctrl-C reached the runs: stop, keep what is done
             raise KeyboardInterrupt
-        bar.update()
-        bar.set_postfix_str(f"{name}: {status}")
+        bar.update(len(statuses))
+        bar.set_postfix_str(", ".join(f"{name}: {status}" for name, status in statuses[-3:]))
 
     try:
         if backend == "ray":
-            _run_on_ray(todo, paths, workers, address, done)
+            _run_on_ray(todo, paths, workers, address, engine, done)
         elif workers <= 1:
-            for spec in todo:
-                done(*_execute(spec, paths[spec.name], threads=0))
+            for group in todo:
+                done(_execute(group, paths, 0, engine))
         else:
             threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                # At most one run per worker is handed over at a time: a Ctrl-C then leaves no
+                # At most one group per worker is handed over at a time: a Ctrl-C then leaves no
                 # queued run that a worker would start and train to the end.
                 queue = iter(todo)
 
-                def submit(spec: RunSpec) -> Future:
-                    return pool.submit(_execute, spec, paths[spec.name], threads)
+                def submit(group: list[RunSpec]) -> Future:
+                    return pool.submit(_execute, group, paths, threads, engine)
 
-                running = {submit(spec) for spec in islice(queue, workers)}
+                running = {submit(group) for group in islice(queue, workers)}
                 try:
                     while running:
                         finished, running = wait(running, return_when=FIRST_COMPLETED)
                         for future in finished:
-                            done(*future.result())
-                            running |= {submit(spec) for spec in islice(queue, 1)}
+                            done(future.result())
+                            running |= {submit(group) for group in islice(queue, 1)}
                 except KeyboardInterrupt:
                     pool.shutdown(wait=True, cancel_futures=True)  # running runs checkpoint and stop
                     raise
@@ -105,9 +126,9 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     return {name: RunDir(path) for name, path in paths.items()}
 
 
-def _run_on_ray(todo: Sequence[RunSpec], paths: dict[str, Path], workers: int, address: str | None,
-                done) -> None:
-    """Every run a Ray task; a Ctrl-C cancels them (a started run stops at its last
+def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: int, address: str | None,
+                engine: str, done) -> None:
+    """Every group a Ray task; a Ctrl-C cancels them (a started run stops at its last
     checkpoint, as when a cluster stops: the next sweep resumes it)."""
     import ray
 
@@ -122,13 +143,15 @@ def _run_on_ray(todo: Sequence[RunSpec], paths: dict[str, Path], workers: int, a
     task = ray.remote(_execute)
     pending = {}
     try:
-        pending = {task.options(num_cpus=RAY_CPUS_PER_RUN, num_gpus=1 if spec.config.device.startswith("cuda") else 0,
-                                name=spec.name).remote(spec, paths[spec.name], RAY_CPUS_PER_RUN): spec.name
-                   for spec in todo}
+        for group in todo:
+            gpus = 1 if group[0].config.device.startswith("cuda") else 0
+            ref = task.options(num_cpus=RAY_CPUS_PER_RUN, num_gpus=gpus, name=group[0].name) \
+                .remote(group, paths, RAY_CPUS_PER_RUN, engine)
+            pending[ref] = group[0].name
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             name = pending.pop(ready[0])
-            done(*_ray_result(ray, ready[0], name))
+            done(_ray_result(ray, ready[0], name))
     except KeyboardInterrupt:
         for ref in pending:
             ray.cancel(ref)
@@ -138,9 +161,10 @@ def _run_on_ray(todo: Sequence[RunSpec], paths: dict[str, Path], workers: int, a
             ray.shutdown()
 
 
-def _ray_result(ray, ref, name: str) -> tuple[str, str]:
-    """A finished task's (name, status); its failure as one line: the run's own error
-    (a bad data file, say) as locally, a lost worker or node as a run to resume."""
+def _ray_result(ray, ref, name: str) -> list[tuple[str, str]]:
+    """A finished task's [(name, status)] (``name``: its group's first run); its failure
+    as one line: the run's own error (a bad data file, say) as locally, a lost worker or
+    node as a run to resume."""
     from ray.exceptions import RayError, RayTaskError
 
     try:

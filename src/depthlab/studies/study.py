@@ -42,6 +42,17 @@ def check_backend(backend: str, address: str | None = None) -> None:
         raise DepthlabError("--backend ray needs Ray, which is not installed: pip install 'depthlab[ray]'")
 
 
+ENGINES = ("auto", "stacked", "separate")
+"""How a grid's runs train: in stacks where that is faster, in stacks wherever they can
+share one, or each alone (see :mod:`depthlab.studies.stacking`)."""
+
+
+def check_engine(engine: str) -> None:
+    """One of :data:`ENGINES`, or one line naming them."""
+    if engine not in ENGINES:
+        raise unknown_choice("engine", engine, ENGINES)
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One trainer run of a study: ``name`` is its path below ``runs/`` (e.g.
@@ -85,12 +96,13 @@ class Study:
 
 def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
               data_dir: str | None = None, progress: bool = True, publish: str | Path | None = None,
-              backend: str = "local", address: str | None = None, **options: Any) -> Path:
+              backend: str = "local", address: str | None = None, engine: str = "auto", **options: Any) -> Path:
     """Run (or resume) the study called ``name`` at ``budget`` into ``out`` (default
     ``results/<name>``) and write its ``report.html`` and ``report.md``; return the
     report's path. Finished runs are kept, an interrupted one resumes; ``options`` are the
     study's own (``depthlab.studies.STUDIES.get(name).options``); ``backend`` and
-    ``address`` choose where the runs train (:func:`depthlab.studies.runner.run_specs`).
+    ``address`` choose where the runs train, ``engine`` whether in stacks
+    (:func:`depthlab.studies.runner.run_specs`).
     ``publish``: a folder
     that receives the Markdown report and its PNG figures, and nothing else (no run
     directories), as ``docs/results/`` holds them."""
@@ -105,6 +117,7 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     if workers < 1:
         raise DepthlabError(f"workers {workers} must be at least 1")
     check_backend(backend, address)
+    check_engine(engine)
     out = Path(out or Path("results") / name)
     from depthlab.store.lock import FolderLock
     from depthlab.studies.runner import (  # after the arguments are checked: torch
@@ -118,7 +131,8 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
         check_specs(plan.runs, out)  # runs of another budget there: refused before anything is written
         write_json(out / "budget.json", {"study": name, "budget": budget, **dataclasses.asdict(sizes),
                                          **plan.settings})
-        runs = run_specs(plan.runs, out, workers=workers, progress=progress, backend=backend, address=address)
+        runs = run_specs(plan.runs, out, workers=workers, progress=progress, backend=backend, address=address,
+                         engine=engine)
         report = study.report(plan, runs, out, progress)
     if publish is not None:
         from depthlab.report.markdown import publish as publish_markdown

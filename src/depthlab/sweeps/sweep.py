@@ -30,17 +30,19 @@ SUMMARY_COLUMNS = ("status", "validation_error", "test_error", "train_cost", "va
 
 
 def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bool = True, backend: str = "local",
-          address: str | None = None, metric: str | None = None) -> Path:
+          address: str | None = None, metric: str | None = None, engine: str = "auto") -> Path:
     """Train every point of ``grid_file`` into ``out`` (resuming what is there), then
-    write ``summary.csv`` and ``report.html``; return the report's path. Nothing is
-    started when the file, a point or the backend is bad."""
+    write ``summary.csv`` and ``report.html``; return the report's path. ``backend``,
+    ``address`` and ``engine`` (stacks or not) as :func:`depthlab.studies.runner.run_specs`
+    takes them. Nothing is started when the file, a point, the backend or the engine is bad."""
     from depthlab.store.lock import FolderLock
     from depthlab.studies.runner import check_specs, run_specs
-    from depthlab.studies.study import check_backend
+    from depthlab.studies.study import check_backend, check_engine
 
     grid = load_grid(grid_file)
     specs = grid.specs()
     check_backend(backend, address)
+    check_engine(engine)
     if workers < 1:
         raise DepthlabError(f"workers {workers} must be at least 1")
     _check_metric(metric)
@@ -49,7 +51,7 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
     with FolderLock(out, "sweep folder"):
         check_specs(specs, out)
         write_json(out / "grid.json", grid.to_dict())
-        run_specs(specs, out, workers=workers, progress=progress, backend=backend, address=address)
+        run_specs(specs, out, workers=workers, progress=progress, backend=backend, address=address, engine=engine)
         return write_sweep_report(out, metric)
 
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Cost:
-    """A cost C(z, y) of outputs z and targets y: ``loss`` and ``grad_logits`` = ∂C/∂z;
+    """A cost C(z, y) of outputs z and targets y: ``loss`` (the mean over examples),
+    ``grad_logits`` = ∂C/∂z and ``per_example`` (each example's cost, shape (B,));
     ``native`` is its number in the C kernels' enum (``fused_mlp.c``; None: none);
     ``regression``: its targets are real values, not class labels."""
 
@@ -40,6 +41,7 @@ class Cost:
     summary: str
     loss: Callable[[Tensor, Tensor], Tensor]
     grad_logits: Callable[[Tensor, Tensor], Tensor]
+    per_example: Callable[[Tensor, Tensor], Tensor]
     native: int | None = None
     regression: bool = False
 
@@ -61,9 +63,13 @@ def _nll_grad(z: Tensor, y: Tensor) -> Tensor:
     return (z.softmax(1) - _targets(z, y)) / len(z)
 
 
-def _quadratic(z: Tensor, y: Tensor) -> Tensor:
+def _quadratic_each(z: Tensor, y: Tensor) -> Tensor:
     p = z.softmax(1)
-    return (p - _targets(p, y)).pow(2).sum(1).mean()
+    return (p - _targets(p, y)).pow(2).sum(1)
+
+
+def _quadratic(z: Tensor, y: Tensor) -> Tensor:
+    return _quadratic_each(z, y).mean()
 
 
 def _quadratic_grad(z: Tensor, y: Tensor) -> Tensor:
@@ -73,18 +79,28 @@ def _quadratic_grad(z: Tensor, y: Tensor) -> Tensor:
 
 
 _bce_with_logits = deferred("torch.nn.functional:binary_cross_entropy_with_logits", reduction="sum")
+_bce_each_output = deferred("torch.nn.functional:binary_cross_entropy_with_logits", reduction="none")
+_cross_entropy_each = deferred("torch.nn.functional:cross_entropy", reduction="none")
 
 
 def _bce(z: Tensor, y: Tensor) -> Tensor:
     return _bce_with_logits(z, _targets(z, y)) / len(z)
 
 
+def _bce_each(z: Tensor, y: Tensor) -> Tensor:
+    return _bce_each_output(z, _targets(z, y)).sum(1)
+
+
 def _bce_grad(z: Tensor, y: Tensor) -> Tensor:
     return (z.sigmoid() - _targets(z, y)) / len(z)
 
 
+def _squared_error_each(z: Tensor, y: Tensor) -> Tensor:
+    return (z - y).pow(2).sum(1)
+
+
 def _squared_error(z: Tensor, y: Tensor) -> Tensor:
-    return (z - y).pow(2).sum(1).mean()
+    return _squared_error_each(z, y).mean()
 
 
 def _squared_error_grad(z: Tensor, y: Tensor) -> Tensor:
@@ -92,9 +108,11 @@ def _squared_error_grad(z: Tensor, y: Tensor) -> Tensor:
 
 
 COSTS: Registry[Cost] = Registry("cost", [
-    Cost("nll", "softmax, then −log P(y|x)", deferred("torch.nn.functional:cross_entropy"), _nll_grad, native=0),
-    Cost("quadratic", "‖softmax(z) − one-hot(y)‖²", _quadratic, _quadratic_grad, native=1),
-    Cost("binary-cross-entropy", "a sigmoid per output, cross-entropy per output", _bce, _bce_grad, native=2),
+    Cost("nll", "softmax, then −log P(y|x)", deferred("torch.nn.functional:cross_entropy"), _nll_grad,
+         _cross_entropy_each, native=0),
+    Cost("quadratic", "‖softmax(z) − one-hot(y)‖²", _quadratic, _quadratic_grad, _quadratic_each, native=1),
+    Cost("binary-cross-entropy", "a sigmoid per output, cross-entropy per output", _bce, _bce_grad, _bce_each,
+         native=2),
     Cost("squared-error", "‖z − y‖² on real-valued targets (regression)", _squared_error, _squared_error_grad,
-         regression=True),
+         _squared_error_each, regression=True),
 ])

@@ -199,17 +199,25 @@ class FusedSGD:
     def state_dict(self) -> dict:
         """Copies of the momentum buffers, laid out as torch.optim.SGD's ``state``: keyed by
         the parameter's index in ``model.parameters()``."""
-        buffers = [t for pair in self.buffers for t in pair]
-        return {"state": {i: {"momentum_buffer": t.clone()} for i, t in enumerate(buffers)}}
+        return buffer_state([t for pair in self.buffers for t in pair])
 
     def load_state_dict(self, state: dict) -> None:
         """Restore the momentum buffers saved by :meth:`state_dict` (torch.optim.SGD's state
-        dict of the same model works too); a parameter without a saved buffer restarts from
-        zero, as at the first step."""
-        saved = state["state"]
-        for i, buffer in enumerate(t for pair in self.buffers for t in pair):
-            value = saved[i]["momentum_buffer"] if i in saved else torch.zeros_like(buffer)
-            if value.shape != buffer.shape:
-                raise DepthlabError(f"momentum buffer {i} has shape {tuple(value.shape)}, "
-                                    f"expected {tuple(buffer.shape)}")
-            buffer.copy_(value)
+        dict of the same model works too)."""
+        load_buffer_state([t for pair in self.buffers for t in pair], state)
+
+
+def buffer_state(buffers: list[Tensor]) -> dict:
+    """Momentum buffers (in ``model.parameters()`` order) as torch.optim.SGD's state dict."""
+    return {"state": {i: {"momentum_buffer": t.clone()} for i, t in enumerate(buffers)}}
+
+
+def load_buffer_state(buffers: list[Tensor], state: dict) -> None:
+    """Copy a state dict of :func:`buffer_state`'s layout into ``buffers``; a parameter
+    without a saved buffer restarts from zero, as at the first step."""
+    saved = state["state"]
+    for i, buffer in enumerate(buffers):
+        value = saved[i]["momentum_buffer"] if i in saved else torch.zeros_like(buffer)
+        if value.shape != buffer.shape:
+            raise DepthlabError(f"momentum buffer {i} has shape {tuple(value.shape)}, expected {tuple(buffer.shape)}")
+        buffer.copy_(value)

@@ -124,14 +124,18 @@ def check_targets(cost: Cost, dataset: Dataset) -> None:
 
 
 class Trainer:
-    """Trains ``model`` on ``dataset`` under ``config``, writing into ``run``."""
+    """Trains ``model`` on ``dataset`` under ``config``, writing into ``run``. ``engine``,
+    (name, stepper), replaces the one the config chooses: a stack gives each of its runs
+    its member's (:class:`depthlab.training.stacked.StackMember`)."""
 
     def __init__(self, config: TrainConfig, dataset: Dataset, model: nn.Module, run: RunDir,
-                 progress: bool = True, callbacks: list[Callable[[Trainer, int], None]] | None = None):
+                 progress: bool = True, callbacks: list[Callable[[Trainer, int], None]] | None = None,
+                 engine: tuple[str, Any] | None = None):
         self.config, self.dataset, self.model, self.run = config, dataset, model, run
         self.device = torch.device(config.device)
         self.cost = COSTS.get(config.cost)
-        self.engine_name, self.engine = make_engine(config, model, self.cost)
+        self.engine_name, self.engine = engine or make_engine(config, model, self.cost)
+        self.stack: dict[str, Any] | None = None  # the stack this run trains in, for env.json (None: alone)
         self.total = total_updates(config, dataset)
         self.progress = progress
         self.callbacks = callbacks or []
@@ -152,7 +156,8 @@ class Trainer:
     def checkpoint(self) -> None:
         self.run.save_checkpoint({
             "update": self.update,
-            "model": self.model.state_dict(),
+            # cloned: a stacked run's parameters are views, and saving a view saves its whole stack
+            "model": {key: value.clone() for key, value in self.model.state_dict().items()},
             "engine": self.engine.state_dict(),
             "probe": self.probe.state_dict() if self.probe else None,
             "window": [self.window.total, self.window.count],
@@ -214,66 +219,89 @@ class Trainer:
         diverged or interrupted run: that is recorded in the run directory). The run's
         lock is let go at the end, however it ends."""
         try:
-            return self._fit()
+            self.begin()
+            batches = self.dataset.train_batches(self.config.batch_size, self.config.seed, start=self.update)
+            with stop_on_sigint([self]):
+                while self.running:
+                    self.before_update()
+                    x, y = next(batches)
+                    loss = self.engine.step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+                    self.after_update(loss.item())
+            return self.finish()
         except KeyboardInterrupt:  # a Ctrl-C outside the loop's own handling (the first evaluation, say)
-            if self.run.has_checkpoint:
-                self.run.set_status("interrupted", update=self.update)
-            else:
-                self.run.discard()  # nothing to resume: leave no run stuck at "running"
+            self.abandon()
             raise
         finally:
             self.run.release()
 
-    def _fit(self) -> RunResult:
-        cfg = self.config
-        self.run.update_env(engine=self.engine_name, kernel=self.engine.kernel, total_updates=self.total)
+    # The loop's steps, which a stack of networks (depthlab.training.stacked_runs) drives
+    # for each of its runs: begin, then before_update / an update / after_update while
+    # running, then finish.
+    def begin(self) -> None:
+        """Record the engine, evaluate at update 0 where due and start the clock."""
+        self.run.update_env(engine=self.engine_name, kernel=self.engine.kernel, total_updates=self.total,
+                            stack=self.stack)
         self.model.train()
-        batches = self.dataset.train_batches(cfg.batch_size, cfg.seed, start=self.update)
-        status, info = "completed", {}
-        started, start_update = time.perf_counter(), self.update
-        last_eval = self.evaluate() if self.update == 0 and evaluates_at_start(self.total, cfg.eval_every) else None
-        bar = tqdm(total=self.total, initial=self.update, unit="upd", disable=not self.progress,
-                   dynamic_ncols=True, mininterval=0.5, leave=False)
-        with _stop_on_sigint(self):
-            while self.update < self.total:
-                if self.probe is not None and self.update in self.schedule:
-                    self.measure_probe()
-                x, y = next(batches)
-                loss = self.engine.step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
-                value = loss.item()
-                self.update += 1
-                bar.update()
-                if not math.isfinite(value):
-                    status, info = "diverged", {"diverged_at": self.update, "cost": str(value)}
-                    break
-                self.window.add(value)
-                if self.update % cfg.log_every == 0:
-                    self.run.append_metrics({"update": self.update, "train_cost": self.window.mean})
-                    self.window = RunningMean()
-                if self.update % cfg.eval_every == 0 or self.update == self.total:
-                    last_eval = self.evaluate()
-                    shown = f"validation_{self.cost.measure}"
-                    bar.set_postfix({shown: f"{last_eval[shown]:.4g}"})
-                    self.checkpoint()
-                for callback in self.callbacks:
-                    callback(self, self.update)
-                if self.stop_requested and self.update < self.total:
-                    status = "interrupted"
-                    self.checkpoint()
-                    break
-        bar.close()
+        self.status, self.info = ("running" if self.update < self.total else "completed"), {}
+        self.started, self.start_update = time.perf_counter(), self.update
+        due = self.update == 0 and evaluates_at_start(self.total, self.config.eval_every)
+        self.last_eval = self.evaluate() if due else None
+        self.bar = tqdm(total=self.total, initial=self.update, unit="upd", disable=not self.progress,
+                        dynamic_ncols=True, mininterval=0.5, leave=False)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def before_update(self) -> None:
+        """Probe the network where the schedule says, before the update."""
+        if self.probe is not None and self.update in self.schedule:
+            self.measure_probe()
+
+    def after_update(self, cost: float) -> None:
+        """Book the update just taken on a minibatch of cost ``cost``: a non-finite cost
+        ends the run as diverged; log, evaluate and checkpoint where due; end it as
+        completed at the last update, or as interrupted (checkpointed) when asked to stop."""
+        cfg = self.config
+        self.update += 1
+        self.bar.update()
+        if not math.isfinite(cost):
+            self.status, self.info = "diverged", {"diverged_at": self.update, "cost": str(cost)}
+            return
+        self.window.add(cost)
+        if self.update % cfg.log_every == 0:
+            self.run.append_metrics({"update": self.update, "train_cost": self.window.mean})
+            self.window = RunningMean()
+        if self.update % cfg.eval_every == 0 or self.update == self.total:
+            self.last_eval = self.evaluate()
+            shown = f"validation_{self.cost.measure}"
+            self.bar.set_postfix({shown: f"{self.last_eval[shown]:.4g}"})
+            self.checkpoint()
+        for callback in self.callbacks:
+            callback(self, self.update)
+        if self.update >= self.total:
+            self.status = "completed"
+        elif self.stop_requested:
+            self.status = "interrupted"
+            self.checkpoint()
+
+    def finish(self) -> RunResult:
+        """Probe the end of a completed run, write its status and final numbers."""
+        self.bar.close()
+        status, info = self.status, self.info
         if status == "completed" and self.probe is not None and self.update in self.schedule:
             self.measure_probe()
         if self.tensorboard is not None:
             self.tensorboard.close()
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - self.started
+        share = 1 / self.stack["size"] if self.stack else 1.0  # a stacked run: its share of the stack's time
         final = {"status": status, "update": self.update, "engine": self.engine_name,
-                 "seconds": round(elapsed, 3),
+                 "seconds": round(elapsed * share, 3),
                  **({"probe_seconds": round(self.probe_seconds, 3)} if self.probe is not None else {}),
-                 "updates_per_second": round((self.update - start_update) / elapsed, 2) if elapsed else None,
+                 "updates_per_second": round((self.update - self.start_update) / elapsed, 2) if elapsed else None,
                  **info}
-        if last_eval is not None and status != "diverged":
-            final.update({k: v for k, v in last_eval.items() if k != "update"})
+        if self.last_eval is not None and status != "diverged":
+            final.update({k: v for k, v in self.last_eval.items() if k != "update"})
         measure = f"validation_{self.cost.measure}"
         best = [r[measure] for r in self.run.metrics() if measure in r]
         if best:
@@ -282,19 +310,28 @@ class Trainer:
         self.run.write_final(final)
         return RunResult(self.run.path, status, final)
 
+    def abandon(self) -> None:
+        """After a Ctrl-C outside the loop's handling: a checkpointed run is interrupted, one
+        with nothing to resume is removed (no run is left stuck at "running")."""
+        if self.run.has_checkpoint:
+            self.run.set_status("interrupted", update=self.update)
+        else:
+            self.run.discard()
+
 
 @contextmanager
-def _stop_on_sigint(trainer: Trainer):
-    """A first Ctrl-C asks the loop to stop after the current update; a second one
-    interrupts at once."""
+def stop_on_sigint(trainers: list[Trainer]):
+    """A first Ctrl-C asks the loop to stop every run after the current update; a second
+    one interrupts at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
-        if trainer.stop_requested:
+        if trainers[0].stop_requested:
             raise KeyboardInterrupt
-        trainer.stop_requested = True
+        for trainer in trainers:
+            trainer.stop_requested = True
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -378,16 +415,23 @@ def resume(path: str | Path, progress: bool = True, data: Dataset | None = None,
     """Finish an interrupted run from its last checkpoint, or extend a finished one by
     raising ``updates`` (or ``epochs``); ``eval_every`` and ``probe_every`` may change too.
     The new settings are recorded in the run's configuration."""
+    return reopen(path, progress, data, callbacks, **overrides).fit()
+
+
+def reopen(path: str | Path, progress: bool = True, data: Dataset | None = None,
+           callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> Trainer:
+    """The trainer of a stored run restored from its last checkpoint, held and marked
+    running, ready to :meth:`~Trainer.fit` (what :func:`resume` does with it)."""
     run = RunDir.open(path).hold()
     try:
-        return _resume(run, progress, data, callbacks, overrides)
+        return _reopen(run, progress, data, callbacks, overrides)
     except BaseException:
         run.release()
         raise
 
 
-def _resume(run: RunDir, progress: bool, data: Dataset | None, callbacks: list[Callable[[Trainer, int], None]] | None,
-            overrides: dict[str, Any]) -> RunResult:
+def _reopen(run: RunDir, progress: bool, data: Dataset | None, callbacks: list[Callable[[Trainer, int], None]] | None,
+            overrides: dict[str, Any]) -> Trainer:
     allowed = {"updates", "epochs", "eval_every", "probe_every"}
     if set(overrides) - allowed:
         flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in sorted(names))  # noqa: E731
@@ -407,4 +451,4 @@ def _resume(run: RunDir, progress: bool, data: Dataset | None, callbacks: list[C
     trainer.restore(state)
     run.write_config(config)
     run.set_status("running", update=trainer.update)
-    return trainer.fit()
+    return trainer
