@@ -31,3 +31,10 @@ def test_reproduce_download_of_an_unknown_data_set_is_one_line(isolated_roots, c
     err = capsys.readouterr().err
     assert code == 2 and "unknown dataset 'mnsit' (did you mean 'mnist'?)" in err and err.count("\n") == 1
     assert not (isolated_roots / "out").exists()
+
+
+def test_reproduce_with_an_unknown_engine_is_one_line_and_writes_nothing(tmp_path, capsys):
+    code = main(["reproduce", "nielsen-ch5", "--smoke", "--engine", "vmap", "--out", str(tmp_path / "out")])
+    assert code == 2 and capsys.readouterr().err == (
+        "depthlab: error: unknown engine 'vmap'; valid choices: auto, separate, stacked\n")
+    assert not (tmp_path / "out").exists()
