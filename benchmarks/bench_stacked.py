@@ -11,8 +11,9 @@ Two measurements per case:
 - ``runs``: whole runs, every run directory written: ``train_stacked`` against
   ``train`` called once per network (probes off, one evaluation at the end).
 
-Each case also prints the memory traffic the weights need per second (the roofline of
-these small-batch updates, which stream each weight matrix several times per update).
+Each case also prints the arithmetic rate and the memory traffic the weights need per
+second (the two roofs of these small-batch updates, which stream each weight matrix
+several times per update).
 ``--sizes`` prints the table behind ``--engine auto`` (stacked / alone for stack sizes
 and network sizes).
 
@@ -118,6 +119,11 @@ def steps(name: str, updates: int, all_engines: bool) -> None:
     print(f"{name} steps: {k} nets {shape} {activation}, batch {batch} ({params:,} parameters each)")
     print(f"  alone, one after another ({native[0].kernel}): {examples / alone:,.0f} ex/s")
     print(f"  stacked: {examples / together:,.0f} ex/s = {alone / together:.2f}x")
+    layers = [n_in, *widths, n_out]
+    weights = sum(a * b for a, b in zip(layers, layers[1:]))
+    # per example: the forward products and the weight gradients 2·W each, δ 2·W below the first layer
+    flops = (4 * weights + 2 * (weights - layers[0] * layers[1])) * k * batch * updates
+    print(f"  arithmetic: alone {flops / alone / 1e9:.1f} GFLOP/s, stacked {flops / together / 1e9:.1f} GFLOP/s")
     weight_bytes = 4 * params * k * updates
     print(f"  weight traffic: alone {3 * weight_bytes / alone / 1e9:.1f} GB/s (3 passes over each W per update), "
           f"stacked {4 * weight_bytes / together / 1e9:.1f} GB/s (4: forward, δ, update read and written)")

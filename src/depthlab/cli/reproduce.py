@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
+
+from depthlab.cli.grid_options import add_grid_options
 
 
 def add_parser(sub) -> None:
@@ -27,13 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="output folder (default: results/<study>)")
     p.add_argument("--publish", metavar="DIR",
                    help="also copy the Markdown report and its PNG figures (no runs) into DIR, e.g. docs/results/NAME")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="runs trained in parallel (default: up to 2)")
-    p.add_argument("--backend", default="local", help="local (default): processes here; ray: Ray tasks")
-    p.add_argument("--address", help="a Ray cluster's address (with --backend ray; default: a local Ray instance)")
-    p.add_argument("--engine", default="auto",
-                   help="auto (default): runs of one shape train as one stack where that is faster; stacked: "
-                        "wherever they can; separate: each alone")
+    add_grid_options(p)
     p.add_argument("--data-dir", help="where to look for data files first")
     p.add_argument("--download", action="store_true",
                    help="download the missing files of --datasets (default: MNIST) into --data-dir or the user "

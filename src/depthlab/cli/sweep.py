@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
+
+from depthlab.cli.grid_options import add_grid_options
 
 
 def add_parser(sub) -> None:
@@ -16,13 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--report", metavar="DIR", help="only redraw DIR's summary.csv and report.html from its runs")
     p.add_argument("--metric", help="the heat map's metric: validation_error (default), test_error, train_cost, "
                                     "validation_cost, test_cost")
-    p.add_argument("--backend", default="local", help="local (default): processes here; ray: Ray tasks")
-    p.add_argument("--address", help="a Ray cluster's address (with --backend ray; default: a local Ray instance)")
-    p.add_argument("--engine", default="auto",
-                   help="auto (default): runs of one shape train as one stack where that is faster; stacked: "
-                        "wherever they can; separate: each alone")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="runs trained at once here (local), or the CPUs of a local Ray instance (default: up to 2)")
+    add_grid_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 

@@ -95,9 +95,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         values = load_config_file(args.config) if getattr(args, "config", None) else {}
         config = from_mapping(values, source=getattr(args, "config", "config")).replace(**given).validate()
-        from depthlab.training.trainer import (
-            train,  # after the flags are checked: torch takes seconds to import
-        )
+        # after the flags are checked: torch takes seconds to import
+        from depthlab.training.trainer import train
 
         result = train(config, out=getattr(args, "out", None), progress=progress)
     report(result)

@@ -69,14 +69,13 @@ def _alone_on_native_kernels(config: TrainConfig) -> bool:
     (:class:`depthlab.training.fused.FusedSGD`)."""
     from depthlab.nets.activations import ACTIVATIONS
     from depthlab.training.costs import COSTS
-    from depthlab.training.fused import NATIVE_MAX_BATCH
-    from depthlab.training.kernels import NativeUnavailable, native_kernels
+    from depthlab.training.fused import NATIVE_MAX_BATCH, native_kernels_for
+    from depthlab.training.kernels import NativeUnavailable
 
-    if config.device != "cpu" or config.batch_size > NATIVE_MAX_BATCH or ACTIVATIONS.get(config.activation).native \
-            is None or COSTS.get(config.cost).native is None:
+    if config.device != "cpu" or config.batch_size > NATIVE_MAX_BATCH:
         return False
     try:
-        native_kernels()
+        native_kernels_for(ACTIVATIONS.get(config.activation), COSTS.get(config.cost))
     except NativeUnavailable:
         return False
     return True

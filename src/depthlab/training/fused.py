@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from depthlab.errors import DepthlabError
+from depthlab.nets.activations import Activation
 from depthlab.nets.mlp import MLP
 from depthlab.training.costs import Cost
 from depthlab.training.kernels import NativeKernels, NativeUnavailable, native_kernels
@@ -43,22 +44,39 @@ NATIVE_MAX_BATCH = 96
 
 def fused_unsupported_reason(model: nn.Module, optimizer: Optimizer, clip_norm: float | None) -> str | None:
     """Why ``model`` trained with ``optimizer`` and ``clip_norm`` cannot take the fused step,
-    or None when it can: a depthlab MLP whose activation has a derivative in terms of its
-    output, without batch normalization or dropout, trained by a rule the step implements
-    (SGD: plain, momentum or Nesterov) without gradient clipping."""
+    or None when it can: a depthlab MLP that :func:`fused_rules_reason` accepts."""
     if not isinstance(model, MLP):
         return "not a depthlab MLP"
-    if model.activation.derivative is None:
-        return f"the activation {model.activation.name} has no derivative in terms of its output"
-    if any(isinstance(m, nn.BatchNorm1d) for m in model):
+    return fused_rules_reason(model.activation, any(isinstance(m, nn.BatchNorm1d) for m in model),
+                              any(isinstance(m, nn.Dropout) for m in model), optimizer, clip_norm)
+
+
+def fused_rules_reason(activation: Activation, batchnorm: bool, dropout: bool, optimizer: Optimizer,
+                       clip_norm: float | None) -> str | None:
+    """Why an MLP of these settings cannot take the fused step, or None when it can: an
+    activation with a derivative in terms of its output, no batch normalization or
+    dropout, a rule the step implements (SGD: plain, momentum or Nesterov), no clipping."""
+    if activation.derivative is None:
+        return f"the activation {activation.name} has no derivative in terms of its output"
+    if batchnorm:
         return "batch normalization"
-    if any(isinstance(m, nn.Dropout) for m in model):
+    if dropout:
         return "dropout"
     if not optimizer.fused:
         return f"optimizer {optimizer.name}"
     if clip_norm is not None:
         return "gradient clipping"
     return None
+
+
+def native_kernels_for(activation: Activation, cost: Cost) -> NativeKernels:
+    """The native kernels for a net of ``activation`` trained on ``cost``, or
+    :class:`NativeUnavailable` saying why they cannot run it."""
+    if activation.native is None:
+        raise NativeUnavailable(f"no native form of the activation {activation.name}")
+    if cost.native is None:
+        raise NativeUnavailable(f"no native form of the cost {cost.name}")
+    return native_kernels()
 
 
 class FusedSGD:
@@ -118,13 +136,9 @@ class FusedSGD:
         tensors = [*self.weights, *self.biases]
         if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors):
             reason = "the parameters are not contiguous float32 CPU tensors"
-        elif self.activation.native is None:
-            reason = f"no native form of the activation {self.activation.name}"
-        elif self.cost.native is None:
-            reason = f"no native form of the cost {self.cost.name}"
         else:
             try:
-                native = native_kernels()
+                native = native_kernels_for(self.activation, self.cost)
                 return native, native.description
             except NativeUnavailable as error:
                 reason = str(error)

@@ -91,14 +91,23 @@ class StackedSGD:
             if self.uses_momentum else []
         self.activate, self.derivative = first.activation.module(), first.activation.derivative
         self.costs = list(costs)
-        self.groups = {}  # one batched cost evaluation per distinct cost
+        by_cost: dict[str, tuple[Cost, list[int]]] = {}  # one batched cost evaluation per distinct cost
         for index, cost in enumerate(self.costs):
-            self.groups.setdefault(cost.name, (cost, []))[1].append(index)
+            by_cost.setdefault(cost.name, (cost, []))[1].append(index)
+        self.groups = [(cost, torch.tensor(members, device=like.device) if len(members) < k else slice(None))
+                       for cost, members in by_cost.values()]
         self.frozen = torch.zeros(k, dtype=torch.bool, device=like.device)
+        self._set_rates()
 
-    @property
-    def size(self) -> int:
-        return len(self.costs)
+    def _set_rates(self) -> None:
+        """The members' coefficients of an update, fixed until one is frozen: rate = −η_k
+        (0 for a frozen member), and from it the weight-decay shrink 1 − η_k λ_k, the
+        Nesterov members' rate and shrink, and the rate along v."""
+        self.rate = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0).neg_()
+        self.shrink = 1 + self.rate * self.weight_decay
+        self.nesterov_rate = self.rate * self.nesterov
+        self.nesterov_shrink = 1 + self.nesterov_rate * self.weight_decay
+        self.velocity_rate = self.rate * self.velocity_share
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """Every layer's output for inputs x of shape (K, B, …): [a^0, …, a^L, z]."""
@@ -112,8 +121,7 @@ class StackedSGD:
         """Each member's mean cost (K,) and ∂C_k/∂z (K, B, outputs)."""
         k, batch = z.shape[:2]
         losses, deltas = z.new_empty(k), torch.empty_like(z)
-        for cost, members in self.groups.values():
-            index = torch.tensor(members, device=z.device) if len(members) < k else slice(None)
+        for cost, index in self.groups:
             zg, yg = z[index], y[index]
             flat_z, flat_y = zg.reshape(-1, zg.shape[-1]), yg.reshape(-1, *yg.shape[2:])
             losses[index] = cost.per_example(flat_z, flat_y).view(len(zg), batch).mean(1)
@@ -127,16 +135,15 @@ class StackedSGD:
         member's cost before the update (K,). A frozen member is left as it is."""
         outputs = self.forward(x)
         losses, delta = self.costs_and_deltas(outputs[-1], y)
-        rate = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0).neg_()  # −η_k, 0 for a frozen member
         for layer in reversed(range(len(self.weights))):
             a = outputs[layer]
             below = torch.bmm(delta, self.weights[layer]).mul_(self.derivative(a)) if layer else None
-            self._update(layer, delta.transpose(1, 2), a, rate)
+            self._update(layer, delta.transpose(1, 2), a)
             delta = below
         return losses
 
-    def _update(self, layer: int, delta_t: Tensor, a: Tensor, rate: Tensor) -> None:
-        """θ ← θ − η_k d for the layer's weights and biases (``rate`` = −η_k), d as in the
+    def _update(self, layer: int, delta_t: Tensor, a: Tensor) -> None:
+        """θ ← θ − η_k d for the layer's weights and biases, d as in the
         module docstring, with ∂C/∂W = δᵀa and ∂C/∂b = δᵀ1 accumulated straight into the
         weights (plain SGD) or the momentum buffers: no weight gradient is stored, and plain
         SGD passes over each weight matrix 4 times per update (forward and δ reads, the
@@ -144,7 +151,7 @@ class StackedSGD:
         w, b = self.weights[layer], self.biases[layer].unsqueeze(2)  # biases as (K, out, 1)
         grad_b = delta_t.sum(2, keepdim=True)
         if not self.buffers:  # θ ← (1 − η_k λ_k) θ − η_k ∂C/∂θ
-            self._descend(w, b, delta_t, a, grad_b, rate)
+            self._descend(w, b, delta_t, a, grad_b, self.rate, self.shrink)
             return
         v_w, v_b = self.buffers[layer][0], self.buffers[layer][1].unsqueeze(2)
         if self.one_momentum is not None:  # v ← μ v + ∂C/∂θ (+ λθ)
@@ -156,22 +163,23 @@ class StackedSGD:
             v_w.addcmul_(w, self.weight_decay)
             v_b.addcmul_(b, self.weight_decay)
         if self.looks_ahead:  # Nesterov members: the g of d = g + μv
-            self._descend(w, b, delta_t, a, grad_b, rate * self.nesterov)
-        w.addcmul_(v_w, rate * self.velocity_share)
-        b.addcmul_(v_b, rate * self.velocity_share)
+            self._descend(w, b, delta_t, a, grad_b, self.nesterov_rate, self.nesterov_shrink)
+        w.addcmul_(v_w, self.velocity_rate)
+        b.addcmul_(v_b, self.velocity_rate)
 
-    def _descend(self, w: Tensor, b: Tensor, delta_t: Tensor, a: Tensor, grad_b: Tensor, rate: Tensor) -> None:
-        """θ ← θ + rate_k (∂C/∂θ + λ_k θ), in place."""
+    def _descend(self, w: Tensor, b: Tensor, delta_t: Tensor, a: Tensor, grad_b: Tensor, rate: Tensor,
+                 shrink: Tensor) -> None:
+        """θ ← shrink_k θ + rate_k ∂C/∂θ, in place (shrink = 1 + rate·λ: the decay's share)."""
         if self.decays:
-            shrink = 1 + rate * self.weight_decay
             w.mul_(shrink)
             b.mul_(shrink)
         w.baddbmm_(delta_t * rate, a)
         b.addcmul_(grad_b, rate)
 
     def freeze(self, member: int) -> None:
-        """Stop updating ``member`` (it diverged); the others go on unchanged."""
+        """Stop updating ``member`` (it diverged or finished); the others go on unchanged."""
         self.frozen[member] = True
+        self._set_rates()
 
     def member(self, k: int) -> StackMember:
         """Member k as one run's stepper (its kernel and optimizer state)."""

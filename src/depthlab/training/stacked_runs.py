@@ -28,6 +28,7 @@ from depthlab.errors import DepthlabError
 from depthlab.limits import FLOAT_BYTES, machine_memory, parameter_count
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.store import run_state
+from depthlab.training.fused import fused_rules_reason
 from depthlab.training.optim import OPTIMIZERS
 from depthlab.training.stacked import StackedSGD
 from depthlab.training.trainer import RunResult, Trainer, load_data, prepare, reopen, stop_on_sigint
@@ -41,22 +42,13 @@ STACK_MEMORY_FRACTION = 0.25
 
 
 def stack_unsupported_reason(config: TrainConfig) -> str | None:
-    """Why the run of ``config`` cannot train in a stack, or None when it can: it must take
-    the fused step (:func:`depthlab.training.fused.fused_unsupported_reason`, read from
-    the config before any network is built) and not ask for the autograd engine."""
+    """Why the run of ``config`` cannot train in a stack, or None when it can: it takes the
+    fused step's rules (:func:`depthlab.training.fused.fused_rules_reason`, read from the
+    config before any network is built) and does not ask for the autograd engine."""
     if config.engine == "autograd":
         return "it asks for the autograd engine"
-    if not OPTIMIZERS.get(config.optimizer).fused:
-        return f"optimizer {config.optimizer}"
-    if config.clip_norm is not None:
-        return "gradient clipping"
-    if config.batchnorm:
-        return "batch normalization"
-    if any(config.dropouts):
-        return "dropout"
-    if ACTIVATIONS.get(config.activation).derivative is None:
-        return f"the activation {config.activation} has no derivative in terms of its output"
-    return None
+    return fused_rules_reason(ACTIVATIONS.get(config.activation), config.batchnorm, any(config.dropouts),
+                              OPTIMIZERS.get(config.optimizer), config.clip_norm)
 
 
 def stack_key(config: TrainConfig) -> tuple:
@@ -183,15 +175,18 @@ def _stacked_batches(trainers: list[Trainer], dataset: Dataset) -> Iterator[Batc
     if isinstance(dataset, FixedDataset):
         streams = [dataset.train_indices(t.config.batch_size, t.config.seed, start=t.update) for t in trainers]
         x, y = dataset.train
+
+        def stack(indices: list) -> Batch:
+            index = torch.stack(indices)
+            return x[index], y[index]
     else:
         streams = [dataset.train_batches(t.config.batch_size, t.config.seed, start=t.update) for t in trainers]
+
+        def stack(batches: list) -> Batch:
+            return torch.stack([xb for xb, _ in batches]), torch.stack([yb for _, yb in batches])
     last: list = [None] * len(trainers)
     while True:
         for k, (trainer, stream) in enumerate(zip(trainers, streams)):
             if trainer.running or last[k] is None:
                 last[k] = next(stream)
-        if isinstance(dataset, FixedDataset):
-            index = torch.stack(last)
-            yield x[index], y[index]
-        else:
-            yield torch.stack([xb for xb, _ in last]), torch.stack([yb for _, yb in last])
+        yield stack(last)
