@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from depthlab.errors import DepthlabError
-from depthlab.registry import Registry, deferred
+from depthlab.registry import Choice, Registry, deferred
 
 
 @dataclass(frozen=True)
@@ -70,3 +70,22 @@ def test_deferred_imports_its_target_at_the_first_call():
     assert hls(0.0, 0.0) == (0.0, 0.5, 1.0)
     assert "colorsys" in sys.modules
     assert repr(hls) == "deferred('colorsys:rgb_to_hls', 1.0)"
+
+
+class _Colour(Choice, kind="colour"):
+    RED = "red"
+    BLUE = "blue"
+
+
+def test_choice_members_are_their_names():
+    import json
+
+    assert _Colour.parse("red") is _Colour.RED and _Colour.parse(_Colour.BLUE) is _Colour.BLUE
+    assert _Colour.RED == "red" and f"{_Colour.RED}" == "red" and str(_Colour.BLUE) == "blue"
+    assert json.dumps({"c": _Colour.RED}) == '{"c": "red"}'
+    assert _Colour.names() == ("red", "blue")
+
+
+def test_choice_parse_is_one_line_with_the_choices():
+    with pytest.raises(DepthlabError, match=r"unknown colour 'rde' \(did you mean 'red'\?\); valid choices: blue, red"):
+        _Colour.parse("rde")

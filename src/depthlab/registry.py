@@ -1,5 +1,6 @@
 """One convention for every named choice in depthlab: activations, inits, costs,
-optimizers, data sets and studies.
+optimizers, data sets and studies (open: a :class:`Registry`), and statuses, backends,
+kernels and the like (closed: a :class:`Choice` enum).
 
 A :class:`Registry` holds entries, each a frozen dataclass with a ``name``, declared once
 with everything the package needs of it (for an activation: its module, derivative,
@@ -18,6 +19,7 @@ importing torch.
 
 from __future__ import annotations
 
+import enum
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
@@ -116,3 +118,35 @@ class deferred:
     def __repr__(self) -> str:
         bound = [*map(repr, self.args), *(f"{k}={v!r}" for k, v in self.kwargs.items())]
         return f"deferred({', '.join([repr(self.target), *bound])})"
+
+
+class Choice(str, enum.Enum):
+    """A closed set of names, such as a run's statuses or a grid's backends: each member
+    *is* its name as a ``str`` (written to JSON, compared with and formatted as the plain
+    name), and :meth:`parse` turns a user's string into a member or gives the same one-line
+    error as :meth:`Registry.get`. A subclass names the word the error uses:
+    ``class Backend(Choice, kind="backend")``."""
+
+    def __init_subclass__(cls, kind: str = "", **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        cls._kind = kind
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self.value, spec)
+
+    @classmethod
+    def parse(cls, name: object):
+        """The member called ``name`` (a member is returned as it is), or one line naming
+        it, the closest valid name and every valid choice."""
+        try:
+            return cls(name)
+        except ValueError:
+            raise unknown_choice(cls._kind, name, cls.names()) from None
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """Every member's name, in declaration order."""
+        return tuple(member.value for member in cls)
