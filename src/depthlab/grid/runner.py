@@ -1,15 +1,16 @@
 """Run a grid of training runs: resumable, in parallel, and indifferent to divergence.
 
-A grid is a list of :class:`~depthlab.grid.RunSpec` (a name and a config). Each spec trains into
-``<root>/runs/<name>``. Running a grid again keeps every finished run (completed or
-diverged), resumes an interrupted one from its checkpoint and restarts one that died
-before its first checkpoint. A run that diverges is recorded as such and the sweep goes
-on with the next.
+A grid is a list of :class:`~depthlab.grid.RunSpec` (a name and a config). Each spec
+trains into ``<root>/runs/<name>``. Running a grid again keeps every finished run
+(completed or diverged), resumes an interrupted one from its checkpoint and restarts one
+that died before its first checkpoint. A run that diverges is recorded as such and the
+grid goes on with the next.
 
-Two backends (a :class:`~depthlab.grid.Backend`) run the grid: ``local`` processes on this machine, or ``ray``, where each run
-is a Ray task asking for its CPUs (and a GPU when its device is one) and writing into the
-same run directory, which must then be on storage every node sees. Each run sets its own
-thread count, so a run gives the same numbers on either backend.
+Two backends (a :class:`~depthlab.grid.Backend`) run the grid: ``local`` processes on
+this machine, or ``ray``, where each run is a Ray task asking for its CPUs (and a GPU when
+its device is one) and writing into the same run directory, which must then be on storage
+every node sees. Each run sets its own thread count, so a run gives the same numbers on
+either backend.
 """
 
 from __future__ import annotations
