@@ -9,9 +9,10 @@ import pytest
 
 from depthlab.cli import main
 from depthlab.config import TrainConfig
+from depthlab.grid import RunSpec
 from depthlab.report.html import Section, Verdict, write_report
 from depthlab.studies import STUDIES, Study, reproduce
-from depthlab.studies.study import Plan, RunSpec
+from depthlab.studies.study import Plan
 
 NAMES = [study.name for study in STUDIES]
 VERDICTS = {"reproduced", "not reproduced", "cannot show"}

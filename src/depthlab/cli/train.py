@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from depthlab.cli import choices
+from depthlab.cli.common import choices
 from depthlab.config import ENGINES, FIELDS, from_mapping, load_config_file
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError

@@ -37,9 +37,10 @@ from torch.nn import functional as F
 from depthlab.config import TrainConfig
 from depthlab.data.base import FixedDataset
 from depthlab.data.registry import DATASETS
+from depthlab.grid import RunSpec
 from depthlab.studies.d2l_mlp import D2LBudget
 from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
-from depthlab.studies.study import Plan, RunSpec
+from depthlab.studies.study import Plan
 
 MLP_WIDTH, MLP_LR, BATCH, WEIGHT_STD = 256, 0.1, 256, 0.01
 DROPOUT_WIDTHS, DROPOUT_RATES, DROPOUT_LR = [256, 256], [0.2, 0.5], 0.5

@@ -29,9 +29,10 @@ import torch
 
 from depthlab.config import TrainConfig
 from depthlab.data.registry import DATASETS
+from depthlab.grid import RunSpec
 from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
 from depthlab.studies.fc_training import FCBudget
-from depthlab.studies.study import Plan, RunSpec
+from depthlab.studies.study import Plan
 from depthlab.training.optim import OPTIMIZERS
 
 BATCH, WIDTH = 64, 128

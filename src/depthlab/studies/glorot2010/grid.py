@@ -8,9 +8,10 @@ from pathlib import Path
 from depthlab.config import TrainConfig
 from depthlab.data.registry import DATASETS, available_datasets
 from depthlab.errors import DepthlabError
+from depthlab.grid import RunSpec
 from depthlab.store import RunDir, best_by_validation
 from depthlab.studies.glorot2010 import Budget
-from depthlab.studies.study import Plan, RunSpec
+from depthlab.studies.study import Plan
 
 CONFIGURATIONS: dict[str, tuple[str, str]] = {
     "Sigmoid": ("sigmoid", "standard"),

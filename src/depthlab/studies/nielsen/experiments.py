@@ -37,10 +37,11 @@ from depthlab.config import TrainConfig
 from depthlab.data.base import FixedDataset
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
+from depthlab.grid import RunSpec
 from depthlab.probe import Probe
 from depthlab.studies.datasets import first_available, subset
 from depthlab.studies.nielsen import NielsenBudget
-from depthlab.studies.study import Plan, RunSpec
+from depthlab.studies.study import Plan
 from depthlab.training.costs import COSTS
 from depthlab.training.trainer import build_model
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from depthlab.config import TrainConfig
 from depthlab.data.registry import DATASETS
+from depthlab.grid import RunSpec
 from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
-from depthlab.studies.study import Plan, RunSpec
+from depthlab.studies.study import Plan
 from depthlab.studies.trainable_depth import DepthBudget
 
 LR, BATCH = 0.01, 64

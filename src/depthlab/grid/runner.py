@@ -1,15 +1,16 @@
 """Run a grid of training runs: resumable, in parallel, and indifferent to divergence.
 
-A grid is a list of :class:`~depthlab.studies.study.RunSpec` (a name and a config). Each spec trains into
-``<root>/runs/<name>``. Running a study again keeps every finished run (completed or
-diverged), resumes an interrupted one from its checkpoint and restarts one that died
-before its first checkpoint. A run that diverges is recorded as such and the sweep goes
-on with the next.
+A grid is a list of :class:`~depthlab.grid.RunSpec` (a name and a config). Each spec
+trains into ``<root>/runs/<name>``. Running a grid again keeps every finished run
+(completed or diverged), resumes an interrupted one from its checkpoint and restarts one
+that died before its first checkpoint. A run that diverges is recorded as such and the
+grid goes on with the next.
 
-Two backends run the grid: ``local`` processes on this machine, or ``ray``, where each run
-is a Ray task asking for its CPUs (and a GPU when its device is one) and writing into the
-same run directory, which must then be on storage every node sees. Each run sets its own
-thread count, so a run gives the same numbers on either backend.
+Two backends (a :class:`~depthlab.grid.Backend`) run the grid: ``local`` processes on
+this machine, or ``ray``, where each run is a Ray task asking for its CPUs (and a GPU when
+its device is one) and writing into the same run directory, which must then be on storage
+every node sees. Each run sets its own thread count, so a run gives the same numbers on
+either backend.
 """
 
 from __future__ import annotations
@@ -25,23 +26,21 @@ import torch
 from tqdm.auto import tqdm
 
 from depthlab.errors import DepthlabError
+from depthlab.grid.spec import Backend, RunSpec, Stacking, check_backend
+from depthlab.grid.stacking import plan_stacks, stacking_pays
+from depthlab.limits import parameter_count
 from depthlab.store import RunDir, run_state
 from depthlab.store.lock import FolderLock
 from depthlab.store.queries import changed_settings
-from depthlab.studies.stacking import plan_stacks
-from depthlab.studies.study import RunSpec, check_backend, check_engine
+from depthlab.training.stacked_runs import train_stacked
+from depthlab.training.trainer import load_data, resume, train
 
 
-def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, engine: str = "separate") \
+def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stacking: Stacking = Stacking.NEVER) \
         -> list[tuple[str, str]]:
     """Train or resume a group of runs (in a worker process): one alone, or several as
-    stacks when :func:`~depthlab.studies.stacking.stacking_pays`; return each run's
+    stacks when :func:`~depthlab.grid.stacking.stacking_pays`; return each run's
     (name, status)."""
-    from depthlab.limits import parameter_count
-    from depthlab.studies.stacking import stacking_pays
-    from depthlab.training.stacked_runs import train_stacked
-    from depthlab.training.trainer import load_data, resume, train
-
     if threads:
         torch.set_num_threads(threads)
     for spec in group:
@@ -51,7 +50,7 @@ def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, engine:
     data = load_data(group[0].config) if len(group) > 1 else None
     if data is not None:
         widths = [data.input_dim, *group[0].config.hidden_widths, data.num_outputs]
-        if stacking_pays(engine, [spec.config for spec in group], parameter_count(widths)):
+        if stacking_pays(stacking, [spec.config for spec in group], parameter_count(widths)):
             results = train_stacked([(spec.config, paths[spec.name]) for spec in group], data=data, progress=False)
             return [(spec.name, result.status) for spec, result in zip(group, results)]
     statuses = []
@@ -70,21 +69,21 @@ RAY_CPUS_PER_RUN = 1
 
 
 def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True,
-              backend: str = "local", address: str | None = None, engine: str = "auto") -> dict[str, RunDir]:
+              backend: str = "local", address: str | None = None, stacking: str = "auto") -> dict[str, RunDir]:
     """Run every spec that is not finished yet; return all runs by name.
 
-    ``engine`` groups the runs into stacks (:mod:`depthlab.studies.stacking`: ``auto``,
-    ``stacked`` or ``separate``); a group (a stack, or one run) is the unit of work.
+    ``stacking`` groups the runs into stacks (:mod:`depthlab.grid.stacking`: ``auto``,
+    ``always`` or ``never``); a group (a stack, or one run) is the unit of work.
     ``local``: with ``workers > 1`` groups go to that many processes, each with
     ``cpu_count // workers`` threads. ``ray``: one Ray task per group with
     :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray instance
     started here with ``workers`` CPUs).
     """
-    check_backend(backend, address)
-    check_engine(engine)
+    backend = check_backend(backend, address)
+    stacking = Stacking.parse(stacking)
     root = Path(root).resolve()  # a Ray worker elsewhere writes to the same absolute paths
     paths = check_specs(specs, root)
-    todo = plan_stacks([s for s in specs if run_state(paths[s.name]) != "finished"], engine, workers)
+    todo = plan_stacks([s for s in specs if run_state(paths[s.name]) != "finished"], stacking, workers)
     remaining = sum(len(group) for group in todo)
     bar = tqdm(total=len(specs), initial=len(specs) - remaining, unit="run", disable=not progress,
                dynamic_ncols=True, desc="runs")
@@ -96,11 +95,11 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
         bar.set_postfix_str(", ".join(f"{name}: {status}" for name, status in statuses[-3:]))
 
     try:
-        if backend == "ray":
-            _run_on_ray(todo, paths, workers, address, engine, done)
+        if backend is Backend.RAY:
+            _run_on_ray(todo, paths, workers, address, stacking, done)
         elif workers <= 1:
             for group in todo:
-                done(_execute(group, paths, 0, engine))
+                done(_execute(group, paths, 0, stacking))
         else:
             threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -109,7 +108,7 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                 queue = iter(todo)
 
                 def submit(group: list[RunSpec]) -> Future:
-                    return pool.submit(_execute, group, paths, threads, engine)
+                    return pool.submit(_execute, group, paths, threads, stacking)
 
                 running = {submit(group) for group in islice(queue, workers)}
                 try:
@@ -127,7 +126,7 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
 
 
 def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: int, address: str | None,
-                engine: str, done) -> None:
+                stacking: Stacking, done) -> None:
     """Every group a Ray task; a Ctrl-C cancels them (a started run stops at its last
     checkpoint, as when a cluster stops: the next sweep resumes it)."""
     import ray
@@ -146,7 +145,7 @@ def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: 
         for group in todo:
             gpus = 1 if group[0].config.device.startswith("cuda") else 0
             ref = task.options(num_cpus=RAY_CPUS_PER_RUN, num_gpus=gpus, name=group[0].name) \
-                .remote(group, paths, RAY_CPUS_PER_RUN, engine)
+                .remote(group, paths, RAY_CPUS_PER_RUN, stacking)
             pending[ref] = group[0].name
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)

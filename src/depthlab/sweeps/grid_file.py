@@ -24,7 +24,7 @@ from typing import Any
 from depthlab.config import FIELDS, from_mapping, load_config_file
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError, unknown_choice
-from depthlab.studies.study import RunSpec
+from depthlab.grid import RunSpec
 
 RANGE_KINDS = ("lin", "log")
 MAX_POINTS = 100_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from depthlab.errors import DepthlabError
-from depthlab.sweeps.grid import load_grid, parse_grid, run_name
+from depthlab.sweeps.grid_file import load_grid, parse_grid, run_name
 
 
 def grid_file(tmp_path, text: str):

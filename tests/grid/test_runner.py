@@ -5,8 +5,8 @@ import pytest
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.store import best_by_validation, run_state
-from depthlab.studies.runner import run_specs
-from depthlab.studies.study import RunSpec
+from depthlab.grid import RunSpec
+from depthlab.grid.runner import run_specs
 
 BASE = dict(dataset="shapeset", depth=2, width=16, updates=40, eval_every=20, eval_size=100, probe=False)
 
@@ -57,7 +57,7 @@ def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(t
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from depthlab.studies import runner
+    from depthlab.grid import runner
 
     handed, finished, most = [], [], []
     lock = threading.Lock()
@@ -72,7 +72,7 @@ def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(t
                 most.append(len(handed) - len(finished))
             return super().submit(fn, *args)
 
-    def execute(group, paths, threads, engine):
+    def execute(group, paths, threads, stacking):
         time.sleep(0.05)
         with lock:
             finished.extend(spec.name for spec in group)
@@ -81,5 +81,5 @@ def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(t
     monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(runner, "_execute", execute)
     grid = [RunSpec(f"a/lr{k}", TrainConfig(**BASE, lr=0.01 * (k + 1))) for k in range(6)]
-    run_specs(grid, tmp_path, workers=2, progress=False, engine="separate")
+    run_specs(grid, tmp_path, workers=2, progress=False, stacking="never")
     assert sorted(handed) == sorted(spec.name for spec in grid) and max(most) <= 2

@@ -1,17 +1,16 @@
 """Which runs of a grid train together in one stack (depthlab.training.stacked_runs).
 
-``--engine`` of ``depthlab reproduce`` and ``depthlab sweep``:
+``--stacking`` of ``depthlab reproduce`` and ``depthlab sweep`` (a :class:`Stacking`):
 
-- ``separate``: every run trains alone;
-- ``stacked``: runs that can share a stack (same data set, hidden widths, activation,
+- ``never``: every run trains alone;
+- ``always``: runs that can share a stack (same data set, hidden widths, activation,
   batch size and device, each on the fused step's rules) train in stacks; the others alone;
 - ``auto`` (the default): stacked where stacking is measured to be faster, else alone
   (:func:`stacking_pays`).
 
 Where there are fewer groups of compatible runs than workers, each group is split so that
 every worker gets a stack (a worker's CPUs share one stack's batched products); a stack is
-split again, where it trains, into stacks as large as memory allows. Importing this
-module imports no torch.
+split again, where it trains, into stacks as large as memory allows.
 """
 
 from __future__ import annotations
@@ -19,7 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from depthlab.config import TrainConfig
-from depthlab.studies.study import RunSpec, check_engine
+from depthlab.grid.spec import RunSpec, Stacking
+from depthlab.nets.activations import ACTIVATIONS
+from depthlab.training.costs import COSTS
+from depthlab.training.fused import NATIVE_MAX_BATCH, native_kernels_for
+from depthlab.training.kernels import NativeUnavailable
+from depthlab.training.stacked_runs import stack_key, stack_unsupported_reason
 
 AUTO_MIN_STACK = 16
 AUTO_MAX_PARAMETERS = 65_000
@@ -32,13 +36,10 @@ the README). Runs that take torch operations alone (minibatches of
 more than 96, a GPU, no C compiler) gain from any stack."""
 
 
-def plan_stacks(specs: Sequence[RunSpec], engine: str, workers: int = 1) -> list[list[RunSpec]]:
+def plan_stacks(specs: Sequence[RunSpec], stacking: str, workers: int = 1) -> list[list[RunSpec]]:
     """The groups the runner trains, in the order of ``specs`` (by each group's first run):
-    one run alone, or several to stack. ``engine`` as in the module docstring."""
-    from depthlab.training.stacked_runs import stack_key, stack_unsupported_reason
-
-    check_engine(engine)
-    if engine == "separate":
+    one run alone, or several to stack. ``stacking`` as in the module docstring."""
+    if Stacking.parse(stacking) is Stacking.NEVER:
         return [[spec] for spec in specs]
     groups: dict[object, list[RunSpec]] = {}
     for index, spec in enumerate(specs):
@@ -53,13 +54,14 @@ def plan_stacks(specs: Sequence[RunSpec], engine: str, workers: int = 1) -> list
     return planned
 
 
-def stacking_pays(engine: str, configs: Sequence[TrainConfig], parameters: int) -> bool:
+def stacking_pays(stacking: str, configs: Sequence[TrainConfig], parameters: int) -> bool:
     """Whether the runs of ``configs`` (one stack's, networks of ``parameters`` parameters
-    each) train as one stack: always under ``stacked``, under ``auto`` as
+    each) train as one stack: always under ``always``, under ``auto`` as
     :data:`AUTO_MAX_PARAMETERS` says."""
-    if len(configs) < 2 or engine == "separate":
+    stacking = Stacking.parse(stacking)
+    if len(configs) < 2 or stacking is Stacking.NEVER:
         return False
-    if engine == "stacked" or not all(_alone_on_native_kernels(config) for config in configs):
+    if stacking is Stacking.ALWAYS or not all(_alone_on_native_kernels(config) for config in configs):
         return True
     return len(configs) >= AUTO_MIN_STACK and parameters <= AUTO_MAX_PARAMETERS
 
@@ -67,11 +69,6 @@ def stacking_pays(engine: str, configs: Sequence[TrainConfig], parameters: int) 
 def _alone_on_native_kernels(config: TrainConfig) -> bool:
     """Whether the run of ``config`` alone takes depthlab's native kernels
     (:class:`depthlab.training.fused.FusedSGD`)."""
-    from depthlab.nets.activations import ACTIVATIONS
-    from depthlab.training.costs import COSTS
-    from depthlab.training.fused import NATIVE_MAX_BATCH, native_kernels_for
-    from depthlab.training.kernels import NativeUnavailable
-
     if config.device != "cpu" or config.batch_size > NATIVE_MAX_BATCH:
         return False
     try:
