@@ -48,9 +48,10 @@ def test_a_native_name_the_kernels_lack_is_one_line(native):
     tanh, nll = ACTIVATIONS.get("tanh"), COSTS.get("nll")
     assert native.forward(x, weights, biases, outputs, tanh, nll, y, delta) == pytest.approx(math.log(2))
     typo = dataclasses.replace(tanh, native="tahn")
-    with pytest.raises(DepthlabError, match="^unknown native activation 'tahn' \\(did you mean 'tanh'\\?\\); "
-                                            "valid choices: leaky-relu, linear, relu, sigmoid, softsign, tanh$"):
+    with pytest.raises(DepthlabError) as raised:
         native.forward(x, weights, biases, outputs, typo)
+    assert str(raised.value) == ("unknown native activation 'tahn' (did you mean 'tanh'?); "
+                                 f"valid choices: {', '.join(sorted(ACTIVATION_IDS))}")
     with pytest.raises(DepthlabError, match="^unknown native cost 'hinge'; valid choices: binary-cross-entropy, "):
         native.forward(x, weights, biases, outputs, tanh, dataclasses.replace(nll, native="hinge"), y, delta)
     with pytest.raises(DepthlabError, match="^unknown native activation 'tahn'"):
