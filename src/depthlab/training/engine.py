@@ -16,6 +16,7 @@ from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.training.costs import Cost
 from depthlab.training.fused import FusedSGD, fused_unsupported_reason
+from depthlab.training.kernels import TORCH_AUTOGRAD
 from depthlab.training.optim import OPTIMIZERS
 
 
@@ -23,7 +24,7 @@ class AutogradStep:
     """One update with autograd and a torch.optim optimizer; optional global-norm clipping
     (Pascanu et al. 2013): g ← g · min(1, c/‖g‖)."""
 
-    kernel = "torch autograd"
+    kernel = TORCH_AUTOGRAD
 
     def __init__(self, model: nn.Module, cost: Cost, optimizer: torch.optim.Optimizer,
                  clip_norm: float | None = None):

@@ -33,10 +33,9 @@ from depthlab.errors import DepthlabError
 from depthlab.nets.activations import Activation
 from depthlab.nets.mlp import MLP
 from depthlab.training.costs import Cost
-from depthlab.training.kernels import NativeKernels, NativeUnavailable, native_kernels
+from depthlab.training.kernels import Kernel, NativeKernels, NativeUnavailable, native_kernels, on_torch_ops
 from depthlab.training.optim import OPTIMIZERS, Optimizer
 
-KERNELS = ("auto", "native", "torch")
 NATIVE_MAX_BATCH = 96
 """Above this many examples per minibatch torch's GEMMs catch up with the native kernels
 (the measured crossover, and the command that measures it, are in the README)."""
@@ -103,7 +102,7 @@ class FusedSGD:
     """
 
     def __init__(self, model: MLP, cost: Cost, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, kernel: str = "auto"):
+                 weight_decay: float = 0.0, kernel: str = Kernel.AUTO):
         reason = fused_unsupported_reason(model, OPTIMIZERS.get("sgd"), None)
         if reason:
             raise DepthlabError(f"the fused step cannot train this model: {reason}")
@@ -129,10 +128,10 @@ class FusedSGD:
 
     def _choose_kernel(self, kernel: str) -> tuple[NativeKernels | None, str]:
         """(the native kernels or None, a description of what runs)."""
-        if kernel not in KERNELS:
-            raise DepthlabError(f"unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
-        if kernel == "torch":
-            return None, "torch ops (asked for)"
+        if kernel not in Kernel.names():
+            raise DepthlabError(f"unknown kernel {kernel!r}; choose one of {', '.join(Kernel.names())}")
+        if kernel == Kernel.TORCH:
+            return None, on_torch_ops("asked for")
         tensors = [*self.weights, *self.biases]
         if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors):
             reason = "the parameters are not contiguous float32 CPU tensors"
@@ -142,9 +141,9 @@ class FusedSGD:
                 return native, native.description
             except NativeUnavailable as error:
                 reason = str(error)
-        if kernel == "native":
+        if kernel == Kernel.NATIVE:
             raise DepthlabError(f"the native kernels cannot run: {reason}")
-        return None, f"torch ops ({reason})"
+        return None, on_torch_ops(reason)
 
     @torch.no_grad()
     def step(self, x: Tensor, y: Tensor) -> Tensor:

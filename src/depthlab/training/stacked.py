@@ -31,6 +31,7 @@ from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.training.costs import Cost
 from depthlab.training.fused import buffer_state, fused_unsupported_reason, load_buffer_state
+from depthlab.training.kernels import TORCH_BATCHED
 from depthlab.training.optim import OPTIMIZERS
 
 
@@ -43,7 +44,7 @@ class StackedSGD:
     takes ``costs[k]``, ``lrs[k]``, ``momenta[k]``, ``nesterov[k]``, ``weight_decays[k]``.
     The members' parameters are copied into the stack and then point at it."""
 
-    kernel = "torch batched products (bmm)"
+    kernel = TORCH_BATCHED
 
     def __init__(self, models: Sequence[MLP], costs: Sequence[Cost], lrs: Sequence[float],
                  momenta: Sequence[float] | None = None, nesterov: Sequence[bool] | None = None,
