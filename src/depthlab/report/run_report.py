@@ -31,12 +31,14 @@ from depthlab.probe.quantities import (
     BACKPROP_GRAD_NORM,
     BACKPROP_GRAD_STD,
     BIAS_GRAD_NORM,
+    INPUT_JACOBIAN_SV_HIST,
     INPUT_JACOBIAN_SV_MAX,
     INPUT_JACOBIAN_SV_MEAN,
     JACOBIAN_SV_COUNT,
     JACOBIAN_SV_MAX,
     JACOBIAN_SV_MEAN,
     JACOBIAN_SV_MIN,
+    PREACTIVATION_HIST,
     PREACTIVATION_MEAN,
     PREACTIVATION_STD,
     SATURATED_FRACTION,
@@ -215,12 +217,21 @@ HISTOGRAM_QUANTITIES = ((ACTIVATION_HIST, "activation"), (BACKPROP_GRAD_HIST, "â
 
 
 def _histogram_figure(histograms: Sequence[dict[str, Any]], layers: Sequence[str], out: Path) -> ReportFigure:
-    """Densities (fraction per bin / bin width) per hidden layer at the first and last
-    probe."""
+    """Densities per hidden layer at the first and last probe, of Glorot & Bengio's three."""
+    path, chosen = _densities(histograms, HISTOGRAM_QUANTITIES, layers, out, "histograms")
+    return ReportFigure(path, f"Histograms (density) per hidden layer at the first and last probe (updates "
+                              f"{' and '.join(map(str, chosen))}): activations (Glorot & Bengio 2010, Figures 4 "
+                              "and 6), back-propagated gradients (Figure 7) and weight gradients (Figure 8).")
+
+
+def _densities(histograms: Sequence[dict[str, Any]], quantities: Sequence[tuple[str, str]], layers: Sequence[str],
+               out: Path, stem: str) -> tuple[Path, list[int]]:
+    """One row per (quantity, label) of ``quantities``: the densities (fraction per bin /
+    bin width) of each of ``layers`` at the first and last update of ``histograms``."""
     steps = sorted({h["update"] for h in histograms})
     chosen = sorted({steps[0], steps[-1]})
-    fig, axes = new_figure(len(HISTOGRAM_QUANTITIES), len(chosen), width=5.0, height=3.2)
-    for row, (quantity, label) in enumerate(HISTOGRAM_QUANTITIES):
+    fig, axes = new_figure(len(quantities), len(chosen), width=5.0, height=3.2)
+    for row, (quantity, label) in enumerate(quantities):
         for col, step in enumerate(chosen):
             ax = axes[row, col]
             for h in histograms:
@@ -234,25 +245,38 @@ def _histogram_figure(histograms: Sequence[dict[str, Any]], layers: Sequence[str
             ax.locator_params(axis="x", nbins=5)
             if ax.get_lines():
                 ax.legend(fontsize=7)
-    path = save_figure(fig, out, "histograms")
-    return ReportFigure(path, f"Histograms (density) per hidden layer at the first and last probe (updates "
-                              f"{' and '.join(map(str, chosen))}): activations (Glorot & Bengio 2010, Figures 4 "
-                              "and 6), back-propagated gradients (Figure 7) and weight gradients (Figure 8).")
+    return save_figure(fig, out, stem), chosen
 
 
 ACTIVATION_STATS = (ACTIVATION_MEAN, ACTIVATION_STD, ACTIVATION_P2, ACTIVATION_P98, SATURATED_FRACTION)
 LEFT_OUT = (PREACTIVATION_MEAN, PREACTIVATION_STD, BACKPROP_GRAD_NORM, WEIGHT_GRAD_NORM, WEIGHT_NORM, JACOBIAN_SV_MEAN,
             JACOBIAN_SV_MIN, JACOBIAN_SV_MAX, JACOBIAN_SV_COUNT, INPUT_JACOBIAN_SV_MEAN, INPUT_JACOBIAN_SV_MAX)
-"""Statistics the page leaves out on purpose: norms beside the standard deviations drawn,
-and the pre-activations and spectra the theory section reads. Any other statistic a run
-stored (a quantity of the user's own) gets a panel of its own under "More statistics"."""
+LEFT_OUT_HISTOGRAMS = (PREACTIVATION_HIST, INPUT_JACOBIAN_SV_HIST)
+"""Statistics and histograms the page leaves out on purpose: norms beside the standard
+deviations drawn, and the pre-activations and spectra the theory section reads. Any other
+a run stored (a quantity of the user's own) is drawn under "More statistics"."""
 
 
-def more_statistics(probes: ProbeLog) -> list[str]:
-    """The statistics of ``probes`` that neither a figure draws nor :data:`LEFT_OUT` names,
-    in the order first measured."""
+def more_statistics(probes: ProbeLog) -> tuple[list[str], list[str]]:
+    """The statistics and the histogram quantities of ``probes`` that neither a figure
+    draws nor :data:`LEFT_OUT` (:data:`LEFT_OUT_HISTOGRAMS`) names, in the order first measured."""
     shown = {*ACTIVATION_STATS, *(stat for stat, _ in GRADIENT_PANELS), *LEFT_OUT}
-    return [stat for stat in dict.fromkeys(row["stat"] for row in probes.rows) if stat not in shown]
+    drawn = {*(quantity for quantity, _ in HISTOGRAM_QUANTITIES), *LEFT_OUT_HISTOGRAMS}
+    return ([stat for stat in dict.fromkeys(row["stat"] for row in probes.rows) if stat not in shown],
+            [quantity for quantity in dict.fromkeys(h["quantity"] for h in probes.histograms) if quantity not in drawn])
+
+
+def _more_blocks(probes: ProbeLog, layers: Sequence[str], hidden: int, out: Path) -> list[ReportFigure]:
+    """The figures of :func:`more_statistics`: one panel per statistic, one row of
+    densities per histogram quantity."""
+    stats, quantities = more_statistics(probes)
+    blocks = [_more_figure(probes, stats, layers, hidden, out)] if stats else []
+    if quantities:
+        histograms = [h for h in probes.histograms if h["quantity"] in quantities]
+        path, chosen = _densities(histograms, [(q, q) for q in quantities], list(layers), out, "more_histograms")
+        blocks.append(ReportFigure(path, f"Histograms (density) per layer at the first and last probe (updates "
+                                         f"{' and '.join(map(str, chosen))}): {', '.join(quantities)}."))
+    return blocks
 
 
 def _more_figure(probes: ProbeLog, stats: Sequence[str], layers: Sequence[str], hidden: int,
@@ -330,8 +354,8 @@ def write_run_report(run: RunDir | str | Path, out_dir: str | Path | None = None
                      Section("Gradients", [_gradient_figure(probes, probed, len(hidden), out)]),
                      Section("Histograms", [_histogram_figure(probes.histograms, hidden, out) if probes.histograms
                                             else "No measure recorded histograms."])]
-        if more := more_statistics(probes):
-            sections.append(Section("More statistics", [_more_figure(probes, more, probed, len(hidden), out)]))
+        if more := _more_blocks(probes, probed, len(hidden), out):
+            sections.append(Section("More statistics", more))
         reason = ("the model is a user's own: depthlab does not know how its weights were drawn" if run.made_by_probe
                   else theory_skip_reason(config, run.network))
         if reason:

@@ -14,18 +14,20 @@ from depthlab.store import RunDir
 from depthlab.training.trainer import train
 
 # -- the quantity: all it takes ----------------------------------------------------------
-ACTIVATION_MAX_ABS = "activation_max_abs"
+ACTIVATION_MAX_ABS, ABS_ACTIVATION_HIST = "activation_max_abs", "abs_activation"
 
 
 class MaxAbsActivation(Quantity):
-    """max |a| over the probe set, of each entry with an activation."""
+    """max |a| over the probe set, of each entry with an activation; a histogram of |a|."""
 
-    name, needs, stats = "max_abs_activation", frozenset({Need.ACTIVATION}), (ACTIVATION_MAX_ABS,)
+    name, needs = "max_abs_activation", frozenset({Need.ACTIVATION})
+    stats, histograms = (ACTIVATION_MAX_ABS,), (ABS_ACTIVATION_HIST,)
 
     def measure(self, entry):
-        if entry.call.activation is not None:
-            return Reading({ACTIVATION_MAX_ABS: entry.call.a.abs().max().item()})
-        return None
+        if entry.call.activation is None:
+            return None
+        size = entry.call.a.abs()
+        return Reading({ACTIVATION_MAX_ABS: size.max().item()}, {ABS_ACTIVATION_HIST: (size, None)})
 
 
 @pytest.fixture
@@ -54,15 +56,20 @@ def test_a_registered_quantity_reaches_the_store_the_report_and_tensorboard(regi
     stored = RunDir.open(run.path).probes
     assert stored.updates == [0, 1, 2, 5, 10, 20]
     assert stored.values_at(ACTIVATION_MAX_ABS, 20).keys() == {"layer 1", "layer 2"}
+    assert {h["layer"] for h in stored.histograms_at(20) if h["quantity"] == ABS_ACTIVATION_HIST} == {"layer 1",
+                                                                                                     "layer 2"}
 
     report = write_run_report(run.path)
     page = read_report(report.path)
     assert "More statistics" in page.headings
-    assert (report.path.parent / "more.png").is_file() and ACTIVATION_MAX_ABS in report.path.read_text()
+    text = report.path.read_text()
+    assert ACTIVATION_MAX_ABS in text and ABS_ACTIVATION_HIST in text
+    assert (report.path.parent / "more.png").is_file() and (report.path.parent / "more_histograms.png").is_file()
 
-    events = accumulator.EventAccumulator(str(run.tensorboard_dir), size_guidance={"scalars": 0})
+    events = accumulator.EventAccumulator(str(run.tensorboard_dir), size_guidance={"scalars": 0, "histograms": 0})
     events.Reload()
     assert [e.step for e in events.Scalars(f"{ACTIVATION_MAX_ABS}/layer 2")] == stored.updates
+    assert [e.step for e in events.Histograms(f"{ABS_ACTIVATION_HIST}/layer 2")] == [0, 20]
 
 
 def test_a_registered_quantity_reaches_a_users_own_run(registered, tmp_path):
