@@ -1,6 +1,9 @@
 """Each default quantity against what a hand-written hook computes, and the choice of
 quantities: what a probe measures, and the one-line errors."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -147,3 +150,10 @@ def test_each_quantity_emits_only_the_names_it_declares(quantity):
     assert {r["stat"] for m in measures for r in m} <= set(quantity.stats)
     assert {h["quantity"] for m in measures for h in m.histograms} == set(quantity.histograms)
     assert any(True for m in measures for _ in m)
+
+
+def test_the_names_are_read_without_torch():
+    """Readers (the diagnosis, theory, a study's claims) import the constants without torch."""
+    done = subprocess.run([sys.executable, "-c", "import sys, depthlab.probe.quantities; print('torch' in sys.modules)"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
