@@ -48,6 +48,7 @@ from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS, Activation
 from depthlab.nets.init import INITS
+from depthlab.probe.quantities import ACTIVATION_MEAN, BACKPROP_GRAD_STD, SATURATED_FRACTION, UPDATE_RATIO
 from depthlab.store import ProbeLog, RunDir
 
 if TYPE_CHECKING:
@@ -279,7 +280,7 @@ def _gradient_ratio(facts: Facts, probes: ProbeLog) -> list[Finding]:
     layers = [layer for layer in facts.activations if layer in probes.layers]
     if len(layers) < 2:
         return []
-    bottom, top = (_finite_series(probes, "backprop_grad_std", layer) for layer in (layers[0], layers[-1]))
+    bottom, top = (_finite_series(probes, BACKPROP_GRAD_STD, layer) for layer in (layers[0], layers[-1]))
     ratios = {step: bottom[step] / top[step] for step in sorted(bottom.keys() & top.keys()) if top[step] > 0}
     if not ratios:
         return []
@@ -318,7 +319,7 @@ def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
         layers = {layer: a for layer, a in facts.activations.items() if a.saturation == kind and layer in probes.layers}
         over, lasting, rules = [], False, []
         for layer, activation in layers.items():
-            fractions = _finite_series(probes, "saturated_fraction", layer)
+            fractions = _finite_series(probes, SATURATED_FRACTION, layer)
             crossing = next((step for step, value in fractions.items() if value > limit), None)
             if crossing is None:
                 continue
@@ -326,7 +327,7 @@ def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
             lasting |= fractions[last] > limit
             note = ""
             if activation.name == "sigmoid" and layer == list(facts.activations)[-1]:
-                mean = _finite_series(probes, "activation_mean", layer).get(crossing, 1.0)
+                mean = _finite_series(probes, ACTIVATION_MEAN, layer).get(crossing, 1.0)
                 if mean < 0.5:
                     note = (" near 0, as Glorot & Bengio (2010, Figure 2) saw the top sigmoid layer saturate early "
                             "and recover only slowly")
@@ -363,7 +364,7 @@ def _saturation_advice(facts: Facts, kind: str, activations: list[Activation]) -
 
 def _update_size(facts: Facts, probes: ProbeLog) -> list[Finding]:
     medians = {layer: float(np.median(list(values.values())))
-               for layer in probes.layers if (values := _finite_series(probes, "update_ratio", layer))}
+               for layer in probes.layers if (values := _finite_series(probes, UPDATE_RATIO, layer))}
     if not medians:
         return []
     findings = []

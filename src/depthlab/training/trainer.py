@@ -203,15 +203,14 @@ class Trainer:
 
     def measure_probe(self) -> None:
         start = time.perf_counter()
-        rows = self.probe.measure(self.update, **self.schedule.measure(self.update))
-        histograms = self.probe.histograms_at(self.update)
-        self.run.append_probes(rows, histograms)
+        measure = self.probe.measure(self.update, **self.schedule.measure(self.update))
+        self.run.append_probes(measure.rows, measure.histograms)
         self.probe_seconds += time.perf_counter() - start
         if self.config.tensorboard:
             if self.tensorboard is None:
                 from depthlab.probe.tensorboard import TensorBoardWriter
                 self.tensorboard = TensorBoardWriter(self.run.tensorboard_dir)
-            self.tensorboard.write(rows, histograms, self.update)
+            self.tensorboard.write(measure.rows, measure.histograms, measure.update)
 
     # -- the loop ------------------------------------------------------------------------
     def fit(self) -> RunResult:

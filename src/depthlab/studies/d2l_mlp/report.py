@@ -10,6 +10,7 @@ import numpy as np
 
 from depthlab.data.registry import DATASETS
 from depthlab.data.synthetic import true_polynomial_weights
+from depthlab.probe.quantities import WEIGHT_NORM
 from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
 from depthlab.report.plotting import new_figure, save_figure
 from depthlab.report.tables import write_table
@@ -115,7 +116,7 @@ def _polynomial_section(runs: dict[str, RunDir], budget: D2LBudget, out: Path) -
 
 
 def _weight_norm(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
-    steps, norms = run.probes.series("weight_norm", "output")
+    steps, norms = run.probes.series(WEIGHT_NORM, "output")
     return np.asarray(steps) / run.config.probe_every, norms
 
 

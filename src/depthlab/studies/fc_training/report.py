@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from depthlab.probe.quantities import ACTIVATION_STD, BACKPROP_GRAD_STD, WEIGHT_GRAD_NORM
 from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
 from depthlab.report.plotting import new_figure, save_figure, updates_axis
 from depthlab.report.tables import write_table
@@ -128,9 +129,9 @@ def _quadratic_section(out: Path) -> Blocks:
 def gradient_norm(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
     """(updates, ‖∂C/∂W‖ over all layers) from the probes: √Σ_l ‖∂C/∂W_l‖²."""
     probes = run.probes
-    if not probes.has("weight_grad_norm"):
+    if not probes.has(WEIGHT_GRAD_NORM):
         return np.array([]), np.array([])
-    per_layer = [probes.series("weight_grad_norm", layer) for layer in probes.layers]
+    per_layer = [probes.series(WEIGHT_GRAD_NORM, layer) for layer in probes.layers]
     per_layer = [(steps, values) for steps, values in per_layer if len(steps)]
     steps = per_layer[0][0]
     total = np.sqrt(np.sum([np.asarray(values[:len(steps)]) ** 2 for _, values in per_layer], axis=0))
@@ -181,7 +182,7 @@ def _batchnorm_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blo
     rows, spreads = [], {}
     for label, run in pair.items():
         end = run.probes.updates[-1]
-        gradients, activations = _per_layer(run, "backprop_grad_std", end), _per_layer(run, "activation_std", end)
+        gradients, activations = _per_layer(run, BACKPROP_GRAD_STD, end), _per_layer(run, ACTIVATION_STD, end)
         spreads[label] = _spread(gradients)
         axes[0][0].plot(layers, gradients, "o-", label=f"{label} batch norm")
         axes[0][1].plot(layers, activations, "o-", label=f"{label} batch norm")
@@ -210,7 +211,7 @@ def _activation_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Bl
     rows, ratios, errors = [], {}, {}
     for activation, init in ACTIVATION_INITS.items():
         run = runs[f"activations/{activation}"]
-        gradients = _per_layer(run, "backprop_grad_std", 0)
+        gradients = _per_layer(run, BACKPROP_GRAD_STD, 0)
         ratios[activation] = float(gradients[0] / gradients[-1])
         errors[activation] = final_error(run)
         axes[0][0].plot(layers, gradients, "o-", label=f"{activation} ({init})")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from depthlab.nets.activations import SATURATION_MARGIN
+from depthlab.probe.quantities import ACTIVATION_MEAN, ACTIVATION_P98, BACKPROP_GRAD_STD, SATURATED_FRACTION
 from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.report.html import ReportFigure, Verdict
 from depthlab.store import RunDir, final_test_error, run_problem, usable_runs
@@ -93,7 +94,7 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: ReportFigure | N
     layers = probes.hidden_layers()
     if len(layers) < 2:
         return _cannot(claim, "A network with one hidden layer has no lower layer.", figure)
-    steps, top = probes.series("activation_mean", layers[-1])
+    steps, top = probes.series(ACTIVATION_MEAN, layers[-1])
     if len(steps) < MIN_PROBES:
         return _cannot(claim, f"Only {len(steps)} probe steps.", figure)
     budget = f"within {steps[-1]} updates"
@@ -104,7 +105,7 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: ReportFigure | N
         if steps[-1] < ABSENCE_MIN_UPDATES:
             return _cannot(claim, evidence + f" A run under {ABSENCE_MIN_UPDATES} updates is too short to rule "
                            "it out.", figure)
-        final = probes.values_at("activation_mean", int(steps[-1]))
+        final = probes.values_at(ACTIVATION_MEAN, int(steps[-1]))
         if top[-1] < top[-MIN_PROBES] and top[-1] < min(final[layer] for layer in layers[:-1]):
             return _cannot(claim, evidence + f" It is still falling at the end (from {top[0]:.3g} at update "
                            f"{steps[0]} to {top[-1]:.3g}), below every lower layer "
@@ -112,7 +113,7 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: ReportFigure | N
                            figure)
         return Verdict(claim, NOT_REPRODUCED, evidence, figure)
     first = int(saturated[0])
-    lower = probes.values_at("activation_mean", first)
+    lower = probes.values_at(ACTIVATION_MEAN, first)
     lower_means = [lower[layer] for layer in layers[:-1]]
     evidence = (f"The mean activation of the top layer ({layers[-1]}) first fell to ≤ {SIGMOID_SATURATED_MEAN} "
                 f"at update {first} ({budget}; early = the first {EARLY_FRACTION:.0%}); the lower layers' means "
@@ -137,7 +138,7 @@ def tanh_saturates_layer_by_layer(tanh: RunDir | None, figure: ReportFigure | No
     layers = probes.hidden_layers()
     first: dict[str, int] = {}
     for layer in layers:
-        steps, p98 = probes.series("activation_p98", layer)
+        steps, p98 = probes.series(ACTIVATION_P98, layer)
         if len(steps) < MIN_PROBES:
             return _cannot(claim, f"Only {len(steps)} probe steps.", figure)
         reached = steps[p98 >= SATURATED_P98]
@@ -161,7 +162,7 @@ def tanh_saturates_layer_by_layer(tanh: RunDir | None, figure: ReportFigure | No
 def _final_saturation(run: RunDir) -> tuple[int, list[float]]:
     probes = run.probes
     last = probes.updates[-1]
-    fractions = probes.values_at("saturated_fraction", last)
+    fractions = probes.values_at(SATURATED_FRACTION, last)
     return last, [fractions[layer] for layer in probes.hidden_layers()]
 
 
@@ -191,7 +192,7 @@ def softsign_saturates_less(tanh: RunDir | None, softsign: RunDir | None,
 def _shrink_factor(run: RunDir) -> tuple[list[float], float]:
     """std of ∂C/∂s per hidden layer at step 0 and the per-layer factor (std_1/std_L)^(1/(L−1))."""
     probes = run.probes
-    stds = probes.values_at("backprop_grad_std", 0)
+    stds = probes.values_at(BACKPROP_GRAD_STD, 0)
     layers = probes.hidden_layers()
     values = [stds[layer] for layer in layers]
     return values, (values[0] / values[-1]) ** (1 / (len(values) - 1)) if len(values) > 1 else math.nan

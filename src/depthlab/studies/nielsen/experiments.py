@@ -39,6 +39,7 @@ from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
 from depthlab.grid import RunSpec
 from depthlab.probe import Probe
+from depthlab.probe.quantities import BIAS_GRAD_NORM
 from depthlab.studies.datasets import first_available, subset
 from depthlab.studies.nielsen import NielsenBudget
 from depthlab.studies.study import Plan
@@ -87,7 +88,7 @@ def learning_speed_at_init(dataset: FixedDataset, hidden_layers: int, seeds: int
     for seed in range(seeds):
         model = build_model(config.replace(seed=seed), dataset)
         rows = Probe(model, x, y, COSTS.get(COST).loss, jacobian_examples=0, layer_names="positions").measure(0)
-        norms = {row["layer"]: row["value"] for row in rows if row["stat"] == "bias_grad_norm"}
+        norms = {row["layer"]: row["value"] for row in rows if row["stat"] == BIAS_GRAD_NORM}
         speeds.append([norms[f"layer {k}"] for k in range(1, hidden_layers + 1)])
     return np.array(speeds)
 
