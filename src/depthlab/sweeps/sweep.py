@@ -97,7 +97,8 @@ def write_sweep_report(out: str | Path, metric: str | None = None) -> Path:
     """(Re)write ``summary.csv`` and ``report.html`` of the sweep in ``out`` from its
     store; ``metric`` is the heat map's (default: validation error, or validation cost
     for a regression)."""
-    from depthlab.report.html import ReportFigure, Section, Table, write_report
+    from depthlab.report.document import ReportFigure, Section, Table
+    from depthlab.report.html import write_report
     from depthlab.report.plotting import heat_map, new_figure, save_figure
     from depthlab.report.tables import write_table
     from depthlab.store import RunDir

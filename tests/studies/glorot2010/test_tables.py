@@ -53,7 +53,7 @@ def test_table1_sets_ours_beside_the_paper(tmp_path):
 
 
 def test_percentages_print_with_two_decimals_in_the_page_and_the_markdown(tmp_path):
-    from depthlab.report.html import format_cell
+    from depthlab.report.document import format_cell
     from depthlab.report.tables import write_table
 
     assert (format_cell(16.0, "Tanh ours (%)"), format_cell(14.654, "Tanh paper (%)")) == ("16.00", "14.65")

@@ -10,7 +10,8 @@ import numpy as np
 
 from depthlab.data.registry import DATASETS
 from depthlab.data.synthetic import true_polynomial_weights
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
+from depthlab.report.document import ReportFigure, Section, Table, Verdict
+from depthlab.report.html import write_report
 from depthlab.report.plotting import new_figure, save_figure
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir

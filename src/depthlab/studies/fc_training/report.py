@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
+from depthlab.report.document import ReportFigure, Section, Table, Verdict
+from depthlab.report.html import write_report
 from depthlab.report.plotting import new_figure, save_figure, updates_axis
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir

@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 
 from depthlab.data.registry import DATASETS
 from depthlab.references import GLOROT_TABLE1
-from depthlab.report.html import ReportFigure
+from depthlab.report.document import ReportFigure
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store import RunDir, usable_runs
 from depthlab.studies.glorot2010.cost_surface import (

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from depthlab.references import GLOROT_DEPTH, GLOROT_UPDATES, GLOROT_WIDTH
-from depthlab.report.html import Section, Table, write_report
+from depthlab.report.document import Section, Table
+from depthlab.report.html import write_report
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
 from depthlab.store.run import environment

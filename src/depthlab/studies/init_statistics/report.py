@@ -12,7 +12,8 @@ from torch import Tensor
 
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.references import LECTURE_STD
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
+from depthlab.report.document import ReportFigure, Section, Table, Verdict
+from depthlab.report.html import write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir

@@ -16,7 +16,8 @@ from depthlab.references import (
     NIELSEN_INIT_SPEED,
     NIELSEN_TRAINING_RATIO,
 )
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
+from depthlab.report.document import Outcome, ReportFigure, Section, Table, Verdict
+from depthlab.report.html import write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
@@ -60,7 +61,7 @@ def _init_speed_results(init_speeds: dict[int, np.ndarray], out: Path) -> Blocks
     ratios = ", ".join(f"{d} layers: {s.mean(0)[-1] / s.mean(0)[0]:.3g} (Nielsen {n[-1] / n[0]:.3g})"
                        for (d, s), n in zip(init_speeds.items(), NIELSEN_INIT_SPEED.values()))
     verdict = Verdict("At initialization every hidden layer learns faster than the one below it (Nielsen, ch. 5).",
-                      "reproduced" if increasing else "not reproduced", f"Last/first layer speed ratio: {ratios}.")
+                      Outcome.REPRODUCED if increasing else Outcome.NOT_REPRODUCED, f"Last/first layer speed ratio: {ratios}.")
     return [f"‖∂C/∂b^l‖ with C averaged over the first {SPEED_EXAMPLES} training images; mean ± std over "
             f"{seeds} initializations (seeds 0–{seeds - 1}).",
             ReportFigure(png, "Learning speed per hidden layer at initialization, ours beside Nielsen's."),
@@ -83,7 +84,7 @@ def _training_speed_results(speeds: np.ndarray, out: Path) -> Blocks:
     median = float(np.median(ratio))
     close = NIELSEN_TRAINING_RATIO / RATIO_TOLERANCE <= median <= NIELSEN_TRAINING_RATIO * RATIO_TOLERANCE
     verdict = Verdict("During training the first hidden layer stays about 100× slower than the last (Nielsen).",
-                      "reproduced" if close else "not reproduced",
+                      Outcome.REPRODUCED if close else Outcome.NOT_REPRODUCED,
                       f"Last/first ratio over {len(speeds)} epochs: median {median:.3g}, from {ratio.min():.3g} "
                       f"to {ratio.max():.3g} (reproduced when the median is within {RATIO_TOLERANCE:g}× of 100).")
     shown = sorted({*range(0, len(rows), max(1, len(rows) // 5)), len(rows) - 1})
@@ -121,11 +122,11 @@ def _accuracy_results(runs: dict[int, RunDir], budget: NielsenBudget, out: Path)
     evidence = (f"Best of 1–2 hidden layers {shallow:.2f} %, best of 3–4 {deep:.2f} % "
                 f"(depth helps when the deeper nets gain more than {DEPTH_GAIN} points).")
     if budget.depth_epochs < NIELSEN_EPOCHS or budget.depth_train_size is not None:
-        verdict = "cannot show"
+        verdict = Outcome.CANNOT_SHOW
         evidence += (f" The budget trains less than Nielsen's {NIELSEN_EPOCHS} epochs on 50,000 images, which "
                      "handicaps the deeper nets, slower to learn.")
     else:
-        verdict = "reproduced" if deep <= shallow + DEPTH_GAIN else "not reproduced"
+        verdict = Outcome.REPRODUCED if deep <= shallow + DEPTH_GAIN else Outcome.NOT_REPRODUCED
     return [ReportFigure(png, "Validation accuracy against depth, ours beside Nielsen's; right: during training."),
             Table(rows, "Validation accuracy (%) after training (accuracy_vs_depth.csv)"),
             Verdict("More than two hidden layers does not improve accuracy (Nielsen: 96.48, 96.90, 96.57, "

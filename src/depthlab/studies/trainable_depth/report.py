@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from depthlab.report.html import ReportFigure, Section, Table, write_report
+from depthlab.report.document import ReportFigure, Section, Table
+from depthlab.report.html import write_report
 from depthlab.report.plotting import heat_map, new_figure, save_figure
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
