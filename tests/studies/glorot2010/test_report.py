@@ -10,8 +10,8 @@ import pytest
 from depthlab.cli import main
 from depthlab.references import GLOROT_TABLE1
 from depthlab.report.document import Outcome
-from depthlab.studies.glorot2010 import BUDGETS
-from depthlab.studies.glorot2010.grid import CONFIGURATIONS, grid
+from depthlab.studies.glorot2010.budgets import BUDGETS
+from depthlab.studies.glorot2010.plan import CONFIGURATIONS, grid
 
 FIGURES = [f"figure{n:02d}" for n in range(1, 13)] + ["figure_theory"]
 

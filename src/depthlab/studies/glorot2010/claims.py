@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from depthlab.data.shapeset import MAJORITY_CLASS_ERROR
 from depthlab.nets.activations import SATURATION_MARGIN
 from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.report.document import Outcome, ReportFigure, Verdict
@@ -341,8 +342,6 @@ def sigmoid_at_majority_error(sigmoid: RunDir | None, figure: ReportFigure | Non
     |z| < SIGNIFICANCE_Z reproduced, z ≤ −SIGNIFICANCE_Z (significantly better: it learned)
     not reproduced; above the level by as much cannot show (worse than answering one class,
     a broken run)."""
-    from depthlab.data.shapeset import MAJORITY_CLASS_ERROR
-
     claim = f"Sigmoid on Shapeset errs at the majority-class level ({100 * MAJORITY_CLASS_ERROR:.1f}%; paper 82.61%)."
     problem = run_problem(sigmoid)
     error = None if problem else final_test_error(sigmoid)

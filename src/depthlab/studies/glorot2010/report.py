@@ -14,7 +14,7 @@ from depthlab.store.run import environment
 from depthlab.studies.glorot2010.claims import glorot2010_verdicts
 from depthlab.studies.glorot2010.cost_surface import cost_surface
 from depthlab.studies.glorot2010.figures import figure_1, glorot2010_figures
-from depthlab.studies.glorot2010.grid import chosen_runs
+from depthlab.studies.glorot2010.plan import chosen_runs
 from depthlab.studies.glorot2010.tables import jacobian_table, selection_table, table1
 from depthlab.studies.study import Plan
 
