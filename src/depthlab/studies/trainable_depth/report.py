@@ -15,7 +15,7 @@ from depthlab.report.tables import write_table
 from depthlab.store import RunDir
 from depthlab.studies.study import Plan
 from depthlab.studies.trainable_depth import claims, figures
-from depthlab.studies.trainable_depth.budgets import DECIDING_UPDATES
+from depthlab.studies.trainable_depth.budgets import DECIDING_UPDATES, DepthBudget
 from depthlab.studies.trainable_depth.plan import LR, run_name
 from depthlab.theory import critical_sigma_w2, trainable_depth
 
@@ -26,7 +26,7 @@ def training_accuracy(run: RunDir) -> float:
     return 1 - float(errors[-1]) if errors and (run.final or {}).get("status") == "completed" else float("nan")
 
 
-def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
+def report(plan: Plan[DepthBudget], runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
     """Read every cell, draw the heat map with the theory line and write ``report.html``."""
     budget = plan.budget
     sigma_w2s, depths = np.array(budget.sigma_w2s), np.array(budget.depths)
