@@ -50,7 +50,8 @@ from depthlab.probe.quantities import (
 )
 from depthlab.references import GLOROT_JACOBIAN
 from depthlab.report.diagnosis import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW, Finding, diagnose_run
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
+from depthlab.report.document import ReportFigure, Section, Table, Verdict
+from depthlab.report.html import write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store import ProbeLog, RunDir
 from depthlab.theory.comparison import (

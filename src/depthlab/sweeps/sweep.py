@@ -21,7 +21,8 @@ import numpy as np
 from depthlab.errors import DepthlabError
 from depthlab.grid import RunSpec, Stacking, check_backend
 from depthlab.registry import Choice
-from depthlab.report.html import ReportFigure, Section, Table, write_report
+from depthlab.report.document import ReportFigure, Section, Table
+from depthlab.report.html import write_report
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
 from depthlab.store.files import read_object, write_json

@@ -22,7 +22,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
+from depthlab.data.figure import draw_grid
 from depthlab.data.registry import DATASETS
+from depthlab.data.shapeset import CLASS_NAMES, generate
 from depthlab.probe.quantities import (
     ACTIVATION_HIST,
     ACTIVATION_MEAN,
@@ -34,7 +36,7 @@ from depthlab.probe.quantities import (
     WEIGHT_GRAD_STD,
 )
 from depthlab.references import GLOROT_TABLE1
-from depthlab.report.html import ReportFigure
+from depthlab.report.document import ReportFigure
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store import RunDir, usable_runs
 from depthlab.studies.glorot2010.cost_surface import (
@@ -92,9 +94,6 @@ def _save(fig, out_dir: str | Path, stem: str, caption: str, drawn: Series) -> D
 
 def figure_1(out_dir: Path) -> ReportFigure:
     """Figure 1: example Shapeset-3×2 images with their class."""
-    from depthlab.data.figure import draw_grid
-    from depthlab.data.shapeset import CLASS_NAMES, generate
-
     x, y = generate(24, seed=2010)
     out_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "svg"):

@@ -10,7 +10,7 @@ from depthlab.data.registry import DATASETS, available_datasets
 from depthlab.errors import DepthlabError
 from depthlab.grid import RunSpec
 from depthlab.store import RunDir, best_by_validation
-from depthlab.studies.glorot2010 import Budget
+from depthlab.studies.glorot2010.budgets import GlorotBudget
 from depthlab.studies.study import Plan
 
 CONFIGURATIONS: dict[str, tuple[str, str]] = {
@@ -44,7 +44,7 @@ def run_name(dataset: str, label: str, lr: float) -> str:
     return f"{dataset}/{label.lower().replace(' ', '-')}/lr{lr:g}"
 
 
-def grid(budget: Budget, datasets: list[str], data_dir: str | None = None) -> list[RunSpec]:
+def grid(budget: GlorotBudget, datasets: list[str], data_dir: str | None = None) -> list[RunSpec]:
     """Every run of the reproduction: data set × configuration × learning rate."""
     specs = []
     for dataset in datasets:
@@ -62,15 +62,15 @@ def grid(budget: Budget, datasets: list[str], data_dir: str | None = None) -> li
     return specs
 
 
-def plan(budget_name: str, budget: Budget, out: Path, data_dir: str | None = None,
-         datasets: list[str] | None = None) -> Plan:
+def plan(budget_name: str, budget: GlorotBudget, out: Path, data_dir: str | None = None,
+         datasets: list[str] | None = None) -> Plan[GlorotBudget]:
     """The reproduction on ``datasets`` (default: every one available)."""
     chosen = choose_datasets(datasets, data_dir)
     return Plan("glorot2010", budget_name, budget, {"datasets": chosen, "data_dir": data_dir},
                 grid(budget, chosen, data_dir))
 
 
-def chosen_runs(runs: dict[str, RunDir], datasets: list[str], budget: Budget) -> dict[str, dict[str, RunDir]]:
+def chosen_runs(runs: dict[str, RunDir], datasets: list[str], budget: GlorotBudget) -> dict[str, dict[str, RunDir]]:
     """For each data set and configuration, the run whose learning rate won on validation."""
     chosen: dict[str, dict[str, RunDir]] = {}
     for dataset in datasets:

@@ -1,46 +1,20 @@
-"""`depthlab reproduce trainable-depth`: the rule both ways, the grid's configurations,
-the smoke report with its theory line, and the same grid on Ray."""
+"""`depthlab reproduce trainable-depth --smoke`: the table beside the theory, the report
+with its theory line, and the same grid on Ray."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from depthlab.data import download
-from depthlab.nets.init import BIAS_INITS, INITS
 from depthlab.store.run import RunDir
 from depthlab.studies import reproduce
-from depthlab.studies.trainable_depth import BUDGETS, claims
-from depthlab.studies.trainable_depth import experiments as study
+from depthlab.studies.trainable_depth.budgets import BUDGETS
 from depthlab.theory import trainable_depth
 
 
 @pytest.fixture(scope="module")
 def smoke(smoke_reproduction):
     return smoke_reproduction("trainable-depth")
-
-
-def test_the_rule_counts_agreement_with_the_line_both_ways():
-    depths, line = np.array([4, 16, 64]), np.array([10.0, 50.0])
-    follows = np.array([[0.8, 0.9], [0.1, 0.7], [0.1, 0.1]])  # trains below the line only
-    assert claims.follows_theory(follows, depths, line, True).verdict == "reproduced"
-    against = np.array([[0.1, 0.1], [0.8, 0.1], [0.9, 0.9]])
-    verdict = claims.follows_theory(against, depths, line, True)
-    assert verdict.verdict == "not reproduced" and "3 trained beyond the line, 3 failed within it" in verdict.evidence
-    assert claims.follows_theory(follows, depths, line, False).verdict == "cannot show"
-    diverged = np.where(follows > 0.5, follows, np.nan)  # a diverged run counts as not trained
-    assert claims.follows_theory(diverged, depths, line, True).verdict == "reproduced"
-
-
-def test_each_cell_is_the_mean_field_parameterization(tmp_path, study_data):
-    budget = BUDGETS["smoke"]
-    plan = study.plan("smoke", budget, tmp_path, data_dir=str(study_data))
-    assert [s.name for s in plan.runs] == ["sw1/depth4", "sw1/depth16", "sw4/depth4", "sw4/depth16"]
-    config = plan.runs[2].config
-    assert (config.activation, config.width, config.depth, config.eval_train) == ("tanh", 16, 4, True)
-    w = INITS.get(config.init)
-    assert w.variance(16, 16) == pytest.approx(4.0 / 16)
-    assert BIAS_INITS.get(config.bias_init).variance == pytest.approx(budget.sigma_b2)
 
 
 def test_smoke_table_holds_every_cell_beside_the_theory(smoke, read_csv):

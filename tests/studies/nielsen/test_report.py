@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
-from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
 from depthlab.studies import reproduce
-from depthlab.studies.nielsen import BUDGETS
-from depthlab.studies.nielsen import experiments as study
+from depthlab.studies.nielsen import plan as study
+from depthlab.studies.nielsen.budgets import BUDGETS
 
 FAKE_TRAIN, FAKE_TEST = 11_000, 500  # 1000 training images once the 10,000 validation ones are held out
 STEMS = ("learning_speed_init", "learning_speed_training", "accuracy_vs_depth")
@@ -21,23 +19,9 @@ SECTIONS = ("Setup", "Learning speed at initialization", "Learning speed during 
 
 
 @pytest.fixture(scope="module")
-def fake_mnist(study_data):
-    return DATASETS.get("mnist").load(study_data)
-
-
-@pytest.fixture(scope="module")
 def smoke(smoke_reproduction):
     result = smoke_reproduction("nielsen-ch5")
     return result.out, result.report
-
-
-def test_nielsen_config_is_his_setup():
-    config = study.nielsen_config(3, "mnist", 50_000)
-    assert config.hidden_widths == [30, 30, 30]
-    assert (config.activation, config.init, config.bias_init, config.cost) == \
-        ("sigmoid", "lecun-normal", "normal", "binary-cross-entropy")
-    assert (config.optimizer, config.lr, config.batch_size) == ("sgd", 0.1, 10)
-    assert config.weight_decay == pytest.approx(5.0 / 50_000)
 
 
 def test_smoke_writes_every_figure_in_png_and_svg(smoke, assert_figures):
@@ -78,27 +62,6 @@ def test_smoke_report_embeds_figures_and_has_every_section(smoke, read_study_rep
     text = read_study_report(report, STEMS, SECTIONS)
     assert "Budget &#x27;smoke&#x27;. Data: mnist from" in text
     assert "cannot show" in text  # one epoch on 1000 images cannot decide whether depth helps
-
-
-def test_learning_speed_at_init_grows_toward_the_output(fake_mnist):
-    speeds = study.learning_speed_at_init(fake_mnist, 4, seeds=2).mean(0)
-    assert np.all(np.diff(speeds) > 0)
-    assert speeds[-1] / speeds[0] > 3
-
-
-def test_full_batch_training_reads_the_probes_learning_speed_at_epoch_0(fake_mnist):
-    at_init = study.learning_speed_at_init(fake_mnist, study.SPEED_DEPTH, seeds=1)[0]
-    training = study.learning_speed_in_training(fake_mnist, epochs=3)
-    assert training.shape == (3, study.SPEED_DEPTH)
-    assert training[0] == pytest.approx(at_init, rel=1e-5)
-    assert not np.allclose(training[2], training[0])
-
-
-def test_mnist_is_preferred_and_fashion_mnist_is_the_fallback(isolated_roots, write_mnist):
-    write_mnist(isolated_roots / "fashion-mnist", n_train=2, n_test=1)
-    assert study.choose_dataset(str(isolated_roots)) == "fashion-mnist"
-    write_mnist(isolated_roots / "mnist", n_train=2, n_test=1)
-    assert study.choose_dataset(str(isolated_roots)) == "mnist"
 
 
 def test_missing_data_is_a_one_line_error_naming_both(isolated_roots):

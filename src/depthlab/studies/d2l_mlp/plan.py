@@ -2,7 +2,7 @@
 
 1. MLP on Fashion-MNIST (its implementation section): 784-256-10 ReLU, weights N(0, 0.01²), biases 0,
    cross-entropy, SGD η = 0.1, minibatch 256, 10 epochs; once with ``nn`` modules (a
-   trainer run) and once from scratch (:func:`mlp_from_scratch`: hand-written ReLU and
+   trainer run) and once from scratch (:func:`.scratch.mlp_from_scratch`: hand-written ReLU and
    parameters) on the same minibatches.
 2. Under- and overfitting (model selection): a linear model on ``polynomial:features=K`` for
    K = 4 (the true degree), 2 (too few) and 20 (too many), squared error, SGD η = 0.01,
@@ -30,15 +30,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from torch.nn import functional as F
-
 from depthlab.config import TrainConfig
-from depthlab.data.base import FixedDataset
 from depthlab.data.registry import DATASETS
 from depthlab.grid import RunSpec
-from depthlab.studies.d2l_mlp import D2LBudget
+from depthlab.studies.d2l_mlp.budgets import D2LBudget
 from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
 from depthlab.studies.study import Plan
 
@@ -91,7 +86,7 @@ def lambda_name(weight_decay: float) -> str:
     return f"lambda{weight_decay:g}"
 
 
-def plan(budget_name: str, budget: D2LBudget, out: Path, data_dir: str | None = None) -> Plan:
+def plan(budget_name: str, budget: D2LBudget, out: Path, data_dir: str | None = None) -> Plan[D2LBudget]:
     """Every trainer run of the chapter: the MLP, the dropout pair, the three polynomial
     fits, the weight-decay fits of every candidate λ and their 5 × 5 K-fold fits."""
     name = fashion_mnist_or_mnist(data_dir, "d2l")
@@ -111,65 +106,3 @@ def plan(budget_name: str, budget: D2LBudget, out: Path, data_dir: str | None = 
         specs += [RunSpec(f"kfold/{lambda_name(weight_decay)}/fold{k}",
                           decay_config(weight_decay, budget.decay_epochs, fold=k)) for k in range(1, FOLDS + 1)]
     return Plan("d2l-mlp", budget_name, budget, {"dataset": name, "data_dir": data_dir, "images": images}, specs)
-
-
-def scratch_parameters(seed: int = 0, inputs: int = 784, classes: int = 10) -> list[torch.Tensor]:
-    """The chapter's hand-made parameters: W1 = 0.01·N(0, 1) (inputs × 256), b1 = 0,
-    W2 = 0.01·N(0, 1) (256 × classes), b2 = 0, drawn from ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-    return [torch.randn(inputs, MLP_WIDTH, generator=generator) * WEIGHT_STD, torch.zeros(MLP_WIDTH),
-            torch.randn(MLP_WIDTH, classes, generator=generator) * WEIGHT_STD, torch.zeros(classes)]
-
-
-def relu(x: torch.Tensor) -> torch.Tensor:
-    """max(x, 0), written out as the chapter does."""
-    return torch.max(x, torch.zeros_like(x))
-
-
-def scratch_net(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """O = ReLU(X W1 + b1) W2 + b2 on flattened images."""
-    w1, b1, w2, b2 = params
-    return relu(x.reshape(len(x), -1) @ w1 + b1) @ w2 + b2
-
-
-@torch.no_grad()
-def accuracy(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
-    return (scratch_net(params, x).argmax(1) == y).float().mean().item()
-
-
-def mlp_from_scratch(dataset: FixedDataset, epochs: int, seed: int = 0,
-                     params: list[torch.Tensor] | None = None) -> list[dict[str, float]]:
-    """Train the chapter's from-scratch MLP (SGD η = 0.1, minibatch 256) on the minibatch
-    stream a trainer run of ``seed`` reads; ``params`` (W1, b1, W2, b2) replace
-    :func:`scratch_parameters`. Per epoch, as the chapter's training loop reports it:
-    the training loss and accuracy averaged over the epoch's minibatches, and the test
-    accuracy at its end."""
-    params = [p.detach().clone().requires_grad_() for p in (params or scratch_parameters(seed, dataset.input_dim,
-                                                                                 dataset.num_classes))]
-    optimizer = torch.optim.SGD(params, lr=MLP_LR)
-    batches = dataset.train_batches(BATCH, seed)
-    per_epoch = dataset.updates_per_epoch(BATCH)
-    rows = []
-    for epoch in range(1, epochs + 1):
-        loss_sum, correct, seen = 0.0, 0, 0
-        for _ in range(per_epoch):
-            x, y = next(batches)
-            logits = scratch_net(params, x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
-        rows.append({"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                     "test_accuracy": accuracy(params, *dataset.test)})
-    return rows
-
-
-def sigmoid_gradient(points: int = 161) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, σ(x), σ′(x)) on :data:`SIGMOID_RANGE`, the gradient by autograd."""
-    x = torch.linspace(*SIGMOID_RANGE, points, dtype=torch.float64, requires_grad=True)
-    y = torch.sigmoid(x)
-    (grad,) = torch.autograd.grad(y.sum(), x)
-    return x.detach().numpy().round(12) + 0.0, y.detach().numpy(), grad.numpy()  # + 0.0: no −0

@@ -5,8 +5,8 @@
    init, each at every learning rate of its grid (:data:`LEARNING_RATES`); the best is
    the one with the lowest final training cost. The same six descend the
    ill-conditioned quadratic f(x) = 0.1x₁² + 2x₂² (the d2l momentum section's) from
-   (−5, −2) for 40 steps, each at the best rate of its grid (:data:`QUADRATIC_RATES`) by
-   the final f (:func:`descend_quadratic`).
+   (−5, −2) for 40 steps, each at the best rate of its grid (:data:`.quadratic.QUADRATIC_RATES`)
+   by the final f (:func:`.quadratic.descend_quadratic`).
 2. Gradient clipping: 10 × 128 ReLU with He init at η = 1: its gradients blow up within
    a few updates; the same net with the global gradient norm clipped to 1 (Pascanu et
    al. 2013). The gradient norm over updates is read from the probes (on the probe set,
@@ -24,16 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from depthlab.config import TrainConfig
 from depthlab.data.registry import DATASETS
 from depthlab.grid import RunSpec
 from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
-from depthlab.studies.fc_training import FCBudget
+from depthlab.studies.fc_training.budgets import FCBudget
 from depthlab.studies.study import Plan
-from depthlab.training.optim import OPTIMIZERS
 
 BATCH, WIDTH = 64, 128
 OPTIMIZER_DEPTH, DEEP = 5, 10
@@ -44,14 +40,6 @@ MOMENTUM = 0.9
 CLIP_LR, CLIP_NORM = 1.0, 1.0
 DEEP_LR = 0.1
 ACTIVATION_INITS = {"sigmoid": "normalized", "tanh": "normalized", "relu": "he-normal", "leaky-relu": "he-normal"}
-
-QUADRATIC = (0.2, 4.0)
-"""f(x) = ½(0.2x₁² + 4x₂²) = 0.1x₁² + 2x₂²: curvatures 0.2 along the valley, 4 across it."""
-QUADRATIC_START, QUADRATIC_STEPS = (-5.0, -2.0), 40
-QUADRATIC_RATES = {"sgd": (0.05, 0.1, 0.2, 0.3, 0.45), "momentum": (0.003, 0.01, 0.03, 0.1, 0.3),
-                   "nesterov": (0.003, 0.01, 0.03, 0.1, 0.3), "adagrad": (0.1, 0.3, 1.0, 3.0),
-                   "rmsprop": (0.01, 0.03, 0.1, 0.3), "adam": (0.03, 0.1, 0.3, 1.0)}
-"""Each optimizer's grid on the quadratic (SGD is stable below η = 2/4 = 0.5)."""
 
 
 def net_config(dataset: str, budget: FCBudget, depth: int, activation: str, init: str, lr: float,
@@ -69,7 +57,7 @@ def rate_name(lr: float) -> str:
     return f"lr{lr:g}"
 
 
-def plan(budget_name: str, budget: FCBudget, out: Path, data_dir: str | None = None) -> Plan:
+def plan(budget_name: str, budget: FCBudget, out: Path, data_dir: str | None = None) -> Plan[FCBudget]:
     """The 18 optimizer runs, the clipping pair, the four activations and the sigmoid net
     with batch normalization."""
     name = fashion_mnist_or_mnist(data_dir, "fc-training")
@@ -89,42 +77,3 @@ def plan(budget_name: str, budget: FCBudget, out: Path, data_dir: str | None = N
     specs.append(RunSpec("batchnorm/sigmoid", net_config(images, budget, DEEP, "sigmoid", "normalized", DEEP_LR,
                                                          batchnorm=True, **common)))
     return Plan("fc-training", budget_name, budget, {"dataset": name, "data_dir": data_dir}, specs)
-
-
-def descend_quadratic(optimizer: str, lr: float, steps: int = QUADRATIC_STEPS,
-                      start: tuple[float, float] = QUADRATIC_START) -> np.ndarray:
-    """The path (steps + 1, 2) of ``optimizer`` (torch.optim's, as the MLP runs use) at
-    rate ``lr`` on ½(λ₁x₁² + λ₂x₂²) with λ = :data:`QUADRATIC`, in float64."""
-    x = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-    rule = OPTIMIZERS.get(optimizer)
-    step = rule.make([x], lr, MOMENTUM)
-    curvature = torch.tensor(QUADRATIC, dtype=torch.float64)
-    path = [x.detach().clone()]
-    for _ in range(steps):
-        step.zero_grad(set_to_none=True)
-        quadratic(x, curvature).backward()
-        step.step()
-        path.append(x.detach().clone())
-    return torch.stack(path).numpy()
-
-
-def quadratic(x, curvature=QUADRATIC):
-    """½ Σ λᵢ xᵢ² on the last axis (tensors or arrays)."""
-    return 0.5 * (x * x * curvature).sum(-1)
-
-
-def best_quadratic_paths() -> dict[str, tuple[float, np.ndarray]]:
-    """Each optimizer's (rate, path) at the rate of its grid that ends lowest."""
-    best = {}
-    for optimizer, rates in QUADRATIC_RATES.items():
-        paths = {lr: descend_quadratic(optimizer, lr) for lr in rates}
-        ends = {lr: float(quadratic(path[-1], np.array(QUADRATIC))) for lr, path in paths.items()}
-        lr = min(rates, key=lambda r: ends[r] if np.isfinite(ends[r]) else np.inf)
-        best[optimizer] = (lr, paths[lr])
-    return best
-
-
-def reversals(path: np.ndarray) -> int:
-    """How often the step across the valley (along x₂) turns back: the zig-zag."""
-    steps = np.sign(np.diff(path[:, 1]))
-    return int(np.count_nonzero(steps[1:] * steps[:-1] < 0))

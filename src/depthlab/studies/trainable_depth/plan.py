@@ -13,7 +13,7 @@ from depthlab.data.registry import DATASETS
 from depthlab.grid import RunSpec
 from depthlab.studies.datasets import fashion_mnist_or_mnist, subset
 from depthlab.studies.study import Plan
-from depthlab.studies.trainable_depth import DepthBudget
+from depthlab.studies.trainable_depth.budgets import DepthBudget
 
 LR, BATCH = 0.01, 64
 
@@ -31,7 +31,7 @@ def run_name(sigma_w2: float, depth: int) -> str:
     return f"sw{sigma_w2:g}/depth{depth}"
 
 
-def plan(budget_name: str, budget: DepthBudget, out: Path, data_dir: str | None = None) -> Plan:
+def plan(budget_name: str, budget: DepthBudget, out: Path, data_dir: str | None = None) -> Plan[DepthBudget]:
     """Every (σ_w², depth) of the budget."""
     name = fashion_mnist_or_mnist(data_dir, "trainable-depth")
     images, _ = subset(DATASETS.get(name).load(data_dir), budget.train_size,
