@@ -44,7 +44,7 @@ def test_run_directory_is_self_describing(tmp_path):
     assert run.config.seed == 3 and run.config.widths is None
     assert run.network.widths == (1024, 64, 64, 9) and run.network.input_shape == (1, 32, 32)
     assert run.env["seed"] == 3 and run.env["torch"] == torch.__version__
-    assert run.env["engine"] in ("fused", "autograd") and run.env["total_updates"] == 100
+    assert run.env["step"] in ("fused", "autograd") and run.env["total_updates"] == 100
     assert run.status == {"status": "completed", "update": 100}
     assert [r["update"] for r in run.metrics() if "train_cost" in r] == [25, 50, 75, 100]
     assert (run.path / "probes.jsonl").is_file() and (run.path / "checkpoint.pt").is_file()
@@ -87,7 +87,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, extra):
     (dict(width=-1), "width -1"),
     (dict(dataset="imagenet"), "unknown dataset 'imagenet'"),
     (dict(epochs=2.0, updates=None), "unlimited stream"),
-    (dict(engine="fused", optimizer="adam"), "--engine fused cannot run"),
+    (dict(step="fused", optimizer="adam"), "--step fused cannot run"),
 ])
 def test_bad_input_leaves_no_run_directory(tmp_path, changes, message):
     with pytest.raises(DepthlabError, match=message):
@@ -103,14 +103,14 @@ def test_existing_run_directory_is_not_overwritten(tmp_path):
     assert (tmp_path / "run" / "keep.txt").read_text() == "mine"
 
 
-def test_engine_choice_is_recorded(tmp_path):
+def test_step_choice_is_recorded(tmp_path):
     data = tiny_dataset()
     fused = train(dict(updates=5, depth=2, width=8, probe=False), out=tmp_path / "a", data=data, progress=False)
     plain = train(dict(updates=5, depth=2, width=8, probe=False, batchnorm=True), out=tmp_path / "b",
                   data=data, progress=False)
     fused_env, plain_env = (json.loads((run.path / "env.json").read_text()) for run in (fused, plain))
-    assert fused_env["engine"] == "fused" and fused_env["kernel"].startswith(("native (", "torch ops ("))
-    assert plain.final["engine"] == "autograd" and plain_env["kernel"] == "torch autograd"
+    assert fused_env["step"] == "fused" and fused_env["kernel"].startswith(("native (", "torch ops ("))
+    assert plain.final["step"] == "autograd" and plain_env["kernel"] == "torch autograd"
 
 
 def test_a_resumed_run_logs_nothing_twice(tmp_path):
@@ -162,12 +162,12 @@ def test_a_linear_model_fits_the_cubic_to_its_true_weights_and_noise_floor(tmp_p
     assert not any("validation_error" in r for r in rows) and any("test_cost" in r for r in rows)
 
 
-@pytest.mark.parametrize("engine", ["fused", "autograd"])
-def test_both_engines_train_a_regression_alike(tmp_path, engine):
-    result = train(dict(REGRESSION, updates=300, engine=engine), out=tmp_path / engine, progress=False)
-    reference = train(dict(REGRESSION, updates=300, engine="autograd"), out=tmp_path / f"{engine}-ref",
+@pytest.mark.parametrize("step", ["fused", "autograd"])
+def test_both_steps_train_a_regression_alike(tmp_path, step):
+    result = train(dict(REGRESSION, updates=300, step=step), out=tmp_path / step, progress=False)
+    reference = train(dict(REGRESSION, updates=300, step="autograd"), out=tmp_path / f"{step}-ref",
                       progress=False)
-    assert result.final["engine"] == engine
+    assert result.final["step"] == step
     assert result.final["test_cost"] == pytest.approx(reference.final["test_cost"], rel=1e-4)
 
 

@@ -6,15 +6,16 @@ import argparse
 import sys
 
 from depthlab.cli import choices
-from depthlab.config import ENGINES, FIELDS, from_mapping, load_config_file
+from depthlab.config import FIELDS, RENAMED, StepName, from_mapping, load_config_file
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.init import BIAS_INITS, INITS
+from depthlab.store.run import Status, recorded_step
 from depthlab.training.costs import COSTS
 from depthlab.training.optim import OPTIMIZERS
 
-EXIT_CODES = {"completed": 0, "diverged": 3, "interrupted": 130}
+EXIT_CODES = {Status.COMPLETED: 0, Status.DIVERGED: 3, Status.INTERRUPTED: 130}
 
 
 def _widths(text: str) -> list[int]:
@@ -67,7 +68,9 @@ def add_parser(sub) -> None:
     g.add_argument("--epochs", type=float, help="passes over a finite training set (instead of --updates)")
     g.add_argument("--weight-decay", type=float, help="L2 coefficient λ")
     g.add_argument("--clip-norm", type=float, help="clip the global gradient norm to this value")
-    g.add_argument("--engine", help=" | ".join(ENGINES) + " (default auto)")
+    g.add_argument("--step", help=" | ".join(StepName.names()) + " (default auto)")
+    for old in RENAMED:  # refused in run(), with a pointer to the new name
+        g.add_argument(f"--{old}", help=argparse.SUPPRESS)
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="cpu | cuda | cuda:N | mps")
     g = p.add_argument_group("measurement")
@@ -84,6 +87,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for old, (new, choices_) in RENAMED.items():
+        if hasattr(args, old):
+            raise DepthlabError(f"--{old} is now --{new}: {choices_}")
     given = {k: v for k, v in vars(args).items() if k in FIELDS}
     progress = not getattr(args, "quiet", False)
     if getattr(args, "resume", None):
@@ -105,13 +111,13 @@ def run(args: argparse.Namespace) -> int:
 
 def report(result) -> None:
     f = result.final
-    if result.status == "diverged":
+    if result.status == Status.DIVERGED:
         print(f"diverged at update {f['diverged_at']} (cost {f['cost']}) -> {result.path}")
         return
     measure = COSTS.get(result.run.config.cost).measure
-    line = (f"{result.status}: {f['update']} updates ({f['engine']}, {f['updates_per_second']} updates/s), "
+    line = (f"{result.status}: {f['update']} updates ({recorded_step(f)}, {f['updates_per_second']} updates/s), "
             f"validation {measure} {f.get(f'validation_{measure}', float('nan')):.4g}, "
             f"test {measure} {f.get(f'test_{measure}', float('nan')):.4g} -> {result.path}")
-    if result.status == "interrupted":
+    if result.status == Status.INTERRUPTED:
         line += f"  (finish with: depthlab train --resume {result.path})"
     print(line, file=sys.stdout)

@@ -9,7 +9,7 @@ from depthlab.store.queries import (
            run_state,
            usable_runs,
 )
-from depthlab.store.run import Network, RunDir
+from depthlab.store.run import Network, RunDir, Status
 
 __all__ = ["Network", "ProbeLog", "RunDir", "best_by_validation", "final_test_error", "run_problem", "run_state",
-           "usable_runs"]
+           "Status", "usable_runs"]

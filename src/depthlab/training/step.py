@@ -1,10 +1,15 @@
-"""The two ways of taking a training step, and the choice between them.
+"""The two ways a run takes a training step (``--step``), and the choice between them.
 
 ``autograd``: forward, ``loss.backward()``, optional gradient clipping, a torch.optim
 step — works for every model and optimizer. ``fused``: depthlab.training.fused, an explicit
 layer-by-layer SGD step for plain MLPs that never materialises weight gradients.
-``auto`` picks fused whenever the run qualifies. Each stepper's ``kernel`` says what runs
-the matrix work (for fused: depthlab's native kernels, or torch ops and why).
+``auto`` picks fused whenever the run qualifies. A run's stepper says its ``name`` (the
+step it takes), its ``kernel`` (what runs the matrix work: for fused, depthlab's native
+kernels, or torch ops and why) and holds its optimizer state (``state_dict``).
+
+The training loop (:func:`depthlab.training.trainer.loop`) steps K runs at once: a stack
+(:class:`depthlab.training.stacked.StackedSGD`), or one run as a stack of one
+(:class:`StackOfOne`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from depthlab.config import TrainConfig
+from depthlab.config import StepName, TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.training.costs import Cost
 from depthlab.training.fused import FusedSGD, fused_unsupported_reason
@@ -23,6 +28,7 @@ class AutogradStep:
     """One update with autograd and a torch.optim optimizer; optional global-norm clipping
     (Pascanu et al. 2013): g ← g · min(1, c/‖g‖)."""
 
+    name = StepName.AUTOGRAD
     kernel = "torch autograd"
 
     def __init__(self, model: nn.Module, cost: Cost, optimizer: torch.optim.Optimizer,
@@ -45,15 +51,29 @@ class AutogradStep:
         self.optimizer.load_state_dict(state)
 
 
-def make_engine(config: TrainConfig, model: nn.Module, cost: Cost) -> tuple[str, AutogradStep | FusedSGD]:
-    """Return (engine name, stepper) for the run; ``--engine fused`` on a run that does not
+def make_step(config: TrainConfig, model: nn.Module, cost: Cost) -> AutogradStep | FusedSGD:
+    """The stepper of a validated ``config``'s run; ``--step fused`` on a run that does not
     qualify is an error that says why."""
     rule = OPTIMIZERS.get(config.optimizer)
     reason = fused_unsupported_reason(model, rule, config.clip_norm)
-    if config.engine == "fused" and reason:
-        raise DepthlabError(f"--engine fused cannot run this configuration ({reason}); use --engine autograd or auto")
-    if config.engine != "autograd" and reason is None:
-        return "fused", FusedSGD(model, cost, config.lr, momentum=config.momentum if rule.momentum else 0.0,
-                                 nesterov=rule.nesterov, weight_decay=config.weight_decay)
+    if config.step == StepName.FUSED and reason:
+        raise DepthlabError(f"--step fused cannot run this configuration ({reason}); use --step autograd or auto")
+    if config.step != StepName.AUTOGRAD and reason is None:
+        return FusedSGD(model, cost, config.lr, momentum=config.momentum if rule.momentum else 0.0,
+                        nesterov=rule.nesterov, weight_decay=config.weight_decay)
     optimizer = rule.make(model.parameters(), config.lr, config.momentum, config.weight_decay)
-    return "autograd", AutogradStep(model, cost, optimizer, config.clip_norm)
+    return AutogradStep(model, cost, optimizer, config.clip_norm)
+
+
+class StackOfOne:
+    """One run's stepper as the loop steps K runs: its cost as a (1,) tensor, left on
+    the device."""
+
+    def __init__(self, stepper: AutogradStep | FusedSGD):
+        self.stepper = stepper
+
+    def step(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.stepper.step(x, y).view(1)
+
+    def freeze(self, k: int) -> None:
+        """Nothing to do: the loop ends with its one run."""
