@@ -169,6 +169,16 @@ def test_a_diverging_run_is_recorded_and_the_others_are_their_solo_runs(tmp_path
         assert_same_run(mine.run, theirs.run)
 
 
+def test_a_run_diverging_between_two_reads_is_its_solo_run_and_the_others_theirs(tmp_path):
+    members = [dict(m) for m in MEMBERS]
+    members[2].update(lr=100.0)  # diverges at update 15; the loop reads the costs at update 20 (a log row)
+    stacked, alone = train_both(tmp_path, configs("relu", members), classes())
+    assert [r.status for r in stacked] == ["completed", "completed", "diverged", "completed"]
+    assert stacked[2].final["diverged_at"] == alone[2].final["diverged_at"] == 15
+    for mine, theirs in zip(stacked, alone):
+        assert_same_run(mine.run, theirs.run)
+
+
 def interrupt_at(monkeypatch, update: int) -> None:
     """A Ctrl-C while the stack takes update ``update``."""
     step, calls = stacked_runs.StackedSGD.step, []

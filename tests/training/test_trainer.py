@@ -8,6 +8,7 @@ import torch
 from depthlab.data.base import FixedDataset
 from depthlab.errors import DepthlabError
 from depthlab.store.run import RunDir
+from depthlab.training import trainer
 from depthlab.training.trainer import resume, train
 
 SMALL = dict(dataset="shapeset", depth=2, width=64, batch_size=10, eval_every=50, log_every=25,
@@ -56,6 +57,52 @@ def test_huge_learning_rate_is_recorded_as_diverged(tmp_path):
     assert result.status == "diverged"
     status = RunDir(result.path).status
     assert status["status"] == "diverged" and 1 <= status["diverged_at"] <= 300
+
+
+def test_costs_are_read_from_the_device_only_at_boundaries(tmp_path, monkeypatch):
+    reads = []
+    real = trainer.read_costs
+    monkeypatch.setattr(trainer, "read_costs", lambda pending: reads.append(len(pending)) or real(pending))
+    train(dict(updates=100, depth=2, width=8, log_every=25, eval_every=50, probe=False), out=tmp_path / "run",
+          data=tiny_dataset(), progress=False)
+    assert reads == [25, 25, 25, 25]
+
+
+@pytest.mark.parametrize("step", ["fused", "autograd"])
+def test_a_divergence_read_late_is_recorded_as_one_read_at_once(tmp_path, step):
+    """Read every update (a callback watches) or only at the boundaries, a diverging run
+    leaves the same status, metrics, probes and final numbers."""
+    config = dict(lr=100.0, optimizer="momentum", updates=200, depth=2, width=16, log_every=40, eval_every=80,
+                  probe_every=80,
+                  probe_size=20, jacobian_examples=0, activation="relu", init="he-normal", step=step)  # diverges at 6
+    data = tiny_dataset()
+    late = train(config, out=tmp_path / "late", data=data, progress=False)
+    at_once = train(config, out=tmp_path / "now", data=data, progress=False, callbacks=[lambda trainer, update: None])
+    assert late.status == "diverged" and 1 < late.final["diverged_at"] < 200
+    assert late.run.status == at_once.run.status
+    assert late.run.metrics() == at_once.run.metrics()
+    assert late.run.probes == at_once.run.probes
+    times = ("seconds", "probe_seconds", "updates_per_second")
+    assert {k: v for k, v in late.final.items() if k not in times} == \
+        {k: v for k, v in at_once.final.items() if k not in times}
+
+
+def test_a_run_stored_before_the_step_was_named_resumes(tmp_path):
+    """config.json, env.json and checkpoint.pt of an older run say "engine"."""
+    config = dict(updates=40, eval_every=10, log_every=5, depth=2, width=8, probe=False, optimizer="momentum")
+    data = tiny_dataset()
+    whole = train(config, out=tmp_path / "whole", data=data, progress=False)
+    old = train(dict(config, updates=20), out=tmp_path / "old", data=data, progress=False)
+    for name, key in (("config.json", "step"), ("env.json", "step")):
+        stored = json.loads((old.path / name).read_text())
+        stored["engine"] = stored.pop(key)
+        (old.path / name).write_text(json.dumps(stored))
+    state = torch.load(old.path / "checkpoint.pt")
+    state["engine"] = state.pop("step")
+    torch.save(state, old.path / "checkpoint.pt")
+    done = resume(old.path, data=data, progress=False, updates=40)
+    assert done.final["test_error"] == whole.final["test_error"] and done.run.metrics() == whole.run.metrics()
+    assert "engine" not in done.run.env and done.run.env["step"] == "fused"
 
 
 @pytest.mark.parametrize("extra", [dict(), dict(optimizer="adam", lr=1e-3, dropout=0.2)])

@@ -314,7 +314,8 @@ class RunDir:
         write_json(self.path / PROBE_FACTS, facts)
 
     def set_status(self, status: Status, **info: Any) -> None:
-        write_json(self.path / STATUS, {"status": Status.parse(status), **info})
+        assert status in Status.names(), status
+        write_json(self.path / STATUS, {"status": status, **info})
 
     def write_final(self, numbers: dict[str, Any]) -> None:
         write_json(self.path / FINAL, numbers)

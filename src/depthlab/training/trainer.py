@@ -350,7 +350,7 @@ def loop(books: list[Trainer], stepper: Any, batches: Iterator[tuple[Tensor, Ten
                 pending.append(stepper.step(x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
                 left -= 1
                 if left == 0 or stop.requested:
-                    costs = list(zip(*torch.stack(pending).tolist()))  # the one read from the device
+                    costs = read_costs(pending)
                     for k in live:
                         books[k].book(costs[k], stop)
                     bar.update(len(pending))
@@ -370,6 +370,12 @@ def loop(books: list[Trainer], stepper: Any, batches: Iterator[tuple[Tensor, Ten
         bar.close()
         for book in books:
             book.run.release()
+
+
+def read_costs(pending: list[Tensor]) -> list[tuple[float, ...]]:
+    """The costs of the updates taken since the last boundary, a tuple per run: the loop's
+    one read from the device."""
+    return list(zip(*torch.stack(pending).tolist()))
 
 
 def _settle(books: list[Trainer], live: Iterator[int], stepper: Any, results: dict[int, RunResult]) -> list[int]:
