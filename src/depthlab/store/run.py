@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from depthlab import __version__
 from depthlab.config import StepName, TrainConfig, from_mapping
 from depthlab.errors import DepthlabError
 from depthlab.registry import Choice
@@ -87,10 +88,8 @@ class Network:
 
 def environment(seed: int, device: str) -> dict[str, Any]:
     """What produced the numbers: versions, machine, seed and device."""
-    import numpy
+    import numpy  # here: reading a run directory needs neither
     import torch
-
-    from depthlab import __version__
 
     return {
         "depthlab": __version__,

@@ -14,6 +14,8 @@ The training loop (:func:`depthlab.training.trainer.loop`) steps K runs at once:
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import Tensor, nn
 
@@ -22,6 +24,28 @@ from depthlab.errors import DepthlabError
 from depthlab.training.costs import Cost
 from depthlab.training.fused import FusedSGD, fused_unsupported_reason
 from depthlab.training.optim import OPTIMIZERS
+
+
+class RunStep(Protocol):
+    """A run's stepper as its books see it: the step it takes, the kernel that runs it,
+    and its optimizer state, checkpointed with the run."""
+
+    name: StepName
+    kernel: str
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+class Stepper(Protocol):
+    """What the loop steps: K runs at once. ``step`` takes one update of every run on its
+    minibatch and returns their costs (K,), left on the device; ``freeze(k)`` stops
+    updating run k, which ended."""
+
+    def step(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+    def freeze(self, k: int) -> None: ...
 
 
 class AutogradStep:

@@ -20,7 +20,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +40,7 @@ from depthlab.probe import Probe
 from depthlab.store.run import Network, RunDir, Status, environment
 from depthlab.training.costs import COSTS, Cost
 from depthlab.training.schedule import ProbeSchedule, evaluates_at_start
-from depthlab.training.step import StackOfOne, make_step
+from depthlab.training.step import RunStep, StackOfOne, Stepper, make_step
 
 DEFAULT_UPDATES = 10_000
 EVAL_BATCH = 1000
@@ -137,7 +137,7 @@ class Trainer:
     :func:`loop` takes the updates and hands it their costs.
     ``callbacks(trainer, update)`` run after every update."""
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, model: nn.Module, run: RunDir, stepper: Any,
+    def __init__(self, config: TrainConfig, dataset: Dataset, model: nn.Module, run: RunDir, stepper: RunStep,
                  progress: bool = True, callbacks: list[Callable[[Trainer, int], None]] | None = None,
                  stack: dict[str, Any] | None = None):
         self.config, self.dataset, self.model, self.run, self.stepper = config, dataset, model, run, stepper
@@ -326,7 +326,7 @@ class Trainer:
             self.run.discard()
 
 
-def loop(books: list[Trainer], stepper: Any, batches: Iterator[tuple[Tensor, Tensor]], progress: bool = True,
+def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor, Tensor]], progress: bool = True,
          name: str | None = None) -> list[RunResult]:
     """Train the K runs of ``books`` to their ends at once and return their results.
     ``batches`` gives each update's minibatch of every run; ``stepper.step(x, y)`` takes
@@ -378,7 +378,7 @@ def read_costs(pending: list[Tensor]) -> list[tuple[float, ...]]:
     return list(zip(*torch.stack(pending).tolist()))
 
 
-def _settle(books: list[Trainer], live: Iterator[int], stepper: Any, results: dict[int, RunResult]) -> list[int]:
+def _settle(books: list[Trainer], live: Iterable[int], stepper: Stepper, results: dict[int, RunResult]) -> list[int]:
     """Finish the runs of ``live`` that ended (their slices frozen); return the others."""
     still = []
     for k in live:
@@ -463,7 +463,7 @@ class OpenRun:
     def cost(self) -> Cost:
         return COSTS.get(self.config.cost)
 
-    def books(self, stepper: Callable[[], Any], progress: bool = True,
+    def books(self, stepper: Callable[[], RunStep], progress: bool = True,
               callbacks: list[Callable[[Trainer, int], None]] | None = None,
               stack: dict[str, Any] | None = None) -> Trainer:
         """The run's :class:`Trainer` with the stepper ``stepper()`` makes, restored and
