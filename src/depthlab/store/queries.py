@@ -8,19 +8,30 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from depthlab.config import TrainConfig
+from depthlab.registry import Choice
 from depthlab.store.run import RunDir, Status
 
 FINISHED = (Status.COMPLETED, Status.DIVERGED)
 
 
-def run_state(path: str | Path) -> str:
-    """``missing``, ``finished``, ``resumable`` or ``broken`` (made but never checkpointed)."""
+class RunState(Choice, kind="run state"):
+    """What a run directory holds for a grid that wants it: nothing yet, a finished run, a
+    run to resume, or a broken one (made but never checkpointed)."""
+
+    MISSING = "missing"
+    FINISHED = "finished"
+    RESUMABLE = "resumable"
+    BROKEN = "broken"
+
+
+def run_state(path: str | Path) -> RunState:
+    """The :class:`RunState` of the run directory ``path``."""
     run = RunDir(path)
     if not run.exists:
-        return "broken" if run.path.exists() else "missing"
+        return RunState.BROKEN if run.path.exists() else RunState.MISSING
     if run.status["status"] in FINISHED:
-        return "finished"
-    return "resumable" if run.has_checkpoint else "broken"
+        return RunState.FINISHED
+    return RunState.RESUMABLE if run.has_checkpoint else RunState.BROKEN
 
 
 def changed_settings(run: RunDir, config: TrainConfig) -> list[str]:

@@ -186,9 +186,9 @@ class StackedSGD:
 
 class StackMember:
     """Network k of a stack as a run sees its stepper: the fused step's rules
-    (:attr:`name`), the stack's :attr:`kernel`, and a state dict of the member's momentum buffers laid out as FusedSGD's (and
-    torch.optim.SGD's): keyed by the parameter's index in ``model.parameters()``, empty
-    without momentum. The stack itself takes the updates."""
+    (:attr:`name`), the stack's :attr:`kernel`, and a state dict of the member's momentum
+    buffers laid out as FusedSGD's (and torch.optim.SGD's): keyed by the parameter's index
+    in ``model.parameters()``, empty without momentum. The stack itself takes the updates."""
 
     name = StepName.FUSED
 

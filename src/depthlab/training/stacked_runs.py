@@ -29,7 +29,7 @@ from depthlab.data.base import Batch, Dataset, FixedDataset
 from depthlab.errors import DepthlabError
 from depthlab.limits import FLOAT_BYTES, machine_memory, parameter_count
 from depthlab.nets.activations import ACTIVATIONS
-from depthlab.store import run_state
+from depthlab.store import RunState, run_state
 from depthlab.training.fused import fused_rules_reason
 from depthlab.training.optim import OPTIMIZERS
 from depthlab.training.stacked import StackedSGD
@@ -107,7 +107,7 @@ def _train_one_stack(jobs: Sequence[tuple[TrainConfig, str | Path]], dataset: Da
     opened: list[OpenRun] = []
     try:
         for config, path in jobs:
-            opened.append(open_stored(path, dataset) if run_state(path) == "resumable"
+            opened.append(open_stored(path, dataset) if run_state(path) == RunState.RESUMABLE
                           else create(config, path, dataset))
         configs = [o.config for o in opened]
         stack = StackedSGD([o.model for o in opened], [o.cost for o in opened], [c.lr for c in configs],
