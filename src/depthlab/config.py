@@ -42,8 +42,16 @@ class StepName(Choice, kind="step"):
     FUSED = "fused"
 
 
-RENAMED = {"engine": ("step", "auto, autograd or fused")}
-"""Keys that changed their name: the old key, refused, points to the new one and its values."""
+RENAMED = {"engine": "step"}
+"""Keys that changed their name: the old key is refused with :func:`renamed`'s line."""
+
+
+def renamed(old: str, flag: str = "'{}'") -> str:
+    """The line refusing the old key ``old``: its new name and values, e.g. "'engine' is
+    now 'step': auto, autograd or fused" (``flag``: how a key is written)."""
+    new = RENAMED[old]
+    *most, last = TYPES[new].names()
+    return f"{flag.format(old)} is now {flag.format(new)}: {', '.join(most)} or {last}"
 
 
 @dataclass
@@ -346,8 +354,7 @@ def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
     for key, value in values.items():
         name = key.replace("-", "_")
         if name in RENAMED:
-            new, choices = RENAMED[name]
-            raise DepthlabError(f"{source}: '{key}' is now '{new}': {choices}")
+            raise DepthlabError(f"{source}: {renamed(name)}")
         if name not in FIELDS:
             raise unknown_choice(f"key in {source}:", key, [k.replace("_", "-") for k in FIELDS])
         clean[name] = _coerce(name, value, source)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from depthlab.cli import choices
-from depthlab.config import FIELDS, RENAMED, StepName, from_mapping, load_config_file
+from depthlab.config import FIELDS, RENAMED, StepName, from_mapping, load_config_file, renamed
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS
@@ -87,9 +87,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for old, (new, choices_) in RENAMED.items():
+    for old in RENAMED:
         if hasattr(args, old):
-            raise DepthlabError(f"--{old} is now --{new}: {choices_}")
+            raise DepthlabError(renamed(old, flag="--{}"))
     given = {k: v for k, v in vars(args).items() if k in FIELDS}
     progress = not getattr(args, "quiet", False)
     if getattr(args, "resume", None):
