@@ -293,17 +293,17 @@ class Trainer:
         if self.running and self.probe is not None and self.update in self.schedule:
             self.measure_probe()
 
-    def finish(self) -> RunResult:
-        """Probe the end of a completed run, write its status and final numbers."""
+    def finish(self, sharing: int = 1) -> RunResult:
+        """Probe the end of a completed run, write its status and final numbers (its
+        seconds: its share of the time the loop spent on ``sharing`` runs at once)."""
         status, info = self.status, self.info
         if status == Status.COMPLETED and self.probe is not None and self.update in self.schedule:
             self.measure_probe()
         if self.tensorboard is not None:
             self.tensorboard.close()
         elapsed = time.perf_counter() - self.started
-        share = 1 / self.stack["size"] if self.stack else 1.0  # a stacked run: its share of the stack's time
         final = {"status": status, "update": self.update, "step": self.stepper.name,
-                 "seconds": round(elapsed * share, 3),
+                 "seconds": round(elapsed / sharing, 3),
                  **({"probe_seconds": round(self.probe_seconds, 3)} if self.probe is not None else {}),
                  "updates_per_second": round((self.update - self.start_update) / elapsed, 2) if elapsed else None,
                  **info}
@@ -386,7 +386,7 @@ def _settle(books: list[Trainer], live: Iterable[int], stepper: Stepper, results
             still.append(k)
         else:
             stepper.freeze(k)
-            results[k] = books[k].finish()
+            results[k] = books[k].finish(len(books))
     return still
 
 
