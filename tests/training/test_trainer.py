@@ -97,9 +97,9 @@ def test_a_run_stored_before_the_step_was_named_resumes(tmp_path):
         stored = json.loads((old.path / name).read_text())
         stored["engine"] = stored.pop(key)
         (old.path / name).write_text(json.dumps(stored))
-    state = torch.load(old.path / "checkpoint.pt")
+    state = torch.load(old.run.checkpoint_path)
     state["engine"] = state.pop("step")
-    torch.save(state, old.path / "checkpoint.pt")
+    torch.save(state, old.run.checkpoint_path)
     done = resume(old.path, data=data, progress=False, updates=40)
     assert done.final["test_error"] == whole.final["test_error"] and done.run.metrics() == whole.run.metrics()
     assert "engine" not in done.run.env and done.run.env["step"] == "fused"
