@@ -75,7 +75,7 @@ def test_a_declared_activation_reaches_training_probes_theory_and_the_cli(declar
     assert main(["train", "--activation", "lecun-tanh", "--depth", "2", "--width", "16", "--updates", "30",
                  "--eval-size", "50", "--probe-size", "40", "--out", str(out), "--quiet"]) == 0
     run = RunDir(out)
-    assert run.env["engine"] == "fused"
+    assert run.env["step"] == "fused"
     assert run.env["kernel"] == "torch ops (no native form of the activation lecun-tanh)"
     assert run.final["test_error"] < 0.95
     # the probes found its modules and applied its saturation rule: as a hand-written check

@@ -18,12 +18,6 @@ def choices(registry) -> str:
     return " | ".join(registry.choices())
 
 
-def either(names) -> str:
-    """``auto, always or never``: names as a sentence lists them."""
-    *head, last = names
-    return f"{', '.join(head)} or {last}" if head else last
-
-
 class Renamed(argparse.Action):
     """A flag that was renamed, left out of the help: giving it is one line naming the new
     spelling (``now``, e.g. "--stacking: auto, always or never") and exit code 2."""

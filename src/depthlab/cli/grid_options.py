@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 
-from depthlab.cli.common import Renamed, either
+from depthlab.cli.common import Renamed
+from depthlab.errors import either
 from depthlab.grid import Stacking
 
 

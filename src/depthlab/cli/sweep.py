@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from depthlab.cli.common import either
+
 from depthlab.cli.grid_options import add_grid_options
-from depthlab.errors import DepthlabError
+from depthlab.errors import DepthlabError, either
 from depthlab.sweeps.sweep import Metric, sweep, write_sweep_report
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from depthlab.config import StepName
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import Activation
 from depthlab.nets.mlp import MLP
@@ -99,21 +100,18 @@ class FusedSGD:
     ``torch`` (torch operations) or ``auto`` (native when possible). :attr:`kernel` says
     which one runs, and why when it is not native. Minibatches of more than
     ``NATIVE_MAX_BATCH`` examples, or not float32 on the CPU, always take torch operations.
+
+    The settings are a validated config's (:meth:`depthlab.config.TrainConfig.validate`
+    checks them): η > 0, 0 ≤ μ < 1, λ ≥ 0, Nesterov with μ > 0.
     """
+
+    name = StepName.FUSED
 
     def __init__(self, model: MLP, cost: Cost, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0, kernel: str = Kernel.AUTO):
         reason = fused_unsupported_reason(model, OPTIMIZERS.get("sgd"), None)
         if reason:
             raise DepthlabError(f"the fused step cannot train this model: {reason}")
-        if lr <= 0:
-            raise DepthlabError(f"learning rate {lr} is not positive")
-        if momentum < 0:
-            raise DepthlabError(f"momentum {momentum} is negative")
-        if weight_decay < 0:
-            raise DepthlabError(f"weight decay {weight_decay} is negative")
-        if nesterov and not momentum:
-            raise DepthlabError(f"nesterov needs a momentum > 0, got momentum {momentum}")
         self.cost = cost
         self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
         self.weights, self.biases = [layer.weight for layer in model.linears], [layer.bias for layer in model.linears]
