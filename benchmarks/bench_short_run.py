@@ -67,8 +67,8 @@ def main() -> None:
     from depthlab.data import shapeset
     from depthlab.probe.probe import Probe
     from depthlab.training import trainer
-    from depthlab.training.engine import AutogradStep
     from depthlab.training.fused import FusedSGD
+    from depthlab.training.step import AutogradStep
 
     timed(shapeset, "generate", "Shapeset generation (fixed sets, first chunk)")
     timed(trainer, "build_model", "model build and init")
@@ -87,7 +87,7 @@ def main() -> None:
             total = time.perf_counter() - start
             probes = len(result.run.probes.updates)
         accounted = sum(v for k, v in PHASES.items() if k != BACKGROUND)
-        print(f"run {repeat + 1}: {args.updates} updates, {probes} probes, engine {result.final['engine']}: "
+        print(f"run {repeat + 1}: {args.updates} updates, {probes} probes, step {result.final['step']}: "
               f"{total:.2f} s beyond the torch import")
         for phase, seconds in sorted(PHASES.items(), key=lambda item: (item[0] == BACKGROUND, -item[1])):
             print(f"  {phase:<52} {seconds:6.2f} s")

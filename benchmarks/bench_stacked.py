@@ -14,7 +14,7 @@ Two measurements per case:
 Each case also prints the arithmetic rate and the memory traffic the weights need per
 second (the two roofs of these small-batch updates, which stream each weight matrix
 several times per update).
-``--sizes`` prints the table behind ``--engine auto`` (stacked / alone for stack sizes
+``--sizes`` prints the table behind ``--stacking auto`` (stacked / alone for stack sizes
 and network sizes).
 
     python benchmarks/bench_stacked.py
@@ -160,7 +160,7 @@ def runs(name: str, updates: int) -> None:
 
 
 def sizes(updates: int) -> None:
-    """Stacked / alone for stack sizes × network sizes (tanh, NLL): where --engine auto stacks."""
+    """Stacked / alone for stack sizes × network sizes (tanh, NLL): where --stacking auto stacks."""
     cost = COSTS.get("nll")
     for batch in (10, 64):
         for k in (4, 8, 16, 32, 64):
@@ -186,7 +186,7 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--all-engines", action="store_true",
                         help="also the torch-ops fused step, autograd and torch.func's vmap")
-    parser.add_argument("--sizes", action="store_true", help="only the table behind --engine auto")
+    parser.add_argument("--sizes", action="store_true", help="only the table behind --stacking auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{args.threads} threads")

@@ -68,7 +68,7 @@ def depthlab_loop(data: FixedDataset, batch_size: int, updates: int, engine: str
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         train(dict(depth=DEPTH, width=WIDTH, activation="tanh", init="normalized", lr=LR, batch_size=batch_size,
-                   updates=updates, eval_every=updates, log_every=100, probe=False, engine=engine),
+                   updates=updates, eval_every=updates, log_every=100, probe=False, step=engine),
               out=f"{tmp}/run", data=data, progress=True)
         return time.perf_counter() - start
 

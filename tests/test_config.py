@@ -1,7 +1,10 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from depthlab.config import TrainConfig, from_mapping, load_config_file
+from depthlab.config import COERCERS, CONSTRAINTS, FIELDS, TYPES, StepName, TrainConfig, from_mapping, load_config_file
 from depthlab.errors import DepthlabError
 
 
@@ -54,6 +57,15 @@ def test_broken_toml_names_the_file(tmp_path):
     (dict(device="xpu"), "unknown device 'xpu'"),
     (dict(device="cpu:5"), "device 'cpu:5': the CPU has no index; use --device cpu"),
     (dict(updates=10, epochs=1.0), "not both"),
+    (dict(momentum=-0.5), r"momentum -0.5 must be in \[0, 1\)"),
+    (dict(momentum=1.0), r"momentum 1.0 must be in \[0, 1\)"),
+    (dict(weight_decay=-1.0), "weight-decay -1.0 must be a finite number, not negative"),
+    (dict(optimizer="nesterov", momentum=0.0), r"optimizer nesterov needs a momentum above 0 \(--momentum\)"),
+    (dict(widths=[8, 0]), "width 0 must be a positive number of units"),
+    (dict(dropout=[0.5, 1.0], depth=2), r"dropout 1.0 must be in \[0, 1\)"),
+    (dict(dropout=[0.5], depth=2), "dropout lists 1 rates for 2 hidden layers"),
+    (dict(step="vmap"), r"unknown step 'vmap'; valid choices: auto, autograd, fused"),
+    (dict(tensorboard=True, probe=False), "--tensorboard writes the probe statistics"),
     pytest.param(dict(device="cuda:0"), "not available",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     (dict(device="gpu"), "unknown device 'gpu'"),
@@ -61,3 +73,21 @@ def test_broken_toml_names_the_file(tmp_path):
 def test_validation_errors(changes, message):
     with pytest.raises(DepthlabError, match=message):
         TrainConfig(**changes).validate()
+
+
+def test_every_field_has_a_coercer_and_every_constraint_a_field():
+    assert set(CONSTRAINTS) <= set(FIELDS)
+    assert all(TYPES[name] in COERCERS for name in FIELDS)
+
+
+def test_the_step_is_a_choice_and_the_old_engine_key_points_to_it():
+    assert from_mapping({"step": "fused"}).step is StepName.FUSED
+    with pytest.raises(DepthlabError, match=r"^run.toml: 'engine' is now 'step': auto, autograd or fused$"):
+        from_mapping({"engine": "fused"}, source="run.toml")
+
+
+def test_importing_the_config_imports_neither_torch_nor_training():
+    code = ("import sys, depthlab.config; "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('depthlab.training')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -40,7 +40,7 @@ _EXPORTS = {
     "Probe": "depthlab.probe.probe:Probe",
     "inspect": "depthlab.report.run_report:write_run_report",
     "diagnose": "depthlab.report.diagnosis:findings_for",
-    "reproduce": "depthlab.studies.study:reproduce",
+    "reproduce": "depthlab.studies:reproduce",
     "sweep": "depthlab.sweeps.sweep:sweep",
     "theory": "depthlab.theory:",
     "activations": "depthlab.nets.activations:ACTIVATIONS",

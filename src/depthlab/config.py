@@ -8,9 +8,13 @@ Importing this module imports no torch, so the command line checks its flags qui
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.util
 import json
 import math
 import sys
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,19 +24,42 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.errors import DepthlabError, either, unknown_choice
 from depthlab.limits import MAX_DEPTH, MAX_SEED, MAX_UPDATES, check_at_most
+from depthlab.registry import Choice
 
 if TYPE_CHECKING:
     import torch
 
-ENGINES = ("auto", "autograd", "fused")
+
+class StepName(Choice, kind="step"):
+    """How a run takes its updates (``--step``): ``fused`` (:mod:`depthlab.training.fused`,
+    for the plain MLPs it can train), ``autograd`` (any model and optimizer) or ``auto``
+    (fused whenever the run qualifies)."""
+
+    AUTO = "auto"
+    AUTOGRAD = "autograd"
+    FUSED = "fused"
+
+
+RENAMED = {"engine": "step"}
+"""Keys that changed their name: the old key is refused with :func:`renamed`'s line."""
+
+
+def renamed(old: str) -> str:
+    """The line refusing the old key ``old``: its new name and values, e.g. "'engine' is
+    now 'step': auto, autograd or fused" (the command line's flag says the same:
+    :class:`depthlab.cli.common.Renamed`)."""
+    new = RENAMED[old]
+    return f"'{old}' is now '{new}': {either(TYPES[new].names())}"
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a run. ``widths`` wins over ``depth`` × ``width``; depth 0
-    (or ``widths = []``) is a linear model, the output layer alone."""
+    (or ``widths = []``) is a linear model, the output layer alone. Each field's
+    constraint is declared in :data:`CONSTRAINTS`, the rules between fields in
+    :data:`RULES`; :meth:`validate` checks both."""
 
     dataset: str = "shapeset"
     data_dir: str | None = None
@@ -60,7 +87,7 @@ class TrainConfig:
     eval_every: int = 2000
     eval_train: bool = False
     log_every: int = 100
-    engine: str = "auto"
+    step: StepName = StepName.AUTO
     probe: bool = True
     probe_every: int = 2000
     probe_size: int = 300
@@ -86,74 +113,173 @@ class TrainConfig:
         return from_mapping({**self.to_dict(), **changes})
 
     def validate(self) -> TrainConfig:
-        """Check every value; raise a one-line DepthlabError for the first bad one."""
-        from depthlab.nets.activations import ACTIVATIONS
-        from depthlab.nets.init import BIAS_INITS, INITS
-        from depthlab.training.costs import COSTS
-        from depthlab.training.optim import OPTIMIZERS
-
-        ACTIVATIONS.get(self.activation)
-        INITS.get(self.init)
-        BIAS_INITS.get(self.bias_init)
-        COSTS.get(self.cost)
-        OPTIMIZERS.get(self.optimizer)
-        if self.engine not in ENGINES:
-            raise unknown_choice("engine", self.engine, ENGINES)
-        if self.widths is None and self.depth < 0:
-            raise DepthlabError(f"depth {self.depth} must not be negative (0: a linear model)")
-        check_at_most("depth", self.depth if self.widths is None else len(self.widths), MAX_DEPTH,
-                      "hidden layers")
-        for w in self.hidden_widths:
-            if w < 1:
-                raise DepthlabError(f"width {w} must be a positive number of units")
-        _positive("lr", self.lr)
-        _positive("batch-size", self.batch_size)
-        _positive("eval-every", self.eval_every)
-        _positive("log-every", self.log_every)
-        _positive("probe-every", self.probe_every)
-        _positive("probe-size", self.probe_size)
-        if self.seed < 0:
-            raise DepthlabError(f"seed {self.seed} must not be negative")
-        check_at_most("seed", self.seed, MAX_SEED, "torch takes 64-bit seeds")
-        if self.jacobian_examples < 0:
-            raise DepthlabError(f"jacobian-examples {self.jacobian_examples} must not be negative (0: no spectra)")
-        if self.optimizer == "nesterov" and self.momentum == 0:
-            raise DepthlabError("optimizer nesterov needs a momentum above 0 (--momentum)")
-        if self.tensorboard and not self.probe:
-            raise DepthlabError("--tensorboard writes the probe statistics: it cannot go with --no-probe")
-        if self.tensorboard:
-            try:
-                import torch.utils.tensorboard  # noqa: F401
-            except ImportError:
-                raise DepthlabError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
-        if self.updates is not None and self.epochs is not None:
-            raise DepthlabError("give --updates or --epochs, not both")
-        if self.updates is not None:
-            _positive("updates", self.updates)
-            check_at_most("updates", self.updates, MAX_UPDATES, "update numbers are recorded exactly in JSON")
-        if self.epochs is not None:
-            _positive("epochs", self.epochs)
-        for p in self.dropouts:
-            if not 0 <= p < 1:
-                raise DepthlabError(f"dropout {p} must be in [0, 1)")
-        if isinstance(self.dropout, list) and len(self.dropout) != len(self.hidden_widths):
-            raise DepthlabError(f"dropout lists {len(self.dropout)} rates for {len(self.hidden_widths)} hidden "
-                                "layers: give one rate, or one per hidden layer")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise DepthlabError(f"weight-decay {self.weight_decay} must be a finite number, not negative")
-        if self.eval_size is not None:
-            _positive("eval-size", self.eval_size)
-        if self.clip_norm is not None:
-            _positive("clip-norm", self.clip_norm)
-        if not 0 <= self.momentum < 1:
-            raise DepthlabError(f"momentum {self.momentum} must be in [0, 1)")
-        check_device(self.device)
+        """Check the rules between fields, then every field's constraints; raise a
+        one-line DepthlabError for the first broken one."""
+        for rule in RULES:
+            rule.check(self)
+        for name, constraints in CONSTRAINTS.items():
+            value = getattr(self, name)
+            if value is not None:
+                for constraint in constraints:
+                    constraint.check(name.replace("_", "-"), value, TYPES[name])
         return self
 
 
-def _positive(name: str, value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise DepthlabError(f"{name} {value} must be a positive finite number")
+# -- constraints: what one field may hold -----------------------------------------------
+@dataclass(frozen=True)
+class Interval:
+    """A finite number between ``low`` and ``high`` (None: unbounded), ``closed`` on the
+    "left", "right", "both" or "neither" side, as scikit-learn's ``Interval``. ``note``
+    follows the refusal of a negative count."""
+
+    low: float | None
+    high: float | None = None
+    closed: str = "left"
+    note: str = ""
+
+    def check(self, name: str, value: float, kind: type) -> None:
+        left, right = self.closed in ("left", "both"), self.closed in ("right", "both")
+        above = self.low is None or value > self.low or (left and value == self.low)
+        below = self.high is None or value < self.high or (right and value == self.high)
+        if above and below and math.isfinite(value):
+            return
+        if self.high is not None:
+            raise DepthlabError(f"{name} {value} must be in {'[' if left else '('}{self.low:g}, "
+                                f"{self.high:g}{']' if right else ')'}")
+        if not left:
+            raise DepthlabError(f"{name} {value} must be a positive finite number")
+        if kind is int:
+            raise DepthlabError(f"{name} {value} must not be negative{self.note}")
+        raise DepthlabError(f"{name} {value} must be a finite number, not negative")
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """At most ``limit`` (``why``: the reason for the limit); of a list, its length,
+    named ``of``."""
+
+    limit: float
+    why: str
+    of: str = ""
+
+    def check(self, name: str, value: Any, kind: type) -> None:
+        if isinstance(value, list):
+            check_at_most(self.of or name, len(value), self.limit, self.why)
+        else:
+            check_at_most(name, value, self.limit, self.why)
+
+
+@dataclass(frozen=True)
+class Units:
+    """A positive number of units: one width, or each of a list of widths."""
+
+    def check(self, name: str, value: int | list[int], kind: type) -> None:
+        for width in value if isinstance(value, list) else [value]:
+            if width < 1:
+                raise DepthlabError(f"width {width} must be a positive number of units")
+
+
+@dataclass(frozen=True)
+class Each:
+    """``constraint`` on one number, or on each of a list of them."""
+
+    constraint: Interval
+
+    def check(self, name: str, value: Any, kind: type) -> None:
+        for item in value if isinstance(value, list) else [value]:
+            self.constraint.check(name, item, float)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A name in the registry ``target`` ("module:attribute"), imported when a config is
+    validated: the registries live beside what they name, and importing the config
+    imports none of them."""
+
+    target: str
+
+    def check(self, name: str, value: str, kind: type) -> None:
+        module, _, attribute = self.target.partition(":")
+        getattr(importlib.import_module(module), attribute).get(value)
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A member of a :class:`~depthlab.registry.Choice`."""
+
+    choice: type[Choice]
+
+    def check(self, name: str, value: str, kind: type) -> None:
+        self.choice.parse(value)
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device this machine has (:func:`check_device`)."""
+
+    def check(self, name: str, value: str, kind: type) -> None:
+        check_device(value)
+
+
+POSITIVE = Interval(0, None, closed="neither")
+CONSTRAINTS: dict[str, tuple[Any, ...]] = {
+    # dataset: checked where it is loaded (a family's argument, such as a file, is read there)
+    "eval_size": (POSITIVE,),
+    "seed": (Interval(0), AtMost(MAX_SEED, "torch takes 64-bit seeds")),
+    "device": (Device(),),
+    "depth": (Interval(0, note=" (0: a linear model)"), AtMost(MAX_DEPTH, "hidden layers")),
+    "width": (Units(),),
+    "widths": (Units(), AtMost(MAX_DEPTH, "hidden layers", of="depth")),
+    "activation": (Registered("depthlab.nets.activations:ACTIVATIONS"),),
+    "init": (Registered("depthlab.nets.init:INITS"),),
+    "bias_init": (Registered("depthlab.nets.init:BIAS_INITS"),),
+    "cost": (Registered("depthlab.training.costs:COSTS"),),
+    "optimizer": (Registered("depthlab.training.optim:OPTIMIZERS"),),
+    "lr": (POSITIVE,),
+    "momentum": (Interval(0, 1),),
+    "batch_size": (POSITIVE,),
+    "updates": (POSITIVE, AtMost(MAX_UPDATES, "update numbers are recorded exactly in JSON")),
+    "epochs": (POSITIVE,),
+    "weight_decay": (Interval(0),),
+    "dropout": (Each(Interval(0, 1)),),
+    "clip_norm": (POSITIVE,),
+    "eval_every": (POSITIVE,),
+    "log_every": (POSITIVE,),
+    "step": (OneOf(StepName),),
+    "probe_every": (POSITIVE,),
+    "probe_size": (POSITIVE,),
+    "jacobian_examples": (Interval(0, note=" (0: no spectra)"),),
+}
+"""Each field's constraints, checked in order (a field of none here takes any value of
+its type, which :func:`from_mapping` checks)."""
+
+
+# -- rules: what fields may hold together -----------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """Fields that cannot go together: ``broken(config)`` says when, ``says(config)`` the
+    one line."""
+
+    broken: Callable[[TrainConfig], bool]
+    says: Callable[[TrainConfig], str]
+
+    def check(self, config: TrainConfig) -> None:
+        if self.broken(config):
+            raise DepthlabError(self.says(config))
+
+
+RULES = [
+    Rule(lambda c: c.updates is not None and c.epochs is not None, lambda c: "give --updates or --epochs, not both"),
+    Rule(lambda c: c.optimizer == "nesterov" and c.momentum == 0,
+         lambda c: "optimizer nesterov needs a momentum above 0 (--momentum)"),
+    Rule(lambda c: isinstance(c.dropout, list) and len(c.dropout) != len(c.hidden_widths),
+         lambda c: f"dropout lists {len(c.dropout)} rates for {len(c.hidden_widths)} hidden layers: give one rate, "
+                   "or one per hidden layer"),
+    Rule(lambda c: c.tensorboard and not c.probe,
+         lambda c: "--tensorboard writes the probe statistics: it cannot go with --no-probe"),
+    Rule(lambda c: c.tensorboard and importlib.util.find_spec("tensorboard") is None,
+         lambda c: "--tensorboard needs the tensorboard package: pip install tensorboard"),
+]
 
 
 def check_device(device: str) -> torch.device | str:
@@ -184,12 +310,51 @@ def check_device(device: str) -> torch.device | str:
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
+def _optional(hint: Any) -> tuple[Any, bool]:
+    """(the type without None, whether None is allowed)."""
+    args = typing.get_args(hint)
+    if type(None) not in args:
+        return hint, False
+    rest = [a for a in args if a is not type(None)]
+    return rest[0], True
+
+
+TYPES = {name: _optional(hint)[0] for name, hint in typing.get_type_hints(TrainConfig).items()}
+OPTIONAL = {name for name, hint in typing.get_type_hints(TrainConfig).items() if _optional(hint)[1]}
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+COERCERS: dict[Any, tuple[str, Callable[[Any], bool], Callable[[Any], Any]]] = {
+    int: ("int", _integer, int),
+    float: ("float", _number, float),
+    bool: ("bool", lambda v: isinstance(v, bool), bool),
+    str: ("str", lambda v: isinstance(v, str), str),
+    list[int]: ("list[int]", lambda v: isinstance(v, list) and all(map(_integer, v)), list),
+    float | list[float]: ("a number or a list of numbers",
+                          lambda v: _number(v) or (isinstance(v, list) and all(map(_number, v))),
+                          lambda v: [float(x) for x in v] if isinstance(v, list) else float(v)),
+    StepName: ("str", lambda v: isinstance(v, str), StepName.parse),
+}
+"""For each field type: its name in an error, the test a value must pass, and the
+conversion (ints are accepted for floats; a choice's name becomes its member)."""
+
+
 def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
     """Build a config from a mapping with hyphenated or underscored keys; an unknown key
-    gets a one-line error naming it, the closest valid key and the source."""
+    gets a one-line error naming it, the closest valid key and the source, a renamed key
+    one naming its new name."""
     clean: dict[str, Any] = {}
     for key, value in values.items():
         name = key.replace("-", "_")
+        if name in RENAMED:
+            raise DepthlabError(f"{source}: {renamed(name)}")
         if name not in FIELDS:
             raise unknown_choice(f"key in {source}:", key, [k.replace("_", "-") for k in FIELDS])
         clean[name] = _coerce(name, value, source)
@@ -200,31 +365,13 @@ def from_mapping(values: dict[str, Any], source: str = "config") -> TrainConfig:
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
-    """Check a value against the field's annotation; ints are accepted for floats."""
-    kind = FIELDS[name].type.replace(" | None", "")
-    if value is None and "None" in FIELDS[name].type:
+    """Check a value against the field's type (:data:`COERCERS`) and convert it."""
+    if value is None and name in OPTIONAL:
         return None
-    if kind == "float | list[float]":  # one number, or one per layer
-        if isinstance(value, list):
-            return [_coerce_number(name, v, source) for v in value]
-        return _coerce_number(name, value, source)
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "bool": isinstance(value, bool),
-        "str": isinstance(value, str),
-        "list[int]": isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value),
-    }[kind]
-    if not ok:
+    kind, accepts, convert = COERCERS[TYPES[name]]
+    if not accepts(value):
         raise DepthlabError(f"{source}: '{name.replace('_', '-')}' must be {kind}, not {value!r}")
-    return float(value) if kind == "float" else value
-
-
-def _coerce_number(name: str, value: Any, source: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise DepthlabError(f"{source}: '{name.replace('_', '-')}' must be a number or a list of numbers, "
-                            f"not {value!r}")
-    return float(value)
+    return convert(value)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

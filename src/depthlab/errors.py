@@ -25,3 +25,13 @@ def unknown_choice(what: str, value: object, choices: Iterable[str]) -> Depthlab
     close = difflib.get_close_matches(str(value), choices, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return DepthlabError(f"unknown {what} '{value}'{hint}; valid choices: {', '.join(choices)}")
+
+
+def either(names: Iterable[str]) -> str:
+    """Names as a sentence lists them: ``auto, always or never``.
+
+    >>> either(["auto", "autograd", "fused"])
+    'auto, autograd or fused'
+    """
+    *head, last = names
+    return f"{', '.join(head)} or {last}" if head else last

@@ -42,6 +42,8 @@ def imports_after(argv):
     (["theory", "--init", "xavier"], 2),
     (["reproduce", "glorot2011"], 2),
     (["reproduce", "glorot2010", "--budget", "huge"], 2),
+    (["reproduce", "glorot2010", "--engine", "stacked"], 2),
+    (["sweep", "grid.toml", "--engine", "auto"], 2),
     (["show-data", "shapeset", "--out", "grid.gif"], 2),
 ])
 def test_help_version_and_argument_errors_leave_torch_unimported(argv, code):

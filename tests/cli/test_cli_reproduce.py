@@ -1,6 +1,8 @@
 import dataclasses
 import hashlib
 
+import pytest
+
 from depthlab.cli import main
 from depthlab.cli.reproduce import download_missing
 from depthlab.data import registry
@@ -33,8 +35,18 @@ def test_reproduce_download_of_an_unknown_data_set_is_one_line(isolated_roots, c
     assert not (isolated_roots / "out").exists()
 
 
-def test_reproduce_with_an_unknown_engine_is_one_line_and_writes_nothing(tmp_path, capsys):
-    code = main(["reproduce", "nielsen-ch5", "--smoke", "--engine", "vmap", "--out", str(tmp_path / "out")])
+def test_reproduce_with_an_unknown_stacking_is_one_line_and_writes_nothing(tmp_path, capsys):
+    code = main(["reproduce", "nielsen-ch5", "--smoke", "--stacking", "vmap", "--out", str(tmp_path / "out")])
     assert code == 2 and capsys.readouterr().err == (
-        "depthlab: error: unknown engine 'vmap'; valid choices: auto, separate, stacked\n")
+        "depthlab: error: unknown stacking 'vmap'; valid choices: always, auto, never\n")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["reproduce", "nielsen-ch5", "--smoke"], ["sweep", "grid.toml"]])
+def test_the_old_engine_flag_is_one_line_naming_stacking_and_writes_nothing(tmp_path, capsys, command):
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--engine", "separate", "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2 and capsys.readouterr().err == (
+        f"depthlab {command[0]}: error: --engine is now --stacking: auto, always or never "
+        f"(see depthlab {command[0]} --help)\n")
     assert not (tmp_path / "out").exists()

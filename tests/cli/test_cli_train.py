@@ -58,6 +58,9 @@ def test_config_file_and_flags(tmp_path):
     (["--dataset", "arrays:{tmp}/oned.npz"], "x_train has shape (27,) (expected one row"),
     (["--dataset", "arrays:{tmp}/zero.npz"], "zero.npz: not a readable .npz archive"),
     (["--dataset", "arrays:{tmp}/labels.npz"], "its largest label 1099511627776 would make 1,099,511,627,777 classes"),
+    (["--engine", "fused"], "--engine is now --step: auto, autograd or fused"),
+    (["--config", "{tmp}/engine.toml"], "engine.toml: 'engine' is now 'step': auto, autograd or fused"),
+    (["--step", "stacked"], "unknown step 'stacked'; valid choices: auto, autograd, fused"),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch, args, message):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -65,6 +68,7 @@ def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch
     from depthlab.data import download
     monkeypatch.setattr(download, "SYSTEM_DATA_ROOT", tmp_path / "system")
     (tmp_path / "typo.toml").write_text("lerning-rate = 0.1\n")
+    (tmp_path / "engine.toml").write_text('engine = "fused"\n')
     rng = np.random.default_rng(0)
     x, y = rng.random((30, 4, 4)), rng.integers(0, 3, 30)
     np.savez(tmp_path / "tiny.npz", x_train=x, y_train=y, x_test=x[:6], y_test=y[:6])
@@ -85,6 +89,13 @@ def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("depthlab")
     assert message.replace("{tmp}", str(tmp_path)) in proc.stderr
     assert not run.exists()
+
+
+def test_the_step_is_chosen_recorded_and_reported(tmp_path, capsys):
+    assert main(["train", *FAST, "--step", "autograd", "--out", str(tmp_path / "run")]) == 0
+    assert "30 updates (autograd, " in capsys.readouterr().out
+    env = json.loads((tmp_path / "run" / "env.json").read_text())
+    assert (env["step"], env["kernel"], env["stack"]) == ("autograd", "torch autograd", None)
 
 
 def test_diverged_run_exits_3(tmp_path, capsys):

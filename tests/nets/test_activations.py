@@ -1,9 +1,15 @@
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from depthlab.cli import main
 from depthlab.errors import DepthlabError
-from depthlab.nets.activations import ACTIVATIONS, activation_of
+from depthlab.nets.activations import ACTIVATIONS, Activation, Smooth, activation_of
+from depthlab.probe import Probe
+from depthlab.store import RunDir
+from depthlab.theory import fixed_point
 
 
 @pytest.mark.parametrize("name", [a.name for a in ACTIVATIONS if a.derivative is not None])
@@ -45,10 +51,6 @@ class LeCunTanh(torch.nn.Module):
 
 
 def lecun_tanh():
-    import numpy as np
-
-    from depthlab.nets.activations import Activation, Smooth
-
     def phi(x):
         return SCALE * np.tanh(GAIN * x)
 
@@ -60,29 +62,20 @@ def lecun_tanh():
         return -2 * SCALE * GAIN**2 * t * (1 - t**2)
 
     return Activation(
-        "lecun-tanh", "1.7159 tanh(2s/3) (LeCun et al. 1998)", LeCunTanh,
-        lambda a: GAIN * (SCALE - a * a / SCALE), lambda s, a: a.abs() >= 0.95 * SCALE, "|a| >= 0.95 * 1.7159",
-        (-SCALE, SCALE), Smooth(phi, dphi, d2phi), saturation="asymptote",
-        modules=(f"{LeCunTanh.__module__}.{LeCunTanh.__qualname__}",))
+        name="lecun-tanh", summary="1.7159 tanh(2s/3) (LeCun et al. 1998)", module=LeCunTanh,
+        derivative=lambda a: GAIN * (SCALE - a * a / SCALE), saturated=lambda s, a: a.abs() >= 0.95 * SCALE,
+        saturation_rule="|a| >= 0.95 * 1.7159", value_range=(-SCALE, SCALE), gaussian=Smooth(phi, dphi, d2phi),
+        saturation="asymptote", modules=(f"{LeCunTanh.__module__}.{LeCunTanh.__qualname__}",))
 
 
 def test_a_declared_activation_reaches_training_probes_theory_and_the_cli(declare, tmp_path, capsys):
-    import json
-
-    import numpy as np
-
-    from depthlab.cli import main
-    from depthlab.probe import Probe
-    from depthlab.store import RunDir
-    from depthlab.theory import fixed_point
-
     declare(ACTIVATIONS, lecun_tanh())
     # training, through the command line: the fused step takes it on torch operations
     out = tmp_path / "run"
     assert main(["train", "--activation", "lecun-tanh", "--depth", "2", "--width", "16", "--updates", "30",
                  "--eval-size", "50", "--probe-size", "40", "--out", str(out), "--quiet"]) == 0
     run = RunDir(out)
-    assert run.env["engine"] == "fused"
+    assert run.env["step"] == "fused"
     assert run.env["kernel"] == "torch ops (no native form of the activation lecun-tanh)"
     assert run.final["test_error"] < 0.95
     # the probes found its modules and applied its saturation rule: as a hand-written check

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from depthlab.errors import DepthlabError
-from depthlab.nets.init import INITS
+from depthlab.nets.init import BIAS_INITS, INITS
 from depthlab.nets.mlp import MLP
 
 
@@ -31,8 +31,6 @@ def test_formulas_on_a_rectangular_layer():
 
 
 def test_the_mean_field_parameterization_scales_by_fan_in():
-    from depthlab.nets.init import BIAS_INITS
-
     w = torch.empty(300, 50)
     torch.manual_seed(2)
     INITS.get("sigma-w2:2").fill(w)

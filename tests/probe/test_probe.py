@@ -90,6 +90,12 @@ def test_update_ratio_and_learning_speed_by_hand():
         probe.measure(14)
 
 
+def test_an_unknown_layer_naming_is_one_line():
+    with pytest.raises(DepthlabError, match=r"^unknown layer naming 'position' \(did you mean 'positions'\?\); "
+                                            r"valid choices: modules, positions$"):
+        Probe(nn.Linear(3, 2), torch.randn(4, 3), layer_names="position")
+
+
 def test_a_network_with_infinite_weights_is_measured_without_spectra():
     model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 3))
     with torch.no_grad():

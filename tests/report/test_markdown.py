@@ -1,7 +1,8 @@
 import pytest
 
 from depthlab.errors import DepthlabError
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
+from depthlab.report.document import Outcome, ReportFigure, Section, Table, Verdict
+from depthlab.report.html import write_report
 from depthlab.report.markdown import publish
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
@@ -16,7 +17,7 @@ def page(tmp_path):
     (out / "runs").mkdir()
     (out / "runs" / "checkpoint.pt").write_bytes(b"weights")
     figure = ReportFigure(out / "figures" / "figure02.svg", "Figure 2: sigmoid means.")
-    sections = [Section("Claims", [Verdict("The top layer saturates.", "reproduced", "Mean 0.07 at update 3000.",
+    sections = [Section("Claims", [Verdict("The top layer saturates.", Outcome.REPRODUCED, "Mean 0.07 at update 3000.",
                                            figure)]),
                 Section("Table 1", [Table([{"configuration": "Tanh", "ours (%)": 16.0, "paper (%)": 27.15}],
                                           "Test error.")])]

@@ -10,11 +10,11 @@ import pytest
 
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
+from depthlab.grid import RunSpec
+from depthlab.grid.runner import run_specs
 from depthlab.store import RunDir
 from depthlab.store.lock import LOCK, FolderLock
 from depthlab.studies import reproduce
-from depthlab.studies.runner import run_specs
-from depthlab.studies.study import RunSpec
 from depthlab.training.trainer import resume, train
 
 HOLD = """

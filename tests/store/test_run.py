@@ -5,7 +5,7 @@ import pytest
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.store.files import append_jsonl, read_jsonl
-from depthlab.store.run import Network, RunDir, environment
+from depthlab.store.run import Network, RunDir, environment, recorded_step
 
 CONFIG = TrainConfig(lr=0.1, widths=[30, 20])
 NETWORK = Network((1, 28, 28), (784, 30, 20, 10))
@@ -110,3 +110,16 @@ def test_a_truncated_checkpoint_is_named(tmp_path):
     (run.path / "checkpoint.pt").write_bytes(b"PK\x03\x04 cut short")
     with pytest.raises(DepthlabError, match="checkpoint.pt is not a checkpoint depthlab wrote"):
         run.load_checkpoint()
+
+
+def test_a_run_stored_with_the_old_engine_key_opens_and_records_its_step(tmp_path):
+    run = make(tmp_path)
+    stored = json.loads((run.path / "config.json").read_text())
+    stored["engine"] = stored.pop("step")
+    (run.path / "config.json").write_text(json.dumps({**stored, "engine": "autograd"}))
+    assert run.config == TrainConfig(lr=0.1, widths=[30, 20], step="autograd")
+    (run.path / "env.json").write_text(json.dumps({**run.env, "engine": "stacked"}))
+    assert recorded_step(run.env) == "fused" and recorded_step({"engine": "autograd"}) == "autograd"
+    run.record_step("fused", "torch ops (asked for)", 100, None)
+    assert "engine" not in run.env and (run.env["step"], run.env["stack"]) == ("fused", None)
+    assert recorded_step(run.env) == "fused"

@@ -9,12 +9,14 @@ import pytest
 
 from depthlab.cli import main
 from depthlab.config import TrainConfig
-from depthlab.report.html import Section, Verdict, write_report
+from depthlab.grid import RunSpec
+from depthlab.report.document import Outcome, Section, Verdict
+from depthlab.report.html import write_report
 from depthlab.studies import STUDIES, Study, reproduce
-from depthlab.studies.study import Plan, RunSpec
+from depthlab.studies.study import Plan
 
 NAMES = [study.name for study in STUDIES]
-VERDICTS = {"reproduced", "not reproduced", "cannot show"}
+VERDICTS = set(Outcome.names())
 
 
 def test_the_registry_holds_the_studies():
@@ -67,7 +69,7 @@ def toy_plan(budget_name, budget, out, data_dir=None):
 
 def toy_report(plan, runs, out: Path, progress=True) -> Path:
     errors = {name: run.final["test_error"] for name, run in runs.items()}
-    verdict = Verdict("Two seeds train", "reproduced" if len(errors) == 2 else "cannot show", str(errors))
+    verdict = Verdict("Two seeds train", Outcome.REPRODUCED if len(errors) == 2 else Outcome.CANNOT_SHOW, str(errors))
     return write_report(out / "report.html", "Toy", [Section("Claims", [verdict])])
 
 

@@ -85,7 +85,7 @@ def test_report_redraws_from_the_store(swept, capsys):
     (GRID, ["--backend", "spark"], "unknown backend 'spark'; valid choices: local, ray"),
     (GRID, ["--address", "ray://head:10001"], "--address names a Ray cluster: give it with --backend ray"),
     (GRID, ["--metric", "accuracy"], "unknown metric 'accuracy'"),
-    (GRID, ["--engine", "vmap"], "unknown engine 'vmap'; valid choices: auto, separate, stacked"),
+    (GRID, ["--stacking", "vmap"], "unknown stacking 'vmap'; valid choices: always, auto, never"),
     (GRID.replace("updates = 200", "updates = -5"), [], "grid point lr0.01-seed0: updates -5"),
 ])
 def test_a_bad_grid_or_flag_is_one_line_and_starts_nothing(tmp_path, capsys, grid, argv, message):
@@ -142,7 +142,7 @@ class FakeRay:
             def options(self, **kwargs):
                 return self
 
-            def remote(self, group, paths, threads, engine):
+            def remote(self, group, paths, threads, stacking):
                 return group[0].name
 
         return Task()
@@ -179,12 +179,11 @@ def test_a_lost_ray_worker_or_a_failed_task_is_one_line(tmp_path, monkeypatch, e
     import sys
 
     from depthlab.errors import DepthlabError
-    from depthlab.studies import study
 
     fake = FakeRay(error)
     monkeypatch.setitem(sys.modules, "ray", fake)
     monkeypatch.setitem(sys.modules, "ray.exceptions", fake.exceptions)
-    monkeypatch.setattr(study.importlib.util, "find_spec", lambda name, *a: object())
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
     (tmp_path / "grid.toml").write_text(GRID)
     with pytest.raises(DepthlabError) as raised:
         sweep(tmp_path / "grid.toml", tmp_path / "out", progress=False, backend="ray")

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from depthlab.training.schedule import ProbeSchedule, evaluates_at_start
 
 
@@ -62,3 +64,11 @@ def test_a_schedule_of_a_trillion_updates_takes_no_memory():
 
 def test_the_start_is_evaluated_when_another_evaluation_comes_before_the_end():
     assert evaluates_at_start(101, 100) and not evaluates_at_start(100, 100) and not evaluates_at_start(5, 100)
+
+
+@pytest.mark.parametrize("total, every", [(3000, 1000), (200, 2000), (120_000, 1000), (7, 3), (55, 10), (1, 1)])
+def test_the_next_probe_after_any_update_is_the_next_one_listed(total, every):
+    schedule = ProbeSchedule(total, every)
+    listed = list(schedule)
+    for update in range(-1, total + 2, max(1, total // 500)):
+        assert schedule.after(update) == next((u for u in listed if u > update), None)

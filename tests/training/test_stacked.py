@@ -113,5 +113,3 @@ def test_a_stack_refuses_networks_of_other_shapes_or_rules():
         StackedSGD([net("tanh", 0), MLP(12, [16], 5, "tanh").double()], [cost] * 2, [0.1, 0.1])
     with pytest.raises(DepthlabError, match="plain MLPs only: dropout"):
         StackedSGD([MLP(12, [16], 5, "tanh", dropout=0.5)], [cost], [0.1])
-    with pytest.raises(DepthlabError, match="bad member settings"):
-        StackedSGD([net("tanh", 0)], [cost], [0.1], nesterov=[True])

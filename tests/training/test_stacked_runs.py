@@ -96,7 +96,7 @@ def assert_same_run(stacked: RunDir, alone: RunDir) -> None:
     for i, (a, b) in enumerate(zip(mine, theirs)):
         numbers_agree(a, b, f"{stacked.path.name} probe row {i}")
     assert stacked.status == alone.status
-    numbers_agree({**stacked.final, "engine": "fused"}, alone.final, f"{stacked.path.name} final")
+    numbers_agree({**stacked.final, "step": "fused"}, alone.final, f"{stacked.path.name} final")
     if alone.status["status"] != "diverged":
         p, q = stacked.load_checkpoint()["model"], alone.load_checkpoint()["model"]
         for key in q:
@@ -113,10 +113,10 @@ def train_both(tmp_path, cfgs, data):
 def test_four_runs_in_a_stack_are_the_four_runs_alone(tmp_path, activation):
     stacked, alone = train_both(tmp_path, configs(activation), classes())
     for mine, theirs in zip(stacked, alone):
-        assert theirs.status == "completed" and theirs.run.env["engine"] == "fused"  # on torch ops in float64
+        assert theirs.status == "completed" and theirs.run.env["step"] == "fused"  # on torch ops in float64
         assert_same_run(mine.run, theirs.run)
         env = mine.run.env
-        assert env["engine"] == "stacked" and env["kernel"].startswith("torch batched")
+        assert env["step"] == "fused" and env["kernel"].startswith("torch batched")
         assert env["stack"] == {"size": 4, "runs": ["stacked0", "stacked1", "stacked2", "stacked3"]}
         assert mine.final["seconds"] == pytest.approx(UPDATES / mine.final["updates_per_second"] / 4, rel=0.05)
         assert theirs.run.env["stack"] is None
@@ -169,6 +169,16 @@ def test_a_diverging_run_is_recorded_and_the_others_are_their_solo_runs(tmp_path
         assert_same_run(mine.run, theirs.run)
 
 
+def test_a_run_diverging_between_two_reads_is_its_solo_run_and_the_others_theirs(tmp_path):
+    members = [dict(m) for m in MEMBERS]
+    members[2].update(lr=100.0)  # diverges at update 15; the loop reads the costs at update 20 (a log row)
+    stacked, alone = train_both(tmp_path, configs("relu", members), classes())
+    assert [r.status for r in stacked] == ["completed", "completed", "diverged", "completed"]
+    assert stacked[2].final["diverged_at"] == alone[2].final["diverged_at"] == 15
+    for mine, theirs in zip(stacked, alone):
+        assert_same_run(mine.run, theirs.run)
+
+
 def interrupt_at(monkeypatch, update: int) -> None:
     """A Ctrl-C while the stack takes update ``update``."""
     step, calls = stacked_runs.StackedSGD.step, []
@@ -192,7 +202,7 @@ def test_ctrl_c_checkpoints_the_stack_and_it_resumes_as_a_stack_or_alone(tmp_pat
     again = train_stacked(jobs[:3], data=data, progress=False)  # three resume as a stack,
     last = resume(tmp_path / "stacked3", progress=False, data=data)  # the fourth alone
     assert [r.status for r in again] == ["completed"] * 3 and last.status == "completed"
-    assert last.run.env["engine"] == "fused" and last.run.env["stack"] is None
+    assert last.run.env["step"] == "fused" and last.run.env["stack"] is None
     assert again[0].run.env["stack"]["size"] == 3
     for k, c in enumerate(cfgs):
         assert_same_run(RunDir(tmp_path / f"stacked{k}"), train(c, out=tmp_path / f"alone{k}", data=data,

@@ -8,6 +8,7 @@ import torch
 from depthlab.data.base import FixedDataset
 from depthlab.errors import DepthlabError
 from depthlab.store.run import RunDir
+from depthlab.training import trainer
 from depthlab.training.trainer import resume, train
 
 SMALL = dict(dataset="shapeset", depth=2, width=64, batch_size=10, eval_every=50, log_every=25,
@@ -44,7 +45,7 @@ def test_run_directory_is_self_describing(tmp_path):
     assert run.config.seed == 3 and run.config.widths is None
     assert run.network.widths == (1024, 64, 64, 9) and run.network.input_shape == (1, 32, 32)
     assert run.env["seed"] == 3 and run.env["torch"] == torch.__version__
-    assert run.env["engine"] in ("fused", "autograd") and run.env["total_updates"] == 100
+    assert run.env["step"] in ("fused", "autograd") and run.env["total_updates"] == 100
     assert run.status == {"status": "completed", "update": 100}
     assert [r["update"] for r in run.metrics() if "train_cost" in r] == [25, 50, 75, 100]
     assert (run.path / "probes.jsonl").is_file() and (run.path / "checkpoint.pt").is_file()
@@ -56,6 +57,52 @@ def test_huge_learning_rate_is_recorded_as_diverged(tmp_path):
     assert result.status == "diverged"
     status = RunDir(result.path).status
     assert status["status"] == "diverged" and 1 <= status["diverged_at"] <= 300
+
+
+def test_costs_are_read_from_the_device_only_at_boundaries(tmp_path, monkeypatch):
+    reads = []
+    real = trainer.read_costs
+    monkeypatch.setattr(trainer, "read_costs", lambda pending: reads.append(len(pending)) or real(pending))
+    train(dict(updates=100, depth=2, width=8, log_every=25, eval_every=50, probe=False), out=tmp_path / "run",
+          data=tiny_dataset(), progress=False)
+    assert reads == [25, 25, 25, 25]
+
+
+@pytest.mark.parametrize("step", ["fused", "autograd"])
+def test_a_divergence_read_late_is_recorded_as_one_read_at_once(tmp_path, step):
+    """Read every update (a callback watches) or only at the boundaries, a diverging run
+    leaves the same status, metrics, probes and final numbers."""
+    config = dict(lr=100.0, optimizer="momentum", updates=200, depth=2, width=16, log_every=40, eval_every=80,
+                  probe_every=80,
+                  probe_size=20, jacobian_examples=0, activation="relu", init="he-normal", step=step)  # diverges at 6
+    data = tiny_dataset()
+    late = train(config, out=tmp_path / "late", data=data, progress=False)
+    at_once = train(config, out=tmp_path / "now", data=data, progress=False, callbacks=[lambda trainer, update: None])
+    assert late.status == "diverged" and 1 < late.final["diverged_at"] < 200
+    assert late.run.status == at_once.run.status
+    assert late.run.metrics() == at_once.run.metrics()
+    assert late.run.probes == at_once.run.probes
+    times = ("seconds", "probe_seconds", "updates_per_second")
+    assert {k: v for k, v in late.final.items() if k not in times} == \
+        {k: v for k, v in at_once.final.items() if k not in times}
+
+
+def test_a_run_stored_before_the_step_was_named_resumes(tmp_path):
+    """config.json, env.json and checkpoint.pt of an older run say "engine"."""
+    config = dict(updates=40, eval_every=10, log_every=5, depth=2, width=8, probe=False, optimizer="momentum")
+    data = tiny_dataset()
+    whole = train(config, out=tmp_path / "whole", data=data, progress=False)
+    old = train(dict(config, updates=20), out=tmp_path / "old", data=data, progress=False)
+    for name, key in (("config.json", "step"), ("env.json", "step")):
+        stored = json.loads((old.path / name).read_text())
+        stored["engine"] = stored.pop(key)
+        (old.path / name).write_text(json.dumps(stored))
+    state = torch.load(old.run.checkpoint_path)
+    state["engine"] = state.pop("step")
+    torch.save(state, old.run.checkpoint_path)
+    done = resume(old.path, data=data, progress=False, updates=40)
+    assert done.final["test_error"] == whole.final["test_error"] and done.run.metrics() == whole.run.metrics()
+    assert "engine" not in done.run.env and done.run.env["step"] == "fused"
 
 
 @pytest.mark.parametrize("extra", [dict(), dict(optimizer="adam", lr=1e-3, dropout=0.2)])
@@ -87,7 +134,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, extra):
     (dict(width=-1), "width -1"),
     (dict(dataset="imagenet"), "unknown dataset 'imagenet'"),
     (dict(epochs=2.0, updates=None), "unlimited stream"),
-    (dict(engine="fused", optimizer="adam"), "--engine fused cannot run"),
+    (dict(step="fused", optimizer="adam"), "--step fused cannot run"),
 ])
 def test_bad_input_leaves_no_run_directory(tmp_path, changes, message):
     with pytest.raises(DepthlabError, match=message):
@@ -103,14 +150,14 @@ def test_existing_run_directory_is_not_overwritten(tmp_path):
     assert (tmp_path / "run" / "keep.txt").read_text() == "mine"
 
 
-def test_engine_choice_is_recorded(tmp_path):
+def test_step_choice_is_recorded(tmp_path):
     data = tiny_dataset()
     fused = train(dict(updates=5, depth=2, width=8, probe=False), out=tmp_path / "a", data=data, progress=False)
     plain = train(dict(updates=5, depth=2, width=8, probe=False, batchnorm=True), out=tmp_path / "b",
                   data=data, progress=False)
     fused_env, plain_env = (json.loads((run.path / "env.json").read_text()) for run in (fused, plain))
-    assert fused_env["engine"] == "fused" and fused_env["kernel"].startswith(("native (", "torch ops ("))
-    assert plain.final["engine"] == "autograd" and plain_env["kernel"] == "torch autograd"
+    assert fused_env["step"] == "fused" and fused_env["kernel"].startswith(("native (", "torch ops ("))
+    assert plain.final["step"] == "autograd" and plain_env["kernel"] == "torch autograd"
 
 
 def test_a_resumed_run_logs_nothing_twice(tmp_path):
@@ -162,12 +209,12 @@ def test_a_linear_model_fits_the_cubic_to_its_true_weights_and_noise_floor(tmp_p
     assert not any("validation_error" in r for r in rows) and any("test_cost" in r for r in rows)
 
 
-@pytest.mark.parametrize("engine", ["fused", "autograd"])
-def test_both_engines_train_a_regression_alike(tmp_path, engine):
-    result = train(dict(REGRESSION, updates=300, engine=engine), out=tmp_path / engine, progress=False)
-    reference = train(dict(REGRESSION, updates=300, engine="autograd"), out=tmp_path / f"{engine}-ref",
+@pytest.mark.parametrize("step", ["fused", "autograd"])
+def test_both_steps_train_a_regression_alike(tmp_path, step):
+    result = train(dict(REGRESSION, updates=300, step=step), out=tmp_path / step, progress=False)
+    reference = train(dict(REGRESSION, updates=300, step="autograd"), out=tmp_path / f"{step}-ref",
                       progress=False)
-    assert result.final["engine"] == engine
+    assert result.final["step"] == step
     assert result.final["test_cost"] == pytest.approx(reference.final["test_cost"], rel=1e-4)
 
 

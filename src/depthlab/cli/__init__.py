@@ -12,6 +12,8 @@ import argparse
 import sys
 
 from depthlab import __version__
+from depthlab.cli import inspect, reproduce, show_data, sweep, theory, train
+from depthlab.cli.common import OneLineParser
 from depthlab.errors import DepthlabError
 
 DESCRIPTION = ("Why is a deep network hard to train, and what fixes it? Train deep networks as Glorot & Bengio "
@@ -19,21 +21,7 @@ DESCRIPTION = ("Why is a deep network hard to train, and what fixes it? Train de
                "studies. Each command has its own --help.")
 
 
-def choices(registry) -> str:
-    """A registry's valid names for a flag's help, e.g. "sigmoid | tanh | …"."""
-    return " | ".join(registry.choices())
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is reported in one line (no usage block)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from depthlab.cli import inspect, reproduce, show_data, sweep, theory, train
-
     parser = OneLineParser(prog="depthlab", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"depthlab {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,

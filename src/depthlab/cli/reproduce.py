@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from depthlab.cli.grid_options import add_grid_options
+from depthlab.data.download import locate
+from depthlab.data.registry import DATASETS
+from depthlab.studies import STUDIES, reproduce
 
 
 def add_parser(sub) -> None:
-    from depthlab.studies import STUDIES
-
     p = sub.add_parser("reproduce", help="reproduce a study: runs, figures, tables and report.html",
                        description="Reproduce a study end to end. Interrupted, run the same command again: "
                                    "finished runs are kept, not retrained.")
@@ -38,15 +39,13 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from depthlab.studies import reproduce
-
     options = {"datasets": [d.strip() for d in args.datasets.split(",")]} if args.datasets else {}
     if args.download:
         download_missing(options.get("datasets", ["mnist"]), args.data_dir)
     try:
         report = reproduce(args.study, args.budget, out=args.out, workers=args.workers, data_dir=args.data_dir,
                            progress=not args.quiet, publish=args.publish, backend=args.backend,
-                           address=args.address, engine=args.engine, **options)
+                           address=args.address, stacking=args.stacking, **options)
     except KeyboardInterrupt:
         print(f"interrupted: finished runs are kept in {args.out or 'results/' + args.study}; "
               "run the same command again to resume")
@@ -57,9 +56,6 @@ def run(args: argparse.Namespace) -> int:
 
 def download_missing(names: list[str], data_dir: str | None) -> None:
     """Fetch the files of each named data set that are not found (generated ones need none)."""
-    from depthlab.data.download import locate
-    from depthlab.data.registry import DATASETS
-
     for name in names:
         spec = DATASETS.get(name)
         if spec.files is not None and not spec.available(data_dir):

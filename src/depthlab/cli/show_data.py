@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from depthlab.cli.common import choices
+from depthlab.data.figure import check_grid, draw_grid
+from depthlab.data.registry import DATASETS
+from depthlab.errors import DepthlabError
+
 
 def add_parser(sub) -> None:
-    from depthlab.cli import choices
-    from depthlab.data.registry import DATASETS
-
     p = sub.add_parser("show-data", help="draw a labelled grid of example images",
                        description="Draw a labelled grid of training examples of a data set "
                                    "(Glorot & Bengio 2010, Figure 1 for Shapeset-3x2).")
@@ -22,9 +24,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from depthlab.data.figure import check_grid, draw_grid
-    from depthlab.data.registry import DATASETS
-    from depthlab.errors import DepthlabError
     check_grid(args.out, args.rows, args.cols)  # before loading any data
     dataset = DATASETS.get(args.dataset).load(args.data_dir)
     if dataset.regression:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
 
 from depthlab.cli.grid_options import add_grid_options
+from depthlab.errors import DepthlabError, either
+from depthlab.sweeps.sweep import Metric, sweep, write_sweep_report
 
 
 def add_parser(sub) -> None:
@@ -15,19 +19,14 @@ def add_parser(sub) -> None:
     p.add_argument("grid", nargs="?", help="the grid file (TOML or JSON)")
     p.add_argument("--out", help="the sweep folder (default: sweeps/<grid file's name>)")
     p.add_argument("--report", metavar="DIR", help="only redraw DIR's summary.csv and report.html from its runs")
-    p.add_argument("--metric", help="the heat map's metric: validation_error (default), test_error, train_cost, "
-                                    "validation_cost, test_cost")
+    p.add_argument("--metric", help=f"the heat map's metric: {either(Metric.names())} (default: validation_error, "
+                                    "or validation_cost for real-valued targets)")
     add_grid_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from depthlab.errors import DepthlabError
-    from depthlab.sweeps.sweep import sweep, write_sweep_report
-
     if args.report:
         if args.grid:
             raise DepthlabError("give a grid file to run, or --report DIR to redraw a sweep, not both")
@@ -38,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or str(Path("sweeps") / Path(args.grid).stem)
     try:
         report = sweep(args.grid, out, workers=args.workers, progress=not args.quiet, backend=args.backend,
-                       address=args.address, metric=args.metric, engine=args.engine)
+                       address=args.address, metric=args.metric, stacking=args.stacking)
     except KeyboardInterrupt:
         print(f"interrupted: finished runs are kept in {out}; run the same command again to resume")
         return 130

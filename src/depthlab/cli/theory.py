@@ -12,12 +12,26 @@ import json
 import math
 import sys
 
+from depthlab.cli.common import choices
+from depthlab.errors import DepthlabError
+from depthlab.limits import MAX_DEPTH, check_at_most
+from depthlab.nets.activations import ACTIVATIONS
+from depthlab.nets.init import INITS
+from depthlab.theory import (
+    activation_moments,
+    chi1,
+    classify_phase,
+    correlation_fixed_point,
+    depth_scales,
+    fixed_point,
+    init_sigma_w2,
+    plot_phase_diagram,
+    predict_layers,
+)
+from depthlab.theory.phase import PLOT_FORMATS
+
 
 def add_parser(sub) -> None:
-    from depthlab.cli import choices
-    from depthlab.nets.activations import ACTIVATIONS
-    from depthlab.nets.init import INITS
-
     p = sub.add_parser("theory", help="mean-field predictions: fixed points, depth scales, phase, per-layer variances",
                        description="Mean-field theory of a deep random network (Poole et al. 2016; Schoenholz "
                                    "et al. 2017): q*, c*, chi1, depth scales, trainable depth, phase, and per "
@@ -41,15 +55,6 @@ def add_parser(sub) -> None:
 def predictions(activation: str, sigma_w2: float, sigma_b2: float, depth: int, width: int,
                 init: str | None, q0: float) -> dict:
     """Everything the command prints, as a dict (non-finite numbers as None)."""
-    from depthlab.theory import (
-        chi1,
-        classify_phase,
-        correlation_fixed_point,
-        depth_scales,
-        fixed_point,
-        predict_layers,
-    )
-
     def number(x) -> float | None:
         return float(x) if math.isfinite(x) else None
 
@@ -86,17 +91,9 @@ def format_text(report: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from depthlab.errors import DepthlabError
-    from depthlab.limits import MAX_DEPTH, check_at_most
-    from depthlab.nets.activations import ACTIVATIONS
-    from depthlab.nets.init import INITS
-
     ACTIVATIONS.get(args.activation)
     if args.init:
         INITS.get(args.init)
-    from depthlab.theory import activation_moments, init_sigma_w2, plot_phase_diagram
-    from depthlab.theory.phase import PLOT_FORMATS
-
     if args.plot and not args.plot.lower().endswith(PLOT_FORMATS):
         raise DepthlabError(f"--plot {args.plot}: the file must end in {', '.join(PLOT_FORMATS)}")
     for flag, value, smallest in (("--depth", args.depth, 1), ("--width", args.width, 1)):

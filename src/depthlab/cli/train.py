@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from depthlab.cli import choices
-from depthlab.config import ENGINES, FIELDS, from_mapping, load_config_file
+from depthlab.cli.common import Renamed, choices
+from depthlab.config import FIELDS, StepName, from_mapping, load_config_file
 from depthlab.data.registry import DATASETS
-from depthlab.errors import DepthlabError
+from depthlab.errors import DepthlabError, either
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.init import BIAS_INITS, INITS
+from depthlab.store.run import Status, recorded_step
 from depthlab.training.costs import COSTS
 from depthlab.training.optim import OPTIMIZERS
 
-EXIT_CODES = {"completed": 0, "diverged": 3, "interrupted": 130}
+EXIT_CODES = {Status.COMPLETED: 0, Status.DIVERGED: 3, Status.INTERRUPTED: 130}
 
 
 def _widths(text: str) -> list[int]:
@@ -67,7 +68,8 @@ def add_parser(sub) -> None:
     g.add_argument("--epochs", type=float, help="passes over a finite training set (instead of --updates)")
     g.add_argument("--weight-decay", type=float, help="L2 coefficient λ")
     g.add_argument("--clip-norm", type=float, help="clip the global gradient norm to this value")
-    g.add_argument("--engine", help=" | ".join(ENGINES) + " (default auto)")
+    g.add_argument("--step", help=" | ".join(StepName.names()) + " (default auto)")
+    g.add_argument("--engine", action=Renamed, now=f"--step: {either(StepName.names())}")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="cpu | cuda | cuda:N | mps")
     g = p.add_argument_group("measurement")
@@ -105,13 +107,13 @@ def run(args: argparse.Namespace) -> int:
 
 def report(result) -> None:
     f = result.final
-    if result.status == "diverged":
+    if result.status == Status.DIVERGED:
         print(f"diverged at update {f['diverged_at']} (cost {f['cost']}) -> {result.path}")
         return
     measure = COSTS.get(result.run.config.cost).measure
-    line = (f"{result.status}: {f['update']} updates ({f['engine']}, {f['updates_per_second']} updates/s), "
+    line = (f"{result.status}: {f['update']} updates ({recorded_step(f)}, {f['updates_per_second']} updates/s), "
             f"validation {measure} {f.get(f'validation_{measure}', float('nan')):.4g}, "
             f"test {measure} {f.get(f'test_{measure}', float('nan')):.4g} -> {result.path}")
-    if result.status == "interrupted":
+    if result.status == Status.INTERRUPTED:
         line += f"  (finish with: depthlab train --resume {result.path})"
     print(line, file=sys.stdout)

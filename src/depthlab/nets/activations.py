@@ -1,14 +1,14 @@
 """The activation functions of the studies, each declared once with everything depthlab
 needs of it: the torch module, the derivative written in terms of the output (for the
 fused training step), what "saturated" means (for the probes), the Gaussian form that
-mean-field theory integrates, and its number in the native kernels.
+mean-field theory integrates, and the name of its form in the native kernels.
 
 Glorot & Bengio (2010), section 2.3, compare the logistic sigmoid 1/(1+e^{-x}), the
 hyperbolic tangent and the softsign x/(1+|x|); ReLU (Nair & Hinton 2010) and leaky ReLU
 (Maas et al. 2013) are the modern references.
 
-Add one with ``ACTIVATIONS.register(Activation(...))``: training, probes, theory and the
-command line then know it. Importing this module imports no torch.
+Add one with ``ACTIVATIONS.register(Activation(name=..., ...))``: training, probes,
+theory and the command line then know it. Importing this module imports no torch.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Smooth:
     d2phi: Callable[[np.ndarray], np.ndarray]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Activation:
     """An elementwise nonlinearity a = φ(s).
 
@@ -60,11 +60,12 @@ class Activation:
     autograd). ``saturated(s, a)`` marks the units in the flat part of φ, as
     ``saturation_rule`` says in words; ``value_range`` is the fixed histogram range.
     ``gaussian`` is what mean-field theory integrates (None: theory does not cover it);
-    ``native`` its number in the C kernels' enum (``fused_mlp.c``; None: the fused step
-    runs it on torch operations). ``saturation`` says what its saturated units are, for
-    the diagnosis: ``"asymptote"`` (in a flat part of φ, where φ' ≈ 0), ``"dead"``
-    (exactly 0, where φ' = 0) or ``""`` (harmless); ``suggested_init`` is the weight init
-    that keeps its signal's scale.
+    ``native`` names its form in the C kernels (a member of ``enum activation`` in
+    ``fused_mlp.c``, as :mod:`depthlab.training.kernels.ids` reads it: ``"tanh"``; None:
+    the fused step runs it on torch operations). ``saturation`` says what its saturated
+    units are, for the diagnosis: ``"asymptote"`` (in a flat part of φ, where φ' ≈ 0),
+    ``"dead"`` (exactly 0, where φ' = 0) or ``""`` (harmless); ``suggested_init`` is the
+    weight init that keeps its signal's scale. Every field is given by keyword.
     """
 
     name: str
@@ -75,7 +76,7 @@ class Activation:
     saturation_rule: str
     value_range: tuple[float, float]
     gaussian: PiecewiseLinear | Smooth | None = None
-    native: int | None = None
+    native: str | None = None
     saturation: str = ""
     suggested_init: str = "normalized"
     modules: tuple[str, ...] = ()
@@ -202,102 +203,120 @@ def _negative_tail(bound: float) -> Callable[[Tensor, Tensor], Tensor]:
 
 ACTIVATIONS: Registry[Activation] = Registry("activation", [
     Activation(
-        "sigmoid", "logistic sigmoid 1/(1 + e^-s)", deferred("torch.nn:Sigmoid"), lambda a: a * (1 - a),
-        lambda s, a: (a <= SATURATION_MARGIN) | (a >= 1 - SATURATION_MARGIN), "a <= 0.05 or a >= 0.95", (0.0, 1.0),
-        Smooth(_expit, _sigmoid_d1, _sigmoid_d2), native=2, saturation="asymptote", modules=_torch("Sigmoid"),
+        name="sigmoid", summary="logistic sigmoid 1/(1 + e^-s)", module=deferred("torch.nn:Sigmoid"),
+        derivative=lambda a: a * (1 - a),
+        saturated=lambda s, a: (a <= SATURATION_MARGIN) | (a >= 1 - SATURATION_MARGIN),
+        saturation_rule="a <= 0.05 or a >= 0.95", value_range=(0.0, 1.0),
+        gaussian=Smooth(_expit, _sigmoid_d1, _sigmoid_d2), native="sigmoid", saturation="asymptote",
+        modules=_torch("Sigmoid"),
     ),
     Activation(
-        "tanh", "hyperbolic tangent", deferred("torch.nn:Tanh"), lambda a: 1 - a * a, _near_plus_minus_one,
-        "|a| >= 0.95", (-1.0, 1.0), Smooth(np.tanh, _tanh_d1, _tanh_d2), native=1, saturation="asymptote",
+        name="tanh", summary="hyperbolic tangent", module=deferred("torch.nn:Tanh"), derivative=lambda a: 1 - a * a,
+        saturated=_near_plus_minus_one, saturation_rule="|a| >= 0.95", value_range=(-1.0, 1.0),
+        gaussian=Smooth(np.tanh, _tanh_d1, _tanh_d2), native="tanh", saturation="asymptote",
         modules=_torch("Tanh"),
     ),
     Activation(
-        "softsign", "s / (1 + |s|) (Bergstra et al. 2009)", deferred("torch.nn:Softsign"),
-        lambda a: (1 - a.abs()) ** 2, _near_plus_minus_one, "|a| >= 0.95", (-1.0, 1.0),
-        Smooth(_softsign, _softsign_d1, _softsign_d2), native=3, saturation="asymptote", modules=_torch("Softsign"),
+        name="softsign", summary="s / (1 + |s|) (Bergstra et al. 2009)", module=deferred("torch.nn:Softsign"),
+        derivative=lambda a: (1 - a.abs()) ** 2, saturated=_near_plus_minus_one, saturation_rule="|a| >= 0.95",
+        value_range=(-1.0, 1.0), gaussian=Smooth(_softsign, _softsign_d1, _softsign_d2), native="softsign",
+        saturation="asymptote", modules=_torch("Softsign"),
     ),
     Activation(
-        "relu", "rectifier max(0, s)", deferred("torch.nn:ReLU"), lambda a: (a > 0).to(a.dtype),
-        lambda s, a: a <= 0, "a == 0 (dead)", (0.0, 5.0), PiecewiseLinear(0.0), native=4, saturation="dead",
+        name="relu", summary="rectifier max(0, s)", module=deferred("torch.nn:ReLU"),
+        derivative=lambda a: (a > 0).to(a.dtype), saturated=lambda s, a: a <= 0, saturation_rule="a == 0 (dead)",
+        value_range=(0.0, 5.0), gaussian=PiecewiseLinear(0.0), native="relu", saturation="dead",
         suggested_init="he-normal", modules=_torch("ReLU"),
     ),
     Activation(
-        "leaky-relu", f"max(s, {LEAKY_SLOPE:g} s)", deferred("torch.nn:LeakyReLU", LEAKY_SLOPE),
-        lambda a: (a > 0).to(a.dtype).clamp(min=LEAKY_SLOPE), lambda s, a: a <= 0, "a <= 0 (on the leaky side)",
-        (-0.05, 5.0), PiecewiseLinear(LEAKY_SLOPE), native=5, suggested_init="he-normal", modules=_torch("LeakyReLU"),
+        name="leaky-relu", summary=f"max(s, {LEAKY_SLOPE:g} s)", module=deferred("torch.nn:LeakyReLU", LEAKY_SLOPE),
+        derivative=lambda a: (a > 0).to(a.dtype).clamp(min=LEAKY_SLOPE), saturated=lambda s, a: a <= 0,
+        saturation_rule="a <= 0 (on the leaky side)", value_range=(-0.05, 5.0),
+        gaussian=PiecewiseLinear(LEAKY_SLOPE), native="leaky-relu", suggested_init="he-normal",
+        modules=_torch("LeakyReLU"),
     ),
     Activation(
-        "linear", "the identity (a deep linear network; no module of a model counts as it)",
-        deferred("torch.nn:Identity"), lambda a: a.new_ones(a.shape), lambda s, a: a.new_zeros(a.shape).bool(),
-        "never", (-5.0, 5.0), PiecewiseLinear(1.0), native=0,
+        name="linear", summary="the identity (a deep linear network; no module of a model counts as it)",
+        module=deferred("torch.nn:Identity"), derivative=lambda a: a.new_ones(a.shape),
+        saturated=lambda s, a: a.new_zeros(a.shape).bool(), saturation_rule="never", value_range=(-5.0, 5.0),
+        gaussian=PiecewiseLinear(1.0), native="linear",
     ),
     Activation(
-        "hardtanh", "clamp(s, -1, 1)", deferred("torch.nn:Hardtanh"), lambda a: (a.abs() < 1).to(a.dtype),
-        lambda s, a: a.abs() >= 1, "|a| >= 1 (clipped)", (-1.0, 1.0), saturation="asymptote",
+        name="hardtanh", summary="clamp(s, -1, 1)", module=deferred("torch.nn:Hardtanh"),
+        derivative=lambda a: (a.abs() < 1).to(a.dtype), saturated=lambda s, a: a.abs() >= 1,
+        saturation_rule="|a| >= 1 (clipped)", value_range=(-1.0, 1.0), saturation="asymptote",
         modules=_torch("Hardtanh"),
     ),
     Activation(
-        "relu6", "clamp(s, 0, 6) (Howard et al. 2017)", deferred("torch.nn:ReLU6"),
-        lambda a: ((a > 0) & (a < 6)).to(a.dtype), lambda s, a: (a <= 0) | (a >= 6), "a == 0 (dead) or a == 6",
-        (0.0, 6.0), saturation="dead", suggested_init="he-normal", modules=_torch("ReLU6"),
+        name="relu6", summary="clamp(s, 0, 6) (Howard et al. 2017)", module=deferred("torch.nn:ReLU6"),
+        derivative=lambda a: ((a > 0) & (a < 6)).to(a.dtype), saturated=lambda s, a: (a <= 0) | (a >= 6),
+        saturation_rule="a == 0 (dead) or a == 6", value_range=(0.0, 6.0), saturation="dead",
+        suggested_init="he-normal", modules=_torch("ReLU6"),
     ),
     Activation(
-        "elu", "s, or e^s - 1 below 0 (Clevert et al. 2016)", deferred("torch.nn:ELU"),
-        lambda a: _where_positive(a, 1.0, a + 1), lambda s, a: a <= -1 + SATURATION_MARGIN,
-        "a <= -0.95 (near the bound -1)", (-1.0, 5.0), Smooth(_elu, _elu_d1, _elu_d2), saturation="asymptote",
-        suggested_init="he-normal", modules=_torch("ELU"),
+        name="elu", summary="s, or e^s - 1 below 0 (Clevert et al. 2016)", module=deferred("torch.nn:ELU"),
+        derivative=lambda a: _where_positive(a, 1.0, a + 1), saturated=lambda s, a: a <= -1 + SATURATION_MARGIN,
+        saturation_rule="a <= -0.95 (near the bound -1)", value_range=(-1.0, 5.0),
+        gaussian=Smooth(_elu, _elu_d1, _elu_d2), saturation="asymptote", suggested_init="he-normal",
+        modules=_torch("ELU"),
     ),
     Activation(
-        "selu", "λ ELU_α(s), self-normalizing (Klambauer et al. 2017)", deferred("torch.nn:SELU"),
-        lambda a: _where_positive(a, SELU_SCALE, a + SELU_SCALE * SELU_ALPHA),
-        lambda s, a: a <= -(1 - SATURATION_MARGIN) * SELU_SCALE * SELU_ALPHA, "a <= -0.95 λα (near the bound -λα)",
-        (-1.8, 5.0), Smooth(lambda x: _elu(x, SELU_ALPHA, SELU_SCALE), lambda x: _elu_d1(x, SELU_ALPHA, SELU_SCALE),
-                            lambda x: _elu_d2(x, SELU_ALPHA, SELU_SCALE)),
+        name="selu", summary="λ ELU_α(s), self-normalizing (Klambauer et al. 2017)", module=deferred("torch.nn:SELU"),
+        derivative=lambda a: _where_positive(a, SELU_SCALE, a + SELU_SCALE * SELU_ALPHA),
+        saturated=lambda s, a: a <= -(1 - SATURATION_MARGIN) * SELU_SCALE * SELU_ALPHA,
+        saturation_rule="a <= -0.95 λα (near the bound -λα)", value_range=(-1.8, 5.0),
+        gaussian=Smooth(lambda x: _elu(x, SELU_ALPHA, SELU_SCALE), lambda x: _elu_d1(x, SELU_ALPHA, SELU_SCALE),
+                        lambda x: _elu_d2(x, SELU_ALPHA, SELU_SCALE)),
         saturation="asymptote", suggested_init="lecun-normal", modules=_torch("SELU"),
     ),
     Activation(
-        "gelu", "s Φ(s) (Hendrycks & Gimpel 2016)", deferred("torch.nn:GELU"), None, _negative_tail(-3.0),
-        "s <= -3 (the flat negative tail, |φ'| < 0.012)", (-0.2, 5.0), Smooth(_gelu, _gelu_d1, _gelu_d2),
-        saturation="asymptote", suggested_init="he-normal",
-        modules=(*_torch("GELU"), *_transformers("GELUActivation")),
+        name="gelu", summary="s Φ(s) (Hendrycks & Gimpel 2016)", module=deferred("torch.nn:GELU"), derivative=None,
+        saturated=_negative_tail(-3.0), saturation_rule="s <= -3 (the flat negative tail, |φ'| < 0.012)",
+        value_range=(-0.2, 5.0), gaussian=Smooth(_gelu, _gelu_d1, _gelu_d2), saturation="asymptote",
+        suggested_init="he-normal", modules=(*_torch("GELU"), *_transformers("GELUActivation")),
         module_check=lambda m: getattr(m, "approximate", "none") == "none",
     ),
     Activation(
-        "gelu-tanh", "GELU's tanh approximation (GPT-2)", deferred("torch.nn:GELU", approximate="tanh"), None,
-        _negative_tail(-3.0), "s <= -3 (the flat negative tail, |φ'| < 0.012)", (-0.2, 5.0),
+        name="gelu-tanh", summary="GELU's tanh approximation (GPT-2)",
+        module=deferred("torch.nn:GELU", approximate="tanh"), derivative=None, saturated=_negative_tail(-3.0),
+        saturation_rule="s <= -3 (the flat negative tail, |φ'| < 0.012)", value_range=(-0.2, 5.0),
         saturation="asymptote", suggested_init="he-normal",
         modules=(*_torch("GELU"), *_transformers("NewGELUActivation", "GELUTanh", "PytorchGELUTanh",
                                                  "FastGELUActivation")),
         module_check=lambda m: getattr(m, "approximate", "tanh") == "tanh",
     ),
     Activation(
-        "silu", "s σ(s), swish (Ramachandran et al. 2017)", deferred("torch.nn:SiLU"), None, _negative_tail(-5.0),
-        "s <= -5 (the flat negative tail, |φ'| < 0.027)", (-0.3, 5.0), Smooth(_silu, _silu_d1, _silu_d2),
-        saturation="asymptote", suggested_init="he-normal", modules=(*_torch("SiLU"), *_transformers("SiLUActivation")),
+        name="silu", summary="s σ(s), swish (Ramachandran et al. 2017)", module=deferred("torch.nn:SiLU"),
+        derivative=None, saturated=_negative_tail(-5.0),
+        saturation_rule="s <= -5 (the flat negative tail, |φ'| < 0.027)", value_range=(-0.3, 5.0),
+        gaussian=Smooth(_silu, _silu_d1, _silu_d2), saturation="asymptote", suggested_init="he-normal",
+        modules=(*_torch("SiLU"), *_transformers("SiLUActivation")),
     ),
     Activation(
-        "mish", "s tanh(softplus(s)) (Misra 2019)", deferred("torch.nn:Mish"), None, _negative_tail(-5.0),
-        "s <= -5 (the flat negative tail, |φ'| < 0.03)", (-0.31, 5.0), saturation="asymptote",
-        suggested_init="he-normal", modules=(*_torch("Mish"), *_transformers("MishActivation")),
+        name="mish", summary="s tanh(softplus(s)) (Misra 2019)", module=deferred("torch.nn:Mish"), derivative=None,
+        saturated=_negative_tail(-5.0), saturation_rule="s <= -5 (the flat negative tail, |φ'| < 0.03)",
+        value_range=(-0.31, 5.0), saturation="asymptote", suggested_init="he-normal",
+        modules=(*_torch("Mish"), *_transformers("MishActivation")),
     ),
     Activation(
-        "hardswish", "s relu6(s + 3)/6 (Howard et al. 2019)", deferred("torch.nn:Hardswish"), None,
-        _negative_tail(-3.0), "s <= -3 (exactly 0: dead)", (-0.4, 5.0), saturation="dead",
-        suggested_init="he-normal", modules=_torch("Hardswish"),
+        name="hardswish", summary="s relu6(s + 3)/6 (Howard et al. 2019)", module=deferred("torch.nn:Hardswish"),
+        derivative=None, saturated=_negative_tail(-3.0), saturation_rule="s <= -3 (exactly 0: dead)",
+        value_range=(-0.4, 5.0), saturation="dead", suggested_init="he-normal", modules=_torch("Hardswish"),
     ),
     Activation(
-        "hardsigmoid", "relu6(s + 3)/6", deferred("torch.nn:Hardsigmoid"),
-        lambda a: ((a > 0) & (a < 1)).to(a.dtype) / 6, lambda s, a: (a <= 0) | (a >= 1), "a == 0 or a == 1 (clipped)",
-        (0.0, 1.0), saturation="asymptote", modules=_torch("Hardsigmoid"),
+        name="hardsigmoid", summary="relu6(s + 3)/6", module=deferred("torch.nn:Hardsigmoid"),
+        derivative=lambda a: ((a > 0) & (a < 1)).to(a.dtype) / 6, saturated=lambda s, a: (a <= 0) | (a >= 1),
+        saturation_rule="a == 0 or a == 1 (clipped)", value_range=(0.0, 1.0), saturation="asymptote",
+        modules=_torch("Hardsigmoid"),
     ),
     Activation(
-        "softplus", "log(1 + e^s)", deferred("torch.nn:Softplus"), lambda a: -(-a).expm1(), _negative_tail(-5.0),
-        "s <= -5 (the flat negative tail, φ' = σ(s) < 0.007)", (0.0, 5.0),
-        Smooth(_softplus, _expit, _softplus_d2), saturation="asymptote", suggested_init="he-normal",
+        name="softplus", summary="log(1 + e^s)", module=deferred("torch.nn:Softplus"),
+        derivative=lambda a: -(-a).expm1(), saturated=_negative_tail(-5.0),
+        saturation_rule="s <= -5 (the flat negative tail, φ' = σ(s) < 0.007)", value_range=(0.0, 5.0),
+        gaussian=Smooth(_softplus, _expit, _softplus_d2), saturation="asymptote", suggested_init="he-normal",
         modules=_torch("Softplus"),
     ),
 ])
-
 
 
 def activation_of(module: nn.Module) -> Activation | None:

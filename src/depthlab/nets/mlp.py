@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.init import BIAS_INITS, INITS, lsuv_
 
@@ -23,20 +22,14 @@ class MLP(nn.Sequential):
     one activation; ``num_classes`` output units (one per class, or per target value);
     ``dropout`` one rate after every hidden layer, or one rate per hidden layer.
 
-    ``linears`` lists the Linear layers bottom to top (the last is the output layer).
+    ``linears`` lists the Linear layers bottom to top (the last is the output layer). The
+    values are a validated config's (:meth:`depthlab.config.TrainConfig.validate` checks
+    the widths and rates).
     """
 
     def __init__(self, input_dim: int, widths: Sequence[int], num_classes: int, activation: str = "tanh",
                  batchnorm: bool = False, dropout: float | Sequence[float] = 0.0):
-        for w in widths:
-            if w < 1:
-                raise DepthlabError(f"width {w} is not a positive number of units")
         rates = list(dropout) if isinstance(dropout, Sequence) else [dropout] * len(widths)
-        if len(rates) != len(widths):
-            raise DepthlabError(f"{len(rates)} dropout rates for {len(widths)} hidden layers")
-        for p in rates:
-            if not 0 <= p < 1:
-                raise DepthlabError(f"dropout {p} is not a probability in [0, 1)")
         act = ACTIVATIONS.get(activation)
         layers: list[nn.Module] = [nn.Flatten()]
         sizes = [input_dim, *widths]

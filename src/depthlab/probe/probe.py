@@ -2,30 +2,13 @@
 monitor them (section 2.3: 300 test examples, Figures 2–10) and Nielsen (2015, ch. 5)
 measures learning speed.
 
-Every measure gives rows {"update", "layer", "stat", "value"}, one entry per call of a
-weighted layer (see :mod:`depthlab.probe.capture`: a module called twice gives two). The
-statistics, per entry (C is the loss on the whole probe set, s the layer's output, a = φ(u)
-the activation its output went through, u what φ was applied to):
-
-- with an activation: ``activation_mean``, ``activation_std``, ``activation_p2``,
-  ``activation_p98`` (percentiles), ``saturated_fraction`` (the
-  activation's ``saturation_rule``);
-- with an output: ``preactivation_mean``, ``preactivation_std``; ``backprop_grad_std``
-  and ``backprop_grad_norm`` of ∂C/∂s;
-- every entry: ``weight_grad_std``, ``weight_grad_norm`` of ∂C/∂W (over all its weights);
-  ``bias_grad_norm`` ‖∂C/∂b‖ (Nielsen's learning speed); ``weight_norm`` ‖W‖;
-  ``update_ratio`` ‖W_t − W_t'‖ / ‖W_t'‖ / (t − t') since the previous measure t';
-- linear layers (of 2-D or, per position, 3-D inputs) that are not the output:
-  ``jacobian_sv_mean``, ``_min``, ``_max`` of the layer's Jacobian diag(φ'(s)) W (or
-  ``_max`` and ``_count`` of its largest singular values, see :mod:`depthlab.probe.jacobian`);
-- the top entry below the output: ``input_jacobian_sv_mean`` (complete spectra) and
-  ``input_jacobian_sv_max`` of its output with respect to the input (the first
-  floating-point entry output when the inputs are integers, such as token ids).
-
-Histograms {"update", "layer", "quantity", "edges", "counts"} of ``activation`` (over the
-activation's fixed ``value_range``; values beyond it count in the end bins),
-``preactivation``, ``backprop_grad``, ``weight_grad`` (over ±max|value|) and
-``input_jacobian_sv`` (over [0, max]).
+Every measure is a :class:`~depthlab.store.probes.Measure`: rows {"update", "layer",
+"stat", "value"} and histograms {"update", "layer", "quantity", "edges", "counts"}, one
+entry per call of a weighted layer (see :mod:`depthlab.probe.capture`: a module called
+twice gives two). What is measured on each entry are the probe's quantities
+(:mod:`depthlab.probe.quantities`, by default every one registered there: activations,
+pre-activations, back-propagated and weight gradients, update ratios, Jacobian spectra);
+the pass computes what they need (:class:`~depthlab.probe.quantities.Need`) and no more.
 
 Entries are named after the modules owning their weights (``layer1.0.conv1``,
 ``fc#2`` for a module's second call); ``layer_names="positions"`` names the linear and
@@ -47,21 +30,21 @@ from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.nets.activations import Activation
 from depthlab.probe.calling import Inputs, call_model, examples_in, first_examples, probe_loss
 from depthlab.probe.capture import Call, CapturePass
-from depthlab.probe.jacobian import (
-    SEQUENCE_ROWS,
-    Spectrum,
-    chain_jacobian,
-    input_spectrum,
-    layer_jacobians,
-    layer_spectrum,
-)
+from depthlab.probe.entry import Entry
+from depthlab.probe.jacobian import SEQUENCE_ROWS, Spectrum, chain_jacobian, input_spectrum, layer_jacobians
+from depthlab.probe.quantities import JACOBIANS, QUANTITIES, Need, Quantity
 from depthlab.probe.state import preserved_state
-from depthlab.probe.stats import activation_stats, histogram
-from depthlab.store.probes import ProbeLog
-from depthlab.store.run import RunDir
+from depthlab.probe.stats import histogram
+from depthlab.registry import Choice
+from depthlab.store.probes import Measure, ProbeLog
+from depthlab.store.writer import ProbeWriter
 
-LAYER_NAMINGS = ("modules", "positions")
-FINISHED = ("completed", "diverged", "interrupted")
+
+class LayerNaming(Choice, kind="layer naming"):
+    """How a probe names its entries (see the module docstring)."""
+
+    MODULES = "modules"
+    POSITIONS = "positions"
 
 
 class Probe:
@@ -72,30 +55,31 @@ class Probe:
     the default ``loss_fn``), in eval mode unless ``train_mode``, and leaves the
     parameters, their ``.grad``, the buffers, the modules' modes and the global RNG as
     they were. ``layers`` names the modules to probe (default: every one with weights);
+    ``quantities`` what to measure on them (names in, or entries of,
+    :data:`~depthlab.probe.quantities.QUANTITIES`; default: every registered one);
     Jacobian spectra use the first ``jacobian_examples`` probe examples (0: none).
     """
 
     def __init__(self, model: nn.Module, inputs: Inputs, targets: Tensor | None = None,
                  loss_fn: Callable[[Any, Tensor | None], Tensor] | None = None, layers: Sequence[str] | None = None,
                  jacobian_examples: int = 2, train_mode: bool = False, bins: int = 100,
-                 layer_names: str = "modules"):
+                 layer_names: str = LayerNaming.MODULES, quantities: Sequence[str | Quantity] | None = None):
         if jacobian_examples < 0:
             raise DepthlabError(f"jacobian_examples {jacobian_examples} is negative (0 turns Jacobians off)")
-        if layer_names not in LAYER_NAMINGS:
-            raise unknown_choice("layer naming", layer_names, LAYER_NAMINGS)
+        self.layer_names = LayerNaming.parse(layer_names)
+        self.quantities = _chosen(quantities)
         examples = examples_in(inputs)
         if targets is not None and len(targets) != examples:
             raise DepthlabError(f"the probe set has {examples} inputs but {len(targets)} targets")
         self.model, self.inputs, self.targets, self.loss_fn = model, inputs, targets, loss_fn
         self.only = _check_layer_names(model, layers)
         self.jacobian_examples = min(jacobian_examples, examples)
-        self.train_mode, self.bins, self.layer_names = train_mode, bins, layer_names
+        self.train_mode, self.bins = train_mode, bins
         self.log = ProbeLog()
         self.calls: list[Call] = []
         self._names: dict[str, str] = {}
         self._previous: tuple[int, dict[str, list[Tensor]]] | None = None
-        self.run: RunDir | None = None
-        self._facts: dict[str, Any] = {}
+        self.writer: ProbeWriter | None = None
 
     @property
     def activations(self) -> dict[str, Activation]:
@@ -108,85 +92,75 @@ class Probe:
         """Entry name → the qualified name of the module owning its weights (after a measure)."""
         return {self._names[call.name]: call.module_name for call in self.calls}
 
-    def measure(self, update: int, with_jacobians: bool = True, with_histograms: bool = True) -> list[dict[str, Any]]:
-        """Measure every statistic at training update ``update``; return the new rows (the
-        rows and histograms are also added to :attr:`log`, a :class:`ProbeLog`).
-        ``with_jacobians=False`` skips the Jacobian spectra, the dearest part;
-        ``with_histograms=False`` the histograms, the dearest of the rest."""
+    @property
+    def layers(self) -> list[dict[str, Any]]:
+        """Each entry's name, module, kind and activation (after a measure), bottom to top."""
+        return [{"layer": self._names[call.name], "module": call.module_name, "kind": call.kind,
+                 "activation": call.activation.name if call.activation else None} for call in self.calls]
+
+    def measure(self, update: int, with_jacobians: bool = True, with_histograms: bool = True) -> Measure:
+        """Measure every quantity at training update ``update`` and return the measure (its
+        rows and histograms are also added to :attr:`log`, a :class:`ProbeLog`, and
+        written where :meth:`log_to` said). ``with_jacobians=False`` skips the Jacobian
+        spectra, the dearest part; ``with_histograms=False`` the histograms, the dearest
+        of the rest."""
         if self._previous is not None and update <= self._previous[0]:
             raise DepthlabError(f"probe update {update} is not after the previous measure at update "
                                 f"{self._previous[0]}")
         jacobians = with_jacobians and self.jacobian_examples > 0
-        with preserved_state(self.model, self.train_mode):
-            calls, grads = self._pass(self.inputs, slopes=jacobians)
-            spectra = self._layer_spectra(calls) if jacobians else {}
-            top = self._input_spectrum(calls) if jacobians else None
+        chosen = [q for q in self.quantities if jacobians or not q.needs & JACOBIANS]
+        needs = frozenset().union(*(q.needs for q in chosen))
         rows, histograms = [], []
-        for call in calls:
-            name = self._names[call.name]
-            stats, hists = self._call_measures(call, grads[call.name], update, with_histograms)
-            if call.name in spectra:
-                stats |= spectra[call.name].stats("jacobian_sv")
-            if top is not None and call.name == top[0]:
-                stats |= {key.replace("jacobian_sv", "input_jacobian_sv"): value
-                          for key, value in top[1].stats("jacobian_sv").items() if not key.endswith(("_min", "_count"))}
-                if with_histograms:
-                    hists["input_jacobian_sv"] = histogram(top[1].values, (0.0, top[1].values.max().item()),
-                                                           self.bins)
-            rows += [{"update": update, "layer": name, "stat": stat, "value": value} for stat, value in stats.items()]
-            histograms += [{"update": update, "layer": name, "quantity": quantity, "edges": edges, "counts": counts}
-                           for quantity, (edges, counts) in hists.items()]
-        self._previous = (update, {call.name: [w.detach().clone() for w in call.weights] for call in calls})
+        with preserved_state(self.model, self.train_mode):
+            for entry in self._pass(self.inputs, update, needs):
+                stats, samples = {}, {}
+                for quantity in chosen:
+                    if (reading := quantity.measure(entry)) is not None:
+                        stats |= reading.stats
+                        samples |= reading.samples
+                rows += [{"update": update, "layer": entry.name, "stat": stat, "value": value}
+                         for stat, value in stats.items()]
+                for quantity, (values, value_range) in samples.items() if with_histograms else ():
+                    edges, counts = histogram(values, value_range, self.bins)
+                    histograms.append({"update": update, "layer": entry.name, "quantity": quantity, "edges": edges,
+                                       "counts": counts})
+        kept = Need.PREVIOUS_WEIGHTS in needs
+        self._previous = (update, {call.name: [w.detach().clone() for w in call.weights]
+                                   for call in self.calls} if kept else {})
+        measure = Measure(update, rows, histograms, self.layers)
         self.log.add(rows, histograms)
-        if self.run is not None:
-            self._write(update, rows, histograms)
-        return rows
+        if self.writer is not None:
+            self.writer.write(measure)
+        return measure
 
-    # -- a user's loop writes a run directory --------------------------------------------
+    # -- a user's loop writes a run directory (depthlab.store.writer) -------------------
     def log_to(self, path: str | Path, lr: float | None = None) -> Probe:
         """Write every measure from now on into a run directory at ``path`` that
-        ``depthlab inspect`` (and :func:`depthlab.diagnose`) read: ``probes.jsonl``,
-        ``status.json`` and ``probe.json`` (the model's class, ``lr`` where given, and each
-        layer's module, kind and activation, from the probe). :meth:`log_metrics` adds
-        training numbers for the curves; :meth:`finish` marks the run completed. Returns
-        the probe."""
-        self._facts = {"model": type(self.model).__name__, "lr": lr, "probe_size": examples_in(self.inputs),
-                       "layers": []}
-        self.run = RunDir.create_for_probe(path, self._facts)
+        ``depthlab inspect`` (and :func:`depthlab.diagnose`) read, through a
+        :class:`~depthlab.store.writer.ProbeWriter`: ``probes.jsonl``, ``status.json`` and
+        ``probe.json`` (the model's class, ``lr`` where given, and each layer's module,
+        kind and activation, from the probe). :meth:`log_metrics` adds training numbers
+        for the curves; :meth:`finish` marks the run completed. Returns the probe."""
+        facts = {"model": type(self.model).__name__, "lr": lr, "probe_size": examples_in(self.inputs)}
+        self.writer = ProbeWriter(path, facts)
         return self
 
     def log_metrics(self, update: int, **numbers: float) -> None:
         """Record training numbers at ``update`` (``train_cost``, ``validation_error``,
         ``test_error``, … as depthlab train names them) in the run :meth:`log_to` writes."""
-        self._logging().append_metrics({"update": update, **{k: float(v) for k, v in numbers.items()}})
-        self._logging().set_status("running", update=update)
+        self._writing().log_metrics(update, **numbers)
 
     def finish(self, update: int | None = None, status: str = "completed") -> None:
         """Mark the run :meth:`log_to` writes ``status`` (completed, diverged or
         interrupted) at ``update``, default the last measure's, and let go of its lock
         (held from :meth:`log_to` on, so no other process writes the run meanwhile)."""
-        if status not in FINISHED:
-            raise unknown_choice("run status", status, FINISHED)
-        run = self._logging()
-        run.set_status(status, update=update if update is not None else self._last_update())
-        run.release()
+        last = self._previous[0] if self._previous else 0
+        self._writing().finish(update if update is not None else last, status)
 
-    def _logging(self) -> RunDir:
-        if self.run is None:
+    def _writing(self) -> ProbeWriter:
+        if self.writer is None:
             raise DepthlabError("this probe writes no run directory: call probe.log_to(path) first")
-        return self.run
-
-    def _last_update(self) -> int:
-        return self._previous[0] if self._previous else 0
-
-    def _write(self, update: int, rows: list[dict[str, Any]], histograms: list[dict[str, Any]]) -> None:
-        layers = [{"layer": self._names[call.name], "module": call.module_name, "kind": call.kind,
-                   "activation": call.activation.name if call.activation else None} for call in self.calls]
-        if layers != self._facts["layers"]:
-            self._facts["layers"] = layers
-            self.run.write_probe_facts(self._facts)
-        self.run.append_probes(rows, histograms)
-        self.run.set_status("running", update=update)
+        return self.writer
 
     def summary(self) -> list[dict[str, str]]:
         """One row per entry: its name, module, kind, shape and what its output went
@@ -195,7 +169,7 @@ class Probe:
         multiplying by its parameter with ``@``. Runs a pass if none has run."""
         if not self.calls:
             with preserved_state(self.model, self.train_mode):
-                self._pass(self.inputs, slopes=False)
+                self._pass(self.inputs, 0, frozenset())
         rows = [{"layer": self._names[call.name], "module": call.module_name, "kind": call.kind,
                  "weight": "×".join(map(str, call.weight.shape)),
                  "then": call.activation.name if call.activation else f"no activation: {_words(call.after)}"}
@@ -230,9 +204,10 @@ class Probe:
         return self.log.series(stat, layer)
 
     # -- the pass ------------------------------------------------------------------------
-    def _pass(self, inputs: Inputs, slopes: bool) -> tuple[list[Call], dict[str, dict[str, Tensor | None]]]:
-        """One forward/backward pass: the calls, and per call ∂C/∂s, ∂C/∂W (each weight) and
-        ∂C/∂b; with ``slopes``, each call's φ'(s) on its first rows too."""
+    def _pass(self, inputs: Inputs, update: int, needs: frozenset[Need]) -> list[Entry]:
+        """One forward pass, and the backward pass of what ``needs`` asks: per call ∂C/∂s
+        (:attr:`Need.OUTPUT`), ∂C/∂W and ∂C/∂b (:attr:`Need.WEIGHTS`), φ'(s) on its first
+        rows (the Jacobians), the previous measure's weights."""
         capture = CapturePass(self.model, self.only)
         with torch.enable_grad(), capture.watching_activation_modules(self.model), capture:
             output = call_model(self.model, inputs)
@@ -242,23 +217,30 @@ class Probe:
             raise DepthlabError(f"{type(self.model).__name__} has no weighted layer to probe (Linear, Conv, "
                                 "Embedding, normalization, attention or recurrent)")
         self.calls, self._names = calls, self._entry_names(calls)
-        outputs = [call.s for call in calls if call.s is not None and call.s.requires_grad]
-        params = list(dict.fromkeys(p for call in calls for p in (*call.weights, *call.biases) if p.requires_grad))
+        slopes = bool(needs & JACOBIANS)
+        outputs = [call.s for call in calls if call.s is not None and call.s.requires_grad] \
+            if Need.OUTPUT in needs else []
+        params = list(dict.fromkeys(p for call in calls for p in (*call.weights, *call.biases) if p.requires_grad)) \
+            if Need.WEIGHTS in needs else []
         grads = torch.autograd.grad(loss, [*outputs, *params], allow_unused=True, materialize_grads=True,
-                                    retain_graph=slopes)
+                                    retain_graph=slopes) if outputs or params else []
         by_tensor = dict(zip(map(id, [*outputs, *params]), grads))
+
         def grad_of(t: Tensor) -> Tensor:
             found = by_tensor.get(id(t))
             return torch.zeros_like(t) if found is None else found
 
-        found = {call.name: {"s": by_tensor.get(id(call.s)) if call.s is not None else None,
-                             "weights": [grad_of(w) for w in call.weights], "biases": [grad_of(b) for b in call.biases]}
-                 for call in calls}
-        if slopes:
-            for call in calls:
-                found[call.name]["slope"] = self._slope(call)
-        self._grads = found
-        return calls, found
+        slope = {call.name: self._slope(call) for call in calls} if slopes else {}
+        top = self._top(calls) if Need.INPUT_JACOBIAN in needs else None
+        previous = self._previous[1] if self._previous is not None else {}
+        return [Entry(self._names[call.name], call, update,
+                      output_grad=by_tensor.get(id(call.s)) if call.s is not None else None,
+                      weight_grads=[grad_of(w) for w in call.weights] if Need.WEIGHTS in needs else None,
+                      bias_grads=[grad_of(b) for b in call.biases] if Need.WEIGHTS in needs else None,
+                      slope=slope.get(call.name),
+                      previous=(self._previous[0], previous[call.name]) if call.name in previous else None,
+                      spectrum_of_input=(lambda: self._input_spectrum(calls, top, slope)) if call is top else None)
+                for call in calls]
 
     def _slope(self, call: Call) -> Tensor | None:
         """φ'(s) on the first rows (examples, or at most :data:`SEQUENCE_ROWS` positions of
@@ -273,7 +255,7 @@ class Probe:
             rows = slice(rows)
         if call.activation is None:
             return torch.ones_like(call.s.reshape(-1, call.s.shape[-1])[rows]).detach()
-        if call.a.shape != call.s.shape:
+        if call.a.shape != call.s.shape or not call.s.requires_grad:  # a frozen layer on plain inputs: no φ'
             return None
         (slope,) = torch.autograd.grad(call.a, call.s, torch.ones_like(call.a), retain_graph=True, allow_unused=True)
         return None if slope is None else slope.reshape(-1, slope.shape[-1])[rows].detach()
@@ -283,7 +265,7 @@ class Probe:
         return call.activation is None and call.after == "the model's output"
 
     def _entry_names(self, calls: list[Call]) -> dict[str, str]:
-        if self.layer_names == "modules":
+        if self.layer_names == LayerNaming.MODULES:
             return {call.name: call.name for call in calls}
         numbered = [call for call in calls if call.kind in ("linear", "conv")]
         names = {call.name: call.name for call in calls}
@@ -291,66 +273,29 @@ class Probe:
             names[call.name] = "output" if k == len(numbered) and self._is_output(call) else f"layer {k}"
         return names
 
-    # -- statistics ----------------------------------------------------------------------
-    def _call_measures(self, call: Call, grads: dict[str, Any], update: int,
-                       with_histograms: bool) -> tuple[dict[str, float], dict[str, tuple[list[float], list[int]]]]:
-        stats, tensors = {}, {}
-        if call.activation is not None:
-            stats |= activation_stats(call.u, call.a, call.activation)
-            tensors["activation"] = (call.a, call.activation.value_range)
-        if call.s is not None and grads["s"] is not None:
-            s, grad_s = call.s.detach(), grads["s"]
-            stats |= {"preactivation_mean": s.float().mean().item(), "preactivation_std": s.float().std().item(),
-                      "backprop_grad_std": grad_s.std().item(), "backprop_grad_norm": grad_s.norm().item()}
-            tensors |= {"preactivation": (s, None), "backprop_grad": (grad_s, None)}
-        grad_w = _flat(grads["weights"])
-        weight = _flat([w.detach() for w in call.weights])
-        stats |= {"weight_grad_std": grad_w.std().item(), "weight_grad_norm": grad_w.norm().item(),
-                  "weight_norm": weight.norm().item()}
-        if grads["biases"]:
-            stats["bias_grad_norm"] = _flat(grads["biases"]).norm().item()
-        if self._previous is not None and call.name in self._previous[1]:
-            before = _flat(self._previous[1][call.name])
-            if before.shape == weight.shape:
-                change = torch.dist(weight, before) / torch.linalg.vector_norm(before)
-                stats["update_ratio"] = change.item() / (update - self._previous[0])
-        tensors["weight_grad"] = (grad_w, None)
-        hists = {quantity: histogram(values, value_range, self.bins)
-                 for quantity, (values, value_range) in tensors.items()} if with_histograms else {}
-        return stats, hists
-
-    # -- spectra -------------------------------------------------------------------------
-    def _layer_spectra(self, calls: list[Call]) -> dict[str, Spectrum]:
-        spectra = {}
-        for call in calls:
-            slope = self._grads[call.name].get("slope")
-            if slope is not None and _finite(slope) and _finite(call.weight):
-                spectra[call.name] = layer_spectrum(slope, call.matrix.detach())
-        return spectra
-
-    def _input_spectrum(self, calls: list[Call]) -> tuple[str, Spectrum] | None:
-        """The top entry below the output, and the singular values of its output (or
-        activation) with respect to the input there: the product of the layer Jacobians
-        when the entries form a plain chain of linear layers (each one's input is the one
-        below's output, the first's the flattened probe input), else matrix-free on the
-        first examples (:func:`depthlab.probe.jacobian.input_spectrum`)."""
+    # -- the input Jacobian's spectrum ------------------------------------------------
+    def _top(self, calls: list[Call]) -> Call | None:
+        """The top entry below the output (None when the output is all there is)."""
         below = [call for call in calls if not self._is_output(call)]
-        if not below:
-            return None
-        top = below[-1]
-        chain = self._chain(calls, top)
-        if chain is not None:
-            return top.name, chain
-        return self._matrix_free_spectrum(top.name)
+        return below[-1] if below else None
 
-    def _chain(self, calls: list[Call], top: Call) -> Spectrum | None:
+    def _input_spectrum(self, calls: list[Call], top: Call, slopes: dict[str, Tensor | None]) -> Spectrum | None:
+        """The singular values of the ``top`` entry's output (or activation) with respect to
+        the input: the product of the layer Jacobians when the entries form a plain chain of
+        linear layers (each one's input is the one below's output, the first's the
+        flattened probe input), else matrix-free on the first examples
+        (:func:`depthlab.probe.jacobian.input_spectrum`)."""
+        chain = self._chain(calls, top, slopes)
+        return chain if chain is not None else self._matrix_free_spectrum(top.name)
+
+    def _chain(self, calls: list[Call], top: Call, slopes: dict[str, Tensor | None]) -> Spectrum | None:
         stack = calls[:calls.index(top) + 1]
         if not isinstance(self.inputs, Tensor) or not all(c.kind == "linear" for c in stack):
             return None
         signal = self.inputs.reshape(len(self.inputs), -1)
         jacobians = []
         for call in stack:
-            slope = self._grads[call.name].get("slope")
+            slope = slopes.get(call.name)
             if slope is None or call.x is None or call.x.dim() != 2 or not torch.equal(call.x, signal):
                 return None
             jacobians.append(layer_jacobians(slope, call.matrix.detach()))
@@ -360,7 +305,7 @@ class Probe:
             return None
         return Spectrum(torch.linalg.svdvals(product), True)
 
-    def _matrix_free_spectrum(self, name: str) -> tuple[str, Spectrum] | None:
+    def _matrix_free_spectrum(self, name: str) -> Spectrum | None:
         """A pass on the first examples with the input (or, for integer inputs, the first
         entry's output) as the variable, then :func:`input_spectrum` of the entry ``name``."""
         inputs = first_examples(self.inputs, self.jacobian_examples)
@@ -384,7 +329,7 @@ class Probe:
             spectrum = input_spectrum(signal, variable)
         except RuntimeError:  # an operation without the second derivative Jacobian-vector products need
             return None
-        return (name, spectrum) if torch.isfinite(spectrum.values).all() else None
+        return spectrum if torch.isfinite(spectrum.values).all() else None
 
 
 def _check_layer_names(model: nn.Module, layers: Sequence[str] | None) -> set[str] | None:
@@ -404,17 +349,6 @@ def _check_layer_names(model: nn.Module, layers: Sequence[str] | None) -> set[st
     return set(layers)
 
 
-def _finite(tensor: Tensor) -> bool:
-    """Whether every value is finite (NaN and ±inf reach the extremes: no mask is made)."""
-    low, high = torch.aminmax(tensor.detach())
-    return bool(torch.isfinite(low) and torch.isfinite(high))
-
-
-def _flat(tensors: list[Tensor]) -> Tensor:
-    """One tensor's values, or several tensors' values in one vector."""
-    return tensors[0].flatten() if len(tensors) == 1 else torch.cat([t.flatten() for t in tensors])
-
-
 def _words(after: str) -> str:
     """What took a layer's output, in words."""
     spelled = {"add": "an addition of another tensor", "add_": "an addition of another tensor",
@@ -423,3 +357,20 @@ def _words(after: str) -> str:
                "__mul__": "a product with another tensor", "matmul": "a matrix product"}
     return spelled.get(after, after if " " in after or after == "the model's output" else f"{after}()")
 
+
+
+def _chosen(quantities: Sequence[str | Quantity] | None) -> tuple[Quantity, ...]:
+    """The quantities to measure: each a name in :data:`QUANTITIES` or a :class:`Quantity`
+    (default: every registered one); two may not emit one statistic or histogram."""
+    if quantities is None:
+        quantities = list(QUANTITIES)
+    if isinstance(quantities, str):
+        quantities = [quantities]
+    chosen = tuple(dict.fromkeys(q if isinstance(q, Quantity) else QUANTITIES.get(q) for q in quantities))
+    seen: dict[tuple[str, str], str] = {}
+    for quantity in chosen:
+        for key in (*(("statistic", s) for s in quantity.stats), *(("histogram", h) for h in quantity.histograms)):
+            if seen.setdefault(key, quantity.name) != quantity.name:
+                raise DepthlabError(f"probe quantities {seen[key]} and {quantity.name} both emit the {key[0]} "
+                                    f"'{key[1]}'")
+    return chosen

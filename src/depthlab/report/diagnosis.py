@@ -48,6 +48,8 @@ from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS, Activation
 from depthlab.nets.init import INITS
+from depthlab.probe.quantities import ACTIVATION_MEAN, BACKPROP_GRAD_STD, SATURATED_FRACTION, UPDATE_RATIO
+from depthlab.report.document import Severity
 from depthlab.store import ProbeLog, RunDir
 
 if TYPE_CHECKING:
@@ -64,16 +66,13 @@ SLOW_LEARNING_FRACTION = 0.9
 UPDATE_RATIO_LOW = 1e-5
 UPDATE_RATIO_HIGH = 1e-1
 
-SEVERITIES = ("problem", "warning", "ok")
-
-
 @dataclass(frozen=True)
 class Finding:
-    """One diagnosis: its ``name``, ``severity`` (one of :data:`SEVERITIES`), the
+    """One diagnosis: its ``name``, ``severity`` (a :class:`~depthlab.report.document.Severity`), the
     ``evidence`` in plain words with the numbers, and the ``advice``: what to change."""
 
     name: str
-    severity: str
+    severity: Severity
     evidence: str
     advice: str = ""
 
@@ -137,8 +136,8 @@ def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, A
     if not findings:
         checked = ("vanishing or exploding gradients, saturated or dead units, update sizes and slow learning"
                    if probes else "only its status and errors: the run stored no probe statistics")
-        findings.append(Finding("no problem found", "ok", f"Nothing looks wrong. Checked: {checked}."))
-    return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
+        findings.append(Finding("no problem found", Severity.OK, f"Nothing looks wrong. Checked: {checked}."))
+    return sorted(findings, key=lambda f: list(Severity).index(f.severity))
 
 
 def diagnose_run(run: RunDir | str | Path) -> list[Finding]:
@@ -164,7 +163,7 @@ def diagnose_model(model, inputs, targets=None, loss_fn=None, lr: float | None =
     skipped = ["the size of the updates (it needs measures at two updates of training)",
                "slow learning (it needs validation errors over training)",
                *(f"advice that needs {fact}" for fact in facts.unknown)]
-    return [*findings, Finding("not checked", "ok", "Not checked from one measure: " + "; ".join(skipped) + ".")]
+    return [*findings, Finding("not checked", Severity.OK, "Not checked from one measure: " + "; ".join(skipped) + ".")]
 
 
 def findings_for(network, inputs=None, targets=None, loss_fn=None, lr: float | None = None) -> list[Finding]:
@@ -218,7 +217,7 @@ def _divergence(facts: Facts, status: dict[str, Any]) -> Finding | None:
     if status.get("status") != "diverged":
         return None
     update = status.get("diverged_at", status.get("update"))
-    return Finding("divergence", "problem",
+    return Finding("divergence", Severity.PROBLEM,
                    f"The training cost became {status.get('cost', 'non-finite')} at update {update}, so the run "
                    f"stopped there.", f"{_lower_lr(facts)}{_clipping(facts)}.")
 
@@ -228,7 +227,7 @@ def _unfinished(facts: Facts, status: dict[str, Any]) -> Finding | None:
     if state not in ("interrupted", "running"):
         return None
     why = "was interrupted" if state == "interrupted" else "is still running, or was killed before it could finish"
-    return Finding("unfinished run", "warning",
+    return Finding("unfinished run", Severity.WARNING,
                    f"The run {why} at update {status.get('update', '?')}; every number here covers only that part.",
                    "finish it with depthlab train --resume on this run directory.")
 
@@ -260,7 +259,7 @@ def _slow_learning(facts: Facts, metrics: Sequence[dict[str, Any]]) -> Finding |
     (start_update, start), (end_update, end) = evaluated[0], evaluated[-1]
     if end < SLOW_LEARNING_FRACTION * start:
         return None
-    return Finding("slow learning", "warning",
+    return Finding("slow learning", Severity.WARNING,
                    f"The validation error went from {100 * start:.1f}% at update {start_update} to {100 * end:.1f}% "
                    f"at update {end_update}: {end / start:.0%} of its start, not below "
                    f"{SLOW_LEARNING_FRACTION:.0%}.",
@@ -279,7 +278,7 @@ def _gradient_ratio(facts: Facts, probes: ProbeLog) -> list[Finding]:
     layers = [layer for layer in facts.activations if layer in probes.layers]
     if len(layers) < 2:
         return []
-    bottom, top = (_finite_series(probes, "backprop_grad_std", layer) for layer in (layers[0], layers[-1]))
+    bottom, top = (_finite_series(probes, BACKPROP_GRAD_STD, layer) for layer in (layers[0], layers[-1]))
     ratios = {step: bottom[step] / top[step] for step in sorted(bottom.keys() & top.keys()) if top[step] > 0}
     if not ratios:
         return []
@@ -297,10 +296,10 @@ def _gradient_ratio(facts: Facts, probes: ProbeLog) -> list[Finding]:
         advice = f"{_better_init(facts)}"
         if _main_activation(facts).name == "sigmoid":
             advice += ", or torch.nn.Tanh instead" if facts.voice == "torch" else ", or --activation tanh or softsign"
-        findings.append(Finding("vanishing gradients", "problem",
+        findings.append(Finding("vanishing gradients", Severity.PROBLEM,
                                 evidence(lowest, f"vanish (below {VANISHING_RATIO:g}×)"), advice + "."))
     if ratios[highest] > EXPLODING_RATIO:
-        findings.append(Finding("exploding gradients", "problem",
+        findings.append(Finding("exploding gradients", Severity.PROBLEM,
                                 evidence(highest, f"explode (above {EXPLODING_RATIO:g}×)"),
                                 f"{_better_init(facts)}{',' + _clipping(facts) if _clipping(facts) else ''}."))
     return findings
@@ -318,7 +317,7 @@ def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
         layers = {layer: a for layer, a in facts.activations.items() if a.saturation == kind and layer in probes.layers}
         over, lasting, rules = [], False, []
         for layer, activation in layers.items():
-            fractions = _finite_series(probes, "saturated_fraction", layer)
+            fractions = _finite_series(probes, SATURATED_FRACTION, layer)
             crossing = next((step for step, value in fractions.items() if value > limit), None)
             if crossing is None:
                 continue
@@ -326,7 +325,7 @@ def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
             lasting |= fractions[last] > limit
             note = ""
             if activation.name == "sigmoid" and layer == list(facts.activations)[-1]:
-                mean = _finite_series(probes, "activation_mean", layer).get(crossing, 1.0)
+                mean = _finite_series(probes, ACTIVATION_MEAN, layer).get(crossing, 1.0)
                 if mean < 0.5:
                     note = (" near 0, as Glorot & Bengio (2010, Figure 2) saw the top sigmoid layer saturate early "
                             "and recover only slowly")
@@ -343,7 +342,7 @@ def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
             what = "saturated (" + "; ".join(f"{a.name}: {a.saturation_rule}" if len(kinds) > 1 else a.saturation_rule
                                              for a in kinds) + ")"
         evidence = f"More than {limit:.0%} of the activations are {what} in " + "; ".join(over) + "."
-        findings.append(Finding(name, "problem" if lasting else "warning", evidence,
+        findings.append(Finding(name, Severity.PROBLEM if lasting else Severity.WARNING, evidence,
                                 _saturation_advice(facts, kind, kinds) + "."))
     return findings
 
@@ -363,7 +362,7 @@ def _saturation_advice(facts: Facts, kind: str, activations: list[Activation]) -
 
 def _update_size(facts: Facts, probes: ProbeLog) -> list[Finding]:
     medians = {layer: float(np.median(list(values.values())))
-               for layer in probes.layers if (values := _finite_series(probes, "update_ratio", layer))}
+               for layer in probes.layers if (values := _finite_series(probes, UPDATE_RATIO, layer))}
     if not medians:
         return []
     findings = []
@@ -376,9 +375,9 @@ def _update_size(facts: Facts, probes: ProbeLog) -> list[Finding]:
     if medians[smallest] < UPDATE_RATIO_LOW:
         raise_lr = ("a higher learning rate" + (f" (now {facts.lr:g}; e.g. {facts.lr * 10:g})" if facts.lr else "")
                     if facts.voice == "torch" else f"raise --lr (now {facts.lr:g}; e.g. --lr {facts.lr * 10:g})")
-        findings.append(Finding("tiny updates", "warning", evidence(smallest, f"below {UPDATE_RATIO_LOW:g}"),
+        findings.append(Finding("tiny updates", Severity.WARNING, evidence(smallest, f"below {UPDATE_RATIO_LOW:g}"),
                                 raise_lr + "."))
     if medians[largest] > UPDATE_RATIO_HIGH:
-        findings.append(Finding("huge updates", "warning", evidence(largest, f"above {UPDATE_RATIO_HIGH:g}"),
+        findings.append(Finding("huge updates", Severity.WARNING, evidence(largest, f"above {UPDATE_RATIO_HIGH:g}"),
                                 f"{_lower_lr(facts)}{_clipping(facts)}."))
     return findings

@@ -2,8 +2,8 @@
 tables and verdicts, with no external file, script or font, so it opens anywhere and can
 be mailed as one file.
 
-A page is a list of :class:`Section`; each holds blocks in order. Everything the page
-says comes from the blocks: nothing here knows about any particular study.
+The page renders a document of :mod:`depthlab.report.document`: everything it says
+comes from its blocks, and nothing here knows about any particular study.
 """
 
 from __future__ import annotations
@@ -11,57 +11,23 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-VERDICT_STYLES = {"reproduced": "ok", "not reproduced": "bad", "cannot show": "unknown",
-                  "ok": "ok", "problem": "bad", "warning": "unknown"}
+from depthlab.report.document import (
+    Block,
+    Outcome,
+    ReportFigure,
+    Section,
+    Severity,
+    Table,
+    Verdict,
+    format_cell,
+)
+from depthlab.report.markdown import write_markdown
 
-
-@dataclass
-class ReportFigure:
-    """An image file to embed (PNG or SVG), with its caption."""
-
-    path: Path
-    caption: str
-
-
-@dataclass
-class Table:
-    """Rows of a table: every row a mapping from column name to value."""
-
-    rows: Sequence[dict[str, Any]]
-    caption: str = ""
-
-
-@dataclass
-class Verdict:
-    """A claim of a paper and what our data say of it.
-
-    ``verdict`` is ``reproduced``, ``not reproduced`` or ``cannot show`` (the budget was
-    too small for the claim to show); ``evidence`` states the numbers that decided it.
-    """
-
-    claim: str
-    verdict: str
-    evidence: str
-    figure: ReportFigure | None = None
-
-    @classmethod
-    def decide(cls, claim: str, holds: bool, evidence: str, shows: bool = True, unshown: str = "") -> Verdict:
-        """The verdict of a stated rule: "reproduced" when it ``holds``, "not reproduced"
-        when not, and "cannot show" when the budget cannot decide it (``shows`` False),
-        ``unshown`` then saying why after the evidence."""
-        if not shows:
-            return cls(claim, "cannot show", f"{evidence} {unshown}".strip())
-        return cls(claim, "reproduced" if holds else "not reproduced", evidence)
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[str | ReportFigure | Table | Verdict] = field(default_factory=list)
+VERDICT_STYLES = {Outcome.REPRODUCED: "ok", Outcome.NOT_REPRODUCED: "bad", Outcome.CANNOT_SHOW: "unknown",
+                  Severity.OK: "ok", Severity.PROBLEM: "bad", Severity.WARNING: "unknown"}
+"""The colour of a verdict's border, by its tag."""
 
 
 CSS = """
@@ -89,15 +55,7 @@ def _image(path: Path) -> str:
     return f'<img src="{uri}" alt="{html.escape(path.stem)}">'
 
 
-def format_cell(value: Any, column: str = "") -> str:
-    """A table cell as text: a percentage (its column named "… (%)") with two decimals, as
-    the paper prints them, any other float with four significant digits, None empty."""
-    if isinstance(value, float):
-        return f"{value:.2f}" if column.endswith("(%)") else f"{value:.4g}"
-    return "" if value is None else str(value)
-
-
-def render_block(block: str | ReportFigure | Table | Verdict) -> str:
+def render_block(block: Block) -> str:
     if isinstance(block, str):
         return f"<p>{html.escape(block)}</p>"
     if isinstance(block, ReportFigure):
@@ -120,8 +78,6 @@ def render_block(block: str | ReportFigure | Table | Verdict) -> str:
 def write_report(path: str | Path, title: str, sections: Sequence[Section], intro: str = "") -> Path:
     """Write the page to ``path`` and its Markdown twin beside it (``report.md``, see
     :mod:`depthlab.report.markdown`); return the HTML page."""
-    from depthlab.report.markdown import write_markdown
-
     write_markdown(Path(path).with_suffix(".md"), title, sections, intro)
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>",
              f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]

@@ -1,5 +1,5 @@
-"""The Markdown twin of a report page: the same sections and blocks as
-:mod:`depthlab.report.html`, with figures as relative links to their PNG files, so a
+"""The Markdown twin of a report page: the same document (:mod:`depthlab.report.document`)
+as :mod:`depthlab.report.html` renders, with figures as relative links to their PNG files, so a
 study's results read on GitHub or in any editor; and :func:`publish`, which copies the
 Markdown page and the images it shows into a folder of their own (``docs/results/``).
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from depthlab.errors import DepthlabError
-from depthlab.report.html import ReportFigure, Section, Table, Verdict
+from depthlab.report.document import Block, ReportFigure, Section, Table, Verdict
 from depthlab.report.tables import markdown_table
 
 _LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
@@ -26,7 +26,7 @@ def _figure(figure: ReportFigure, page: Path) -> str:
     return f"![{figure.path.stem}]({Path(os.path.relpath(shown, page.parent)).as_posix()})\n\n*{figure.caption}*"
 
 
-def render_block(block: str | ReportFigure | Table | Verdict, page: Path) -> str:
+def render_block(block: Block, page: Path) -> str:
     if isinstance(block, str):
         return block
     if isinstance(block, ReportFigure):

@@ -11,6 +11,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 
@@ -57,8 +58,6 @@ def heat_map(ax, xs, ys, values, label: str, cmap: str = "viridis", vmin=None, v
     (e.g. "diverged"). Colours go on a log scale when the values are positive and span
     more than a factor of 100. Numeric axes keep their scale, so a curve can be drawn
     over the map."""
-    from matplotlib.colors import LogNorm
-
     x_edges, x_labels, x_log = _edges(xs)
     y_edges, y_labels, y_log = _edges(ys)
     values = np.asarray(values, dtype=float)

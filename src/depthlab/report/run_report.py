@@ -21,9 +21,37 @@ import numpy as np
 
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
+from depthlab.probe.quantities import (
+    ACTIVATION_HIST,
+    ACTIVATION_MEAN,
+    ACTIVATION_P2,
+    ACTIVATION_P98,
+    ACTIVATION_STD,
+    BACKPROP_GRAD_HIST,
+    BACKPROP_GRAD_NORM,
+    BACKPROP_GRAD_STD,
+    BIAS_GRAD_NORM,
+    INPUT_JACOBIAN_SV_HIST,
+    INPUT_JACOBIAN_SV_MAX,
+    INPUT_JACOBIAN_SV_MEAN,
+    JACOBIAN_SV_COUNT,
+    JACOBIAN_SV_MAX,
+    JACOBIAN_SV_MEAN,
+    JACOBIAN_SV_MIN,
+    PREACTIVATION_HIST,
+    PREACTIVATION_MEAN,
+    PREACTIVATION_STD,
+    SATURATED_FRACTION,
+    UPDATE_RATIO,
+    WEIGHT_GRAD_HIST,
+    WEIGHT_GRAD_NORM,
+    WEIGHT_GRAD_STD,
+    WEIGHT_NORM,
+)
 from depthlab.references import GLOROT_JACOBIAN
 from depthlab.report.diagnosis import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW, Finding, diagnose_run
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
+from depthlab.report.document import ReportFigure, Section, Table, Verdict
+from depthlab.report.html import write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store import ProbeLog, RunDir
 from depthlab.theory.comparison import (
@@ -149,14 +177,14 @@ def _curves_figure(run: RunDir, status: dict[str, Any], out: Path) -> ReportFigu
 def _activation_figure(probes: ProbeLog, layers: Sequence[str], out: Path, probe_size: int) -> ReportFigure:
     fig, axes = new_figure(1, 3, width=4.2)
     for k, layer in enumerate(layers, start=1):
-        steps, mean = probes.series("activation_mean", layer)
-        _, std = probes.series("activation_std", layer)
+        steps, mean = probes.series(ACTIVATION_MEAN, layer)
+        _, std = probes.series(ACTIVATION_STD, layer)
         color = layer_color(k, len(layers))
         axes[0, 0].plot(steps, mean, ".-", color=color, label=layer)
         axes[0, 0].fill_between(steps, mean - std, mean + std, color=color, alpha=0.15)
-    _per_layer(axes[0, 1], probes, "activation_p98", layers, len(layers), "o", ms=4)
-    _per_layer(axes[0, 1], probes, "activation_p2", layers, len(layers), "o", legend=False, ms=4, mfc="none")
-    _per_layer(axes[0, 2], probes, "saturated_fraction", layers, len(layers))
+    _per_layer(axes[0, 1], probes, ACTIVATION_P98, layers, len(layers), "o", ms=4)
+    _per_layer(axes[0, 1], probes, ACTIVATION_P2, layers, len(layers), "o", legend=False, ms=4, mfc="none")
+    _per_layer(axes[0, 2], probes, SATURATED_FRACTION, layers, len(layers))
     for ax, ylabel in zip(axes[0], ("activation mean ± std", "98th (filled), 2nd (hollow) percentile",
                                     "saturated fraction")):
         _over_updates(ax, ylabel)
@@ -166,13 +194,15 @@ def _activation_figure(probes: ProbeLog, layers: Sequence[str], out: Path, probe
                               "(middle; Figure 3) and the fraction of saturated units (right).")
 
 
+GRADIENT_PANELS = ((BACKPROP_GRAD_STD, "std of ∂C/∂s"), (WEIGHT_GRAD_STD, "std of ∂C/∂W"),
+                   (BIAS_GRAD_NORM, "‖∂C/∂b‖ (learning speed)"), (UPDATE_RATIO, "‖ΔW‖/‖W‖ per update"))
+
+
 def _gradient_figure(probes: ProbeLog, layers: Sequence[str], hidden: int, out: Path) -> ReportFigure:
     fig, axes = new_figure(2, 2, width=5.0, height=3.6)
-    panels = (("backprop_grad_std", "std of ∂C/∂s"), ("weight_grad_std", "std of ∂C/∂W"),
-              ("bias_grad_norm", "‖∂C/∂b‖ (learning speed)"), ("update_ratio", "‖ΔW‖/‖W‖ per update"))
-    for ax, (stat, ylabel) in zip(axes.flat, panels):
+    for ax, (stat, ylabel) in zip(axes.flat, GRADIENT_PANELS):
         _per_layer(ax, probes, stat, layers, hidden)
-        if stat == "update_ratio":
+        if stat == UPDATE_RATIO:
             for limit in (UPDATE_RATIO_LOW, UPDATE_RATIO_HIGH):
                 ax.axhline(limit, color="grey", linestyle=":", linewidth=1)
         _over_updates(ax, ylabel, log=True)
@@ -183,16 +213,26 @@ def _gradient_figure(probes: ProbeLog, layers: Sequence[str], hidden: int, out: 
                               f"limits {UPDATE_RATIO_LOW:g} and {UPDATE_RATIO_HIGH:g} (dotted).")
 
 
-HISTOGRAM_QUANTITIES = (("activation", "activation"), ("backprop_grad", "∂C/∂s"), ("weight_grad", "∂C/∂W"))
+HISTOGRAM_QUANTITIES = ((ACTIVATION_HIST, "activation"), (BACKPROP_GRAD_HIST, "∂C/∂s"),
+                        (WEIGHT_GRAD_HIST, "∂C/∂W"))
 
 
 def _histogram_figure(histograms: Sequence[dict[str, Any]], layers: Sequence[str], out: Path) -> ReportFigure:
-    """Densities (fraction per bin / bin width) per hidden layer at the first and last
-    probe."""
+    """Densities per hidden layer at the first and last probe, of Glorot & Bengio's three."""
+    path, chosen = _densities(histograms, HISTOGRAM_QUANTITIES, layers, out, "histograms")
+    return ReportFigure(path, f"Histograms (density) per hidden layer at the first and last probe (updates "
+                              f"{' and '.join(map(str, chosen))}): activations (Glorot & Bengio 2010, Figures 4 "
+                              "and 6), back-propagated gradients (Figure 7) and weight gradients (Figure 8).")
+
+
+def _densities(histograms: Sequence[dict[str, Any]], quantities: Sequence[tuple[str, str]], layers: Sequence[str],
+               out: Path, stem: str) -> tuple[Path, list[int]]:
+    """One row per (quantity, label) of ``quantities``: the densities (fraction per bin /
+    bin width) of each of ``layers`` at the first and last update of ``histograms``."""
     steps = sorted({h["update"] for h in histograms})
     chosen = sorted({steps[0], steps[-1]})
-    fig, axes = new_figure(len(HISTOGRAM_QUANTITIES), len(chosen), width=5.0, height=3.2)
-    for row, (quantity, label) in enumerate(HISTOGRAM_QUANTITIES):
+    fig, axes = new_figure(len(quantities), len(chosen), width=5.0, height=3.2)
+    for row, (quantity, label) in enumerate(quantities):
         for col, step in enumerate(chosen):
             ax = axes[row, col]
             for h in histograms:
@@ -206,10 +246,52 @@ def _histogram_figure(histograms: Sequence[dict[str, Any]], layers: Sequence[str
             ax.locator_params(axis="x", nbins=5)
             if ax.get_lines():
                 ax.legend(fontsize=7)
-    path = save_figure(fig, out, "histograms")
-    return ReportFigure(path, f"Histograms (density) per hidden layer at the first and last probe (updates "
-                              f"{' and '.join(map(str, chosen))}): activations (Glorot & Bengio 2010, Figures 4 "
-                              "and 6), back-propagated gradients (Figure 7) and weight gradients (Figure 8).")
+    return save_figure(fig, out, stem), chosen
+
+
+ACTIVATION_STATS = (ACTIVATION_MEAN, ACTIVATION_STD, ACTIVATION_P2, ACTIVATION_P98, SATURATED_FRACTION)
+LEFT_OUT = (PREACTIVATION_MEAN, PREACTIVATION_STD, BACKPROP_GRAD_NORM, WEIGHT_GRAD_NORM, WEIGHT_NORM, JACOBIAN_SV_MEAN,
+            JACOBIAN_SV_MIN, JACOBIAN_SV_MAX, JACOBIAN_SV_COUNT, INPUT_JACOBIAN_SV_MEAN, INPUT_JACOBIAN_SV_MAX)
+LEFT_OUT_HISTOGRAMS = (PREACTIVATION_HIST, INPUT_JACOBIAN_SV_HIST)
+"""Statistics and histograms the page leaves out on purpose: norms beside the standard
+deviations drawn, and the pre-activations and spectra the theory section reads. Any other
+a run stored (a quantity of the user's own) is drawn under "More statistics"."""
+
+
+def more_statistics(probes: ProbeLog) -> tuple[list[str], list[str]]:
+    """The statistics and the histogram quantities of ``probes`` that neither a figure
+    draws nor :data:`LEFT_OUT` (:data:`LEFT_OUT_HISTOGRAMS`) names, in the order first measured."""
+    shown = {*ACTIVATION_STATS, *(stat for stat, _ in GRADIENT_PANELS), *LEFT_OUT}
+    drawn = {*(quantity for quantity, _ in HISTOGRAM_QUANTITIES), *LEFT_OUT_HISTOGRAMS}
+    return ([stat for stat in dict.fromkeys(row["stat"] for row in probes.rows) if stat not in shown],
+            [quantity for quantity in dict.fromkeys(h["quantity"] for h in probes.histograms) if quantity not in drawn])
+
+
+def _more_blocks(probes: ProbeLog, layers: Sequence[str], hidden: int, out: Path) -> list[ReportFigure]:
+    """The figures of :func:`more_statistics`: one panel per statistic, one row of
+    densities per histogram quantity."""
+    stats, quantities = more_statistics(probes)
+    blocks = [_more_figure(probes, stats, layers, hidden, out)] if stats else []
+    if quantities:
+        histograms = [h for h in probes.histograms if h["quantity"] in quantities]
+        path, chosen = _densities(histograms, [(q, q) for q in quantities], list(layers), out, "more_histograms")
+        blocks.append(ReportFigure(path, f"Histograms (density) per layer at the first and last probe (updates "
+                                         f"{' and '.join(map(str, chosen))}): {', '.join(quantities)}."))
+    return blocks
+
+
+def _more_figure(probes: ProbeLog, stats: Sequence[str], layers: Sequence[str], hidden: int,
+                 out: Path) -> ReportFigure:
+    cols = min(len(stats), 3)
+    rows = -(-len(stats) // cols)
+    fig, axes = new_figure(rows, cols, width=4.2, height=3.2)
+    for ax, stat in zip(axes.flat, stats):
+        _per_layer(ax, probes, stat, layers, hidden)
+        _over_updates(ax, stat)
+    for ax in axes.flat[len(stats):]:
+        ax.set_visible(False)
+    path = save_figure(fig, out, "more")
+    return ReportFigure(path, f"Per layer over training: {', '.join(stats)}, the run's other probe statistics.")
 
 
 # -- the page ----------------------------------------------------------------------------
@@ -273,6 +355,8 @@ def write_run_report(run: RunDir | str | Path, out_dir: str | Path | None = None
                      Section("Gradients", [_gradient_figure(probes, probed, len(hidden), out)]),
                      Section("Histograms", [_histogram_figure(probes.histograms, hidden, out) if probes.histograms
                                             else "No measure recorded histograms."])]
+        if more := _more_blocks(probes, probed, len(hidden), out):
+            sections.append(Section("More statistics", more))
         reason = ("the model is a user's own: depthlab does not know how its weights were drawn" if run.made_by_probe
                   else theory_skip_reason(config, run.network))
         if reason:

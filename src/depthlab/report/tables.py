@@ -1,5 +1,5 @@
 """Tables as files: every table a study writes goes out as CSV (for machines) and
-Markdown (for people), and comes back as a report :class:`~depthlab.report.html.Table`."""
+Markdown (for people), and comes back as a report :class:`~depthlab.report.document.Table`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from depthlab.report.html import Table, format_cell
+from depthlab.report.document import Table, format_cell
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -22,7 +22,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None
 
 def write_table(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: str, caption: str = "") -> Table:
     """Write ``rows`` as ``stem.csv`` and ``stem.md`` into ``out_dir``; return them as a
-    report :class:`~depthlab.report.html.Table`."""
+    report :class:`~depthlab.report.document.Table`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(k for row in rows for k in row))

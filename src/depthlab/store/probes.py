@@ -1,10 +1,11 @@
 """Probe measures as data: what :class:`depthlab.probe.Probe` measured, in memory or read
 back from a run's probe file.
 
-A measure at one update gives rows ``{"update", "layer", "stat", "value"}`` and
-histograms ``{"update", "layer", "quantity", "edges", "counts"}`` (the statistics are
-listed in :mod:`depthlab.probe.probe`). On disk each measure is one JSONL line
-``{"update", "rows", "histograms"}``, so a crash loses at most the line in progress.
+A measure at one update (a :class:`Measure`) gives rows ``{"update", "layer", "stat",
+"value"}`` and histograms ``{"update", "layer", "quantity", "edges", "counts"}`` (the
+statistics and histograms are the quantities' of :mod:`depthlab.probe.quantities`). On
+disk each measure is one JSONL line ``{"update", "rows", "histograms"}``, so a crash
+loses at most the line in progress.
 """
 
 from __future__ import annotations
@@ -21,6 +22,27 @@ from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.store.files import read_jsonl
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Measure(Sequence):
+    """One probe measure: its ``update``, ``rows`` and ``histograms``, and ``layers``, the
+    probed entries ``{"layer", "module", "kind", "activation"}`` bottom to top. It reads
+    as its rows (``for row in probe.measure(update)``)."""
+
+    update: int
+    rows: list[Row]
+    histograms: list[Row] = field(default_factory=list)
+    layers: list[Row] = field(default_factory=list)
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 @dataclass

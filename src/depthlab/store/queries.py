@@ -4,24 +4,34 @@ resume; whether it can serve a figure or a claim; which of a learning-rate grid 
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from depthlab.config import TrainConfig
-from depthlab.store.run import RunDir
+from depthlab.registry import Choice
+from depthlab.store.run import RunDir, Status
 
-FINISHED = ("completed", "diverged")
+FINISHED = (Status.COMPLETED, Status.DIVERGED)
 
 
-def run_state(path: str | Path) -> str:
-    """``missing``, ``finished``, ``resumable`` or ``broken`` (made but never checkpointed)."""
+class RunState(Choice, kind="run state"):
+    """What a run directory holds for a grid that wants it: nothing yet, a finished run, a
+    run to resume, or a broken one (made but never checkpointed)."""
+
+    MISSING = "missing"
+    FINISHED = "finished"
+    RESUMABLE = "resumable"
+    BROKEN = "broken"
+
+
+def run_state(path: str | Path) -> RunState:
+    """The :class:`RunState` of the run directory ``path``."""
     run = RunDir(path)
     if not run.exists:
-        return "broken" if run.path.exists() else "missing"
+        return RunState.BROKEN if run.path.exists() else RunState.MISSING
     if run.status["status"] in FINISHED:
-        return "finished"
-    return "resumable" if run.has_checkpoint else "broken"
+        return RunState.FINISHED
+    return RunState.RESUMABLE if run.has_checkpoint else RunState.BROKEN
 
 
 def changed_settings(run: RunDir, config: TrainConfig) -> list[str]:
@@ -40,7 +50,7 @@ def run_problem(run: RunDir | None, trained: bool = True, probes: bool = False) 
     if run is None or not run.exists:
         return "missing"
     status = run.status
-    if trained and status["status"] == "diverged":
+    if trained and status["status"] == Status.DIVERGED:
         return f"diverged at update {status.get('diverged_at', status.get('update'))}"
     if probes and not run.has_probes:
         return "no probes"
@@ -73,7 +83,7 @@ def best_by_validation(runs: Sequence[RunDir]) -> RunDir | None:
     a tie broken by the lower validation cost (networks that answer one class all err
     alike; a regression has the cost alone); if every one diverged, the first of them, so
     the tables can say so."""
-    finished = [r for r in runs if r.final and r.final.get("status") == "completed"]
-    diverged = [r for r in runs if r.final and r.final.get("status") == "diverged"]
+    finished = [r for r in runs if r.final and r.final.get("status") == Status.COMPLETED]
+    diverged = [r for r in runs if r.final and r.final.get("status") == Status.DIVERGED]
     return min(finished, key=lambda r: (r.final.get("validation_error", 0.0), r.final.get("validation_cost", math.inf)),
                default=diverged[0] if diverged else None)

@@ -5,7 +5,8 @@
                    Probe.log_to: the model, the facts given (a learning rate), and each
                    probed layer's module, kind and activation
     network.json   the network's shape: one example's input shape, the layer widths
-    env.json       versions, seed, device, engine and its kernel, threads, start time
+    env.json       versions, seed, device, threads, start time; the step (fused or
+                   autograd), its kernel and the stack it trained in (null: alone)
     status.json    running | completed | diverged | interrupted, with the update reached
     metrics.jsonl  one JSON object per line: the training cost (train_cost, the mean over
                    the logging window), validation and test cost and error (a regression
@@ -33,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from depthlab.config import TrainConfig, from_mapping
+from depthlab import __version__
+from depthlab.config import StepName, TrainConfig, from_mapping
 from depthlab.errors import DepthlabError
+from depthlab.registry import Choice
 from depthlab.store.files import (
     append_jsonl,
     read_json,
@@ -47,11 +50,27 @@ from depthlab.store.files import (
 from depthlab.store.lock import LOCK, FolderLock
 from depthlab.store.probes import ProbeLog, append_measure, read_measures
 
-STATUSES = ("running", "completed", "diverged", "interrupted")
+
+
+class Status(Choice, kind="run status"):
+    """Where a run stands (status.json): training, or stopped for one of three reasons."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    DIVERGED = "diverged"
+    INTERRUPTED = "interrupted"
+
 CONFIG, NETWORK, ENV, STATUS, FINAL = "config.json", "network.json", "env.json", "status.json", "final.json"
 PROBE_FACTS = "probe.json"
 METRICS, PROBES, CHECKPOINT, TENSORBOARD = "metrics.jsonl", "probes.jsonl", "checkpoint.pt", "tensorboard"
 REPORT = "report"
+
+
+def recorded_step(record: dict[str, Any]) -> str | None:
+    """The step a run's env.json or final.json records: its "step", or an older run's
+    "engine" ("stacked" then: the fused step's rules, in a stack)."""
+    step = record.get("step", record.get("engine"))
+    return StepName.FUSED if step == "stacked" else step
 
 
 @dataclass(frozen=True)
@@ -69,10 +88,8 @@ class Network:
 
 def environment(seed: int, device: str) -> dict[str, Any]:
     """What produced the numbers: versions, machine, seed and device."""
-    import numpy
+    import numpy  # here: reading a run directory needs neither
     import torch
-
-    from depthlab import __version__
 
     return {
         "depthlab": __version__,
@@ -117,7 +134,7 @@ class RunDir:
         run.created_folder = not run.path.exists()
         run.path.mkdir(parents=True, exist_ok=True)
         run.hold()
-        if run.exists and not run.has_checkpoint and run.status["status"] == "running":
+        if run.exists and not run.has_checkpoint and run.status["status"] == Status.RUNNING:
             run._remove_files()
         if any(item.name != LOCK for item in run.path.iterdir()):
             run.release()
@@ -145,7 +162,7 @@ class RunDir:
         run.write_config(config)
         write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths)})
         write_json(run.path / ENV, env)
-        run.set_status("running", update=0)
+        run.set_status(Status.RUNNING, update=0)
         return run
 
     @classmethod
@@ -154,7 +171,7 @@ class RunDir:
         (the model, a learning rate, its layers) go to probe.json."""
         run = cls._made_empty(path, "choose another path")
         run.write_probe_facts(facts)
-        run.set_status("running", update=0)
+        run.set_status(Status.RUNNING, update=0)
         return run
 
     @classmethod
@@ -184,7 +201,10 @@ class RunDir:
         if self.made_by_probe:
             raise DepthlabError(f"{self.path} was written by a user's loop (Probe.log_to): it has no depthlab "
                                 "configuration")
-        return from_mapping(read_object(self.path / CONFIG), source=str(self.path / CONFIG))
+        values = read_object(self.path / CONFIG)
+        if "engine" in values and "step" not in values:  # written before the key was renamed
+            values["step"] = values.pop("engine")
+        return from_mapping(values, source=str(self.path / CONFIG))
 
     @property
     def probe_facts(self) -> dict[str, Any]:
@@ -222,9 +242,9 @@ class RunDir:
     @property
     def status(self) -> dict[str, Any]:
         status = read_object(self.path / STATUS)
-        if status.get("status") not in STATUSES:
+        if status.get("status") not in Status.names():
             raise DepthlabError(f"{self.path / STATUS} holds status {status.get('status')!r}, not one of "
-                                f"{', '.join(STATUSES)}; it was damaged or edited by hand")
+                                f"{', '.join(Status.names())}; it was damaged or edited by hand")
         return status
 
     @property
@@ -256,8 +276,12 @@ class RunDir:
         return read_measures(self.path / PROBES)
 
     @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT
+
+    @property
     def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT).is_file()
+        return self.checkpoint_path.is_file()
 
     @property
     def tensorboard_dir(self) -> Path:
@@ -288,15 +312,20 @@ class RunDir:
     def write_probe_facts(self, facts: dict[str, Any]) -> None:
         write_json(self.path / PROBE_FACTS, facts)
 
-    def set_status(self, status: str, **info: Any) -> None:
-        assert status in STATUSES, status
+    def set_status(self, status: Status, **info: Any) -> None:
+        assert status in Status.names(), status
         write_json(self.path / STATUS, {"status": status, **info})
 
     def write_final(self, numbers: dict[str, Any]) -> None:
         write_json(self.path / FINAL, numbers)
 
-    def update_env(self, **info: Any) -> None:
-        write_json(self.path / ENV, {**self.env, **info})
+    def record_step(self, step: str, kernel: str, total_updates: int, stack: dict[str, Any] | None) -> None:
+        """Add to env.json how the run trains: its ``step`` (fused or autograd), the
+        ``kernel`` that runs it, its length and the ``stack`` it trains in (None: alone);
+        an older run's "engine" gives way to "step"."""
+        env = {key: value for key, value in self.env.items() if key != "engine"}
+        write_json(self.path / ENV, {**env, "step": step, "kernel": kernel, "total_updates": total_updates,
+                                     "stack": stack})
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         append_jsonl(self.path / METRICS, row)

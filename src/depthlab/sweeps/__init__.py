@@ -1,2 +1,2 @@
 """User-declared grids of runs (``depthlab sweep GRID.toml``): a grid file is parsed by
-:mod:`.grid`, run, summarized and reported by :mod:`.sweep`."""
+:mod:`.grid_file`, run, summarized and reported by :mod:`.sweep`."""

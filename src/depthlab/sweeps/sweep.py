@@ -7,8 +7,8 @@
                        (report.md beside it)
 
 Running the same grid again keeps finished runs and resumes interrupted ones, as studies
-do (:mod:`depthlab.studies.runner`); ``depthlab sweep --report DIR`` redraws the summary
-and the report from what is stored.
+do (:mod:`depthlab.grid.runner`); ``depthlab sweep --report DIR`` redraws the summary
+and the report from what is stored. Importing this module imports no torch.
 """
 
 from __future__ import annotations
@@ -18,40 +18,56 @@ from typing import Any
 
 import numpy as np
 
-from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.errors import DepthlabError
+from depthlab.grid import RunSpec, Stacking, check_backend
+from depthlab.registry import Choice
+from depthlab.report.document import ReportFigure, Section, Table
+from depthlab.report.html import write_report
+from depthlab.report.tables import write_table
+from depthlab.store import RunDir
 from depthlab.store.files import read_object, write_json
-from depthlab.studies.study import RunSpec
-from depthlab.sweeps.grid import Grid, load_grid, parse_grid
+from depthlab.store.lock import FolderLock
+from depthlab.sweeps.grid_file import Grid, load_grid, parse_grid
 from depthlab.training.costs import COSTS
 
-SUMMARY_COLUMNS = ("status", "validation_error", "test_error", "train_cost", "validation_cost", "test_cost",
-                   "updates")
-"""The columns of ``summary.csv`` after one per axis, and the metrics a heat map can show."""
+
+class Metric(Choice, kind="metric"):
+    """A number of ``summary.csv`` that a sweep's heat map can show."""
+
+    VALIDATION_ERROR = "validation_error"
+    TEST_ERROR = "test_error"
+    TRAIN_COST = "train_cost"
+    VALIDATION_COST = "validation_cost"
+    TEST_COST = "test_cost"
+
+
+SUMMARY_COLUMNS = ("status", *Metric.names(), "updates")
+"""The columns of ``summary.csv`` after one per axis."""
 
 
 def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bool = True, backend: str = "local",
-          address: str | None = None, metric: str | None = None, engine: str = "auto") -> Path:
+          address: str | None = None, metric: str | None = None, stacking: str = "auto") -> Path:
     """Train every point of ``grid_file`` into ``out`` (resuming what is there), then
     write ``summary.csv`` and ``report.html``; return the report's path. ``backend``,
-    ``address`` and ``engine`` (stacks or not) as :func:`depthlab.studies.runner.run_specs`
-    takes them. Nothing is started when the file, a point, the backend or the engine is bad."""
-    from depthlab.store.lock import FolderLock
-    from depthlab.studies.runner import check_specs, run_specs
-    from depthlab.studies.study import check_backend, check_engine
-
+    ``address`` and ``stacking`` as :func:`depthlab.grid.runner.run_specs` takes them;
+    ``metric``: a :class:`Metric`. Nothing is started when the file, a point or a choice
+    is bad."""
     grid = load_grid(grid_file)
     specs = grid.specs()
-    check_backend(backend, address)
-    check_engine(engine)
+    backend = check_backend(backend, address)
+    stacking = Stacking.parse(stacking)
     if workers < 1:
         raise DepthlabError(f"workers {workers} must be at least 1")
     _check_metric(metric)
+    from depthlab.grid.runner import check_specs, run_specs  # after the arguments are checked: torch
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "sweep folder"):
         check_specs(specs, out)
         write_json(out / "grid.json", grid.to_dict())
-        run_specs(specs, out, workers=workers, progress=progress, backend=backend, address=address, engine=engine)
+        run_specs(specs, out, workers=workers, progress=progress, backend=backend, address=address,
+                  stacking=stacking)
         return write_sweep_report(out, metric)
 
 
@@ -70,14 +86,12 @@ def summary_rows(out: Path, grid: Grid, specs: list[RunSpec]) -> list[dict[str, 
     """One row per point (``specs``: the grid's runs), in grid order: its axis values,
     then :data:`SUMMARY_COLUMNS` from its run directory (empty where it recorded none,
     "missing" where it never ran)."""
-    from depthlab.store import RunDir
-
     rows = []
     for point, spec in zip(grid.points, specs):
         run = RunDir(Path(out) / "runs" / spec.name)
         row: dict[str, Any] = {key.replace("_", "-"): value for key, value in point.items()}
         final = run.final or {}
-        status = run.status["status"] if (run.path / "status.json").is_file() else "missing"
+        status = run.status["status"] if run.exists else "missing"
         train_updates, train_costs = run.series("train_cost")
         row.update({"status": status, "validation_error": final.get("validation_error", ""),
                     "test_error": final.get("test_error", ""),
@@ -88,21 +102,17 @@ def summary_rows(out: Path, grid: Grid, specs: list[RunSpec]) -> list[dict[str, 
     return rows
 
 
-def _check_metric(metric: str | None) -> None:
-    if metric is not None and metric not in SUMMARY_COLUMNS[1:-1]:
-        raise unknown_choice("metric", metric, SUMMARY_COLUMNS[1:-1])
+def _check_metric(metric: str | None) -> Metric | None:
+    return None if metric is None else Metric.parse(metric)
 
 
 def write_sweep_report(out: str | Path, metric: str | None = None) -> Path:
     """(Re)write ``summary.csv`` and ``report.html`` of the sweep in ``out`` from its
     store; ``metric`` is the heat map's (default: validation error, or validation cost
     for a regression)."""
-    from depthlab.report.html import ReportFigure, Section, Table, write_report
-    from depthlab.report.plotting import heat_map, new_figure, save_figure
-    from depthlab.report.tables import write_table
-    from depthlab.store import RunDir
+    from depthlab.report.plotting import heat_map, new_figure, save_figure  # matplotlib: after the checks
 
-    _check_metric(metric)
+    metric = _check_metric(metric)
     out = Path(out)
     grid = stored_grid(out)
     specs = grid.specs()
@@ -110,7 +120,7 @@ def write_sweep_report(out: str | Path, metric: str | None = None) -> Path:
     write_table(rows, out, "summary")
     measure = COSTS.get(specs[0].config.cost).measure  # a grid mixing labels and real targets: the first kind
     curve = f"validation_{measure}"
-    metric = metric or curve
+    metric = metric or Metric(curve)
     fig, axes = new_figure(1, 1, width=7.0, height=4.2)
     for spec in specs:
         updates, values = RunDir(out / "runs" / spec.name).series(curve)

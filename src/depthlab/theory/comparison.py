@@ -21,6 +21,7 @@ import numpy as np
 from depthlab.config import TrainConfig
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.init import BIAS_INITS, INITS
+from depthlab.probe.quantities import BACKPROP_GRAD_STD, JACOBIAN_SV_MEAN, PREACTIVATION_STD
 from depthlab.store.probes import ProbeLog
 from depthlab.store.run import Network
 from depthlab.theory.meanfield import (
@@ -73,13 +74,13 @@ def compare_with_theory(config: TrainConfig, network: Network, probes: ProbeLog)
     run's widths, activation, init and σ_b², with q⁰ as in the module docstring."""
     update = probes.updates[0]
     layers = probes.hidden_layers()
-    measured_q = np.array([probes.values_at("preactivation_std", update)[layer] ** 2 for layer in layers])
-    grad_var = np.array([probes.values_at("backprop_grad_std", update)[layer] ** 2 for layer in layers])
+    measured_q = np.array([probes.values_at(PREACTIVATION_STD, update)[layer] ** 2 for layer in layers])
+    grad_var = np.array([probes.values_at(BACKPROP_GRAD_STD, update)[layer] ** 2 for layer in layers])
     widths = list(network.widths[:-1])
     sigma_b2 = BIAS_INITS.get(config.bias_init).variance
     q0 = max(measured_q[0] - sigma_b2, 0.0) / init_sigma_w2(config.init, widths[0], widths[1])
     predicted = predict_layers(widths, config.activation, config.init, sigma_b2=sigma_b2, q0=q0)
-    jacobian = probes.values_at("jacobian_sv_mean", update)
+    jacobian = probes.values_at(JACOBIAN_SV_MEAN, update)
     table = [{"layer": layer, "σ_w²": float(predicted.sigma_w2[k]),
               "Var[s] measured": float(measured_q[k]), "q predicted": float(predicted.q[k]),
               "Var[∂C/∂s] / top measured": float(grad_var[k] / grad_var[-1]),

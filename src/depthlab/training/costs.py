@@ -30,19 +30,21 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cost:
     """A cost C(z, y) of outputs z and targets y: ``loss`` (the mean over examples),
     ``grad_logits`` = ∂C/∂z and ``per_example`` (each example's cost, shape (B,));
-    ``native`` is its number in the C kernels' enum (``fused_mlp.c``; None: none);
-    ``regression``: its targets are real values, not class labels."""
+    ``native`` names its form in the C kernels (a member of ``enum cost`` in ``fused_mlp.c``,
+    as :mod:`depthlab.training.kernels.ids` reads it: ``"nll"``; None: none);
+    ``regression``: its targets are real values, not class labels. Every field is given by
+    keyword."""
 
     name: str
     summary: str
     loss: Callable[[Tensor, Tensor], Tensor]
     grad_logits: Callable[[Tensor, Tensor], Tensor]
     per_example: Callable[[Tensor, Tensor], Tensor]
-    native: int | None = None
+    native: str | None = None
     regression: bool = False
 
     @property
@@ -108,11 +110,12 @@ def _squared_error_grad(z: Tensor, y: Tensor) -> Tensor:
 
 
 COSTS: Registry[Cost] = Registry("cost", [
-    Cost("nll", "softmax, then −log P(y|x)", deferred("torch.nn.functional:cross_entropy"), _nll_grad,
-         _cross_entropy_each, native=0),
-    Cost("quadratic", "‖softmax(z) − one-hot(y)‖²", _quadratic, _quadratic_grad, _quadratic_each, native=1),
-    Cost("binary-cross-entropy", "a sigmoid per output, cross-entropy per output", _bce, _bce_grad, _bce_each,
-         native=2),
-    Cost("squared-error", "‖z − y‖² on real-valued targets (regression)", _squared_error, _squared_error_grad,
-         _squared_error_each, regression=True),
+    Cost(name="nll", summary="softmax, then −log P(y|x)", loss=deferred("torch.nn.functional:cross_entropy"),
+         grad_logits=_nll_grad, per_example=_cross_entropy_each, native="nll"),
+    Cost(name="quadratic", summary="‖softmax(z) − one-hot(y)‖²", loss=_quadratic, grad_logits=_quadratic_grad,
+         per_example=_quadratic_each, native="quadratic"),
+    Cost(name="binary-cross-entropy", summary="a sigmoid per output, cross-entropy per output", loss=_bce,
+         grad_logits=_bce_grad, per_example=_bce_each, native="binary-cross-entropy"),
+    Cost(name="squared-error", summary="‖z − y‖² on real-valued targets (regression)", loss=_squared_error,
+         grad_logits=_squared_error_grad, per_example=_squared_error_each, regression=True),
 ])

@@ -29,14 +29,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from depthlab.config import StepName
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import Activation
 from depthlab.nets.mlp import MLP
 from depthlab.training.costs import Cost
-from depthlab.training.kernels import NativeKernels, NativeUnavailable, native_kernels
+from depthlab.training.kernels import Kernel, NativeKernels, NativeUnavailable, native_kernels, on_torch_ops
 from depthlab.training.optim import OPTIMIZERS, Optimizer
 
-KERNELS = ("auto", "native", "torch")
 NATIVE_MAX_BATCH = 96
 """Above this many examples per minibatch torch's GEMMs catch up with the native kernels
 (the measured crossover, and the command that measures it, are in the README)."""
@@ -100,21 +100,18 @@ class FusedSGD:
     ``torch`` (torch operations) or ``auto`` (native when possible). :attr:`kernel` says
     which one runs, and why when it is not native. Minibatches of more than
     ``NATIVE_MAX_BATCH`` examples, or not float32 on the CPU, always take torch operations.
+
+    The settings are a validated config's (:meth:`depthlab.config.TrainConfig.validate`
+    checks them): η > 0, 0 ≤ μ < 1, λ ≥ 0, Nesterov with μ > 0.
     """
 
+    name = StepName.FUSED
+
     def __init__(self, model: MLP, cost: Cost, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, kernel: str = "auto"):
+                 weight_decay: float = 0.0, kernel: str = Kernel.AUTO):
         reason = fused_unsupported_reason(model, OPTIMIZERS.get("sgd"), None)
         if reason:
             raise DepthlabError(f"the fused step cannot train this model: {reason}")
-        if lr <= 0:
-            raise DepthlabError(f"learning rate {lr} is not positive")
-        if momentum < 0:
-            raise DepthlabError(f"momentum {momentum} is negative")
-        if weight_decay < 0:
-            raise DepthlabError(f"weight decay {weight_decay} is negative")
-        if nesterov and not momentum:
-            raise DepthlabError(f"nesterov needs a momentum > 0, got momentum {momentum}")
         self.cost = cost
         self.lr, self.momentum, self.nesterov, self.weight_decay = lr, momentum, nesterov, weight_decay
         self.weights, self.biases = [layer.weight for layer in model.linears], [layer.bias for layer in model.linears]
@@ -129,10 +126,10 @@ class FusedSGD:
 
     def _choose_kernel(self, kernel: str) -> tuple[NativeKernels | None, str]:
         """(the native kernels or None, a description of what runs)."""
-        if kernel not in KERNELS:
-            raise DepthlabError(f"unknown kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
-        if kernel == "torch":
-            return None, "torch ops (asked for)"
+        if kernel not in Kernel.names():
+            raise DepthlabError(f"unknown kernel {kernel!r}; choose one of {', '.join(Kernel.names())}")
+        if kernel == Kernel.TORCH:
+            return None, on_torch_ops("asked for")
         tensors = [*self.weights, *self.biases]
         if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous() for t in tensors):
             reason = "the parameters are not contiguous float32 CPU tensors"
@@ -142,9 +139,9 @@ class FusedSGD:
                 return native, native.description
             except NativeUnavailable as error:
                 reason = str(error)
-        if kernel == "native":
+        if kernel == Kernel.NATIVE:
             raise DepthlabError(f"the native kernels cannot run: {reason}")
-        return None, f"torch ops ({reason})"
+        return None, on_torch_ops(reason)
 
     @torch.no_grad()
     def step(self, x: Tensor, y: Tensor) -> Tensor:

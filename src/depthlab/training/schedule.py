@@ -49,12 +49,26 @@ class ProbeSchedule:
 
     def __iter__(self) -> Iterator[int]:
         """The probe updates in order, generated as they are asked for."""
-        early = (m * 10 ** k for k in range(len(str(self.every))) for m in (1, 2, 5))
         yield 0
-        yield from (u for u in early if _early(u, self.total, self.every))
+        yield from self._early()
         yield from range(self.every, self.total, self.every)
         if self.total > 0:
             yield self.total
+
+    def _early(self) -> Iterator[int]:
+        candidates = (m * 10 ** k for k in range(len(str(self.every))) for m in (1, 2, 5))
+        return (u for u in candidates if _early(u, self.total, self.every))
+
+    def after(self, update: int) -> int | None:
+        """The first probe update after ``update`` (None after the last).
+
+        >>> ProbeSchedule(3000, 1000).after(20), ProbeSchedule(3000, 1000).after(2000)
+        (50, 3000)
+        """
+        if update >= self.total:
+            return None
+        early = next((u for u in self._early() if u > update), self.total)
+        return min(early, (update // self.every + 1) * self.every, self.total)
 
     def jacobians(self, update: int) -> bool:
         """Whether the probe at ``update`` measures Jacobian spectra: at initialization and

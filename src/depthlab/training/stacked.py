@@ -27,10 +27,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from depthlab.config import StepName
 from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.training.costs import Cost
 from depthlab.training.fused import buffer_state, fused_unsupported_reason, load_buffer_state
+from depthlab.training.kernels import TORCH_BATCHED
 from depthlab.training.optim import OPTIMIZERS
 
 
@@ -40,10 +42,11 @@ def _column(values: Sequence[float], like: Tensor) -> Tensor:
 
 class StackedSGD:
     """Train ``models`` (depthlab MLPs of one widths and activation) together; member k
-    takes ``costs[k]``, ``lrs[k]``, ``momenta[k]``, ``nesterov[k]``, ``weight_decays[k]``.
-    The members' parameters are copied into the stack and then point at it."""
+    takes ``costs[k]``, ``lrs[k]``, ``momenta[k]``, ``nesterov[k]``, ``weight_decays[k]``,
+    each a validated config's (:meth:`depthlab.config.TrainConfig.validate`). The members'
+    parameters are copied into the stack and then point at it."""
 
-    kernel = "torch batched products (bmm)"
+    kernel = TORCH_BATCHED
 
     def __init__(self, models: Sequence[MLP], costs: Sequence[Cost], lrs: Sequence[float],
                  momenta: Sequence[float] | None = None, nesterov: Sequence[bool] | None = None,
@@ -65,10 +68,6 @@ class StackedSGD:
             if model.widths != first.widths or model.activation.name != first.activation.name:
                 raise DepthlabError(f"a stack's networks share one shape and activation: {first.widths} "
                                     f"{first.activation.name} against {model.widths} {model.activation.name}")
-        for lr, mu, nest, decay in zip(lrs, momenta, nesterov, weight_decays):
-            if not lr > 0 or mu < 0 or decay < 0 or (nest and not mu):
-                raise DepthlabError(f"bad member settings: lr {lr}, momentum {mu}, nesterov {nest}, "
-                                    f"weight decay {decay}")
         with torch.no_grad():
             self.weights = [torch.stack([m.linears[i].weight for m in models]).contiguous()
                             for i in range(len(first.linears))]
@@ -187,10 +186,12 @@ class StackedSGD:
 
 
 class StackMember:
-    """Network k of a stack as a run sees its stepper: the stack's :attr:`kernel`, and a
-    state dict of the member's momentum buffers laid out as FusedSGD's (and
-    torch.optim.SGD's): keyed by the parameter's index in ``model.parameters()``, empty
-    without momentum. The stack itself takes the updates."""
+    """Network k of a stack as a run sees its stepper: the fused step's rules
+    (:attr:`name`), the stack's :attr:`kernel`, and a state dict of the member's momentum
+    buffers laid out as FusedSGD's (and torch.optim.SGD's): keyed by the parameter's index
+    in ``model.parameters()``, empty without momentum. The stack itself takes the updates."""
+
+    name = StepName.FUSED
 
     def __init__(self, stack: StackedSGD, k: int):
         self.stack, self.k = stack, k

@@ -6,32 +6,34 @@ or batch norm), train together in one :class:`~depthlab.training.stacked.Stacked
 Each keeps its own initialization, seed and minibatch stream, learning rate, momentum,
 weight decay, cost, length and evaluation and probe schedules. A
 :class:`~depthlab.training.trainer.Trainer` per run does that run's bookkeeping exactly
-as when it trains alone (metrics, probes, checkpoints, status, final numbers); the stack
+as when it trains alone (metrics, probes, checkpoints, status, final numbers), and the
+one training loop (:func:`~depthlab.training.trainer.loop`) drives the stack, which
 takes the updates of all of them at once. A run that diverges is recorded as diverged
-and its slice frozen while the others go on; one that reaches its last update is
-finished and frozen the same way. Ctrl-C checkpoints every run; each resumes, in a stack
+and its slice frozen while the others go on (the slices never mix, so what it did
+between its divergence and the loop reading its cost reaches no other run); one that
+reaches its last update is finished and frozen the same way. Ctrl-C checkpoints every run; each resumes, in a stack
 again or alone, with the numbers an uninterrupted run gets. Each run's ``env.json``
 says which stack it trained in (``stack``: its size and runs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from itertools import repeat
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from depthlab.config import TrainConfig
+from depthlab.config import StepName, TrainConfig
 from depthlab.data.base import Batch, Dataset, FixedDataset
 from depthlab.errors import DepthlabError
 from depthlab.limits import FLOAT_BYTES, machine_memory, parameter_count
 from depthlab.nets.activations import ACTIVATIONS
-from depthlab.store import run_state
+from depthlab.store import RunState, run_state
 from depthlab.training.fused import fused_rules_reason
 from depthlab.training.optim import OPTIMIZERS
 from depthlab.training.stacked import StackedSGD
-from depthlab.training.trainer import RunResult, Trainer, load_data, prepare, reopen, stop_on_sigint
+from depthlab.training.trainer import OpenRun, RunResult, Trainer, create, load_data, loop, open_stored
 
 MAX_STACK = 64
 """Runs per stack at most: past a few dozen small networks the per-operation overhead an
@@ -44,9 +46,9 @@ STACK_MEMORY_FRACTION = 0.25
 def stack_unsupported_reason(config: TrainConfig) -> str | None:
     """Why the run of ``config`` cannot train in a stack, or None when it can: it takes the
     fused step's rules (:func:`depthlab.training.fused.fused_rules_reason`, read from the
-    config before any network is built) and does not ask for the autograd engine."""
-    if config.engine == "autograd":
-        return "it asks for the autograd engine"
+    config before any network is built) and does not ask for the autograd step."""
+    if config.step == StepName.AUTOGRAD:
+        return "it asks for the autograd step"
     return fused_rules_reason(ACTIVATIONS.get(config.activation), config.batchnorm, any(config.dropouts),
                               OPTIMIZERS.get(config.optimizer), config.clip_norm)
 
@@ -102,91 +104,81 @@ def train_stacked(jobs: Sequence[tuple[TrainConfig, str | Path]], data: Dataset 
 
 def _train_one_stack(jobs: Sequence[tuple[TrainConfig, str | Path]], dataset: Dataset,
                      progress: bool) -> list[RunResult]:
-    trainers: list[Trainer] = []
+    opened: list[OpenRun] = []
     try:
         for config, path in jobs:
-            trainers.append(reopen(path, progress=False, data=dataset) if run_state(path) == "resumable"
-                            else prepare(config, path, dataset, progress=False))
-        stack = StackedSGD([t.model for t in trainers], [t.cost for t in trainers],
-                           [t.config.lr for t in trainers], [_momentum(t.config) for t in trainers],
-                           [OPTIMIZERS.get(t.config.optimizer).nesterov for t in trainers],
-                           [t.config.weight_decay for t in trainers])
-        runs = [t.run.path.name for t in trainers]
-        for k, trainer in enumerate(trainers):  # the stack takes over each run's stepper and its state
-            member = stack.member(k)
-            member.load_state_dict(trainer.engine.state_dict())
-            trainer.engine_name, trainer.engine = "stacked", member
-            trainer.stack = {"size": len(trainers), "runs": runs}
+            opened.append(open_stored(path, dataset) if run_state(path) == RunState.RESUMABLE
+                          else create(config, path, dataset))
+        configs = [o.config for o in opened]
+        stack = StackedSGD([o.model for o in opened], [o.cost for o in opened], [c.lr for c in configs],
+                           [_momentum(c) for c in configs], [OPTIMIZERS.get(c.optimizer).nesterov for c in configs],
+                           [c.weight_decay for c in configs])
     except BaseException:  # a bad input or a Ctrl-C while setting up: no half-made run
-        for trainer in trainers:
-            trainer.abandon()
-            trainer.run.release()
+        for o in opened:
+            o.close()
         raise
-    return _fit(stack, trainers, dataset, progress)
+    info = {"size": len(opened), "runs": [o.run.path.name for o in opened]}
+    books = []
+    try:
+        for k, o in enumerate(opened):
+            books.append(o.books(lambda k=k: stack.member(k), progress=False, stack=info))
+    except BaseException:
+        for o in opened[len(books) + 1:]:  # the run that failed is closed already
+            o.close()
+        for book in books:
+            book.abandon()
+            book.run.release()
+        raise
+    batches = StackedBatches(books, dataset)
+    return loop(books, StackStep(stack, batches), batches, progress, name=f"stack of {len(books)}")
 
 
 def _momentum(config: TrainConfig) -> float:
     return config.momentum if OPTIMIZERS.get(config.optimizer).momentum else 0.0
 
 
-def _fit(stack: StackedSGD, trainers: list[Trainer], dataset: Dataset, progress: bool) -> list[RunResult]:
-    """The loop of :meth:`Trainer.fit` for every run at once."""
-    results: dict[int, RunResult] = {}
-    device = trainers[0].device
-    try:
-        for trainer in trainers:
-            trainer.begin()
-        batches = _stacked_batches(trainers, dataset)
-        bar = tqdm(total=max(t.total for t in trainers), initial=min(t.update for t in trainers), unit="upd",
-                   disable=not progress, dynamic_ncols=True, mininterval=0.5, leave=False,
-                   desc=f"stack of {len(trainers)}")
-        with stop_on_sigint(trainers):
-            while len(results) < len(trainers):
-                for trainer in trainers:
-                    if trainer.running:
-                        trainer.before_update()
-                x, y = next(batches)
-                costs = stack.step(x.to(device, non_blocking=True), y.to(device, non_blocking=True)).tolist()
-                for k, trainer in enumerate(trainers):
-                    if k in results:
-                        continue
-                    if trainer.running:
-                        trainer.after_update(costs[k])
-                    if not trainer.running:  # diverged, completed or interrupted: its slice stays as it is
-                        stack.freeze(k)
-                        results[k] = trainer.finish()
-                bar.update()
-        bar.close()
-        return [results[k] for k in range(len(trainers))]
-    except KeyboardInterrupt:  # a second Ctrl-C, or one before the loop
-        for k, trainer in enumerate(trainers):
-            if k not in results:
-                trainer.abandon()
-        raise
-    finally:
-        for trainer in trainers:
-            trainer.run.release()
+class StackStep:
+    """The loop's stepper for a stack: the update of every member at once; a member that
+    ended is frozen, and its minibatch stream repeats its last minibatch."""
+
+    def __init__(self, stack: StackedSGD, batches: StackedBatches):
+        self.stack, self.batches = stack, batches
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.stack.step(x, y)
+
+    def freeze(self, k: int) -> None:
+        self.stack.freeze(k)
+        self.batches.freeze(k)
 
 
-def _stacked_batches(trainers: list[Trainer], dataset: Dataset) -> Iterator[Batch]:
-    """Each update's minibatches of every run, stacked: (K, B, …). A run that no longer
-    trains repeats its last minibatch (its slice is frozen). From a finite training set
-    the K minibatches are gathered at once."""
-    if isinstance(dataset, FixedDataset):
-        streams = [dataset.train_indices(t.config.batch_size, t.config.seed, start=t.update) for t in trainers]
-        x, y = dataset.train
+class StackedBatches:
+    """Each update's minibatches of every run, stacked: (K, B, …), each run's from its own
+    stream, from its own update on. From a finite training set the K minibatches are
+    gathered at once."""
 
-        def stack(indices: list) -> Batch:
-            index = torch.stack(indices)
-            return x[index], y[index]
-    else:
-        streams = [dataset.train_batches(t.config.batch_size, t.config.seed, start=t.update) for t in trainers]
+    def __init__(self, books: list[Trainer], dataset: Dataset):
+        self.finite = isinstance(dataset, FixedDataset)
+        if self.finite:
+            self.streams = [dataset.train_indices(t.config.batch_size, t.config.seed, start=t.update) for t in books]
+            self.x, self.y = dataset.train
+        else:
+            self.streams = [dataset.train_batches(t.config.batch_size, t.config.seed, start=t.update)
+                            for t in books]
+        self.last: list = [None] * len(books)
 
-        def stack(batches: list) -> Batch:
-            return torch.stack([xb for xb, _ in batches]), torch.stack([yb for _, yb in batches])
-    last: list = [None] * len(trainers)
-    while True:
-        for k, (trainer, stream) in enumerate(zip(trainers, streams)):
-            if trainer.running or last[k] is None:
-                last[k] = next(stream)
-        yield stack(last)
+    def freeze(self, k: int) -> None:
+        """Run k ended: its stream repeats its last minibatch (its slice is frozen)."""
+        if self.last[k] is None:  # ended before its first update
+            self.last[k] = next(self.streams[k])
+        self.streams[k] = repeat(self.last[k])
+
+    def __iter__(self) -> StackedBatches:
+        return self
+
+    def __next__(self) -> Batch:
+        self.last = [next(stream) for stream in self.streams]
+        if self.finite:
+            index = torch.stack(self.last)
+            return self.x[index], self.y[index]
+        return torch.stack([xb for xb, _ in self.last]), torch.stack([yb for _, yb in self.last])

@@ -1,11 +1,17 @@
 """The training loop: one config and one seed in, one run directory out.
 
 Online SGD as in Glorot & Bengio (2010), section 2.2: θ ← θ − ε·g with g averaged over a
-minibatch (10 by default). At intervals the loop logs the training cost, evaluates the
+minibatch (10 by default). At intervals a run logs the training cost, evaluates the
 validation and test error, probes the network (depthlab.probe) on a fixed probe set and
 checkpoints. A non-finite cost stops the run as ``diverged``; Ctrl-C (SIGINT) stops it
 cleanly between two updates as ``interrupted``, and :func:`resume` finishes it with the
 numbers an uninterrupted run gets.
+
+One :func:`loop` trains K runs at once with one stepper (a lone run is a stack of one,
+:class:`depthlab.training.step.StackOfOne`; several are a
+:class:`depthlab.training.stacked.StackedSGD`); each run's :class:`Trainer` keeps its
+books. The costs stay on the device until a run's books need them: at its log rows,
+evaluations, probes, checkpoints and end, where the loop reads all of them at once.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +37,10 @@ from depthlab.errors import DepthlabError
 from depthlab.limits import MAX_UPDATES, check_at_most, check_fits, network_bytes
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
-from depthlab.store.run import Network, RunDir, environment
+from depthlab.store.run import Network, RunDir, Status, environment
 from depthlab.training.costs import COSTS, Cost
-from depthlab.training.engine import make_engine
 from depthlab.training.schedule import ProbeSchedule, evaluates_at_start
+from depthlab.training.step import RunStep, StackOfOne, Stepper, make_step
 
 DEFAULT_UPDATES = 10_000
 EVAL_BATCH = 1000
@@ -62,7 +68,7 @@ class RunResult:
     """What :func:`train` returns: the run directory, its status and final numbers."""
 
     path: Path
-    status: str
+    status: Status
     final: dict[str, Any]
 
     @property
@@ -124,24 +130,29 @@ def check_targets(cost: Cost, dataset: Dataset) -> None:
 
 
 class Trainer:
-    """Trains ``model`` on ``dataset`` under ``config``, writing into ``run``. ``engine``,
-    (name, stepper), replaces the one the config chooses: a stack gives each of its runs
-    its member's (:class:`depthlab.training.stacked.StackMember`)."""
+    """One run's books: it trains ``model`` on ``dataset`` under ``config``, writing into
+    ``run``, with ``stepper`` (:func:`depthlab.training.step.make_step`'s, or its member
+    of a stack, whose size and runs ``stack`` gives). It keeps the logging window, the
+    evaluation, probe and checkpoint schedules, the status and the final numbers;
+    :func:`loop` takes the updates and hands it their costs.
+    ``callbacks(trainer, update)`` run after every update."""
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, model: nn.Module, run: RunDir,
+    def __init__(self, config: TrainConfig, dataset: Dataset, model: nn.Module, run: RunDir, stepper: RunStep,
                  progress: bool = True, callbacks: list[Callable[[Trainer, int], None]] | None = None,
-                 engine: tuple[str, Any] | None = None):
-        self.config, self.dataset, self.model, self.run = config, dataset, model, run
+                 stack: dict[str, Any] | None = None):
+        self.config, self.dataset, self.model, self.run, self.stepper = config, dataset, model, run, stepper
         self.device = torch.device(config.device)
         self.cost = COSTS.get(config.cost)
-        self.engine_name, self.engine = engine or make_engine(config, model, self.cost)
-        self.stack: dict[str, Any] | None = None  # the stack this run trains in, for env.json (None: alone)
+        self.stack = stack  # the stack this run trains in, for env.json (None: alone)
         self.total = total_updates(config, dataset)
         self.progress = progress
         self.callbacks = callbacks or []
-        self.update = 0
+        self.update = self.start_update = 0
         self.window = RunningMean()
-        self.stop_requested = False
+        self.status, self.info = Status.RUNNING, {}
+        self.started = 0.0
+        self.last_eval: dict[str, float] | None = None
+        self.schedule = ProbeSchedule(self.total, config.probe_every)
         self.probe = None
         self.probe_seconds = 0.0
         self.tensorboard = None
@@ -150,7 +161,6 @@ class Trainer:
             n = min(config.probe_size, len(x))
             self.probe = Probe(model, x[:n].to(self.device), y[:n].to(self.device), self.cost.loss,
                                jacobian_examples=config.jacobian_examples, layer_names="positions")
-            self.schedule = ProbeSchedule(self.total, config.probe_every)
 
     # -- checkpoints ---------------------------------------------------------------------
     def checkpoint(self) -> None:
@@ -158,7 +168,7 @@ class Trainer:
             "update": self.update,
             # cloned: a stacked run's parameters are views, and saving a view saves its whole stack
             "model": {key: value.clone() for key, value in self.model.state_dict().items()},
-            "engine": self.engine.state_dict(),
+            "step": self.stepper.state_dict(),
             "probe": self.probe.state_dict() if self.probe else None,
             "window": [self.window.total, self.window.count],
             "rng": torch.get_rng_state(),
@@ -168,10 +178,9 @@ class Trainer:
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint; one that does not fit this run's configuration (its
         widths edited in config.json, say) or misses a part is one line."""
-        checkpoint = self.run.path / "checkpoint.pt"
         try:
             self.model.load_state_dict(state["model"])
-            self.engine.load_state_dict(state["engine"])
+            self.stepper.load_state_dict(state["step" if "step" in state else "engine"])  # "engine": an older run's
             if self.probe and state["probe"]:
                 self.probe.load_state_dict(state["probe"])
             self.update, self.window = int(state["update"]), RunningMean(*state["window"])
@@ -179,7 +188,7 @@ class Trainer:
             lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
             telling = next((line for line in lines if line.startswith(("size mismatch", "Missing key", "Unexpected"))),
                            lines[0] if lines else type(error).__name__)
-            raise DepthlabError(f"{checkpoint} does not fit the run's config.json (was either edited?): "
+            raise DepthlabError(f"{self.run.checkpoint_path} does not fit the run's config.json (was either edited?): "
                                 f"{telling}") from None
         torch.set_rng_state(state["rng"])
         if state["cuda_rng"] is not None:
@@ -203,104 +212,101 @@ class Trainer:
 
     def measure_probe(self) -> None:
         start = time.perf_counter()
-        rows = self.probe.measure(self.update, **self.schedule.measure(self.update))
-        histograms = self.probe.histograms_at(self.update)
-        self.run.append_probes(rows, histograms)
+        measure = self.probe.measure(self.update, **self.schedule.measure(self.update))
+        self.run.append_probes(measure.rows, measure.histograms)
         self.probe_seconds += time.perf_counter() - start
         if self.config.tensorboard:
             if self.tensorboard is None:
                 from depthlab.probe.tensorboard import TensorBoardWriter
                 self.tensorboard = TensorBoardWriter(self.run.tensorboard_dir)
-            self.tensorboard.write(rows, histograms, self.update)
+            self.tensorboard.write(measure.rows, measure.histograms, measure.update)
 
-    # -- the loop ------------------------------------------------------------------------
+    # -- training --------------------------------------------------------------------------
     def fit(self) -> RunResult:
-        """Train from ``self.update`` to the end; return the result (never raises for a
-        diverged or interrupted run: that is recorded in the run directory). The run's
-        lock is let go at the end, however it ends."""
-        try:
-            self.begin()
-            batches = self.dataset.train_batches(self.config.batch_size, self.config.seed, start=self.update)
-            with stop_on_sigint([self]):
-                while self.running:
-                    self.before_update()
-                    x, y = next(batches)
-                    loss = self.engine.step(x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
-                    self.after_update(loss.item())
-            return self.finish()
-        except KeyboardInterrupt:  # a Ctrl-C outside the loop's own handling (the first evaluation, say)
-            self.abandon()
-            raise
-        finally:
-            self.run.release()
+        """Train from ``self.update`` to the end, alone; return the result (never raises
+        for a diverged or interrupted run: that is recorded in the run directory). The
+        run's lock is let go at the end, however it ends."""
+        batches = self.dataset.train_batches(self.config.batch_size, self.config.seed, start=self.update)
+        return loop([self], StackOfOne(self.stepper), batches, self.progress)[0]
 
-    # The loop's steps, which a stack of networks (depthlab.training.stacked_runs) drives
-    # for each of its runs: begin, then before_update / an update / after_update while
-    # running, then finish.
+    # What the loop asks of a run's books: begin; then, while running, the updates to its
+    # next boundary and the booking of the costs of the updates taken; then finish.
     def begin(self) -> None:
-        """Record the engine, evaluate at update 0 where due and start the clock."""
-        self.run.update_env(engine=self.engine_name, kernel=self.engine.kernel, total_updates=self.total,
-                            stack=self.stack)
+        """Record the step, evaluate at update 0 where due, start the clock and probe
+        before the first update where the schedule says."""
+        self.run.record_step(self.stepper.name, self.stepper.kernel, self.total, self.stack)
         self.model.train()
-        self.status, self.info = ("running" if self.update < self.total else "completed"), {}
+        self.status = Status.RUNNING if self.update < self.total else Status.COMPLETED
         self.started, self.start_update = time.perf_counter(), self.update
-        due = self.update == 0 and evaluates_at_start(self.total, self.config.eval_every)
-        self.last_eval = self.evaluate() if due else None
-        self.bar = tqdm(total=self.total, initial=self.update, unit="upd", disable=not self.progress,
-                        dynamic_ncols=True, mininterval=0.5, leave=False)
+        if self.update == 0 and evaluates_at_start(self.total, self.config.eval_every):
+            self.last_eval = self.evaluate()
+        self._probe_if_due()
 
     @property
     def running(self) -> bool:
-        return self.status == "running"
+        return self.status == Status.RUNNING
 
-    def before_update(self) -> None:
-        """Probe the network where the schedule says, before the update."""
-        if self.probe is not None and self.update in self.schedule:
-            self.measure_probe()
+    def updates_to_boundary(self) -> int:
+        """Updates until the next one after which the books need the costs: a log row,
+        an evaluation and checkpoint, a probe or the last update (every update when
+        callbacks watch)."""
+        update, cfg = self.update, self.config
+        if self.callbacks:
+            return 1
+        boundary = min(self.total, (update // cfg.log_every + 1) * cfg.log_every,
+                       (update // cfg.eval_every + 1) * cfg.eval_every)
+        if self.probe is not None:
+            boundary = min(boundary, self.schedule.after(update) or self.total)
+        return boundary - update
 
-    def after_update(self, cost: float) -> None:
-        """Book the update just taken on a minibatch of cost ``cost``: a non-finite cost
-        ends the run as diverged; log, evaluate and checkpoint where due; end it as
-        completed at the last update, or as interrupted (checkpointed) when asked to stop."""
+    def book(self, costs: list[float], stop: StopRequest) -> None:
+        """Book the updates just taken on minibatches of costs ``costs``, up to a boundary
+        at most: the first non-finite cost ends the run as diverged at its update (what
+        came after it is not recorded); log where due; at the last one, evaluate and
+        checkpoint where due, end the run as completed at its last update or as
+        interrupted (checkpointed) when Ctrl-C asked to ``stop``, or probe where due."""
         cfg = self.config
-        self.update += 1
-        self.bar.update()
-        if not math.isfinite(cost):
-            self.status, self.info = "diverged", {"diverged_at": self.update, "cost": str(cost)}
-            return
-        self.window.add(cost)
-        if self.update % cfg.log_every == 0:
-            self.run.append_metrics({"update": self.update, "train_cost": self.window.mean})
-            self.window = RunningMean()
+        for cost in costs:
+            self.update += 1
+            if not math.isfinite(cost):
+                self.status, self.info = Status.DIVERGED, {"diverged_at": self.update, "cost": str(cost)}
+                return
+            self.window.add(cost)
+            if self.update % cfg.log_every == 0:
+                self.run.append_metrics({"update": self.update, "train_cost": self.window.mean})
+                self.window = RunningMean()
         if self.update % cfg.eval_every == 0 or self.update == self.total:
             self.last_eval = self.evaluate()
-            shown = f"validation_{self.cost.measure}"
-            self.bar.set_postfix({shown: f"{self.last_eval[shown]:.4g}"})
             self.checkpoint()
         for callback in self.callbacks:
             callback(self, self.update)
         if self.update >= self.total:
-            self.status = "completed"
-        elif self.stop_requested:
-            self.status = "interrupted"
+            self.status = Status.COMPLETED
+        elif stop.requested:
+            self.status = Status.INTERRUPTED
             self.checkpoint()
+        else:
+            self._probe_if_due()
 
-    def finish(self) -> RunResult:
-        """Probe the end of a completed run, write its status and final numbers."""
-        self.bar.close()
+    def _probe_if_due(self) -> None:
+        if self.running and self.probe is not None and self.update in self.schedule:
+            self.measure_probe()
+
+    def finish(self, sharing: int = 1) -> RunResult:
+        """Probe the end of a completed run, write its status and final numbers (its
+        seconds: its share of the time the loop spent on ``sharing`` runs at once)."""
         status, info = self.status, self.info
-        if status == "completed" and self.probe is not None and self.update in self.schedule:
+        if status == Status.COMPLETED and self.probe is not None and self.update in self.schedule:
             self.measure_probe()
         if self.tensorboard is not None:
             self.tensorboard.close()
         elapsed = time.perf_counter() - self.started
-        share = 1 / self.stack["size"] if self.stack else 1.0  # a stacked run: its share of the stack's time
-        final = {"status": status, "update": self.update, "engine": self.engine_name,
-                 "seconds": round(elapsed * share, 3),
+        final = {"status": status, "update": self.update, "step": self.stepper.name,
+                 "seconds": round(elapsed / sharing, 3),
                  **({"probe_seconds": round(self.probe_seconds, 3)} if self.probe is not None else {}),
                  "updates_per_second": round((self.update - self.start_update) / elapsed, 2) if elapsed else None,
                  **info}
-        if self.last_eval is not None and status != "diverged":
+        if self.last_eval is not None and status != Status.DIVERGED:
             final.update({k: v for k, v in self.last_eval.items() if k != "update"})
         measure = f"validation_{self.cost.measure}"
         best = [r[measure] for r in self.run.metrics() if measure in r]
@@ -314,28 +320,98 @@ class Trainer:
         """After a Ctrl-C outside the loop's handling: a checkpointed run is interrupted, one
         with nothing to resume is removed (no run is left stuck at "running")."""
         if self.run.has_checkpoint:
-            self.run.set_status("interrupted", update=self.update)
+            self.run.set_status(Status.INTERRUPTED, update=self.update)
         else:
             self.run.discard()
 
 
+def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor, Tensor]], progress: bool = True,
+         name: str | None = None) -> list[RunResult]:
+    """Train the K runs of ``books`` to their ends at once and return their results.
+    ``batches`` gives each update's minibatch of every run; ``stepper.step(x, y)`` takes
+    the update of every run and returns their costs, (K,), left on the device;
+    ``stepper.freeze(k)`` stops updating run k once it ended. The costs are read at the
+    first boundary any run's books have (:meth:`Trainer.updates_to_boundary`), or at once
+    when Ctrl-C asks every run to stop. The runs' locks are let go at the end."""
+    results: dict[int, RunResult] = {}
+    device = books[0].device
+    bar = tqdm(total=max(b.total for b in books), initial=min(b.update for b in books), unit="upd",
+               disable=not progress, dynamic_ncols=True, mininterval=0.5, leave=False, desc=name)
+    try:
+        for book in books:
+            book.begin()
+        live = _settle(books, range(len(books)), stepper, results)
+        left = min((books[k].updates_to_boundary() for k in live), default=0)
+        pending: list[Tensor] = []
+        with stop_on_sigint() as stop:
+            while live:
+                x, y = next(batches)
+                pending.append(stepper.step(x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
+                left -= 1
+                if left == 0 or stop.requested:
+                    costs = read_costs(pending)
+                    for k in live:
+                        books[k].book(costs[k], stop)
+                    bar.update(len(pending))
+                    pending.clear()
+                    if len(books) == 1 and books[0].last_eval is not None:
+                        shown = f"validation_{books[0].cost.measure}"
+                        bar.set_postfix({shown: f"{books[0].last_eval[shown]:.4g}"}, refresh=False)
+                    live = _settle(books, live, stepper, results)
+                    left = min((books[k].updates_to_boundary() for k in live), default=0)
+        return [results[k] for k in range(len(books))]
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the loop's handling (the first evaluation, say)
+        for k, book in enumerate(books):
+            if k not in results:
+                book.abandon()
+        raise
+    finally:
+        bar.close()
+        for book in books:
+            book.run.release()
+
+
+def read_costs(pending: list[Tensor]) -> list[tuple[float, ...]]:
+    """The costs of the updates taken since the last boundary, a tuple per run: the loop's
+    one read from the device."""
+    return list(zip(*torch.stack(pending).tolist()))
+
+
+def _settle(books: list[Trainer], live: Iterable[int], stepper: Stepper, results: dict[int, RunResult]) -> list[int]:
+    """Finish the runs of ``live`` that ended (their slices frozen); return the others."""
+    still = []
+    for k in live:
+        if books[k].running:
+            still.append(k)
+        else:
+            stepper.freeze(k)
+            results[k] = books[k].finish(len(books))
+    return still
+
+
+class StopRequest:
+    """Whether Ctrl-C asked the loop to stop."""
+
+    requested = False
+
+
 @contextmanager
-def stop_on_sigint(trainers: list[Trainer]):
+def stop_on_sigint():
     """A first Ctrl-C asks the loop to stop every run after the current update; a second
     one interrupts at once."""
+    stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
 
     def handler(signum, frame):
-        if trainers[0].stop_requested:
+        if stop.requested:
             raise KeyboardInterrupt
-        for trainer in trainers:
-            trainer.stop_requested = True
+        stop.requested = True
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
-        yield
+        yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -371,9 +447,49 @@ def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
     return model.to(config.device)
 
 
-def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
-            data: Dataset | None = None, progress: bool = True,
-            callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> Trainer:
+@dataclass
+class OpenRun:
+    """A run made or reopened, held, not yet training: its validated config, data, model,
+    directory, and the checkpoint it resumes from (None for a new run)."""
+
+    config: TrainConfig
+    dataset: Dataset
+    model: nn.Module
+    run: RunDir
+    state: dict[str, Any] | None = None
+
+    @property
+    def cost(self) -> Cost:
+        return COSTS.get(self.config.cost)
+
+    def books(self, stepper: Callable[[], RunStep], progress: bool = True,
+              callbacks: list[Callable[[Trainer, int], None]] | None = None,
+              stack: dict[str, Any] | None = None) -> Trainer:
+        """The run's :class:`Trainer` with the stepper ``stepper()`` makes, restored and
+        marked running when it resumes; on a bad input or a Ctrl-C the run is given up
+        (:meth:`close`)."""
+        try:
+            trainer = Trainer(self.config, self.dataset, self.model, self.run, stepper(), progress, callbacks, stack)
+            if self.state is not None:
+                trainer.restore(self.state)
+                self.run.write_config(self.config)
+                self.run.set_status(Status.RUNNING, update=trainer.update)
+            return trainer
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Give the run up before it trained: a new one leaves no half-made run, a stored
+        one is left as it was."""
+        if self.state is None:
+            self.run.discard()
+        else:
+            self.run.release()
+
+
+def create(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
+           data: Dataset | None = None, **overrides: Any) -> OpenRun:
     """Validate, load the data, build the model and only then create the run directory,
     so a bad input never leaves a half-made run behind."""
     if config is None or isinstance(config, dict):
@@ -390,11 +506,49 @@ def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path 
     path = Path(out or default_run_dir(config))
     run = RunDir.create(path, config, environment(config.seed, config.device),
                         Network(tuple(dataset.input_shape), tuple(model.widths)))
+    return OpenRun(config, dataset, model, run)
+
+
+def open_stored(path: str | Path, data: Dataset | None = None, **overrides: Any) -> OpenRun:
+    """A stored run, held, with its model built and its last checkpoint read, ready to
+    resume; ``overrides`` may raise ``updates`` (or ``epochs``) and change ``eval_every``
+    and ``probe_every``."""
+    run = RunDir.open(path).hold()
     try:
-        return Trainer(config, dataset, model, run, progress=progress, callbacks=callbacks)
-    except BaseException:  # a bad input or a Ctrl-C while setting up: leave no half-made run
-        run.discard()
+        return _open_stored(run, data, overrides)
+    except BaseException:
+        run.release()
         raise
+
+
+def _open_stored(run: RunDir, data: Dataset | None, overrides: dict[str, Any]) -> OpenRun:
+    allowed = {"updates", "epochs", "eval_every", "probe_every"}
+    if set(overrides) - allowed:
+        flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in sorted(names))  # noqa: E731
+        raise DepthlabError(f"--resume can only change {flags(allowed)}, not {flags(set(overrides) - allowed)}")
+    if len({"updates", "epochs"} & set(overrides)) == 1:  # a new length replaces the stored one, in either unit
+        overrides = {"updates": None, "epochs": None, **overrides}
+    config = run.config.replace(**overrides).validate()
+    state = run.load_checkpoint()
+    status = run.status["status"]
+    if status == Status.DIVERGED:
+        raise DepthlabError(f"{run.path} diverged at update {run.status['diverged_at']}: there is nothing to resume")
+    dataset = data or load_data(config)
+    if total_updates(config, dataset) <= state["update"]:
+        done = "is completed" if status == Status.COMPLETED else "is checkpointed"
+        raise DepthlabError(f"{run.path} {done} at update {state['update']}: give --updates above it to train on")
+    return OpenRun(config, dataset, build_model(config, dataset), run, state)
+
+
+def _alone(opened: OpenRun, progress: bool, callbacks: list[Callable[[Trainer, int], None]] | None) -> Trainer:
+    return opened.books(lambda: make_step(opened.config, opened.model, opened.cost), progress, callbacks)
+
+
+def prepare(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
+            data: Dataset | None = None, progress: bool = True,
+            callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> Trainer:
+    """The :class:`Trainer` of a new run (:func:`create`), ready to :meth:`~Trainer.fit`."""
+    return _alone(create(config, out, data, **overrides), progress, callbacks)
 
 
 def train(config: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None,
@@ -422,33 +576,4 @@ def reopen(path: str | Path, progress: bool = True, data: Dataset | None = None,
            callbacks: list[Callable[[Trainer, int], None]] | None = None, **overrides: Any) -> Trainer:
     """The trainer of a stored run restored from its last checkpoint, held and marked
     running, ready to :meth:`~Trainer.fit` (what :func:`resume` does with it)."""
-    run = RunDir.open(path).hold()
-    try:
-        return _reopen(run, progress, data, callbacks, overrides)
-    except BaseException:
-        run.release()
-        raise
-
-
-def _reopen(run: RunDir, progress: bool, data: Dataset | None, callbacks: list[Callable[[Trainer, int], None]] | None,
-            overrides: dict[str, Any]) -> Trainer:
-    allowed = {"updates", "epochs", "eval_every", "probe_every"}
-    if set(overrides) - allowed:
-        flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in sorted(names))  # noqa: E731
-        raise DepthlabError(f"--resume can only change {flags(allowed)}, not {flags(set(overrides) - allowed)}")
-    if len({"updates", "epochs"} & set(overrides)) == 1:  # a new length replaces the stored one, in either unit
-        overrides = {"updates": None, "epochs": None, **overrides}
-    config = run.config.replace(**overrides).validate()
-    state = run.load_checkpoint()
-    status = run.status["status"]
-    if status == "diverged":
-        raise DepthlabError(f"{run.path} diverged at update {run.status['diverged_at']}: there is nothing to resume")
-    dataset = data or load_data(config)
-    if total_updates(config, dataset) <= state["update"]:
-        done = "is completed" if status == "completed" else "is checkpointed"
-        raise DepthlabError(f"{run.path} {done} at update {state['update']}: give --updates above it to train on")
-    trainer = Trainer(config, dataset, build_model(config, dataset), run, progress=progress, callbacks=callbacks)
-    trainer.restore(state)
-    run.write_config(config)
-    run.set_status("running", update=trainer.update)
-    return trainer
+    return _alone(open_stored(path, data, **overrides), progress, callbacks)

@@ -6,7 +6,7 @@ import math
 import pytest
 from fakes import write_run
 
-from depthlab.report.html import ReportFigure
+from depthlab.report.document import ReportFigure
 from depthlab.studies.glorot2010.claims import (
     glorot2010_verdicts,
     normalized_init_lowers_error,

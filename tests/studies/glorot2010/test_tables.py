@@ -52,16 +52,6 @@ def test_table1_sets_ours_beside_the_paper(tmp_path):
     assert rows["Tanh N"]["Fashion-MNIST ours (%)"] == pytest.approx(10.1)
 
 
-def test_percentages_print_with_two_decimals_in_the_page_and_the_markdown(tmp_path):
-    from depthlab.report.html import format_cell
-    from depthlab.report.tables import write_table
-
-    assert (format_cell(16.0, "Tanh ours (%)"), format_cell(14.654, "Tanh paper (%)")) == ("16.00", "14.65")
-    assert format_cell(0.0123456, "lr") == "0.01235"
-    write_table([{"configuration": "Tanh", "ours (%)": 16.0, "paper (%)": 27.15}], tmp_path, "t")
-    assert "| Tanh | 16.00 | 27.15 |" in (tmp_path / "t.md").read_text()
-
-
 def jacobian_rows(means):
     return [{"update": 0, "layer": f"layer {k}", "stat": f"jacobian_sv_{stat}", "value": value}
             for k, mean in enumerate(means, start=1)

@@ -229,12 +229,3 @@ def test_failing_compiler_reports_every_attempt(fresh_build, monkeypatch):
     attempts = "; ".join(f"{' '.join(flags)}: exit status 1" for flags in kernels.FLAG_SETS)
     assert str(raised.value) == f"false could not build fused_mlp.c ({attempts})"
     assert not fresh_build.exists() or not any(fresh_build.iterdir())  # nothing half-written
-
-
-@pytest.mark.parametrize("registry, enum_start", [(ACTIVATIONS, "enum { LINEAR"), (COSTS, "enum { NLL")])
-def test_registry_native_ids_are_the_c_enum_positions(registry, enum_start):
-    source = kernels.SOURCE.read_text()
-    enum = source[source.index(enum_start):].split("}")[0].removeprefix("enum {")
-    members = [name.strip().lower().replace("_", "-") for name in enum.split(",")]
-    assert {entry.name: entry.native for entry in registry if entry.native is not None} == \
-        {name: position for position, name in enumerate(members)}

@@ -1,7 +1,7 @@
 """The d2l chapter's statements and the rules that decide them from our numbers.
 
 Each function takes measured numbers (never runs) and returns a
-:class:`~depthlab.report.html.Verdict`, so each rule is tested both ways on made-up
+:class:`~depthlab.report.document.Verdict`, so each rule is tested both ways on made-up
 numbers. ``full`` says the budget ran the chapter's settings; a claim that needs them is
 "cannot show" on a smaller budget, and says so.
 """
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from depthlab.report.html import Verdict
+from depthlab.report.document import Verdict
 
 MLP_ACCURACY = 0.82
 """The chapter's curves end with test accuracy in the mid-80s %: reproduced at ≥ 82%."""

@@ -10,20 +10,21 @@ import numpy as np
 
 from depthlab.data.registry import DATASETS
 from depthlab.data.synthetic import true_polynomial_weights
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
-from depthlab.report.plotting import new_figure, save_figure
+from depthlab.report.document import Block, ReportFigure, Section, Table
+from depthlab.report.html import write_report
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
-from depthlab.studies.d2l_mlp import CHAPTER, D2LBudget, claims
-from depthlab.studies.d2l_mlp.experiments import (
+from depthlab.studies.d2l_mlp import claims, figures
+from depthlab.studies.d2l_mlp.budgets import CHAPTER, D2LBudget
+from depthlab.studies.d2l_mlp.figures import per_epoch, weight_norm
+from depthlab.studies.d2l_mlp.plan import (
     DECAY_LAMBDAS,
     FOLDS,
     POLYNOMIAL_FITS,
     SHOWN_LAMBDAS,
     lambda_name,
-    mlp_from_scratch,
-    sigmoid_gradient,
 )
+from depthlab.studies.d2l_mlp.scratch import mlp_from_scratch, sigmoid_gradient
 from depthlab.studies.init_statistics.demos import (
     PRODUCT_FACTORS,
     PRODUCT_SIZE,
@@ -31,13 +32,7 @@ from depthlab.studies.init_statistics.demos import (
 )
 from depthlab.studies.study import Plan
 
-Blocks = list[str | ReportFigure | Table | Verdict]
-
-
-def per_epoch(run: RunDir, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(epochs, values) of an evaluated metric (epoch 0: before training)."""
-    updates, values = run.series(key)
-    return np.asarray(updates) / run.config.eval_every, np.asarray(values, dtype=float)
+Blocks = list[Block]
 
 
 def last(run: RunDir, key: str) -> float:
@@ -59,21 +54,7 @@ def _mlp_section(run: RunDir, scratch: list[dict[str, float]], full: bool, out: 
                 (("train_loss", "loss"), ("train_accuracy", "train"), ("test_accuracy", "test"))}}
             for row in scratch]
     write_table(rows, out, "mlp_fashion_mnist")
-    fig, axes = new_figure(1, 3, width=3.6, height=3.2)
-    s_epochs = [r["epoch"] for r in scratch]
-    axes[0][0].plot(s_epochs, [r["train_loss"] for r in scratch], "o-", label="from scratch")
-    axes[0][0].plot(log_epochs, train_cost, "s--", label="nn modules")
-    axes[0][0].set(xlabel="epoch", ylabel="training loss (epoch mean)")
-    axes[0][1].plot(s_epochs, [r["train_accuracy"] for r in scratch], "o-", label="from scratch (epoch mean)")
-    axes[0][1].plot(epochs, 1 - train_error, "s--", label="nn modules (at epoch end)")
-    axes[0][1].set(xlabel="epoch", ylabel="training accuracy")
-    axes[0][2].plot(s_epochs, [r["test_accuracy"] for r in scratch], "o-", label="from scratch")
-    axes[0][2].plot(epochs, 1 - test_error, "s--", label="nn modules")
-    axes[0][2].axhline(claims.MLP_ACCURACY, color="gray", linestyle=":", label="82%")
-    axes[0][2].set(xlabel="epoch", ylabel="test accuracy")
-    for ax in axes[0]:
-        ax.legend(fontsize=7)
-    png = save_figure(fig, out, "mlp_fashion_mnist")
+    png = figures.mlp_figure(scratch, log_epochs, train_cost, epochs, train_error, test_error, out)
     nn_accuracy = 1 - last(run, "test_error")
     return [ReportFigure(png, "The 784-256-10 ReLU MLP trained from scratch and with nn modules: training loss, "
                               "training and test accuracy per epoch."),
@@ -83,22 +64,16 @@ def _mlp_section(run: RunDir, scratch: list[dict[str, float]], full: bool, out: 
 
 
 def _polynomial_section(runs: dict[str, RunDir], budget: D2LBudget, out: Path) -> Blocks:
-    fig, axes = new_figure(1, len(POLYNOMIAL_FITS), width=3.6, height=3.2, sharey=True)
     rows, fitted = [], {}
-    for ax, (label, features) in zip(axes[0], POLYNOMIAL_FITS.items()):
+    for label, features in POLYNOMIAL_FITS.items():
         run = runs[f"polynomial/{label}"]
-        for key, name in (("train_set_cost", "train"), ("test_cost", "test")):
-            ax.plot(*per_epoch(run, key), label=name)
-        ax.set(yscale="log", xlabel="epoch", title=f"{label}: {features} features")
-        ax.legend(fontsize=8)
         state = run.load_checkpoint()["model"]
         weights = [float(state["1.bias"][0]), *map(float, state["1.weight"][0])]
         rows.append({"fit": label, "features": features, "epochs": run.config.epochs,
                      "train_loss": last(run, "train_set_cost"), "test_loss": last(run, "test_cost"),
                      "weights": " ".join(f"{w:.3f}" for w in weights[:6]) + (" …" if len(weights) > 6 else "")})
         fitted[label] = weights
-    axes[0][0].set_ylabel("squared error")
-    png = save_figure(fig, out, "polynomial_fits")
+    png = figures.polynomial_figure({label: runs[f"polynomial/{label}"] for label in POLYNOMIAL_FITS}, out)
     by_fit = {row["fit"]: row for row in rows}
     write_table(rows, out, "polynomial_fits")
     short = budget.polynomial_epochs < CHAPTER.polynomial_epochs
@@ -114,28 +89,14 @@ def _polynomial_section(runs: dict[str, RunDir], budget: D2LBudget, out: Path) -
                                budget.overfit_epochs >= CHAPTER.overfit_epochs)]
 
 
-def _weight_norm(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
-    steps, norms = run.probes.series("weight_norm", "output")
-    return np.asarray(steps) / run.config.probe_every, norms
-
-
 def _decay_section(runs: dict[str, RunDir], full: bool, out: Path) -> Blocks:
     shown = {lam: runs[f"decay/{lambda_name(lam)}"] for lam in SHOWN_LAMBDAS}
-    fig, axes = new_figure(1, 3, width=3.6, height=3.2)
+    png = figures.decay_figure(shown, out)
     rows = []
-    for ax, (lam, run) in zip(axes[0], shown.items()):
-        for key, name in (("train_set_cost", "train"), ("test_cost", "test")):
-            ax.plot(*per_epoch(run, key), label=name)
-        ax.set(yscale="log", xlabel="epoch", ylabel="squared error", title=f"λ = {lam:g}")
-        ax.legend(fontsize=8)
-        axes[0][2].plot(*_weight_norm(run), label=f"λ = {lam:g}")
-    axes[0][2].set(yscale="log", xlabel="epoch", ylabel="‖w‖")
-    axes[0][2].legend(fontsize=8)
-    png = save_figure(fig, out, "weight_decay")
     for lam in DECAY_LAMBDAS:
         run = runs[f"decay/{lambda_name(lam)}"]
         rows.append({"lambda": lam, "train_loss": last(run, "train_set_cost"), "test_loss": last(run, "test_cost"),
-                     "weight_norm": float(_weight_norm(run)[1][-1])})
+                     "weight_norm": float(weight_norm(run)[1][-1])})
     write_table(rows, out, "weight_decay")
     at = {row["lambda"]: row for row in rows}
     plain, decayed = at[SHOWN_LAMBDAS[0]], at[SHOWN_LAMBDAS[1]]
@@ -158,16 +119,7 @@ def _kfold_section(runs: dict[str, RunDir], full: bool, out: Path) -> Blocks:
     summary = [{"lambda": lam, "mean_train_loss": m["train_loss"], "mean_validation_loss": m["validation_loss"],
                 "test_loss_whole_training_set": test[lam]} for lam, m in mean.items()]
     write_table(summary, out, "kfold_choice")
-    fig, axes = new_figure(1, 1, width=6.0, height=3.6)
-    ax, positions = axes[0][0], np.arange(len(DECAY_LAMBDAS))
-    for offset, key, label in ((-0.27, "train_loss", "fold training loss"), (0.0, "validation_loss",
-                                                                             "fold validation loss")):
-        ax.bar(positions + offset, [mean[lam][key] for lam in DECAY_LAMBDAS], 0.27, label=f"mean {label}")
-    ax.bar(positions + 0.27, [test[lam] for lam in DECAY_LAMBDAS], 0.27, label="test loss (whole training set)")
-    ax.set(yscale="log", xticks=positions, xticklabels=[f"λ = {lam:g}" for lam in DECAY_LAMBDAS],
-           ylabel="squared error")
-    ax.legend(fontsize=8)
-    png = save_figure(fig, out, "kfold")
+    png = figures.kfold_figure(mean, test, out)
     return [f"{FOLDS}-fold cross-validation of the weight-decay fit: each fold of 4 of the 20 training examples is "
             "held out once, the other 16 train.",
             ReportFigure(png, "Mean training and validation loss over the folds for each λ, and each λ's test loss "
@@ -177,20 +129,13 @@ def _kfold_section(runs: dict[str, RunDir], full: bool, out: Path) -> Blocks:
 
 
 def _dropout_section(runs: dict[str, RunDir], full: bool, out: Path) -> Blocks:
-    fig, axes = new_figure(1, 2, width=4.2, height=3.2, sharey=True)
     rows = []
-    for ax, label in zip(axes[0], ("none", "d2l")):
+    for label in ("none", "d2l"):
         run = runs[f"dropout/{label}"]
-        epochs, train_error = per_epoch(run, "train_error")
-        ax.plot(epochs, 1 - train_error, "o-", label="training")
-        ax.plot(*(lambda e, v: (e, 1 - v))(*per_epoch(run, "test_error")), "s-", label="test")
-        ax.set(xlabel="epoch", title="no dropout" if label == "none" else "dropout 0.2, 0.5")
-        ax.legend(fontsize=8)
         train_acc, test_acc = 1 - last(run, "train_error"), 1 - last(run, "test_error")
         rows.append({"dropout": "none" if label == "none" else "0.2, 0.5", "train_accuracy": train_acc,
                      "test_accuracy": test_acc, "gap": train_acc - test_acc})
-    axes[0][0].set_ylabel("accuracy (dropout off)")
-    png = save_figure(fig, out, "dropout")
+    png = figures.dropout_figure({label: runs[f"dropout/{label}"] for label in ("none", "d2l")}, out)
     write_table(rows, out, "dropout")
     return [ReportFigure(png, "Training and test accuracy (measured with dropout off, as at inference) without and "
                               "with dropout."),
@@ -202,14 +147,7 @@ def _dropout_section(runs: dict[str, RunDir], full: bool, out: Path) -> Blocks:
 def _stability_section(out: Path) -> Blocks:
     x, y, grad = sigmoid_gradient()
     norms = product_norms(1.0)
-    fig, axes = new_figure(1, 2, width=4.4, height=3.2)
-    axes[0][0].plot(x, y, label="σ(x)")
-    axes[0][0].plot(x, grad, label="σ′(x)")
-    axes[0][0].set(xlabel="x")
-    axes[0][0].legend(fontsize=8)
-    axes[0][1].plot(np.arange(1, len(norms) + 1), norms)
-    axes[0][1].set(yscale="log", xlabel="factors k", ylabel="‖W_k⋯W_1‖_F / √n")
-    png = save_figure(fig, out, "numerical_stability")
+    png = figures.stability_figure(x, y, grad, norms, out)
     rows = [{"x": float(v), "sigmoid": float(s), "gradient": float(g)} for v, s, g in zip(x, y, grad)][::8]
     write_table(rows, out, "sigmoid_gradient")
     return [ReportFigure(png, f"Left: sigmoid and its gradient. Right: the product of {PRODUCT_FACTORS} "
@@ -218,7 +156,7 @@ def _stability_section(out: Path) -> Blocks:
             claims.sigmoid_vanishes(x, grad), claims.product_explodes(norms)]
 
 
-def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
+def report(plan: Plan[D2LBudget], runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
     """Train the from-scratch MLP, read every run and write the figures (PNG, SVG),
     tables (CSV) and ``report.html`` into ``out``; return the report's path."""
     budget, name = plan.budget, plan.settings["dataset"]
@@ -232,7 +170,7 @@ def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True
                    {"budget": "the chapter", **dataclasses.asdict(CHAPTER)}]
     sections = [
         Section("Setup", ["Every experiment with the chapter's settings (see the module docstring of "
-                          "depthlab.studies.d2l_mlp.experiments); an epoch of Fashion-MNIST here is 50,000 images, "
+                          "depthlab.studies.d2l_mlp.plan); an epoch of Fashion-MNIST here is 50,000 images, "
                           "10,000 being held out for validation.", Table(budget_rows, "Budget")]),
         Section("MLP on Fashion-MNIST", _mlp_section(runs["mlp"], scratch, full_images, out)),
         Section("Underfitting and overfitting", _polynomial_section(runs, budget, out)),

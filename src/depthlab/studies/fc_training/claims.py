@@ -1,7 +1,7 @@
 """The lecture's statements about training and the rules that decide them.
 
 Each function takes measured numbers (never runs) and returns a
-:class:`~depthlab.report.html.Verdict`, so each rule is tested both ways on made-up
+:class:`~depthlab.report.document.Verdict`, so each rule is tested both ways on made-up
 numbers. ``decides`` says the runs were long enough (:data:`~depthlab.studies.
 fc_training.DECIDING_UPDATES`); a claim about training is "cannot show" otherwise.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from depthlab.report.html import Verdict
+from depthlab.report.document import Verdict
 
 TRAINED = 0.5
 """A net trains when its final validation error is below 50% (chance: 90%)."""

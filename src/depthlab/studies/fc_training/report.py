@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from depthlab.report.html import ReportFigure, Section, Table, Verdict, write_report
-from depthlab.report.plotting import new_figure, save_figure, updates_axis
+from depthlab.probe.quantities import ACTIVATION_STD, BACKPROP_GRAD_STD, WEIGHT_GRAD_NORM
+from depthlab.report.document import Block, ReportFigure, Section, Table
+from depthlab.report.html import write_report
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
-from depthlab.studies.fc_training import DECIDING_UPDATES, claims
-from depthlab.studies.fc_training.experiments import (
+from depthlab.studies.fc_training import claims, figures
+from depthlab.studies.fc_training.budgets import DECIDING_UPDATES, FCBudget
+from depthlab.studies.fc_training.plan import (
     ACTIVATION_INITS,
     CLIP_LR,
     CLIP_NORM,
@@ -21,18 +23,19 @@ from depthlab.studies.fc_training.experiments import (
     DEEP_LR,
     LEARNING_RATES,
     MOMENTUM,
-    OPTIMIZER_DEPTH,
+    WIDTH,
+    rate_name,
+)
+from depthlab.studies.fc_training.quadratic import (
     QUADRATIC,
     QUADRATIC_STEPS,
-    WIDTH,
     best_quadratic_paths,
     quadratic,
-    rate_name,
     reversals,
 )
 from depthlab.studies.study import Plan
 
-Blocks = list[str | ReportFigure | Table | Verdict]
+Blocks = list[Block]
 FINAL_SHARE = 0.1
 """The final training cost is the mean over the last 10% of the logged updates."""
 
@@ -58,13 +61,6 @@ def _status(run: RunDir) -> str:
     return (run.final or {}).get("status", "missing")
 
 
-def _save(fig, axes, out: Path, stem: str) -> Path:
-    """Put a small legend on each panel of the row and save the figure."""
-    for ax in axes[0]:
-        ax.legend(fontsize=7)
-    return save_figure(fig, out, stem)
-
-
 def _optimizer_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blocks:
     rows, best = [], {}
     for optimizer, rates in LEARNING_RATES.items():
@@ -77,14 +73,8 @@ def _optimizer_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blo
                          "standard_error": costs[lr][1], "validation_error (%)": 100 * final_error(run),
                          "best": "yes" if lr == chosen else ""})
     write_table(rows, out, "optimizers")
-    fig, axes = new_figure(1, 1, width=6.5, height=4.0)
-    for optimizer, lr in best.items():
-        updates, costs = runs[f"optimizers/{optimizer}/{rate_name(lr)}"].series("train_cost")
-        axes[0][0].plot(updates, costs, label=f"{optimizer} (η = {lr:g})")
-    axes[0][0].set(yscale="log", xlabel="updates", ylabel="training cost (NLL)",
-                   title=f"{OPTIMIZER_DEPTH} × {WIDTH} tanh, normalized init")
-    axes[0][0].legend(fontsize=8)
-    png = save_figure(fig, out, "optimizers")
+    png = figures.optimizers_figure({optimizer: (lr, runs[f"optimizers/{optimizer}/{rate_name(lr)}"])
+                                     for optimizer, lr in best.items()}, out)
     finals = {optimizer: next((r["final_train_cost"], r["standard_error"]) for r in rows
                               if r["optimizer"] == optimizer and r["best"]) for optimizer in best}
     effective = best["momentum"] / (1 - MOMENTUM)
@@ -99,21 +89,9 @@ def _optimizer_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blo
 def _quadratic_section(out: Path) -> Blocks:
     paths = best_quadratic_paths()
     curvature = np.array(QUADRATIC)
-    fig, axes = new_figure(2, 3, width=3.6, height=2.6, sharex=True, sharey=True)
-    grid = np.meshgrid(np.linspace(-5.5, 1.0, 200), np.linspace(-3.0, 3.0, 200))
-    levels = quadratic(np.stack(grid, -1), curvature)
-    rows = []
-    for ax, (optimizer, (lr, path)) in zip(axes.flat, paths.items()):
-        ax.contour(*grid, levels, levels=12, colors="lightgray", linewidths=0.7)
-        ax.plot(path[:, 0], path[:, 1], ".-", color="tab:orange", markersize=3, linewidth=1)
-        ax.set(title=f"{optimizer}, η = {lr:g}", xlim=(-5.5, 1.0), ylim=(-3.0, 3.0))
-        rows.append({"optimizer": optimizer, "lr": lr, "final_f": float(quadratic(path[-1], curvature)),
-                     "reversals_across_valley": reversals(path)})
-    for ax in axes[-1]:
-        ax.set_xlabel("x₁")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("x₂")
-    png = save_figure(fig, out, "quadratic")
+    rows = [{"optimizer": optimizer, "lr": lr, "final_f": float(quadratic(path[-1], curvature)),
+             "reversals_across_valley": reversals(path)} for optimizer, (lr, path) in paths.items()]
+    png = figures.quadratic_figure(paths, out)
     write_table(rows, out, "quadratic")
     by = {row["optimizer"]: row for row in rows}
     verdict = claims.momentum_damps((by["sgd"]["final_f"], by["sgd"]["reversals_across_valley"]),
@@ -128,9 +106,9 @@ def _quadratic_section(out: Path) -> Blocks:
 def gradient_norm(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
     """(updates, ‖∂C/∂W‖ over all layers) from the probes: √Σ_l ‖∂C/∂W_l‖²."""
     probes = run.probes
-    if not probes.has("weight_grad_norm"):
+    if not probes.has(WEIGHT_GRAD_NORM):
         return np.array([]), np.array([])
-    per_layer = [probes.series("weight_grad_norm", layer) for layer in probes.layers]
+    per_layer = [probes.series(WEIGHT_GRAD_NORM, layer) for layer in probes.layers]
     per_layer = [(steps, values) for steps, values in per_layer if len(steps)]
     steps = per_layer[0][0]
     total = np.sqrt(np.sum([np.asarray(values[:len(steps)]) ** 2 for _, values in per_layer], axis=0))
@@ -139,23 +117,15 @@ def gradient_norm(run: RunDir) -> tuple[np.ndarray, np.ndarray]:
 
 def _clipping_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blocks:
     plain, clipped = runs["clipping/none"], runs["clipping/clipped"]
-    fig, axes = new_figure(1, 2, width=4.4, height=3.4)
+    labelled = {"no clipping": plain, f"clipped to {CLIP_NORM:g}": clipped}
     rows = []
-    for label, run in (("no clipping", plain), (f"clipped to {CLIP_NORM:g}", clipped)):
-        axes[0][0].plot(*gradient_norm(run), ".-", label=label)
-        axes[0][1].plot(*run.series("train_cost"), label=label)
+    for label, run in labelled.items():
         final = run.final or {}
         rows.append({"run": label, "status": _status(run), "diverged_at": final.get("diverged_at", ""),
                      "validation_error (%)": 100 * final_error(run)})
-    if _status(plain) == "diverged":
-        for ax in axes[0]:
-            ax.axvline(plain.final["diverged_at"], color="red", linestyle=":", label="diverged")
-    axes[0][0].axhline(CLIP_NORM, color="gray", linestyle="--", linewidth=0.8, label="clipping threshold")
-    updates_axis(axes[0][0], "gradient norm ‖∂C/∂W‖ (probe set)")
-    updates_axis(axes[0][1], "training cost")
-    for ax in axes[0]:
-        ax.set_yscale("log")
-    png = _save(fig, axes, out, "clipping")
+    diverged_at = plain.final["diverged_at"] if _status(plain) == "diverged" else None
+    png = figures.clipping_figure(labelled, {label: gradient_norm(run) for label, run in labelled.items()},
+                                  diverged_at, out)
     write_table(rows, out, "clipping")
     return [f"{DEEP} × {WIDTH} ReLU, He init, η = {CLIP_LR:g}; the clipped run rescales the gradient to norm "
             f"{CLIP_NORM:g} whenever it is larger.",
@@ -176,22 +146,16 @@ def _spread(values: np.ndarray) -> float:
 
 def _batchnorm_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blocks:
     pair = {"without": runs["activations/sigmoid"], "with": runs["batchnorm/sigmoid"]}
-    fig, axes = new_figure(1, 3, width=3.6, height=3.2)
     layers = np.arange(1, DEEP + 1)
-    rows, spreads = [], {}
+    rows, spreads, drawn = [], {}, {}
     for label, run in pair.items():
         end = run.probes.updates[-1]
-        gradients, activations = _per_layer(run, "backprop_grad_std", end), _per_layer(run, "activation_std", end)
+        gradients, activations = _per_layer(run, BACKPROP_GRAD_STD, end), _per_layer(run, ACTIVATION_STD, end)
         spreads[label] = _spread(gradients)
-        axes[0][0].plot(layers, gradients, "o-", label=f"{label} batch norm")
-        axes[0][1].plot(layers, activations, "o-", label=f"{label} batch norm")
-        axes[0][2].plot(*run.series("validation_error"), "o-", label=f"{label} batch norm")
+        drawn[label] = (gradients, activations, run)
         rows += [{"batchnorm": label, "layer": k, "backprop_grad_std": float(g), "activation_std": float(a),
                   "update": end} for k, g, a in zip(layers, gradients, activations)]
-    axes[0][0].set(yscale="log", xlabel="hidden layer", ylabel="back-propagated gradient std", xticks=layers)
-    axes[0][1].set(xlabel="hidden layer", ylabel="activation std", xticks=layers)
-    axes[0][2].set(xlabel="updates", ylabel="validation error")
-    png = _save(fig, axes, out, "batchnorm")
+    png = figures.batchnorm_figure(layers, drawn, out)
     write_table(rows, out, "batchnorm")
     return [f"{DEEP} × {WIDTH} sigmoid, normalized init, η = {DEEP_LR:g}; batch normalization after each linear "
             "layer, before the sigmoid. The probes run the nets in evaluation mode, where batch normalization uses "
@@ -205,21 +169,17 @@ def _batchnorm_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blo
 
 
 def _activation_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Blocks:
-    fig, axes = new_figure(1, 2, width=4.6, height=3.4)
     layers = np.arange(1, DEEP + 1)
-    rows, ratios, errors = [], {}, {}
+    rows, ratios, errors, drawn = [], {}, {}, {}
     for activation, init in ACTIVATION_INITS.items():
         run = runs[f"activations/{activation}"]
-        gradients = _per_layer(run, "backprop_grad_std", 0)
+        gradients = _per_layer(run, BACKPROP_GRAD_STD, 0)
         ratios[activation] = float(gradients[0] / gradients[-1])
         errors[activation] = final_error(run)
-        axes[0][0].plot(layers, gradients, "o-", label=f"{activation} ({init})")
-        axes[0][1].plot(*run.series("validation_error"), "o-", label=activation)
+        drawn[activation] = (init, gradients, run)
         rows.append({"activation": activation, "init": init, "first_over_last_gradient": ratios[activation],
                      "status": _status(run), "validation_error (%)": 100 * errors[activation]})
-    axes[0][0].set(yscale="log", xlabel="hidden layer", ylabel="back-propagated gradient std at init", xticks=layers)
-    axes[0][1].set(xlabel="updates", ylabel="validation error")
-    png = _save(fig, axes, out, "activations")
+    png = figures.activations_figure(layers, drawn, out)
     write_table(rows, out, "activations")
     return [f"{DEEP} × {WIDTH} nets, η = {DEEP_LR:g}: sigmoid and tanh with the normalized init, ReLU and leaky ReLU "
             "with He's.",
@@ -229,7 +189,7 @@ def _activation_section(runs: dict[str, RunDir], decides: bool, out: Path) -> Bl
             claims.prefer_relu(errors, decides)]
 
 
-def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
+def report(plan: Plan[FCBudget], runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
     """Read every run, descend the quadratic and write the figures (PNG, SVG), tables
     (CSV) and ``report.html`` into ``out``; return the report's path."""
     budget, name = plan.budget, plan.settings["dataset"]

@@ -1,6 +1,6 @@
 """The claims of Glorot & Bengio (2010), each judged from our stored runs by a stated rule.
 
-Every function returns a :class:`~depthlab.report.html.Verdict` whose verdict is
+Every function returns a :class:`~depthlab.report.document.Verdict` whose verdict is
 computed from the data with the thresholds below, and whose evidence gives the numbers
 that decided it. "cannot show" means the data cannot decide: a run is missing or
 diverged, or the budget was too small for the effect to appear (nothing saturated, no
@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from depthlab.data.shapeset import MAJORITY_CLASS_ERROR
 from depthlab.nets.activations import SATURATION_MARGIN
+from depthlab.probe.quantities import ACTIVATION_MEAN, ACTIVATION_P98, BACKPROP_GRAD_STD, SATURATED_FRACTION
 from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
-from depthlab.report.html import ReportFigure, Verdict
+from depthlab.report.document import Outcome, ReportFigure, Verdict
 from depthlab.store import RunDir, final_test_error, run_problem, usable_runs
 from depthlab.studies.glorot2010.tables import (
     dataset_title,
@@ -25,7 +27,6 @@ from depthlab.studies.glorot2010.tables import (
     skipped_note,
 )
 
-REPRODUCED, NOT_REPRODUCED, CANNOT_SHOW = "reproduced", "not reproduced", "cannot show"
 
 MIN_PROBES = 4
 """Claims about the course of training need at least this many probe steps."""
@@ -73,7 +74,7 @@ def _numbers(values: Sequence[float]) -> str:
 
 
 def _cannot(claim: str, why: str, figure: ReportFigure | None) -> Verdict:
-    return Verdict(claim, CANNOT_SHOW, why, figure)
+    return Verdict(claim, Outcome.CANNOT_SHOW, why, figure)
 
 
 # 1 -------------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: ReportFigure | N
     layers = probes.hidden_layers()
     if len(layers) < 2:
         return _cannot(claim, "A network with one hidden layer has no lower layer.", figure)
-    steps, top = probes.series("activation_mean", layers[-1])
+    steps, top = probes.series(ACTIVATION_MEAN, layers[-1])
     if len(steps) < MIN_PROBES:
         return _cannot(claim, f"Only {len(steps)} probe steps.", figure)
     budget = f"within {steps[-1]} updates"
@@ -104,22 +105,22 @@ def sigmoid_top_layer_saturates(sigmoid: RunDir | None, figure: ReportFigure | N
         if steps[-1] < ABSENCE_MIN_UPDATES:
             return _cannot(claim, evidence + f" A run under {ABSENCE_MIN_UPDATES} updates is too short to rule "
                            "it out.", figure)
-        final = probes.values_at("activation_mean", int(steps[-1]))
+        final = probes.values_at(ACTIVATION_MEAN, int(steps[-1]))
         if top[-1] < top[-MIN_PROBES] and top[-1] < min(final[layer] for layer in layers[:-1]):
             return _cannot(claim, evidence + f" It is still falling at the end (from {top[0]:.3g} at update "
                            f"{steps[0]} to {top[-1]:.3g}), below every lower layer "
                            f"({_numbers([final[layer] for layer in layers[:-1]])}): the budget ran out on the way.",
                            figure)
-        return Verdict(claim, NOT_REPRODUCED, evidence, figure)
+        return Verdict(claim, Outcome.NOT_REPRODUCED, evidence, figure)
     first = int(saturated[0])
-    lower = probes.values_at("activation_mean", first)
+    lower = probes.values_at(ACTIVATION_MEAN, first)
     lower_means = [lower[layer] for layer in layers[:-1]]
     evidence = (f"The mean activation of the top layer ({layers[-1]}) first fell to ≤ {SIGMOID_SATURATED_MEAN} "
                 f"at update {first} ({budget}; early = the first {EARLY_FRACTION:.0%}); the lower layers' means "
                 f"then: {_numbers(lower_means)}; the top layer's final mean {top[-1]:.3g}.")
     early = first <= EARLY_FRACTION * steps[-1]
     holds = early and min(lower_means) > SIGMOID_SATURATED_MEAN
-    return Verdict(claim, REPRODUCED if holds else NOT_REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED if holds else Outcome.NOT_REPRODUCED, evidence, figure)
 
 
 # 2 -------------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def tanh_saturates_layer_by_layer(tanh: RunDir | None, figure: ReportFigure | No
     layers = probes.hidden_layers()
     first: dict[str, int] = {}
     for layer in layers:
-        steps, p98 = probes.series("activation_p98", layer)
+        steps, p98 = probes.series(ACTIVATION_P98, layer)
         if len(steps) < MIN_PROBES:
             return _cannot(claim, f"Only {len(steps)} probe steps.", figure)
         reached = steps[p98 >= SATURATED_P98]
@@ -150,18 +151,18 @@ def tanh_saturates_layer_by_layer(tanh: RunDir | None, figure: ReportFigure | No
         return _cannot(claim, evidence + " Fewer than two layers saturated: the order cannot show.", figure)
     saturated_steps = list(first.values())
     if list(first) != layers[:len(first)] or np.any(np.diff(saturated_steps) < 0):
-        return Verdict(claim, NOT_REPRODUCED, evidence, figure)
+        return Verdict(claim, Outcome.NOT_REPRODUCED, evidence, figure)
     if len(set(saturated_steps)) == 1:
         return _cannot(claim, evidence + " All at the same probe step: the probes are too sparse to order them.",
                        figure)
-    return Verdict(claim, REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED, evidence, figure)
 
 
 # 3 -------------------------------------------------------------------------------------
 def _final_saturation(run: RunDir) -> tuple[int, list[float]]:
     probes = run.probes
     last = probes.updates[-1]
-    fractions = probes.values_at("saturated_fraction", last)
+    fractions = probes.values_at(SATURATED_FRACTION, last)
     return last, [fractions[layer] for layer in probes.hidden_layers()]
 
 
@@ -184,14 +185,14 @@ def softsign_saturates_less(tanh: RunDir | None, softsign: RunDir | None,
         return _cannot(claim, evidence + f" Tanh saturated under {MIN_SATURATED_FRACTION:g}: nothing to compare.",
                        figure)
     holds = soft_mean <= SOFTSIGN_LESS_FACTOR * tanh_mean
-    return Verdict(claim, REPRODUCED if holds else NOT_REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED if holds else Outcome.NOT_REPRODUCED, evidence, figure)
 
 
 # 4 -------------------------------------------------------------------------------------
 def _shrink_factor(run: RunDir) -> tuple[list[float], float]:
     """std of ∂C/∂s per hidden layer at step 0 and the per-layer factor (std_1/std_L)^(1/(L−1))."""
     probes = run.probes
-    stds = probes.values_at("backprop_grad_std", 0)
+    stds = probes.values_at(BACKPROP_GRAD_STD, 0)
     layers = probes.hidden_layers()
     values = [stds[layer] for layer in layers]
     return values, (values[0] / values[-1]) ** (1 / (len(values) - 1)) if len(values) > 1 else math.nan
@@ -215,7 +216,7 @@ def standard_init_shrinks_gradients(tanh: RunDir | None, tanh_n: RunDir | None,
                 f"{f_standard:.3g}); normalized {_numbers(normalized)} (factor {f_normalized:.3g}); "
                 f"threshold {GRADIENT_SHRINK_PER_LAYER}.")
     holds = f_standard < GRADIENT_SHRINK_PER_LAYER <= f_normalized
-    return Verdict(claim, REPRODUCED if holds else NOT_REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED if holds else Outcome.NOT_REPRODUCED, evidence, figure)
 
 
 # 5 -------------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def quadratic_cost_has_plateaus(surface_numbers: Mapping[str, float] | None,
                 f"cost above its lowest {surface_numbers['low_cost']:g}): quadratic {quadratic:.3g}, NLL {nll:.3g}; "
                 f"margin {PLATEAU_MARGIN}.")
     holds = quadratic >= nll + PLATEAU_MARGIN
-    return Verdict(claim, REPRODUCED if holds else NOT_REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED if holds else Outcome.NOT_REPRODUCED, evidence, figure)
 
 
 # 6 -------------------------------------------------------------------------------------
@@ -270,8 +271,8 @@ def normalized_init_lowers_error(runs_by_dataset: Mapping[str, Mapping[str, RunD
                      f"(n = {n}, z = {z:.2f}: {outcome})")
     evidence = "; ".join(notes) + f". Significance: |z| ≥ {SIGNIFICANCE_Z}." if notes else "No data set."
     if "worse" in outcomes:
-        return Verdict(claim, NOT_REPRODUCED, evidence, figure)
-    return Verdict(claim, REPRODUCED if "better" in outcomes else CANNOT_SHOW, evidence, figure)
+        return Verdict(claim, Outcome.NOT_REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED if "better" in outcomes else Outcome.CANNOT_SHOW, evidence, figure)
 
 
 # 7 -------------------------------------------------------------------------------------
@@ -295,7 +296,7 @@ def normalized_init_raises_jacobian(tanh: RunDir | None, tanh_n: RunDir | None,
                 f"{standard:.3g}; paper {GLOROT_JACOBIAN['Tanh']}), normalized {_numbers(means['Tanh N'])} (average "
                 f"{normalized:.3g}; paper {GLOROT_JACOBIAN['Tanh N']}); required gap {JACOBIAN_MIN_GAP}.")
     holds = normalized - standard >= JACOBIAN_MIN_GAP
-    return Verdict(claim, REPRODUCED if holds else NOT_REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED if holds else Outcome.NOT_REPRODUCED, evidence, figure)
 
 
 # 8 -------------------------------------------------------------------------------------
@@ -329,8 +330,8 @@ def table1_shapeset_order(shapeset: Mapping[str, RunDir], figure: ReportFigure |
     evidence = "; ".join(notes) + f". Significance: |z| ≥ {SIGNIFICANCE_Z}."
     full_size = min(map(_test_size, kept.values())) >= DEFAULT_TEST_SIZE
     if "reversed" in outcomes or (full_size and "not significant" in outcomes):
-        return Verdict(claim, NOT_REPRODUCED, evidence, figure)
-    return Verdict(claim, REPRODUCED if set(outcomes) == {"holds"} else CANNOT_SHOW, evidence, figure)
+        return Verdict(claim, Outcome.NOT_REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED if set(outcomes) == {"holds"} else Outcome.CANNOT_SHOW, evidence, figure)
 
 
 # 9 -------------------------------------------------------------------------------------
@@ -342,8 +343,6 @@ def sigmoid_at_majority_error(sigmoid: RunDir | None, figure: ReportFigure | Non
     |z| < SIGNIFICANCE_Z reproduced, z ≤ −SIGNIFICANCE_Z (significantly better: it learned)
     not reproduced; above the level by as much cannot show (worse than answering one class,
     a broken run)."""
-    from depthlab.data.shapeset import MAJORITY_CLASS_ERROR
-
     claim = f"Sigmoid on Shapeset errs at the majority-class level ({100 * MAJORITY_CLASS_ERROR:.1f}%; paper 82.61%)."
     problem = run_problem(sigmoid)
     error = None if problem else final_test_error(sigmoid)
@@ -355,10 +354,10 @@ def sigmoid_at_majority_error(sigmoid: RunDir | None, figure: ReportFigure | Non
     evidence = (f"Sigmoid's test error {error:.2f}% against {100 * p:.2f}% on n = {n} (z = {z:.2f}; "
                 f"significance |z| ≥ {SIGNIFICANCE_Z}).")
     if z <= -SIGNIFICANCE_Z:
-        return Verdict(claim, NOT_REPRODUCED, evidence + " It learned beyond the majority class.", figure)
+        return Verdict(claim, Outcome.NOT_REPRODUCED, evidence + " It learned beyond the majority class.", figure)
     if z >= SIGNIFICANCE_Z:
         return _cannot(claim, evidence + " Worse than always answering one class.", figure)
-    return Verdict(claim, REPRODUCED, evidence, figure)
+    return Verdict(claim, Outcome.REPRODUCED, evidence, figure)
 
 
 def glorot2010_verdicts(runs_by_dataset: Mapping[str, Mapping[str, RunDir]],

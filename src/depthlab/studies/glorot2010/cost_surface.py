@@ -27,7 +27,7 @@ from torch.func import vmap
 from depthlab.data.shapeset import CLASS_NAMES, generate
 from depthlab.errors import DepthlabError
 from depthlab.nets.init import INITS
-from depthlab.report.html import ReportFigure
+from depthlab.report.document import ReportFigure
 from depthlab.report.plotting import new_figure, save_figure
 from depthlab.training.costs import COSTS
 

@@ -22,9 +22,21 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
+from depthlab.data.figure import draw_grid
 from depthlab.data.registry import DATASETS
+from depthlab.data.shapeset import CLASS_NAMES, generate
+from depthlab.probe.quantities import (
+    ACTIVATION_HIST,
+    ACTIVATION_MEAN,
+    ACTIVATION_P2,
+    ACTIVATION_P98,
+    ACTIVATION_STD,
+    BACKPROP_GRAD_HIST,
+    WEIGHT_GRAD_HIST,
+    WEIGHT_GRAD_STD,
+)
 from depthlab.references import GLOROT_TABLE1
-from depthlab.report.html import ReportFigure
+from depthlab.report.document import ReportFigure
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store import RunDir, usable_runs
 from depthlab.studies.glorot2010.cost_surface import (
@@ -82,9 +94,6 @@ def _save(fig, out_dir: str | Path, stem: str, caption: str, drawn: Series) -> D
 
 def figure_1(out_dir: Path) -> ReportFigure:
     """Figure 1: example Shapeset-3×2 images with their class."""
-    from depthlab.data.figure import draw_grid
-    from depthlab.data.shapeset import CLASS_NAMES, generate
-
     x, y = generate(24, seed=2010)
     out_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "svg"):
@@ -105,9 +114,9 @@ def _layer_curves(ax: Axes, label: str, run: RunDir, drawn: Series, stats: Seque
             steps, values = probes.series(stat, layer)
             drawn[f"{label}/{layer}/{stat}"] = (steps, values)
             legend = layer if stat == stats[0] else None
-            if stat == "activation_p98":
+            if stat == ACTIVATION_P98:
                 ax.plot(steps, values, "o", color=color, ms=4, label=legend)
-            elif stat == "activation_p2":
+            elif stat == ACTIVATION_P2:
                 ax.plot(steps, values, "o", mfc="none", color=color, ms=4, label=legend)
             else:
                 ax.plot(steps, values, "-", marker=".", color=color, label=legend)
@@ -124,13 +133,13 @@ def figure_2(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
         probes = kept["Sigmoid"].probes
         layers = probes.hidden_layers()
         for k, layer in enumerate(layers, start=1):
-            steps, mean = probes.series("activation_mean", layer)
-            _, std = probes.series("activation_std", layer)
+            steps, mean = probes.series(ACTIVATION_MEAN, layer)
+            _, std = probes.series(ACTIVATION_STD, layer)
             color = layer_color(k, len(layers))
             ax.plot(steps, mean, "-", marker=".", color=color, label=layer)
             ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.15)
-            drawn[f"Sigmoid/{layer}/activation_mean"] = (steps, mean)
-            drawn[f"Sigmoid/{layer}/activation_std"] = (steps, std)
+            drawn[f"Sigmoid/{layer}/{ACTIVATION_MEAN}"] = (steps, mean)
+            drawn[f"Sigmoid/{layer}/{ACTIVATION_STD}"] = (steps, std)
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8)
         ax.set_title("Sigmoid: activation mean ± std per layer")
@@ -152,7 +161,7 @@ def _percentile_figure(runs: Mapping[str, RunDir], labels: Sequence[str], out_di
         if label not in kept:
             _no_data(ax, label)
             continue
-        _layer_curves(ax, label, kept[label], drawn, ("activation_p98", "activation_p2", "activation_std"))
+        _layer_curves(ax, label, kept[label], drawn, (ACTIVATION_P98, ACTIVATION_P2, ACTIVATION_STD))
         ax.set_ylim(-1.05, 1.05)
         ax.set_title(label)
         updates_axis(ax, "activation")
@@ -185,7 +194,7 @@ def figure_9(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
         if label not in kept:
             _no_data(ax, label)
             continue
-        _layer_curves(ax, label, kept[label], drawn, ("weight_grad_std",))
+        _layer_curves(ax, label, kept[label], drawn, (WEIGHT_GRAD_STD,))
         ax.set_yscale("log")
         ax.set_title(label)
         updates_axis(ax, "std of ∂C/∂W")
@@ -237,27 +246,27 @@ def _histogram_figure(runs: Mapping[str, RunDir], labels: Sequence[str], quantit
 def figure_4(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
     """Figure 4: activation histograms at the end of training, tanh vs softsign (tanh piles
     up at ±1 and 0; softsign's modes sit at its knees, ±0.6–0.8)."""
-    return _histogram_figure(runs, ["Tanh", "Softsign"], "activation", False, out_dir, "figure04",
+    return _histogram_figure(runs, ["Tanh", "Softsign"], ACTIVATION_HIST, False, out_dir, "figure04",
                              "Figure 4", "activations")
 
 
 def figure_6(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
     """Figure 6: tanh activation histograms at initialization, standard vs normalized."""
-    return _histogram_figure(runs, ["Tanh", "Tanh N"], "activation", True, out_dir, "figure06",
+    return _histogram_figure(runs, ["Tanh", "Tanh N"], ACTIVATION_HIST, True, out_dir, "figure06",
                              "Figure 6", "activations")
 
 
 def figure_7(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
     """Figure 7: histograms of the back-propagated gradients ∂C/∂s at initialization,
     standard vs normalized (with standard init they shrink toward the lower layers)."""
-    return _histogram_figure(runs, ["Tanh", "Tanh N"], "backprop_grad", True, out_dir, "figure07",
+    return _histogram_figure(runs, ["Tanh", "Tanh N"], BACKPROP_GRAD_HIST, True, out_dir, "figure07",
                              "Figure 7", "back-propagated gradients ∂C/∂s")
 
 
 def figure_8(runs: Mapping[str, RunDir], out_dir: str | Path) -> DrawnFigure:
     """Figure 8: histograms of the weight gradients ∂C/∂W at initialization, standard vs
     normalized."""
-    return _histogram_figure(runs, ["Tanh", "Tanh N"], "weight_grad", True, out_dir, "figure08",
+    return _histogram_figure(runs, ["Tanh", "Tanh N"], WEIGHT_GRAD_HIST, True, out_dir, "figure08",
                              "Figure 8", "weight gradients ∂C/∂W")
 
 

@@ -6,19 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from depthlab.references import GLOROT_DEPTH, GLOROT_UPDATES, GLOROT_WIDTH
-from depthlab.report.html import Section, Table, write_report
+from depthlab.report.document import Section, Table
+from depthlab.report.html import write_report
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
 from depthlab.store.run import environment
+from depthlab.studies.glorot2010.budgets import GlorotBudget
 from depthlab.studies.glorot2010.claims import glorot2010_verdicts
 from depthlab.studies.glorot2010.cost_surface import cost_surface
 from depthlab.studies.glorot2010.figures import figure_1, glorot2010_figures
-from depthlab.studies.glorot2010.grid import chosen_runs
+from depthlab.studies.glorot2010.plan import chosen_runs
 from depthlab.studies.glorot2010.tables import jacobian_table, selection_table, table1
 from depthlab.studies.study import Plan
 
 
-def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
+def report(plan: Plan[GlorotBudget], runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
     """Write ``out/report.html`` (with its figures and tables) from the plan's runs."""
     budget, datasets = plan.budget, plan.settings["datasets"]
     chosen = chosen_runs(runs, datasets, budget)

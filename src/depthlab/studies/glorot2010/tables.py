@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from depthlab.data.registry import DATASETS
+from depthlab.probe.quantities import JACOBIAN_SV_MAX, JACOBIAN_SV_MEAN, JACOBIAN_SV_MIN
 from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.store import RunDir, final_test_error, run_problem
 
@@ -44,7 +45,8 @@ def jacobian_at_init(run: RunDir) -> dict[str, dict[str, float]]:
     """Layer → {"mean", "min", "max"} singular value of J = diag(φ'(s)) W at update 0
     (empty when the run measured no Jacobians)."""
     probes = run.probes
-    by_stat = {k: probes.values_at(f"jacobian_sv_{k}", 0) for k in ("mean", "min", "max")}
+    by_stat = {k: probes.values_at(stat, 0)
+               for k, stat in zip(("mean", "min", "max"), (JACOBIAN_SV_MEAN, JACOBIAN_SV_MIN, JACOBIAN_SV_MAX))}
     return {layer: {k: by_stat[k][layer] for k in by_stat}
             for layer in probes.hidden_layers() if layer in by_stat["mean"]}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from depthlab.report.html import Verdict
+from depthlab.report.document import Verdict
 
 TRAINED = 0.5
 """A net has trained when its training accuracy reaches 50% (chance: 10%)."""

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from depthlab.report.html import ReportFigure, Section, Table, write_report
-from depthlab.report.plotting import heat_map, new_figure, save_figure
+from depthlab.report.document import ReportFigure, Section, Table
+from depthlab.report.html import write_report
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
 from depthlab.studies.study import Plan
-from depthlab.studies.trainable_depth import DECIDING_UPDATES, claims
-from depthlab.studies.trainable_depth.experiments import LR, run_name
+from depthlab.studies.trainable_depth import claims, figures
+from depthlab.studies.trainable_depth.budgets import DECIDING_UPDATES, DepthBudget
+from depthlab.studies.trainable_depth.plan import LR, run_name
 from depthlab.theory import critical_sigma_w2, trainable_depth
 
 
@@ -25,7 +26,7 @@ def training_accuracy(run: RunDir) -> float:
     return 1 - float(errors[-1]) if errors and (run.final or {}).get("status") == "completed" else float("nan")
 
 
-def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
+def report(plan: Plan[DepthBudget], runs: dict[str, RunDir], out: Path, progress: bool = True) -> Path:
     """Read every cell, draw the heat map with the theory line and write ``report.html``."""
     budget = plan.budget
     sigma_w2s, depths = np.array(budget.sigma_w2s), np.array(budget.depths)
@@ -38,21 +39,9 @@ def report(plan: Plan, runs: dict[str, RunDir], out: Path, progress: bool = True
              "training_accuracy": float(accuracy[i, j])}
             for i, d in enumerate(depths) for j, sw in enumerate(sigma_w2s)]
     write_table(rows, out, "trainable_depth")
-    fig, axes = new_figure(1, 1, width=7.5, height=5.0)
-    ax = axes[0][0]
     blanks = np.array([[row["status"] for row in rows[i * len(sigma_w2s):(i + 1) * len(sigma_w2s)]]
                        for i in range(len(depths))], dtype=object)
-    heat_map(ax, sigma_w2s, depths, accuracy, label="training accuracy", cmap="magma", vmin=0.0, vmax=1.0,
-             blanks=blanks)
-    fine = np.linspace(sigma_w2s.min(), sigma_w2s.max(), 60)
-    line = np.array([trainable_depth("tanh", sw, budget.sigma_b2) for sw in fine])
-    low, high = ax.get_ylim()
-    ax.plot(fine, np.clip(line, low, high), color="cyan", linewidth=2, label="6 ξ_c (mean-field theory)")
-    ax.axvline(critical, color="cyan", linestyle=":", label=f"critical σ_w² = {critical:.2f}")
-    ax.set(xlabel="σ_w²", ylabel="depth (hidden layers)", ylim=(low, high),
-           title=f"tanh, width {budget.width}, σ_b² = {budget.sigma_b2:g}, {budget.updates:,} updates")
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
-    png = save_figure(fig, out, "trainable_depth")
+    png = figures.trainable_depth_figure(sigma_w2s, depths, accuracy, blanks, budget, critical, out)
     verdict = claims.follows_theory(accuracy, depths, predicted, budget.updates >= DECIDING_UPDATES)
     setup = (f"tanh networks of width {budget.width}, weights N(0, σ_w²/n_in), biases N(0, {budget.sigma_b2:g}), "
              f"SGD η = {LR:g} with minibatches of 64 for {budget.updates:,} updates on {plan.settings['dataset']}; "

@@ -13,6 +13,12 @@ library is loaded with ctypes and called on the tensors' own memory. When no
 compiler is found or none of the builds works, :func:`native_kernels` raises
 :class:`NativeUnavailable` with the reason, and the fused step falls back to torch
 operations. ``DEPTHLAB_NATIVE=0`` turns the kernels off.
+
+An activation or a cost names its native form (``native="tanh"``); :mod:`.ids` reads the
+numbers the C source gives those names. :class:`Kernel` is what a fused step may ask to
+run its matrix work on, and the ``kernel`` a run's ``env.json`` records (what did run it)
+is one of the strings made here: :data:`TORCH_AUTOGRAD`, :data:`TORCH_BATCHED`,
+:func:`on_torch_ops` and :attr:`NativeKernels.description`.
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ import torch
 from torch import Tensor
 
 from depthlab.data.download import user_cache_dir
-from depthlab.nets.activations import LEAKY_SLOPE, Activation
-from depthlab.training.costs import Cost
+from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.nets.activations import ACTIVATIONS, LEAKY_SLOPE, Activation
+from depthlab.registry import Choice
+from depthlab.training.costs import COSTS, Cost
+from depthlab.training.kernels.ids import ACTIVATION_IDS, COST_IDS, SOURCE
 
-SOURCE = Path(__file__).with_name("fused_mlp.c")
 # -ffp-contract=fast: with -std=c11 GCC would not fuse a * b + c into one FMA instruction,
 # which halves the multiply-add rate of every tile.
 FLAG_SETS = (
@@ -48,6 +56,28 @@ VERSION_TIMEOUT = 10.0
 """Seconds ``$CC --version`` may take (a hung compiler is not waited for)."""
 CHECK_LR, CHECK_TOLERANCE = 0.1, 1e-5
 """The self-check's learning rate, and how far its results may be from torch's."""
+
+
+class Kernel(Choice, kind="kernel"):
+    """What a fused step (:class:`depthlab.training.fused.FusedSGD`) asks to run its matrix
+    work on: depthlab's ``native`` kernels, ``torch`` operations, or ``auto`` (native where
+    they can run)."""
+
+    AUTO = "auto"
+    NATIVE = "native"
+    TORCH = "torch"
+
+
+TORCH_AUTOGRAD = "torch autograd"
+"""The ``kernel`` recorded for a run stepped by autograd and a torch.optim optimizer."""
+TORCH_BATCHED = "torch batched products (bmm)"
+"""The ``kernel`` recorded for a run trained in a stack (:mod:`depthlab.training.stacked`)."""
+
+
+def on_torch_ops(reason: str) -> str:
+    """The ``kernel`` recorded for a fused step on torch operations, and why:
+    ``torch ops (asked for)``. (On the native kernels: :attr:`NativeKernels.description`.)"""
+    return f"torch ops ({reason})"
 
 
 class NativeUnavailable(RuntimeError):
@@ -84,11 +114,16 @@ class NativeKernels:
         the first layer and outputs[k − 1] after, φ the ``activation`` (its ``native`` form) on
         the hidden layers and linear on the last (the logits). With a ``cost`` (a native one)
         and the labels ``y`` (int64), also ∂C/∂logits into ``delta``;
-        returns the cost C then, else None. A label outside the classes raises IndexError."""
+        returns the cost C then, else None. A label outside the classes raises IndexError; an
+        activation or cost whose ``native`` names no form here, one-line DepthlabError."""
         loss = ctypes.c_double()
-        cost_args = (cost.native, y.data_ptr(), delta.data_ptr()) if cost else (-1, None, None)
+        try:
+            phi = ACTIVATION_IDS[activation.native]
+            cost_args = (COST_IDS[cost.native], y.data_ptr(), delta.data_ptr()) if cost else (-1, None, None)
+        except KeyError:
+            raise _unknown_native(activation, cost) from None
         failed = self._forward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
-                               activation.native, LEAKY_SLOPE, x.data_ptr(), _addresses(weights),
+                               phi, LEAKY_SLOPE, x.data_ptr(), _addresses(weights),
                                _addresses(biases), _addresses(outputs), *cost_args, ctypes.byref(loss))
         if failed:
             raise IndexError(f"label {int(y[failed - 1])} of example {failed - 1} is not one of the "
@@ -105,13 +140,25 @@ class NativeKernels:
         plain SGD when ``buffers`` is None, else momentum with each layer's buffers of W and b."""
         w_buffers, b_buffers = (_addresses([w for w, _ in buffers]), _addresses([b for _, b in buffers])) \
             if buffers else (None, None)
+        try:
+            phi = ACTIVATION_IDS[activation.native]
+        except KeyError:
+            raise _unknown_native(activation) from None
         failed = self._backward(torch.get_num_threads(), len(x), len(weights), _sizes(x, weights),
-                                activation.native, LEAKY_SLOPE, x.data_ptr(), _addresses(outputs),
+                                phi, LEAKY_SLOPE, x.data_ptr(), _addresses(outputs),
                                 _addresses(deltas), _addresses(weights), w_buffers, _addresses(biases), b_buffers,
                                 lr, decay, momentum, int(nesterov))
         if failed:
             widest = max(w.shape[0] for w in weights)
             raise MemoryError(f"the backward kernel could not allocate {len(x)} x {widest} floats")
+
+
+def _unknown_native(activation: Activation, cost: Cost | None = None) -> DepthlabError:
+    """The one-line error for the first of ``activation`` and ``cost`` whose ``native``
+    names no member of the kernels' enums (:mod:`.ids`)."""
+    if activation.native not in ACTIVATION_IDS:
+        return unknown_choice("native activation", activation.native, ACTIVATION_IDS)
+    return unknown_choice("native cost", cost.native, COST_IDS)
 
 
 def _sizes(x: Tensor, weights: list[Tensor]) -> ctypes.Array:
@@ -273,9 +320,6 @@ def _build(command: list[str], flags: tuple[str, ...], library: Path) -> None:
 def _self_check(kernels: NativeKernels) -> str | None:
     """None when the kernels compute one SGD step of a tiny tanh network with the NLL cost
     as torch does (to CHECK_TOLERANCE); else what differs."""
-    from depthlab.nets.activations import ACTIVATIONS
-    from depthlab.training.costs import COSTS
-
     tanh, nll = ACTIVATIONS.get("tanh"), COSTS.get("nll")
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(3, 5, generator=g), torch.tensor([0, 2, 1])

@@ -74,8 +74,10 @@ static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
 
 /* ------------------------------------------------------------ activations */
 
-/* The activations of depthlab.nets.activations, numbered as their entries' `native`
- * there; each φ with its derivative in terms of the output a = φ(s):
+/* The activations the kernels compute, each φ with its derivative in terms of the output
+ * a = φ(s). A member's name, lower case with `-` for `_`, is what an activation of
+ * depthlab.nets.activations gives as its `native` (depthlab.training.kernels.ids reads
+ * this enum):
  *
  *   linear      s                       1
  *   tanh        (e^{2s} − 1)/(e^{2s} + 1)   1 − a²
@@ -84,7 +86,7 @@ static size_t min_size(size_t x, size_t y) { return x < y ? x : y; }
  *   relu        max(s, 0)               1 if a > 0 else 0
  *   leaky-relu  s if s > 0 else α s     1 if a > 0 else α      (α = `slope`)
  */
-enum { LINEAR, TANH, SIGMOID, SOFTSIGN, RELU, LEAKY_RELU };
+enum activation { LINEAR, TANH, SIGMOID, SOFTSIGN, RELU, LEAKY_RELU };
 
 typedef int ivec __attribute__((vector_size(32), aligned(4)));
 #define SPLAT(x) ((vec){0} + (x))
@@ -268,9 +270,9 @@ static void forward_layer(int B, int n_in, int n_out, int activation, float slop
 
 /* ------------------------------------------------------------------ costs */
 
-/* The costs of depthlab.training.costs, numbered as their entries' `native` there, each
- * with its gradient with respect to the logits z (p = softmax(z), t = one-hot(y),
- * averages over the B examples):
+/* The costs the kernels compute, named as the activations are (a cost of
+ * depthlab.training.costs gives the name as its `native`), each with its gradient with
+ * respect to the logits z (p = softmax(z), t = one-hot(y), averages over the B examples):
  *
  *   nll                    C = (1/B) Σ_b [log Σ_k e^{z_k} − z_y]
  *                          ∂C/∂z = (p − t)/B
@@ -280,7 +282,7 @@ static void forward_layer(int B, int n_in, int n_out, int activation, float slop
  *                          ∂C/∂z = (σ(z) − t)/B
  *
  * in double precision (B × classes numbers: no time to speak of). */
-enum { NLL, QUADRATIC, BINARY_CROSS_ENTROPY };
+enum cost { NLL, QUADRATIC, BINARY_CROSS_ENTROPY };
 
 /* The cost of the logits z (B × n) for the labels y into *loss, ∂C/∂z into delta. Returns 0,
  * or b + 1 when example b's label is not one of the n classes (nothing written then). */

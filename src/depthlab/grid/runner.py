@@ -1,0 +1,191 @@
+"""Run a grid of training runs: resumable, in parallel, and indifferent to divergence.
+
+A grid is a list of :class:`~depthlab.grid.RunSpec` (a name and a config). Each spec
+trains into ``<root>/runs/<name>``. Running a grid again keeps every finished run
+(completed or diverged), resumes an interrupted one from its checkpoint and restarts one
+that died before its first checkpoint. A run that diverges is recorded as such and the
+grid goes on with the next.
+
+Two backends (a :class:`~depthlab.grid.Backend`) run the grid: ``local`` processes on
+this machine, or ``ray``, where each run is a Ray task asking for its CPUs (and a GPU when
+its device is one) and writing into the same run directory, which must then be on storage
+every node sees. Each run sets its own thread count, so a run gives the same numbers on
+either backend.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from itertools import islice
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from depthlab.errors import DepthlabError
+from depthlab.grid.spec import Backend, RunSpec, Stacking, check_backend
+from depthlab.grid.stacking import plan_stacks, stacking_pays
+from depthlab.limits import parameter_count
+from depthlab.store import RunDir, run_state
+from depthlab.store.lock import FolderLock
+from depthlab.store.queries import changed_settings
+from depthlab.training.stacked_runs import train_stacked
+from depthlab.training.trainer import load_data, resume, train
+
+
+def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stacking: Stacking = Stacking.NEVER) \
+        -> list[tuple[str, str]]:
+    """Train or resume a group of runs (in a worker process): one alone, or several as
+    stacks when :func:`~depthlab.grid.stacking.stacking_pays`; return each run's
+    (name, status)."""
+    if threads:
+        torch.set_num_threads(threads)
+    for spec in group:
+        if run_state(paths[spec.name]) == "broken":  # made but never checkpointed: made anew,
+            with FolderLock(paths[spec.name], "run directory"):  # unless a live process is making it
+                shutil.rmtree(paths[spec.name])
+    data = load_data(group[0].config) if len(group) > 1 else None
+    if data is not None:
+        widths = [data.input_dim, *group[0].config.hidden_widths, data.num_outputs]
+        if stacking_pays(stacking, [spec.config for spec in group], parameter_count(widths)):
+            results = train_stacked([(spec.config, paths[spec.name]) for spec in group], data=data, progress=False)
+            return [(spec.name, result.status) for spec, result in zip(group, results)]
+    statuses = []
+    for spec in group:
+        path = paths[spec.name]
+        if run_state(path) == "resumable":
+            result = resume(path, progress=False, data=data)
+        else:
+            result = train(spec.config, out=path, data=data, progress=False)
+        statuses.append((spec.name, result.status))
+    return statuses
+
+
+RAY_CPUS_PER_RUN = 1
+"""The CPUs (and torch threads) each Ray task asks for."""
+
+
+def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True,
+              backend: str = "local", address: str | None = None, stacking: str = "auto") -> dict[str, RunDir]:
+    """Run every spec that is not finished yet; return all runs by name.
+
+    ``stacking`` groups the runs into stacks (:mod:`depthlab.grid.stacking`: ``auto``,
+    ``always`` or ``never``); a group (a stack, or one run) is the unit of work.
+    ``local``: with ``workers > 1`` groups go to that many processes, each with
+    ``cpu_count // workers`` threads. ``ray``: one Ray task per group with
+    :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray instance
+    started here with ``workers`` CPUs).
+    """
+    backend = check_backend(backend, address)
+    stacking = Stacking.parse(stacking)
+    root = Path(root).resolve()  # a Ray worker elsewhere writes to the same absolute paths
+    paths = check_specs(specs, root)
+    todo = plan_stacks([s for s in specs if run_state(paths[s.name]) != "finished"], stacking, workers)
+    remaining = sum(len(group) for group in todo)
+    bar = tqdm(total=len(specs), initial=len(specs) - remaining, unit="run", disable=not progress,
+               dynamic_ncols=True, desc="runs")
+
+    def done(statuses: list[tuple[str, str]]) -> None:
+        if any(status == "interrupted" for _, status in statuses):  # Ctrl-C reached the runs: stop, keep what is done
+            raise KeyboardInterrupt
+        bar.update(len(statuses))
+        bar.set_postfix_str(", ".join(f"{name}: {status}" for name, status in statuses[-3:]))
+
+    try:
+        if backend is Backend.RAY:
+            _run_on_ray(todo, paths, workers, address, stacking, done)
+        elif workers <= 1:
+            for group in todo:
+                done(_execute(group, paths, 0, stacking))
+        else:
+            threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                # At most one group per worker is handed over at a time: a Ctrl-C then leaves no
+                # queued run that a worker would start and train to the end.
+                queue = iter(todo)
+
+                def submit(group: list[RunSpec]) -> Future:
+                    return pool.submit(_execute, group, paths, threads, stacking)
+
+                running = {submit(group) for group in islice(queue, workers)}
+                try:
+                    while running:
+                        finished, running = wait(running, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            done(future.result())
+                            running |= {submit(group) for group in islice(queue, 1)}
+                except KeyboardInterrupt:
+                    pool.shutdown(wait=True, cancel_futures=True)  # running runs checkpoint and stop
+                    raise
+    finally:
+        bar.close()
+    return {name: RunDir(path) for name, path in paths.items()}
+
+
+def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: int, address: str | None,
+                stacking: Stacking, done) -> None:
+    """Every group a Ray task; a Ctrl-C cancels them (a started run stops at its last
+    checkpoint, as when a cluster stops: the next sweep resumes it)."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                     log_to_driver=False, logging_level="ERROR")
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise DepthlabError(f"cannot reach the Ray cluster at {address or 'a local instance'}: "
+                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+    task = ray.remote(_execute)
+    pending = {}
+    try:
+        for group in todo:
+            gpus = 1 if group[0].config.device.startswith("cuda") else 0
+            ref = task.options(num_cpus=RAY_CPUS_PER_RUN, num_gpus=gpus, name=group[0].name) \
+                .remote(group, paths, RAY_CPUS_PER_RUN, stacking)
+            pending[ref] = group[0].name
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            name = pending.pop(ready[0])
+            done(_ray_result(ray, ready[0], name))
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref)
+        raise
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _ray_result(ray, ref, name: str) -> list[tuple[str, str]]:
+    """A finished task's [(name, status)] (``name``: its group's first run); its failure
+    as one line: the run's own error (a bad data file, say) as locally, a lost worker or
+    node as a run to resume."""
+    from ray.exceptions import RayError, RayTaskError
+
+    try:
+        return ray.get(ref)
+    except RayTaskError as error:
+        cause = error.cause if isinstance(getattr(error, "cause", None), Exception) else error
+        if isinstance(cause, DepthlabError):
+            raise cause from None
+        raise DepthlabError(f"run {name} failed on Ray: {str(cause).strip().splitlines()[-1]}") from None
+    except RayError as error:
+        raise DepthlabError(f"the Ray cluster lost run {name} ({type(error).__name__}): run the same command again "
+                            "to resume it") from None
+
+
+def check_specs(specs: Sequence[RunSpec], root: Path) -> dict[str, Path]:
+    """Each spec's run directory under ``root/runs``; refuse to reuse a stored run made
+    under another configuration (another budget written to the same folder, say): its
+    numbers would be reported as this spec's. Writes nothing."""
+    paths = {spec.name: Path(root) / "runs" / spec.name for spec in specs}
+    for spec in specs:
+        changed = changed_settings(RunDir(paths[spec.name]), spec.config)
+        if changed:
+            raise DepthlabError(f"{paths[spec.name]} holds a run made with other settings ({', '.join(changed)}); "
+                                "write this study to another --out, or remove that folder")
+    return paths

@@ -1,0 +1,34 @@
+"""The weights of each entry and their gradients, over all its weight tensors: std and
+norm of ∂C/∂W (Glorot & Bengio 2010, Figure 9: the weight gradients' spread per layer),
+‖W‖, and ‖∂C/∂b‖ over its biases (Nielsen 2015, chapter 5: a layer's "learning speed");
+histogram of ∂C/∂W over ±max|∂C/∂W| (Glorot & Bengio's Figure 8)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from depthlab.probe.quantities.base import Need, Quantity, Reading
+
+if TYPE_CHECKING:
+    from depthlab.probe.entry import Entry
+
+WEIGHT_GRAD_STD = "weight_grad_std"
+WEIGHT_GRAD_NORM = "weight_grad_norm"
+WEIGHT_NORM = "weight_norm"
+BIAS_GRAD_NORM = "bias_grad_norm"
+WEIGHT_GRAD_HIST = "weight_grad"
+
+
+class WeightGradients(Quantity):
+    name = "weight_grad"
+    needs = frozenset({Need.WEIGHTS})
+    stats = (WEIGHT_GRAD_STD, WEIGHT_GRAD_NORM, WEIGHT_NORM, BIAS_GRAD_NORM)
+    histograms = (WEIGHT_GRAD_HIST,)
+
+    def measure(self, entry: Entry) -> Reading:
+        grad = entry.weight_grad
+        stats = {WEIGHT_GRAD_STD: grad.std().item(), WEIGHT_GRAD_NORM: grad.norm().item(),
+                 WEIGHT_NORM: entry.weight.norm().item()}
+        if entry.bias_grad is not None:
+            stats[BIAS_GRAD_NORM] = entry.bias_grad.norm().item()
+        return Reading(stats, {WEIGHT_GRAD_HIST: (grad, None)})

@@ -1,0 +1,47 @@
+"""A run directory written from a user's own training loop: the probe's measures, the
+training numbers the loop gives, and the run's status, as ``depthlab inspect`` (and
+:func:`depthlab.diagnose`) read them. :meth:`depthlab.probe.Probe.log_to` makes one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from depthlab.errors import unknown_choice
+from depthlab.store.probes import Measure
+from depthlab.store.run import RunDir
+
+FINISHED = ("completed", "diverged", "interrupted")
+
+
+class ProbeWriter:
+    """Writes into a new run directory at ``path``: probe.json (``facts`` about the model,
+    such as its class and a learning rate, and the probed layers as the measures give
+    them), probes.jsonl, metrics.jsonl and status.json. The run is held (locked) from
+    here until :meth:`finish`."""
+
+    def __init__(self, path: str | Path, facts: dict[str, Any]):
+        self.facts = {**facts, "layers": []}
+        self.run = RunDir.create_for_probe(path, self.facts)
+
+    def write(self, measure: Measure) -> None:
+        """Append ``measure``; the run is running at its update."""
+        if measure.layers != self.facts["layers"]:
+            self.facts["layers"] = measure.layers
+            self.run.write_probe_facts(self.facts)
+        self.run.append_probes(measure.rows, measure.histograms)
+        self.run.set_status("running", update=measure.update)
+
+    def log_metrics(self, update: int, **numbers: float) -> None:
+        """Record training numbers at ``update`` (``train_cost``, ``validation_error``,
+        ``test_error``, … as depthlab train names them)."""
+        self.run.append_metrics({"update": update, **{k: float(v) for k, v in numbers.items()}})
+        self.run.set_status("running", update=update)
+
+    def finish(self, update: int, status: str = "completed") -> None:
+        """Mark the run ``status`` (completed, diverged or interrupted) at ``update`` and let
+        go of its lock."""
+        if status not in FINISHED:
+            raise unknown_choice("run status", status, FINISHED)
+        self.run.set_status(status, update=update)
+        self.run.release()

@@ -1,0 +1,85 @@
+import shutil
+
+import pytest
+
+from depthlab.config import TrainConfig
+from depthlab.errors import DepthlabError
+from depthlab.store import best_by_validation, run_state
+from depthlab.grid import RunSpec
+from depthlab.grid.runner import run_specs
+
+BASE = dict(dataset="shapeset", depth=2, width=16, updates=40, eval_every=20, eval_size=100, probe=False)
+
+
+def specs():
+    return [RunSpec("a/lr0.05", TrainConfig(**BASE, lr=0.05)),
+            RunSpec("a/lr1e4", TrainConfig(**{**BASE, "activation": "linear", "init": "he-normal"}, lr=1e4)),
+            RunSpec("a/lr0.01", TrainConfig(**BASE, lr=0.01))]
+
+
+def test_sweep_goes_on_after_a_divergence_and_keeps_finished_runs(tmp_path):
+    runs = run_specs(specs(), tmp_path, progress=False)
+    statuses = {name: run.status["status"] for name, run in runs.items()}
+    assert statuses == {"a/lr0.05": "completed", "a/lr1e4": "diverged", "a/lr0.01": "completed"}
+    best = best_by_validation(list(runs.values()))
+    assert best.final["validation_error"] == min(r.final["validation_error"] for r in runs.values()
+                                                 if r.status["status"] == "completed")
+    stamp = (tmp_path / "runs/a/lr0.05/final.json").stat().st_mtime_ns
+    shutil.rmtree(tmp_path / "runs/a/lr0.01")
+    (tmp_path / "runs/a/lr0.01").mkdir()  # a run that died before writing anything
+    assert run_state(tmp_path / "runs/a/lr0.01") == "broken"
+    again = run_specs(specs(), tmp_path, progress=False)
+    assert (tmp_path / "runs/a/lr0.05/final.json").stat().st_mtime_ns == stamp  # kept, not retrained
+    assert again["a/lr0.01"].status["status"] == "completed"
+
+
+def test_two_workers_give_the_same_numbers_as_one(tmp_path):
+    one = run_specs(specs()[:1], tmp_path / "one", progress=False)
+    two = run_specs(specs(), tmp_path / "two", workers=2, progress=False)
+    assert one["a/lr0.05"].final["validation_error"] == two["a/lr0.05"].final["validation_error"]
+    assert two["a/lr1e4"].status["status"] == "diverged"
+
+
+def test_runs_of_another_budget_are_not_reused(tmp_path):
+    run_specs(specs()[:1], tmp_path, progress=False)
+    longer = [RunSpec("a/lr0.05", TrainConfig(**{**BASE, "updates": 80}, lr=0.05))]
+    with pytest.raises(DepthlabError, match="holds a run made with other settings \\(updates\\)"):
+        run_specs(longer, tmp_path, progress=False)
+
+
+def test_a_configuration_whose_every_rate_diverged_is_reported_as_diverged(tmp_path):
+    runs = run_specs(specs()[1:2], tmp_path, progress=False)
+    assert best_by_validation(list(runs.values())).status["status"] == "diverged"
+
+
+def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(tmp_path, monkeypatch):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from depthlab.grid import runner
+
+    handed, finished, most = [], [], []
+    lock = threading.Lock()
+
+    class Pool(ThreadPoolExecutor):
+        def __init__(self, workers, mp_context=None):
+            super().__init__(workers)
+
+        def submit(self, fn, *args):
+            with lock:
+                handed.extend(spec.name for spec in args[0])
+                most.append(len(handed) - len(finished))
+            return super().submit(fn, *args)
+
+    def execute(group, paths, threads, stacking):
+        time.sleep(0.05)
+        with lock:
+            finished.extend(spec.name for spec in group)
+        return [(spec.name, "completed") for spec in group]
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(runner, "_execute", execute)
+    grid = [RunSpec(f"a/lr{k}", TrainConfig(**BASE, lr=0.01 * (k + 1))) for k in range(6)]
+    run_specs(grid, tmp_path, workers=2, progress=False, stacking="never")
+    assert sorted(handed) == sorted(spec.name for spec in grid) and max(most) <= 2
