@@ -239,3 +239,56 @@ def test_no_advice_contradicts_another():
         assert "raise" not in result[name].advice and "higher learning rate: see saturation" in result[name].advice
     quiet = findings(update_ratio={layer: [math.nan, 0.0, 0.0] for layer in (*HIDDEN, "output")})
     assert quiet["tiny updates"].advice.startswith("raise --lr")  # with nothing to contradict it
+
+
+# -- chains of like layers (a user's model, its entries' kinds known) ----------------------
+def model_findings(grad_std, activations, kinds):
+    """The findings for one probe of a model whose entries have these ∂C/∂s stds."""
+    from depthlab.nets.activations import ACTIVATIONS
+
+    probes = ProbeLog([{"update": 0, "layer": layer, "stat": "backprop_grad_std", "value": value}
+                       for layer, value in grad_std.items()])
+    facts = Facts({layer: ACTIVATIONS.get(name) for layer, name in activations.items()}, voice="torch",
+                  kinds=kinds)
+    return {f.name: f for f in diagnose(facts, {}, [], probes)}
+
+
+ENCODER = ("enc.0.fc", "enc.0.out", "enc.1.fc", "enc.1.out", "enc.2.fc", "enc.2.out", "pooler")
+
+
+def test_a_head_is_not_compared_with_the_body():
+    """The pooler's ∂C/∂s is 100× the encoder's (it reads one position, through small
+    weights), but along the encoder's own layers it keeps its size: nothing vanishes."""
+    grads = dict(zip(ENCODER, [1e-5, 2e-4, 1e-5, 2e-4, 1e-5, 2e-4, 1e-3]))
+    found = model_findings(grads, {"enc.0.fc": "gelu", "enc.1.fc": "gelu", "enc.2.fc": "gelu", "pooler": "tanh"},
+                           dict.fromkeys(ENCODER, "linear"))
+    assert list(found) == ["no problem found"]
+
+
+@pytest.mark.parametrize("chain, fires", [("out", True), ("fc", True), (None, False)])
+def test_a_gradient_vanishing_along_a_chain_is_found_and_named(chain, fires):
+    grads = dict(zip(ENCODER, [1e-5, 2e-4, 1e-5, 2e-4, 1e-5, 2e-4, 1e-3]))
+    if chain:
+        grads[f"enc.0.{chain}"] /= 20
+    found = model_findings(grads, {"enc.0.fc": "gelu", "enc.1.fc": "gelu", "enc.2.fc": "gelu", "pooler": "tanh"},
+                           dict.fromkeys(ENCODER, "linear"))
+    assert ("vanishing gradients" in found) == fires
+    if fires:
+        assert (f"∂C/∂s of enc.0.{chain} has 0.05× the standard deviation of enc.2.{chain}, the bottom and top of "
+                f"the 3 layers named enc.#.{chain}:") in found["vanishing gradients"].evidence
+
+
+def test_a_modules_repeated_calls_are_one_chain():
+    grads = {"cell": 1e-3, "cell#2": 1e-2, "cell#3": 2e-2, "head": 1.0}
+    found = model_findings(grads, {"cell": "tanh", "cell#2": "tanh", "cell#3": "tanh"},
+                           dict.fromkeys(grads, "linear"))
+    assert "0.05× the standard deviation of cell#3, the bottom and top of the 3 layers named cell:" \
+        in found["vanishing gradients"].evidence
+
+
+def test_without_repeated_layers_the_layers_with_an_activation_are_one_chain():
+    grads = {"first": 1e-5, "middle": 1e-4, "last": 1e-3, "head": 1.0}
+    found = model_findings(grads, {"first": "relu", "middle": "relu", "last": "relu"},
+                           dict.fromkeys(grads, "linear"))
+    assert "∂C/∂s of first has 0.01× the standard deviation of last: the gradients vanish" \
+        in found["vanishing gradients"].evidence
