@@ -278,17 +278,45 @@ def test_a_gradient_vanishing_along_a_chain_is_found_and_named(chain, fires):
                 f"the 3 layers named enc.#.{chain}:") in found["vanishing gradients"].evidence
 
 
-def test_a_modules_repeated_calls_are_one_chain():
-    grads = {"cell": 1e-3, "cell#2": 1e-2, "cell#3": 2e-2, "head": 1.0}
-    found = model_findings(grads, {"cell": "tanh", "cell#2": "tanh", "cell#3": "tanh"},
-                           dict.fromkeys(grads, "linear"))
-    assert "0.05× the standard deviation of cell#3, the bottom and top of the 3 layers named cell:" \
-        in found["vanishing gradients"].evidence
+def test_a_modules_calls_are_steps_in_time_not_a_chain():
+    """A cell called over time decays its gradient toward the first step (time, not depth);
+    a stack of cells called at each step is a chain at each step."""
+    grads = {"cell": 1e-5, "cell#2": 1e-4, "cell#3": 1e-3, "head": 1.0}
+    found = model_findings(grads, dict.fromkeys(("cell", "cell#2", "cell#3"), "tanh"), dict.fromkeys(grads, "linear"))
+    assert list(found) == ["no problem found"]
+    stacked = {"cells.0": 1e-3, "cells.1": 1e-3, "cells.0#2": 1e-5, "cells.1#2": 1e-3, "head": 1.0}
+    found = model_findings(stacked, dict.fromkeys(("cells.0", "cells.1", "cells.0#2", "cells.1#2"), "tanh"),
+                           dict.fromkeys(stacked, "linear"))
+    assert "∂C/∂s of cells.0#2 has 0.01× the standard deviation of cells.1#2, the bottom and top of the 2 layers " \
+        "named cells.##2:" in found["vanishing gradients"].evidence
 
 
-def test_without_repeated_layers_the_layers_with_an_activation_are_one_chain():
+def test_unlike_layers_are_not_compared():
     grads = {"first": 1e-5, "middle": 1e-4, "last": 1e-3, "head": 1.0}
     found = model_findings(grads, {"first": "relu", "middle": "relu", "last": "relu"},
                            dict.fromkeys(grads, "linear"))
-    assert "∂C/∂s of first has 0.01× the standard deviation of last: the gradients vanish" \
-        in found["vanishing gradients"].evidence
+    assert found["no problem found"].evidence == ("Nothing looks wrong. Checked: saturated or dead units, update sizes "
+                                                  "and slow learning.")
+
+
+def test_a_model_without_like_layers_says_its_gradients_were_not_checked():
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    import depthlab
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.last, self.head = nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(torch.tanh(self.last(torch.tanh(self.first(x)))))
+
+    x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    found = {f.name: f for f in depthlab.diagnose(Net(), x, y, F.cross_entropy)}
+    assert found["not checked"].evidence.startswith("Not checked from one measure: vanishing or exploding gradients")
+    numbered = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 2))
+    found = {f.name: f for f in depthlab.diagnose(numbered, x, y, F.cross_entropy)}
+    assert "gradients" not in found["not checked"].evidence

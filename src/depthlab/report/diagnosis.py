@@ -16,8 +16,10 @@ and their thresholds:
   back-propagated gradients shrink toward the input). A chain is one layer repeated
   along the depth: the entries whose names agree once each index reads ``#``, of one
   kind and activation (a depthlab net's hidden layers ``layer #``; ``0``, ``2``, … of an
-  ``nn.Sequential``; ``bert.encoder.layer.#.intermediate.dense``); a net without two such
-  entries is one chain of its layers with an activation. Only like layers compare:
+  ``nn.Sequential``; ``bert.encoder.layer.#.intermediate.dense``). One module's repeated
+  calls are no chain (a hand-written LSTM cell's gates over 5 steps, loss at the last,
+  have r = 0.08 at PyTorch's init: time, not depth), and a net without like layers has
+  none, so the rule says nothing of it. Only like layers compare:
   std(∂C/∂s) also scales with the weights' own init scale and with how many positions
   the gradient enters through, so a head against the body measures those, not depth. A
   BERT classifier at its own init (hidden 64, 4 layers, 12 tokens) has r = 0.004 from
@@ -28,8 +30,8 @@ and their thresholds:
   about half; along each of its chains r is 0.83–1.26. In a residual net the entries
   writing into the stream (``output.dense``, ``conv2``) carry the stream's gradient, so
   a gradient vanishing there shows as r along their chain. At their own inits BERT (4
-  and 12 layers), GPT-2 (4 and 12) and a BatchNorm ResNet (8 blocks) have r in
-  0.46–1.4 on every chain; a 10-layer sigmoid MLP at PyTorch's default (Glorot's
+  and 12 layers), GPT-2 (4 and 12), ``nn.TransformerEncoder`` (4) and a BatchNorm
+  ResNet (8 blocks) have r in 0.46–1.4 on every chain; a 10-layer sigmoid MLP at PyTorch's default (Glorot's
   standard) init 2.5e-8, a ReLU one at N(0, 1) weights 4.7e7;
 - exploding gradients: the same r above :data:`EXPLODING_RATIO`;
 - saturation (a layer whose activation saturates at an asymptote: sigmoid, tanh,
@@ -158,7 +160,8 @@ def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, A
         findings += _update_size(facts, probes)
     findings = _consistent(facts, findings)
     if not findings:
-        checked = ("vanishing or exploding gradients, saturated or dead units, update sizes and slow learning"
+        gradients = "vanishing or exploding gradients, " if _chains(facts, probes) else ""
+        checked = (f"{gradients}saturated or dead units, update sizes and slow learning"
                    if probes else "only its status and errors: the run stored no probe statistics")
         findings.append(Finding("no problem found", Severity.OK, f"Nothing looks wrong. Checked: {checked}."))
     return sorted(findings, key=lambda f: list(Severity).index(f.severity))
@@ -184,7 +187,9 @@ def diagnose_model(model, inputs, targets=None, loss_fn=None, lr: float | None =
     probe.measure(0)
     facts = Facts.of_probe(probe, lr)
     findings = diagnose(facts, {}, [], probe.log)
-    skipped = ["the size of the updates (it needs measures at two updates of training)",
+    skipped = ["vanishing or exploding gradients (no layer repeats along the depth: no like layers to compare)"
+               ] if not _chains(facts, probe.log) else []
+    skipped += ["the size of the updates (it needs measures at two updates of training)",
                "slow learning (it needs validation errors over training)",
                *(f"advice that needs {fact}" for fact in facts.unknown)]
     return [*findings, Finding("not checked", Severity.OK, "Not checked from one measure: " + "; ".join(skipped) + ".")]
@@ -301,24 +306,23 @@ def _finite_series(probes: ProbeLog, stat: str, layer: str) -> dict[int, float]:
 def _chains(facts: Facts, probes: ProbeLog) -> list[list[str]]:
     """The layers the gradient rule compares, as chains, each bottom to top: the entries
     that are one layer repeated along the depth, i.e. whose names agree once every index
-    is read as ``#`` (``bert.encoder.layer.#.intermediate.dense``, ``layer#.#.conv#``, a
-    depthlab net's ``layer #``; a module's repeated calls ``fc``, ``fc#2``, … too) and
-    that have the same kind and activation. Without two such entries, the layers with an
-    activation are one chain."""
+    in the module's name reads ``#`` (``bert.encoder.layer.#.intermediate.dense``,
+    ``layer#.#.conv#``, a depthlab net's ``layer #``), of one kind and activation."""
     chains: dict[tuple[str, str | None, str | None], list[str]] = {}
     for layer in facts.kinds or facts.activations:
         if layer in probes.layers:
             activation = facts.activations.get(layer)
             key = (_repeated(layer), facts.kinds.get(layer), activation.name if activation else None)
             chains.setdefault(key, []).append(layer)
-    repeated = [chain for chain in chains.values() if len(chain) > 1]
-    plain = [layer for layer in facts.activations if layer in probes.layers]
-    return repeated or ([plain] if len(plain) > 1 else [])
+    return [chain for chain in chains.values() if len(chain) > 1]
 
 
 def _repeated(layer: str) -> str:
-    """A layer's name with its call count dropped and every index read as ``#``."""
-    return re.sub(r"\d+", "#", re.sub(r"#\d+$", "", layer))
+    """An entry's name with every index in its module's name read as ``#``; the count of a
+    repeated call (``fc#2``) stays, for one module's calls are as often steps in time as
+    layers in depth."""
+    module, call = re.fullmatch(r"(.*?)(#\d+)?", layer).groups()
+    return re.sub(r"\d+", "#", module) + (call or "")
 
 
 def _ratios(probes: ProbeLog, chain: list[str]) -> dict[int, float]:
