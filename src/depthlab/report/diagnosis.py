@@ -19,9 +19,9 @@ and their thresholds:
   ``nn.Sequential``; ``bert.encoder.layer.#.intermediate.dense``). One module's repeated
   calls are no chain (a hand-written LSTM cell's gates over 5 steps, loss at the last,
   have r = 0.08 at PyTorch's init: time, not depth), and a net without like layers has
-  none, so the rule says nothing of it. Only like layers compare:
-  std(∂C/∂s) also scales with the weights' own init scale and with how many positions
-  the gradient enters through, so a head against the body measures those, not depth. A
+  none, so the rule says nothing of it. Only like layers compare: std(∂C/∂s) also
+  scales with the weights' own init scale and with how many positions the gradient
+  enters through, so a head against the body measures those, not depth. A
   BERT classifier at its own init (hidden 64, 4 layers, 12 tokens) has r = 0.004 from
   its first ``intermediate.dense`` to its ``pooler.dense``, and nothing is wrong: the
   pooler reads only [CLS], so the top encoder layer's ∂C/∂s is non-zero on 1 position
@@ -31,8 +31,9 @@ and their thresholds:
   writing into the stream (``output.dense``, ``conv2``) carry the stream's gradient, so
   a gradient vanishing there shows as r along their chain. At their own inits BERT (4
   and 12 layers), GPT-2 (4 and 12), ``nn.TransformerEncoder`` (4) and a BatchNorm
-  ResNet (8 blocks) have r in 0.46–1.4 on every chain; a 10-layer sigmoid MLP at PyTorch's default (Glorot's
-  standard) init 2.5e-8, a ReLU one at N(0, 1) weights 4.7e7;
+  ResNet (8 blocks) have r in 0.46–1.4 on every chain; a 10-layer sigmoid MLP at
+  PyTorch's default (Glorot's standard) init 2.5e-8, a ReLU one at N(0, 1) weights
+  4.7e7;
 - exploding gradients: the same r above :data:`EXPLODING_RATIO`;
 - saturation (a layer whose activation saturates at an asymptote: sigmoid, tanh,
   softsign, …): the fraction of saturated units (the activation's ``saturation_rule``)
