@@ -287,8 +287,8 @@ def test_a_modules_calls_are_steps_in_time_not_a_chain():
     stacked = {"cells.0": 1e-3, "cells.1": 1e-3, "cells.0#2": 1e-5, "cells.1#2": 1e-3, "head": 1.0}
     found = model_findings(stacked, dict.fromkeys(("cells.0", "cells.1", "cells.0#2", "cells.1#2"), "tanh"),
                            dict.fromkeys(stacked, "linear"))
-    assert "∂C/∂s of cells.0#2 has 0.01× the standard deviation of cells.1#2, the bottom and top of the 2 layers " \
-        "named cells.##2:" in found["vanishing gradients"].evidence
+    assert ("∂C/∂s of cells.0#2 has 0.01× the standard deviation of cells.1#2, the bottom and top of the 2 "
+            "layers named cells.##2:") in found["vanishing gradients"].evidence
 
 
 def test_unlike_layers_are_not_compared():
