@@ -131,6 +131,21 @@ class Custom(nn.Module):
         return self.out(torch.tanh(h))
 
 
+class Reused(nn.Module):
+    """One frozen block applied twice (weights shared across depth, as ALBERT's), a trainable head."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.embed, self.block, self.head = nn.Linear(IN, 8), nn.Linear(8, 8), nn.Linear(8, CLASSES)
+        self.act = nn.Tanh()
+        self.block.requires_grad_(False)
+
+    def forward(self, x):
+        h = self.act(self.embed(x))
+        return self.head(self.act(self.block(self.act(self.block(h)))))
+
+
 def frozen_first(dtype=torch.float32):
     model = mlp(dtype)
     model[0].requires_grad_(False)
@@ -155,6 +170,10 @@ CASES = {
                          "features.3": ("features.4", "output")}),
     "LoRA adapters": (lora, {"0.base": "0.base", "0.lora_A": "0.lora_A", "0.lora_B": "0.lora_B",
                              "2.base": "2.base", "2.lora_A": "2.lora_A", "2.lora_B": "2.lora_B", "4": "4"}, {}),
+    "frozen block called twice": (Reused, {"embed": "embed", "block": "block", "block#2": "block#2",
+                                           "head": "head"},
+                                  {"embed": ("act", "output"), "block": ("act#2", "output"),
+                                   "block#2": ("act#3", "output")}),
     "bfloat16": (lambda: mlp(torch.bfloat16), *PLAIN),
     "float16": (lambda: mlp(torch.float16), *PLAIN),
     "autocast region": (Autocast, {"net.0": "net.0", "net.2": "net.2", "net.4": "net.4"},
@@ -175,30 +194,35 @@ def probe_set(model):
 
 
 def reference(model, x, y, outputs, activations):
-    """entry → {statistic: value}, from hooks on a clone whose parameters all require grad."""
+    """entry → {statistic: value}, from hooks on a clone whose parameters all require grad
+    (a module ``m`` named ``m#k`` is its k-th call)."""
     clone = copy.deepcopy(model).eval().requires_grad_(True)
     modules = dict(clone.named_modules())
     kept = {}
 
     def keep(name, where):
         def hook(module, args, output):
-            kept[name, where] = args[0] if where == "input" else output
+            kept.setdefault((name, where), []).append(args[0] if where == "input" else output)
         return hook
 
-    for name in {*outputs.values(), *(m for m, _ in activations.values())}:
+    def at(call, where):
+        module, _, k = call.partition("#")
+        return kept[module, where][int(k or 1) - 1]
+
+    for name in {c.partition("#")[0] for c in (*outputs.values(), *(m for m, _ in activations.values()))}:
         for where in ("output", "input"):
             modules[name].register_forward_hook(keep(name, where))
     loss = F.cross_entropy(clone(x), y)
     names = list(outputs)
-    grads = torch.autograd.grad(loss, [kept[outputs[n], "output"] for n in names], allow_unused=True)
+    grads = torch.autograd.grad(loss, [at(outputs[n], "output") for n in names], allow_unused=True)
     found = {}
     for name, grad in zip(names, grads, strict=True):
-        s = kept[outputs[name], "output"].detach().double()
+        s = at(outputs[name], "output").detach().double()
         found[name] = {"preactivation_mean": s.mean().item(), "preactivation_std": s.std().item()}
         if grad is not None:
             found[name]["backprop_grad_std"] = grad.double().std().item()
     for name, (module, where) in activations.items():
-        a = torch.tanh(kept[module, "output"]) if where == "tanh" else kept[module, where]
+        a = torch.tanh(at(module, "output")) if where == "tanh" else at(module, where)
         a = a.detach().double()
         found[name] |= {"activation_mean": a.mean().item(), "activation_std": a.std().item()}
     return found
@@ -226,7 +250,8 @@ def test_each_call_s_statistics_are_those_of_hooks_on_a_clone(case):
     assert compared >= 2 * len(outputs) + 2 * len(activations)
 
 
-@pytest.mark.parametrize("case", ["frozen first layer", "frozen backbone", "LoRA adapters"])
+@pytest.mark.parametrize("case", ["frozen first layer", "frozen backbone", "LoRA adapters",
+                                  "frozen block called twice"])
 def test_what_a_probe_measures_does_not_depend_on_what_trains(case):
     """Every row, weight gradients included (∂C/∂W is defined whether or not W trains: the
     probe reports it for frozen weights too), is that of the same model with every
@@ -381,3 +406,33 @@ def test_a_cost_without_gradients_gives_the_forward_statistics_and_says_why_not_
                 assert values[f"net.{name}", stat] == pytest.approx(stats[stat], rel=1e-4)
     assert not any(stat in ("backprop_grad_std", "weight_grad_std") for _, stat in values)
     assert all("∂C/∂s" in row["not measured"] for row in probe.summary())
+
+
+def test_a_measure_called_inside_the_user_s_autocast_region():
+    model = mlp()
+    x, y = probe_set(model)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, values = measured(model, x, y)
+        expected = reference(model, x, y, *PLAIN)
+    assert ("0", "jacobian_sv_mean") in values and ("2", "input_jacobian_sv_max") in values
+    for name, stats in expected.items():
+        for stat, value in stats.items():
+            assert values[name, stat] == pytest.approx(value, rel=1e-4), (name, stat)
+
+
+def test_under_amp_the_probe_reports_the_true_gradients_and_leaves_the_scaled_ones():
+    """A loop with a GradScaler leaves p.grad scaled by its factor between backward and
+    step; the probe's ∂C/∂W is the cost's own, and p.grad stays as the loop left it."""
+    model = mlp()
+    x, y = probe_set(model)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = F.cross_entropy(model(x), y)
+    scaler.scale(loss).backward()
+    scaled = [p.grad.clone() for p in model.parameters()]
+    _, values = measured(model, x, y)
+    clone = copy.deepcopy(model).eval()
+    (grad,) = torch.autograd.grad(F.cross_entropy(clone(x), y), [clone[0].weight])
+    assert values["0", "weight_grad_norm"] == pytest.approx(grad.norm().item(), rel=1e-4)
+    assert scaled[0].norm().item() == pytest.approx(1024.0 * values["0", "weight_grad_norm"], rel=5e-2)
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), scaled, strict=True))
