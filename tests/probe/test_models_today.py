@@ -436,3 +436,4 @@ def test_under_amp_the_probe_reports_the_true_gradients_and_leaves_the_scaled_on
     assert values["0", "weight_grad_norm"] == pytest.approx(grad.norm().item(), rel=1e-4)
     assert scaled[0].norm().item() == pytest.approx(1024.0 * values["0", "weight_grad_norm"], rel=5e-2)
     assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), scaled, strict=True))
+

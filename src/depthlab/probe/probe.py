@@ -270,7 +270,7 @@ class Probe:
                          previous=(self._previous[0], previous[call.name]) if call.name in previous else None,
                          spectrum_of_input=(lambda: self._input_spectrum(calls, top, slope)) if call is top else None)
                    for call in calls]
-        if Need.WEIGHTS in needs:
+        if Need.WEIGHTS in needs and loss.requires_grad:
             for entry in entries:
                 if not entry.weight_grads:
                     self._unmeasured[entry.name].append("∂C/∂W: its weights were used where autograd records "
@@ -400,7 +400,7 @@ class FrozenAsVariables(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if torch.is_grad_enabled() and not _reads_or_mutates(getattr(func, "__name__", "")):
+        if torch.is_grad_enabled() and not _reads_or_mutates(func):
             args, kwargs = tree_map_only(Tensor, self._alias, (args, kwargs))
         return func(*args, **kwargs)
 
@@ -412,10 +412,17 @@ class FrozenAsVariables(TorchFunctionMode):
         return self.aliases[id(tensor)]
 
 
-def _reads_or_mutates(name: str) -> bool:
-    """Whether a torch function of this name reads or sets an attribute (``p.requires_grad``,
-    ``p.data``) or works in place (``add_``, ``__iadd__``)."""
-    return name in ("__get__", "__set__", "__setitem__") or (name.endswith("_") and not name.startswith("__")) \
+AUTOGRAD_ATTRIBUTES = {"requires_grad", "grad", "data", "is_leaf", "grad_fn", "_version"}
+"""A tensor's attributes about autograd itself: a forward reading them gets the parameter's."""
+
+
+def _reads_or_mutates(func: Callable) -> bool:
+    """Whether a torch function reads or sets an autograd attribute of a tensor
+    (:data:`AUTOGRAD_ATTRIBUTES`), or works in place (``add_``, ``__iadd__``, ``x[i] = v``)."""
+    name = getattr(func, "__name__", "")
+    if name in ("__get__", "__set__"):
+        return name == "__set__" or getattr(getattr(func, "__self__", None), "__name__", "") in AUTOGRAD_ATTRIBUTES
+    return name == "__setitem__" or (name.endswith("_") and not name.startswith("__")) \
         or (name.startswith("__i") and name.endswith("__") and name != "__invert__")
 
 
