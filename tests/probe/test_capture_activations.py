@@ -42,23 +42,25 @@ SATURATED = {
 CASES = [  # (the activation, the registered one it is, or else what the summary says took the output)
     (nn.ReLU(), "relu"), (nn.ReLU(inplace=True), "relu"), (Function(relu_in_place), "relu"),
     (Function(torch.relu), "relu"), (nn.Threshold(0.0, 0.0), "relu"), (nn.Threshold(0, 0), "relu"),
-    (nn.Threshold(0.5, 0.0), "_threshold()"), (nn.Threshold(0.0, -1.0), "_threshold()"),
+    (nn.Threshold(0.5, 0.0), "threshold(threshold=0.5, value=0.0)"), (nn.Threshold(0.0, -1.0), "threshold(threshold=0.0, value=-1.0)"),
     (Function(lambda s: torch.threshold(s, 0.0, 0.0)), "relu"),
     (nn.ReLU6(), "relu6"), (nn.ReLU6(inplace=True), "relu6"), (Function(F.relu6), "relu6"),
     (nn.Hardtanh(0.0, 6.0), "relu6"), (nn.Hardtanh(0, 6), "relu6"), (Function(lambda s: F.hardtanh(s, 0.0, 6.0)), "relu6"),
     (Function(lambda s: torch._C._nn.hardtanh(s, 0.0, 6.0)), "relu6"),
-    (nn.Hardtanh(), "hardtanh"), (nn.Hardtanh(-1, 1), "hardtanh"), (nn.Hardtanh(-2.0, 2.0), "hardtanh()"),
-    (nn.Hardtanh(0.0, 1.0), "hardtanh()"), (nn.Hardtanh(-1.0, 6.0), "hardtanh()"),
+    (nn.Hardtanh(), "hardtanh"), (nn.Hardtanh(-1, 1), "hardtanh"), (nn.Hardtanh(-2.0, 2.0), "hardtanh(min_val=-2.0, max_val=2.0)"),
+    (nn.Hardtanh(0.0, 1.0), "hardtanh(min_val=0.0, max_val=1.0)"),
+    (nn.Hardtanh(-1.0, 6.0), "hardtanh(min_val=-1.0, max_val=6.0)"),
     (nn.LeakyReLU(), "leaky-relu"), (nn.LeakyReLU(0.01, inplace=True), "leaky-relu"),
     (Function(lambda s: torch._C._nn.leaky_relu(s, 0.01)), "leaky-relu"), (nn.LeakyReLU(0.0), "relu"),
-    (nn.LeakyReLU(0.2), "leaky_relu()"), (Function(lambda s: torch._C._nn.leaky_relu(s, 0.2)), "leaky_relu()"),
-    (nn.ELU(), "elu"), (nn.ELU(1.0, inplace=True), "elu"), (nn.ELU(alpha=0.5), "elu()"),
-    (nn.CELU(), "elu"), (Function(lambda s: torch.celu(s, 1.0)), "elu"), (nn.CELU(alpha=2.0), "celu()"),
+    (nn.LeakyReLU(0.2), "leaky_relu(negative_slope=0.2)"),
+    (Function(lambda s: torch._C._nn.leaky_relu(s, 0.2)), "leaky_relu(negative_slope=0.2)"),
+    (nn.ELU(), "elu"), (nn.ELU(1.0, inplace=True), "elu"), (nn.ELU(alpha=0.5), "elu(alpha=0.5)"),
+    (nn.CELU(), "elu"), (Function(lambda s: torch.celu(s, 1.0)), "elu"), (nn.CELU(alpha=2.0), "celu(alpha=2.0)"),
     (nn.SELU(), "selu"), (nn.GELU(), "gelu"), (nn.GELU(approximate="tanh"), "gelu-tanh"),
     (Function(lambda s: F.gelu(s, approximate="none")), "gelu"),
     (nn.Softplus(), "softplus"), (nn.Softplus(beta=1, threshold=20), "softplus"),
-    (Function(lambda s: torch._C._nn.softplus(s, 1, 20)), "softplus"), (nn.Softplus(beta=2.0), "softplus()"),
-    (nn.Softplus(threshold=1.0), "softplus()"), (nn.RReLU(), "rrelu()"), (nn.PReLU(), "prelu()"),
+    (Function(lambda s: torch._C._nn.softplus(s, 1, 20)), "softplus"), (nn.Softplus(beta=2.0), "softplus(beta=2.0, threshold=20.0)"),
+    (nn.Softplus(threshold=1.0), "softplus(beta=1.0, threshold=1.0)"), (nn.RReLU(), "rrelu()"), (nn.PReLU(), "prelu()"),
     (nn.Sigmoid(), "sigmoid"), (nn.Tanh(), "tanh"), (nn.Softsign(), "softsign"), (nn.SiLU(), "silu"),
     (nn.Mish(), "mish"), (nn.Hardswish(), "hardswish"), (nn.Hardsigmoid(), "hardsigmoid"),
 ]
@@ -108,7 +110,8 @@ def test_each_activation_is_read_with_its_parameters(act, expected):
         saturated = SATURATED[expected](s, a).float().mean().item()
         assert stats["saturated_fraction"] == pytest.approx(saturated)
     else:
-        assert then["lin1"] == f"no activation: {expected}" and "lin1" not in probe.activations
+        words = f"{expected}, at parameters no registered activation has" if "=" in expected else expected
+        assert then["lin1"] == f"no activation: {words}" and "lin1" not in probe.activations
         assert "activation_mean" not in stats
 
 

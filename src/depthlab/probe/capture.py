@@ -333,7 +333,7 @@ class CapturePass(TorchFunctionMode):
         if keeps:
             self._flows[id(out)] = _Flow(out, calls)
             return
-        self._end(flowing, name)
+        self._end(flowing, _unregistered(name, args, kwargs) or name)
         if isinstance(out, Tensor):
             self._flows.pop(id(out), None)  # an in-place operation that ended the flow (x += shortcut)
 
@@ -425,22 +425,37 @@ it may compute: one is the call's when each parameter of the function
 (:attr:`~depthlab.nets.activations.Activation.parameters`), or the value given here for
 another function computing it (a leaky ReLU of slope 0 and ``threshold(s, 0, 0)`` are
 ReLU; CELU, at the α = 1 ELU declares, is ELU). At any other value (a leaky ReLU of slope
-0.2, a softplus of β = 2) the function is not a registered activation, and it ends the
-flow like any operation."""
+0.2, a softplus of β = 2) the function is not a registered activation: it ends the flow
+like any operation, and the call notes it with its parameters."""
 
 
 def _function_activation(name: str, args: tuple, kwargs: dict) -> Activation | None:
     """The registered activation a torch function call computes, or None."""
     base = name.strip("_")
-    signature = PARAMETERS.get(base, {})
-    given = {key: default if (value := _arg(args, kwargs, at, key)) is None else value
-             for key, (at, default) in signature.items()}
+    given = _parameters(base, args, kwargs)
     for candidate in FUNCTIONS.get(base, ()):
         entry, wanted = candidate if isinstance(candidate, tuple) else (candidate, None)
         if entry not in ACTIVATIONS:
             continue
         activation = ACTIVATIONS.get(entry)
         wanted = dict(activation.parameters) if wanted is None else wanted
-        if all(same_value(given[key], value) for key, value in wanted.items() if key in signature):
+        if all(same_value(given[key], value) for key, value in wanted.items() if key in given):
             return activation
     return None
+
+
+def _parameters(base: str, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The values of an activation function's :data:`PARAMETERS` in a call (torch's
+    default where not given)."""
+    return {key: default if (value := _arg(args, kwargs, at, key)) is None else value
+            for key, (at, default) in PARAMETERS.get(base, {}).items()}
+
+
+def _unregistered(name: str, args: tuple, kwargs: dict) -> str | None:
+    """What took a layer's output, in words, when it is an activation function at
+    parameters no registered activation has (None for any other operation)."""
+    base = name.strip("_")
+    if base not in FUNCTIONS or base not in PARAMETERS:
+        return None
+    given = ", ".join(f"{key}={value!r}" for key, value in _parameters(base, args, kwargs).items())
+    return f"{base}({given}), at parameters no registered activation has"
