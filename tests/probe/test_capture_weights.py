@@ -163,3 +163,62 @@ def test_a_probe_leaves_the_model_as_it_was(kind):
     assert all(m.training == mode for m, mode in modes)
     # spectral norm's power iteration keeps u and v, the orthogonal map its base
     assert len(buffers) == {"parametrized spectral_norm": 2, "parametrized orthogonal": 1}.get(kind, 0)
+
+
+class EqualizedLinear(nn.Module):
+    """StyleGAN's equalized learning rate: the weight scaled at every call (kept here for
+    the hand computation)."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.weight, self.bias = nn.Parameter(torch.randn(n_out, n_in)), nn.Parameter(torch.zeros(n_out))
+        self.scale = n_in ** -0.5
+
+    def forward(self, x):
+        self.effective = self.weight * self.scale
+        return F.linear(x, self.effective, self.bias)
+
+
+class Patterns(nn.Module):
+    """wav2vec2's positional convolution (weight norm over dim 2, then GELU), a GAN
+    discriminator's spectral-normed convolution and LeakyReLU(0.2), StyleGAN's equalized
+    linear layer and leaky ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.pos_conv = parametrizations.weight_norm(nn.Conv1d(4, 4, 3, padding=1, groups=2), dim=2)
+        self.disc = parametrizations.spectral_norm(nn.Conv1d(4, 6, 3))
+        self.mapping, self.head = EqualizedLinear(6 * 6, 5), nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = F.gelu(self.pos_conv(x))
+        h = F.leaky_relu(self.disc(h), 0.2)
+        return self.head(F.leaky_relu(self.mapping(h.flatten(1))))
+
+
+def test_computed_weights_of_real_model_patterns():
+    model, clone = built(Patterns), built(Patterns)
+    x, y = torch.randn(12, 4, 8), torch.randint(0, 3, (12,))
+    probe = Probe(model, x, y, F.cross_entropy)
+    stats = stats_of(probe)
+    then = {row["layer"]: row["then"] for row in probe.summary() if row["kind"] != "not recognised"}
+    assert then == {"pos_conv": "gelu", "mapping": "leaky-relu", "head": "no activation: the model's output",
+                    "disc": "no activation: leaky_relu(negative_slope=0.2), at parameters no registered activation "
+                            "has"}
+
+    clone.eval()
+    kept = {}
+    for name in ("pos_conv", "disc", "mapping"):
+        getattr(clone, name).register_forward_hook(lambda m, i, o, name=name: kept.update({name: o}))
+    with parametrize.cached():
+        loss = F.cross_entropy(clone(x), y)
+        weights = [clone.pos_conv.weight, clone.disc.weight, clone.mapping.effective]
+    names = ["pos_conv", "disc", "mapping"]
+    grads = torch.autograd.grad(loss, [*(kept[name] for name in names), *weights])
+    for name, s, s_grad, weight, w_grad in zip(names, (kept[n] for n in names), grads[:3], weights, grads[3:]):
+        assert stats[name]["preactivation_std"] == pytest.approx(s.std().item(), rel=REL)
+        assert stats[name]["backprop_grad_std"] == pytest.approx(s_grad.std().item(), rel=REL)
+        assert stats[name]["weight_norm"] == pytest.approx(weight.norm().item(), rel=REL)
+        assert stats[name]["weight_grad_std"] == pytest.approx(w_grad.std().item(), rel=REL)
+    assert stats["pos_conv"]["activation_std"] == pytest.approx(F.gelu(kept["pos_conv"]).std().item(), rel=REL)
+    assert stats["mapping"]["activation_mean"] == pytest.approx(F.leaky_relu(kept["mapping"]).mean().item(), rel=REL)
