@@ -100,8 +100,12 @@ def test_each_activation_is_read_with_its_parameters(act, expected):
     torch.manual_seed(0)
     model = Net(act)
     x, y = torch.randn(64, 6) * 6, torch.randint(0, 3, (64,))
+    model.train()  # RReLU samples its slopes in training: the probe measures in eval mode, RNG untouched
+    before, rng = [p.detach().clone() for p in model.parameters()], torch.get_rng_state()
     probe = Probe(model, x, y, F.cross_entropy)
     stats = {r["stat"]: r["value"] for r in probe.measure(0, with_jacobians=False).rows if r["layer"] == "lin1"}
+    assert all(torch.equal(p, b) for p, b in zip(model.parameters(), before)) and model.training and act.training
+    assert torch.equal(torch.get_rng_state(), rng) and all(p.grad is None for p in model.parameters())
     s, a, grad = by_hand(model, x, y)
     then = {row["layer"]: row["then"] for row in probe.summary()}
     assert stats["preactivation_mean"] == pytest.approx(s.mean().item(), rel=1e-4, abs=1e-7)
