@@ -193,7 +193,7 @@ class Probe:
                  "then": call.activation.name if call.activation else f"no activation: {_words(call.after)}",
                  "not measured": "; ".join(self._unmeasured.get(self._names[call.name], []))}
                 for call in self.calls]
-        used = {id(p) for call in self.calls for p in (*call.weights, *call.biases)}
+        used = {id(p) for call in self.calls for p in call.sources}
         for name, module in self.model.named_modules():
             own = list(module.parameters(recurse=False))
             if own and not any(id(p) in used for p in own) and (self.only is None or name in self.only):
