@@ -239,3 +239,84 @@ def test_no_advice_contradicts_another():
         assert "raise" not in result[name].advice and "higher learning rate: see saturation" in result[name].advice
     quiet = findings(update_ratio={layer: [math.nan, 0.0, 0.0] for layer in (*HIDDEN, "output")})
     assert quiet["tiny updates"].advice.startswith("raise --lr")  # with nothing to contradict it
+
+
+# -- chains of like layers (a user's model, its entries' kinds known) ----------------------
+def model_findings(grad_std, activations, kinds):
+    """The findings for one probe of a model whose entries have these ∂C/∂s stds."""
+    from depthlab.nets.activations import ACTIVATIONS
+
+    probes = ProbeLog([{"update": 0, "layer": layer, "stat": "backprop_grad_std", "value": value}
+                       for layer, value in grad_std.items()])
+    facts = Facts({layer: ACTIVATIONS.get(name) for layer, name in activations.items()}, voice="torch",
+                  kinds=kinds)
+    return {f.name: f for f in diagnose(facts, {}, [], probes)}
+
+
+ENCODER = ("enc.0.fc", "enc.0.out", "enc.1.fc", "enc.1.out", "enc.2.fc", "enc.2.out", "pooler")
+
+
+def test_a_head_is_not_compared_with_the_body():
+    """The pooler's ∂C/∂s is 100× the encoder's (it reads one position, through small
+    weights), but along the encoder's own layers it keeps its size: nothing vanishes."""
+    grads = dict(zip(ENCODER, [1e-5, 2e-4, 1e-5, 2e-4, 1e-5, 2e-4, 1e-3]))
+    found = model_findings(grads, {"enc.0.fc": "gelu", "enc.1.fc": "gelu", "enc.2.fc": "gelu", "pooler": "tanh"},
+                           dict.fromkeys(ENCODER, "linear"))
+    assert list(found) == ["no problem found"]
+
+
+@pytest.mark.parametrize("chain, fires", [("out", True), ("fc", True), (None, False)])
+def test_a_gradient_vanishing_along_a_chain_is_found_and_named(chain, fires):
+    grads = dict(zip(ENCODER, [1e-5, 2e-4, 1e-5, 2e-4, 1e-5, 2e-4, 1e-3]))
+    if chain:
+        grads[f"enc.0.{chain}"] /= 20
+    found = model_findings(grads, {"enc.0.fc": "gelu", "enc.1.fc": "gelu", "enc.2.fc": "gelu", "pooler": "tanh"},
+                           dict.fromkeys(ENCODER, "linear"))
+    assert ("vanishing gradients" in found) == fires
+    if fires:
+        assert (f"∂C/∂s of enc.0.{chain} has 0.05× the standard deviation of enc.2.{chain}, the bottom and top of "
+                f"the 3 layers named enc.#.{chain}:") in found["vanishing gradients"].evidence
+
+
+def test_a_modules_calls_are_steps_in_time_not_a_chain():
+    """A cell called over time decays its gradient toward the first step (time, not depth);
+    a stack of cells called at each step is a chain at each step."""
+    grads = {"cell": 1e-5, "cell#2": 1e-4, "cell#3": 1e-3, "head": 1.0}
+    found = model_findings(grads, dict.fromkeys(("cell", "cell#2", "cell#3"), "tanh"), dict.fromkeys(grads, "linear"))
+    assert list(found) == ["no problem found"]
+    stacked = {"cells.0": 1e-3, "cells.1": 1e-3, "cells.0#2": 1e-5, "cells.1#2": 1e-3, "head": 1.0}
+    found = model_findings(stacked, dict.fromkeys(("cells.0", "cells.1", "cells.0#2", "cells.1#2"), "tanh"),
+                           dict.fromkeys(stacked, "linear"))
+    assert ("∂C/∂s of cells.0#2 has 0.01× the standard deviation of cells.1#2, the bottom and top of the 2 "
+            "layers named cells.##2:") in found["vanishing gradients"].evidence
+
+
+def test_unlike_layers_are_not_compared():
+    grads = {"first": 1e-5, "middle": 1e-4, "last": 1e-3, "head": 1.0}
+    found = model_findings(grads, {"first": "relu", "middle": "relu", "last": "relu"},
+                           dict.fromkeys(grads, "linear"))
+    assert found["no problem found"].evidence == ("Nothing looks wrong. Checked: saturated or dead units, update sizes "
+                                                  "and slow learning.")
+
+
+def test_a_model_without_like_layers_says_its_gradients_were_not_checked():
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    import depthlab
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.last, self.head = nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(torch.tanh(self.last(torch.tanh(self.first(x)))))
+
+    x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+    found = {f.name: f for f in depthlab.diagnose(Net(), x, y, F.cross_entropy)}
+    assert found["not checked"].evidence.startswith("Not checked from one measure: vanishing or exploding gradients")
+    numbered = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 2))
+    found = {f.name: f for f in depthlab.diagnose(numbered, x, y, F.cross_entropy)}
+    assert "gradients" not in found["not checked"].evidence

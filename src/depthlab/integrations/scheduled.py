@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.probe import Probe
-from depthlab.probe.calling import Inputs, examples_in, first_examples
+from depthlab.probe.calling import Inputs, examples_in, first_examples, map_leaves
 from depthlab.training.schedule import ProbeSchedule
 
 DEFAULTS = TrainConfig()
@@ -87,12 +87,8 @@ def _join(parts: list[Inputs]) -> Inputs:
 
 
 def to_device(inputs: Inputs, device: torch.device) -> Inputs:
-    move = lambda v: v.to(device) if isinstance(v, Tensor) else v  # noqa: E731
-    if isinstance(inputs, Mapping):
-        return {key: move(value) for key, value in inputs.items()}
-    if isinstance(inputs, tuple):
-        return tuple(move(value) for value in inputs)
-    return move(inputs)
+    """The probe set with every tensor of any nesting on ``device``."""
+    return map_leaves(lambda where, leaf: leaf.to(device) if isinstance(leaf, Tensor) else leaf, inputs)
 
 
 class ScheduledProbe:

@@ -53,8 +53,11 @@ class Activation:
     """An elementwise nonlinearity a = φ(s).
 
     ``module()`` makes a torch module computing φ; ``modules`` are the qualified class
-    names of the modules of any model that compute it (``module_check`` tells apart
-    those of one class that compute others, such as GELU's two forms). ``derivative(a)``
+    names of the modules of any model that compute it, at the ``parameters`` (name,
+    value) φ has, read from a module's attributes and a torch function's arguments of
+    those names (``negative_slope``, ``alpha``, GELU's ``approximate``…): a
+    ``LeakyReLU(0.2)`` or a ``Softplus(beta=2)`` is not the registered one, and a
+    ``Hardtanh(0, 6)`` is ReLU6. ``derivative(a)``
     gives φ'(s) from the output a alone, so the fused step needs no stored
     pre-activations (None where φ' is not a function of a: that activation trains with
     autograd). ``saturated(s, a)`` marks the units in the flat part of φ, as
@@ -80,16 +83,28 @@ class Activation:
     saturation: str = ""
     suggested_init: str = "normalized"
     modules: tuple[str, ...] = ()
-    module_check: Callable[[nn.Module], bool] | None = None
+    parameters: tuple[tuple[str, float | str], ...] = ()
 
     def __call__(self, s: Tensor) -> Tensor:
         return self.module()(s)
 
     def computed_by(self, module: nn.Module) -> bool:
-        """Whether ``module`` (of any model) computes this activation."""
+        """Whether ``module`` (of any model) computes this activation: its class is one of
+        :attr:`modules` and its attributes named in :attr:`parameters` (where it has them)
+        have their values."""
         kind = type(module)
         return f"{kind.__module__}.{kind.__qualname__}" in self.modules and \
-            (self.module_check is None or self.module_check(module))
+            all(same_value(getattr(module, name, value), value) for name, value in self.parameters)
+
+
+def same_value(given: object, wanted: float | str) -> bool:
+    """Whether a parameter's value is ``wanted`` (numbers by value: 0 and 0.0 alike)."""
+    if isinstance(wanted, str):
+        return given == wanted
+    try:
+        return float(given) == wanted
+    except (TypeError, ValueError, RuntimeError):
+        return False
 
 
 def _near_plus_minus_one(s: Tensor, a: Tensor) -> Tensor:
@@ -233,7 +248,7 @@ ACTIVATIONS: Registry[Activation] = Registry("activation", [
         derivative=lambda a: (a > 0).to(a.dtype).clamp(min=LEAKY_SLOPE), saturated=lambda s, a: a <= 0,
         saturation_rule="a <= 0 (on the leaky side)", value_range=(-0.05, 5.0),
         gaussian=PiecewiseLinear(LEAKY_SLOPE), native="leaky-relu", suggested_init="he-normal",
-        modules=_torch("LeakyReLU"),
+        modules=_torch("LeakyReLU"), parameters=(("negative_slope", LEAKY_SLOPE),),
     ),
     Activation(
         name="linear", summary="the identity (a deep linear network; no module of a model counts as it)",
@@ -245,20 +260,21 @@ ACTIVATIONS: Registry[Activation] = Registry("activation", [
         name="hardtanh", summary="clamp(s, -1, 1)", module=deferred("torch.nn:Hardtanh"),
         derivative=lambda a: (a.abs() < 1).to(a.dtype), saturated=lambda s, a: a.abs() >= 1,
         saturation_rule="|a| >= 1 (clipped)", value_range=(-1.0, 1.0), saturation="asymptote",
-        modules=_torch("Hardtanh"),
+        modules=_torch("Hardtanh"), parameters=(("min_val", -1.0), ("max_val", 1.0)),
     ),
     Activation(
         name="relu6", summary="clamp(s, 0, 6) (Howard et al. 2017)", module=deferred("torch.nn:ReLU6"),
         derivative=lambda a: ((a > 0) & (a < 6)).to(a.dtype), saturated=lambda s, a: (a <= 0) | (a >= 6),
         saturation_rule="a == 0 (dead) or a == 6", value_range=(0.0, 6.0), saturation="dead",
-        suggested_init="he-normal", modules=_torch("ReLU6"),
+        suggested_init="he-normal", modules=_torch("ReLU6", "Hardtanh"),
+        parameters=(("min_val", 0.0), ("max_val", 6.0)),
     ),
     Activation(
         name="elu", summary="s, or e^s - 1 below 0 (Clevert et al. 2016)", module=deferred("torch.nn:ELU"),
         derivative=lambda a: _where_positive(a, 1.0, a + 1), saturated=lambda s, a: a <= -1 + SATURATION_MARGIN,
         saturation_rule="a <= -0.95 (near the bound -1)", value_range=(-1.0, 5.0),
         gaussian=Smooth(_elu, _elu_d1, _elu_d2), saturation="asymptote", suggested_init="he-normal",
-        modules=_torch("ELU"),
+        modules=_torch("ELU", "CELU"), parameters=(("alpha", 1.0),),
     ),
     Activation(
         name="selu", summary="λ ELU_α(s), self-normalizing (Klambauer et al. 2017)", module=deferred("torch.nn:SELU"),
@@ -274,7 +290,7 @@ ACTIVATIONS: Registry[Activation] = Registry("activation", [
         saturated=_negative_tail(-3.0), saturation_rule="s <= -3 (the flat negative tail, |φ'| < 0.012)",
         value_range=(-0.2, 5.0), gaussian=Smooth(_gelu, _gelu_d1, _gelu_d2), saturation="asymptote",
         suggested_init="he-normal", modules=(*_torch("GELU"), *_transformers("GELUActivation")),
-        module_check=lambda m: getattr(m, "approximate", "none") == "none",
+        parameters=(("approximate", "none"),),
     ),
     Activation(
         name="gelu-tanh", summary="GELU's tanh approximation (GPT-2)",
@@ -283,7 +299,7 @@ ACTIVATIONS: Registry[Activation] = Registry("activation", [
         saturation="asymptote", suggested_init="he-normal",
         modules=(*_torch("GELU"), *_transformers("NewGELUActivation", "GELUTanh", "PytorchGELUTanh",
                                                  "FastGELUActivation")),
-        module_check=lambda m: getattr(m, "approximate", "tanh") == "tanh",
+        parameters=(("approximate", "tanh"),),
     ),
     Activation(
         name="silu", summary="s σ(s), swish (Ramachandran et al. 2017)", module=deferred("torch.nn:SiLU"),
@@ -314,7 +330,7 @@ ACTIVATIONS: Registry[Activation] = Registry("activation", [
         derivative=lambda a: -(-a).expm1(), saturated=_negative_tail(-5.0),
         saturation_rule="s <= -5 (the flat negative tail, φ' = σ(s) < 0.007)", value_range=(0.0, 5.0),
         gaussian=Smooth(_softplus, _expit, _softplus_d2), saturation="asymptote", suggested_init="he-normal",
-        modules=_torch("Softplus"),
+        modules=_torch("Softplus"), parameters=(("beta", 1.0), ("threshold", 20.0)),
     ),
 ])
 

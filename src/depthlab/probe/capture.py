@@ -22,6 +22,14 @@ parameters and buffers (a bias, a layer scale). The first activation applied to 
 flows from a call is that call's activation, with copies of its input and output. Any
 other operation (an addition of another tensor such as a residual, a concatenation,
 another layer) ends the flow, and the call notes what ended it.
+
+**Computed weights.** A weight the model computes from its parameters (and buffers) alone
+counts as theirs: a ``torch.nn.utils.parametrize`` parametrization (``weight_norm``,
+``spectral_norm``, ``orthogonal``: its output, seen by a hook), the legacy
+``nn.utils.weight_norm`` (``torch._weight_norm(v, g)``), a transpose or a cast. The call
+is then an ordinary entry under the module's name, and its ``weights`` are the effective
+weights the layer applied (so ∂C/∂W is taken with respect to them); ``sources`` are the
+parameters they were computed from.
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 from torch.overrides import TorchFunctionMode
 
-from depthlab.nets.activations import ACTIVATIONS, Activation, activation_of
+from depthlab.nets.activations import ACTIVATIONS, Activation, activation_of, same_value
 
 LAYER_FUNCTIONS = {
     "linear": ("linear", 1, 2), "conv1d": ("conv", 1, 2), "conv2d": ("conv", 1, 2), "conv3d": ("conv", 1, 2),
@@ -50,6 +59,9 @@ only when its weight is a parameter of the probed model."""
 LAYER_NAMES = {"conv": "a convolution", "linear": "a linear layer", "embedding": "an embedding",
                "attention": "an attention block", "recurrent": "a recurrent layer"}
 RECURRENT_FUNCTIONS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+CELL_FUNCTIONS = ("lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell")
+"""One step of ``nn.LSTMCell``, ``nn.GRUCell``, ``nn.RNNCell``: (input, hx, w_ih, w_hh,
+b_ih, b_hh), giving h' (``lstm_cell``: (h', c'))."""
 ATTENTION_FUNCTION = "multi_head_attention_forward"
 
 VIEWS = {"view", "reshape", "flatten", "permute", "transpose", "t", "contiguous", "unsqueeze", "squeeze", "clone",
@@ -75,7 +87,9 @@ class Call:
     block, which PyTorch computes out of sight), ``weights`` and ``biases`` its
     parameters. ``activation`` is the first activation applied to what flowed from ``s``
     (``u`` its input, ``a`` its output, both copies), or None with ``after`` saying what
-    the output went into instead ("the model's output" when nothing)."""
+    the output went into instead ("the model's output" when nothing). ``sources`` are the
+    model's parameters its weights and biases are, or were computed from (a
+    parametrization's originals, a legacy weight norm's g and v)."""
 
     name: str
     module_name: str
@@ -89,6 +103,7 @@ class Call:
     a: Tensor | None = None
     after: str = "the model's output"
     transposed: bool = False
+    sources: list[Tensor] = field(default_factory=list)
 
     @property
     def weight(self) -> Tensor:
@@ -116,12 +131,19 @@ class CapturePass(TorchFunctionMode):
         super().__init__()
         self.owners: dict[int, tuple[str, str]] = {}
         self.constants: set[int] = set()
+        self.model = model
         for module_name, module in model.named_modules():
             for param_name, param in module.named_parameters(recurse=False):
                 self.owners.setdefault(id(param), (module_name, param_name))
                 self.constants.add(id(param))
             for buffer in module.buffers(recurse=False):
                 self.constants.add(id(buffer))
+            if parametrize.is_parametrized(module):  # its originals are the parametrized module's, not the list's
+                for tensor_name, parametrization in module.parametrizations.items():
+                    for param in parametrization.parameters():
+                        self.owners.setdefault(id(param), (module_name, tensor_name))
+        self._computed: dict[int, tuple[Tensor, tuple[str, str], list[Tensor]]] = {}
+        self._hooks: list = []
         self.only = only
         self.calls: list[Call] = []
         self._counts: dict[str, int] = {}
@@ -130,6 +152,26 @@ class CapturePass(TorchFunctionMode):
         self._entered: list[tuple[_Flow | None, Tensor | None]] = []
 
     # -- the mode ------------------------------------------------------------------------
+    def __enter__(self):
+        for module_name, module in self.model.named_modules():
+            if parametrize.is_parametrized(module):
+                for tensor_name, parametrization in module.parametrizations.items():
+                    self._hooks.append(parametrization.register_forward_hook(
+                        self._parametrized((module_name, tensor_name), list(parametrization.parameters()))))
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks.clear()
+        return super().__exit__(*exc)
+
+    def _parametrized(self, owner: tuple[str, str], sources: list[Tensor]) -> Callable:
+        def hook(module: nn.Module, inputs: tuple, output: Tensor) -> None:
+            if isinstance(output, Tensor):
+                self._computed[id(output)] = (output, owner, sources)
+        return hook
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
@@ -145,24 +187,64 @@ class CapturePass(TorchFunctionMode):
         out = func(*args, **kwargs)
         if flowing and _holds_tensors(out):  # not a query such as .shape, .size() or .dim()
             self._follow(name, flowing, args, kwargs, out)
+        elif not flowing and isinstance(out, Tensor):
+            self._compute(args, kwargs, out)
         return out
+
+    def _compute(self, args: tuple, kwargs: dict, out: Tensor) -> None:
+        """Note ``out`` as a weight computed from the model's parameters when every tensor
+        it was computed from is a parameter, a buffer or such a weight, one at least not a
+        buffer (the module docstring's computed weights)."""
+        tensors = _tensor_args(args, kwargs)
+        if not tensors or not all(id(t) in self.constants or id(t) in self._computed for t in tensors):
+            return
+        owner, sources = None, []
+        for t in tensors:
+            if id(t) in self._computed:
+                _, found, more = self._computed[id(t)]
+                owner, sources = owner or found, [*sources, *more]
+            elif id(t) in self.owners:
+                owner, sources = owner or self.owners[id(t)], [*sources, t]
+        if owner is not None:
+            self._computed[id(out)] = (out, owner, sources)
+
+    def _sources(self, tensors: list[Tensor]) -> list[Tensor]:
+        """The model's parameters that ``tensors`` are, or were computed from."""
+        found = []
+        for t in tensors:
+            owned = self._owner(t)
+            found += owned[1] if owned is not None else [t]
+        return list(dict.fromkeys(found))
+
+    def _owner(self, weight: Any) -> tuple[tuple[str, str], list[Tensor]] | None:
+        """The (module name, parameter name) owning a weight, and the parameters it is or
+        was computed from; None for a tensor not the model's."""
+        if not isinstance(weight, Tensor):
+            return None
+        if id(weight) in self.owners:
+            return self.owners[id(weight)], [weight]
+        if id(weight) in self._computed:
+            _, owner, sources = self._computed[id(weight)]
+            return owner, list(dict.fromkeys(sources))
+        return None
 
     def _flowing(self, args: tuple, kwargs: dict) -> list[_Flow]:
         return [flow for arg in _tensor_args(args, kwargs) if (flow := self._flows.get(id(arg)))]
 
     # -- layers --------------------------------------------------------------------------
     def _layer(self, name: str, args: tuple, kwargs: dict) -> tuple | None:
-        """(kind, module name, weights, biases, input, output picker, transposed) if this call applies a
-        weighted layer of the model, else None."""
+        """(kind, module name, weights, biases, sources, input, output picker, transposed) if
+        this call applies a weighted layer of the model, else None."""
         if name in LAYER_FUNCTIONS:
             kind, weight_at, bias_at = LAYER_FUNCTIONS[name]
             weight = _arg(args, kwargs, weight_at, "weight")
-            owner = self.owners.get(id(weight)) if isinstance(weight, Tensor) else None
-            if owner is None:
+            owned = self._owner(weight)
+            if owned is None:
                 return None
             bias = _arg(args, kwargs, bias_at, "bias") if bias_at is not None else None
+            biases = [bias] if isinstance(bias, Tensor) else []
             x = args[1] if name == "addmm" else args[0]
-            return kind, owner[0], [weight], [bias] if isinstance(bias, Tensor) else [], x, lambda out: out, \
+            return kind, owned[0][0], [weight], biases, self._sources([weight, *biases]), x, lambda out: out, \
                 name == "addmm"
         if name in RECURRENT_FUNCTIONS and len(args) > 2 and isinstance(args[2], (list, tuple)):
             params = [p for p in args[2] if isinstance(p, Tensor) and id(p) in self.owners]
@@ -170,19 +252,27 @@ class CapturePass(TorchFunctionMode):
                 return None
             named = [(self.owners[id(p)][1], p) for p in params]
             return ("recurrent", self.owners[id(params[0])][0], [p for n, p in named if n.startswith("weight")],
-                    [p for n, p in named if n.startswith("bias")], args[0], lambda out: out[0], False)
+                    [p for n, p in named if n.startswith("bias")], params, args[0], lambda out: out[0], False)
+        if name in CELL_FUNCTIONS and len(args) > 3:
+            owned = [self._owner(w) for w in args[2:4]]
+            if None in owned:
+                return None
+            biases = [b for b in args[4:6] if isinstance(b, Tensor)]
+            weights = list(args[2:4])
+            return ("recurrent", owned[0][0][0], weights, biases, self._sources([*weights, *biases]), args[0],
+                    (lambda out: out[0]) if name == "lstm_cell" else (lambda out: out), False)
         if name == ATTENTION_FUNCTION:
             weight = _arg(args, kwargs, 11, "out_proj_weight")
             owner = self.owners.get(id(weight)) if isinstance(weight, Tensor) else None
             if owner is None:
                 return None
             bias = _arg(args, kwargs, 12, "out_proj_bias")
-            return "attention", owner[0], [weight], [bias] if isinstance(bias, Tensor) else [], args[0], \
-                lambda out: out[0], False
+            biases = [bias] if isinstance(bias, Tensor) else []
+            return "attention", owner[0], [weight], biases, [weight, *biases], args[0], lambda out: out[0], False
         return None
 
     def _record(self, layer: tuple, func, args: tuple, kwargs: dict):
-        kind, module_name, weights, biases, x, pick, transposed = layer
+        kind, module_name, weights, biases, sources, x, pick, transposed = layer
         inherited = self._flows.get(id(x)) if isinstance(x, Tensor) else None
         if kind == "attention":
             self._record_input_projection(module_name, args, kwargs)
@@ -197,7 +287,7 @@ class CapturePass(TorchFunctionMode):
         copy = s.clone()  # what the model goes on with: nothing it does can change s
         count = self._counts[module_name] = self._counts.get(module_name, 0) + 1
         call = Call(module_name if count == 1 else f"{module_name}#{count}", module_name, kind, weights, biases,
-                    x, s, transposed=transposed)
+                    x, s, transposed=transposed, sources=sources)
         self.calls.append(call)
         calls = [*inherited.calls, call] if kind == "norm" and inherited is not None else [call]
         self._flows[id(copy)] = _Flow(copy, calls)
@@ -214,9 +304,10 @@ class CapturePass(TorchFunctionMode):
         weight = _arg(args, kwargs, 5, "in_proj_weight")
         if isinstance(weight, Tensor) and id(weight) in self.owners:
             bias = _arg(args, kwargs, 6, "in_proj_bias")
-            self.calls.append(Call(f"{attention}.in_proj", attention, "attention", [weight],
-                                   [bias] if isinstance(bias, Tensor) else [], None, None,
-                                   after="computed inside multi_head_attention_forward, out of sight"))
+            biases = [bias] if isinstance(bias, Tensor) else []
+            self.calls.append(Call(f"{attention}.in_proj", attention, "attention", [weight], biases, None, None,
+                                   after="computed inside multi_head_attention_forward, out of sight",
+                                   sources=[weight, *biases]))
 
     # -- the flow from a layer to its activation -----------------------------------------
     def _activate(self, flow: _Flow, activation: Activation, func, args: tuple, kwargs: dict):
@@ -242,7 +333,7 @@ class CapturePass(TorchFunctionMode):
         if keeps:
             self._flows[id(out)] = _Flow(out, calls)
             return
-        self._end(flowing, name)
+        self._end(flowing, _unregistered(name, args, kwargs) or name)
         if isinstance(out, Tensor):
             self._flows.pop(id(out), None)  # an in-place operation that ended the flow (x += shortcut)
 
@@ -313,23 +404,58 @@ def _tensor_args(args: tuple, kwargs: dict) -> list[Tensor]:
     return found
 
 
-FUNCTION_NAMES = {
-    "relu": "relu", "relu_": "relu", "leaky_relu": "leaky-relu", "leaky_relu_": "leaky-relu", "tanh": "tanh",
-    "tanh_": "tanh", "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "softsign": "softsign", "elu": "elu",
-    "elu_": "elu", "selu": "selu", "selu_": "selu", "silu": "silu", "mish": "mish", "hardswish": "hardswish",
-    "hardsigmoid": "hardsigmoid", "softplus": "softplus", "relu6": "relu6",
+PARAMETERS = {
+    "leaky_relu": {"negative_slope": (1, 0.01)}, "elu": {"alpha": (1, 1.0)}, "celu": {"alpha": (1, 1.0)},
+    "softplus": {"beta": (1, 1.0), "threshold": (2, 20.0)}, "hardtanh": {"min_val": (1, -1.0), "max_val": (2, 1.0)},
+    "threshold": {"threshold": (1, None), "value": (2, None)}, "gelu": {"approximate": (1, "none")},
 }
-"""torch function → the registry entry computing it, for the functions with one meaning;
-``gelu`` (its ``approximate`` form) and ``hardtanh`` (its bounds) are read from the call."""
+"""An activation function's parameters: name → (position after the input, torch's default)."""
+
+FUNCTIONS: dict[str, tuple[str | tuple[str, dict[str, float]], ...]] = {
+    "relu": ("relu",), "tanh": ("tanh",), "sigmoid": ("sigmoid",), "softsign": ("softsign",), "selu": ("selu",),
+    "silu": ("silu",), "mish": ("mish",), "hardswish": ("hardswish",), "hardsigmoid": ("hardsigmoid",),
+    "relu6": ("relu6",), "elu": ("elu",), "celu": ("elu",), "softplus": ("softplus",),
+    "hardtanh": ("hardtanh", "relu6"), "gelu": ("gelu", "gelu-tanh"),
+    "leaky_relu": ("leaky-relu", ("relu", {"negative_slope": 0.0})),
+    "threshold": (("relu", {"threshold": 0.0, "value": 0.0}),),
+}
+"""torch function (stripped of its underscores: ``relu_`` in place) → the registry entries
+it may compute: one is the call's when each parameter of the function
+(:data:`PARAMETERS`) has the value the entry declares
+(:attr:`~depthlab.nets.activations.Activation.parameters`), or the value given here for
+another function computing it (a leaky ReLU of slope 0 and ``threshold(s, 0, 0)`` are
+ReLU; CELU, at the α = 1 ELU declares, is ELU). At any other value (a leaky ReLU of slope
+0.2, a softplus of β = 2) the function is not a registered activation: it ends the flow
+like any operation, and the call notes it with its parameters."""
 
 
 def _function_activation(name: str, args: tuple, kwargs: dict) -> Activation | None:
     """The registered activation a torch function call computes, or None."""
-    if name == "gelu":
-        form = _arg(args, kwargs, 1, "approximate") or "none"
-        return ACTIVATIONS.get("gelu-tanh" if form == "tanh" else "gelu")
-    if name in ("hardtanh", "hardtanh_"):
-        bounds = (float(_arg(args, kwargs, 1, "min_val") or -1.0), float(_arg(args, kwargs, 2, "max_val") or 1.0))
-        return {(-1.0, 1.0): ACTIVATIONS.get("hardtanh"), (0.0, 6.0): ACTIVATIONS.get("relu6")}.get(bounds)
-    entry = FUNCTION_NAMES.get(name)
-    return ACTIVATIONS.get(entry) if entry in ACTIVATIONS else None
+    base = name.strip("_")
+    given = _parameters(base, args, kwargs)
+    for candidate in FUNCTIONS.get(base, ()):
+        entry, wanted = candidate if isinstance(candidate, tuple) else (candidate, None)
+        if entry not in ACTIVATIONS:
+            continue
+        activation = ACTIVATIONS.get(entry)
+        wanted = dict(activation.parameters) if wanted is None else wanted
+        if all(same_value(given[key], value) for key, value in wanted.items() if key in given):
+            return activation
+    return None
+
+
+def _parameters(base: str, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The values of an activation function's :data:`PARAMETERS` in a call (torch's
+    default where not given)."""
+    return {key: default if (value := _arg(args, kwargs, at, key)) is None else value
+            for key, (at, default) in PARAMETERS.get(base, {}).items()}
+
+
+def _unregistered(name: str, args: tuple, kwargs: dict) -> str | None:
+    """What took a layer's output, in words, when it is an activation function at
+    parameters no registered activation has (None for any other operation)."""
+    base = name.strip("_")
+    if base not in FUNCTIONS or base not in PARAMETERS:
+        return None
+    given = ", ".join(f"{key}={value!r}" for key, value in _parameters(base, args, kwargs).items())
+    return f"{base}({given}), at parameters no registered activation has"

@@ -1,6 +1,8 @@
 """What a probe pass gives its quantities about one entry (one call of a weighted layer):
 the call itself (its input, output and activation; :class:`depthlab.probe.capture.Call`)
-and what the pass computed for it, each made the first time a quantity reads it."""
+and what the pass computed for it, each made the first time a quantity reads it. Every
+tensor an entry gives is in float32, or the model's dtype where it is wider
+(:func:`depthlab.probe.stats.wide`), whatever the model's dtype or autocast region."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from torch import Tensor
 
 from depthlab.probe.capture import Call
 from depthlab.probe.jacobian import Spectrum, layer_spectrum
+from depthlab.probe.stats import wide
 
 
 class Entry:
@@ -28,15 +31,26 @@ class Entry:
                  slope: Tensor | None = None, previous: tuple[int, list[Tensor]] | None = None,
                  spectrum_of_input: Callable[[], Spectrum | None] | None = None):
         self.name, self.call, self.update = name, call, update
-        self.output_grad, self.slope = output_grad, slope
+        self.output_grad = wide(output_grad) if output_grad is not None else None
+        self.slope = wide(slope) if slope is not None else None
         self.weight_grads, self.bias_grads = weight_grads or [], bias_grads or []
         self.previous_update, self._previous_weights = previous if previous is not None else (None, None)
         self._spectrum_of_input = spectrum_of_input
 
     @cached_property
     def output(self) -> Tensor | None:
-        """s, detached, where the pass has ∂C/∂s for it (else None)."""
-        return self.call.s.detach() if self.call.s is not None and self.output_grad is not None else None
+        """s, detached (None where the call has no output in sight)."""
+        return wide(self.call.s.detach()) if self.call.s is not None else None
+
+    @cached_property
+    def activation_input(self) -> Tensor | None:
+        """u, what the call's activation was applied to (None without an activation)."""
+        return wide(self.call.u.detach()) if self.call.u is not None else None
+
+    @cached_property
+    def activation_output(self) -> Tensor | None:
+        """a = φ(u) (None without an activation)."""
+        return wide(self.call.a.detach()) if self.call.a is not None else None
 
     @cached_property
     def weight(self) -> Tensor:
@@ -45,7 +59,8 @@ class Entry:
 
     @cached_property
     def weight_grad(self) -> Tensor:
-        """∂C/∂W of every weight of the call, in one vector."""
+        """∂C/∂W of every weight of the call, in one vector (of a frozen weight too: the
+        derivative is defined whether or not the weight trains)."""
         return _flat(self.weight_grads)
 
     @cached_property
@@ -64,7 +79,7 @@ class Entry:
         non-finite values: a diverging network has no spectrum to speak of)."""
         if self.slope is None or not _finite(self.slope) or not _finite(self.call.weight):
             return None
-        return layer_spectrum(self.slope, self.call.matrix.detach())
+        return layer_spectrum(self.slope, wide(self.call.matrix.detach()))
 
     @cached_property
     def input_spectrum(self) -> Spectrum | None:
@@ -80,5 +95,5 @@ def _finite(tensor: Tensor) -> bool:
 
 
 def _flat(tensors: list[Tensor]) -> Tensor:
-    """One tensor's values, or several tensors' values in one vector."""
-    return tensors[0].flatten() if len(tensors) == 1 else torch.cat([t.flatten() for t in tensors])
+    """One tensor's values, or several tensors' values in one vector (widened)."""
+    return wide(tensors[0].flatten() if len(tensors) == 1 else torch.cat([t.flatten() for t in tensors]))

@@ -23,6 +23,8 @@ that of one pass on those examples; a model's Jacobian narrow enough to form fro
 products (one side at most :data:`FORMED_FROM_PRODUCTS_MAX`) gets its whole spectrum.
 The double-backward trick needs every operation differentiable twice: the model's pass
 for it runs attention on PyTorch's composite ("math") kernel, whose fused kernels are not.
+Singular values are found in float32, or the model's dtype where it is wider
+(:func:`depthlab.probe.stats.wide`): a bfloat16 model's Jacobians are upcast first.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
+
+from depthlab.probe.stats import wide
 
 FULL_SPECTRUM_MAX = 1024
 """A layer Jacobian with a side at most this wide is formed (as diag(φ') W) for its whole spectrum."""
@@ -77,6 +81,7 @@ class Spectrum:
 def layer_spectrum(slope: Tensor, weight: Tensor) -> Spectrum:
     """The spectrum of J = diag(φ'(s)) W for each row of ``slope`` (k, n_out), φ'(s) of
     one example or position; ``weight`` is (n_out, n_in)."""
+    slope, weight = wide(slope), wide(weight)
     if min(weight.shape) <= FULL_SPECTRUM_MAX:
         return Spectrum(torch.linalg.svdvals(layer_jacobians(slope, weight)), True)
     values = largest_singular_values(lambda i, v: slope[i] * (weight @ v), lambda i, w: weight.T @ (slope[i] * w),
@@ -141,8 +146,8 @@ def largest_singular_values(product: Product, transposed: Product, examples: int
             eye = torch.eye(n_out, dtype=like.dtype, device=like.device)
             jacobians = torch.stack([torch.stack([transposed(i, e) for e in eye], 0) for i in range(examples)])
         if not torch.isfinite(jacobians).all():  # a diverging network: no spectrum to speak of
-            return torch.full((examples, min(n_in, n_out)), float("nan"), dtype=like.dtype)
-        return torch.linalg.svdvals(jacobians)
+            return torch.full((examples, min(n_in, n_out)), float("nan"), dtype=wide(like).dtype)
+        return torch.linalg.svdvals(wide(jacobians))
 
     def as_tensor(v: np.ndarray) -> Tensor:
         return torch.as_tensor(np.ascontiguousarray(v).ravel(), dtype=like.dtype, device=like.device)
@@ -158,4 +163,4 @@ def largest_singular_values(product: Product, transposed: Product, examples: int
         except (ArithmeticError, ValueError, ArpackError):  # non-finite products: no spectrum to speak of
             values = np.full(count, np.nan)
         rows.append(np.sort(values)[::-1].copy())
-    return torch.as_tensor(np.stack(rows), dtype=like.dtype)
+    return torch.as_tensor(np.stack(rows), dtype=wide(like).dtype)

@@ -14,6 +14,14 @@ Entries are named after the modules owning their weights (``layer1.0.conv1``,
 ``fc#2`` for a module's second call); ``layer_names="positions"`` names the linear and
 convolutional entries of a plain stack "layer 1", "layer 2", … and "output" (the last one
 when no activation follows it), as the studies of depthlab's own networks read them.
+
+What a pass measures does not depend on whether a weight trains: within the pass a frozen
+parameter (``requires_grad=False``: a frozen backbone, a LoRA adapter's base layer) acts
+through a detached alias that requires grad (:class:`FrozenAsVariables`), so ∂C/∂s, φ'(s)
+and ∂C/∂W — defined whether or not W trains — are found for it as for any other; the
+parameter, its flag and ``.grad`` are untouched. Whatever a forward does (a custom
+``torch.autograd.Function``, an operation under ``torch.no_grad``), :meth:`Probe.measure`
+returns what it can, and :meth:`Probe.summary` says per entry what it could not and why.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_map_only
 
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.nets.activations import Activation
@@ -34,7 +44,7 @@ from depthlab.probe.entry import Entry
 from depthlab.probe.jacobian import SEQUENCE_ROWS, Spectrum, chain_jacobian, input_spectrum, layer_jacobians
 from depthlab.probe.quantities import JACOBIANS, QUANTITIES, Need, Quantity
 from depthlab.probe.state import preserved_state
-from depthlab.probe.stats import histogram
+from depthlab.probe.stats import histogram, wide
 from depthlab.registry import Choice
 from depthlab.store.probes import Measure, ProbeLog
 from depthlab.store.writer import ProbeWriter
@@ -78,6 +88,7 @@ class Probe:
         self.log = ProbeLog()
         self.calls: list[Call] = []
         self._names: dict[str, str] = {}
+        self._unmeasured: dict[str, list[str]] = {}
         self._previous: tuple[int, dict[str, list[Tensor]]] | None = None
         self.writer: ProbeWriter | None = None
 
@@ -115,7 +126,12 @@ class Probe:
             for entry in self._pass(self.inputs, update, needs):
                 stats, samples = {}, {}
                 for quantity in chosen:
-                    if (reading := quantity.measure(entry)) is not None:
+                    try:
+                        reading = quantity.measure(entry)
+                    except RuntimeError as error:  # an operation of the model's that autograd cannot go through
+                        self._unmeasured.setdefault(entry.name, []).append(f"{quantity.name}: {error}")
+                        continue
+                    if reading is not None:
                         stats |= reading.stats
                         samples |= reading.samples
                 rows += [{"update": update, "layer": entry.name, "stat": stat, "value": value}
@@ -163,25 +179,28 @@ class Probe:
         return self.writer
 
     def summary(self) -> list[dict[str, str]]:
-        """One row per entry: its name, module, kind, shape and what its output went
-        through (the activation, or what took it instead); then one row (kind "not
-        recognised") per module with weights that no entry used, such as a custom layer
-        multiplying by its parameter with ``@``. Runs a pass if none has run."""
+        """One row per entry: its name, module, kind, shape, what its output went through
+        (the activation, or what took it instead) and, under "not measured", what the last
+        pass could not measure on it and why, in words ("" when nothing is missing); then
+        one row (kind "not recognised") per module with weights that no entry used, such
+        as a custom layer multiplying by its parameter with ``@``. Runs a pass if none has
+        run."""
         if not self.calls:
             with preserved_state(self.model, self.train_mode):
                 self._pass(self.inputs, 0, frozenset())
         rows = [{"layer": self._names[call.name], "module": call.module_name, "kind": call.kind,
                  "weight": "×".join(map(str, call.weight.shape)),
-                 "then": call.activation.name if call.activation else f"no activation: {_words(call.after)}"}
+                 "then": call.activation.name if call.activation else f"no activation: {_words(call.after)}",
+                 "not measured": "; ".join(self._unmeasured.get(self._names[call.name], []))}
                 for call in self.calls]
-        used = {id(p) for call in self.calls for p in (*call.weights, *call.biases)}
+        used = {id(p) for call in self.calls for p in call.sources}
         for name, module in self.model.named_modules():
             own = list(module.parameters(recurse=False))
             if own and not any(id(p) in used for p in own) and (self.only is None or name in self.only):
                 rows.append({"layer": name or type(module).__name__, "module": name, "kind": "not recognised",
                              "weight": "×".join(map(str, own[0].shape)),
                              "then": f"not probed: no layer function the probe knows used the weights of this "
-                                     f"{type(module).__name__} in the pass"})
+                                     f"{type(module).__name__} in the pass", "not measured": "everything"})
         return rows
 
     def state_dict(self) -> dict[str, Any]:
@@ -209,7 +228,8 @@ class Probe:
         (:attr:`Need.OUTPUT`), ∂C/∂W and ∂C/∂b (:attr:`Need.WEIGHTS`), φ'(s) on its first
         rows (the Jacobians), the previous measure's weights."""
         capture = CapturePass(self.model, self.only)
-        with torch.enable_grad(), capture.watching_activation_modules(self.model), capture:
+        variables = FrozenAsVariables(self.model)
+        with torch.enable_grad(), variables, capture.watching_activation_modules(self.model), capture:
             output = call_model(self.model, inputs)
         loss = probe_loss(self.loss_fn, output, self.targets)
         calls = capture.calls
@@ -217,30 +237,45 @@ class Probe:
             raise DepthlabError(f"{type(self.model).__name__} has no weighted layer to probe (Linear, Conv, "
                                 "Embedding, normalization, attention or recurrent)")
         self.calls, self._names = calls, self._entry_names(calls)
+        self._unmeasured = {self._names[call.name]: _out_of_sight(call) for call in calls}
         slopes = bool(needs & JACOBIANS)
         outputs = [call.s for call in calls if call.s is not None and call.s.requires_grad] \
             if Need.OUTPUT in needs else []
-        params = list(dict.fromkeys(p for call in calls for p in (*call.weights, *call.biases) if p.requires_grad)) \
+        params = list(dict.fromkeys(p for call in calls for p in (*call.weights, *call.biases))) \
             if Need.WEIGHTS in needs else []
-        grads = torch.autograd.grad(loss, [*outputs, *params], allow_unused=True, materialize_grads=True,
-                                    retain_graph=slopes) if outputs or params else []
-        by_tensor = dict(zip(map(id, [*outputs, *params]), grads))
+        variable = {id(p): p if p.requires_grad else variables.aliases.get(id(p)) for p in params}
+        wrt = [*outputs, *(v for v in variable.values() if v is not None)]
+        if not loss.requires_grad:
+            for reasons in self._unmeasured.values():
+                reasons.append("every gradient: the cost does not depend on anything autograd recorded")
+        grads = torch.autograd.grad(loss, wrt, allow_unused=True, materialize_grads=True, retain_graph=slopes) \
+            if wrt and loss.requires_grad else [None] * len(wrt)
+        by_tensor = dict(zip(map(id, wrt), grads))
 
-        def grad_of(t: Tensor) -> Tensor:
-            found = by_tensor.get(id(t))
-            return torch.zeros_like(t) if found is None else found
+        def grad_of(p: Tensor) -> Tensor | None:
+            return by_tensor.get(id(variable[id(p)])) if variable[id(p)] is not None else None
+
+        def grads_of(tensors: list[Tensor]) -> list[Tensor] | None:
+            found = [grad_of(t) for t in tensors]
+            return None if any(g is None for g in found) else found
 
         slope = {call.name: self._slope(call) for call in calls} if slopes else {}
         top = self._top(calls) if Need.INPUT_JACOBIAN in needs else None
         previous = self._previous[1] if self._previous is not None else {}
-        return [Entry(self._names[call.name], call, update,
-                      output_grad=by_tensor.get(id(call.s)) if call.s is not None else None,
-                      weight_grads=[grad_of(w) for w in call.weights] if Need.WEIGHTS in needs else None,
-                      bias_grads=[grad_of(b) for b in call.biases] if Need.WEIGHTS in needs else None,
-                      slope=slope.get(call.name),
-                      previous=(self._previous[0], previous[call.name]) if call.name in previous else None,
-                      spectrum_of_input=(lambda: self._input_spectrum(calls, top, slope)) if call is top else None)
-                for call in calls]
+        entries = [Entry(self._names[call.name], call, update,
+                         output_grad=by_tensor.get(id(call.s)) if call.s is not None else None,
+                         weight_grads=grads_of(call.weights) if Need.WEIGHTS in needs else None,
+                         bias_grads=grads_of(call.biases) if Need.WEIGHTS in needs else None,
+                         slope=slope.get(call.name),
+                         previous=(self._previous[0], previous[call.name]) if call.name in previous else None,
+                         spectrum_of_input=(lambda: self._input_spectrum(calls, top, slope)) if call is top else None)
+                   for call in calls]
+        if Need.WEIGHTS in needs and loss.requires_grad:
+            for entry in entries:
+                if not entry.weight_grads:
+                    self._unmeasured[entry.name].append("∂C/∂W: its weights were used where autograd records "
+                                                        "nothing, or the cost does not depend on them through it")
+        return entries
 
     def _slope(self, call: Call) -> Tensor | None:
         """φ'(s) on the first rows (examples, or at most :data:`SEQUENCE_ROWS` positions of
@@ -255,9 +290,14 @@ class Probe:
             rows = slice(rows)
         if call.activation is None:
             return torch.ones_like(call.s.reshape(-1, call.s.shape[-1])[rows]).detach()
-        if call.a.shape != call.s.shape or not call.s.requires_grad:  # a frozen layer on plain inputs: no φ'
+        if call.a.shape != call.s.shape or not (call.s.requires_grad and call.a.requires_grad):
+            return None  # φ was applied out of autograd's sight
+        try:
+            (slope,) = torch.autograd.grad(call.a, call.s, torch.ones_like(call.a), retain_graph=True,
+                                           allow_unused=True)
+        except RuntimeError as error:  # a backward of the model's own that cannot run twice, or any other
+            self._unmeasured[self._names[call.name]].append(f"the layer Jacobian: φ'(s) could not be found ({error})")
             return None
-        (slope,) = torch.autograd.grad(call.a, call.s, torch.ones_like(call.a), retain_graph=True, allow_unused=True)
         return None if slope is None else slope.reshape(-1, slope.shape[-1])[rows].detach()
 
     @staticmethod
@@ -285,8 +325,12 @@ class Probe:
         linear layers (each one's input is the one below's output, the first's the
         flattened probe input), else matrix-free on the first examples
         (:func:`depthlab.probe.jacobian.input_spectrum`)."""
-        chain = self._chain(calls, top, slopes)
-        return chain if chain is not None else self._matrix_free_spectrum(top.name)
+        try:
+            chain = self._chain(calls, top, slopes)
+            return chain if chain is not None else self._matrix_free_spectrum(top.name)
+        except RuntimeError as error:  # an operation autograd cannot differentiate as the spectrum needs
+            self._unmeasured[self._names[top.name]].append(f"the input Jacobian: {error}")
+            return None
 
     def _chain(self, calls: list[Call], top: Call, slopes: dict[str, Tensor | None]) -> Spectrum | None:
         stack = calls[:calls.index(top) + 1]
@@ -298,12 +342,12 @@ class Probe:
             slope = slopes.get(call.name)
             if slope is None or call.x is None or call.x.dim() != 2 or not torch.equal(call.x, signal):
                 return None
-            jacobians.append(layer_jacobians(slope, call.matrix.detach()))
+            jacobians.append(layer_jacobians(wide(slope), wide(call.matrix.detach())))
             signal = call.a if call.activation is not None else call.s
         product = chain_jacobian(jacobians)
         if not torch.isfinite(product).all():  # a diverging network: no spectrum to speak of
             return None
-        return Spectrum(torch.linalg.svdvals(product), True)
+        return Spectrum(torch.linalg.svdvals(wide(product)), True)
 
     def _matrix_free_spectrum(self, name: str) -> Spectrum | None:
         """A pass on the first examples with the input (or, for integer inputs, the first
@@ -313,8 +357,8 @@ class Probe:
         if floating:
             inputs = inputs.detach().requires_grad_(True)
         capture = CapturePass(self.model, self.only)
-        with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), capture.watching_activation_modules(self.model), \
-                capture:
+        with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), FrozenAsVariables(self.model), \
+                capture.watching_activation_modules(self.model), capture:
             call_model(self.model, inputs)
         found = {call.name: call for call in capture.calls}
         first = next((call for call in capture.calls if call.s is not None and torch.is_floating_point(call.s)), None)
@@ -330,6 +374,69 @@ class Probe:
         except RuntimeError:  # an operation without the second derivative Jacobian-vector products need
             return None
         return spectrum if torch.isfinite(spectrum.values).all() else None
+
+
+class FrozenAsVariables(TorchFunctionMode):
+    """Within a probe pass, each frozen floating-point parameter of ``model``
+    (``requires_grad=False``) that an operation takes while grad mode is on is given to it
+    as :attr:`aliases` ``[id(p)]``: ``p.detach().requires_grad_()``, one per parameter,
+    sharing its storage. Every output downstream of it then has a derivative, and ∂C/∂W of
+    a frozen W is the gradient of its alias; the parameter itself, its ``requires_grad``
+    and ``.grad`` are untouched (attribute reads and in-place operations get the parameter
+    itself). Entered below the :class:`CapturePass`, which sees the parameters themselves;
+    a model without frozen parameters runs with no mode at all."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.frozen = {id(p) for p in model.parameters() if not p.requires_grad and p.is_floating_point()}
+        self.aliases: dict[int, Tensor] = {}
+
+    def __enter__(self):
+        return super().__enter__() if self.frozen else self
+
+    def __exit__(self, *exc):
+        if self.frozen:
+            super().__exit__(*exc)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if torch.is_grad_enabled() and not _reads_or_mutates(func):
+            args, kwargs = tree_map_only(Tensor, self._alias, (args, kwargs))
+        return func(*args, **kwargs)
+
+    def _alias(self, tensor: Tensor) -> Tensor:
+        if id(tensor) not in self.frozen:
+            return tensor
+        if id(tensor) not in self.aliases:
+            self.aliases[id(tensor)] = tensor.detach().requires_grad_()
+        return self.aliases[id(tensor)]
+
+
+AUTOGRAD_ATTRIBUTES = {"requires_grad", "grad", "data", "is_leaf", "grad_fn", "_version"}
+"""A tensor's attributes about autograd itself: a forward reading them gets the parameter's."""
+
+
+def _reads_or_mutates(func: Callable) -> bool:
+    """Whether a torch function reads or sets an autograd attribute of a tensor
+    (:data:`AUTOGRAD_ATTRIBUTES`), or works in place (``add_``, ``__iadd__``, ``x[i] = v``)."""
+    name = getattr(func, "__name__", "")
+    if name in ("__get__", "__set__"):
+        return name == "__set__" or getattr(getattr(func, "__self__", None), "__name__", "") in AUTOGRAD_ATTRIBUTES
+    return name == "__setitem__" or (name.endswith("_") and not name.startswith("__")) \
+        or (name.startswith("__i") and name.endswith("__") and name != "__invert__")
+
+
+def _out_of_sight(call: Call) -> list[str]:
+    """What cannot be measured on ``call`` whatever the pass computes, in words."""
+    if call.s is None:
+        return []  # an attention block's input projection: its "then" says why
+    if not call.s.requires_grad:
+        return ["∂C/∂s: its output was computed where autograd records nothing (inside a custom "
+                "torch.autograd.Function's forward, or under torch.no_grad)"]
+    if call.activation is not None and call.a is not None and not call.a.requires_grad:
+        return [f"the layer Jacobian: its activation ({call.activation.name}) ran where autograd records nothing "
+                "(inside a custom torch.autograd.Function's forward), so φ'(s) is unknown"]
+    return []
 
 
 def _check_layer_names(model: nn.Module, layers: Sequence[str] | None) -> set[str] | None:

@@ -1,11 +1,19 @@
 """The histograms a probe reduces a quantity's values to (the statistics are the
-quantities' own: :mod:`depthlab.probe.quantities`)."""
+quantities' own: :mod:`depthlab.probe.quantities`), and the precision every statistic,
+histogram and spectrum is computed in (:func:`wide`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import Tensor
+
+
+def wide(tensor: Tensor) -> Tensor:
+    """``tensor`` in float32 when its floating-point type is narrower (bfloat16, float16),
+    else as it is: a bfloat16 model's statistics are reduced from its own values, upcast,
+    not in its 8-bit mantissa (three significant digits)."""
+    return tensor.float() if tensor.is_floating_point() and tensor.dtype.itemsize < 4 else tensor
 
 
 def histogram(values: Tensor, value_range: tuple[float, float] | None = None,

@@ -33,17 +33,17 @@ class Activations(Quantity):
     histograms = (ACTIVATION_HIST,)
 
     def measure(self, entry: Entry) -> Reading | None:
-        call = entry.call
-        if call.activation is None:
+        activation, a = entry.call.activation, entry.activation_output
+        if activation is None:
             return None
-        return Reading(activation_stats(call.u, call.a, call.activation),
-                       {ACTIVATION_HIST: (call.a, call.activation.value_range)})
+        return Reading(activation_stats(entry.activation_input, a, activation),
+                       {ACTIVATION_HIST: (a, activation.value_range)})
 
 
 def activation_stats(u: Tensor, a: Tensor, activation: Activation) -> dict[str, float]:
     """Mean, standard deviation, 2nd and 98th percentiles of the activations a = φ(u),
     and their saturated fraction (per ``activation.saturation_rule``)."""
-    values = a.detach().flatten().float().cpu().numpy()
+    values = a.detach().flatten().cpu().numpy()
     if not (np.isfinite(values.min(initial=0.0)) and np.isfinite(values.max(initial=0.0))):
         values = values[np.isfinite(values)]  # a diverging network: the percentiles of what is left
     p2, p98 = percentiles(values, (2, 98)) if values.size else (np.nan, np.nan)

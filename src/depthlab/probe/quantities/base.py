@@ -25,7 +25,8 @@ class Need(Choice, kind="probe need"):
     """What a quantity needs from a probe pass."""
 
     ACTIVATION = "activation"
-    """The activation the call's output went through: u and a = φ(u) (``entry.call``)."""
+    """The activation the call's output went through: u and a = φ(u) (``entry.activation_input``,
+    ``entry.activation_output``)."""
     OUTPUT = "output"
     """The call's output s and ∂C/∂s (``entry.output``, ``entry.output_grad``)."""
     WEIGHTS = "weights"

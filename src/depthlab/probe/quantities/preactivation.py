@@ -27,5 +27,5 @@ class Preactivations(Quantity):
         s = entry.output
         if s is None:
             return None
-        return Reading({PREACTIVATION_MEAN: s.float().mean().item(), PREACTIVATION_STD: s.float().std().item()},
+        return Reading({PREACTIVATION_MEAN: s.mean().item(), PREACTIVATION_STD: s.std().item()},
                        {PREACTIVATION_HIST: (s, None)})

@@ -1,7 +1,10 @@
 """The weights of each entry and their gradients, over all its weight tensors: std and
 norm of ∂C/∂W (Glorot & Bengio 2010, Figure 9: the weight gradients' spread per layer),
 ‖W‖, and ‖∂C/∂b‖ over its biases (Nielsen 2015, chapter 5: a layer's "learning speed");
-histogram of ∂C/∂W over ±max|∂C/∂W| (Glorot & Bengio's Figure 8)."""
+histogram of ∂C/∂W over ±max|∂C/∂W| (Glorot & Bengio's Figure 8). A frozen weight
+(``requires_grad=False``) gets them too: ∂C/∂W is defined whether or not W trains (see
+:class:`depthlab.probe.probe.FrozenAsVariables`); weights used where autograd records
+nothing get ‖W‖ only."""
 
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ class WeightGradients(Quantity):
     histograms = (WEIGHT_GRAD_HIST,)
 
     def measure(self, entry: Entry) -> Reading:
+        if not entry.weight_grads:  # weights used out of autograd's sight: the probe's summary says so
+            return Reading({WEIGHT_NORM: entry.weight.norm().item()})
         grad = entry.weight_grad
         stats = {WEIGHT_GRAD_STD: grad.std().item(), WEIGHT_GRAD_NORM: grad.norm().item(),
                  WEIGHT_NORM: entry.weight.norm().item()}
