@@ -71,6 +71,7 @@ def test_broken_toml_names_the_file(tmp_path):
     (dict(device="gpu"), "unknown device 'gpu'"),
     (dict(probe_stats=["activation_mean", "activaton_std"]),
      r"^unknown probe statistic 'activaton_std' \(did you mean 'activation_std'\?\); valid choices: activation_mean, "),
+    (dict(probe_stats=[]), "^probe-stats names no statistic: name at least one, or leave it out for all$"),
 ])
 def test_validation_errors(changes, message):
     with pytest.raises(DepthlabError, match=message):

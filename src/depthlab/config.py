@@ -232,6 +232,8 @@ class Statistics:
         from depthlab.probe.quantities import QUANTITIES
 
         valid = [stat for quantity in QUANTITIES for stat in quantity.stats]
+        if not value:
+            raise DepthlabError(f"{name} names no statistic: name at least one, or leave it out for all")
         for stat in value:
             if stat not in valid:
                 raise unknown_choice("probe statistic", stat, valid)

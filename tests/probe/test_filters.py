@@ -109,3 +109,5 @@ def test_an_unknown_statistic_is_named_with_the_valid_ones():
     with pytest.raises(DepthlabError, match=r"^unknown probe statistic 'activation_mean'; valid choices: "
                                             r"bias_grad_norm, weight_grad_norm, weight_grad_std, weight_norm$"):
         _probe(quantities=["weight_grad"], stats=["activation_mean"])  # the statistics of the chosen quantities
+    with pytest.raises(DepthlabError, match="^stats names no statistic: name at least one, or leave it out for all$"):
+        _probe(stats=[])

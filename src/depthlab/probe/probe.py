@@ -466,7 +466,8 @@ def _check_layer_names(model: nn.Module, layers: str | Sequence[str] | None) -> 
         matched = [name for name in weighted if fnmatchcase(name, pattern)]
         if not matched:
             few = ", ".join(weighted[:FEW]) + (f", … ({len(weighted)} in all)" if len(weighted) > FEW else "")
-            raise DepthlabError(f"layer pattern '{pattern}' matches no module with weights; modules with weights: {few}")
+            raise DepthlabError(f"layer pattern '{pattern}' matches no module with weights; modules with weights: "
+                                f"{few}")
         chosen.update(matched)
     return chosen
 
@@ -508,6 +509,8 @@ def _emitting(quantities: tuple[Quantity, ...], stats: str | Sequence[str] | Non
     if stats is None:
         return quantities
     stats = [stats] if isinstance(stats, str) else list(stats)
+    if not stats:
+        raise DepthlabError("stats names no statistic: name at least one, or leave it out for all")
     valid = [stat for quantity in quantities for stat in quantity.stats]
     for stat in stats:
         if stat not in valid:
