@@ -69,6 +69,9 @@ def test_broken_toml_names_the_file(tmp_path):
     pytest.param(dict(device="cuda:0"), "not available",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     (dict(device="gpu"), "unknown device 'gpu'"),
+    (dict(probe_stats=["activation_mean", "activaton_std"]),
+     r"^unknown probe statistic 'activaton_std' \(did you mean 'activation_std'\?\); valid choices: activation_mean, "),
+    (dict(probe_stats=[]), "^probe-stats names no statistic: name at least one, or leave it out for all$"),
 ])
 def test_validation_errors(changes, message):
     with pytest.raises(DepthlabError, match=message):
@@ -78,6 +81,13 @@ def test_validation_errors(changes, message):
 def test_every_field_has_a_coercer_and_every_constraint_a_field():
     assert set(CONSTRAINTS) <= set(FIELDS)
     assert all(TYPES[name] in COERCERS for name in FIELDS)
+
+
+def test_probe_stats_are_a_list_of_names():
+    assert from_mapping({"probe-stats": ["activation_mean"]}).validate().probe_stats == ["activation_mean"]
+    assert TrainConfig().probe_stats is None  # all: the run report's figures read every statistic
+    with pytest.raises(DepthlabError, match=r"^run.toml: 'probe-stats' must be list\[str\], not 'activation_mean'$"):
+        from_mapping({"probe-stats": "activation_mean"}, source="run.toml")
 
 
 def test_the_step_is_a_choice_and_the_old_engine_key_points_to_it():

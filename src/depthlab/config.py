@@ -92,6 +92,7 @@ class TrainConfig:
     probe_every: int = 2000
     probe_size: int = 300
     jacobian_examples: int = 2
+    probe_stats: list[str] | None = None
     tensorboard: bool = False
 
     @property
@@ -221,6 +222,23 @@ class Device:
         check_device(value)
 
 
+@dataclass(frozen=True)
+class Statistics:
+    """Names of probe statistics: those the quantities of
+    :data:`depthlab.probe.quantities.QUANTITIES` emit (imported when a config is validated;
+    it imports no torch)."""
+
+    def check(self, name: str, value: list[str], kind: type) -> None:
+        from depthlab.probe.quantities import QUANTITIES
+
+        valid = [stat for quantity in QUANTITIES for stat in quantity.stats]
+        if not value:
+            raise DepthlabError(f"{name} names no statistic: name at least one, or leave it out for all")
+        for stat in value:
+            if stat not in valid:
+                raise unknown_choice("probe statistic", stat, valid)
+
+
 POSITIVE = Interval(0, None, closed="neither")
 CONSTRAINTS: dict[str, tuple[Any, ...]] = {
     # dataset: checked where it is loaded (a family's argument, such as a file, is read there)
@@ -249,6 +267,7 @@ CONSTRAINTS: dict[str, tuple[Any, ...]] = {
     "probe_every": (POSITIVE,),
     "probe_size": (POSITIVE,),
     "jacobian_examples": (Interval(0, note=" (0: no spectra)"),),
+    "probe_stats": (Statistics(),),
 }
 """Each field's constraints, checked in order (a field of none here takes any value of
 its type, which :func:`from_mapping` checks)."""
@@ -337,6 +356,7 @@ COERCERS: dict[Any, tuple[str, Callable[[Any], bool], Callable[[Any], Any]]] = {
     bool: ("bool", lambda v: isinstance(v, bool), bool),
     str: ("str", lambda v: isinstance(v, str), str),
     list[int]: ("list[int]", lambda v: isinstance(v, list) and all(map(_integer, v)), list),
+    list[str]: ("list[str]", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), list),
     float | list[float]: ("a number or a list of numbers",
                           lambda v: _number(v) or (isinstance(v, list) and all(map(_number, v))),
                           lambda v: [float(x) for x in v] if isinstance(v, list) else float(v)),

@@ -28,6 +28,18 @@ def test_config_file_and_flags(tmp_path):
     assert (saved["activation"], saved["init"], saved["batch_size"]) == ("softsign", "standard", 4)
 
 
+def test_probe_stats_keep_only_those_statistics(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", *FAST, "--probe-stats", "activation_mean,backprop_grad_std", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["probe_stats"] == ["activation_mean", "backprop_grad_std"]
+    measures = [json.loads(line) for line in (run / "probes.jsonl").read_text().splitlines()]
+    assert {row["stat"] for measure in measures for row in measure["rows"]} == {"activation_mean",
+                                                                                "backprop_grad_std"}
+    assert {row["layer"] for row in measures[0]["rows"]} == {"layer 1", "layer 2", "output"}
+    assert main(["inspect", str(run)]) == 0  # the report draws what the run kept, and says what it cannot compare
+    assert "the run kept only some probe statistics (probe-stats)" in (run / "report" / "report.html").read_text()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--activation", "swish"], "unknown activation 'swish'"),
     (["--width", "-3"], "width -3 must be a positive number of units"),
@@ -61,6 +73,7 @@ def test_config_file_and_flags(tmp_path):
     (["--engine", "fused"], "--engine is now --step: auto, autograd or fused"),
     (["--config", "{tmp}/engine.toml"], "engine.toml: 'engine' is now 'step': auto, autograd or fused"),
     (["--step", "stacked"], "unknown step 'stacked'; valid choices: auto, autograd, fused"),
+    (["--probe-stats", "activation_mean,weight_std"], "unknown probe statistic 'weight_std' (did you mean "),
 ])
 def test_bad_input_is_one_line_exit_2_and_no_run_directory(tmp_path, monkeypatch, args, message):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

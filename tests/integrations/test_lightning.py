@@ -84,3 +84,10 @@ def test_a_module_without_forward_is_named(tmp_path):
     with pytest.raises(DepthlabError, match="NoForward defines no forward"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(NoForward(), DataLoader(data, batch_size=8))
+
+
+def test_the_callback_passes_layers_and_stats_to_its_probe():
+    callback = ProbeCallback(every=10, probe_size=16, layers="net.[02]", stats=["saturated_fraction"])
+    fit([callback], steps=3)
+    assert {(r["layer"], r["stat"]) for r in callback.probe.log.rows} == {("net.0", "saturated_fraction"),
+                                                                           ("net.2", "saturated_fraction")}

@@ -69,3 +69,17 @@ def test_bad_options_are_named():
         ScheduledProbe().start(nn.Linear(2, 2), 10, torch.device("cpu"))
     with pytest.raises(DepthlabError, match="the run has 0 updates to train"):
         ScheduledProbe(inputs=torch.randn(3, 2)).start(nn.Linear(2, 2), 0, torch.device("cpu"))
+
+
+def test_layers_and_stats_reach_the_probe(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+    scheduled = ScheduledProbe(tmp_path / "run", inputs=torch.randn(6, 5), targets=torch.randint(0, 3, (6,)),
+                               loss_fn=F.cross_entropy, every=10, layers="[02]", stats=["activation_mean"])
+    scheduled.start(model, 3, torch.device("cpu"))
+    scheduled.before_update(0)
+    scheduled.end(3)
+    rows = RunDir.open(tmp_path / "run").probes.rows
+    assert {(r["layer"], r["stat"]) for r in rows} == {("0", "activation_mean"), ("2", "activation_mean")}
+    with pytest.raises(DepthlabError, match="^layer pattern 'x\\*' matches no module with weights"):
+        ScheduledProbe(inputs=torch.randn(3, 5), layers="x*").start(model, 3, torch.device("cpu"))

@@ -71,3 +71,11 @@ def test_the_callback_measures_on_the_schedule_and_leaves_training_as_it_was(tmp
              if r["update"] == 0 and r["layer"] == "bert.encoder.layer.1.intermediate.dense"}
     assert stats["activation_std"] == pytest.approx(seen["a"].std().item(), rel=1e-5)
     assert stats["backprop_grad_std"] == pytest.approx(seen["grad"].std().item(), rel=1e-5)
+
+
+def test_the_callback_passes_layers_and_stats_to_its_probe(tmp_path):
+    callback = ProbeCallback(every=5, probe_size=8, layers="bert.encoder.layer.*.intermediate.dense",
+                             stats="activation_std")
+    fit(tmp_path, [callback], steps=2)
+    assert {(r["layer"], r["stat"]) for r in callback.probe.log.rows} == {
+        (f"bert.encoder.layer.{k}.intermediate.dense", "activation_std") for k in (0, 1)}

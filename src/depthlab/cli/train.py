@@ -34,6 +34,10 @@ def _rates(text: str) -> float | list[float]:
     return rates[0] if len(rates) == 1 else rates
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train one network and write one run directory",
                        description="Train one deep feedforward network (Glorot & Bengio 2010 setup by default). "
@@ -80,6 +84,9 @@ def add_parser(sub) -> None:
     g.add_argument("--probe-every", type=int, help="updates between probes once past the dense start (default 2000)")
     g.add_argument("--probe-size", type=int, help="probe-set size, taken from the test set (default 300)")
     g.add_argument("--jacobian-examples", type=int, help="probe examples for Jacobian spectra (default 2; 0: none)")
+    g.add_argument("--probe-stats", type=_names, metavar="STATS",
+                   help="record only these probe statistics, e.g. activation_mean,backprop_grad_std (default all: "
+                        "the run report's figures need them)")
     g.add_argument("--no-probe", dest="probe", action="store_false", help="do not probe")
     g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files")
     p.set_defaults(run=run)

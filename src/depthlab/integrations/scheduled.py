@@ -13,7 +13,7 @@ or made of the first examples of a framework's batches (:func:`probe_set_from`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,20 +94,21 @@ def to_device(inputs: Inputs, device: torch.device) -> Inputs:
 class ScheduledProbe:
     """The probe of a framework callback (see the module docstring). ``path``: the run
     directory to write (None: measures stay in :attr:`probe`'s log); ``inputs``,
-    ``targets``, ``loss_fn``, ``layers``, ``jacobian_examples``, ``train_mode`` as for
-    :class:`depthlab.probe.Probe`; without ``inputs``, the first ``probe_size`` examples
-    of the batches :meth:`start` is given."""
+    ``targets``, ``loss_fn``, ``layers`` (names or glob patterns), ``stats``,
+    ``jacobian_examples``, ``train_mode`` as for :class:`depthlab.probe.Probe`; without
+    ``inputs``, the first ``probe_size`` examples of the batches :meth:`start` is given."""
 
     def __init__(self, path: str | Path | None = None, inputs: Inputs | None = None, targets: Tensor | None = None,
                  loss_fn: Callable[[Any, Tensor | None], Tensor] | None = None, every: int = DEFAULTS.probe_every,
                  probe_size: int = DEFAULTS.probe_size, jacobian_examples: int = DEFAULTS.jacobian_examples,
-                 layers: list[str] | None = None, train_mode: bool = False):
+                 layers: str | Sequence[str] | None = None, stats: str | Sequence[str] | None = None,
+                 train_mode: bool = False):
         if every < 1 or probe_size < 1:
             raise DepthlabError(f"every ({every}) and probe_size ({probe_size}) must be at least 1")
         self.path = Path(path) if path is not None else None
         self.inputs, self.targets, self.loss_fn = inputs, targets, loss_fn
         self.every, self.probe_size, self.jacobian_examples = every, probe_size, jacobian_examples
-        self.layers, self.train_mode = layers, train_mode
+        self.layers, self.stats, self.train_mode = layers, stats, train_mode
         self.probe: Probe | None = None
         self.schedule: ProbeSchedule | None = None
         self.measured_at: int | None = None
@@ -129,8 +130,8 @@ class ScheduledProbe:
         else:
             raise DepthlabError("no probe set: give the callback inputs (and targets)")
         self.probe = Probe(model, to_device(inputs, device), targets.to(device) if targets is not None else None,
-                           self.loss_fn, layers=self.layers, jacobian_examples=self.jacobian_examples,
-                           train_mode=self.train_mode)
+                           self.loss_fn, layers=self.layers, stats=self.stats,
+                           jacobian_examples=self.jacobian_examples, train_mode=self.train_mode)
         self.schedule = ProbeSchedule(total, self.every)
         if self.path is not None:
             self.probe.log_to(self.path, lr=lr)

@@ -27,6 +27,7 @@ returns what it can, and :meth:`Probe.summary` says per entry what it could not 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from depthlab.probe.calling import Inputs, call_model, examples_in, first_exampl
 from depthlab.probe.capture import Call, CapturePass
 from depthlab.probe.entry import Entry
 from depthlab.probe.jacobian import SEQUENCE_ROWS, Spectrum, chain_jacobian, input_spectrum, layer_jacobians
-from depthlab.probe.quantities import JACOBIANS, QUANTITIES, Need, Quantity
+from depthlab.probe.quantities import JACOBIANS, QUANTITIES, Need, Quantity, Reading
 from depthlab.probe.state import preserved_state
 from depthlab.probe.stats import histogram, wide
 from depthlab.registry import Choice
@@ -64,20 +65,25 @@ class Probe:
     targets)`` (see :mod:`depthlab.probe.calling` for the forms ``inputs`` may take, and
     the default ``loss_fn``), in eval mode unless ``train_mode``, and leaves the
     parameters, their ``.grad``, the buffers, the modules' modes and the global RNG as
-    they were. ``layers`` names the modules to probe (default: every one with weights);
-    ``quantities`` what to measure on them (names in, or entries of,
+    they were. ``layers`` names the modules to probe (default: every one with weights): a
+    module's qualified name or a glob pattern on it (``"encoder.*"``, fnmatch's), or a list
+    of them; ``quantities`` what to measure on them (names in, or entries of,
     :data:`~depthlab.probe.quantities.QUANTITIES`; default: every registered one);
-    Jacobian spectra use the first ``jacobian_examples`` probe examples (0: none).
+    ``stats`` the statistics to keep (names of :mod:`depthlab.probe.quantities`; default:
+    all): only the quantities emitting one are measured, with their histograms, and the
+    rows hold only those statistics. Jacobian spectra use the first ``jacobian_examples``
+    probe examples (0: none).
     """
 
     def __init__(self, model: nn.Module, inputs: Inputs, targets: Tensor | None = None,
-                 loss_fn: Callable[[Any, Tensor | None], Tensor] | None = None, layers: Sequence[str] | None = None,
-                 jacobian_examples: int = 2, train_mode: bool = False, bins: int = 100,
-                 layer_names: str = LayerNaming.MODULES, quantities: Sequence[str | Quantity] | None = None):
+                 loss_fn: Callable[[Any, Tensor | None], Tensor] | None = None,
+                 layers: str | Sequence[str] | None = None, jacobian_examples: int = 2, train_mode: bool = False,
+                 bins: int = 100, layer_names: str = LayerNaming.MODULES,
+                 quantities: Sequence[str | Quantity] | None = None, stats: str | Sequence[str] | None = None):
         if jacobian_examples < 0:
             raise DepthlabError(f"jacobian_examples {jacobian_examples} is negative (0 turns Jacobians off)")
         self.layer_names = LayerNaming.parse(layer_names)
-        self.quantities = _chosen(quantities)
+        self.quantities = _emitting(_chosen(quantities), stats)
         examples = examples_in(inputs)
         if targets is not None and len(targets) != examples:
             raise DepthlabError(f"the probe set has {examples} inputs but {len(targets)} targets")
@@ -439,8 +445,9 @@ def _out_of_sight(call: Call) -> list[str]:
     return []
 
 
-def _check_layer_names(model: nn.Module, layers: Sequence[str] | None) -> set[str] | None:
-    """The modules to probe, checked: each must be a module of the model with weights."""
+def _check_layer_names(model: nn.Module, layers: str | Sequence[str] | None) -> set[str] | None:
+    """The modules to probe, checked: each name or glob pattern (fnmatch's, on the
+    module's qualified name) must name at least one module of the model with weights."""
     weighted = [name for name, module in model.named_modules() if any(True for _ in module.parameters(recurse=False))]
     if not weighted:
         raise DepthlabError(f"{type(model).__name__} has no weighted layer to probe (Linear, Conv, Embedding, "
@@ -448,12 +455,25 @@ def _check_layer_names(model: nn.Module, layers: Sequence[str] | None) -> set[st
     if layers is None:
         return None
     modules = dict(model.named_modules())
-    for name in layers:
-        if name not in modules:
-            raise unknown_choice("layer", name, weighted)
-        if name not in weighted:
-            raise DepthlabError(f"layer '{name}' is a {type(modules[name]).__name__}, which has no weights to probe")
-    return set(layers)
+    chosen: set[str] = set()
+    for pattern in [layers] if isinstance(layers, str) else layers:
+        if not any(c in pattern for c in "*?["):
+            if pattern not in modules:
+                raise unknown_choice("layer", pattern, weighted)
+            if pattern not in weighted:
+                raise DepthlabError(f"layer '{pattern}' is a {type(modules[pattern]).__name__}, which has no weights "
+                                    "to probe")
+        matched = [name for name in weighted if fnmatchcase(name, pattern)]
+        if not matched:
+            few = ", ".join(weighted[:FEW]) + (f", … ({len(weighted)} in all)" if len(weighted) > FEW else "")
+            raise DepthlabError(f"layer pattern '{pattern}' matches no module with weights; modules with weights: "
+                                f"{few}")
+        chosen.update(matched)
+    return chosen
+
+
+FEW = 6
+"""Module names a refused layer pattern is shown."""
 
 
 def _words(after: str) -> str:
@@ -481,3 +501,34 @@ def _chosen(quantities: Sequence[str | Quantity] | None) -> tuple[Quantity, ...]
                 raise DepthlabError(f"probe quantities {seen[key]} and {quantity.name} both emit the {key[0]} "
                                     f"'{key[1]}'")
     return chosen
+
+
+def _emitting(quantities: tuple[Quantity, ...], stats: str | Sequence[str] | None) -> tuple[Quantity, ...]:
+    """The ``quantities`` emitting one of ``stats`` (None: all of them), each emitting only
+    those (and all its histograms)."""
+    if stats is None:
+        return quantities
+    stats = [stats] if isinstance(stats, str) else list(stats)
+    if not stats:
+        raise DepthlabError("stats names no statistic: name at least one, or leave it out for all")
+    valid = [stat for quantity in quantities for stat in quantity.stats]
+    for stat in stats:
+        if stat not in valid:
+            raise unknown_choice("probe statistic", stat, valid)
+    return tuple(quantity if set(quantity.stats) <= set(stats) else _Selected(quantity, stats)
+                 for quantity in quantities if set(quantity.stats) & set(stats))
+
+
+class _Selected(Quantity):
+    """A quantity emitting only the statistics ``stats`` of its own (and all its histograms)."""
+
+    def __init__(self, quantity: Quantity, stats: Sequence[str]):
+        self.quantity = quantity
+        self.name, self.needs, self.histograms = quantity.name, quantity.needs, quantity.histograms
+        self.stats = tuple(stat for stat in quantity.stats if stat in stats)
+
+    def measure(self, entry: Entry) -> Reading | None:
+        reading = self.quantity.measure(entry)
+        if reading is None:
+            return None
+        return Reading({stat: value for stat, value in reading.stats.items() if stat in self.stats}, reading.samples)

@@ -126,7 +126,7 @@ def _over_updates(ax, ylabel: str, log: bool = False) -> None:
     values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()] or [[]])
     if log and (np.isfinite(values) & (values > 0)).any():
         ax.set_yscale("log")
-    if ax.get_lines():
+    if ax.get_legend_handles_labels()[0]:  # none where the run kept none of the panel's statistics (probe-stats)
         ax.legend(fontsize=7)
 
 
@@ -176,7 +176,8 @@ def _curves_figure(run: RunDir, status: dict[str, Any], out: Path) -> ReportFigu
 
 def _activation_figure(probes: ProbeLog, layers: Sequence[str], out: Path, probe_size: int) -> ReportFigure:
     fig, axes = new_figure(1, 3, width=4.2)
-    for k, layer in enumerate(layers, start=1):
+    both = probes.has(ACTIVATION_MEAN) and probes.has(ACTIVATION_STD)  # a probe told to keep fewer (stats=) has not
+    for k, layer in enumerate(layers if both else [], start=1):
         steps, mean = probes.series(ACTIVATION_MEAN, layer)
         _, std = probes.series(ACTIVATION_STD, layer)
         color = layer_color(k, len(layers))

@@ -66,6 +66,9 @@ def theory_skip_reason(config: TrainConfig, network: Network | None) -> str | No
         return "the run did not record its network's shape (it was made by an older depthlab)"
     if len(network.widths) < 3:
         return "the network has no hidden layer (a linear model): there is no signal to propagate"
+    if config.probe_stats is not None and not {PREACTIVATION_STD, BACKPROP_GRAD_STD} <= set(config.probe_stats):
+        return (f"the run kept only some probe statistics (probe-stats), not both {PREACTIVATION_STD} and "
+                f"{BACKPROP_GRAD_STD}, which it compares")
     return None
 
 

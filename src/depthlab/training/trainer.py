@@ -160,7 +160,8 @@ class Trainer:
             x, y = dataset.test
             n = min(config.probe_size, len(x))
             self.probe = Probe(model, x[:n].to(self.device), y[:n].to(self.device), self.cost.loss,
-                               jacobian_examples=config.jacobian_examples, layer_names="positions")
+                               jacobian_examples=config.jacobian_examples, layer_names="positions",
+                               stats=config.probe_stats)
 
     # -- checkpoints ---------------------------------------------------------------------
     def checkpoint(self) -> None:
