@@ -93,15 +93,19 @@ def test_the_callbacks_keep_a_five_percent_budget_by_default_and_record_what_it_
                                loss_fn=F.cross_entropy, every=10)
     assert scheduled.budget == BUDGET == 0.05
     scheduled.start(model, 25, torch.device("cpu"))
-    # update 0's measure takes 1 s, then 1 and 2 s of training leave no room for another; after 99 s, update
-    # 5's takes 3 s, so update 10's does not fit in 100 s; update 20's and the last do
-    scheduled.probe.budget.clock = iter([0, 0, 1, 2, 3, 100, 100, 103, 104, 200, 200, 201, 202, 202, 203]).__next__
+    # T projected over the 25 updates: update 0's measure takes 1 s; at updates 1 and 2, 1 and 2 s of training
+    # project to 25 s, whose 5% has no room for another 1 s; at update 5, 99 s project to 495 s: its measure
+    # (3 s) runs, and so does update 10's (6 s, in 5% of 250 s); at update 20, 101 s project to 126 s, too little
+    # for 10 s spent and 4.5 s more; the last measure fits in 5% of 290 s
+    scheduled.probe.budget.clock = iter([0, 0, 1, 2, 3, 100, 100, 103, 104, 104, 110, 111, 300, 300, 301]).__next__
     for update in range(25):
         scheduled.before_update(update)
     scheduled.end(25)
     run = RunDir.open(tmp_path / "run")
-    assert [u for u, _ in scheduled.probe.skipped] == [1, 2, 10]
-    assert sorted({r["update"] for r in run.probes.rows}) == [0, 5, 20, 25]
+    assert [u for u, _ in scheduled.probe.skipped] == [1, 2, 20]
+    assert scheduled.probe.skipped[2][1] == ("skipped the measure at update 20: it would cost 4.5 s, putting the probe "
+                                             "at 11.5% of the run's projected 126 s of training, over the 5% budget")
+    assert sorted({r["update"] for r in run.probes.rows}) == [0, 5, 10, 25]
     assert run.status == {"status": "completed", "update": 25, "skipped_measures": 3}
     assert ScheduledProbe(budget=None).budget is None and ScheduledProbe(budget=0.2).budget == 0.2
     with pytest.raises(DepthlabError, match="^budget 5 is not a fraction"):

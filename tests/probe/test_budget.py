@@ -35,6 +35,19 @@ def test_the_first_measure_runs_and_later_ones_only_within_the_fraction():
     assert budget.training == 20
 
 
+def test_a_known_length_projects_the_training_time_over_the_run():
+    # the same clock as above, for a run of 100 updates from update 0: at update 1, 4 s of training project to
+    # 400 s, whose 10% holds the 2 s; without the length the same measure is refused
+    known = OverheadBudget(0.1, clock=ticks(0, 0, 1, 5), total=100)
+    unknown = OverheadBudget(0.1, clock=ticks(0, 0, 1, 5))
+    for budget in (known, unknown):
+        budget.refusal(0, FULL)
+        with budget.timing(FULL):
+            pass
+    assert known.refusal(1, FULL) is None and known.horizon(1) == 400
+    assert unknown.refusal(1, FULL).endswith("putting the probe at 50.0% of 4 s of training, over the 10% budget")
+
+
 def test_each_kind_has_its_own_cost_and_an_unseen_one_costs_as_the_dearest():
     budget = OverheadBudget(0.5, clock=ticks(0, 0, 4, 18, 20, 20, 21, 22, 22))
     budget.refusal(0, FULL)

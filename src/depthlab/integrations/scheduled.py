@@ -138,7 +138,7 @@ class ScheduledProbe:
         self.probe = Probe(model, to_device(inputs, device), targets.to(device) if targets is not None else None,
                            self.loss_fn, layers=self.layers, stats=self.stats,
                            jacobian_examples=self.jacobian_examples, train_mode=self.train_mode,
-                           budget=self.budget)
+                           budget=OverheadBudget(self.budget, total=total) if self.budget is not None else None)
         self.schedule = ProbeSchedule(total, self.every)
         if self.path is not None:
             self.probe.log_to(self.path, lr=lr)

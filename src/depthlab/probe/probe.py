@@ -73,9 +73,9 @@ class Probe:
     ``stats`` the statistics to keep (names of :mod:`depthlab.probe.quantities`; default:
     all): only the quantities emitting one are measured, with their histograms, and the
     rows hold only those statistics. Jacobian spectra use the first ``jacobian_examples``
-    probe examples (0: none). ``budget``, a fraction such as 0.05, keeps the measures
-    within that share of the time spent training between them
-    (:class:`~depthlab.probe.budget.OverheadBudget`): a measure that would exceed it is
+    probe examples (0: none). ``budget``, a fraction such as 0.05 (or an
+    :class:`~depthlab.probe.budget.OverheadBudget`, which may know the run's length), keeps
+    the measures within that share of the time spent training between them: a measure that would exceed it is
     skipped and listed in :attr:`skipped` as (update, why); None (the default): every
     measure runs.
     """
@@ -85,7 +85,7 @@ class Probe:
                  layers: str | Sequence[str] | None = None, jacobian_examples: int = 2, train_mode: bool = False,
                  bins: int = 100, layer_names: str = LayerNaming.MODULES,
                  quantities: Sequence[str | Quantity] | None = None, stats: str | Sequence[str] | None = None,
-                 budget: float | None = None):
+                 budget: float | OverheadBudget | None = None):
         if jacobian_examples < 0:
             raise DepthlabError(f"jacobian_examples {jacobian_examples} is negative (0 turns Jacobians off)")
         self.layer_names = LayerNaming.parse(layer_names)
@@ -103,7 +103,7 @@ class Probe:
         self._unmeasured: dict[str, list[str]] = {}
         self._previous: tuple[int, dict[str, list[Tensor]]] | None = None
         self.writer: ProbeWriter | None = None
-        self.budget = OverheadBudget(budget) if budget is not None else None
+        self.budget = budget if isinstance(budget, OverheadBudget) or budget is None else OverheadBudget(budget)
         self.skipped: list[tuple[int, str]] = []
 
     @property
