@@ -49,7 +49,7 @@ def fit(callbacks, steps=30):
 
 
 def test_the_callback_measures_on_the_schedule_and_leaves_training_as_it_was(tmp_path):
-    callback = ProbeCallback(tmp_path / "run", every=10, probe_size=40)
+    callback = ProbeCallback(tmp_path / "run", every=10, probe_size=40, budget=None)
     probed, initial, data = fit([callback])
     plain, _, _ = fit([])
     for a, b in zip(probed.parameters(), plain.parameters(), strict=True):
@@ -87,7 +87,7 @@ def test_a_module_without_forward_is_named(tmp_path):
 
 
 def test_the_callback_passes_layers_and_stats_to_its_probe():
-    callback = ProbeCallback(every=10, probe_size=16, layers="net.[02]", stats=["saturated_fraction"])
+    callback = ProbeCallback(every=10, probe_size=16, layers="net.[02]", stats=["saturated_fraction"], budget=None)
     fit([callback], steps=3)
     assert {(r["layer"], r["stat"]) for r in callback.probe.log.rows} == {("net.0", "saturated_fraction"),
                                                                            ("net.2", "saturated_fraction")}

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthlab.errors import DepthlabError
-from depthlab.integrations.scheduled import ScheduledProbe, probe_set_from
+from depthlab.integrations.scheduled import BUDGET, ScheduledProbe, probe_set_from
 from depthlab.store.run import RunDir
 from depthlab.training.schedule import ProbeSchedule
 
@@ -34,7 +34,8 @@ def test_a_plain_loop_measures_on_the_schedule_and_writes_a_run(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
     x, y = torch.randn(30, 5), torch.randint(0, 3, (30,))
-    scheduled = ScheduledProbe(tmp_path / "run", loss_fn=F.cross_entropy, every=10, probe_size=12)
+    scheduled = ScheduledProbe(tmp_path / "run", loss_fn=F.cross_entropy, every=10, probe_size=12,
+                               budget=None)
     scheduled.start(model, 25, torch.device("cpu"), lr=0.1, batches=[(x[:8], y[:8]), (x[8:16], y[8:16])])
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for update in range(25):
@@ -54,7 +55,7 @@ def test_a_plain_loop_measures_on_the_schedule_and_writes_a_run(tmp_path):
 def test_an_unfinished_run_ends_without_a_last_measure(tmp_path):
     model = nn.Sequential(nn.Linear(5, 3))
     scheduled = ScheduledProbe(tmp_path / "run", inputs=torch.randn(6, 5), targets=torch.randint(0, 3, (6,)),
-                               loss_fn=F.cross_entropy, every=10)
+                               loss_fn=F.cross_entropy, every=10, budget=None)
     scheduled.start(model, 100, torch.device("cpu"))
     scheduled.before_update(0)
     scheduled.end(3, status="interrupted")
@@ -75,7 +76,8 @@ def test_layers_and_stats_reach_the_probe(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
     scheduled = ScheduledProbe(tmp_path / "run", inputs=torch.randn(6, 5), targets=torch.randint(0, 3, (6,)),
-                               loss_fn=F.cross_entropy, every=10, layers="[02]", stats=["activation_mean"])
+                               loss_fn=F.cross_entropy, every=10, layers="[02]", stats=["activation_mean"],
+                               budget=None)
     scheduled.start(model, 3, torch.device("cpu"))
     scheduled.before_update(0)
     scheduled.end(3)
@@ -83,3 +85,28 @@ def test_layers_and_stats_reach_the_probe(tmp_path):
     assert {(r["layer"], r["stat"]) for r in rows} == {("0", "activation_mean"), ("2", "activation_mean")}
     with pytest.raises(DepthlabError, match="^layer pattern 'x\\*' matches no module with weights"):
         ScheduledProbe(inputs=torch.randn(3, 5), layers="x*").start(model, 3, torch.device("cpu"))
+
+
+def test_the_callbacks_keep_a_five_percent_budget_by_default_and_record_what_it_skipped(tmp_path):
+    model = nn.Sequential(nn.Linear(5, 3))
+    scheduled = ScheduledProbe(tmp_path / "run", inputs=torch.randn(6, 5), targets=torch.randint(0, 3, (6,)),
+                               loss_fn=F.cross_entropy, every=10)
+    assert scheduled.budget == BUDGET == 0.05
+    scheduled.start(model, 25, torch.device("cpu"))
+    # T projected over the 25 updates: update 0's measure takes 1 s; at updates 1 and 2, 1 and 2 s of training
+    # project to 25 s, whose 5% has no room for another 1 s; at update 5, 99 s project to 495 s: its measure
+    # (3 s) runs, and so does update 10's (6 s, in 5% of 250 s); at update 20, 101 s project to 126 s, too little
+    # for 10 s spent and 4.5 s more; the last measure fits in 5% of 290 s
+    scheduled.probe.budget.clock = iter([0, 0, 1, 2, 3, 100, 100, 103, 104, 104, 110, 111, 300, 300, 301]).__next__
+    for update in range(25):
+        scheduled.before_update(update)
+    scheduled.end(25)
+    run = RunDir.open(tmp_path / "run")
+    assert [u for u, _ in scheduled.probe.skipped] == [1, 2, 20]
+    assert scheduled.probe.skipped[2][1] == ("skipped the measure at update 20: it would cost 4.5 s, putting the probe "
+                                             "at 11.5% of the run's projected 126 s of training, over the 5% budget")
+    assert sorted({r["update"] for r in run.probes.rows}) == [0, 5, 10, 25]
+    assert run.status == {"status": "completed", "update": 25, "skipped_measures": 3}
+    assert ScheduledProbe(budget=None).budget is None and ScheduledProbe(budget=0.2).budget == 0.2
+    with pytest.raises(DepthlabError, match="^budget 5 is not a fraction"):
+        ScheduledProbe(budget=5)

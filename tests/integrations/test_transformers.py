@@ -41,7 +41,7 @@ def fit(tmp_path, callbacks, steps=12):
 
 
 def test_the_callback_measures_on_the_schedule_and_leaves_training_as_it_was(tmp_path):
-    callback = ProbeCallback(tmp_path / "run", every=5, probe_size=20)
+    callback = ProbeCallback(tmp_path / "run", every=5, probe_size=20, budget=None)
     probed, initial = fit(tmp_path, [callback])
     plain, _ = fit(tmp_path, [])
     for a, b in zip(probed.parameters(), plain.parameters(), strict=True):

@@ -23,10 +23,12 @@ from torch import Tensor, nn
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.probe import Probe
+from depthlab.probe.budget import OverheadBudget
 from depthlab.probe.calling import Inputs, examples_in, first_examples, map_leaves
 from depthlab.training.schedule import ProbeSchedule
 
 DEFAULTS = TrainConfig()
+BUDGET = 0.05  # the callbacks' default overhead budget: 5% of the time spent training
 
 
 def probe_set_from(batches: Iterable[Any], size: int) -> tuple[Inputs, Tensor | None]:
@@ -95,20 +97,24 @@ class ScheduledProbe:
     """The probe of a framework callback (see the module docstring). ``path``: the run
     directory to write (None: measures stay in :attr:`probe`'s log); ``inputs``,
     ``targets``, ``loss_fn``, ``layers`` (names or glob patterns), ``stats``,
-    ``jacobian_examples``, ``train_mode`` as for :class:`depthlab.probe.Probe`; without
-    ``inputs``, the first ``probe_size`` examples of the batches :meth:`start` is given."""
+    ``jacobian_examples``, ``train_mode`` and ``budget`` as for
+    :class:`depthlab.probe.Probe`, except that the budget defaults to 5% of the training
+    time (:data:`BUDGET`; None measures on every scheduled update, as ``depthlab train``
+    does); without ``inputs``, the first ``probe_size`` examples of the batches
+    :meth:`start` is given."""
 
     def __init__(self, path: str | Path | None = None, inputs: Inputs | None = None, targets: Tensor | None = None,
                  loss_fn: Callable[[Any, Tensor | None], Tensor] | None = None, every: int = DEFAULTS.probe_every,
                  probe_size: int = DEFAULTS.probe_size, jacobian_examples: int = DEFAULTS.jacobian_examples,
                  layers: str | Sequence[str] | None = None, stats: str | Sequence[str] | None = None,
-                 train_mode: bool = False):
+                 train_mode: bool = False, budget: float | None = BUDGET):
         if every < 1 or probe_size < 1:
             raise DepthlabError(f"every ({every}) and probe_size ({probe_size}) must be at least 1")
         self.path = Path(path) if path is not None else None
         self.inputs, self.targets, self.loss_fn = inputs, targets, loss_fn
         self.every, self.probe_size, self.jacobian_examples = every, probe_size, jacobian_examples
         self.layers, self.stats, self.train_mode = layers, stats, train_mode
+        self.budget = OverheadBudget(budget).fraction if budget is not None else None
         self.probe: Probe | None = None
         self.schedule: ProbeSchedule | None = None
         self.measured_at: int | None = None
@@ -131,7 +137,8 @@ class ScheduledProbe:
             raise DepthlabError("no probe set: give the callback inputs (and targets)")
         self.probe = Probe(model, to_device(inputs, device), targets.to(device) if targets is not None else None,
                            self.loss_fn, layers=self.layers, stats=self.stats,
-                           jacobian_examples=self.jacobian_examples, train_mode=self.train_mode)
+                           jacobian_examples=self.jacobian_examples, train_mode=self.train_mode,
+                           budget=OverheadBudget(self.budget, total=total) if self.budget is not None else None)
         self.schedule = ProbeSchedule(total, self.every)
         if self.path is not None:
             self.probe.log_to(self.path, lr=lr)

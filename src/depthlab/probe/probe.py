@@ -39,6 +39,7 @@ from torch.utils._pytree import tree_map_only
 
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.nets.activations import Activation
+from depthlab.probe.budget import OverheadBudget
 from depthlab.probe.calling import Inputs, call_model, examples_in, first_examples, probe_loss
 from depthlab.probe.capture import Call, CapturePass
 from depthlab.probe.entry import Entry
@@ -72,14 +73,19 @@ class Probe:
     ``stats`` the statistics to keep (names of :mod:`depthlab.probe.quantities`; default:
     all): only the quantities emitting one are measured, with their histograms, and the
     rows hold only those statistics. Jacobian spectra use the first ``jacobian_examples``
-    probe examples (0: none).
+    probe examples (0: none). ``budget``, a fraction such as 0.05 (or an
+    :class:`~depthlab.probe.budget.OverheadBudget`, which may know the run's length), keeps
+    the measures within that share of the time spent training between them: a measure that would exceed it is
+    skipped and listed in :attr:`skipped` as (update, why); None (the default): every
+    measure runs.
     """
 
     def __init__(self, model: nn.Module, inputs: Inputs, targets: Tensor | None = None,
                  loss_fn: Callable[[Any, Tensor | None], Tensor] | None = None,
                  layers: str | Sequence[str] | None = None, jacobian_examples: int = 2, train_mode: bool = False,
                  bins: int = 100, layer_names: str = LayerNaming.MODULES,
-                 quantities: Sequence[str | Quantity] | None = None, stats: str | Sequence[str] | None = None):
+                 quantities: Sequence[str | Quantity] | None = None, stats: str | Sequence[str] | None = None,
+                 budget: float | OverheadBudget | None = None):
         if jacobian_examples < 0:
             raise DepthlabError(f"jacobian_examples {jacobian_examples} is negative (0 turns Jacobians off)")
         self.layer_names = LayerNaming.parse(layer_names)
@@ -97,6 +103,8 @@ class Probe:
         self._unmeasured: dict[str, list[str]] = {}
         self._previous: tuple[int, dict[str, list[Tensor]]] | None = None
         self.writer: ProbeWriter | None = None
+        self.budget = budget if isinstance(budget, OverheadBudget) or budget is None else OverheadBudget(budget)
+        self.skipped: list[tuple[int, str]] = []
 
     @property
     def activations(self) -> dict[str, Activation]:
@@ -120,7 +128,20 @@ class Probe:
         rows and histograms are also added to :attr:`log`, a :class:`ProbeLog`, and
         written where :meth:`log_to` said). ``with_jacobians=False`` skips the Jacobian
         spectra, the dearest part; ``with_histograms=False`` the histograms, the dearest
-        of the rest."""
+        of the rest. Under a ``budget``, a measure it refuses returns an empty Measure
+        and is added to :attr:`skipped`."""
+        if self.budget is None:
+            return self._measure(update, with_jacobians, with_histograms)
+        kind = (with_jacobians and self.jacobian_examples > 0, with_histograms)
+        if (why := self.budget.refusal(update, kind)) is not None:
+            self.skipped.append((update, why))
+            if self.writer is not None:
+                self.writer.skip(update)
+            return Measure(update, [], [], self.layers)
+        with self.budget.timing(kind):
+            return self._measure(update, with_jacobians, with_histograms)
+
+    def _measure(self, update: int, with_jacobians: bool, with_histograms: bool) -> Measure:
         if self._previous is not None and update <= self._previous[0]:
             raise DepthlabError(f"probe update {update} is not after the previous measure at update "
                                 f"{self._previous[0]}")

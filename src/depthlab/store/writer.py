@@ -17,11 +17,13 @@ FINISHED = ("completed", "diverged", "interrupted")
 class ProbeWriter:
     """Writes into a new run directory at ``path``: probe.json (``facts`` about the model,
     such as its class and a learning rate, and the probed layers as the measures give
-    them), probes.jsonl, metrics.jsonl and status.json. The run is held (locked) from
-    here until :meth:`finish`."""
+    them), probes.jsonl, metrics.jsonl and status.json (with ``skipped_measures``, the
+    number of measures an overhead budget skipped, once there is one). The run is held
+    (locked) from here until :meth:`finish`."""
 
     def __init__(self, path: str | Path, facts: dict[str, Any]):
         self.facts = {**facts, "layers": []}
+        self.skipped = 0
         self.run = RunDir.create_for_probe(path, self.facts)
 
     def write(self, measure: Measure) -> None:
@@ -30,18 +32,27 @@ class ProbeWriter:
             self.facts["layers"] = measure.layers
             self.run.write_probe_facts(self.facts)
         self.run.append_probes(measure.rows, measure.histograms)
-        self.run.set_status("running", update=measure.update)
+        self._status("running", measure.update)
+
+    def skip(self, update: int) -> None:
+        """Count a measure skipped at ``update`` (by the probe's overhead budget)."""
+        self.skipped += 1
+        self._status("running", update)
 
     def log_metrics(self, update: int, **numbers: float) -> None:
         """Record training numbers at ``update`` (``train_cost``, ``validation_error``,
         ``test_error``, … as depthlab train names them)."""
         self.run.append_metrics({"update": update, **{k: float(v) for k, v in numbers.items()}})
-        self.run.set_status("running", update=update)
+        self._status("running", update)
 
     def finish(self, update: int, status: str = "completed") -> None:
         """Mark the run ``status`` (completed, diverged or interrupted) at ``update`` and let
         go of its lock."""
         if status not in FINISHED:
             raise unknown_choice("run status", status, FINISHED)
-        self.run.set_status(status, update=update)
+        self._status(status, update)
         self.run.release()
+
+    def _status(self, status: str, update: int) -> None:
+        skipped = {"skipped_measures": self.skipped} if self.skipped else {}
+        self.run.set_status(status, update=update, **skipped)
