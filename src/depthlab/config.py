@@ -225,13 +225,12 @@ class Device:
 @dataclass(frozen=True)
 class Statistics:
     """Names of probe statistics: those the quantities of
-    :data:`depthlab.probe.quantities.QUANTITIES` emit (imported when a config is validated;
-    it imports no torch)."""
+    :data:`depthlab.probe.quantities.QUANTITIES` emit (looked up, as :class:`Registered`
+    looks up its registry, when a config is validated: the probe lies above the config)."""
 
     def check(self, name: str, value: list[str], kind: type) -> None:
-        from depthlab.probe.quantities import QUANTITIES
-
-        valid = [stat for quantity in QUANTITIES for stat in quantity.stats]
+        quantities = importlib.import_module("depthlab.probe.quantities").QUANTITIES
+        valid = [stat for quantity in quantities for stat in quantity.stats]
         if not value:
             raise DepthlabError(f"{name} names no statistic: name at least one, or leave it out for all")
         for stat in value:
