@@ -9,9 +9,10 @@ from typing import Any
 
 from depthlab.errors import unknown_choice
 from depthlab.store.probes import Measure
-from depthlab.store.run import RunDir
+from depthlab.store.run import RunDir, Status
 
-FINISHED = ("completed", "diverged", "interrupted")
+ENDED = tuple(status.value for status in Status if status is not Status.RUNNING)
+"""The statuses a run may end with (queries.FINISHED: those it ends with for good)."""
 
 
 class ProbeWriter:
@@ -48,8 +49,8 @@ class ProbeWriter:
     def finish(self, update: int, status: str = "completed") -> None:
         """Mark the run ``status`` (completed, diverged or interrupted) at ``update`` and let
         go of its lock."""
-        if status not in FINISHED:
-            raise unknown_choice("run status", status, FINISHED)
+        if status not in ENDED:
+            raise unknown_choice("run status", status, ENDED)
         self._status(status, update)
         self.run.release()
 
