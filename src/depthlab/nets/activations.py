@@ -9,16 +9,27 @@ hyperbolic tangent and the softsign x/(1+|x|); ReLU (Nair & Hinton 2010) and lea
 
 Add one with ``ACTIVATIONS.register(Activation(name=..., ...))``: training, probes,
 theory and the command line then know it. Importing this module imports no torch.
+
+An activation with parameters (a leaky ReLU's slope, ELU's α, softplus's β, hardtanh's
+bounds, PReLU's learned slopes) is a :class:`Family` in :data:`FAMILIES`: at any value
+it covers, it builds the :class:`Activation` φ is there, which the probe uses for a
+model's ``LeakyReLU(0.2)`` or ``F.softplus(s, beta=2)``. At the values a registered
+activation has, the member *is* that one (``LeakyReLU(0.01)`` is ``leaky-relu``,
+``Hardtanh(0, 6)`` is ``relu6``); elsewhere it is named ``family:values``
+(``leaky-relu:0.2``, ``hardtanh:-2,2``). Families are for the probe: ``depthlab train
+--activation`` takes the registered names only, whose native kernels and run names they
+are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.registry import Registry, deferred
 
 if TYPE_CHECKING:
@@ -336,6 +347,272 @@ ACTIVATIONS: Registry[Activation] = Registry("activation", [
 
 
 def activation_of(module: nn.Module) -> Activation | None:
-    """The registered activation a module of any model computes (by the qualified name of
-    its class, see :attr:`Activation.modules`), or None."""
-    return next((a for a in ACTIVATIONS if a.computed_by(module)), None)
+    """The activation a module of any model computes, or None: a registered one (by the
+    qualified name of its class, see :attr:`Activation.modules`), else the member of a
+    :class:`Family` its attributes give (``LeakyReLU(0.2)`` is ``leaky-relu:0.2``)."""
+    found = next((a for a in ACTIVATIONS if a.computed_by(module)), None)
+    if found is not None:
+        return found
+    kind = type(module)
+    family = next((f for f in FAMILIES if f"{kind.__module__}.{kind.__qualname__}" in f.modules), None)
+    return None if family is None else family.member({name: getattr(module, name, None) for name, _ in
+                                                      family.parameters})
+
+
+# -- families: activations with parameters ---------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """An activation φ_θ with parameters θ, each a member :class:`Activation`.
+
+    ``parameters`` are θ's names and defaults (None: no default), as torch's module has
+    them as attributes and its functional form takes them as arguments after the input,
+    in that order. ``known`` maps values to the registered activation φ is there (its
+    defaults first). At other values where ``accepts(*θ)`` (``rule`` in words), the
+    member is ``build(name, *θ)``, named ``family:values`` (values at their defaults
+    dropped from the end; ``spelled=False``: learned values, never in the name). ``modules``
+    are the qualified names of torch's classes of this family."""
+
+    name: str
+    summary: str
+    parameters: tuple[tuple[str, Any], ...]
+    rule: str
+    accepts: Callable[..., bool]
+    build: Callable[..., Activation]
+    known: tuple[tuple[tuple[Any, ...], str], ...] = ()
+    modules: tuple[str, ...] = ()
+    spelled: bool = True
+
+    def member(self, given: Mapping[str, Any]) -> Activation | None:
+        """φ at the values ``given`` (by parameter name; None or absent: the default), or
+        None where the family does not cover them."""
+        values = [default if given.get(name) is None else given[name] for name, default in self.parameters]
+        if any(value is None for value in values):
+            return None
+        for at, entry in self.known:
+            if entry in ACTIVATIONS and all(same_value(v, k) for v, k in zip(values, at, strict=True)):
+                return ACTIVATIONS.get(entry)
+        if self.spelled:
+            try:
+                values = [_plain(value, default) for value, (_, default) in zip(values, self.parameters, strict=True)]
+            except (TypeError, ValueError, RuntimeError):
+                return None
+        if not self.accepts(*values):
+            return None
+        return self.build(self.spell(values), *values)
+
+    def spell(self, values: list[Any]) -> str:
+        """The member's name: ``family:v1,v2`` (``leaky-relu:0.2``), trailing defaults
+        dropped, or the family's name alone."""
+        if not self.spelled:
+            return self.name
+        shown = list(values)
+        while shown and same_value(shown[-1], self.parameters[len(shown) - 1][1]):
+            shown.pop()
+        return f"{self.name}:{','.join(map(_number, shown))}" if shown else self.name
+
+    def given(self, values: Mapping[str, Any]) -> str:
+        """The values, in words: ``negative_slope=0.2``."""
+        return ", ".join(f"{name}={values.get(name, default)!r}" for name, default in self.parameters)
+
+
+def _plain(value: Any, default: Any) -> Any:
+    """A parameter's value as its default's type (a number as a float, a one-element
+    tensor as well)."""
+    if isinstance(default, str):
+        return str(value)
+    if isinstance(default, bool):
+        return bool(value)
+    return float(value)
+
+
+def _number(value: Any) -> str:
+    """A value as short as it is exact: 0.2, 2, -2 (and repr where ``g`` would round)."""
+    if isinstance(value, str):
+        return value
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+def activation_named(name: str) -> Activation:
+    """The activation a name gives: a registered one (``relu``) or a family member
+    (``leaky-relu:0.2``, ``hardtanh:-2,2``, ``softplus:2``), as the probe names them."""
+    if name in ACTIVATIONS:
+        return ACTIVATIONS.get(name)
+    head, _, argument = str(name).partition(":")
+    if head not in FAMILIES or not FAMILIES.get(head).spelled and argument:
+        spellings = [*ACTIVATIONS.choices(), *(f"{f.name}:{','.join(n.upper() for n, d in f.parameters
+                                                                     if not isinstance(d, bool))}"
+                                              for f in FAMILIES if f.spelled)]
+        raise unknown_choice("activation", name, spellings)
+    family = FAMILIES.get(head)
+    texts = argument.split(",") if argument else []
+    names = [n for n, _ in family.parameters]
+    if len(texts) > len(names):
+        raise DepthlabError(f"activation '{name}': {family.name} takes {len(names)} value{'s' * (len(names) > 1)} at most "
+                            f"({', '.join(names)})")
+    try:
+        given = {n: _plain(text, default) for text, (n, default) in zip(texts, family.parameters, strict=False)}
+    except ValueError:
+        raise DepthlabError(f"activation '{name}': {family.name}'s values are numbers "
+                            f"({', '.join(names)})") from None
+    member = family.member(given)
+    if member is None:
+        raise DepthlabError(f"activation '{name}': {family.name} needs {family.rule} ({family.given(given)})")
+    return member
+
+
+def _leaky(name: str, slope: float, summary: str = "") -> Activation:
+    return Activation(
+        name=name, summary=summary or f"max(s, {slope:g} s)", module=deferred("torch.nn:LeakyReLU", slope),
+        derivative=lambda a: _where_positive(a, 1.0, a.new_full(a.shape, slope)), saturated=lambda s, a: a <= 0,
+        saturation_rule="a <= 0 (on the leaky side)", value_range=(-5.0 * slope, 5.0),
+        gaussian=PiecewiseLinear(slope), suggested_init="he-normal", parameters=(("negative_slope", slope),),
+    )
+
+
+def _rrelu(name: str, lower: float, upper: float, training: bool) -> Activation:
+    """RReLU (Xu et al. 2015) in evaluation: a leaky ReLU of slope (lower + upper)/2."""
+    slope = (lower + upper) / 2
+    return _leaky(name, slope, f"RReLU in evaluation: max(s, {slope:g} s), the slope halfway in "
+                               f"[{lower:g}, {upper:g}]")
+
+
+def _elu_member(name: str, alpha: float) -> Activation:
+    return Activation(
+        name=name, summary=f"s, or {alpha:g}(e^s - 1) below 0", module=deferred("torch.nn:ELU", alpha),
+        derivative=lambda a: _where_positive(a, 1.0, a + alpha),
+        saturated=lambda s, a: a <= -(1 - SATURATION_MARGIN) * alpha,
+        saturation_rule=f"a <= {-(1 - SATURATION_MARGIN) * alpha:g} (near the bound {-alpha:g})",
+        value_range=(-alpha, 5.0),
+        gaussian=Smooth(lambda x: _elu(x, alpha), lambda x: _elu_d1(x, alpha), lambda x: _elu_d2(x, alpha)),
+        saturation="asymptote", suggested_init="he-normal", parameters=(("alpha", alpha),),
+    )
+
+
+def _celu(name: str, alpha: float) -> Activation:
+    """CELU (Barron 2017): s, or α(e^{s/α} − 1) below 0, which is α·ELU(s/α)."""
+    return Activation(
+        name=name, summary=f"s, or {alpha:g}(e^(s/{alpha:g}) - 1) below 0 (Barron 2017)",
+        module=deferred("torch.nn:CELU", alpha), derivative=lambda a: _where_positive(a, 1.0, a / alpha + 1),
+        saturated=lambda s, a: a <= -(1 - SATURATION_MARGIN) * alpha,
+        saturation_rule=f"a <= {-(1 - SATURATION_MARGIN) * alpha:g} (near the bound {-alpha:g})",
+        value_range=(-alpha, 5.0),
+        gaussian=Smooth(lambda x: alpha * _elu(x / alpha), lambda x: _elu_d1(x / alpha),
+                        lambda x: _elu_d2(x / alpha) / alpha),
+        saturation="asymptote", suggested_init="he-normal", parameters=(("alpha", alpha),),
+    )
+
+
+SOFTPLUS_EXACT = 20.0
+"""Softplus's threshold from which φ' is a function of a (torch's default): above it, φ
+is linear where βs > threshold, and the outputs near threshold/β are reached from both
+sides only within e^{-threshold}/β."""
+
+
+def _softplus_member(name: str, beta: float, threshold: float) -> Activation:
+    """log(1 + e^{βs})/β, and s where βs > threshold (torch's Softplus); φ' = σ(βs) =
+    1 − e^{−βa}."""
+    exact = threshold >= SOFTPLUS_EXACT
+    return Activation(
+        name=name, summary=f"log(1 + e^({beta:g} s))/{beta:g}, linear beyond {beta:g} s > {threshold:g}",
+        module=deferred("torch.nn:Softplus", beta, threshold),
+        derivative=(lambda a: -(-beta * a).expm1()) if exact else None, saturated=_negative_tail(-5.0 / beta),
+        saturation_rule=f"s <= {-5.0 / beta:g} (the flat negative tail, φ' = σ({beta:g} s) < 0.007)",
+        value_range=(0.0, 5.0),
+        gaussian=Smooth(lambda x: np.logaddexp(0, beta * x) / beta, lambda x: _expit(beta * x),
+                        lambda x: beta * _sigmoid_d1(beta * x)) if exact else None,
+        saturation="asymptote", suggested_init="he-normal", parameters=(("beta", beta), ("threshold", threshold)),
+    )
+
+
+def _hardtanh(name: str, low: float, high: float) -> Activation:
+    dead = low == 0
+    return Activation(
+        name=name, summary=f"clamp(s, {low:g}, {high:g})", module=deferred("torch.nn:Hardtanh", low, high),
+        derivative=lambda a: ((a > low) & (a < high)).to(a.dtype), saturated=lambda s, a: (a <= low) | (a >= high),
+        saturation_rule=f"a <= {low:g}{' (dead)' if dead else ''} or a >= {high:g} (clipped)",
+        value_range=(low, high), saturation="dead" if dead else "asymptote",
+        suggested_init="he-normal" if dead else "normalized", parameters=(("min_val", low), ("max_val", high)),
+    )
+
+
+def _threshold(name: str, threshold: float, value: float) -> Activation:
+    """s where s > threshold, else ``value`` (torch's Threshold): φ' = 0 at or below."""
+    return Activation(
+        name=name, summary=f"s where s > {threshold:g}, else {value:g}",
+        module=deferred("torch.nn:Threshold", threshold, value),
+        derivative=(lambda a: (a > threshold).to(a.dtype)) if value <= threshold else None,
+        saturated=_negative_tail(threshold), saturation_rule=f"s <= {threshold:g} (set to {value:g}: dead)",
+        value_range=(min(value, threshold), max(threshold, 0.0) + 5.0), saturation="dead",
+        suggested_init="he-normal", parameters=(("threshold", threshold), ("value", value)),
+    )
+
+
+def _per_channel(slopes: Tensor, a: Tensor) -> Tensor:
+    """PReLU's slopes shaped to act on ``a``'s channels (its dimension 1; one slope: all)."""
+    if slopes.numel() == 1 or a.dim() < 2:
+        return slopes.reshape(()).to(a)
+    return slopes.to(a).reshape(1, -1, *[1] * (a.dim() - 2))
+
+
+def _prelu_module(slopes: Tensor) -> Callable[[], nn.Module]:
+    def make() -> nn.Module:
+        from torch import nn
+
+        module = nn.PReLU(slopes.numel())
+        module.weight.data.copy_(slopes)
+        return module
+    return make
+
+
+def _prelu(name: str, weight: Tensor) -> Activation:
+    """PReLU (He et al. 2015): max(s, w s) with learned slopes w, one or one per channel,
+    as they are at this measure."""
+    slopes = weight.detach().float().clone()
+    positive = bool((slopes > 0).all())
+    widest = float(slopes.abs().max()) if slopes.numel() else 0.0
+    return Activation(
+        name=name, summary=f"max(s, w s) with {slopes.numel()} learned slope(s) w (He et al. 2015)",
+        module=_prelu_module(slopes),
+        derivative=(lambda a: _where_positive(a, 1.0, _per_channel(slopes, a).expand(a.shape))) if positive else None,
+        saturated=_negative_tail(0.0), saturation_rule="s <= 0 (on the learned-slope side)",
+        value_range=(-5.0 * widest, 5.0), gaussian=PiecewiseLinear(float(slopes)) if slopes.numel() == 1 else None,
+        suggested_init="he-normal",
+    )
+
+
+FAMILIES: Registry[Family] = Registry("activation family", [
+    Family(name="leaky-relu", summary="max(s, α s) for a slope α > 0 (Maas et al. 2013)",
+           parameters=(("negative_slope", LEAKY_SLOPE),), rule="negative_slope > 0",
+           accepts=lambda slope: slope > 0, build=_leaky,
+           known=(((LEAKY_SLOPE,), "leaky-relu"), ((0.0,), "relu")), modules=_torch("LeakyReLU")),
+    Family(name="rrelu", summary="RReLU in evaluation, a leaky ReLU of slope (lower + upper)/2 (Xu et al. 2015)",
+           parameters=(("lower", 1 / 8), ("upper", 1 / 3), ("training", False)),
+           rule="0 <= lower <= upper, not training (a random slope per unit)",
+           accepts=lambda lower, upper, training: 0 <= lower <= upper and upper > 0 and not training,
+           build=_rrelu, modules=_torch("RReLU")),
+    Family(name="prelu", summary="max(s, w s), learned slopes w (He et al. 2015)", parameters=(("weight", None),),
+           rule="a slope tensor", accepts=lambda weight: True, build=_prelu, modules=_torch("PReLU"),
+           spelled=False),
+    Family(name="elu", summary="s, or α(e^s - 1) below 0, for α > 0", parameters=(("alpha", 1.0),),
+           rule="alpha > 0", accepts=lambda alpha: alpha > 0, build=_elu_member, known=(((1.0,), "elu"),),
+           modules=_torch("ELU")),
+    Family(name="celu", summary="s, or α(e^(s/α) - 1) below 0, for α > 0", parameters=(("alpha", 1.0),),
+           rule="alpha > 0", accepts=lambda alpha: alpha > 0, build=_celu, known=(((1.0,), "elu"),),
+           modules=_torch("CELU")),
+    Family(name="softplus", summary="log(1 + e^(β s))/β for β > 0, linear beyond β s > threshold",
+           parameters=(("beta", 1.0), ("threshold", SOFTPLUS_EXACT)), rule="beta > 0",
+           accepts=lambda beta, threshold: beta > 0, build=_softplus_member,
+           known=(((1.0, SOFTPLUS_EXACT), "softplus"),), modules=_torch("Softplus")),
+    Family(name="hardtanh", summary="clamp(s, min_val, max_val)", parameters=(("min_val", -1.0), ("max_val", 1.0)),
+           rule="min_val < max_val", accepts=lambda low, high: low < high, build=_hardtanh,
+           known=(((-1.0, 1.0), "hardtanh"), ((0.0, 6.0), "relu6")), modules=_torch("Hardtanh", "ReLU6")),
+    Family(name="threshold", summary="s where s > threshold, else value",
+           parameters=(("threshold", None), ("value", None)), rule="finite threshold and value",
+           accepts=lambda threshold, value: bool(np.isfinite(threshold) and np.isfinite(value)), build=_threshold,
+           known=(((0.0, 0.0), "relu"),), modules=_torch("Threshold")),
+    Family(name="gelu", summary="s Φ(s), exact or by its tanh approximation", parameters=(("approximate", "none"),),
+           rule="approximate 'none' or 'tanh'", accepts=lambda approximate: False, build=None,
+           known=((("none",), "gelu"), (("tanh",), "gelu-tanh")), modules=_torch("GELU"), spelled=False),
+])
+"""The activations with parameters; see :class:`Family`."""
