@@ -28,6 +28,26 @@ def relu_in_place(s):
     return s.relu_()
 
 
+class Slopes(nn.Module):
+    """A user's module calling F.prelu with its own learned slopes."""
+
+    def __init__(self, slopes):
+        super().__init__()
+        self.slopes = nn.Parameter(slopes)
+
+    def forward(self, s):
+        return F.prelu(s, self.slopes)
+
+
+def prelu(slopes):
+    module = nn.PReLU(len(slopes))
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor(slopes))
+    return module
+
+
+PER_CHANNEL = [0.25 + 0.1 * k * (-1) ** k for k in range(16)]  # 16 slopes, some negative
+
 # what the activation is, and its saturated units, written out by hand (u its input, a its output)
 SATURATED = {
     "relu": lambda u, a: a <= 0, "leaky-relu": lambda u, a: a <= 0, "relu6": lambda u, a: (a <= 0) | (a >= 6),
@@ -37,36 +57,63 @@ SATURATED = {
     "gelu": lambda u, a: u <= -3, "gelu-tanh": lambda u, a: u <= -3, "silu": lambda u, a: u <= -5,
     "mish": lambda u, a: u <= -5, "hardswish": lambda u, a: u <= -3, "hardsigmoid": lambda u, a: (a <= 0) | (a >= 1),
     "softplus": lambda u, a: u <= -5,
+    # the families, at other values: on the leaky side; within 5% of ELU's and CELU's bound -α; softplus's
+    # tail βs <= -5; clipped at a bound; at or below a threshold; PReLU's and RReLU's leaky side
+    "leaky-relu:0.2": lambda u, a: u <= 0, "leaky-relu:0.3": lambda u, a: u <= 0, "leaky-relu:2": lambda u, a: u <= 0,
+    "rrelu": lambda u, a: u <= 0, "rrelu:0.1,0.3": lambda u, a: u <= 0, "rrelu:0.2,0.4": lambda u, a: u <= 0,
+    "prelu": lambda u, a: u <= 0,
+    "elu:0.5": lambda u, a: a <= -0.475, "elu:2": lambda u, a: a <= -1.9,
+    "celu:2": lambda u, a: a <= -1.9, "celu:0.5": lambda u, a: a <= -0.475,
+    "softplus:2": lambda u, a: u <= -2.5, "softplus:0.5": lambda u, a: u <= -10, "softplus:1,1": lambda u, a: u <= -5,
+    "hardtanh:-2,2": lambda u, a: a.abs() >= 2, "hardtanh:0,1": lambda u, a: (a <= 0) | (a >= 1),
+    "hardtanh:-1,6": lambda u, a: (a <= -1) | (a >= 6),
+    "threshold:0.5,0": lambda u, a: u <= 0.5, "threshold:0,-1": lambda u, a: u <= 0,
+    "threshold:-1,-2": lambda u, a: u <= -1,
 }
 
-CASES = [  # (the activation, the registered one it is, or else what the summary says took the output)
+CASES = [  # (the activation, the activation it is, or else what the summary says took the output)
     (nn.ReLU(), "relu"), (nn.ReLU(inplace=True), "relu"), (Function(relu_in_place), "relu"),
-    (Function(torch.relu), "relu"), (nn.Threshold(0.0, 0.0), "relu"), (nn.Threshold(0, 0), "relu"),
-    (nn.Threshold(0.5, 0.0), "threshold(threshold=0.5, value=0.0)"),
-    (nn.Threshold(0.0, -1.0), "threshold(threshold=0.0, value=-1.0)"),
-    (Function(lambda s: torch.threshold(s, 0.0, 0.0)), "relu"),
-    (nn.ReLU6(), "relu6"), (nn.ReLU6(inplace=True), "relu6"), (Function(F.relu6), "relu6"),
-    (nn.Hardtanh(0.0, 6.0), "relu6"), (nn.Hardtanh(0, 6), "relu6"),
-    (Function(lambda s: F.hardtanh(s, 0.0, 6.0)), "relu6"),
-    (Function(lambda s: torch._C._nn.hardtanh(s, 0.0, 6.0)), "relu6"),
-    (nn.Hardtanh(), "hardtanh"), (nn.Hardtanh(-1, 1), "hardtanh"),
-    (nn.Hardtanh(-2.0, 2.0), "hardtanh(min_val=-2.0, max_val=2.0)"),
-    (nn.Hardtanh(0.0, 1.0), "hardtanh(min_val=0.0, max_val=1.0)"),
-    (nn.Hardtanh(-1.0, 6.0), "hardtanh(min_val=-1.0, max_val=6.0)"),
-    (nn.LeakyReLU(), "leaky-relu"), (nn.LeakyReLU(0.01, inplace=True), "leaky-relu"),
-    (Function(lambda s: torch._C._nn.leaky_relu(s, 0.01)), "leaky-relu"), (nn.LeakyReLU(0.0), "relu"),
-    (nn.LeakyReLU(0.2), "leaky_relu(negative_slope=0.2)"),
-    (Function(lambda s: torch._C._nn.leaky_relu(s, 0.2)), "leaky_relu(negative_slope=0.2)"),
-    (nn.ELU(), "elu"), (nn.ELU(1.0, inplace=True), "elu"), (nn.ELU(alpha=0.5), "elu(alpha=0.5)"),
-    (nn.CELU(), "elu"), (Function(lambda s: torch.celu(s, 1.0)), "elu"), (nn.CELU(alpha=2.0), "celu(alpha=2.0)"),
-    (nn.SELU(), "selu"), (nn.GELU(), "gelu"), (nn.GELU(approximate="tanh"), "gelu-tanh"),
-    (Function(lambda s: F.gelu(s, approximate="none")), "gelu"),
-    (nn.Softplus(), "softplus"), (nn.Softplus(beta=1, threshold=20), "softplus"),
-    (Function(lambda s: torch._C._nn.softplus(s, 1, 20)), "softplus"),
-    (nn.Softplus(beta=2.0), "softplus(beta=2.0, threshold=20.0)"),
-    (nn.Softplus(threshold=1.0), "softplus(beta=1.0, threshold=1.0)"), (nn.RReLU(), "rrelu()"), (nn.PReLU(), "prelu()"),
+    (Function(torch.relu), "relu"), (nn.ReLU6(), "relu6"), (nn.ReLU6(inplace=True), "relu6"),
+    (Function(F.relu6), "relu6"), (nn.SELU(), "selu"), (nn.GELU(), "gelu"), (nn.GELU(approximate="tanh"), "gelu-tanh"),
+    (Function(lambda s: F.gelu(s, approximate="none")), "gelu"), (Function(lambda s: F.gelu(s, approximate="tanh")),
+                                                                 "gelu-tanh"),
     (nn.Sigmoid(), "sigmoid"), (nn.Tanh(), "tanh"), (nn.Softsign(), "softsign"), (nn.SiLU(), "silu"),
     (nn.Mish(), "mish"), (nn.Hardswish(), "hardswish"), (nn.Hardsigmoid(), "hardsigmoid"),
+    # leaky ReLU: at its default, at slope 0 (ReLU), at others; a negative slope is no family member
+    (nn.LeakyReLU(), "leaky-relu"), (nn.LeakyReLU(0.01, inplace=True), "leaky-relu"),
+    (Function(lambda s: torch._C._nn.leaky_relu(s, 0.01)), "leaky-relu"), (nn.LeakyReLU(0.0), "relu"),
+    (nn.LeakyReLU(0.2), "leaky-relu:0.2"), (nn.LeakyReLU(0.2, inplace=True), "leaky-relu:0.2"),
+    (Function(lambda s: torch._C._nn.leaky_relu(s, 0.2)), "leaky-relu:0.2"),
+    (Function(lambda s: F.leaky_relu(s, negative_slope=0.3)), "leaky-relu:0.3"), (nn.LeakyReLU(2.0), "leaky-relu:2"),
+    (Function(lambda s: F.leaky_relu(s, -0.5)),
+     "leaky_relu(negative_slope=-0.5), outside the leaky-relu family (negative_slope > 0)"),
+    # RReLU, which the probe runs in evaluation (a leaky ReLU of slope (lower + upper)/2)
+    (nn.RReLU(), "rrelu"), (nn.RReLU(0.1, 0.3), "rrelu:0.1,0.3"),
+    (Function(lambda s: F.rrelu(s, 0.2, 0.4, training=False)), "rrelu:0.2,0.4"),
+    # PReLU: one learned slope, one per channel, and F.prelu with a module's own slopes
+    (nn.PReLU(), "prelu"), (prelu([0.6]), "prelu"), (prelu(PER_CHANNEL), "prelu"),
+    (Slopes(torch.tensor(PER_CHANNEL[::-1])), "prelu"),
+    # ELU and CELU (CELU at α = 1 is ELU)
+    (nn.ELU(), "elu"), (nn.ELU(1.0, inplace=True), "elu"), (nn.ELU(alpha=0.5), "elu:0.5"),
+    (Function(lambda s: F.elu(s, 2.0)), "elu:2"), (nn.CELU(), "elu"), (Function(lambda s: torch.celu(s, 1.0)), "elu"),
+    (nn.CELU(alpha=2.0), "celu:2"), (Function(lambda s: F.celu(s, alpha=0.5)), "celu:0.5"),
+    (Function(lambda s: F.elu(s, -1.0)), "elu(alpha=-1.0), outside the elu family (alpha > 0)"),
+    # softplus: β, and a threshold other than 20
+    (nn.Softplus(), "softplus"), (nn.Softplus(beta=1, threshold=20), "softplus"),
+    (Function(lambda s: torch._C._nn.softplus(s, 1, 20)), "softplus"), (nn.Softplus(beta=2.0), "softplus:2"),
+    (Function(lambda s: F.softplus(s, 0.5)), "softplus:0.5"), (nn.Softplus(threshold=1.0), "softplus:1,1"),
+    # hardtanh: its default, ReLU6, other bounds
+    (nn.Hardtanh(), "hardtanh"), (nn.Hardtanh(-1, 1), "hardtanh"), (nn.Hardtanh(0.0, 6.0), "relu6"),
+    (nn.Hardtanh(0, 6), "relu6"), (Function(lambda s: F.hardtanh(s, 0.0, 6.0)), "relu6"),
+    (Function(lambda s: torch._C._nn.hardtanh(s, 0.0, 6.0)), "relu6"), (nn.Hardtanh(-2.0, 2.0), "hardtanh:-2,2"),
+    (Function(lambda s: F.hardtanh(s, 0.0, 1.0)), "hardtanh:0,1"), (nn.Hardtanh(-1.0, 6.0), "hardtanh:-1,6"),
+    # threshold: ReLU at (0, 0), others
+    (nn.Threshold(0.0, 0.0), "relu"), (nn.Threshold(0, 0), "relu"),
+    (Function(lambda s: torch.threshold(s, 0.0, 0.0)), "relu"), (nn.Threshold(0.5, 0), "threshold:0.5,0"),
+    (Function(lambda s: F.threshold(s, 0.0, -1.0)), "threshold:0,-1"), (nn.Threshold(-1.0, -2.0), "threshold:-1,-2"),
+    # no activation the probe knows: named as what took the output
+    (nn.Tanhshrink(), "tanhshrink()"), (nn.Softshrink(), "softshrink()"), (nn.LogSigmoid(), "log_sigmoid()"),
+    (nn.Hardshrink(), "hardshrink()"),
 ]
 
 
@@ -105,6 +152,7 @@ def test_each_activation_is_read_with_its_parameters(act, expected):
     probe = Probe(model, x, y, F.cross_entropy)
     stats = {r["stat"]: r["value"] for r in probe.measure(0, with_jacobians=False).rows if r["layer"] == "lin1"}
     assert all(torch.equal(p, b) for p, b in zip(model.parameters(), before)) and model.training and act.training
+    assert all(p.requires_grad for p in model.parameters())
     assert torch.equal(torch.get_rng_state(), rng) and all(p.grad is None for p in model.parameters())
     s, a, grad = by_hand(model, x, y)
     then = {row["layer"]: row["then"] for row in probe.summary()}
@@ -118,9 +166,9 @@ def test_each_activation_is_read_with_its_parameters(act, expected):
         saturated = SATURATED[expected](s, a).float().mean().item()
         assert stats["saturated_fraction"] == pytest.approx(saturated)
     else:
-        words = f"{expected}, at parameters no registered activation has" if "=" in expected else expected
-        assert then["lin1"] == f"no activation: {words}" and "lin1" not in probe.activations
+        assert then["lin1"] == f"no activation: {expected}" and "lin1" not in probe.activations
         assert "activation_mean" not in stats
+    assert len(then) == 2  # lin1 and lin2: a PReLU's slopes are no layer "not recognised"
 
 
 @pytest.mark.parametrize(("act", "expected"), [(act, expected) for act, expected in CASES
@@ -128,9 +176,10 @@ def test_each_activation_is_read_with_its_parameters(act, expected):
                          ids=repr)
 def test_a_module_is_read_with_the_same_parameters(act, expected):
     """activation_of (which pairs the composite activation modules of other libraries)
-    reads a torch module's attributes as the probe reads its function's arguments; only
-    Threshold and LeakyReLU(0), ReLU by their function, are no ReLU module."""
-    by_function_only = isinstance(act, nn.Threshold) or isinstance(act, nn.LeakyReLU) and expected == "relu"
-    wanted = expected if expected in SATURATED and not by_function_only else None
-    found = activation_of(act)
-    assert (found.name if found is not None else None) == wanted
+    reads a torch module's attributes as the probe reads its function's arguments. RReLU
+    is a leaky ReLU in evaluation only: in training its slopes are random."""
+    act = copy.deepcopy(act)
+    found = activation_of(act.eval())
+    assert (found.name if found is not None else None) == (expected if expected in SATURATED else None)
+    if isinstance(act, nn.RReLU):
+        assert activation_of(act.train()) is None

@@ -368,8 +368,8 @@ class Family:
     them as attributes and its functional form takes them as arguments after the input,
     in that order. ``known`` maps values to the registered activation φ is there (its
     defaults first). At other values where ``accepts(*θ)`` (``rule`` in words), the
-    member is ``build(name, *θ)``, named ``family:values`` (values at their defaults
-    dropped from the end; ``spelled=False``: learned values, never in the name). ``modules``
+    member is ``build(name, *θ)``, named ``family:values`` (see :meth:`spell`; ``written=0``:
+    learned values, never in the name). ``modules``
     are the qualified names of torch's classes of this family."""
 
     name: str
@@ -380,7 +380,7 @@ class Family:
     build: Callable[..., Activation]
     known: tuple[tuple[tuple[Any, ...], str], ...] = ()
     modules: tuple[str, ...] = ()
-    spelled: bool = True
+    written: int = 1
 
     def member(self, given: Mapping[str, Any]) -> Activation | None:
         """φ at the values ``given`` (by parameter name; None or absent: the default), or
@@ -391,7 +391,7 @@ class Family:
         for at, entry in self.known:
             if entry in ACTIVATIONS and all(same_value(v, k) for v, k in zip(values, at, strict=True)):
                 return ACTIVATIONS.get(entry)
-        if self.spelled:
+        if self.written:
             try:
                 values = [_plain(value, default) for value, (_, default) in zip(values, self.parameters, strict=True)]
             except (TypeError, ValueError, RuntimeError):
@@ -401,14 +401,21 @@ class Family:
         return self.build(self.spell(values), *values)
 
     def spell(self, values: list[Any]) -> str:
-        """The member's name: ``family:v1,v2`` (``leaky-relu:0.2``), trailing defaults
-        dropped, or the family's name alone."""
-        if not self.spelled:
+        """The member's name: ``family:v1,v2`` (``leaky-relu:0.2``, ``hardtanh:0,1``), its
+        first :attr:`written` values and any later ones not at their defaults; the
+        family's name alone at its defaults."""
+        defaults = [default for _, default in self.parameters]
+        if not self.written or all(same_value(v, d) for v, d in zip(values, defaults, strict=True)):
             return self.name
         shown = list(values)
-        while shown and same_value(shown[-1], self.parameters[len(shown) - 1][1]):
+        while len(shown) > self.written and same_value(shown[-1], defaults[len(shown) - 1]):
             shown.pop()
-        return f"{self.name}:{','.join(map(_number, shown))}" if shown else self.name
+        return f"{self.name}:{','.join(map(_number, shown))}"
+
+    def spelling(self) -> str:
+        """How a member is named, in words: ``hardtanh:MIN_VAL,MAX_VAL``."""
+        return f"{self.name}:" + ",".join(name.upper() for name, default in self.parameters
+                                          if not isinstance(default, bool))
 
     def given(self, values: Mapping[str, Any]) -> str:
         """The values, in words: ``negative_slope=0.2``."""
@@ -439,10 +446,8 @@ def activation_named(name: str) -> Activation:
     if name in ACTIVATIONS:
         return ACTIVATIONS.get(name)
     head, _, argument = str(name).partition(":")
-    if head not in FAMILIES or not FAMILIES.get(head).spelled and argument:
-        spellings = [*ACTIVATIONS.choices(), *(f"{f.name}:{','.join(n.upper() for n, d in f.parameters
-                                                                     if not isinstance(d, bool))}"
-                                              for f in FAMILIES if f.spelled)]
+    if head not in FAMILIES or not FAMILIES.get(head).written and argument:
+        spellings = [*ACTIVATIONS.choices(), *(f.spelling() for f in FAMILIES if f.written)]
         raise unknown_choice("activation", name, spellings)
     family = FAMILIES.get(head)
     texts = argument.split(",") if argument else []
@@ -590,10 +595,10 @@ FAMILIES: Registry[Family] = Registry("activation family", [
            parameters=(("lower", 1 / 8), ("upper", 1 / 3), ("training", False)),
            rule="0 <= lower <= upper, not training (a random slope per unit)",
            accepts=lambda lower, upper, training: 0 <= lower <= upper and upper > 0 and not training,
-           build=_rrelu, modules=_torch("RReLU")),
+           build=_rrelu, modules=_torch("RReLU"), written=2),
     Family(name="prelu", summary="max(s, w s), learned slopes w (He et al. 2015)", parameters=(("weight", None),),
            rule="a slope tensor", accepts=lambda weight: True, build=_prelu, modules=_torch("PReLU"),
-           spelled=False),
+           written=0),
     Family(name="elu", summary="s, or α(e^s - 1) below 0, for α > 0", parameters=(("alpha", 1.0),),
            rule="alpha > 0", accepts=lambda alpha: alpha > 0, build=_elu_member, known=(((1.0,), "elu"),),
            modules=_torch("ELU")),
@@ -606,13 +611,14 @@ FAMILIES: Registry[Family] = Registry("activation family", [
            known=(((1.0, SOFTPLUS_EXACT), "softplus"),), modules=_torch("Softplus")),
     Family(name="hardtanh", summary="clamp(s, min_val, max_val)", parameters=(("min_val", -1.0), ("max_val", 1.0)),
            rule="min_val < max_val", accepts=lambda low, high: low < high, build=_hardtanh,
-           known=(((-1.0, 1.0), "hardtanh"), ((0.0, 6.0), "relu6")), modules=_torch("Hardtanh", "ReLU6")),
+           known=(((-1.0, 1.0), "hardtanh"), ((0.0, 6.0), "relu6")), modules=_torch("Hardtanh", "ReLU6"),
+           written=2),
     Family(name="threshold", summary="s where s > threshold, else value",
            parameters=(("threshold", None), ("value", None)), rule="finite threshold and value",
            accepts=lambda threshold, value: bool(np.isfinite(threshold) and np.isfinite(value)), build=_threshold,
-           known=(((0.0, 0.0), "relu"),), modules=_torch("Threshold")),
+           known=(((0.0, 0.0), "relu"),), modules=_torch("Threshold"), written=2),
     Family(name="gelu", summary="s Φ(s), exact or by its tanh approximation", parameters=(("approximate", "none"),),
            rule="approximate 'none' or 'tanh'", accepts=lambda approximate: False, build=None,
-           known=((("none",), "gelu"), (("tanh",), "gelu-tanh")), modules=_torch("GELU"), spelled=False),
+           known=((("none",), "gelu"), (("tanh",), "gelu-tanh")), modules=_torch("GELU"), written=0),
 ])
 """The activations with parameters; see :class:`Family`."""

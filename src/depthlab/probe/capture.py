@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.overrides import TorchFunctionMode
 
-from depthlab.nets.activations import ACTIVATIONS, Activation, activation_of, same_value
+from depthlab.nets.activations import ACTIVATIONS, FAMILIES, Activation, activation_of
 
 LAYER_FUNCTIONS = {
     "linear": ("linear", 1, 2), "conv1d": ("conv", 1, 2), "conv2d": ("conv", 1, 2), "conv3d": ("conv", 1, 2),
@@ -89,7 +89,8 @@ class Call:
     (``u`` its input, ``a`` its output, both copies), or None with ``after`` saying what
     the output went into instead ("the model's output" when nothing). ``sources`` are the
     model's parameters its weights and biases are, or were computed from (a
-    parametrization's originals, a legacy weight norm's g and v)."""
+    parametrization's originals, a legacy weight norm's g and v), and its activation's
+    own (a PReLU's learned slopes)."""
 
     name: str
     module_name: str
@@ -313,15 +314,17 @@ class CapturePass(TorchFunctionMode):
     def _activate(self, flow: _Flow, activation: Activation, func, args: tuple, kwargs: dict):
         u = args[0].clone()  # before an in-place activation changes it
         out = func(*args, **kwargs)
-        self._pair(flow, activation, u, out)
+        own = [t for t in _tensor_args(args[1:], kwargs) if id(t) in self.owners]  # a PReLU's slopes
+        self._pair(flow, activation, u, out, own)
         self._flows.pop(id(out), None)  # an in-place activation's output is its input: it flows no further
         return out
 
-    def _pair(self, flow: _Flow, activation: Activation, u: Tensor, out: Tensor) -> None:
+    def _pair(self, flow: _Flow, activation: Activation, u: Tensor, out: Tensor, own: list[Tensor] | tuple = ()) -> None:
         a = out.clone()
         for call in flow.calls:
             if call.activation is None and call.after == "the model's output":
                 call.activation, call.u, call.a = activation, u, a
+                call.sources = [*call.sources, *own]
 
     def _follow(self, name: str, flowing: list[_Flow], args: tuple, kwargs: dict, out: Any) -> None:
         """Pass the flow on through ``name`` when it keeps what flows (see the module
@@ -404,58 +407,50 @@ def _tensor_args(args: tuple, kwargs: dict) -> list[Tensor]:
     return found
 
 
-PARAMETERS = {
-    "leaky_relu": {"negative_slope": (1, 0.01)}, "elu": {"alpha": (1, 1.0)}, "celu": {"alpha": (1, 1.0)},
-    "softplus": {"beta": (1, 1.0), "threshold": (2, 20.0)}, "hardtanh": {"min_val": (1, -1.0), "max_val": (2, 1.0)},
-    "threshold": {"threshold": (1, None), "value": (2, None)}, "gelu": {"approximate": (1, "none")},
+FUNCTIONS = {
+    "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "softsign": "softsign", "selu": "selu", "silu": "silu",
+    "mish": "mish", "hardswish": "hardswish", "hardsigmoid": "hardsigmoid", "relu6": "relu6",
 }
-"""An activation function's parameters: name → (position after the input, torch's default)."""
+"""torch function (stripped of its underscores: ``relu_`` in place) → the registered
+activation it computes, for the functions without parameters."""
 
-FUNCTIONS: dict[str, tuple[str | tuple[str, dict[str, float]], ...]] = {
-    "relu": ("relu",), "tanh": ("tanh",), "sigmoid": ("sigmoid",), "softsign": ("softsign",), "selu": ("selu",),
-    "silu": ("silu",), "mish": ("mish",), "hardswish": ("hardswish",), "hardsigmoid": ("hardsigmoid",),
-    "relu6": ("relu6",), "elu": ("elu",), "celu": ("elu",), "softplus": ("softplus",),
-    "hardtanh": ("hardtanh", "relu6"), "gelu": ("gelu", "gelu-tanh"),
-    "leaky_relu": ("leaky-relu", ("relu", {"negative_slope": 0.0})),
-    "threshold": (("relu", {"threshold": 0.0, "value": 0.0}),),
+FAMILY_FUNCTIONS = {
+    "leaky_relu": "leaky-relu", "rrelu": "rrelu", "prelu": "prelu", "elu": "elu", "celu": "celu",
+    "softplus": "softplus", "hardtanh": "hardtanh", "threshold": "threshold", "gelu": "gelu",
 }
-"""torch function (stripped of its underscores: ``relu_`` in place) → the registry entries
-it may compute: one is the call's when each parameter of the function
-(:data:`PARAMETERS`) has the value the entry declares
-(:attr:`~depthlab.nets.activations.Activation.parameters`), or the value given here for
-another function computing it (a leaky ReLU of slope 0 and ``threshold(s, 0, 0)`` are
-ReLU; CELU, at the α = 1 ELU declares, is ELU). At any other value (a leaky ReLU of slope
-0.2, a softplus of β = 2) the function is not a registered activation: it ends the flow
-like any operation, and the call notes it with its parameters."""
+"""torch function → the :class:`~depthlab.nets.activations.Family` of the activations it
+computes, whose parameters are its arguments after the input, in order: the call is the
+member at the values it is given (torch's defaults where not), the registered activation
+at its own values (a leaky ReLU of slope 0 and ``threshold(s, 0, 0)`` are ReLU, CELU at
+α = 1 is ELU), ``leaky-relu:0.2`` elsewhere, and PReLU the one of the slopes its weight
+has now. Outside the family's rule (a leaky ReLU of negative slope, RReLU in training)
+the function ends the flow like any operation, and the call notes it with its values."""
 
 
 def _function_activation(name: str, args: tuple, kwargs: dict) -> Activation | None:
-    """The registered activation a torch function call computes, or None."""
+    """The activation a torch function call computes, or None."""
     base = name.strip("_")
-    given = _parameters(base, args, kwargs)
-    for candidate in FUNCTIONS.get(base, ()):
-        entry, wanted = candidate if isinstance(candidate, tuple) else (candidate, None)
-        if entry not in ACTIVATIONS:
-            continue
-        activation = ACTIVATIONS.get(entry)
-        wanted = dict(activation.parameters) if wanted is None else wanted
-        if all(same_value(given[key], value) for key, value in wanted.items() if key in given):
-            return activation
+    if base in FUNCTIONS:
+        return ACTIVATIONS.get(FUNCTIONS[base]) if FUNCTIONS[base] in ACTIVATIONS else None
+    if base in FAMILY_FUNCTIONS and FAMILY_FUNCTIONS[base] in FAMILIES:
+        return FAMILIES.get(FAMILY_FUNCTIONS[base]).member(_parameters(base, args, kwargs))
     return None
 
 
 def _parameters(base: str, args: tuple, kwargs: dict) -> dict[str, Any]:
-    """The values of an activation function's :data:`PARAMETERS` in a call (torch's
-    default where not given)."""
-    return {key: default if (value := _arg(args, kwargs, at, key)) is None else value
-            for key, (at, default) in PARAMETERS.get(base, {}).items()}
+    """The arguments of a family's function call, by parameter name (None: not given)."""
+    family = FAMILIES.get(FAMILY_FUNCTIONS[base])
+    return {key: _arg(args, kwargs, at, key) for at, (key, _) in enumerate(family.parameters, start=1)}
 
 
 def _unregistered(name: str, args: tuple, kwargs: dict) -> str | None:
-    """What took a layer's output, in words, when it is an activation function at
-    parameters no registered activation has (None for any other operation)."""
+    """What took a layer's output, in words, when it is an activation function at values
+    its family does not cover (None for any other operation)."""
     base = name.strip("_")
-    if base not in FUNCTIONS or base not in PARAMETERS:
+    if base not in FAMILY_FUNCTIONS or FAMILY_FUNCTIONS[base] not in FAMILIES:
         return None
-    given = ", ".join(f"{key}={value!r}" for key, value in _parameters(base, args, kwargs).items())
-    return f"{base}({given}), at parameters no registered activation has"
+    family = FAMILIES.get(FAMILY_FUNCTIONS[base])
+    if family.member(_parameters(base, args, kwargs)) is not None:
+        return None
+    given = {key: value for key, value in _parameters(base, args, kwargs).items() if value is not None}
+    return f"{base}({family.given(given)}), outside the {family.name} family ({family.rule})"
