@@ -6,7 +6,15 @@ import torch
 
 from depthlab.cli import main
 from depthlab.errors import DepthlabError
-from depthlab.nets.activations import ACTIVATIONS, Activation, Smooth, activation_of
+from depthlab.nets.activations import (
+    ACTIVATIONS,
+    FAMILIES,
+    Activation,
+    PiecewiseLinear,
+    Smooth,
+    activation_named,
+    activation_of,
+)
 from depthlab.probe import Probe
 from depthlab.store import RunDir
 from depthlab.theory import fixed_point
@@ -149,3 +157,138 @@ def test_gaussian_forms_are_the_function_and_its_derivatives(name):
     h = 1e-5
     assert np.allclose(form.dphi(x), (form.phi(x + h) - form.phi(x - h)) / (2 * h), atol=1e-6)
     assert np.allclose(form.d2phi(x), (form.dphi(x + h) - form.dphi(x - h)) / (2 * h), atol=1e-5)
+
+
+# -- families: activations with parameters, at their defaults and at other values -------
+MEMBERS = {  # a family member's name → torch's own module computing it
+    "leaky-relu:0.2": torch.nn.LeakyReLU(0.2), "leaky-relu:2": torch.nn.LeakyReLU(2.0),
+    "leaky-relu:0.3333333333333333": torch.nn.LeakyReLU(1 / 3), "rrelu:0.1,0.3": torch.nn.RReLU(0.1, 0.3).eval(),
+    "rrelu": torch.nn.RReLU().eval(), "elu:0.5": torch.nn.ELU(0.5), "elu:2": torch.nn.ELU(2.0),
+    "celu:2": torch.nn.CELU(2.0), "celu:0.5": torch.nn.CELU(0.5), "softplus:2": torch.nn.Softplus(2.0),
+    "softplus:0.5": torch.nn.Softplus(0.5), "softplus:1,1": torch.nn.Softplus(1.0, 1.0),
+    "softplus:2,5": torch.nn.Softplus(2.0, 5.0), "hardtanh:-2,2": torch.nn.Hardtanh(-2.0, 2.0),
+    "hardtanh:0,1": torch.nn.Hardtanh(0.0, 1.0), "hardtanh:-1,6": torch.nn.Hardtanh(-1.0, 6.0),
+    "threshold:0.5,0": torch.nn.Threshold(0.5, 0.0), "threshold:0,-1": torch.nn.Threshold(0.0, -1.0),
+    "threshold:-1,-2": torch.nn.Threshold(-1.0, -2.0), "threshold:0,1": torch.nn.Threshold(0.0, 1.0),
+}
+
+
+@pytest.mark.parametrize("name", MEMBERS)
+def test_a_family_member_is_torchs_module_at_those_values(name):
+    """Its name reads back to it, its module computes what torch's does, and torch's module
+    is read as it."""
+    member = activation_named(name)
+    s = torch.linspace(-8, 8, 401, dtype=torch.float64)
+    assert member.name == name and activation_of(MEMBERS[name]).name == name
+    assert torch.equal(member.module()(s), MEMBERS[name](s))
+
+
+@pytest.mark.parametrize("name", MEMBERS)
+def test_a_family_members_derivative_from_its_output_is_autograds(name):
+    """φ'(s) from a alone, where a determines it (None where it does not: a softplus
+    linear from a low threshold, a threshold whose value lies above it)."""
+    member = activation_named(name)
+    if name in ("softplus:1,1", "softplus:2,5", "threshold:0,1"):
+        assert member.derivative is None
+        return
+    s = torch.linspace(-4, 4, 101, dtype=torch.float64).requires_grad_()
+    a = MEMBERS[name](s)
+    (grad,) = torch.autograd.grad(a.sum(), s)
+    assert torch.allclose(member.derivative(a.detach()), grad, atol=1e-12)
+
+
+@pytest.mark.parametrize(("name", "s", "saturated"), [
+    ("leaky-relu:0.2", [-1.0, 0.0, 0.5], [True, True, False]),
+    ("elu:0.5", [-4.0, -2.0, 1.0], [True, False, False]),  # a <= -0.475: s <= log(0.05) ≈ -3.0
+    ("celu:2", [-7.0, -5.0, 1.0], [True, False, False]),  # a <= -1.9: s <= 2 log(0.05) ≈ -6.0
+    ("softplus:2", [-2.6, -2.4, 1.0], [True, False, False]),  # s <= -5/2
+    ("hardtanh:-2,2", [-2.5, -1.9, 1.9, 2.0], [True, False, False, True]),
+    ("threshold:0.5,0", [0.4, 0.5, 0.6], [True, True, False]),
+])
+def test_a_family_members_saturation_on_hand_picked_inputs(name, s, saturated):
+    member = activation_named(name)
+    s = torch.tensor(s)
+    assert member.saturated(s, member.module()(s)).tolist() == saturated
+
+
+@pytest.mark.parametrize("name", ["elu:0.5", "elu:2", "celu:2", "celu:0.5", "softplus:2", "softplus:0.5"])
+def test_a_family_members_gaussian_form_is_the_function_and_its_derivatives(name):
+    form = activation_named(name).gaussian
+    x = np.linspace(-4, 4, 161)
+    x = x[np.abs(x) > 0.03]
+    assert np.allclose(form.phi(x), MEMBERS[name](torch.tensor(x)).numpy(), atol=1e-12)
+    h = 1e-5
+    assert np.allclose(form.dphi(x), (form.phi(x + h) - form.phi(x - h)) / (2 * h), atol=1e-6)
+    assert np.allclose(form.d2phi(x), (form.dphi(x + h) - form.dphi(x - h)) / (2 * h), atol=1e-5)
+
+
+def test_piecewise_linear_members_and_members_theory_does_not_cover():
+    assert activation_named("leaky-relu:0.2").gaussian == PiecewiseLinear(0.2)
+    assert activation_named("rrelu:0.1,0.3").gaussian == PiecewiseLinear(pytest.approx(0.2))
+    assert activation_named("softplus:1,1").gaussian is None  # linear beyond s > 1: not log(1 + e^s)
+    assert activation_named("hardtanh:-2,2").gaussian is None
+
+
+@pytest.mark.parametrize(("module", "name"), [
+    (torch.nn.LeakyReLU(), "leaky-relu"), (torch.nn.LeakyReLU(0.0), "relu"), (torch.nn.ELU(), "elu"),
+    (torch.nn.CELU(), "elu"), (torch.nn.CELU(1), "elu"), (torch.nn.Softplus(), "softplus"),
+    (torch.nn.Softplus(1, 20), "softplus"), (torch.nn.Hardtanh(), "hardtanh"), (torch.nn.Hardtanh(0, 6), "relu6"),
+    (torch.nn.ReLU6(), "relu6"), (torch.nn.Threshold(0, 0), "relu"), (torch.nn.GELU(), "gelu"),
+])
+def test_at_a_registered_activations_values_a_family_member_is_that_activation(module, name):
+    assert activation_of(module) is ACTIVATIONS.get(name)
+    family = next(f for f in FAMILIES if any(m.endswith(f".{type(module).__name__}") for m in f.modules))
+    values = {key: getattr(module, key) for key, _ in family.parameters}
+    assert family.member(values) is ACTIVATIONS.get(name)
+
+
+def test_prelu_takes_its_slopes_per_channel_from_the_learned_weight():
+    module = torch.nn.PReLU(3)
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor([0.1, 0.5, 2.0]))
+    member = activation_of(module)
+    s = torch.randn(2, 3, 4, 4, dtype=torch.float64).requires_grad_()
+    a = torch.nn.functional.prelu(s, module.weight.double())
+    (grad,) = torch.autograd.grad(a.sum(), s)
+    assert member.name == "prelu" and member.gaussian is None
+    assert torch.allclose(member.derivative(a.detach()), grad, atol=1e-12)
+    assert torch.allclose(member.module().double()(s), a)
+    with torch.no_grad():  # the slopes as they are when read: a later change is a later member's
+        module.weight.mul_(-1)
+    assert torch.allclose(member.module().double()(s), a) and activation_of(module).derivative is None
+    single = activation_of(torch.nn.PReLU(init=0.3))
+    assert single.gaussian == PiecewiseLinear(pytest.approx(0.3))
+    assert torch.allclose(single.derivative(a.detach()), torch.where(a > 0, 1.0, 0.3).double())
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("leaky-relu:-1", "activation 'leaky-relu:-1': leaky-relu needs negative_slope > 0 (negative_slope=-1.0)"),
+    ("hardtanh:2,-2", "activation 'hardtanh:2,-2': hardtanh needs min_val < max_val (min_val=2.0, max_val=-2.0)"),
+    ("hardtanh:x", "activation 'hardtanh:x': hardtanh's values are numbers (min_val, max_val)"),
+    ("elu:1,2", "activation 'elu:1,2': elu takes 1 value at most (alpha)"),
+    ("rrelu:0.1,0.3,1", "activation 'rrelu:0.1,0.3,1': rrelu needs 0 <= lower <= upper, not training "
+                        "(a random slope per unit) (lower=0.1, upper=0.3, training=True)"),
+])
+def test_a_family_name_outside_its_rule_is_one_line(name, message):
+    with pytest.raises(DepthlabError) as err:
+        activation_named(name)
+    assert str(err.value) == message
+
+
+def test_unknown_names_list_the_families_spellings():
+    with pytest.raises(DepthlabError) as err:
+        activation_named("prelu:0.2")  # learned: never written
+    assert str(err.value).startswith("unknown activation 'prelu:0.2' (did you mean 'relu'?); valid choices: "
+                                     "celu:ALPHA, elu, elu:ALPHA, gelu, gelu-tanh, hardsigmoid, hardswish, hardtanh, "
+                                     "hardtanh:MIN_VAL,MAX_VAL, leaky-relu, leaky-relu:NEGATIVE_SLOPE, linear, mish, "
+                                     "relu, relu6, rrelu:LOWER,UPPER, selu, ")
+
+
+def test_training_takes_registered_activations_only(tmp_path, capsys):
+    """Families are for the probe: ``--activation leaky-relu:0.2`` is one line, nothing written."""
+    out = tmp_path / "run"
+    assert main(["train", "--activation", "leaky-relu:0.2", "--depth", "2", "--width", "8", "--updates", "5",
+                 "--out", str(out), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("depthlab: error: unknown activation 'leaky-relu:0.2' (did you mean "
+                                              "'leaky-relu'?); valid choices: elu, ")
+    assert not out.exists()
