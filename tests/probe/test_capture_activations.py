@@ -183,3 +183,42 @@ def test_a_module_is_read_with_the_same_parameters(act, expected):
     assert (found.name if found is not None else None) == (expected if expected in SATURATED else None)
     if isinstance(act, nn.RReLU):
         assert activation_of(act.train()) is None
+
+
+@pytest.mark.parametrize("act", [nn.LeakyReLU(0.2), nn.RReLU(0.1, 0.3), prelu(PER_CHANNEL), nn.ELU(0.5), nn.CELU(2.0),
+                                 nn.Softplus(beta=2.0), nn.Hardtanh(-2.0, 2.0), nn.Threshold(0.5, 0.0)], ids=repr)
+def test_a_family_members_slope_is_in_the_layer_jacobian(act):
+    """The layer Jacobian diag(φ'(s)) W of each of the first two examples, φ' by autograd
+    through torch's own module on a clone: its mean, min and max singular values,
+    averaged over the examples."""
+    torch.manual_seed(0)
+    model = Net(act)
+    x, y = torch.randn(64, 6) * 2, torch.randint(0, 3, (64,))
+    probe = Probe(model, x, y, F.cross_entropy, jacobian_examples=2)
+    stats = {r["stat"]: r["value"] for r in probe.measure(0).rows if r["layer"] == "lin1"}
+    clone = copy.deepcopy(model).eval()
+    s = clone.lin1(x[:2]).detach().requires_grad_()
+    (slope,) = torch.autograd.grad(clone.act(s).sum(), s)
+    values = torch.stack([torch.linalg.svdvals(slope[i, :, None] * clone.lin1.weight.detach()) for i in range(2)])
+    assert [row["not measured"] for row in probe.summary() if row["layer"] == "lin1"] == [""]
+    assert stats["jacobian_sv_mean"] == pytest.approx(values.mean(dim=1).mean().item(), rel=1e-4)
+    assert stats["jacobian_sv_max"] == pytest.approx(values.max(dim=1).values.mean().item(), rel=1e-4)
+    assert stats["jacobian_sv_min"] == pytest.approx(values.min(dim=1).values.mean().item(), rel=1e-4, abs=1e-6)
+
+
+def test_prelus_slopes_are_read_at_each_measure():
+    torch.manual_seed(0)
+    model = Net(prelu([0.1 + 0.05 * k for k in range(16)]))
+    x, y = torch.randn(64, 6) * 6, torch.randint(0, 3, (64,))
+    probe = Probe(model, x, y, F.cross_entropy)
+    first = {r["stat"]: r["value"] for r in probe.measure(0, with_jacobians=False).rows if r["layer"] == "lin1"}
+    with torch.no_grad():  # as an optimizer step would
+        model.act.weight.mul_(3.0)
+    second = {r["stat"]: r["value"] for r in probe.measure(1, with_jacobians=False).rows if r["layer"] == "lin1"}
+    s, a, _ = by_hand(model, x, y)
+    assert second["activation_mean"] == pytest.approx(a.mean().item(), rel=1e-4)
+    assert second["activation_std"] == pytest.approx(a.std().item(), rel=1e-4)
+    assert second["activation_mean"] != pytest.approx(first["activation_mean"], rel=1e-3)
+    member = probe.activations["lin1"]
+    assert torch.allclose(member.module()(s), a) and torch.allclose(member.derivative(a), torch.where(
+        s > 0, torch.ones(()), model.act.weight.detach().expand_as(s)))
