@@ -203,8 +203,7 @@ def test_computed_weights_of_real_model_patterns():
     stats = stats_of(probe)
     then = {row["layer"]: row["then"] for row in probe.summary() if row["kind"] != "not recognised"}
     assert then == {"pos_conv": "gelu", "mapping": "leaky-relu", "head": "no activation: the model's output",
-                    "disc": "no activation: leaky_relu(negative_slope=0.2), at parameters no registered activation "
-                            "has"}
+                    "disc": "leaky-relu:0.2"}
 
     clone.eval()
     kept = {}
@@ -222,3 +221,4 @@ def test_computed_weights_of_real_model_patterns():
         assert stats[name]["weight_grad_std"] == pytest.approx(w_grad.std().item(), rel=REL)
     assert stats["pos_conv"]["activation_std"] == pytest.approx(F.gelu(kept["pos_conv"]).std().item(), rel=REL)
     assert stats["mapping"]["activation_mean"] == pytest.approx(F.leaky_relu(kept["mapping"]).mean().item(), rel=REL)
+    assert stats["disc"]["activation_std"] == pytest.approx(F.leaky_relu(kept["disc"], 0.2).std().item(), rel=REL)

@@ -453,7 +453,8 @@ def activation_named(name: str) -> Activation:
     texts = argument.split(",") if argument else []
     names = [n for n, _ in family.parameters]
     if len(texts) > len(names):
-        raise DepthlabError(f"activation '{name}': {family.name} takes {len(names)} value{'s' * (len(names) > 1)} at most "
+        plural = "s" * (len(names) > 1)
+        raise DepthlabError(f"activation '{name}': {family.name} takes {len(names)} value{plural} at most "
                             f"({', '.join(names)})")
     try:
         given = {n: _plain(text, default) for text, (n, default) in zip(texts, family.parameters, strict=False)}

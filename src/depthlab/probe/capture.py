@@ -319,7 +319,8 @@ class CapturePass(TorchFunctionMode):
         self._flows.pop(id(out), None)  # an in-place activation's output is its input: it flows no further
         return out
 
-    def _pair(self, flow: _Flow, activation: Activation, u: Tensor, out: Tensor, own: list[Tensor] | tuple = ()) -> None:
+    def _pair(self, flow: _Flow, activation: Activation, u: Tensor, out: Tensor,
+              own: list[Tensor] | tuple = ()) -> None:
         a = out.clone()
         for call in flow.calls:
             if call.activation is None and call.after == "the model's output":
