@@ -366,8 +366,11 @@ class Family:
 
     ``parameters`` are θ's names and defaults (None: no default), as torch's module has
     them as attributes and its functional form takes them as arguments after the input,
-    in that order. ``known`` maps values to the registered activation φ is there (its
-    defaults first). At other values where ``accepts(*θ)`` (``rule`` in words), the
+    in that order. At the values a registered activation of one of the family's classes
+    declares (:attr:`Activation.parameters`: ``leaky-relu`` at slope 0.01, ``relu6`` at
+    Hardtanh's 0 and 6), the member is that activation; ``known`` maps further values to
+    the registered activation φ is there (a leaky ReLU of slope 0 is ReLU). At other
+    values where ``accepts(*θ)`` (``rule`` in words), the
     member is ``build(name, *θ)``, named ``family:values`` (see :meth:`spell`; ``written=0``:
     learned values, never in the name). ``modules``
     are the qualified names of torch's classes of this family."""
@@ -388,9 +391,9 @@ class Family:
         values = [default if given.get(name) is None else given[name] for name, default in self.parameters]
         if any(value is None for value in values):
             return None
-        for at, entry in self.known:
-            if entry in ACTIVATIONS and all(same_value(v, k) for v, k in zip(values, at, strict=True)):
-                return ACTIVATIONS.get(entry)
+        registered = self._registered(dict(zip([name for name, _ in self.parameters], values, strict=True)))
+        if registered is not None:
+            return registered
         if self.written:
             try:
                 values = [_plain(value, default) for value, (_, default) in zip(values, self.parameters, strict=True)]
@@ -399,6 +402,19 @@ class Family:
         if not self.accepts(*values):
             return None
         return self.build(self.spell(values), *values)
+
+    def _registered(self, values: dict[str, Any]) -> Activation | None:
+        """The registered activation φ is at these values: one of this family's classes
+        declaring them (:attr:`Activation.parameters`), or one of :attr:`known`."""
+        for activation in ACTIVATIONS:
+            declared = dict(activation.parameters)
+            if declared and set(activation.modules) & set(self.modules) and declared.keys() <= values.keys() and \
+                    all(same_value(values[name], value) for name, value in declared.items()):
+                return activation
+        for at, entry in self.known:
+            if entry in ACTIVATIONS and all(same_value(v, k) for v, k in zip(values.values(), at, strict=True)):
+                return ACTIVATIONS.get(entry)
+        return None
 
     def spell(self, values: list[Any]) -> str:
         """The member's name: ``family:v1,v2`` (``leaky-relu:0.2``, ``hardtanh:0,1``), its
@@ -591,7 +607,7 @@ FAMILIES: Registry[Family] = Registry("activation family", [
     Family(name="leaky-relu", summary="max(s, α s) for a slope α > 0 (Maas et al. 2013)",
            parameters=(("negative_slope", LEAKY_SLOPE),), rule="negative_slope > 0",
            accepts=lambda slope: slope > 0, build=_leaky,
-           known=(((LEAKY_SLOPE,), "leaky-relu"), ((0.0,), "relu")), modules=_torch("LeakyReLU")),
+           known=(((0.0,), "relu"),), modules=_torch("LeakyReLU")),
     Family(name="rrelu", summary="RReLU in evaluation, a leaky ReLU of slope (lower + upper)/2 (Xu et al. 2015)",
            parameters=(("lower", 1 / 8), ("upper", 1 / 3), ("training", False)),
            rule="0 <= lower <= upper, not training (a random slope per unit)",
@@ -601,25 +617,21 @@ FAMILIES: Registry[Family] = Registry("activation family", [
            rule="a slope tensor", accepts=lambda weight: True, build=_prelu, modules=_torch("PReLU"),
            written=0),
     Family(name="elu", summary="s, or α(e^s - 1) below 0, for α > 0", parameters=(("alpha", 1.0),),
-           rule="alpha > 0", accepts=lambda alpha: alpha > 0, build=_elu_member, known=(((1.0,), "elu"),),
-           modules=_torch("ELU")),
+           rule="alpha > 0", accepts=lambda alpha: alpha > 0, build=_elu_member, modules=_torch("ELU")),
     Family(name="celu", summary="s, or α(e^(s/α) - 1) below 0, for α > 0", parameters=(("alpha", 1.0),),
-           rule="alpha > 0", accepts=lambda alpha: alpha > 0, build=_celu, known=(((1.0,), "elu"),),
-           modules=_torch("CELU")),
+           rule="alpha > 0", accepts=lambda alpha: alpha > 0, build=_celu, modules=_torch("CELU")),
     Family(name="softplus", summary="log(1 + e^(β s))/β for β > 0, linear beyond β s > threshold",
            parameters=(("beta", 1.0), ("threshold", SOFTPLUS_EXACT)), rule="beta > 0",
-           accepts=lambda beta, threshold: beta > 0, build=_softplus_member,
-           known=(((1.0, SOFTPLUS_EXACT), "softplus"),), modules=_torch("Softplus")),
+           accepts=lambda beta, threshold: beta > 0, build=_softplus_member, modules=_torch("Softplus")),
     Family(name="hardtanh", summary="clamp(s, min_val, max_val)", parameters=(("min_val", -1.0), ("max_val", 1.0)),
            rule="min_val < max_val", accepts=lambda low, high: low < high, build=_hardtanh,
-           known=(((-1.0, 1.0), "hardtanh"), ((0.0, 6.0), "relu6")), modules=_torch("Hardtanh", "ReLU6"),
-           written=2),
+           modules=_torch("Hardtanh", "ReLU6"), written=2),
     Family(name="threshold", summary="s where s > threshold, else value",
            parameters=(("threshold", None), ("value", None)), rule="finite threshold and value",
            accepts=lambda threshold, value: bool(np.isfinite(threshold) and np.isfinite(value)), build=_threshold,
            known=(((0.0, 0.0), "relu"),), modules=_torch("Threshold"), written=2),
     Family(name="gelu", summary="s Φ(s), exact or by its tanh approximation", parameters=(("approximate", "none"),),
            rule="approximate 'none' or 'tanh'", accepts=lambda approximate: False, build=None,
-           known=((("none",), "gelu"), (("tanh",), "gelu-tanh")), modules=_torch("GELU"), written=0),
+           modules=_torch("GELU"), written=0),
 ])
 """The activations with parameters; see :class:`Family`."""
