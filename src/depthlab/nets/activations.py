@@ -67,8 +67,8 @@ class Activation:
     names of the modules of any model that compute it, at the ``parameters`` (name,
     value) φ has, read from a module's attributes and a torch function's arguments of
     those names (``negative_slope``, ``alpha``, GELU's ``approximate``…): a
-    ``LeakyReLU(0.2)`` or a ``Softplus(beta=2)`` is not the registered one, and a
-    ``Hardtanh(0, 6)`` is ReLU6. ``derivative(a)``
+    ``LeakyReLU(0.2)`` or a ``Softplus(beta=2)`` is not the registered one (it is a
+    :class:`Family` member), and a ``Hardtanh(0, 6)`` is ReLU6. ``derivative(a)``
     gives φ'(s) from the output a alone, so the fused step needs no stored
     pre-activations (None where φ' is not a function of a: that activation trains with
     autograd). ``saturated(s, a)`` marks the units in the flat part of φ, as
@@ -370,10 +370,9 @@ class Family:
     declares (:attr:`Activation.parameters`: ``leaky-relu`` at slope 0.01, ``relu6`` at
     Hardtanh's 0 and 6), the member is that activation; ``known`` maps further values to
     the registered activation φ is there (a leaky ReLU of slope 0 is ReLU). At other
-    values where ``accepts(*θ)`` (``rule`` in words), the
-    member is ``build(name, *θ)``, named ``family:values`` (see :meth:`spell`; ``written=0``:
-    learned values, never in the name). ``modules``
-    are the qualified names of torch's classes of this family."""
+    values where ``accepts(*θ)`` (``rule`` in words), the member is ``build(name, *θ)``,
+    named ``family:values`` (see :meth:`spell`; ``written=0``: learned values, never in
+    the name). ``modules`` are the qualified names of torch's classes of this family."""
 
     name: str
     summary: str
@@ -590,7 +589,7 @@ def _prelu_module(slopes: Tensor) -> Callable[[], nn.Module]:
 def _prelu(name: str, weight: Tensor) -> Activation:
     """PReLU (He et al. 2015): max(s, w s) with learned slopes w, one or one per channel,
     as they are at this measure."""
-    slopes = weight.detach().float().clone()
+    slopes = weight.detach().clone()
     positive = bool((slopes > 0).all())
     widest = float(slopes.abs().max()) if slopes.numel() else 0.0
     return Activation(
