@@ -222,3 +222,26 @@ def test_prelus_slopes_are_read_at_each_measure():
     member = probe.activations["lin1"]
     assert torch.allclose(member.module()(s), a) and torch.allclose(member.derivative(a), torch.where(
         s > 0, torch.ones(()), model.act.weight.detach().expand_as(s)))
+
+
+def test_prelu_per_channel_after_a_convolution():
+    """Slopes per channel of a convolution's output (its dimension 1): statistics against
+    the clone's own modules, and a member's φ'(s) against autograd through F.prelu."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), prelu([0.05, 0.3, 1.5, -0.2]), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    x, y = torch.randn(16, 2, 8, 8) * 3, torch.randint(0, 3, (16,))
+    probe = Probe(model, x, y, F.cross_entropy)
+    stats = {r["stat"]: r["value"] for r in probe.measure(0, with_jacobians=False).rows if r["layer"] == "0"}
+    clone = copy.deepcopy(model).eval()
+    s = clone[0](x).detach().requires_grad_()
+    a = clone[1](s).detach()
+    assert [row["then"] for row in probe.summary()] == ["prelu", "no activation: the model's output"]
+    assert stats["activation_mean"] == pytest.approx(a.mean().item(), rel=1e-4)
+    assert stats["activation_std"] == pytest.approx(a.std().item(), rel=1e-4)
+    assert stats["saturated_fraction"] == pytest.approx((s <= 0).float().mean().item())
+    member = probe.activations["0"]
+    assert member.derivative is None  # a negative slope: φ' is not a function of a
+    positive = activation_of(prelu([0.05, 0.3, 1.5, 0.7]))
+    b = F.prelu(s, torch.tensor([0.05, 0.3, 1.5, 0.7]))
+    (slope,) = torch.autograd.grad(b.sum(), s)
+    assert torch.equal(positive.derivative(b.detach()), slope)
