@@ -320,3 +320,15 @@ def test_a_model_without_like_layers_says_its_gradients_were_not_checked():
     numbered = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 2))
     found = {f.name: f for f in depthlab.diagnose(numbered, x, y, F.cross_entropy)}
     assert "gradients" not in found["not checked"].evidence
+
+
+def test_a_logged_run_s_family_activations_are_known_to_the_diagnosis():
+    layers = [{"layer": "fc1", "kind": "linear", "activation": "elu:0.5"},
+              {"layer": "fc2", "kind": "linear", "activation": "threshold:0.5,0"},
+              {"layer": "fc3", "kind": "linear", "activation": "prelu"},
+              {"layer": "fc4", "kind": "linear", "activation": "leaky-relu:-3"},
+              {"layer": "fc5", "kind": "linear", "activation": "tanh"},
+              {"layer": "out", "kind": "linear", "activation": None}]
+    facts = Facts.of_logged_run({"layers": layers, "lr": 0.1})
+    assert {layer: a.name for layer, a in facts.activations.items()} == {
+        "fc1": "elu:0.5", "fc2": "threshold:0.5,0", "fc5": "tanh"}

@@ -67,7 +67,7 @@ import numpy as np
 
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
-from depthlab.nets.activations import ACTIVATIONS, Activation
+from depthlab.nets.activations import ACTIVATIONS, Activation, activation_named
 from depthlab.nets.init import INITS
 from depthlab.probe.quantities import ACTIVATION_MEAN, BACKPROP_GRAD_STD, SATURATED_FRACTION, UPDATE_RATIO
 from depthlab.report.document import Severity
@@ -133,8 +133,8 @@ class Facts:
     def of_logged_run(cls, facts: dict[str, Any]) -> Facts:
         """A run a user's loop wrote (``Probe.log_to``): its probe.json's layers and lr."""
         layers = facts.get("layers", [])
-        activations = {layer["layer"]: ACTIVATIONS.get(layer["activation"]) for layer in layers
-                       if layer.get("activation") in ACTIVATIONS}
+        activations = {layer["layer"]: activation for layer in layers
+                       if (activation := _activation_or_none(layer.get("activation"))) is not None}
         lr = facts.get("lr")
         return cls(activations, lr, voice="torch", unknown=() if lr else ("the learning rate",),
                    kinds={layer["layer"]: layer.get("kind", "") for layer in layers})
@@ -438,3 +438,13 @@ def _update_size(facts: Facts, probes: ProbeLog) -> list[Finding]:
         findings.append(Finding("huge updates", Severity.WARNING, evidence(largest, f"above {UPDATE_RATIO_HIGH:g}"),
                                 f"{_lower_lr(facts)}{_clipping(facts)}."))
     return findings
+
+
+def _activation_or_none(name: Any) -> Activation | None:
+    """The activation a logged run's probe.json names (a registered one or a family member,
+    :func:`~depthlab.nets.activations.activation_named`), or None where it names none
+    depthlab knows (a learned PReLU's slopes are not in the file)."""
+    try:
+        return activation_named(name) if isinstance(name, str) and name != "prelu" else None
+    except DepthlabError:
+        return None
