@@ -125,3 +125,30 @@ def test_identity_is_not_an_activation_and_in_place_ops_cannot_change_what_was_c
     assert stats["activation_std"] == pytest.approx(true.std().item(), rel=1e-6)
     assert stats["preactivation_std"] == pytest.approx(s.std().item(), rel=1e-6)
     assert stats["saturated_fraction"] == pytest.approx((s <= -5).float().mean().item())
+
+
+def _small_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("update", ["3", float("nan"), -1, 2.5, True])
+def test_a_measure_at_an_update_that_is_not_a_whole_count_is_refused_before_measuring(tmp_path, update):
+    probe = Probe(_small_net(), torch.randn(16, 4), torch.randint(0, 3, (16,))).log_to(tmp_path / "run")
+    with pytest.raises(DepthlabError, match=r"^probe update .* is not a training update: give a whole number ≥ 0"):
+        probe.measure(update)
+    assert not probe.log and not (tmp_path / "run" / "probes.jsonl").exists()
+    assert [row["update"] for row in probe.measure(0)][:1] == [0]
+
+
+def test_an_empty_probe_set_is_one_line_not_rows_of_nan():
+    with pytest.raises(DepthlabError, match=r"^the probe set is empty \(0 examples\): give it at least one example"):
+        Probe(_small_net(), torch.randn(0, 4), torch.randint(0, 3, (0,)))
+
+
+def test_a_model_on_the_meta_device_is_one_line_naming_its_first_tensor():
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    with pytest.raises(DepthlabError, match=r"^the model's 0\.weight is on the meta device \(it holds no values to "
+                                            r"measure\): materialize the model first"):
+        Probe(model, torch.randn(16, 4), torch.randint(0, 3, (16,)))

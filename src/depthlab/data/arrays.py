@@ -52,6 +52,8 @@ def dataset_from_arrays(
                                 "features per example)")
         if len(x) == 0:
             raise DepthlabError(f"{source}: x_{split} holds no examples")
+        if x[0].size == 0:  # nothing a network could read, and no range to normalize over
+            raise DepthlabError(f"{source}: x_{split} has shape {x.shape}: its examples hold no features")
     input_shape = train[0].shape[1:]
     largest = -1
     for split, (x, y) in splits.items():

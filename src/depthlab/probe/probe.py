@@ -49,7 +49,7 @@ from depthlab.probe.state import preserved_state
 from depthlab.probe.stats import histogram, wide
 from depthlab.registry import Choice
 from depthlab.store.probes import Measure, ProbeLog
-from depthlab.store.writer import ProbeWriter
+from depthlab.store.writer import ProbeWriter, checked_update
 
 
 class LayerNaming(Choice, kind="layer naming"):
@@ -91,6 +91,12 @@ class Probe:
         self.layer_names = LayerNaming.parse(layer_names)
         self.quantities = _emitting(_chosen(quantities), stats)
         examples = examples_in(inputs)
+        if examples == 0:
+            raise DepthlabError("the probe set is empty (0 examples): give it at least one example per row "
+                                "of its input tensors")
+        if on_meta := [name for name, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]:
+            raise DepthlabError(f"the model's {on_meta[0]} is on the meta device (it holds no values to measure): "
+                                "materialize the model first (model.to_empty(device=...) and load its weights)")
         if targets is not None and len(targets) != examples:
             raise DepthlabError(f"the probe set has {examples} inputs but {len(targets)} targets")
         self.model, self.inputs, self.targets, self.loss_fn = model, inputs, targets, loss_fn
@@ -130,6 +136,7 @@ class Probe:
         spectra, the dearest part; ``with_histograms=False`` the histograms, the dearest
         of the rest. Under a ``budget``, a measure it refuses returns an empty Measure
         and is added to :attr:`skipped`."""
+        update = checked_update(update, "probe update")
         if self.budget is None:
             return self._measure(update, with_jacobians, with_histograms)
         kind = (with_jacobians and self.jacobian_examples > 0, with_histograms)

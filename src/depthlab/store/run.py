@@ -132,7 +132,12 @@ class RunDir:
         there: it is cleared and made anew)."""
         run = cls(path)
         run.created_folder = not run.path.exists()
-        run.path.mkdir(parents=True, exist_ok=True)
+        if run.path.exists() and not run.path.is_dir():
+            raise DepthlabError(f"run directory {run.path} is a file, not a folder; {hint}")
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a file on the way, a read-only or missing mount
+            raise DepthlabError(f"cannot make run directory {run.path}: {error.strerror or error}; {hint}") from None
         run.hold()
         if run.exists and not run.has_checkpoint and run.status["status"] == Status.RUNNING:
             run._remove_files()
