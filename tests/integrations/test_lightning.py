@@ -164,3 +164,48 @@ def test_the_callback_measures_as_the_precision_plugin_trains_and_leaves_trainin
     if precision not in ("32-true", "64-true"):
         in_float32 = as_trained(initial, "32-true", x.float(), y)
         assert max(abs(in_float32[key] / value - 1) for key, value in expected.items()) > 2 * tolerance
+
+
+class Tokens(pl.LightningModule):
+    """Token ids → embedding → Linear → tanh per position → mean over positions → Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed, self.hidden, self.out = nn.Embedding(10, 8), nn.Linear(8, 8), nn.Linear(8, 3)
+
+    def forward(self, ids):
+        return self.out(torch.tanh(self.hidden(self.embed(ids))).mean(1))
+
+    def training_step(self, batch, batch_idx):
+        ids, y = batch
+        return F.cross_entropy(self(ids), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+def test_a_sequence_model_in_bf16_true_gets_its_layer_jacobian_on_the_first_examples_positions():
+    """Under bf16-true the probe runs with bfloat16 as the default dtype. The positions
+    φ'(s) is taken at (evenly spaced over the 2 × 300 positions of the probe set) are not
+    computed in it: in bfloat16 the last, 599, reads 600, beyond the probe set. The layer
+    Jacobian's mean singular value equals one computed by hand in the module's bfloat16
+    (φ'(s) by autograd on a copy, the singular values in float32) within 1e-4 relative."""
+    torch.manual_seed(0)
+    module = Tokens()
+    initial = copy.deepcopy(module).to(torch.bfloat16).eval()
+    callback = ProbeCallback(every=10, probe_size=2, jacobian_examples=2, budget=None)
+    trainer = pl.Trainer(max_steps=1, accelerator="cpu", precision="bf16-true", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[callback])
+    data = TensorDataset(torch.randint(0, 10, (4, 300)), torch.randint(0, 3, (4,)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module, DataLoader(data, batch_size=2))
+    ids = callback.probe.inputs
+    s = initial.hidden(initial.embed(ids))
+    (slope,) = torch.autograd.grad(torch.tanh(s), s, torch.ones_like(s))
+    rows = torch.tensor([round(k * 599 / 7) for k in range(8)])  # 8 positions, evenly spaced over 0..599
+    jacobians = slope.reshape(600, 8)[rows].float().unsqueeze(2) * initial.hidden.weight.detach().float()
+    expected = torch.linalg.svdvals(jacobians).mean().item()
+    values = {(r["layer"], r["stat"]): r["value"] for r in callback.probe.log.rows if r["update"] == 0}
+    assert values["hidden", "jacobian_sv_mean"] == pytest.approx(expected, rel=1e-4)

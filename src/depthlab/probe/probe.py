@@ -312,7 +312,7 @@ class Probe:
             return None
         rows = self.jacobian_examples * (1 if call.s.dim() == 2 else call.s.shape[1])
         if call.s.dim() == 3 and rows > SEQUENCE_ROWS:
-            rows = torch.linspace(0, rows - 1, SEQUENCE_ROWS).round().long()
+            rows = torch.linspace(0, rows - 1, SEQUENCE_ROWS, dtype=torch.float64).round().long()  # any default dtype
         else:
             rows = slice(rows)
         if call.activation is None:
