@@ -53,7 +53,8 @@ def float64_reference(model, x, y):
             module.register_forward_hook(lambda m, args, out, name=name: outputs.setdefault(name, out).retain_grad())
     F.cross_entropy(reference(x.double()), y).backward()
     modules = dict(reference.named_modules())
-    return {name: {"backprop_grad_std": out.grad.std().item(), "weight_grad_std": modules[name].weight.grad.std().item(),
+    return {name: {"backprop_grad_std": out.grad.std().item(),
+                   "weight_grad_std": modules[name].weight.grad.std().item(),
                    "weight_grad_norm": modules[name].weight.grad.norm().item()} for name, out in outputs.items()}
 
 
