@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -110,3 +112,34 @@ def test_the_callbacks_keep_a_five_percent_budget_by_default_and_record_what_it_
     assert ScheduledProbe(budget=None).budget is None and ScheduledProbe(budget=0.2).budget == 0.2
     with pytest.raises(DepthlabError, match="^budget 5 is not a fraction"):
         ScheduledProbe(budget=5)
+
+
+def test_measures_run_on_the_converted_probe_set_in_the_framework_s_context():
+    """A framework training a bfloat16 model under a context of its own: ``convert`` casts
+    the float32 batches' inputs (not the integer targets) to bfloat16, and each measure,
+    the last one included, runs in ``context`` (here a bfloat16 autocast region, entered
+    once per measure). Layer 0's pre-activation std is then the bfloat16 one, computed by
+    hand, within 1e-4 relative (the probe reduces in float32, the reference in float64)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3)).to(torch.bfloat16)
+    x, y = torch.randn(12, 5), torch.randint(0, 3, (12,))
+    entered = []
+
+    @contextlib.contextmanager
+    def context():
+        entered.append(len(entered))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
+
+    scheduled = ScheduledProbe(loss_fn=F.cross_entropy, every=10, budget=None)
+    scheduled.start(model, 3, torch.device("cpu"), batches=[(x, y)], context=context,
+                    convert=lambda t: t.to(torch.bfloat16) if t.is_floating_point() else t)
+    assert scheduled.probe.inputs.dtype == torch.bfloat16 and torch.equal(scheduled.probe.targets, y)
+    for update in range(3):
+        scheduled.before_update(update)
+    scheduled.end(3)
+    assert len(entered) == len(list(ProbeSchedule(3, 10))) == 3  # updates 0, 1 and 3
+    with torch.no_grad():
+        expected = model[0](x.to(torch.bfloat16)).double().std().item()
+    rows = {(r["update"], r["layer"], r["stat"]): r["value"] for r in scheduled.probe.log.rows}
+    assert rows[0, "0", "preactivation_std"] == pytest.approx(expected, rel=1e-4)

@@ -12,8 +12,13 @@ output's own ``.loss``; :func:`depthlab.probe.calling.default_loss`). Without
 ``inputs``, the probe set is the first ``probe_size`` examples of the validation batches
 when Lightning has loaded them at the start of training, else of the training batches,
 drawn without touching the run's random state. It measures on the global-zero process
-only, on the module's device; the training cost the module's ``training_step`` returns
-is averaged between measures into the run's ``train_cost`` curve.
+only, on the module's device, and as the Trainer runs ``training_step``: in its precision
+plugin's ``forward_context`` (the autocast region of ``precision="bf16-mixed"`` or
+``"16-mixed"``, the default dtype of ``"bf16-true"`` or ``"16-true"``), on the probe set
+converted by the plugin's ``convert_input``. The gradients it reports are the cost's
+own, never a GradScaler's scaled ones (:data:`depthlab.probe.probe.LOSS_SCALES`). The
+training cost the module's ``training_step`` returns is averaged between measures into
+the run's ``train_cost`` curve.
 """
 
 from __future__ import annotations
@@ -66,8 +71,10 @@ class ProbeCallback(Callback):
         loader = trainer.val_dataloaders or trainer.train_dataloader
         if isinstance(loader, (list, tuple)):
             loader = loader[0] if loader else None
+        precision = trainer.precision_plugin  # the probe runs the module as training_step does
         with torch.random.fork_rng(devices=[]):  # a shuffling sampler draws from the global generator
-            self.scheduled.start(pl_module, int(total), pl_module.device, lr=lr, batches=loader)
+            self.scheduled.start(pl_module, int(total), pl_module.device, lr=lr, batches=loader,
+                                 convert=precision.convert_input, context=precision.forward_context)
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         if self.scheduled.started:

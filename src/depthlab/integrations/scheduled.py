@@ -8,12 +8,16 @@ and a last measure with histograms at the end), optionally written into a run
 directory that ``depthlab inspect`` reads (:meth:`depthlab.probe.Probe.log_to`).
 
 Update u's measure is taken after u updates, before the next. The probe set is given,
-or made of the first examples of a framework's batches (:func:`probe_set_from`).
+or made of the first examples of a framework's batches (:func:`probe_set_from`). A
+measure runs the model as the framework trains it: on the probe set converted as each
+batch is (``convert``: a precision plugin's cast to bfloat16) and in the framework's own
+context around a training step (``context``: the autocast region of mixed precision).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +122,20 @@ class ScheduledProbe:
         self.probe: Probe | None = None
         self.schedule: ProbeSchedule | None = None
         self.measured_at: int | None = None
+        self.context: Callable[[], AbstractContextManager] = nullcontext
 
     @property
     def started(self) -> bool:
         return self.probe is not None
 
     def start(self, model: nn.Module, total: int, device: torch.device, lr: float | None = None,
-              batches: Iterable[Any] | None = None) -> None:
+              batches: Iterable[Any] | None = None, convert: Callable[[Any], Any] | None = None,
+              context: Callable[[], AbstractContextManager] | None = None) -> None:
         """Make the probe for a run of ``total`` updates (its set from ``batches`` unless
-        inputs were given) and, with a path, its run directory."""
+        inputs were given) and, with a path, its run directory. ``convert`` maps the probe
+        inputs and targets as the framework maps each batch before the model sees it;
+        ``context`` makes the context manager every measure runs in (the framework's own
+        around a training step: an autocast region, a default dtype)."""
         if total < 1:
             raise DepthlabError(f"the run has {total} updates to train: the probe schedule needs at least one")
         if self.inputs is not None:
@@ -135,6 +144,9 @@ class ScheduledProbe:
             inputs, targets = probe_set_from(batches, self.probe_size)
         else:
             raise DepthlabError("no probe set: give the callback inputs (and targets)")
+        if convert is not None:
+            inputs, targets = convert(inputs), convert(targets) if targets is not None else None
+        self.context = context or nullcontext
         self.probe = Probe(model, to_device(inputs, device), targets.to(device) if targets is not None else None,
                            self.loss_fn, layers=self.layers, stats=self.stats,
                            jacobian_examples=self.jacobian_examples, train_mode=self.train_mode,
@@ -147,7 +159,8 @@ class ScheduledProbe:
         """Measure after ``update`` updates when the schedule says so (once per update,
         however many times a framework calls: gradient accumulation calls per batch)."""
         if update in self.schedule and update != self.measured_at:
-            self.probe.measure(update, **self.schedule.measure(update))
+            with self.context():
+                self.probe.measure(update, **self.schedule.measure(update))
             self.measured_at = update
 
     def log_metrics(self, update: int, **numbers: float) -> None:
@@ -158,7 +171,8 @@ class ScheduledProbe:
         """The last measure (with histograms, as the figures read it) unless one was taken
         at ``update``, and the run's status."""
         if status == "completed" and update != self.measured_at:
-            self.probe.measure(update, with_jacobians=self.schedule.jacobians(update), with_histograms=True)
+            with self.context():
+                self.probe.measure(update, with_jacobians=self.schedule.jacobians(update), with_histograms=True)
             self.measured_at = update
         if self.path is not None:
             self.probe.finish(update, status=status)

@@ -12,8 +12,11 @@ output's own ``.loss`` (the batches hold ``labels``) or the cross-entropy of its
 set is the first ``probe_size`` examples of the evaluation batches when the Trainer has
 them at the start of training, else of the training batches (joined while their padded
 shapes agree), drawn without touching the run's random state. It measures on the main
-process only; the Trainer's logged ``loss`` and ``eval_loss`` become the run's
-``train_cost`` and ``validation_cost`` curves.
+process only, and as the Trainer runs the model: under ``bf16=True`` or ``fp16=True``
+accelerate wraps the model's own ``forward`` in its autocast region, which the probe's
+calls go through too (the gradients it reports are the cost's own, never a GradScaler's
+scaled ones: :data:`depthlab.probe.probe.LOSS_SCALES`). The Trainer's logged ``loss`` and
+``eval_loss`` become the run's ``train_cost`` and ``validation_cost`` curves.
 """
 
 from __future__ import annotations

@@ -282,8 +282,8 @@ class Probe:
         if not loss.requires_grad:
             for reasons in self._unmeasured.values():
                 reasons.append("every gradient: the cost does not depend on anything autograd recorded")
-        grads = torch.autograd.grad(loss, wrt, allow_unused=True, materialize_grads=True, retain_graph=slopes) \
-            if wrt and loss.requires_grad else [None] * len(wrt)
+        half = any(t.dtype == torch.float16 for t in (loss, *wrt, *(call.s for call in calls if call.s is not None)))
+        grads = _gradients(loss, wrt, half, retain_graph=slopes) if wrt and loss.requires_grad else [None] * len(wrt)
         by_tensor = dict(zip(map(id, wrt), grads))
 
         def grad_of(p: Tensor) -> Tensor | None:
@@ -319,7 +319,7 @@ class Probe:
             return None
         rows = self.jacobian_examples * (1 if call.s.dim() == 2 else call.s.shape[1])
         if call.s.dim() == 3 and rows > SEQUENCE_ROWS:
-            rows = torch.linspace(0, rows - 1, SEQUENCE_ROWS).round().long()
+            rows = torch.linspace(0, rows - 1, SEQUENCE_ROWS, dtype=torch.float64).round().long()  # any default dtype
         else:
             rows = slice(rows)
         if call.activation is None:
@@ -408,6 +408,32 @@ class Probe:
         except RuntimeError:  # an operation without the second derivative Jacobian-vector products need
             return None
         return spectrum if torch.isfinite(spectrum.values).all() else None
+
+
+LOSS_SCALES = (2.0 ** 15, 2.0 ** 8)
+"""The factors a float16 pass's cost is multiplied by before its backward, tried in turn
+(2**15 is the largest power of two float16 holds) before the cost itself."""
+
+
+def _gradients(loss: Tensor, wrt: list[Tensor], half: bool, retain_graph: bool) -> list[Tensor]:
+    """∂C/∂t for each tensor t of ``wrt`` (zeros where C does not depend on t).
+
+    Where the pass ran in float16 (``half``: a float16 model or a float16 autocast region),
+    a back-propagated gradient below float16's smallest subnormal, 6e-8, reads 0 (a deep
+    sigmoid net's first layers at standard initialization). The backward then runs on S·C
+    and each gradient is divided by S in float32 (loss scaling: Micikevicius et al. 2018,
+    "Mixed precision training", section 3.2): ∂C/∂t = (∂(S·C)/∂t) / S, exact for S a power
+    of two. S is the first of :data:`LOSS_SCALES` for which every gradient is finite, else
+    1 (autograd's own gradients, whatever they are). What is returned is the cost's own
+    gradient, never a scaled one (float16 ones as float32); a user's ``GradScaler`` is
+    neither read nor changed."""
+    if half and torch.isfinite(loss):  # no scale makes a diverged cost's gradients finite
+        for scale in LOSS_SCALES:
+            grads = torch.autograd.grad(loss, wrt, torch.full_like(loss, scale), allow_unused=True,
+                                        materialize_grads=True, retain_graph=True)
+            if torch.stack([g.isfinite().all() for g in grads]).all():
+                return [g.float() / scale if g.dtype == torch.float16 else g / scale for g in grads]
+    return list(torch.autograd.grad(loss, wrt, allow_unused=True, materialize_grads=True, retain_graph=retain_graph))
 
 
 class FrozenAsVariables(TorchFunctionMode):
