@@ -87,6 +87,15 @@ def test_report_redraws_from_the_store(swept, capsys):
     (GRID, ["--metric", "accuracy"], "unknown metric 'accuracy'"),
     (GRID, ["--stacking", "vmap"], "unknown stacking 'vmap'; valid choices: always, auto, never"),
     (GRID.replace("updates = 200", "updates = -5"), [], "grid point lr0.01-seed0: updates -5"),
+    # every point checked against its data before the first run starts
+    (GRID.replace("seed = [0, 1]", "batch-size = [10, 100000]"), [],
+     "grid point lr0.01-batch-size100000: batch size 100000 exceeds the "),
+    (GRID.replace("seed = [0, 1]", 'dataset = ["polynomial:features=4", "arrays:no-such.npz"]'), [],
+     "grid point lr0.01-datasetarrays-no-such.npz: no-such.npz: file not found"),
+    (GRID.replace("seed = [0, 1]", 'cost = ["squared-error", "nll"]'), [],
+     "grid point lr0.01-costnll: polynomial"),
+    (GRID.replace("lr = [0.01, 0.1, 1.0]", "lr = {lin = [0.01, inf], num = 3}"), [], "lin takes two finite numbers"),
+    (GRID.replace("[axes]", 'data-dir = "da\\u0000ta"\n[axes]'), [], "data-dir 'da\\x00ta' holds a NUL byte"),
 ])
 def test_a_bad_grid_or_flag_is_one_line_and_starts_nothing(tmp_path, capsys, grid, argv, message):
     (tmp_path / "grid.toml").write_text(grid)

@@ -94,7 +94,12 @@ def _range(key: str, spec: dict[str, Any], source: str) -> list[Any]:
         raise DepthlabError(f"{source}: axis '{key}': {kind} takes two numbers [FROM, TO], not {ends!r}")
     if not (isinstance(num, int) and not isinstance(num, bool) and num >= 1):
         raise DepthlabError(f"{source}: axis '{key}': num must be a whole number of values, at least 1, not {num!r}")
+    if num > MAX_POINTS:  # counted before any value is made
+        raise DepthlabError(f"{source}: axis '{key}': num {num:,} would make more than {MAX_POINTS:,} runs: "
+                            "narrow the axis")
     low, high = map(float, ends)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise DepthlabError(f"{source}: axis '{key}': {kind} takes two finite numbers [FROM, TO], not {ends!r}")
     if kind == "log" and not (low > 0 and high > 0):
         raise DepthlabError(f"{source}: axis '{key}': a log range needs positive ends, not {ends}")
     steps = [i / (num - 1) if num > 1 else 0.0 for i in range(num)]
