@@ -52,3 +52,14 @@ def test_a_failed_publication_leaves_the_previous_one_whole(page, tmp_path):
         publish(page / "report.md", target)
     assert (target / "figures" / "figure02.png").read_bytes() == PNG
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "published"]
+
+
+@pytest.mark.parametrize("failing, rewritten", [("report.md", []), ("report.html", ["report.md"])])
+def test_a_page_write_cut_short_leaves_the_old_page_whole(page, writes_cut_short, failing, rewritten):
+    before = {name: (page / name).read_text() for name in ("report.html", "report.md")}
+    writes_cut_short(failing)
+    with pytest.raises(DepthlabError, match=f"^could not write {page / failing}: File too large$"):
+        write_report(page / "report.html", "Another study", [Section("Claims", ["Nothing yet."])])
+    after = {name: (page / name).read_text() for name in ("report.html", "report.md")}
+    assert [name for name in after if after[name] != before[name]] == rewritten
+    assert after["report.html"].endswith("</html>\n") and not list(page.glob("*.tmp"))

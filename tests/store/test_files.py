@@ -143,3 +143,16 @@ def test_a_width_edited_in_config_json_is_one_line(finished, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "checkpoint.pt does not fit the run's config.json (was either edited?): size mismatch for" in done.stderr
+
+
+def test_a_writer_failing_its_own_way_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    path = tmp_path / "figure.png"
+    path.write_bytes(b"old")
+
+    def fails(tmp):
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        files.replace_durably(path, fails)
+    assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("figure.png", b"old")]

@@ -16,6 +16,7 @@ from pathlib import Path
 from depthlab.errors import DepthlabError
 from depthlab.report.document import Block, ReportFigure, Section, Table, Verdict
 from depthlab.report.tables import markdown_table
+from depthlab.store.files import replace_durably
 
 _LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 
@@ -46,7 +47,8 @@ def write_markdown(path: str | Path, title: str, sections: Sequence[Section], in
     for section in sections:
         parts.append(f"## {section.title}")
         parts.extend(render_block(block, path) for block in section.blocks)
-    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    text = "\n\n".join(parts) + "\n"
+    replace_durably(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 

@@ -4,11 +4,13 @@ Markdown (for people), and comes back as a report :class:`~depthlab.report.docum
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from depthlab.report.document import Table, format_cell
+from depthlab.store.files import replace_durably
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -26,9 +28,11 @@ def write_table(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: str, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(out_dir / f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    (out_dir / f"{stem}.md").write_text((f"{caption}\n\n" if caption else "") + markdown_table(rows, columns))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    replace_durably(out_dir / f"{stem}.csv", lambda tmp: tmp.write_text(text.getvalue(), newline=""))
+    page = (f"{caption}\n\n" if caption else "") + markdown_table(rows, columns)
+    replace_durably(out_dir / f"{stem}.md", lambda tmp: tmp.write_text(page))
     return Table(list(rows), caption)

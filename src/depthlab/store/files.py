@@ -28,7 +28,8 @@ def write_failed(path: Path, error: OSError) -> DepthlabError:
 def replace_durably(path: Path, write: Callable[[Path], None], durable: bool = False) -> None:
     """Write ``path`` through ``write(temporary path)`` and a rename; with ``durable``, the
     file and the rename are synced to disk. On failure the old file stays and the
-    temporary one is removed."""
+    temporary one is removed. Every file depthlab writes whole goes through here (a run's
+    JSON, a report's pages, tables and figures): it is there whole or not at all."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
         write(tmp)
@@ -45,6 +46,9 @@ def replace_durably(path: Path, write: Callable[[Path], None], durable: bool = F
     except OSError as error:
         tmp.unlink(missing_ok=True)
         raise write_failed(path, error) from None
+    except BaseException:  # a writer's own failure, a Ctrl-C: no temporary file left either
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: Path, obj: Any) -> None:
