@@ -139,6 +139,9 @@ def test_a_width_edited_in_config_json_is_one_line(finished, tmp_path):
     shutil.copytree(finished, run)
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "width": 32}))
+    network = json.loads((run / "network.json").read_text())  # edited alike: the checkpoint alone differs
+    (run / "network.json").write_text(json.dumps({**network, "widths": [network["widths"][0], 32, 32,
+                                                                         network["widths"][-1]]}))
     done = subprocess.run([sys.executable, "-m", "depthlab", "train", "--resume", str(run), "--updates", "60"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and done.stderr.count("\n") == 1

@@ -25,6 +25,7 @@ directory; JSON files are replaced atomically, JSONL files appended line by line
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 import platform
@@ -176,13 +177,15 @@ class RunDir:
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
-        """An existing run directory: one line if it is not one."""
+        """An existing run directory: one line if it is not one, or if its network.json
+        does not match its config.json."""
         run = cls(path)
         if not (run.path / CONFIG).is_file() and not (run.path / PROBE_FACTS).is_file():
             raise DepthlabError(f"{run.path} is not a run directory written by depthlab train (no {CONFIG}) "
                                 f"or by Probe.log_to (no {PROBE_FACTS})")
         if not (run.path / STATUS).is_file():
             raise DepthlabError(f"{run.path} is not a run directory written by depthlab train (no {STATUS})")
+        run.network  # noqa: B018 (checked against config.json)
         return run
 
     # -- reading -------------------------------------------------------------------------
@@ -225,15 +228,30 @@ class RunDir:
 
     @property
     def network(self) -> Network | None:
-        """The network's shape (None for a run made before depthlab recorded it)."""
+        """The network's shape (None for a run made before depthlab recorded it), checked
+        against itself (the input width is the input shape's size) and against the run's
+        config.json (its hidden widths)."""
         if not (self.path / NETWORK).is_file():
             return None
-        shape = read_object(self.path / NETWORK)
-        try:
-            return Network(tuple(shape["input_shape"]), tuple(shape["widths"]))
-        except (KeyError, TypeError):
-            raise DepthlabError(f"{self.path / NETWORK} does not hold \"input_shape\" and \"widths\" lists; it was "
-                                "damaged or edited by hand") from None
+        where = self.path / NETWORK
+        shape = read_object(where)
+        sizes = [shape.get("input_shape"), shape.get("widths")]
+        if not all(isinstance(s, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in s)
+                   for s in sizes) or len(sizes[1]) < 2:
+            raise DepthlabError(f"{where} does not hold \"input_shape\" and \"widths\" lists of whole "
+                                "numbers; it was damaged or edited by hand")
+        network = Network(tuple(sizes[0]), tuple(sizes[1]))
+        if network.widths[0] != math.prod(network.input_shape):
+            raise DepthlabError(f"{where}: input width {network.widths[0]} is not the size of input shape "
+                                f"{list(network.input_shape)}; it was damaged or edited by hand")
+        configured = [] if self.made_by_probe else self.config.hidden_widths
+        if not self.made_by_probe and list(network.hidden) != configured:
+            differs = f"{len(network.hidden)} hidden layers, {CONFIG} {len(configured)}" \
+                if len(network.hidden) != len(configured) else \
+                next(f"hidden layer {k} is {a} wide, {CONFIG} says {b}"
+                     for k, (a, b) in enumerate(zip(network.hidden, configured), start=1) if a != b)
+            raise DepthlabError(f"{where} does not match the run's {CONFIG}: {differs}; one of them was edited by hand")
+        return network
 
     @property
     def env(self) -> dict[str, Any]:
