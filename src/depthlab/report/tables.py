@@ -9,17 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from depthlab.report.document import Table, format_cell
+from depthlab.report.document import Table
+from depthlab.report.markdown import escape, markdown_table
 from depthlab.store.files import replace_durably
-
-
-def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """``rows`` as a Markdown table, its columns those of the rows in order unless given."""
-    columns = list(dict.fromkeys(k for row in rows for k in row)) if columns is None else columns
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(format_cell(row.get(c), c).replace("|", "\\|") for c in columns) + " |"
-              for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def write_table(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: str, caption: str = "") -> Table:
@@ -33,6 +25,6 @@ def write_table(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: str, 
     writer.writeheader()
     writer.writerows(rows)
     replace_durably(out_dir / f"{stem}.csv", lambda tmp: tmp.write_text(text.getvalue(), newline=""))
-    page = (f"{caption}\n\n" if caption else "") + markdown_table(rows, columns)
+    page = (f"{escape(caption)}\n\n" if caption else "") + markdown_table(rows, columns)
     replace_durably(out_dir / f"{stem}.md", lambda tmp: tmp.write_text(page))
     return Table(list(rows), caption)
