@@ -182,3 +182,11 @@ def test_a_lying_header_decompresses_no_more_than_it_declares(tmp_path, monkeypa
                                             r"but the file holds more$"):
         read_idx(path)
     assert asked == [4, 4, 11]  # magic, one size, the declared data and one byte more
+
+
+def test_more_dimensions_than_an_array_holds_is_one_line(tmp_path):
+    path = tmp_path / "labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(_header((1,) * 255) + b"\x05"))
+    with pytest.raises(DepthlabError, match=rf"^{path}: IDX header declares 255 dimensions, more than an array holds "
+                                            r"\(32\)$"):
+        read_idx(path)

@@ -79,3 +79,9 @@ def test_a_bad_point_is_named_before_anything_runs():
         parse_grid({"axes": {"lr": [0.1, -1]}}).specs()
     with pytest.raises(DepthlabError, match="grid point datasetmnsit: unknown dataset 'mnsit'"):
         parse_grid({"axes": {"dataset": ["mnsit"]}}).specs()
+
+
+def test_a_grid_file_path_with_a_nul_byte_is_named(tmp_path):
+    with pytest.raises(DepthlabError, match=r"^grid file '.*/g\\x00.toml' holds a NUL byte, which no file path can "
+                                            "hold$"):
+        load_grid(tmp_path / "g\0.toml")

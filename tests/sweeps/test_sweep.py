@@ -9,6 +9,7 @@ import json
 import pytest
 
 from depthlab.cli import main
+from depthlab.errors import DepthlabError
 from depthlab.store.run import RunDir
 from depthlab.sweeps.sweep import sweep
 
@@ -198,3 +199,10 @@ def test_a_lost_ray_worker_or_a_failed_task_is_one_line(tmp_path, monkeypatch, e
         sweep(tmp_path / "grid.toml", tmp_path / "out", progress=False, backend="ray")
     assert str(raised.value) == message and fake.shut  # the instance started for the sweep is shut down
     assert not any((tmp_path / "out").glob("runs/*"))
+
+
+def test_an_out_folder_with_a_nul_byte_is_one_line_and_makes_nothing(tmp_path):
+    (tmp_path / "grid.toml").write_text(GRID)
+    with pytest.raises(DepthlabError, match=r"^--out '.*/o\\x00ut' holds a NUL byte, which no file path can hold$"):
+        sweep(tmp_path / "grid.toml", tmp_path / "o\0ut", progress=False)
+    assert [path.name for path in tmp_path.iterdir()] == ["grid.toml"]

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from depthlab.data.base import FixedDataset
 
 IDX_UNSIGNED_BYTE = 0x08
+MAX_IDX_DIMS = 32
+"""The most dimensions a NumPy array holds (NumPy 1; NumPy 2 holds 64)."""
 NUM_CLASSES = 10
 VALIDATION_SIZE = 10_000
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
@@ -57,6 +59,9 @@ def read_idx(path: str | Path) -> np.ndarray:
                     f"{path}: unsupported IDX dtype code 0x{magic[2]:02x} (expected 0x08, unsigned byte)"
                 )
             ndim = magic[3]
+            if ndim > MAX_IDX_DIMS:
+                raise DepthlabError(f"{path}: IDX header declares {ndim} dimensions, more than an array holds "
+                                    f"({MAX_IDX_DIMS})")
             sizes = stream.read(4 * ndim)
             if len(sizes) < 4 * ndim:
                 raise DepthlabError(f"{path}: truncated IDX header (expected {4 + 4 * ndim} bytes for {ndim} sizes, "

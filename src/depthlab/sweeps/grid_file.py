@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from depthlab.config import FIELDS, from_mapping, load_config_file
+from depthlab.config import FIELDS, FilePath, from_mapping, load_config_file
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.grid import RunSpec
@@ -144,6 +144,7 @@ def parse_grid(values: dict[str, Any], source: str = "grid") -> Grid:
 
 def load_grid(path: str | Path) -> Grid:
     """Read and check a grid file (TOML or JSON)."""
+    FilePath().check("grid file", str(path), str)
     if not Path(path).is_file():
         raise DepthlabError(f"grid file {path} does not exist")
     return parse_grid(load_config_file(path), source=f"grid file {path}")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from depthlab.config import FilePath
 from depthlab.errors import DepthlabError
 from depthlab.grid import RunSpec, Stacking, check_backend
 from depthlab.registry import Choice
@@ -54,6 +55,7 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
     is bad."""
     grid = load_grid(grid_file)
     specs = grid.specs()
+    FilePath().check("--out", str(out), str)
     backend = check_backend(backend, address)
     stacking = Stacking.parse(stacking)
     if workers < 1:
