@@ -40,8 +40,8 @@ def test_a_run_from_before_the_network_was_recorded_has_none(tmp_path):
     ({"input_shape": [1, 28, 28], "widths": [100, 30, 20, 10]},
      ": input width 100 is not the size of input shape [1, 28, 28]; it was damaged or edited by hand"),
     ({"input_shape": [1, 28, 28], "widths": "784"}, " does not hold \"input_shape\" and \"widths\" lists"),
-    ({"input_shape": [1, 28, 28], "widths": [784, 30, 20, -1]}, " does not hold \"input_shape\" and \"widths\" lists of "
-                                                                "whole numbers"),
+    ({"input_shape": [1, 28, 28], "widths": [784, 30, 20, -1]},
+     " does not hold \"input_shape\" and \"widths\" lists of whole numbers"),
     ({"input_shape": [1, 28, 28], "widths": [784, 30.5, 20, 10]}, " does not hold"),
 ])
 def test_a_network_json_edited_apart_from_config_json_is_one_line_on_opening(tmp_path, network, message):

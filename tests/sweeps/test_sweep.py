@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -206,3 +209,15 @@ def test_an_out_folder_with_a_nul_byte_is_one_line_and_makes_nothing(tmp_path):
     with pytest.raises(DepthlabError, match=r"^--out '.*/o\\x00ut' holds a NUL byte, which no file path can hold$"):
         sweep(tmp_path / "grid.toml", tmp_path / "o\0ut", progress=False)
     assert [path.name for path in tmp_path.iterdir()] == ["grid.toml"]
+
+
+def test_a_report_cut_short_by_a_file_size_limit_leaves_every_file_whole(swept, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(swept[0] / "out", out)
+    before = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
+    limited = "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000)); " \
+              "from depthlab.cli import main; sys.exit(main(['sweep', '--report', sys.argv[1]]))"
+    done = subprocess.run([sys.executable, "-c", limited, str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr == f"depthlab: error: could not write {out / 'curves.png'}: File too large\n"
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before
