@@ -69,9 +69,9 @@ def test_a_page_write_cut_short_leaves_the_old_page_whole(page, writes_cut_short
 
 
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "</p><!-- hidden", "<https://evil.example>",
-           "&lt;b&gt; and &#60;i&#62;", "<?php x ?>"]
+           "&lt;b&gt; and &#60;i&#62;", "<?php x ?>", "`<b>code</b>`", "a\\<b>x</b>", "\\&amp;"]
 """Grid values a hostile grid file could hold: raw HTML, a comment, an autolink, character
-references, a processing instruction."""
+references, a processing instruction, HTML in a code span or behind a backslash."""
 
 
 @pytest.fixture

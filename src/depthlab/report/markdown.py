@@ -22,17 +22,21 @@ from depthlab.report.document import Block, ReportFigure, Section, Table, Verdic
 from depthlab.store.files import replace_durably
 
 _LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
-_RAW_HTML = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?\w+;)")
-"""What CommonMark reads as markup rather than text: ``<`` opening a tag, a comment, a
-declaration, a processing instruction or an autolink, and ``&`` opening a character
-reference (CommonMark spec, sections 6.5, 6.6 and 2.5)."""
+_MARKUP = re.compile(r"[\\`]|<(?=[A-Za-z/!?])|&(?=#?\w+;)")
+"""What CommonMark reads as markup rather than text, of what could carry raw HTML or hide
+it: ``<`` opening a tag, a comment, a declaration, a processing instruction or an
+autolink; ``&`` opening a character reference; a backslash escape; a backtick opening a
+code span, in which entities show as written (CommonMark spec, sections 6.6, 6.5, 2.5,
+2.4 and 6.1)."""
+_ESCAPED = {"<": "&lt;", "&": "&amp;", "\\": "\\\\", "`": "\\`"}
 
 
 def escape(text: str) -> str:
     """``text`` shown as itself in Markdown, as ``html.escape`` shows it in HTML: any raw
-    HTML, autolink or character reference in it (from a grid value, say) escaped, while a
-    ``<`` or ``&`` that starts none ("Glorot & Bengio", "a < b") stays as written."""
-    return _RAW_HTML.sub(lambda match: "&lt;" if match.group() == "<" else "&amp;", text)
+    HTML, autolink, character reference, backslash or backtick in it (from a grid value,
+    say) escaped, while a ``<`` or ``&`` that starts no markup ("Glorot & Bengio",
+    "a < b") stays as written."""
+    return _MARKUP.sub(lambda match: _ESCAPED[match.group()], text)
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
