@@ -124,9 +124,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             with open(path, "rb") as stream:
                 single = stream.read(len(NPY_MAGIC)) == NPY_MAGIC
             raise ValueError("a single array, not an archive" if single else "not a zip file")
-        with zipfile.ZipFile(path) as archive:
-            headers = {info.filename[:-len(".npy")]: _npy_header(archive, info) for info in archive.infolist()
-                       if info.filename[:-len(".npy")] in ARRAY_KEYS and info.filename.endswith(".npy")}
+        headers = {key: header for key, header in npz_headers(path).items() if key in ARRAY_KEYS}
         check_fits(f"{path}: arrays " + ", ".join(f"{key} {shape} {dtype}" for key, (shape, dtype) in headers.items())
                    + " as tensors", sum(loaded_bytes(key, shape, dtype) for key, (shape, dtype) in headers.items()))
         with np.load(path, allow_pickle=False) as archive:
@@ -138,9 +136,16 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 NPY_MAGIC = b"\x93NUMPY"
 
 
+def npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The shape and dtype each array of the ``.npz`` archive ``path`` declares, by name,
+    read from the headers alone (what ``np.load`` would allocate before reading a member's
+    data). Raises what reading a zip file or an ``.npy`` header raises."""
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename[:-len(".npy")]: _npy_header(archive, info) for info in archive.infolist()
+                if info.filename.endswith(".npy")}
+
+
 def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
-    """The shape and dtype an archive member's ``.npy`` header declares, read without
-    decompressing its data."""
     with archive.open(info) as stream:
         version = np.lib.format.read_magic(stream)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
