@@ -108,8 +108,8 @@ CORRUPTIONS = [
 ]
 
 
-NOT_READ = {("inspect", "checkpoint.pt"), ("resume", "final.json"), ("resume", "network.json")}
-"""inspect reads no checkpoint; a resumed run writes final.json anew and takes its shape from config.json."""
+NOT_READ = {("inspect", "checkpoint.pt"), ("resume", "final.json")}
+"""inspect reads no checkpoint; a resumed run writes final.json anew."""
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@
     probe.json     instead of config.json, for a run a user's own loop wrote through
                    Probe.log_to: the model, the facts given (a learning rate), and each
                    probed layer's module, kind and activation
-    network.json   the network's shape: one example's input shape, the layer widths
+    network.json   the network's shape: one example's input shape, the layer widths, and
+                   its hidden layers' activation (checked against config.json on opening)
     env.json       versions, seed, device, threads, start time; the step (fused or
                    autograd), its kernel and the stack it trained in (null: alone)
     status.json    running | completed | diverged | interrupted, with the update reached
@@ -161,7 +162,8 @@ class RunDir:
         """Make a new run directory, held by this process; refuse one that already holds anything."""
         run = cls._made_empty(path, "choose another --out or --resume it")
         run.write_config(config)
-        write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths)})
+        write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths),
+                                        "activation": config.activation})
         write_json(run.path / ENV, env)
         run.set_status(Status.RUNNING, update=0)
         return run
@@ -230,7 +232,7 @@ class RunDir:
     def network(self) -> Network | None:
         """The network's shape (None for a run made before depthlab recorded it), checked
         against itself (the input width is the input shape's size) and against the run's
-        config.json (its hidden widths)."""
+        config.json (its hidden widths, and its activation where recorded)."""
         if not (self.path / NETWORK).is_file():
             return None
         where = self.path / NETWORK
@@ -244,12 +246,16 @@ class RunDir:
         if network.widths[0] != math.prod(network.input_shape):
             raise DepthlabError(f"{where}: input width {network.widths[0]} is not the size of input shape "
                                 f"{list(network.input_shape)}; it was damaged or edited by hand")
-        configured = [] if self.made_by_probe else self.config.hidden_widths
-        if not self.made_by_probe and list(network.hidden) != configured:
-            differs = f"{len(network.hidden)} hidden layers, {CONFIG} {len(configured)}" \
-                if len(network.hidden) != len(configured) else \
-                next(f"hidden layer {k} is {a} wide, {CONFIG} says {b}"
-                     for k, (a, b) in enumerate(zip(network.hidden, configured), start=1) if a != b)
+        if self.made_by_probe:
+            return network
+        config = self.config
+        hidden, activation = list(network.hidden), shape.get("activation", config.activation)
+        differs = f"{len(hidden)} hidden layers, {CONFIG} {len(config.hidden_widths)}" \
+            if len(hidden) != len(config.hidden_widths) else \
+            next((f"hidden layer {k} is {a} wide, {CONFIG} says {b}"
+                  for k, (a, b) in enumerate(zip(hidden, config.hidden_widths), start=1) if a != b), None) or \
+            (f"activation {activation!r}, {CONFIG} {config.activation!r}" if activation != config.activation else None)
+        if differs:
             raise DepthlabError(f"{where} does not match the run's {CONFIG}: {differs}; one of them was edited by hand")
         return network
 
