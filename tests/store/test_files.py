@@ -159,3 +159,14 @@ def test_a_writer_failing_its_own_way_leaves_the_old_file_and_no_temporary_one(t
     with pytest.raises(KeyboardInterrupt):
         files.replace_durably(path, fails)
     assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("figure.png", b"old")]
+
+
+def test_two_writers_of_one_file_each_write_it_whole(tmp_path):
+    path = tmp_path / "report.html"
+
+    def first(tmp):
+        tmp.write_text("first")
+        files.replace_durably(path, lambda other: other.write_text("second"))  # a second sweep --report
+
+    files.replace_durably(path, first)
+    assert path.read_text() == "first" and list(tmp_path.iterdir()) == [path]

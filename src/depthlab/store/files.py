@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ def replace_durably(path: Path, write: Callable[[Path], None], durable: bool = F
     file and the rename are synced to disk. On failure the old file stays and the
     temporary one is removed. Every file depthlab writes whole goes through here (a run's
     JSON, a report's pages, tables and figures): it is there whole or not at all."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")  # one per writer: two never mix
     try:
         write(tmp)
         if durable:
