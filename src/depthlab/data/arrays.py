@@ -34,6 +34,8 @@ VALIDATION_KEYS = ("x_valid", "y_valid")
 VALIDATION_FRACTION = 0.1
 LABEL_BYTES = 8
 """An int64 label."""
+NPY_MAGIC = b"\x93NUMPY"
+"""The first bytes of an ``.npy`` file (NumPy's format, ``numpy.lib.format``)."""
 MAX_CLASSES = 1_000_000
 """More classes than this are taken for a labelling mistake (labels are 0..K-1: one
 output unit each)."""
@@ -126,14 +128,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             raise ValueError("a single array, not an archive" if single else "not a zip file")
         headers = {key: header for key, header in npz_headers(path).items() if key in ARRAY_KEYS}
         check_fits(f"{path}: arrays " + ", ".join(f"{key} {shape} {dtype}" for key, (shape, dtype) in headers.items())
-                   + " as tensors", sum(loaded_bytes(key, shape, dtype) for key, (shape, dtype) in headers.items()))
+                   + " as tensors", sum(_loaded_bytes(key, shape, dtype) for key, (shape, dtype) in headers.items()))
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in headers}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DepthlabError(f"{path}: not a readable .npz archive ({str(error) or 'empty file'})") from None
-
-
-NPY_MAGIC = b"\x93NUMPY"
 
 
 def npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
@@ -154,7 +153,7 @@ def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[
     return shape, dtype
 
 
-def loaded_bytes(key: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
+def _loaded_bytes(key: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
     """The memory array ``key`` of ``shape`` and ``dtype`` takes when loaded: the array as
     stored, then its tensor (float32 images, int64 labels)."""
     count = prod(shape)

@@ -85,13 +85,13 @@ def check_points(specs: list[RunSpec]) -> None:
         config = spec.config
         by_data.setdefault((config.dataset, config.data_dir, config.download, config.eval_size), []).append(spec)
     for group in by_data.values():
-        spec = group[0]
+        checking = group[0]
         try:
-            dataset = load_data(spec.config)
-            for spec in group:
-                check_run(spec.config, dataset)
+            dataset = load_data(checking.config)
+            for checking in group:
+                check_run(checking.config, dataset)
         except DepthlabError as error:
-            raise DepthlabError(f"grid point {spec.name}: {error}") from None
+            raise DepthlabError(f"grid point {checking.name}: {error}") from None
 
 
 def stored_grid(out: Path) -> Grid:
