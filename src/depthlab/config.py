@@ -215,6 +215,16 @@ class OneOf:
 
 
 @dataclass(frozen=True)
+class FilePath:
+    """Text the file system can take as (part of) a path: no NUL byte, which no path may
+    hold."""
+
+    def check(self, name: str, value: str, kind: type) -> None:
+        if "\0" in value:
+            raise DepthlabError(f"{name} {value!r} holds a NUL byte, which no file path can hold")
+
+
+@dataclass(frozen=True)
 class Device:
     """A device this machine has (:func:`check_device`)."""
 
@@ -240,7 +250,8 @@ class Statistics:
 
 POSITIVE = Interval(0, None, closed="neither")
 CONSTRAINTS: dict[str, tuple[Any, ...]] = {
-    # dataset: checked where it is loaded (a family's argument, such as a file, is read there)
+    "dataset": (FilePath(),),  # else checked where it is loaded (a family's argument, such as a file, is read there)
+    "data_dir": (FilePath(),),
     "eval_size": (POSITIVE,),
     "seed": (Interval(0), AtMost(MAX_SEED, "torch takes 64-bit seeds")),
     "device": (Device(),),

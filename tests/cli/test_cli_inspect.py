@@ -1,5 +1,7 @@
 """``depthlab inspect``: a diverged run's diagnosis on stdout, and user errors."""
 
+import json
+
 import pytest
 
 from depthlab.cli import main
@@ -31,3 +33,13 @@ def test_a_directory_that_is_not_a_run_is_a_one_line_error(tmp_path, capsys):
     assert main(["inspect", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"depthlab: error: {tmp_path} is not a run directory written by "
                                        "depthlab train (no config.json) or by Probe.log_to (no probe.json)\n")
+
+
+def test_widths_edited_in_network_json_are_one_line_not_another_theory(diverged_run, tmp_path, capsys):
+    network = json.loads((diverged_run / "network.json").read_text())
+    (diverged_run / "network.json").write_text(json.dumps({**network, "widths": [1024, 32, 64, 32, 9]}))
+    assert main(["inspect", str(diverged_run), "--out", str(tmp_path / "report")]) == 2
+    assert capsys.readouterr().err == (f"depthlab: error: {diverged_run / 'network.json'} does not match the run's "
+                                       "config.json: hidden layer 2 is 64 wide, config.json says 32; one of them was "
+                                       "edited by hand\n")
+    assert not (tmp_path / "report").exists()

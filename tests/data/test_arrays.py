@@ -1,3 +1,6 @@
+import io
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -98,3 +101,45 @@ def test_unreadable_files_are_errors_naming_the_file(tmp_path):
         np.save(stream, np.zeros(3))
     with pytest.raises(DepthlabError, match=r"single.npz: not a readable .npz archive \(a single array, not an archive\)$"):
         load_arrays(single)
+
+
+def _npy_header(shape, descr="<f8"):
+    """An .npy file's header alone: the array it declares, without its data."""
+    stream = io.BytesIO()
+    np.lib.format.write_array_header_1_0(stream, {"descr": descr, "fortran_order": False, "shape": shape})
+    return stream.getvalue()
+
+
+def test_an_archive_declaring_more_than_memory_is_refused_before_loading(tmp_path):
+    arrays = small_arrays()
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:  # x_test declares 10^12 float64, holds none
+        for key, array in arrays.items():
+            stream = io.BytesIO()
+            np.save(stream, array)
+            archive.writestr(f"{key}.npy", _npy_header((10**6, 10**6)) if key == "x_test" else stream.getvalue())
+    stored = sum(a.nbytes + a.size * (4 if key.startswith("x_") else 8) for key, a in arrays.items()
+                 if key != "x_test")
+    gb = (stored + 10**12 * (8 + 4)) / 2**30  # float64 as stored, then float32
+    with pytest.raises(DepthlabError) as error:
+        load_arrays(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: arrays x_train (30, 37, 37) uint8, ") and "\n" not in message
+    assert (f"x_test (1000000, 1000000) float64, y_test (8,) int64 as tensors would take {gb:,.0f} GB, more than "
+            "this machine's") in message
+
+
+def test_a_single_npy_declaring_a_huge_array_is_named_unread(tmp_path):
+    path = tmp_path / "huge.npz"
+    path.write_bytes(_npy_header((10**6, 10**6)))
+    with pytest.raises(DepthlabError, match=r"huge.npz: not a readable .npz archive \(a single array, not an "
+                                            r"archive\)$"):
+        load_arrays(path)
+
+
+def test_members_other_than_the_splits_are_left_unread(tmp_path):
+    arrays = small_arrays()
+    path = tmp_path / "extra.npz"
+    np.savez(path, **arrays, notes=np.array([{"a": 1}], dtype=object))  # a pickle: never loaded
+    data = load_arrays(path)
+    assert data.train[1].tolist() == arrays["y_train"].tolist()

@@ -4,6 +4,7 @@ import torch
 
 from depthlab.data.cifar import find_batches, load_cifar10, read_cifar_batch
 from depthlab.errors import DepthlabError
+from depthlab.limits import machine_memory
 
 
 def test_record_layout_is_label_then_red_green_blue_planes(tmp_path, write_bytes):
@@ -68,3 +69,14 @@ def test_missing_batch_is_an_error_listing_the_expected_files(tmp_path, write_ci
     )
     with pytest.raises(DepthlabError, match=expected):
         load_cifar10(tmp_path)
+
+
+def test_a_batch_larger_than_memory_is_refused_unread(tmp_path):
+    path = tmp_path / "data_batch_1.bin"
+    size = machine_memory() // 3073 * 3073  # a sparse file: whole records of zeros, no disk used
+    with open(path, "wb") as f:
+        f.truncate(size)
+    with pytest.raises(DepthlabError) as error:
+        read_cifar_batch(path)
+    assert str(error.value).startswith(f"{path}: {size:,} bytes as float32 pixels would take {size * 5 / 2**30:,.0f} "
+                                       "GB, more than this machine's ")

@@ -1,3 +1,4 @@
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +157,36 @@ def test_installed_fashion_mnist_loads_as_50k_10k_10k():
     official_train = torch.cat([data.train[0], data.validation[0]])
     assert official_train.mean().item() == pytest.approx(0.2860, abs=5e-4)
     assert official_train.std().item() == pytest.approx(0.3530, abs=5e-4)
+
+
+def test_a_header_declaring_more_than_memory_is_refused_before_decompressing(tmp_path, write_mnist):
+    write_mnist(tmp_path, gz=True)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    shape = (60_000, 60_000, 60_000)  # a few bytes declaring 2.16e14 pixels
+    path.write_bytes(gzip.compress(_header(shape) + bytes(1000)))
+    gb = 216_000_000_000_000 * 5 / 2**30  # a byte and a float32 each
+    with pytest.raises(DepthlabError) as error:
+        load_mnist(tmp_path, validation_size=5)
+    assert str(error.value).startswith(f"{path}: IDX data of shape (60000, 60000, 60000) as float32 pixels would "
+                                       f"take {gb:,.0f} GB, more than this machine's ")
+    assert "\n" not in str(error.value)
+
+
+def test_a_lying_header_decompresses_no_more_than_it_declares(tmp_path, monkeypatch):
+    path = tmp_path / "labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(_header((10,)) + bytes(10_000_000)))  # 10 declared, 10 MB inside
+    asked = []
+    read = gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, size=-1: asked.append(size) or read(self, size))
+    with pytest.raises(DepthlabError, match=rf"^{path}: IDX header declares shape \(10,\), i.e. 10 data bytes, "
+                                            r"but the file holds more$"):
+        read_idx(path)
+    assert asked == [4, 4, 11]  # magic, one size, the declared data and one byte more
+
+
+def test_more_dimensions_than_an_array_holds_is_one_line(tmp_path):
+    path = tmp_path / "labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(_header((1,) * 255) + b"\x05"))
+    with pytest.raises(DepthlabError, match=rf"^{path}: IDX header declares 255 dimensions, more than an array holds "
+                                            r"\(32\)$"):
+        read_idx(path)

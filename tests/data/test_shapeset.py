@@ -1,3 +1,6 @@
+import io
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -280,3 +283,15 @@ def test_an_unwritable_cache_still_gives_the_set(isolated_roots):
     (isolated_roots / "cache").write_text("a file where the cache folder would be")
     x, _ = ShapesetDataset(validation_size=3).validation
     assert torch.equal(x, generate(3, (0, 2, 0))[0])
+
+
+def test_a_cache_file_declaring_a_huge_array_is_drawn_anew_unallocated(isolated_roots):
+    ShapesetDataset(validation_size=4).validation
+    (cached,) = (isolated_roots / "cache" / "depthlab" / "shapeset").glob("*.npz")
+    with zipfile.ZipFile(cached, "w") as archive:  # x declares 10^12 floats (3.6 TiB) and holds none
+        for name, descr, shape in (("x", "<f4", (10**6, 10**6)), ("y", "<i8", (4,))):
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
+            archive.writestr(f"{name}.npy", header.getvalue())
+    assert torch.equal(ShapesetDataset(validation_size=4).validation[0], generate(4, (0, 2, 0))[0])
+    assert np.load(cached)["x"].shape == (4, 1, 32, 32)  # written again

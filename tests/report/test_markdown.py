@@ -1,3 +1,6 @@
+import html
+import re
+
 import pytest
 
 from depthlab.errors import DepthlabError
@@ -52,3 +55,49 @@ def test_a_failed_publication_leaves_the_previous_one_whole(page, tmp_path):
         publish(page / "report.md", target)
     assert (target / "figures" / "figure02.png").read_bytes() == PNG
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "published"]
+
+
+@pytest.mark.parametrize("failing, rewritten", [("report.md", []), ("report.html", ["report.md"])])
+def test_a_page_write_cut_short_leaves_the_old_page_whole(page, writes_cut_short, failing, rewritten):
+    before = {name: (page / name).read_text() for name in ("report.html", "report.md")}
+    writes_cut_short(failing)
+    with pytest.raises(DepthlabError, match=f"^could not write {page / failing}: File too large$"):
+        write_report(page / "report.html", "Another study", [Section("Claims", ["Nothing yet."])])
+    after = {name: (page / name).read_text() for name in ("report.html", "report.md")}
+    assert [name for name in after if after[name] != before[name]] == rewritten
+    assert after["report.html"].endswith("</html>\n") and not list(page.glob("*.tmp"))
+
+
+HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "</p><!-- hidden", "<https://evil.example>",
+           "&lt;b&gt; and &#60;i&#62;", "<?php x ?>", "`<b>code</b>`", "a\\<b>x</b>", "\\&amp;"]
+"""Grid values a hostile grid file could hold: raw HTML, a comment, an autolink, character
+references, a processing instruction, HTML in a code span or behind a backslash."""
+
+
+@pytest.fixture
+def hostile_page(tmp_path):
+    rows = [{"lr": value, "status": "completed", "note": "a | b\nc"} for value in HOSTILE]
+    sections = [Section("Runs <b>bold</b>", ["Sweep over <i>lr</i>: Glorot & Bengio, error < 1%.",
+                                              Table(rows, "Every run <u>here</u>"),
+                                              Verdict("<em>claim</em>", Outcome.CANNOT_SHOW, "<s>evidence</s>")])]
+    write_report(tmp_path / "report.html", "Sweep: <blink>x</blink>", sections, intro="<marquee>intro</marquee>")
+    return (tmp_path / "report.md").read_text()
+
+
+def test_markdown_shows_raw_html_from_values_as_text(hostile_page):
+    assert "<" not in hostile_page.replace("error < 1%", "").replace("| < |", "")
+    assert "| &lt;script>alert(1)&lt;/script> | completed | a \\| b c |" in hostile_page
+    assert "| &amp;lt;b&amp;gt; and &amp;#60;i&amp;#62; |" in hostile_page
+    assert "Glorot & Bengio, error < 1%." in hostile_page  # a < or & that starts no markup stays as written
+    assert hostile_page.startswith("# Sweep: &lt;blink>x&lt;/blink>\n\n&lt;marquee>intro&lt;/marquee>\n\n")
+
+
+def test_a_commonmark_reader_shows_every_value_as_written(hostile_page):
+    markdown_it = pytest.importorskip("markdown_it")
+    rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(hostile_page)
+    shown = html.unescape(re.sub(r"<[^>]*>", "", rendered))  # the text a browser shows, tags stripped
+    tags = set(re.findall(r"</?([a-z0-9]+)", rendered))
+    assert tags <= {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td", "em", "strong"}
+    for value in [*HOSTILE, "Runs <b>bold</b>", "Every run <u>here</u>", "<em>claim</em>", "<s>evidence</s>",
+                  "Sweep: <blink>x</blink>", "<marquee>intro</marquee>", "Glorot & Bengio, error < 1%."]:
+        assert value in shown

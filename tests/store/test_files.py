@@ -108,8 +108,8 @@ CORRUPTIONS = [
 ]
 
 
-NOT_READ = {("inspect", "checkpoint.pt"), ("resume", "final.json"), ("resume", "network.json")}
-"""inspect reads no checkpoint; a resumed run writes final.json anew and takes its shape from config.json."""
+NOT_READ = {("inspect", "checkpoint.pt"), ("resume", "final.json")}
+"""inspect reads no checkpoint; a resumed run writes final.json anew."""
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,34 @@ def test_a_width_edited_in_config_json_is_one_line(finished, tmp_path):
     shutil.copytree(finished, run)
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "width": 32}))
+    network = json.loads((run / "network.json").read_text())  # edited alike: the checkpoint alone differs
+    (run / "network.json").write_text(json.dumps({**network, "widths": [network["widths"][0], 32, 32,
+                                                                         network["widths"][-1]]}))
     done = subprocess.run([sys.executable, "-m", "depthlab", "train", "--resume", str(run), "--updates", "60"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "checkpoint.pt does not fit the run's config.json (was either edited?): size mismatch for" in done.stderr
+
+
+def test_a_writer_failing_its_own_way_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    path = tmp_path / "figure.png"
+    path.write_bytes(b"old")
+
+    def fails(tmp):
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        files.replace_durably(path, fails)
+    assert [(p.name, p.read_bytes()) for p in tmp_path.iterdir()] == [("figure.png", b"old")]
+
+
+def test_two_writers_of_one_file_each_write_it_whole(tmp_path):
+    path = tmp_path / "report.html"
+
+    def first(tmp):
+        tmp.write_text("first")
+        files.replace_durably(path, lambda other: other.write_text("second"))  # a second sweep --report
+
+    files.replace_durably(path, first)
+    assert path.read_text() == "first" and list(tmp_path.iterdir()) == [path]

@@ -19,6 +19,8 @@ def test_a_new_run_describes_itself(tmp_path):
     run = make(tmp_path)
     assert run.config == CONFIG and isinstance(run.config, TrainConfig)
     assert run.network == NETWORK and run.network.hidden == (30, 20)
+    assert json.loads((run.path / "network.json").read_text()) == {"input_shape": [1, 28, 28],
+                                                                   "widths": [784, 30, 20, 10], "activation": "tanh"}
     assert run.env["seed"] == 1 and run.env["device"] == "cpu"
     assert run.status == {"status": "running", "update": 0}
     assert run.final is None and not run.has_probes and not run.probes
@@ -29,6 +31,31 @@ def test_a_run_from_before_the_network_was_recorded_has_none(tmp_path):
     run = make(tmp_path)
     (run.path / "network.json").unlink()
     assert run.network is None
+
+
+@pytest.mark.parametrize("network, message", [
+    ({"input_shape": [1, 28, 28], "widths": [784, 32, 20, 10]},
+     " does not match the run's config.json: hidden layer 1 is 32 wide, config.json says 30; one of them "
+     "was edited by hand"),
+    ({"input_shape": [1, 28, 28], "widths": [784, 30, 10]},
+     " does not match the run's config.json: 1 hidden layers, config.json 2;"),
+    ({"input_shape": [1, 28, 28], "widths": [784, 30, 20, 10], "activation": "relu"},
+     " does not match the run's config.json: activation 'relu', config.json 'tanh'; one of them was edited by hand"),
+    ({"input_shape": [1, 28, 28], "widths": [100, 30, 20, 10]},
+     ": input width 100 is not the size of input shape [1, 28, 28]; it was damaged or edited by hand"),
+    ({"input_shape": [1, 28, 28], "widths": "784"}, " does not hold \"input_shape\" and \"widths\" lists"),
+    ({"input_shape": [1, 28, 28], "widths": [784, 30, 20, -1]},
+     " does not hold \"input_shape\" and \"widths\" lists of whole numbers"),
+    ({"input_shape": [1, 28, 28], "widths": [784, 30.5, 20, 10]}, " does not hold"),
+])
+def test_a_network_json_edited_apart_from_config_json_is_one_line_on_opening(tmp_path, network, message):
+    run = make(tmp_path)
+    (run.path / "network.json").write_text(json.dumps(network))
+    run.release()
+    with pytest.raises(DepthlabError) as error:
+        RunDir.open(run.path)
+    assert str(error.value).startswith(f"{run.path / 'network.json'}{message}")
+    assert "\n" not in str(error.value)
 
 
 def test_a_non_empty_directory_is_refused(tmp_path):

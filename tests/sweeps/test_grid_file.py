@@ -52,6 +52,16 @@ def test_run_names_are_paths_of_one_folder():
     ({"axes": {"depth": ["deep"]}}, "'depth' must be int, not 'deep'"),
     ({"axes": {"lr": 0.1}}, "axis 'lr' must be a list of values or a range table"),
     ({"axes": {"seed": {"lin": [0, 10 ** 6], "num": 10 ** 6}}}, "more than 100,000"),
+    ({"axes": {"lr": {"lin": [1, float("inf")], "num": 3}}}, "axis 'lr': lin takes two finite numbers [FROM, TO], "
+                                                              "not [1, inf]"),
+    ({"axes": {"depth": {"lin": [float("nan"), 3], "num": 3}}}, "two finite numbers [FROM, TO], not [nan, 3]"),
+    ({"axes": {"lr": {"log": [1e-3, float("inf")], "num": 2}}}, "log takes two finite numbers"),
+    # counted before any value is made: 10^12 values would not fit in memory
+    ({"axes": {"lr": {"lin": [1, 1000], "num": 10 ** 12}}}, "axis 'lr': num 1,000,000,000,000 would make more than "
+                                                             "100,000 runs"),
+    ({"dataset": "arrays:/data/a\0.npz", "axes": {"lr": [0.1]}},
+     "grid point lr0.1: dataset 'arrays:/data/a\\x00.npz' holds a NUL byte, which no file path can hold"),
+    ({"axes": {"data-dir": ["/data", "/da\0ta"]}}, "data-dir '/da\\x00ta' holds a NUL byte"),
 ])
 def test_every_mistake_is_one_line_naming_it(values, message):
     with pytest.raises(DepthlabError) as error:
@@ -69,3 +79,9 @@ def test_a_bad_point_is_named_before_anything_runs():
         parse_grid({"axes": {"lr": [0.1, -1]}}).specs()
     with pytest.raises(DepthlabError, match="grid point datasetmnsit: unknown dataset 'mnsit'"):
         parse_grid({"axes": {"dataset": ["mnsit"]}}).specs()
+
+
+def test_a_grid_file_path_with_a_nul_byte_is_named(tmp_path):
+    with pytest.raises(DepthlabError, match=r"^grid file '.*/g\\x00.toml' holds a NUL byte, which no file path can "
+                                            "hold$"):
+        load_grid(tmp_path / "g\0.toml")

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
+import subprocess
+import sys
 
 import pytest
 
 from depthlab.cli import main
+from depthlab.errors import DepthlabError
 from depthlab.store.run import RunDir
 from depthlab.sweeps.sweep import sweep
 
@@ -87,6 +91,15 @@ def test_report_redraws_from_the_store(swept, capsys):
     (GRID, ["--metric", "accuracy"], "unknown metric 'accuracy'"),
     (GRID, ["--stacking", "vmap"], "unknown stacking 'vmap'; valid choices: always, auto, never"),
     (GRID.replace("updates = 200", "updates = -5"), [], "grid point lr0.01-seed0: updates -5"),
+    # every point checked against its data before the first run starts
+    (GRID.replace("seed = [0, 1]", "batch-size = [10, 100000]"), [],
+     "grid point lr0.01-batch-size100000: batch size 100000 exceeds the "),
+    (GRID.replace("seed = [0, 1]", 'dataset = ["polynomial:features=4", "arrays:no-such.npz"]'), [],
+     "grid point lr0.01-datasetarrays-no-such.npz: no-such.npz: file not found"),
+    (GRID.replace("seed = [0, 1]", 'cost = ["squared-error", "nll"]'), [],
+     "grid point lr0.01-costnll: polynomial"),
+    (GRID.replace("lr = [0.01, 0.1, 1.0]", "lr = {lin = [0.01, inf], num = 3}"), [], "lin takes two finite numbers"),
+    (GRID.replace("[axes]", 'data-dir = "da\\u0000ta"\n[axes]'), [], "data-dir 'da\\x00ta' holds a NUL byte"),
 ])
 def test_a_bad_grid_or_flag_is_one_line_and_starts_nothing(tmp_path, capsys, grid, argv, message):
     (tmp_path / "grid.toml").write_text(grid)
@@ -189,3 +202,22 @@ def test_a_lost_ray_worker_or_a_failed_task_is_one_line(tmp_path, monkeypatch, e
         sweep(tmp_path / "grid.toml", tmp_path / "out", progress=False, backend="ray")
     assert str(raised.value) == message and fake.shut  # the instance started for the sweep is shut down
     assert not any((tmp_path / "out").glob("runs/*"))
+
+
+def test_an_out_folder_with_a_nul_byte_is_one_line_and_makes_nothing(tmp_path):
+    (tmp_path / "grid.toml").write_text(GRID)
+    with pytest.raises(DepthlabError, match=r"^--out '.*/o\\x00ut' holds a NUL byte, which no file path can hold$"):
+        sweep(tmp_path / "grid.toml", tmp_path / "o\0ut", progress=False)
+    assert [path.name for path in tmp_path.iterdir()] == ["grid.toml"]
+
+
+def test_a_report_cut_short_by_a_file_size_limit_leaves_every_file_whole(swept, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(swept[0] / "out", out)
+    before = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
+    limited = "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000)); " \
+              "from depthlab.cli import main; sys.exit(main(['sweep', '--report', sys.argv[1]]))"
+    done = subprocess.run([sys.executable, "-c", limited, str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr == f"depthlab: error: could not write {out / 'curves.png'}: File too large\n"
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before

@@ -19,6 +19,7 @@ by 1/255 into [0, 1], floating pixels are kept as they are. Labels are integers
 from __future__ import annotations
 
 import zipfile
+from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,15 @@ import torch
 
 from depthlab.data.base import FixedDataset
 from depthlab.errors import DepthlabError
+from depthlab.limits import FLOAT_BYTES, check_fits
 
 ARRAY_KEYS = ("x_train", "y_train", "x_valid", "y_valid", "x_test", "y_test")
 VALIDATION_KEYS = ("x_valid", "y_valid")
 VALIDATION_FRACTION = 0.1
+LABEL_BYTES = 8
+"""An int64 label."""
+NPY_MAGIC = b"\x93NUMPY"
+"""The first bytes of an ``.npy`` file (NumPy's format, ``numpy.lib.format``)."""
 MAX_CLASSES = 1_000_000
 """More classes than this are taken for a labelling mistake (labels are 0..K-1: one
 output unit each)."""
@@ -113,16 +119,47 @@ def load_arrays(path: str | Path) -> FixedDataset:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of :data:`ARRAY_KEYS` in the archive ``path`` (others are left unread),
+    their declared sizes checked against this machine's memory before any is loaded."""
     if not path.is_file():
         raise DepthlabError(f"{path}: file not found (expected an .npz archive of arrays)")
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an archive")
-        with archive:
-            return {key: archive[key] for key in archive.files}
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as stream:
+                single = stream.read(len(NPY_MAGIC)) == NPY_MAGIC
+            raise ValueError("a single array, not an archive" if single else "not a zip file")
+        headers = {key: header for key, header in npz_headers(path).items() if key in ARRAY_KEYS}
+        check_fits(f"{path}: arrays " + ", ".join(f"{key} {shape} {dtype}" for key, (shape, dtype) in headers.items())
+                   + " as tensors", sum(_loaded_bytes(key, shape, dtype) for key, (shape, dtype) in headers.items()))
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in headers}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DepthlabError(f"{path}: not a readable .npz archive ({str(error) or 'empty file'})") from None
+
+
+def npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The shape and dtype each array of the ``.npz`` archive ``path`` declares, by name,
+    read from the headers alone (what ``np.load`` would allocate before reading a member's
+    data). Raises what reading a zip file or an ``.npy`` header raises."""
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename[:-len(".npy")]: _npy_header(archive, info) for info in archive.infolist()
+                if info.filename.endswith(".npy")}
+
+
+def _npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+    with archive.open(info) as stream:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    return shape, dtype
+
+
+def _loaded_bytes(key: str, shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """The memory array ``key`` of ``shape`` and ``dtype`` takes when loaded: the array as
+    stored, then its tensor (float32 images, int64 labels)."""
+    count = prod(shape)
+    return count * (dtype.itemsize + (FLOAT_BYTES if key.startswith("x_") else LABEL_BYTES))
 
 
 def _as_tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from depthlab.data.download import RemoteFile, Source
 from depthlab.errors import DepthlabError
+from depthlab.limits import FLOAT_BYTES, check_fits
 
 if TYPE_CHECKING:
     from depthlab.data.base import FixedDataset
@@ -38,6 +39,8 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise DepthlabError(f"{path}: file not found")
+    size = path.stat().st_size
+    check_fits(f"{path}: {size:,} bytes as float32 pixels", size * (1 + FLOAT_BYTES))
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0 or data.size % RECORD_BYTES:
         raise DepthlabError(

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.store.files import replace_durably
 
 FORMATS = ("png", "svg")
 
@@ -67,5 +68,5 @@ def draw_grid(x, y, class_names: Sequence[str], path: str | Path, rows: int = 4,
             ax.set_title(class_names[labels[i]], fontsize=7)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format=path.suffix.lower().lstrip("."), dpi=120)
+    replace_durably(path, lambda tmp: figure.savefig(tmp, format=path.suffix.lower().lstrip("."), dpi=120))
     return path

@@ -24,11 +24,14 @@ import numpy as np
 
 from depthlab.data.download import RemoteFile, Source
 from depthlab.errors import DepthlabError
+from depthlab.limits import FLOAT_BYTES, check_fits
 
 if TYPE_CHECKING:
     from depthlab.data.base import FixedDataset
 
 IDX_UNSIGNED_BYTE = 0x08
+MAX_IDX_DIMS = 32
+"""The most dimensions a NumPy array holds (NumPy 1; NumPy 2 holds 64)."""
 NUM_CLASSES = 10
 VALIDATION_SIZE = 10_000
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
@@ -37,29 +40,47 @@ IDX_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Parse one IDX file of unsigned bytes (``.gz`` is decompressed) into a uint8 array."""
+    """Parse one IDX file of unsigned bytes (``.gz`` is decompressed) into a uint8 array.
+
+    The header's declared size is checked against this machine's memory (as the bytes and
+    their float32 pixels) before any data is read, and no more than the declared bytes
+    (plus one, to tell a longer file) are ever decompressed."""
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4 or data[:2] != b"\0\0":
-        found = data[:4].hex(" ") or "an empty file"
-        raise DepthlabError(f"{path}: not an IDX file (expected magic bytes 00 00 08 <ndim>, found {found})")
-    if data[2] != IDX_UNSIGNED_BYTE:
+    if not path.is_file():
+        raise DepthlabError(f"{path}: file not found")
+    try:
+        with (gzip.open(path) if path.suffix == ".gz" else open(path, "rb")) as stream:
+            magic = stream.read(4)
+            if len(magic) < 4 or magic[:2] != b"\0\0":
+                found = magic.hex(" ") or "an empty file"
+                raise DepthlabError(f"{path}: not an IDX file (expected magic bytes 00 00 08 <ndim>, found {found})")
+            if magic[2] != IDX_UNSIGNED_BYTE:
+                raise DepthlabError(
+                    f"{path}: unsupported IDX dtype code 0x{magic[2]:02x} (expected 0x08, unsigned byte)"
+                )
+            ndim = magic[3]
+            if ndim > MAX_IDX_DIMS:
+                raise DepthlabError(f"{path}: IDX header declares {ndim} dimensions, more than an array holds "
+                                    f"({MAX_IDX_DIMS})")
+            sizes = stream.read(4 * ndim)
+            if len(sizes) < 4 * ndim:
+                raise DepthlabError(f"{path}: truncated IDX header (expected {4 + 4 * ndim} bytes for {ndim} sizes, "
+                                    f"found {4 + len(sizes)})")
+            shape = tuple(int(size) for size in np.frombuffer(sizes, ">u4"))
+            count = prod(shape)
+            check_fits(f"{path}: IDX data of shape {shape} as float32 pixels", count * (1 + FLOAT_BYTES))
+            data = stream.read(count + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        if path.suffix == ".gz":
+            raise DepthlabError(f"{path}: not a valid gzip file ({error})") from error
+        raise DepthlabError(f"{path}: could not read ({error.strerror or error})") from None
+    if len(data) != count:
+        held = path.stat().st_size - 4 - 4 * ndim if path.suffix != ".gz" else \
+            len(data) if len(data) < count else "more"
         raise DepthlabError(
-            f"{path}: unsupported IDX dtype code 0x{data[2]:02x} (expected 0x08, unsigned byte)"
+            f"{path}: IDX header declares shape {shape}, i.e. {count} data bytes, but the file holds {held}"
         )
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DepthlabError(
-            f"{path}: truncated IDX header (expected {header} bytes for {ndim} sizes, found {len(data)})"
-        )
-    shape = tuple(int(size) for size in np.frombuffer(data, ">i4", count=ndim, offset=4))
-    if len(data) - header != prod(shape):
-        raise DepthlabError(
-            f"{path}: IDX header declares shape {shape}, i.e. {prod(shape)} data bytes, "
-            f"but the file holds {len(data) - header}"
-        )
-    return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
+    return np.frombuffer(data, np.uint8).reshape(shape)
 
 
 def read_idx_pair(images_path: str | Path, labels_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -133,18 +154,6 @@ def idx_path(directory: Path, stem: str) -> Path | None:
 
 def _has_idx_files(directory: Path) -> bool:
     return all(idx_path(directory, stem) is not None for stem in IDX_FILES)
-
-
-def _read_bytes(path: Path) -> bytes:
-    if not path.is_file():
-        raise DepthlabError(f"{path}: file not found")
-    if path.suffix != ".gz":
-        return path.read_bytes()
-    try:
-        with gzip.open(path) as stream:
-            return stream.read()
-    except (OSError, EOFError, zlib.error) as error:
-        raise DepthlabError(f"{path}: not a valid gzip file ({error})") from error
 
 
 def _idx_source(name: str, digests: dict[str, str], mirrors: tuple[str, ...], hint: str = "") -> Source:

@@ -64,6 +64,7 @@ import numpy as np
 import torch
 
 from depthlab.data.base import Batch, Dataset
+from depthlab.data.arrays import npz_headers
 from depthlab.data.download import user_cache_dir
 from depthlab.errors import DepthlabError
 from depthlab.limits import FLOAT_BYTES, check_fits
@@ -322,12 +323,11 @@ GENERATOR_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 def cached_set(path: Path, size: int, draw: Callable[[], Batch]) -> Batch:
     """The ``size`` images and labels ``draw()`` makes, read from the NumPy archive
     ``path`` (no pickles) when it holds them, else drawn and written there atomically."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            x, y = archive["x"], archive["y"]
-        if x.shape == (size, 1, IMAGE_SIZE, IMAGE_SIZE) and x.dtype == np.float32 and y.shape == (size,) \
-                and y.dtype == np.int64:
-            return torch.from_numpy(x), torch.from_numpy(y)
+    expected = {"x": ((size, 1, IMAGE_SIZE, IMAGE_SIZE), np.float32), "y": ((size,), np.int64)}
+    try:  # the headers first: a damaged cache declaring a huge array is not allocated
+        if npz_headers(path) == {name: (shape, np.dtype(dtype)) for name, (shape, dtype) in expected.items()}:
+            with np.load(path, allow_pickle=False) as archive:
+                return torch.from_numpy(archive["x"]), torch.from_numpy(archive["y"])
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         pass
     x, y = draw()

@@ -24,6 +24,7 @@ from depthlab.report.document import (
     format_cell,
 )
 from depthlab.report.markdown import write_markdown
+from depthlab.store.files import replace_durably
 
 VERDICT_STYLES = {Outcome.REPRODUCED: "ok", Outcome.NOT_REPRODUCED: "bad", Outcome.CANNOT_SHOW: "unknown",
                   Severity.OK: "ok", Severity.PROBLEM: "bad", Severity.WARNING: "unknown"}
@@ -92,5 +93,6 @@ def write_report(path: str | Path, title: str, sections: Sequence[Section], intr
         parts.append("</section>")
     parts.append("</body></html>\n")
     path = Path(path)
-    path.write_text("".join(parts), encoding="utf-8")
+    text = "".join(parts)
+    replace_durably(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path

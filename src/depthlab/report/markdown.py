@@ -2,6 +2,9 @@
 as :mod:`depthlab.report.html` renders, with figures as relative links to their PNG files, so a
 study's results read on GitHub or in any editor; and :func:`publish`, which copies the
 Markdown page and the images it shows into a folder of their own (``docs/results/``).
+Every text of a page and of a table (:func:`markdown_table`, which
+:mod:`depthlab.report.tables` writes too) goes through :func:`escape`: a value shows as
+written, never as markup.
 """
 
 from __future__ import annotations
@@ -12,29 +15,60 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from depthlab.errors import DepthlabError
-from depthlab.report.document import Block, ReportFigure, Section, Table, Verdict
-from depthlab.report.tables import markdown_table
+from depthlab.report.document import Block, ReportFigure, Section, Table, Verdict, format_cell
+from depthlab.store.files import replace_durably
 
 _LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+_MARKUP = re.compile(r"[\\`]|<(?=[A-Za-z/!?])|&(?=#?\w+;)")
+"""What CommonMark reads as markup rather than text, of what could carry raw HTML or hide
+it: ``<`` opening a tag, a comment, a declaration, a processing instruction or an
+autolink; ``&`` opening a character reference; a backslash escape; a backtick opening a
+code span, in which entities show as written (CommonMark spec, sections 6.6, 6.5, 2.5,
+2.4 and 6.1)."""
+_ESCAPED = {"<": "&lt;", "&": "&amp;", "\\": "\\\\", "`": "\\`"}
+
+
+def escape(text: str) -> str:
+    """``text`` shown as itself in Markdown, as ``html.escape`` shows it in HTML: any raw
+    HTML, autolink, character reference, backslash or backtick in it (from a grid value,
+    say) escaped, while a ``<`` or ``&`` that starts no markup ("Glorot & Bengio",
+    "a < b") stays as written."""
+    return _MARKUP.sub(lambda match: _ESCAPED[match.group()], text)
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """``rows`` as a Markdown table, its columns those of the rows in order unless given."""
+    columns = list(dict.fromkeys(k for row in rows for k in row)) if columns is None else columns
+    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(format_cell(row.get(c), c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """A table cell's text, escaped, on one line, its bars not ending the cell."""
+    return " ".join(escape(text).replace("|", "\\|").splitlines())
 
 
 def _figure(figure: ReportFigure, page: Path) -> str:
     png = figure.path.with_suffix(".png")
     shown = png if png.exists() else figure.path
-    return f"![{figure.path.stem}]({Path(os.path.relpath(shown, page.parent)).as_posix()})\n\n*{figure.caption}*"
+    return f"![{escape(figure.path.stem)}]({Path(os.path.relpath(shown, page.parent)).as_posix()})\n\n" \
+           f"*{escape(figure.caption)}*"
 
 
 def render_block(block: Block, page: Path) -> str:
+    """One block as Markdown, every text in it through :func:`escape`."""
     if isinstance(block, str):
-        return block
+        return escape(block)
     if isinstance(block, ReportFigure):
         return _figure(block, page)
     if isinstance(block, Table):
-        return (f"*{block.caption}*\n\n" if block.caption else "") + markdown_table(block.rows).rstrip()
+        return (f"*{escape(block.caption)}*\n\n" if block.caption else "") + markdown_table(block.rows).rstrip()
     if isinstance(block, Verdict):
-        text = f"**{block.verdict}**: {block.claim}\n\n{block.evidence}"
+        text = f"**{block.verdict}**: {escape(block.claim)}\n\n{escape(block.evidence)}"
         return text + (f"\n\n{_figure(block.figure, page)}" if block.figure else "")
     raise TypeError(f"cannot render {type(block).__name__}")
 
@@ -42,11 +76,12 @@ def render_block(block: Block, page: Path) -> str:
 def write_markdown(path: str | Path, title: str, sections: Sequence[Section], intro: str = "") -> Path:
     """Write the page as Markdown to ``path`` and return it."""
     path = Path(path)
-    parts = [f"# {title}"] + ([intro] if intro else [])
+    parts = [f"# {escape(title)}"] + ([escape(intro)] if intro else [])
     for section in sections:
-        parts.append(f"## {section.title}")
+        parts.append(f"## {escape(section.title)}")
         parts.extend(render_block(block, path) for block in section.blocks)
-    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    text = "\n\n".join(parts) + "\n"
+    replace_durably(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 

@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from depthlab.store.files import replace_durably  # noqa: E402
+
 
 def new_figure(rows: int = 1, cols: int = 1, width: float = 6.0, height: float = 4.0, **kwargs):
     """A figure with ``rows × cols`` axes, each ``width × height`` inches."""
@@ -88,7 +90,9 @@ def save_figure(fig: Figure, directory: str | Path, stem: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     png = directory / f"{stem}.png"
-    fig.savefig(png, dpi=110)
-    fig.savefig(directory / f"{stem}.svg")
-    plt.close(fig)
+    try:
+        replace_durably(png, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        replace_durably(directory / f"{stem}.svg", lambda tmp: fig.savefig(tmp, format="svg"))
+    finally:
+        plt.close(fig)
     return png

@@ -4,20 +4,14 @@ Markdown (for people), and comes back as a report :class:`~depthlab.report.docum
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from depthlab.report.document import Table, format_cell
-
-
-def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """``rows`` as a Markdown table, its columns those of the rows in order unless given."""
-    columns = list(dict.fromkeys(k for row in rows for k in row)) if columns is None else columns
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(format_cell(row.get(c), c).replace("|", "\\|") for c in columns) + " |"
-              for row in rows]
-    return "\n".join(lines) + "\n"
+from depthlab.report.document import Table
+from depthlab.report.markdown import escape, markdown_table
+from depthlab.store.files import replace_durably
 
 
 def write_table(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: str, caption: str = "") -> Table:
@@ -26,9 +20,11 @@ def write_table(rows: Sequence[dict[str, Any]], out_dir: str | Path, stem: str, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(out_dir / f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    (out_dir / f"{stem}.md").write_text((f"{caption}\n\n" if caption else "") + markdown_table(rows, columns))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    replace_durably(out_dir / f"{stem}.csv", lambda tmp: tmp.write_text(text.getvalue(), newline=""))
+    page = (f"{escape(caption)}\n\n" if caption else "") + markdown_table(rows, columns)
+    replace_durably(out_dir / f"{stem}.md", lambda tmp: tmp.write_text(page))
     return Table(list(rows), caption)

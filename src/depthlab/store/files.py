@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,9 @@ def write_failed(path: Path, error: OSError) -> DepthlabError:
 def replace_durably(path: Path, write: Callable[[Path], None], durable: bool = False) -> None:
     """Write ``path`` through ``write(temporary path)`` and a rename; with ``durable``, the
     file and the rename are synced to disk. On failure the old file stays and the
-    temporary one is removed."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    temporary one is removed. Every file depthlab writes whole goes through here (a run's
+    JSON, a report's pages, tables and figures): it is there whole or not at all."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")  # one per writer: two never mix
     try:
         write(tmp)
         if durable:
@@ -45,6 +47,9 @@ def replace_durably(path: Path, write: Callable[[Path], None], durable: bool = F
     except OSError as error:
         tmp.unlink(missing_ok=True)
         raise write_failed(path, error) from None
+    except BaseException:  # a writer's own failure, a Ctrl-C: no temporary file left either
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: Path, obj: Any) -> None:

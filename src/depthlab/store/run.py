@@ -4,7 +4,8 @@
     probe.json     instead of config.json, for a run a user's own loop wrote through
                    Probe.log_to: the model, the facts given (a learning rate), and each
                    probed layer's module, kind and activation
-    network.json   the network's shape: one example's input shape, the layer widths
+    network.json   the network's shape: one example's input shape, the layer widths, and
+                   its hidden layers' activation (checked against config.json on opening)
     env.json       versions, seed, device, threads, start time; the step (fused or
                    autograd), its kernel and the stack it trained in (null: alone)
     status.json    running | completed | diverged | interrupted, with the update reached
@@ -25,6 +26,7 @@ directory; JSON files are replaced atomically, JSONL files appended line by line
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 import platform
@@ -165,7 +167,8 @@ class RunDir:
         """Make a new run directory, held by this process; refuse one that already holds anything."""
         run = cls._made_empty(path, "choose another --out or --resume it")
         run.write_config(config)
-        write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths)})
+        write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths),
+                                        "activation": config.activation})
         write_json(run.path / ENV, env)
         run.set_status(Status.RUNNING, update=0)
         return run
@@ -181,13 +184,15 @@ class RunDir:
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
-        """An existing run directory: one line if it is not one."""
+        """An existing run directory: one line if it is not one, or if its network.json
+        does not match its config.json."""
         run = cls(path)
         if not (run.path / CONFIG).is_file() and not (run.path / PROBE_FACTS).is_file():
             raise DepthlabError(f"{run.path} is not a run directory written by depthlab train (no {CONFIG}) "
                                 f"or by Probe.log_to (no {PROBE_FACTS})")
         if not (run.path / STATUS).is_file():
             raise DepthlabError(f"{run.path} is not a run directory written by depthlab train (no {STATUS})")
+        run.network  # noqa: B018 (checked against config.json)
         return run
 
     # -- reading -------------------------------------------------------------------------
@@ -230,15 +235,34 @@ class RunDir:
 
     @property
     def network(self) -> Network | None:
-        """The network's shape (None for a run made before depthlab recorded it)."""
+        """The network's shape (None for a run made before depthlab recorded it), checked
+        against itself (the input width is the input shape's size) and against the run's
+        config.json (its hidden widths, and its activation where recorded)."""
         if not (self.path / NETWORK).is_file():
             return None
-        shape = read_object(self.path / NETWORK)
-        try:
-            return Network(tuple(shape["input_shape"]), tuple(shape["widths"]))
-        except (KeyError, TypeError):
-            raise DepthlabError(f"{self.path / NETWORK} does not hold \"input_shape\" and \"widths\" lists; it was "
-                                "damaged or edited by hand") from None
+        where = self.path / NETWORK
+        shape = read_object(where)
+        sizes = [shape.get("input_shape"), shape.get("widths")]
+        if not all(isinstance(s, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in s)
+                   for s in sizes) or len(sizes[1]) < 2:
+            raise DepthlabError(f"{where} does not hold \"input_shape\" and \"widths\" lists of whole "
+                                "numbers; it was damaged or edited by hand")
+        network = Network(tuple(sizes[0]), tuple(sizes[1]))
+        if network.widths[0] != math.prod(network.input_shape):
+            raise DepthlabError(f"{where}: input width {network.widths[0]} is not the size of input shape "
+                                f"{list(network.input_shape)}; it was damaged or edited by hand")
+        if self.made_by_probe:
+            return network
+        config = self.config
+        hidden, activation = list(network.hidden), shape.get("activation", config.activation)
+        differs = f"{len(hidden)} hidden layers, {CONFIG} {len(config.hidden_widths)}" \
+            if len(hidden) != len(config.hidden_widths) else \
+            next((f"hidden layer {k} is {a} wide, {CONFIG} says {b}"
+                  for k, (a, b) in enumerate(zip(hidden, config.hidden_widths), start=1) if a != b), None) or \
+            (f"activation {activation!r}, {CONFIG} {config.activation!r}" if activation != config.activation else None)
+        if differs:
+            raise DepthlabError(f"{where} does not match the run's {CONFIG}: {differs}; one of them was edited by hand")
+        return network
 
     @property
     def env(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from depthlab.config import FIELDS, from_mapping, load_config_file
+from depthlab.config import FIELDS, FilePath, from_mapping, load_config_file
 from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError, unknown_choice
 from depthlab.grid import RunSpec
@@ -94,7 +94,12 @@ def _range(key: str, spec: dict[str, Any], source: str) -> list[Any]:
         raise DepthlabError(f"{source}: axis '{key}': {kind} takes two numbers [FROM, TO], not {ends!r}")
     if not (isinstance(num, int) and not isinstance(num, bool) and num >= 1):
         raise DepthlabError(f"{source}: axis '{key}': num must be a whole number of values, at least 1, not {num!r}")
+    if num > MAX_POINTS:  # counted before any value is made
+        raise DepthlabError(f"{source}: axis '{key}': num {num:,} would make more than {MAX_POINTS:,} runs: "
+                            "narrow the axis")
     low, high = map(float, ends)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise DepthlabError(f"{source}: axis '{key}': {kind} takes two finite numbers [FROM, TO], not {ends!r}")
     if kind == "log" and not (low > 0 and high > 0):
         raise DepthlabError(f"{source}: axis '{key}': a log range needs positive ends, not {ends}")
     steps = [i / (num - 1) if num > 1 else 0.0 for i in range(num)]
@@ -139,6 +144,7 @@ def parse_grid(values: dict[str, Any], source: str = "grid") -> Grid:
 
 def load_grid(path: str | Path) -> Grid:
     """Read and check a grid file (TOML or JSON)."""
+    FilePath().check("grid file", str(path), str)
     if not Path(path).is_file():
         raise DepthlabError(f"grid file {path} does not exist")
     return parse_grid(load_config_file(path), source=f"grid file {path}")

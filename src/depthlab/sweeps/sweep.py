@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from depthlab.config import FilePath
 from depthlab.errors import DepthlabError
 from depthlab.grid import RunSpec, Stacking, check_backend
 from depthlab.registry import Choice
@@ -54,6 +55,7 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
     is bad."""
     grid = load_grid(grid_file)
     specs = grid.specs()
+    FilePath().check("--out", str(out), str)
     backend = check_backend(backend, address)
     stacking = Stacking.parse(stacking)
     if workers < 1:
@@ -61,6 +63,7 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
     _check_metric(metric)
     from depthlab.grid.runner import check_specs, run_specs  # after the arguments are checked: torch
 
+    check_points(specs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "sweep folder"):
@@ -69,6 +72,26 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
         run_specs(specs, out, workers=workers, progress=progress, backend=backend, address=address,
                   stacking=stacking)
         return write_sweep_report(out, metric)
+
+
+def check_points(specs: list[RunSpec]) -> None:
+    """Every point's run checked against its data (each data set loaded once, one at a
+    time: its files found and read, the batch size against the training set, ...) before
+    any run starts; a bad point is one line naming it."""
+    from depthlab.training.trainer import check_run, load_data  # torch
+
+    by_data: dict[tuple, list[RunSpec]] = {}
+    for spec in specs:
+        config = spec.config
+        by_data.setdefault((config.dataset, config.data_dir, config.download, config.eval_size), []).append(spec)
+    for group in by_data.values():
+        checking = group[0]
+        try:
+            dataset = load_data(checking.config)
+            for checking in group:
+                check_run(checking.config, dataset)
+        except DepthlabError as error:
+            raise DepthlabError(f"grid point {checking.name}: {error}") from None
 
 
 def stored_grid(out: Path) -> Grid:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from depthlab.errors import DepthlabError
+from depthlab.store.files import replace_durably
 from depthlab.theory.meanfield import ActivationLike, chi1, critical_sigma_w2
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")
@@ -67,5 +68,5 @@ def plot_phase_diagram(path: str | Path, activation: ActivationLike,
                                             "and chaotic (red) phases")
     axes.legend(loc="upper left")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
+    replace_durably(path, lambda tmp: figure.savefig(tmp, format=path.suffix.lower().lstrip(".")))
     return path

@@ -432,11 +432,27 @@ def load_data(config: TrainConfig) -> Dataset:
     return DATASETS.get(config.dataset).load(config.data_dir, config.download, config.eval_size)
 
 
+def check_run(config: TrainConfig, dataset: Dataset) -> None:
+    """What a new run of the validated ``config`` needs of its loaded ``dataset``, checked
+    before anything is built: targets its cost fits, a training set holding a batch (and
+    finite for --eval-train), and a network that fits in memory."""
+    check_targets(COSTS.get(config.cost), dataset)
+    if config.eval_train and not isinstance(dataset, FixedDataset):
+        raise DepthlabError(f"--eval-train needs a finite training set; {dataset.name} is an unlimited stream")
+    total_updates(config, dataset)
+    check_network(config, dataset)
+
+
+def check_network(config: TrainConfig, dataset: Dataset) -> None:
+    """Refuse, before anything is allocated, a network that cannot fit in memory."""
+    widths = [dataset.input_dim, *config.hidden_widths, dataset.num_outputs]
+    check_fits(f"a network of widths {_widths(widths)}", network_bytes(widths), "choose a smaller --width or --depth")
+
+
 def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
     """The MLP of ``config``, initialized from the run's seed (LSUV on a training batch);
     one that cannot fit in memory is refused before anything is allocated."""
-    widths = [dataset.input_dim, *config.hidden_widths, dataset.num_outputs]
-    check_fits(f"a network of widths {_widths(widths)}", network_bytes(widths), "choose a smaller --width or --depth")
+    check_network(config, dataset)
     torch.manual_seed(config.seed)
     model = MLP(dataset.input_dim, config.hidden_widths, dataset.num_outputs, config.activation,
                 batchnorm=config.batchnorm, dropout=config.dropouts)
@@ -499,10 +515,7 @@ def create(config: TrainConfig | dict[str, Any] | None = None, out: str | Path |
         config = config.replace(**overrides)
     config.validate()
     dataset = data or load_data(config)
-    check_targets(COSTS.get(config.cost), dataset)
-    if config.eval_train and not isinstance(dataset, FixedDataset):
-        raise DepthlabError(f"--eval-train needs a finite training set; {dataset.name} is an unlimited stream")
-    total_updates(config, dataset)
+    check_run(config, dataset)
     model = build_model(config, dataset)
     path = Path(out or default_run_dir(config))
     run = RunDir.create(path, config, environment(config.seed, config.device),
