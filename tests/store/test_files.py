@@ -101,7 +101,7 @@ CORRUPTIONS = [
     ("status.json", "nope", "status.json is not valid JSON"),
     ("status.json", '{"status": "flying"}', "status.json holds status 'flying', not one of"),
     ("final.json", "3", "final.json holds a JSON int"),
-    ("metrics.jsonl", '{"train_cost": 1}\n', "metrics.jsonl:1: a row without an integer \"update\""),
+    ("metrics.jsonl", '{"train_cost": 1}\n', "metrics.jsonl:1: a record without \"update\""),
     ("checkpoint.pt", "", "checkpoint.pt is not a checkpoint depthlab wrote"),
     ("checkpoint.pt", "hello", "checkpoint.pt is not a checkpoint depthlab wrote"),
     ("network.json", '{"widths": 3}', "network.json does not hold \"input_shape\" and \"widths\" lists"),
