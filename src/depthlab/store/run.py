@@ -245,11 +245,11 @@ class RunDir:
 
     @property
     def status(self) -> dict[str, Any]:
-        status = check_record(str(self.path / STATUS), read_object(self.path / STATUS), TEXTS)
+        status = read_object(self.path / STATUS)
         if status.get("status") not in Status.names():
             raise DepthlabError(f"{self.path / STATUS} holds status {status.get('status')!r}, not one of "
                                 f"{', '.join(Status.names())}; it was damaged or edited by hand")
-        return status
+        return check_record(str(self.path / STATUS), status, TEXTS)
 
     @property
     def final(self) -> dict[str, Any] | None:
@@ -257,11 +257,11 @@ class RunDir:
         diverged run's cost are strings, every other value a number or null."""
         if not (self.path / FINAL).is_file():
             return None
-        final = check_record(str(self.path / FINAL), read_object(self.path / FINAL), TEXTS, needs_update=False)
+        final = read_object(self.path / FINAL)
         if final.get("status") not in Status.names():
             raise DepthlabError(f"{self.path / FINAL} holds status {final.get('status')!r}, not one of "
                                 f"{', '.join(Status.names())}; it was damaged or edited by hand")
-        return final
+        return check_record(str(self.path / FINAL), final, TEXTS, needs_update=False)
 
     def metrics(self) -> list[dict[str, Any]]:
         """metrics.jsonl's rows, each an object with an "update" (a whole number) and
