@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -109,6 +111,22 @@ def test_ray_missing_is_one_line(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err == ("depthlab: error: --backend ray needs Ray, which is not installed: "
                                        "pip install 'depthlab[ray]'\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_ray_address_is_one_line_and_takes_no_lock(tmp_path):
+    """#27 item 6: Ray alone retries such an address for many minutes, the sweep's lock held."""
+    pytest.importorskip("ray")
+    from fakes import closed_port
+
+    (tmp_path / "grid.toml").write_text(GRID)
+    address = f"127.0.0.1:{closed_port()}"
+    done = subprocess.run([sys.executable, "-m", "depthlab", "sweep", str(tmp_path / "grid.toml"), "--out",
+                           str(tmp_path / "out"), "--backend", "ray", "--address", address, "--quiet"],
+                          capture_output=True, text=True, timeout=60)  # hanging fails the test
+    assert done.returncode == 2
+    assert done.stderr == (f"depthlab: error: cannot reach the Ray cluster at {address}: Connection refused (is ray "
+                           "start --head running there, and is the port right?)\n")
+    assert not (tmp_path / "out").exists()  # refused before the sweep's folder (and its lock) was made
 
 
 def test_ray_gives_the_same_numbers_as_local_processes(swept, tmp_path, read_csv):
