@@ -83,10 +83,14 @@ class Cluster:
                 found.append(int(proc.name))
         return found
 
-    def kill_worker(self) -> None:
-        """SIGKILL the worker node's raylet, as a lost machine would end it."""
+    def kill_worker(self) -> list[int]:
+        """SIGKILL the worker node's raylet, as a lost machine would end it; return the
+        processes it had started (its Ray workers: the runs training there)."""
         (raylet,) = self.pids("raylet/raylet", WORKER_RESOURCE)
+        children = [int(proc.name) for proc in Path("/proc").iterdir() if proc.name.isdigit()
+                    and _parent(proc) == raylet]
         os.kill(raylet, signal.SIGKILL)
+        return children
 
     def stop(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -97,6 +101,22 @@ class Cluster:
                     pass
             time.sleep(2)
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def _parent(proc: Path) -> int | None:
+    """The parent of the process at ``proc`` (/proc/PID), None once it is gone."""
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +146,10 @@ def kill_worker_when(cluster: Cluster, command: list[str], ready) -> tuple[subpr
         time.sleep(0.05)
         seen = ready()
     assert seen is not None, "the worker node was never seen at work"
-    cluster.kill_worker()
+    workers = cluster.kill_worker()
+    assert workers, "the worker node ran nothing"
     out, err = process.communicate(timeout=600)
+    assert not [pid for pid in workers if alive(pid)]  # what trained there died with its node
     cluster.start_worker()  # the machine comes back, empty
     return subprocess.CompletedProcess(command, process.returncode, out, err), seen
 
