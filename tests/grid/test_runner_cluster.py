@@ -137,9 +137,11 @@ def depthlab_command(cluster: Cluster, *args: str) -> list[str]:
             "--stacking", "never", "--quiet"]
 
 
-def kill_worker_when(cluster: Cluster, command: list[str], ready) -> tuple[subprocess.CompletedProcess, object]:
-    """Run ``command``, kill the worker node once ``ready()`` says what it saw (not None),
-    let the command end; return its outcome and what ``ready`` saw."""
+def kill_worker_when(cluster: Cluster, command: list[str], ready, command_too: bool = False) \
+        -> tuple[subprocess.CompletedProcess, object]:
+    """Run ``command``, kill the worker node once ``ready()`` says what it saw (not None)
+    (and the command itself, SIGKILL, with ``command_too``), let the command end; return
+    its outcome and what ``ready`` saw."""
     process = subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen, deadline = None, time.monotonic() + 300
     while seen is None and process.poll() is None and time.monotonic() < deadline:
@@ -148,7 +150,12 @@ def kill_worker_when(cluster: Cluster, command: list[str], ready) -> tuple[subpr
     assert seen is not None, "the worker node was never seen at work"
     workers = cluster.kill_worker()
     assert workers, "the worker node ran nothing"
+    if command_too:
+        process.kill()
     out, err = process.communicate(timeout=600)
+    deadline = time.monotonic() + 60
+    while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert not [pid for pid in workers if alive(pid)]  # what trained there died with its node
     cluster.start_worker()  # the machine comes back, empty
     return subprocess.CompletedProcess(command, process.returncode, out, err), seen
@@ -182,12 +189,15 @@ def assert_same_runs(runs: Path, reference: Path) -> None:
 
 def lost_or_done(done: subprocess.CompletedProcess) -> None:
     """The interrupted command ended at once or after Ray retried the lost task: done, or
-    one line naming the lost run."""
-    assert done.returncode == 0 or (done.returncode == 2 and done.stderr.count("depthlab: error:") == 1
+    one line naming the lost run (or killed)."""
+    assert done.returncode in (0, -signal.SIGKILL) or (done.returncode == 2 and done.stderr.count("depthlab: error:") == 1
                                     and "Traceback" not in done.stderr), done.stderr[-2000:]
 
 
-def test_a_sweep_whose_worker_node_dies_completes_with_the_uninterrupted_numbers(cluster, tmp_path):
+@pytest.mark.parametrize("command_too", [False, True], ids=["ray-retries", "command-killed-too"])
+def test_a_sweep_whose_worker_node_dies_completes_with_the_uninterrupted_numbers(cluster, tmp_path, command_too):
+    """Ray retries a task its node lost (the run resumes on the head); killed too, the
+    command leaves the worker node's run in the middle, and running it again resumes it."""
     from depthlab.sweeps.sweep import sweep
 
     (tmp_path / "grid.toml").write_text(GRID)
@@ -199,8 +209,10 @@ def test_a_sweep_whose_worker_node_dies_completes_with_the_uninterrupted_numbers
                    if status == "running" and checkpoint]
         return running if len(running) == 2 else None
 
-    done, running = kill_worker_when(cluster, command, two_checkpointed_runs)
+    done, running = kill_worker_when(cluster, command, two_checkpointed_runs, command_too)
     lost_or_done(done)
+    if command_too:  # the worker node's run was left in the middle, resumable (the head's may have ended)
+        assert ("running", True) in {statuses(tmp_path / "ray" / "runs")[name] for name in running}
     again = subprocess.run(command, env=cluster.env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert_same_runs(tmp_path / "ray" / "runs", tmp_path / "local" / "runs")
