@@ -207,3 +207,44 @@ def test_a_lost_ray_worker_or_a_failed_task_is_one_line(tmp_path, monkeypatch, e
         sweep(tmp_path / "grid.toml", tmp_path / "out", progress=False, backend="ray")
     assert str(raised.value) == message and fake.shut  # the instance started for the sweep is shut down
     assert not any((tmp_path / "out").glob("runs/*"))
+
+
+def _joined(message: str, cause: Exception) -> ConnectionError:
+    try:
+        raise cause
+    except Exception as error:  # noqa: BLE001 - raised to be chained, as Ray chains it
+        try:
+            raise ConnectionError(message) from error
+        except ConnectionError as chained:
+            return chained
+
+
+@pytest.mark.parametrize("error, reason", [
+    (_joined("Failed to connect to Ray cluster at 10.0.0.1:6379", RuntimeError(
+        "Failed to connect to GCS. Last connection error: Traceback (most recent call last):\n"
+        "ray.exceptions.AuthenticationError: RPC error: InvalidAuthToken: Authentication token is missing")),
+     "it asks for an authentication token this process does not give: set RAY_AUTH_MODE and the token "
+     "(RAY_AUTH_TOKEN or ~/.ray/auth_token) as on the cluster"),
+    (_joined("Failed to connect to Ray cluster at 10.0.0.1:6379\nmore", RuntimeError("GCS gone")),
+     "Failed to connect to Ray cluster at 10.0.0.1:6379"),
+])
+def test_a_cluster_ray_cannot_join_is_one_line_saying_why(tmp_path, monkeypatch, error, reason):
+    import sys
+
+    from depthlab.errors import DepthlabError
+    from depthlab.grid import spec
+
+    fake = FakeRay(None)
+
+    def init(**kwargs):
+        raise error
+
+    fake.init = init
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    monkeypatch.setattr(spec, "check_address", lambda address: None)  # the port answers; Ray does not let in
+    (tmp_path / "grid.toml").write_text(GRID)
+    with pytest.raises(DepthlabError) as raised:
+        sweep(tmp_path / "grid.toml", tmp_path / "out", progress=False, backend="ray", address="10.0.0.1:6379")
+    assert str(raised.value) == f"cannot reach the Ray cluster at 10.0.0.1:6379: {reason}"
+    assert not any((tmp_path / "out").glob("runs/*"))
