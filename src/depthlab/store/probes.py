@@ -143,7 +143,7 @@ def _check_entries(where: str, update: int, entries: list, kind: str, what: str,
             raise damaged(at, f"{shown(entry)} is not an object")
         if "step" in entry and "update" not in entry:
             entry["update"] = entry.pop("step")
-        if entry.get("update") != update or isinstance(entry.get("update"), bool):
+        if not is_update(entry.get("update")) or entry["update"] != update:
             raise damaged(at, f'"update" is {shown(entry.get("update"))}, not its record\'s {update}')
         if not (isinstance(entry.get("layer"), str) and isinstance(entry.get(what), str)):
             raise damaged(at, f'it needs "layer" and "{what}", names')

@@ -258,7 +258,7 @@ class RunDir:
         if not (self.path / FINAL).is_file():
             return None
         final = read_object(self.path / FINAL)
-        if final.get("status") not in Status.names():
+        if "status" in final and final["status"] not in Status.names():
             raise DepthlabError(f"{self.path / FINAL} holds status {final.get('status')!r}, not one of "
                                 f"{', '.join(Status.names())}; it was damaged or edited by hand")
         return check_record(str(self.path / FINAL), final, TEXTS, needs_update=False)
