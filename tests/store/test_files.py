@@ -273,3 +273,18 @@ def test_a_damaged_record_is_one_line_naming_its_file_and_line(swept, tmp_path, 
         "\n" if "UTF-8" in said else "; the file was damaged or edited by hand\n")
     if command == "resume":  # refused before training: nothing written
         assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file() and path.name != ".lock"} == kept
+
+
+@pytest.mark.parametrize("record, texts, message", [
+    ({"train_cost": 1.0}, (), 'a record without "update"'),
+    ({"update": -1}, (), '"update" is -1, not a whole number of updates'),
+    ({"update": 2, "cost": "nan"}, (), '"cost" is \'nan\', not a number'),
+    ({"update": 2, "cost": 1.5}, ("cost",), '"cost" is 1.5, not a string'),
+    ({"update": 2, "x": [1.0] * 30}, (), '"x" is [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0…, not a number'),
+])
+def test_a_record_of_numbers_is_checked_key_by_key(record, texts, message):
+    with pytest.raises(DepthlabError) as raised:
+        files.check_record("f.json", record, texts)
+    assert str(raised.value) == f"f.json: {message}; the file was damaged or edited by hand"
+    ok = {"update": 3, "value": float("nan"), "none": None, "status": "completed"}
+    assert files.check_record("f.json", ok, ("status",)) is ok

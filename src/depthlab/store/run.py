@@ -272,7 +272,8 @@ class RunDir:
     def check_files(self) -> None:
         """Read every file a resumed run reads or extends (status, metrics, probes), so a
         damaged one is one line before anything is trained."""
-        self.status, self.metrics(), self.probes  # noqa: B018 - read for their checks
+        self.status, self.metrics()  # noqa: B018 - read for their checks
+        read_records(self.path / PROBES, same_layers=not self.made_by_probe)
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """(updates, values) of one metric, e.g. ``series("test_error")``."""
