@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from depthlab.errors import DepthlabError, unknown_choice
+from depthlab.errors import unknown_choice
 from depthlab.store.files import damaged, is_number, is_update, read_jsonl, shown
 
 Row = dict[str, Any]
