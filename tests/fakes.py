@@ -1,9 +1,10 @@
 """Stand-ins that tests build through the real code: run directories written by the
-store with chosen probe rows, status and final numbers. (Importable from every test:
+store with chosen probe rows, status and final numbers; a port nothing listens on. (Importable from every test:
 ``tests/`` is on pytest's ``pythonpath``.)"""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from depthlab.config import TrainConfig
@@ -24,3 +25,10 @@ def write_run(path: Path, rows=(), histograms=(), status: str = "completed", upd
     if final is not None:
         run.write_final(final)
     return run
+
+
+def closed_port() -> int:
+    """A port on this machine that nothing listens on (it was free a moment ago)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -65,6 +65,54 @@ def test_corrupt_probe_file_names_the_path_and_line(tmp_path):
     with pytest.raises(DepthlabError, match=f"^{path}:2: not a JSON record$"):
         read_measures(path)
     path.write_text('{"update": 0, "rows": [], "histograms": []}\n{"update": 1}\n')
-    with pytest.raises(DepthlabError, match=f"^{path}:2: not a probe record$"):
+    with pytest.raises(DepthlabError, match=f"^{path}:2: not a probe record \\(it needs"):
         read_measures(path)
     assert not read_measures(tmp_path / "missing.jsonl")
+
+
+def _record(update, layers, stat="x"):
+    return json.dumps({"update": update, "rows": [{"update": update, "layer": layer, "stat": stat, "value": 1.0}
+                                                  for layer in layers], "histograms": []}) + "\n"
+
+
+def test_a_depthlab_runs_measures_probe_the_layers_of_its_first(tmp_path):
+    path = tmp_path / "probes.jsonl"
+    path.write_text(_record(0, ["layer 1", "output"]) + _record(5, ["layer 1", "layer 9", "output"]))
+    assert read_measures(path).layers == ["layer 1", "output", "layer 9"]  # a user's loop may probe more later
+    with pytest.raises(DepthlabError) as raised:
+        read_measures(path, same_layers=True)
+    assert str(raised.value) == (f"{path}:2: its rows probe layers layer 1, layer 9, output, the first measure's "
+                                 "layer 1, output; the file was damaged or edited by hand")
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"update": 1, "rows": [[1]], "histograms": []}', "row 1: [1] is not an object"),
+    ('{"update": 1, "rows": [{"update": 1.0, "layer": "a", "stat": "x", "value": 1}], "histograms": []}',
+     "row 1: \"update\" is 1.0, not its record's 1"),
+    ('{"update": 1, "rows": [{"update": 1, "layer": "a", "stat": "x", "value": true}], "histograms": []}',
+     "row 1: \"value\" is True, not a number"),
+    ('{"update": 1, "rows": [], "histograms": [{"update": 1, "layer": "a", "quantity": "q", "edges": [0, 1], '
+     '"counts": [1, 2]}]}', "histogram 1: \"edges\" and \"counts\" must be lists of numbers, one more edge than "
+                            "counts"),
+    ('{"update": -1, "rows": [], "histograms": []}', "not a probe record (it needs \"update\", a whole number, and "
+                                                     "\"rows\" and \"histograms\", lists)"),
+])
+def test_a_record_not_as_written_names_its_line_and_entry(tmp_path, line, message):
+    path = tmp_path / "probes.jsonl"
+    path.write_text(_record(0, ["a"]) + line + "\n")
+    with pytest.raises(DepthlabError) as raised:
+        read_measures(path)
+    assert str(raised.value) == f"{path}:2: {message}; the file was damaged or edited by hand"
+
+
+def test_lines_ending_in_crlf_read_the_same_and_invalid_utf8_is_named(tmp_path):
+    path = tmp_path / "probes.jsonl"
+    path.write_text(_record(0, ["a"]) + _record(3, ["a"]))
+    log = read_measures(path)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert read_measures(path) == log
+    path.write_bytes(path.read_bytes() + b'{"update": 4, "rows": ["\xff"]}\n')
+    with pytest.raises(DepthlabError, match=f"^{path}:3: not UTF-8 text$"):
+        read_measures(path)
+    path.write_bytes(path.read_bytes()[:-1])  # the same bytes, cut short by a crash: skipped
+    assert read_measures(path) == log

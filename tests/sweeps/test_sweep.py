@@ -124,6 +124,22 @@ def test_ray_missing_is_one_line(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_unreachable_ray_address_is_one_line_and_takes_no_lock(tmp_path):
+    """#27 item 6: Ray alone retries such an address for many minutes, the sweep's lock held."""
+    pytest.importorskip("ray")
+    from fakes import closed_port
+
+    (tmp_path / "grid.toml").write_text(GRID)
+    address = f"127.0.0.1:{closed_port()}"
+    done = subprocess.run([sys.executable, "-m", "depthlab", "sweep", str(tmp_path / "grid.toml"), "--out",
+                           str(tmp_path / "out"), "--backend", "ray", "--address", address, "--quiet"],
+                          capture_output=True, text=True, timeout=60)  # hanging fails the test
+    assert done.returncode == 2
+    assert done.stderr == (f"depthlab: error: cannot reach the Ray cluster at {address}: Connection refused (is ray "
+                           "start --head running there, and is the port right?)\n")
+    assert not (tmp_path / "out").exists()  # refused before the sweep's folder (and its lock) was made
+
+
 def test_ray_gives_the_same_numbers_as_local_processes(swept, tmp_path, read_csv):
     pytest.importorskip("ray")
     root, _ = swept
@@ -221,3 +237,44 @@ def test_a_report_cut_short_by_a_file_size_limit_leaves_every_file_whole(swept, 
     assert done.returncode == 2
     assert done.stderr == f"depthlab: error: could not write {out / 'curves.png'}: File too large\n"
     assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before
+
+
+def _joined(message: str, cause: Exception) -> ConnectionError:
+    try:
+        raise cause
+    except Exception as error:  # noqa: BLE001 - raised to be chained, as Ray chains it
+        try:
+            raise ConnectionError(message) from error
+        except ConnectionError as chained:
+            return chained
+
+
+@pytest.mark.parametrize("error, reason", [
+    (_joined("Failed to connect to Ray cluster at 10.0.0.1:6379", RuntimeError(
+        "Failed to connect to GCS. Last connection error: Traceback (most recent call last):\n"
+        "ray.exceptions.AuthenticationError: RPC error: InvalidAuthToken: Authentication token is missing")),
+     "it asks for an authentication token this process does not give: set RAY_AUTH_MODE and the token "
+     "(RAY_AUTH_TOKEN or ~/.ray/auth_token) as on the cluster"),
+    (_joined("Failed to connect to Ray cluster at 10.0.0.1:6379\nmore", RuntimeError("GCS gone")),
+     "Failed to connect to Ray cluster at 10.0.0.1:6379"),
+])
+def test_a_cluster_ray_cannot_join_is_one_line_saying_why(tmp_path, monkeypatch, error, reason):
+    import sys
+
+    from depthlab.errors import DepthlabError
+    from depthlab.grid import spec
+
+    fake = FakeRay(None)
+
+    def init(**kwargs):
+        raise error
+
+    fake.init = init
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    monkeypatch.setattr(spec, "check_address", lambda address: None)  # the port answers; Ray does not let in
+    (tmp_path / "grid.toml").write_text(GRID)
+    with pytest.raises(DepthlabError) as raised:
+        sweep(tmp_path / "grid.toml", tmp_path / "out", progress=False, backend="ray", address="10.0.0.1:6379")
+    assert str(raised.value) == f"cannot reach the Ray cluster at 10.0.0.1:6379: {reason}"
+    assert not any((tmp_path / "out").glob("runs/*"))

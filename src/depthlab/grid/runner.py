@@ -15,7 +15,9 @@ either backend.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -134,11 +136,11 @@ def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: 
     started_here = not ray.is_initialized()
     if started_here:
         try:
-            ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
-                     log_to_driver=False, logging_level="ERROR")
+            with _environment(RAY_CONNECT_TRIES if address else {}):
+                ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                         log_to_driver=False, logging_level="ERROR")
         except (ConnectionError, RuntimeError, ValueError) as error:
-            raise DepthlabError(f"cannot reach the Ray cluster at {address or 'a local instance'}: "
-                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+            raise _unreached(address, error) from None
     task = ray.remote(_execute)
     pending = {}
     try:
@@ -158,6 +160,37 @@ def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: 
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _unreached(address: str | None, error: Exception) -> DepthlabError:
+    """The one line for a Ray cluster ``ray.init`` could not join: its first line, or, when
+    the cluster asked for a token (Ray's token authentication) this process lacks, that."""
+    chain = [error]
+    while chain[-1].__cause__ or chain[-1].__context__:
+        chain.append(chain[-1].__cause__ or chain[-1].__context__)
+    if any("AuthenticationError" in str(e) or "InvalidAuthToken" in str(e) for e in chain):
+        reason = ("it asks for an authentication token this process does not give: set RAY_AUTH_MODE and the token "
+                  "(RAY_AUTH_TOKEN or ~/.ray/auth_token) as on the cluster")
+    else:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return DepthlabError(f"cannot reach the Ray cluster at {address or 'a local instance'}: {reason}")
+
+
+RAY_CONNECT_TRIES = {"RAY_gcs_server_port_wait_time_s": "1"}
+"""Ray's own tries at a cluster's address (about 40 s each when something that is not Ray
+answers there; Ray's default is 20): a live head answers the first."""
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Environment variables set to ``values`` (where not set already) for the block."""
+    added = {key: value for key, value in values.items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _ray_result(ray, ref, name: str) -> list[tuple[str, str]]:

@@ -89,20 +89,66 @@ def append_jsonl(path: Path, row: dict[str, Any]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read a JSONL log; a last line cut short by a crash is skipped, any other
-    unreadable line is an error naming the file and line."""
+    """Read a JSONL log of objects; a last line cut short by a crash is skipped, any other
+    line that is not a JSON object in UTF-8 is an error naming the file and line."""
     if not path.is_file():
         return []
-    lines = path.read_text().splitlines(keepends=True)
+    lines = path.read_bytes().split(b"\n")
     rows = []
     for number, line in enumerate(lines, start=1):
+        if number == len(lines) and not line:  # the end of the last whole line
+            break
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines) and not line.endswith("\n"):
+            row = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            if number == len(lines):  # cut short by a crash
                 break
-            raise DepthlabError(f"{path}:{number}: not a JSON record") from None
+            what = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else "not a JSON record"
+            raise DepthlabError(f"{path}:{number}: {what}") from None
+        if not isinstance(row, dict):
+            raise damaged(f"{path}:{number}", f"a JSON {type(row).__name__}, not the object a run writes")
+        rows.append(row)
     return rows
+
+
+def damaged(where: str, what: str) -> DepthlabError:
+    """The one line for a run file (``where``: its path, and line) that does not hold what
+    a run writes."""
+    return DepthlabError(f"{where}: {what}; the file was damaged or edited by hand")
+
+
+def shown(value: Any) -> str:
+    """``value`` as a message quotes it, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_update(value: Any) -> bool:
+    """Whether ``value`` counts updates: a whole number, 0 or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_record(where: str, record: dict[str, Any], texts: tuple[str, ...] = (), needs_update: bool = True) \
+        -> dict[str, Any]:
+    """``record`` (from ``where``) as a run writes its numbers: an "update" (a whole
+    number, needed with ``needs_update``), the values of ``texts`` strings, every other
+    value a number or null; else one line naming ``where`` and the key."""
+    if "update" not in record and needs_update:
+        raise damaged(where, 'a record without "update"')
+    for key, value in record.items():
+        if key == "update":
+            if not is_update(value):
+                raise damaged(where, f'"update" is {shown(value)}, not a whole number of updates')
+        elif key in texts:
+            if not isinstance(value, str):
+                raise damaged(where, f'"{key}" is {shown(value)}, not a string')
+        elif value is not None and not is_number(value):
+            raise damaged(where, f'"{key}" is {shown(value)}, not a number')
+    return record
 
 
 def rewrite_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from depthlab.errors import DepthlabError, unknown_choice
-from depthlab.store.files import read_jsonl
+from depthlab.errors import unknown_choice
+from depthlab.store.files import damaged, is_number, is_update, read_jsonl, shown
 
 Row = dict[str, Any]
 
@@ -106,18 +106,69 @@ def append_measure(path: Path, rows: Sequence[Row], histograms: Sequence[Row] = 
         f.write(json.dumps({"update": update, "rows": list(rows), "histograms": list(histograms)}) + "\n")
 
 
-def read_measures(path: Path) -> ProbeLog:
-    """Every measure of the probe file ``path`` (empty when there is none); a last line
+def read_records(path: Path, same_layers: bool = False) -> list[dict[str, Any]]:
+    """The probe file ``path``'s records ``{"update", "rows", "histograms"}``, each
+    checked as :func:`append_measure` writes it (empty when there is none); a last line
     cut short by a crash is skipped. Files written before rows said ``update`` (they said
-    ``step``) read the same."""
+    ``step``) read the same. With ``same_layers`` (a depthlab run's probe, whose layers
+    are fixed), every measure's rows probe the layers of the first. Anything else is one
+    line naming the file, the line and the row."""
+    records = []
+    for number, record in enumerate(read_jsonl(path), start=1):
+        where = f"{path}:{number}"
+        if "step" in record and "update" not in record:
+            record["update"] = record.pop("step")
+        rows, histograms = record.get("rows"), record.get("histograms")
+        if not (is_update(record.get("update")) and isinstance(rows, list) and isinstance(histograms, list)):
+            raise damaged(where, 'not a probe record (it needs "update", a whole number, and "rows" and '
+                                 '"histograms", lists)')
+        _check_entries(where, record["update"], rows, "row", "stat", _check_row)
+        _check_entries(where, record["update"], histograms, "histogram", "quantity", _check_histogram)
+        if same_layers and records:
+            first, these = (list(dict.fromkeys(row["layer"] for row in r["rows"])) for r in (records[0], record))
+            if set(these) != set(first):
+                raise damaged(where, f"its rows probe layers {', '.join(these) or 'none'}, the first measure's "
+                                     f"{', '.join(first) or 'none'}")
+        records.append(record)
+    return records
+
+
+def _check_entries(where: str, update: int, entries: list, kind: str, what: str, check) -> None:
+    """Each of a record's rows (or histograms) an object of the record's update, with a
+    "layer" and ``what`` (a statistic or quantity) named once, checked by ``check``."""
+    seen = set()
+    for k, entry in enumerate(entries, start=1):
+        at = f"{where}: {kind} {k}"
+        if not isinstance(entry, dict):
+            raise damaged(at, f"{shown(entry)} is not an object")
+        if "step" in entry and "update" not in entry:
+            entry["update"] = entry.pop("step")
+        if not is_update(entry.get("update")) or entry["update"] != update:
+            raise damaged(at, f'"update" is {shown(entry.get("update"))}, not its record\'s {update}')
+        if not (isinstance(entry.get("layer"), str) and isinstance(entry.get(what), str)):
+            raise damaged(at, f'it needs "layer" and "{what}", names')
+        key = (entry["layer"], entry[what])
+        if key in seen:
+            raise damaged(at, f"a second {kind} of {entry[what]} at {entry['layer']}")
+        seen.add(key)
+        check(at, entry)
+
+
+def _check_row(at: str, row: Row) -> None:
+    if row.get("value") is not None and not is_number(row.get("value")):
+        raise damaged(at, f'"value" is {shown(row.get("value"))}, not a number')
+
+
+def _check_histogram(at: str, histogram: Row) -> None:
+    edges, counts = histogram.get("edges"), histogram.get("counts")
+    if not (isinstance(edges, list) and isinstance(counts, list) and len(edges) == len(counts) + 1
+            and all(map(is_number, edges)) and all(map(is_number, counts))):
+        raise damaged(at, '"edges" and "counts" must be lists of numbers, one more edge than counts')
+
+
+def read_measures(path: Path, same_layers: bool = False) -> ProbeLog:
+    """Every measure of the probe file ``path`` (see :func:`read_records`)."""
     log = ProbeLog()
-    for number, measure in enumerate(read_jsonl(path), start=1):
-        try:
-            rows, histograms = measure["rows"], measure["histograms"]
-        except (KeyError, TypeError):
-            raise DepthlabError(f"{path}:{number}: not a probe record") from None
-        for row in (*rows, *histograms):
-            if "step" in row:
-                row["update"] = row.pop("step")
-        log.add(rows, histograms)
+    for record in read_records(path, same_layers):
+        log.add(record["rows"], record["histograms"])
     return log

@@ -42,6 +42,7 @@ from depthlab.errors import DepthlabError
 from depthlab.registry import Choice
 from depthlab.store.files import (
     append_jsonl,
+    check_record,
     read_json,
     read_jsonl,
     read_object,
@@ -50,7 +51,7 @@ from depthlab.store.files import (
     write_json,
 )
 from depthlab.store.lock import LOCK, FolderLock
-from depthlab.store.probes import ProbeLog, append_measure, read_measures
+from depthlab.store.probes import ProbeLog, append_measure, read_measures, read_records
 
 
 
@@ -66,6 +67,9 @@ CONFIG, NETWORK, ENV, STATUS, FINAL = "config.json", "network.json", "env.json",
 PROBE_FACTS = "probe.json"
 METRICS, PROBES, CHECKPOINT, TENSORBOARD = "metrics.jsonl", "probes.jsonl", "checkpoint.pt", "tensorboard"
 REPORT = "report"
+TEXTS = ("status", "step", "engine", "cost")
+"""The keys of status.json and final.json whose values are strings (a diverged run's
+cost: "nan" or "inf"); every other value there is a number or null."""
 
 
 def recorded_step(record: dict[str, Any]) -> str | None:
@@ -274,20 +278,31 @@ class RunDir:
         if status.get("status") not in Status.names():
             raise DepthlabError(f"{self.path / STATUS} holds status {status.get('status')!r}, not one of "
                                 f"{', '.join(Status.names())}; it was damaged or edited by hand")
-        return status
+        return check_record(str(self.path / STATUS), status, TEXTS)
 
     @property
     def final(self) -> dict[str, Any] | None:
-        return read_object(self.path / FINAL) if (self.path / FINAL).is_file() else None
+        """final.json's numbers (None before the run stopped): its status, step and a
+        diverged run's cost are strings, every other value a number or null."""
+        if not (self.path / FINAL).is_file():
+            return None
+        final = read_object(self.path / FINAL)
+        if "status" in final and final["status"] not in Status.names():
+            raise DepthlabError(f"{self.path / FINAL} holds status {final.get('status')!r}, not one of "
+                                f"{', '.join(Status.names())}; it was damaged or edited by hand")
+        return check_record(str(self.path / FINAL), final, TEXTS, needs_update=False)
 
     def metrics(self) -> list[dict[str, Any]]:
-        """metrics.jsonl's rows, each an object with an integer "update"."""
-        rows = read_jsonl(self.path / METRICS)
-        for number, row in enumerate(rows, start=1):
-            if not (isinstance(row, dict) and isinstance(row.get("update"), int)):
-                raise DepthlabError(f"{self.path / METRICS}:{number}: a row without an integer \"update\"; the file "
-                                    "was damaged or edited by hand")
-        return rows
+        """metrics.jsonl's rows, each an object with an "update" (a whole number) and
+        numbers (or null)."""
+        return [check_record(f"{self.path / METRICS}:{number}", row)
+                for number, row in enumerate(read_jsonl(self.path / METRICS), start=1)]
+
+    def check_files(self) -> None:
+        """Read every file a resumed run reads or extends (status, metrics, probes), so a
+        damaged one is one line before anything is trained."""
+        self.status, self.metrics()  # noqa: B018 - read for their checks
+        read_records(self.path / PROBES, same_layers=not self.made_by_probe)
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """(updates, values) of one metric, e.g. ``series("test_error")``."""
@@ -302,7 +317,7 @@ class RunDir:
     def probes(self) -> ProbeLog:
         """Every probe measure the run stored (read once per RunDir object; empty without
         probes)."""
-        return read_measures(self.path / PROBES)
+        return read_measures(self.path / PROBES, same_layers=not self.made_by_probe)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -370,8 +385,7 @@ class RunDir:
         if (self.path / METRICS).is_file():
             rewrite_jsonl(self.path / METRICS, [r for r in self.metrics() if r["update"] <= update])
         if self.has_probes:
-            rewrite_jsonl(self.path / PROBES, [m for m in read_jsonl(self.path / PROBES)
-                                               if m.get("update", m.get("step")) < update])
+            rewrite_jsonl(self.path / PROBES, [m for m in read_records(self.path / PROBES) if m["update"] < update])
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         import torch

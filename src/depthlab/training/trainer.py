@@ -543,6 +543,7 @@ def _open_stored(run: RunDir, data: Dataset | None, overrides: dict[str, Any]) -
     if len({"updates", "epochs"} & set(overrides)) == 1:  # a new length replaces the stored one, in either unit
         overrides = {"updates": None, "epochs": None, **overrides}
     config = run.config.replace(**overrides).validate()
+    run.check_files()  # a damaged file: one line now, not after training
     state = run.load_checkpoint()
     status = run.status["status"]
     if status == Status.DIVERGED:
