@@ -83,3 +83,12 @@ def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(t
     grid = [RunSpec(f"a/lr{k}", TrainConfig(**BASE, lr=0.01 * (k + 1))) for k in range(6)]
     run_specs(grid, tmp_path, workers=2, progress=False, stacking="never")
     assert sorted(handed) == sorted(spec.name for spec in grid) and max(most) <= 2
+
+
+def test_a_sweep_never_removes_what_it_did_not_write(tmp_path):
+    folder = tmp_path / "runs/a/lr0.05"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")  # no status.json: once taken for a broken run and removed
+    with pytest.raises(DepthlabError, match=r"lr0.05 already exists and is not empty"):
+        run_specs(specs()[:1], tmp_path, progress=False)
+    assert (folder / "notes.txt").read_text() == "mine"

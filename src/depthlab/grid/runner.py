@@ -3,7 +3,8 @@
 A grid is a list of :class:`~depthlab.grid.RunSpec` (a name and a config). Each spec
 trains into ``<root>/runs/<name>``. Running a grid again keeps every finished run
 (completed or diverged), resumes an interrupted one from its checkpoint and restarts one
-that died before its first checkpoint. A run that diverges is recorded as such and the
+that died before its first checkpoint (:attr:`~depthlab.store.RunDir.died_before_checkpoint`:
+only what depthlab train wrote there is cleared; a folder holding anything else is refused). A run that diverges is recorded as such and the
 grid goes on with the next.
 
 Two backends (a :class:`~depthlab.grid.Backend`) run the grid: ``local`` processes on
@@ -16,7 +17,6 @@ either backend.
 from __future__ import annotations
 
 import multiprocessing
-import shutil
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from itertools import islice
@@ -30,7 +30,6 @@ from depthlab.grid.spec import Backend, RunSpec, Stacking, check_backend
 from depthlab.grid.stacking import plan_stacks, stacking_pays
 from depthlab.limits import parameter_count
 from depthlab.store import RunDir, run_state
-from depthlab.store.lock import FolderLock
 from depthlab.store.queries import changed_settings
 from depthlab.training.stacked_runs import train_stacked
 from depthlab.training.trainer import load_data, resume, train
@@ -43,10 +42,6 @@ def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stackin
     (name, status)."""
     if threads:
         torch.set_num_threads(threads)
-    for spec in group:
-        if run_state(paths[spec.name]) == "broken":  # made but never checkpointed: made anew,
-            with FolderLock(paths[spec.name], "run directory"):  # unless a live process is making it
-                shutil.rmtree(paths[spec.name])
     data = load_data(group[0].config) if len(group) > 1 else None
     if data is not None:
         widths = [data.input_dim, *group[0].config.hidden_widths, data.num_outputs]

@@ -64,6 +64,9 @@ CONFIG, NETWORK, ENV, STATUS, FINAL = "config.json", "network.json", "env.json",
 PROBE_FACTS = "probe.json"
 METRICS, PROBES, CHECKPOINT, TENSORBOARD = "metrics.jsonl", "probes.jsonl", "checkpoint.pt", "tensorboard"
 REPORT = "report"
+TRAIN_FILES = frozenset({CONFIG, NETWORK, ENV, STATUS, METRICS, PROBES, TENSORBOARD})
+"""What ``depthlab train`` writes into a run before its first checkpoint: the only names
+:meth:`RunDir.died_before_checkpoint` recognizes and the only ones a clearing removes."""
 
 
 def recorded_step(record: dict[str, Any]) -> str | None:
@@ -126,29 +129,46 @@ class RunDir:
         self._lock.release()
 
     @classmethod
-    def _made_empty(cls, path: str | Path, hint: str) -> RunDir:
-        """A new run directory, locked: refuse one that holds anything but a lock file, or
-        the remains of a run that died before its first checkpoint (nothing to resume
-        there: it is cleared and made anew)."""
+    def _made_empty(cls, path: str | Path, hint: str, clear_dead: bool = False) -> RunDir:
+        """A new run directory, locked: refuse one that holds anything but a lock file or,
+        with ``clear_dead`` (a new depthlab train run), the remains of a train run that died
+        before its first checkpoint (nothing to resume there: they are cleared)."""
         run = cls(path)
         run.created_folder = not run.path.exists()
         run.path.mkdir(parents=True, exist_ok=True)
         run.hold()
-        if run.exists and not run.has_checkpoint and run.status["status"] == Status.RUNNING:
+        if clear_dead and run.died_before_checkpoint:
             run._remove_files()
         if any(item.name != LOCK for item in run.path.iterdir()):
             run.release()
             raise DepthlabError(f"run directory {run.path} already exists and is not empty; {hint}")
         return run
 
+    @property
+    def died_before_checkpoint(self) -> bool:
+        """Whether the folder holds the remains of a ``depthlab train`` run that died
+        before its first checkpoint: its config.json, nothing but the files
+        :data:`TRAIN_FILES` names (and their temporary copies), and no status or a running
+        one. A run a user's loop wrote (probe.json) or any other file never qualifies."""
+        if not (self.path / CONFIG).is_file() or self.has_checkpoint:
+            return False
+        if any(item.name not in TRAIN_FILES | {LOCK} and item.name.removesuffix(".tmp") not in TRAIN_FILES
+               for item in self.path.iterdir()):
+            return False
+        try:
+            return not self.exists or self.status["status"] == Status.RUNNING
+        except DepthlabError:  # a status.json cut short while it was first written
+            return True
+
     def _remove_files(self) -> None:
+        """Remove what depthlab train wrote here (:data:`TRAIN_FILES`), nothing else."""
         for item in self.path.iterdir():
-            if item.name != LOCK:
+            if item.name in TRAIN_FILES or item.name.removesuffix(".tmp") in TRAIN_FILES:
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
 
     def discard(self) -> None:
         """Remove a run that never reached its first checkpoint: its files, and its folder
-        if this run made it."""
+        if this run made it (and nothing else is in it)."""
         self._remove_files()
         self.release()
         (self.path / LOCK).unlink(missing_ok=True)
@@ -158,7 +178,7 @@ class RunDir:
     @classmethod
     def create(cls, path: str | Path, config: TrainConfig, env: dict[str, Any], network: Network) -> RunDir:
         """Make a new run directory, held by this process; refuse one that already holds anything."""
-        run = cls._made_empty(path, "choose another --out or --resume it")
+        run = cls._made_empty(path, "choose another --out or --resume it", clear_dead=True)
         run.write_config(config)
         write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths)})
         write_json(run.path / ENV, env)
@@ -259,6 +279,12 @@ class RunDir:
                 raise DepthlabError(f"{self.path / METRICS}:{number}: a row without an integer \"update\"; the file "
                                     "was damaged or edited by hand")
         return rows
+
+    def last_update(self) -> int:
+        """The last update the run stored anything at: its status, metrics or probes."""
+        probes = [row.get("update", row.get("step")) for row in read_jsonl(self.path / PROBES)]
+        updates = [self.status.get("update", 0), *(row["update"] for row in self.metrics()), *probes]
+        return max(u for u in updates if isinstance(u, int) and not isinstance(u, bool))
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """(updates, values) of one metric, e.g. ``series("test_error")``."""
