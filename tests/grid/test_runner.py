@@ -92,3 +92,22 @@ def test_a_sweep_never_removes_what_it_did_not_write(tmp_path):
     with pytest.raises(DepthlabError, match=r"lr0.05 already exists and is not empty"):
         run_specs(specs()[:1], tmp_path, progress=False)
     assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_a_run_killed_after_its_last_checkpoint_is_finished_by_the_next_sweep(tmp_path, monkeypatch):
+    from depthlab.training.trainer import Trainer
+
+    whole = run_specs(specs()[:1], tmp_path / "whole", progress=False)["a/lr0.05"].final
+    real = Trainer.finish
+
+    def killed(self, sharing=1):
+        raise SystemExit("killed")  # after the checkpoint at the last update, before the status
+
+    monkeypatch.setattr(Trainer, "finish", killed)
+    with pytest.raises(SystemExit):
+        run_specs(specs()[:1], tmp_path / "cut", progress=False)
+    monkeypatch.setattr(Trainer, "finish", real)
+    assert run_state(tmp_path / "cut/runs/a/lr0.05") == "resumable"
+    again = run_specs(specs()[:1], tmp_path / "cut", progress=False)["a/lr0.05"].final
+    keys = ("status", "update", "validation_error", "validation_cost", "test_error", "test_cost")
+    assert {k: again[k] for k in keys} == {k: whole[k] for k in keys}
