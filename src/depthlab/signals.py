@@ -2,8 +2,8 @@
 send) and SIGHUP (a closed terminal) are one thing, a request to stop.
 
 Inside the training loop (:func:`stop_requests`) a first signal asks every run to stop
-after its current update (it checkpoints and is marked interrupted); a second one stops
-at once. Elsewhere (:func:`interrupts`) each one stops at once, as Python's own Ctrl-C
+after its current update (it checkpoints and is marked interrupted); a second Ctrl-C
+stops at once. Elsewhere (:func:`interrupts`) each one stops at once, as Python's own Ctrl-C
 does. Either way the process exits with 128 + the signal's number (130, 143, 129). A
 signal the process was started ignoring (``nohup``'s SIGHUP) stays ignored.
 """
@@ -85,13 +85,15 @@ def interrupts() -> Iterator[None]:
 @contextmanager
 def stop_requests() -> Iterator[StopRequest]:
     """A first stop signal asks the loop to stop (the request's ``signum`` says which);
-    a second one raises :class:`Stopped` at once."""
+    a second Ctrl-C raises :class:`Stopped` at once. A repeated SIGTERM or SIGHUP changes
+    nothing: the run is stopping already (a scheduler may send it to every process of a
+    job, and a sweep passes it on to its workers)."""
     stop = StopRequest()
 
     def request(signum, frame):
-        if stop.requested:
+        if stop.requested and signum == signal.SIGINT:
             raise Stopped(signum)
-        stop.signum = signum
+        stop.signum = stop.signum or signum
 
     with _handling(request):
         yield stop
