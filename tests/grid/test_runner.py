@@ -1,4 +1,6 @@
+import json
 import shutil
+import sys
 
 import pytest
 
@@ -111,3 +113,77 @@ def test_a_run_killed_after_its_last_checkpoint_is_finished_by_the_next_sweep(tm
     again = run_specs(specs()[:1], tmp_path / "cut", progress=False)["a/lr0.05"].final
     keys = ("status", "update", "validation_error", "validation_cost", "test_error", "test_cost")
     assert {k: again[k] for k in keys} == {k: whole[k] for k in keys}
+
+
+# -- #27 item 4: workers die with their sweep --------------------------------------------
+LONG = [RunSpec(f"long/s{seed}", TrainConfig(**{**BASE, "updates": 1_000_000, "eval_every": 50}, seed=seed))
+        for seed in (1, 2)]
+
+
+def _alive(pid):
+    """Whether process ``pid`` runs (a zombie no one reaped has ended)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _worker_pids(root, count):
+    """The pids of the workers holding ``count`` runs under ``root``, once each has checkpointed."""
+    import time
+
+    for _ in range(1200):
+        locks = list(root.glob("runs/long/*/.lock"))
+        if len(locks) == count and all((lock.parent / "checkpoint.pt").is_file() for lock in locks):
+            return [int(lock.read_text()) for lock in locks]
+        time.sleep(0.1)
+    raise AssertionError("the workers never checkpointed")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_of_a_killed_sweep_checkpoint_and_end(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+    from pathlib import Path
+
+    script = ("import sys; from depthlab.grid.runner import run_specs; from tests.grid.test_runner import LONG; "
+              "run_specs(LONG, sys.argv[1], workers=2, progress=False, stacking='never')")
+    root = Path(__file__).resolve().parents[2]
+    sweep = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=root,
+                             env={**os.environ, "PYTHONPATH": f"{root / 'src'}:{root}"})
+    try:
+        workers = _worker_pids(tmp_path, 2)
+    finally:
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait()
+    for _ in range(300):  # the grace they have is 60 s; a clean stop takes a moment
+        if not any(_alive(pid) for pid in workers):
+            break
+        time.sleep(0.1)
+    survivors = [pid for pid in workers if _alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []
+    for spec in LONG:  # each stopped cleanly at a checkpoint, as on SIGTERM
+        status = json.loads((tmp_path / "runs" / spec.name / "status.json").read_text())
+        assert status["status"] == "interrupted" and run_state(tmp_path / "runs" / spec.name) == "resumable"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_killed_in_a_sweep_is_one_line(tmp_path):
+    import os
+    import signal
+    import threading
+
+    def kill_one():
+        pid = _worker_pids(tmp_path, 2)[0]
+        os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    with pytest.raises(DepthlabError, match=r"^a worker process of the sweep ended abruptly \(killed, or out of "
+                                            r"memory\): run the same command again to resume its runs$"):
+        run_specs(LONG, tmp_path, workers=2, progress=False, stacking="never")
+    killer.join()

@@ -16,9 +16,15 @@ either backend.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from pathlib import Path
 
@@ -29,6 +35,7 @@ from depthlab.errors import DepthlabError
 from depthlab.grid.spec import Backend, RunSpec, Stacking, check_backend
 from depthlab.grid.stacking import plan_stacks, stacking_pays
 from depthlab.limits import parameter_count
+from depthlab.signals import Stopped
 from depthlab.store import RunDir, run_state
 from depthlab.store.queries import changed_settings
 from depthlab.training.stacked_runs import train_stacked
@@ -59,6 +66,47 @@ def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stackin
     return statuses
 
 
+PR_SET_PDEATHSIG = 1
+"""Linux prctl(2) option: the signal a process gets when its parent ends."""
+ORPHAN_GRACE = 60.0
+"""Seconds an orphaned worker has to checkpoint its run and stop before it ends itself."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker's initializer: end the worker when the sweep's process ``parent`` ends,
+    however it ends (a SIGKILL too). It gets SIGTERM then (Linux ``PR_SET_PDEATHSIG``, or a
+    watcher thread that sees its parent change where prctl is missing), so a run in
+    training checkpoints and stops as interrupted; after :data:`ORPHAN_GRACE` seconds it
+    ends itself whatever it is doing."""
+    told = False
+    try:
+        told = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if os.getppid() != parent:  # the parent ended before the prctl took hold
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        if not told:
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _execute_in_worker(group: list[RunSpec], paths: dict[str, Path], threads: int, stacking: Stacking,
+                       parent: int) -> list[tuple[str, str]]:
+    """:func:`_execute` in a pool worker; a worker whose parent ended meanwhile (its runs
+    stopped and checkpointed) has no one to answer and ends at once."""
+    statuses = _execute(group, paths, threads, stacking)
+    if os.getppid() != parent:
+        os._exit(1)
+    return statuses
+
+
 RAY_CPUS_PER_RUN = 1
 """The CPUs (and torch threads) each Ray task asks for."""
 
@@ -70,7 +118,8 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     ``stacking`` groups the runs into stacks (:mod:`depthlab.grid.stacking`: ``auto``,
     ``always`` or ``never``); a group (a stack, or one run) is the unit of work.
     ``local``: with ``workers > 1`` groups go to that many processes, each with
-    ``cpu_count // workers`` threads. ``ray``: one Ray task per group with
+    ``cpu_count // workers`` threads; they end with this process however it ends
+    (:func:`_die_with_parent`), and one that dies is one line. ``ray``: one Ray task per group with
     :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray instance
     started here with ``workers`` CPUs).
     """
@@ -97,13 +146,14 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                 done(_execute(group, paths, 0, stacking))
         else:
             threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 # At most one group per worker is handed over at a time: a Ctrl-C then leaves no
                 # queued run that a worker would start and train to the end.
                 queue = iter(todo)
 
                 def submit(group: list[RunSpec]) -> Future:
-                    return pool.submit(_execute, group, paths, threads, stacking)
+                    return pool.submit(_execute_in_worker, group, paths, threads, stacking, os.getpid())
 
                 running = {submit(group) for group in islice(queue, workers)}
                 try:
@@ -112,7 +162,13 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                         for future in finished:
                             done(future.result())
                             running |= {submit(group) for group in islice(queue, 1)}
-                except KeyboardInterrupt:
+                except BrokenProcessPool:
+                    raise DepthlabError("a worker process of the sweep ended abruptly (killed, or out of memory): "
+                                        "run the same command again to resume its runs") from None
+                except KeyboardInterrupt as stop:
+                    if isinstance(stop, Stopped) and stop.signum != signal.SIGINT:
+                        for worker in multiprocessing.active_children():  # Ctrl-C reaches them from the terminal
+                            os.kill(worker.pid, stop.signum)
                     pool.shutdown(wait=True, cancel_futures=True)  # running runs checkpoint and stop
                     raise
     finally:
