@@ -65,7 +65,7 @@ def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(t
     lock = threading.Lock()
 
     class Pool(ThreadPoolExecutor):
-        def __init__(self, workers, mp_context=None):
+        def __init__(self, workers, mp_context=None, initializer=None, initargs=()):
             super().__init__(workers)
 
         def submit(self, fn, *args):
@@ -74,14 +74,14 @@ def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(t
                 most.append(len(handed) - len(finished))
             return super().submit(fn, *args)
 
-    def execute(group, paths, threads, stacking):
+    def execute(group, paths, threads, stacking, parent):
         time.sleep(0.05)
         with lock:
             finished.extend(spec.name for spec in group)
         return [(spec.name, "completed") for spec in group]
 
     monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
-    monkeypatch.setattr(runner, "_execute", execute)
+    monkeypatch.setattr(runner, "_execute_in_worker", execute)
     grid = [RunSpec(f"a/lr{k}", TrainConfig(**BASE, lr=0.01 * (k + 1))) for k in range(6)]
     run_specs(grid, tmp_path, workers=2, progress=False, stacking="never")
     assert sorted(handed) == sorted(spec.name for spec in grid) and max(most) <= 2
