@@ -117,3 +117,16 @@ def test_a_second_writer_on_a_live_run_is_refused(tmp_path):
         ProbeWriter(path, {"model": "Net"})
     first.write(_measure(5))
     assert RunDir.open(path).probes.updates == [0, 4, 5]
+
+
+def test_a_line_the_crash_cut_short_is_dropped_before_the_run_goes_on(tmp_path):
+    path = _crashed_run(tmp_path)
+    for name in ("probes.jsonl", "metrics.jsonl"):
+        with open(path / name, "a") as f:
+            f.write('{"update": 5, "cut')  # the kill came in the middle of a line
+    writer = ProbeWriter(path, {"model": "Net"})
+    writer.write(_measure(6))
+    writer.log_metrics(6, train_cost=1.5)
+    run = RunDir.open(path)
+    assert run.probes.updates == [0, 4, 6]
+    assert run.metrics() == [{"update": 3, "train_cost": 2.5}, {"update": 6, "train_cost": 1.5}]

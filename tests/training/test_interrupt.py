@@ -87,26 +87,29 @@ def _killed_in_finish(monkeypatch, out, where):
     checkpoint at the last update (as a SIGKILL there would leave it)."""
     from depthlab.store.run import RunDir
 
-    real = {"probe": trainer.Trainer.measure_probe, "metrics": RunDir.metrics}[where]
+    owner, name = {"probe": (trainer.Trainer, "measure_probe"), "metrics": (RunDir, "metrics"),
+                   "status": (RunDir, "set_status"), "ctrl-c": (trainer.Trainer, "measure_probe")}[where]
+    real = getattr(owner, name)
 
-    def dying(self, *args):
-        if where == "metrics" or self.update == SMALL["updates"]:
-            raise SystemExit("killed")
-        return real(self, *args)
+    def dying(self, *args, **kwargs):
+        last = getattr(self, "update", None) == SMALL["updates"] or where in ("metrics", "status")
+        if last and (where != "status" or args[0] == "completed"):
+            raise KeyboardInterrupt if where == "ctrl-c" else SystemExit("killed")
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(trainer.Trainer if where == "probe" else RunDir,
-                        "measure_probe" if where == "probe" else "metrics", dying)
-    with pytest.raises(SystemExit):
+    monkeypatch.setattr(owner, name, dying)
+    with pytest.raises((SystemExit, KeyboardInterrupt)):
         train(SMALL, out=out, progress=False)
     monkeypatch.undo()
 
 
-@pytest.mark.parametrize("where", ["probe", "metrics"])
+@pytest.mark.parametrize("where", ["probe", "metrics", "status", "ctrl-c"])
 def test_a_run_killed_between_its_last_checkpoint_and_its_status_finishes_on_resume(tmp_path, monkeypatch, where):
     whole = train(SMALL, out=tmp_path / "whole", progress=False)
     _killed_in_finish(monkeypatch, tmp_path / "cut", where)
     status = json.loads((tmp_path / "cut" / "status.json").read_text())
-    assert status["status"] == "running" and not (tmp_path / "cut" / "final.json").exists()
+    assert status["status"] == ("interrupted" if where == "ctrl-c" else "running")
+    assert (tmp_path / "cut" / "final.json").exists() == (where == "status")  # final.json comes first
     finished = resume(tmp_path / "cut", progress=False)
     assert {k: finished.final.get(k) for k in FINAL_KEYS} == {k: whole.final.get(k) for k in FINAL_KEYS}
     for name in ("metrics.jsonl", "probes.jsonl"):
@@ -135,3 +138,26 @@ def test_a_run_without_a_checkpoint_is_not_advised_to_resume(tmp_path):
     (run / "status.json").write_text(json.dumps({"status": "running", "update": 0}))
     advice = {f.name: f.advice for f in diagnose_run(run)}["unfinished run"]
     assert advice.startswith("it stopped before its first checkpoint, so there is nothing to resume")
+
+
+def test_sigterm_before_the_loop_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+    import time
+
+    def evaluate(self):  # the first evaluation, before the loop listens for a stop
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    monkeypatch.setattr(trainer.Trainer, "evaluate", evaluate)
+    code = main(["train", "--depth", "2", "--width", "16", "--updates", "40", "--eval-every", "20", "--eval-size",
+                 "100", "--quiet", "--out", str(tmp_path / "run")])
+    assert (code, capsys.readouterr().err) == (143, "depthlab: interrupted\n") and not (tmp_path / "run").exists()
+
+
+def test_a_run_killed_while_it_was_made_is_made_anew(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(SMALL))  # killed before network.json, env.json and the status
+    (run / "config.json.tmp").write_text("{")
+    assert train(SMALL, out=run, progress=False).status == "completed"

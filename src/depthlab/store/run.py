@@ -370,6 +370,19 @@ class RunDir:
             rewrite_jsonl(self.path / PROBES, [m for m in read_jsonl(self.path / PROBES)
                                                if m.get("update", m.get("step")) < update])
 
+    def drop_cut_lines(self) -> None:
+        """Drop a last line a crash cut short in metrics.jsonl and probes.jsonl (reading
+        skips it; appending after it would join it to the next record), before a run is
+        continued by appending."""
+        for name in (METRICS, PROBES):
+            path = self.path / name
+            if path.is_file() and path.stat().st_size:
+                with open(path, "rb") as f:
+                    f.seek(-1, os.SEEK_END)
+                    whole = f.read(1) == b"\n"
+                if not whole:
+                    rewrite_jsonl(path, read_jsonl(path))
+
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         import torch
 

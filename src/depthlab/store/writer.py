@@ -54,6 +54,7 @@ class ProbeWriter:
                                     f"{status.get('update')}); log_to another path (only a running or interrupted "
                                     "run is continued)")
             self.stored_until = self.last = run.last_update()
+            run.drop_cut_lines()
             self.skipped = int(status.get("skipped_measures", 0))
         except BaseException:
             run.release()
