@@ -78,7 +78,7 @@ def test_parallel_workers_are_handed_one_run_each_so_ctrl_c_leaves_none_queued(t
         time.sleep(0.05)
         with lock:
             finished.extend(spec.name for spec in group)
-        return [(spec.name, "completed") for spec in group]
+        return [(spec.name, "completed", None) for spec in group]
 
     monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(runner, "_execute_in_worker", execute)

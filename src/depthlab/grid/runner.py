@@ -43,10 +43,10 @@ from depthlab.training.trainer import load_data, resume, train
 
 
 def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stacking: Stacking = Stacking.NEVER) \
-        -> list[tuple[str, str]]:
+        -> list[tuple[str, str, int | None]]:
     """Train or resume a group of runs (in a worker process): one alone, or several as
     stacks when :func:`~depthlab.grid.stacking.stacking_pays`; return each run's
-    (name, status)."""
+    (name, status, the signal that stopped it or None)."""
     if threads:
         torch.set_num_threads(threads)
     data = load_data(group[0].config) if len(group) > 1 else None
@@ -54,7 +54,7 @@ def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stackin
         widths = [data.input_dim, *group[0].config.hidden_widths, data.num_outputs]
         if stacking_pays(stacking, [spec.config for spec in group], parameter_count(widths)):
             results = train_stacked([(spec.config, paths[spec.name]) for spec in group], data=data, progress=False)
-            return [(spec.name, result.status) for spec, result in zip(group, results)]
+            return [(spec.name, result.status, result.stopped_by) for spec, result in zip(group, results)]
     statuses = []
     for spec in group:
         path = paths[spec.name]
@@ -62,7 +62,7 @@ def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stackin
             result = resume(path, progress=False, data=data)
         else:
             result = train(spec.config, out=path, data=data, progress=False)
-        statuses.append((spec.name, result.status))
+        statuses.append((spec.name, result.status, result.stopped_by))
     return statuses
 
 
@@ -98,7 +98,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _execute_in_worker(group: list[RunSpec], paths: dict[str, Path], threads: int, stacking: Stacking,
-                       parent: int) -> list[tuple[str, str]]:
+                       parent: int) -> list[tuple[str, str, int | None]]:
     """:func:`_execute` in a pool worker; a worker whose parent ended meanwhile (its runs
     stopped and checkpointed) has no one to answer and ends at once."""
     statuses = _execute(group, paths, threads, stacking)
@@ -132,11 +132,12 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     bar = tqdm(total=len(specs), initial=len(specs) - remaining, unit="run", disable=not progress,
                dynamic_ncols=True, desc="runs")
 
-    def done(statuses: list[tuple[str, str]]) -> None:
-        if any(status == "interrupted" for _, status in statuses):  # Ctrl-C reached the runs: stop, keep what is done
-            raise KeyboardInterrupt
+    def done(statuses: list[tuple[str, str, int | None]]) -> None:
+        stopped = [signum for _, status, signum in statuses if status == "interrupted"]
+        if stopped:  # a signal reached the runs: stop as it says, keep what is done
+            raise Stopped(stopped[0]) if stopped[0] else KeyboardInterrupt
         bar.update(len(statuses))
-        bar.set_postfix_str(", ".join(f"{name}: {status}" for name, status in statuses[-3:]))
+        bar.set_postfix_str(", ".join(f"{name}: {status}" for name, status, _ in statuses[-3:]))
 
     try:
         if backend is Backend.RAY:
@@ -211,7 +212,7 @@ def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: 
             ray.shutdown()
 
 
-def _ray_result(ray, ref, name: str) -> list[tuple[str, str]]:
+def _ray_result(ray, ref, name: str) -> list[tuple[str, str, int | None]]:
     """A finished task's [(name, status)] (``name``: its group's first run); its failure
     as one line: the run's own error (a bad data file, say) as locally, a lost worker or
     node as a run to resume."""
