@@ -187,3 +187,41 @@ def test_a_worker_killed_in_a_sweep_is_one_line(tmp_path):
                                             r"memory\): run the same command again to resume its runs$"):
         run_specs(LONG, tmp_path, workers=2, progress=False, stacking="never")
     killer.join()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_without_prctl_a_worker_watching_its_parent_ends_with_it(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    worker = ("import ctypes, os, time\n"
+              "from depthlab.grid.runner import _die_with_parent\n"
+              "def no_prctl(*args, **kwargs): raise OSError('not Linux')\n"
+              "ctypes.CDLL = no_prctl\n"
+              "_die_with_parent(os.getppid())\n"
+              "print(os.getpid(), flush=True)\n"
+              "time.sleep(600)\n")
+    parent = ("import subprocess, sys, time\n"
+              f"worker = subprocess.Popen([sys.executable, '-c', {worker!r}])\n"
+              "time.sleep(1)\n"
+              "while worker.poll() is None: time.sleep(0.1)\n")
+    middle = subprocess.Popen([sys.executable, "-c", parent], env={**os.environ, "PYTHONPATH": src},
+                              stdout=subprocess.PIPE, text=True)
+    line = middle.stdout.readline()  # empty if the worker failed (and the middle process then ends)
+    if not line:
+        middle.kill()
+    pid = int(line)
+    middle.send_signal(signal.SIGKILL)
+    middle.wait()
+    for _ in range(300):
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    ended = not _alive(pid)
+    if not ended:
+        os.kill(pid, signal.SIGKILL)
+    assert ended
