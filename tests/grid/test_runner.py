@@ -128,12 +128,12 @@ def _alive(pid):
         return False
 
 
-def _worker_pids(root, count):
+def _worker_pids(root, count, runs="long/*"):
     """The pids of the workers holding ``count`` runs under ``root``, once each has checkpointed."""
     import time
 
     for _ in range(1200):
-        locks = list(root.glob("runs/long/*/.lock"))
+        locks = list(root.glob(f"runs/{runs}/.lock"))
         if len(locks) == count and all((lock.parent / "checkpoint.pt").is_file() for lock in locks):
             return [int(lock.read_text()) for lock in locks]
         time.sleep(0.1)
@@ -225,3 +225,32 @@ def test_without_prctl_a_worker_watching_its_parent_ends_with_it(tmp_path):
     if not ended:
         os.kill(pid, signal.SIGKILL)
     assert ended
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum, code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_signal_to_the_sweep_reaches_its_workers(tmp_path, signum, code):
+    import os
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text('dataset = "shapeset"\ndepth = 2\nwidth = 16\nupdates = 1000000\neval-every = 50\n'
+                    'eval-size = 50\nprobe = false\n[axes]\nseed = [1, 2]\n')
+    sweep = subprocess.Popen([sys.executable, "-m", "depthlab", "sweep", str(grid), "--out", str(tmp_path / "out"),
+                              "--workers", "2", "--stacking", "never", "--quiet"],
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        workers = _worker_pids(tmp_path / "out", 2, "seed*")
+    except AssertionError:
+        sweep.kill()
+        raise
+    sweep.send_signal(getattr(signal, signum))
+    out, err = sweep.communicate(timeout=300)
+    assert (sweep.returncode, err) == (code, "")
+    assert out == f"interrupted: finished runs are kept in {tmp_path / 'out'}; run the same command again to resume\n"
+    assert not any(_alive(pid) for pid in workers)  # the pool waited for them
+    for seed in (1, 2):
+        assert json.loads((tmp_path / f"out/runs/seed{seed}/status.json").read_text())["status"] == "interrupted"

@@ -155,9 +155,17 @@ def test_sigterm_before_the_loop_is_one_line_and_leaves_nothing(tmp_path, monkey
     assert (code, capsys.readouterr().err) == (143, "depthlab: interrupted\n") and not (tmp_path / "run").exists()
 
 
-def test_a_run_killed_while_it_was_made_is_made_anew(tmp_path):
+@pytest.mark.parametrize("left", [["config.json", "config.json.tmp"], ["config.json.tmp"]])
+def test_a_run_killed_while_it_was_made_is_made_anew(tmp_path, left):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text(json.dumps(SMALL))  # killed before network.json, env.json and the status
-    (run / "config.json.tmp").write_text("{")
+    for name in left:  # killed before network.json, env.json and the status, or in its first write
+        (run / name).write_text(json.dumps(SMALL) if name == "config.json" else "{")
     assert train(SMALL, out=run, progress=False).status == "completed"
+    assert not (run / "config.json.tmp").exists()
+
+
+def test_a_completed_status_without_final_numbers_finishes_on_resume(tmp_path):
+    whole = train(SMALL, out=tmp_path / "run", progress=False)
+    (tmp_path / "run" / "final.json").unlink()  # killed between the two, as runs before #27 wrote them
+    assert resume(tmp_path / "run", progress=False).final["test_error"] == whole.final["test_error"]

@@ -147,10 +147,11 @@ class RunDir:
     @property
     def died_before_checkpoint(self) -> bool:
         """Whether the folder holds the remains of a ``depthlab train`` run that died
-        before its first checkpoint: its config.json, nothing but the files
+        before its first checkpoint: its config.json (or the config.json.tmp it was
+        writing), nothing but the files
         :data:`TRAIN_FILES` names (and their temporary copies), and no status or a running
         one. A run a user's loop wrote (probe.json) or any other file never qualifies."""
-        if not (self.path / CONFIG).is_file() or self.has_checkpoint:
+        if not any((self.path / name).is_file() for name in (CONFIG, CONFIG + ".tmp")) or self.has_checkpoint:
             return False
         if any(item.name not in TRAIN_FILES | {LOCK} and item.name.removesuffix(".tmp") not in TRAIN_FILES
                for item in self.path.iterdir()):

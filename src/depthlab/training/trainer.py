@@ -517,9 +517,10 @@ def _open_stored(run: RunDir, data: Dataset | None, overrides: dict[str, Any]) -
         raise DepthlabError(f"{run.path} diverged at update {run.status['diverged_at']}: there is nothing to resume")
     dataset = data or load_data(config)
     total = total_updates(config, dataset)
-    # checkpointed at its last update but stopped before its status said so (killed in
-    # Trainer.finish): resuming finishes it, training nothing
-    if total < state["update"] or (total == state["update"] and status == Status.COMPLETED):
+    # checkpointed at its last update but stopped before its status and final numbers were
+    # written (killed in Trainer.finish): resuming finishes it, training nothing
+    ended = status == Status.COMPLETED and run.final is not None
+    if total < state["update"] or (total == state["update"] and ended):
         done = "is completed" if status == Status.COMPLETED else "is checkpointed"
         raise DepthlabError(f"{run.path} {done} at update {state['update']}: give --updates above it to train on")
     return OpenRun(config, dataset, build_model(config, dataset), run, state)
