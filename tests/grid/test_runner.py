@@ -254,3 +254,27 @@ def test_a_signal_to_the_sweep_reaches_its_workers(tmp_path, signum, code):
     assert not any(_alive(pid) for pid in workers)  # the pool waited for them
     for seed in (1, 2):
         assert json.loads((tmp_path / f"out/runs/seed{seed}/status.json").read_text())["status"] == "interrupted"
+
+
+def test_a_signal_stops_the_whole_group_not_only_its_current_run(tmp_path, monkeypatch):
+    import signal
+
+    from depthlab.grid import runner
+    from depthlab.signals import Stopped
+    from depthlab.training.trainer import RunResult
+
+    started = []
+
+    def train(config, out, data=None, progress=True):
+        started.append(out.name)
+        return RunResult(out, "interrupted", {}, signal.SIGTERM)  # as SIGTERM stops it
+
+    monkeypatch.setattr(runner, "train", train)
+    monkeypatch.setattr(runner, "load_data", lambda config: None)  # a group of runs that do not stack
+    group = [specs()[0], specs()[2]]
+    paths = {spec.name: tmp_path / spec.name for spec in group}
+    assert runner._execute(group, paths, 0) == [("a/lr0.05", "interrupted", signal.SIGTERM)]
+    assert started == ["lr0.05"]
+    with pytest.raises(Stopped) as stop:  # and the sweep stops as the signal says
+        run_specs(specs(), tmp_path, progress=False, stacking="never")
+    assert stop.value.signum == signal.SIGTERM

@@ -3,9 +3,9 @@
 A grid is a list of :class:`~depthlab.grid.RunSpec` (a name and a config). Each spec
 trains into ``<root>/runs/<name>``. Running a grid again keeps every finished run
 (completed or diverged), resumes an interrupted one from its checkpoint and restarts one
-that died before its first checkpoint (:attr:`~depthlab.store.RunDir.died_before_checkpoint`:
-only what depthlab train wrote there is cleared; a folder holding anything else is refused). A run that diverges is recorded as such and the
-grid goes on with the next.
+that died before its first checkpoint (only what depthlab train wrote there is cleared:
+:attr:`~depthlab.store.RunDir.died_before_checkpoint`; a folder holding anything else is
+refused). A run that diverges is recorded as such and the grid goes on with the next.
 
 Two backends (a :class:`~depthlab.grid.Backend`) run the grid: ``local`` processes on
 this machine, or ``ray``, where each run is a Ray task asking for its CPUs (and a GPU when
@@ -63,6 +63,8 @@ def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stackin
         else:
             result = train(spec.config, out=path, data=data, progress=False)
         statuses.append((spec.name, result.status, result.stopped_by))
+        if result.status == "interrupted":  # the signal stops the group, not only this run
+            break
     return statuses
 
 
@@ -119,9 +121,9 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     ``always`` or ``never``); a group (a stack, or one run) is the unit of work.
     ``local``: with ``workers > 1`` groups go to that many processes, each with
     ``cpu_count // workers`` threads; they end with this process however it ends
-    (:func:`_die_with_parent`), and one that dies is one line. ``ray``: one Ray task per group with
-    :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray instance
-    started here with ``workers`` CPUs).
+    (:func:`_die_with_parent`), and one that dies is one line. ``ray``: one Ray task per
+    group with :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray
+    instance started here with ``workers`` CPUs).
     """
     backend = check_backend(backend, address)
     stacking = Stacking.parse(stacking)
@@ -213,7 +215,7 @@ def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: 
 
 
 def _ray_result(ray, ref, name: str) -> list[tuple[str, str, int | None]]:
-    """A finished task's [(name, status)] (``name``: its group's first run); its failure
+    """A finished task's [(name, status, signal)] (``name``: its group's first run); its failure
     as one line: the run's own error (a bad data file, say) as locally, a lost worker or
     node as a run to resume."""
     from ray.exceptions import RayError, RayTaskError

@@ -4,8 +4,9 @@ Online SGD as in Glorot & Bengio (2010), section 2.2: θ ← θ − ε·g with g
 minibatch (10 by default). At intervals a run logs the training cost, evaluates the
 validation and test error, probes the network (depthlab.probe) on a fixed probe set and
 checkpoints. A non-finite cost stops the run as ``diverged``; Ctrl-C, SIGTERM or SIGHUP
-(:mod:`depthlab.signals`) stops it cleanly between two updates as ``interrupted``, and :func:`resume` finishes it with the
-numbers an uninterrupted run gets.
+(:mod:`depthlab.signals`) stops it cleanly between two updates as ``interrupted``, and
+:func:`resume` finishes it with the numbers an uninterrupted run gets (also one killed
+after its last checkpoint, before its status: resuming then only writes its end).
 
 One :func:`loop` trains K runs at once with one stepper (a lone run is a stack of one,
 :class:`depthlab.training.step.StackOfOne`; several are a
