@@ -100,7 +100,8 @@ def test_nothing_is_written_after_finish(tmp_path):
     writer.write(_measure(0))
     writer.finish(2)
     for act, what in ((lambda: writer.write(_measure(3)), "a measure"),
-                      (lambda: writer.log_metrics(3, train_cost=1.0), "log_metrics"), (lambda: writer.skip(3), "a measure")):
+                      (lambda: writer.log_metrics(3, train_cost=1.0), "log_metrics"),
+                      (lambda: writer.skip(3), "a measure")):
         with pytest.raises(DepthlabError, match=rf"^{what} at update 3 after finish\(\): .*mine is completed at "
                                                 r"update 2 and is not written to any more$"):
             act()
