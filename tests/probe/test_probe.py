@@ -152,3 +152,33 @@ def test_a_model_on_the_meta_device_is_one_line_naming_its_first_tensor():
     with pytest.raises(DepthlabError, match=r"^the model's 0\.weight is on the meta device \(it holds no values to "
                                             r"measure\): materialize the model first"):
         Probe(model, torch.randn(16, 4), torch.randint(0, 3, (16,)))
+
+
+def _logging_probe():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    return Probe(model, torch.randn(8, 4), torch.randint(0, 2, (8,)), F.cross_entropy, jacobian_examples=0), model
+
+
+def test_a_loop_started_again_continues_its_run_and_nothing_follows_finish(tmp_path):
+    from depthlab.store.run import RunDir
+
+    probe, _ = _logging_probe()
+    probe.log_to(tmp_path / "run")
+    probe.measure(0)
+    probe.log_metrics(5, train_cost=1.0)
+    probe.writer.run.release()  # the loop crashed here
+    again, _ = _logging_probe()
+    again.log_to(tmp_path / "run")
+    with pytest.raises(DepthlabError, match=r"^a measure at update 0 is not after update 5"):
+        again.measure(0)
+    assert again.log.updates == []  # refused before measuring
+    again.measure(10)
+    again.finish()
+    with pytest.raises(DepthlabError, match=r"^a measure at update 11 after finish\(\)"):
+        again.measure(11)
+    with pytest.raises(DepthlabError, match=r"^log_metrics at update 11 after finish\(\)"):
+        again.log_metrics(11, train_cost=0.5)
+    run = RunDir.open(tmp_path / "run")
+    assert run.status == {"status": "completed", "update": 10}
+    assert run.probes.updates == [0, 10] and run.metrics() == [{"update": 5, "train_cost": 1.0}]

@@ -176,6 +176,18 @@ def test_unfinished_runs_are_flagged():
     assert found["unfinished run"].severity == "warning" and "update 10" in found["unfinished run"].evidence
 
 
+def test_an_unfinished_run_is_advised_how_it_can_go_on():
+    resumable = findings(status={"status": "running", "update": 10, "checkpointed": True})["unfinished run"]
+    assert resumable.advice == "finish it with depthlab train --resume on this run directory."
+    unstarted = findings(status={"status": "running", "update": 0, "checkpointed": False})["unfinished run"]
+    assert unstarted.advice.startswith("it stopped before its first checkpoint, so there is nothing to resume")
+    loop = diagnose(Facts.of_logged_run({"layers": [], "lr": 0.1}), {"status": "running", "update": 7}, [],
+                    ProbeLog())
+    assert {f.name: f.advice for f in loop}["unfinished run"] == (
+        "start the loop again from the update after 7, with probe.log_to on this run directory: it continues "
+        "the run.")
+
+
 def test_problems_come_before_warnings():
     flat = [{"update": 0, "validation_error": 0.9}, {"update": 20, "validation_error": 0.9}]
     vanishing = {**healthy_stats(), "backprop_grad_std": {"layer 1": [1e-6] * 3, "layer 3": [1e-3] * 3}}

@@ -256,7 +256,7 @@ DAMAGES = {  # name: (damage, the file it damages, what the line says after the 
 }
 
 READS = {"inspect": {"probes.jsonl", "metrics.jsonl", "final.json", "status.json"},
-         "resume": {"probes.jsonl", "metrics.jsonl", "status.json"},  # final.json: written anew
+         "resume": {"probes.jsonl", "metrics.jsonl", "status.json", "final.json"},  # whether it ended for good
          "report": {"metrics.jsonl", "final.json", "status.json"}}  # the sweep's report draws no probes
 
 

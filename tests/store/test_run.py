@@ -150,3 +150,28 @@ def test_a_run_stored_with_the_old_engine_key_opens_and_records_its_step(tmp_pat
     run.record_step("fused", "torch ops (asked for)", 100, None)
     assert "engine" not in run.env and (run.env["step"], run.env["stack"]) == ("fused", None)
     assert recorded_step(run.env) == "fused"
+
+
+def test_only_a_train_run_that_died_before_its_first_checkpoint_is_cleared(tmp_path):
+    run = make(tmp_path)
+    run.append_metrics({"update": 0, "validation_error": 0.5})
+    run.release()
+    assert RunDir(run.path).died_before_checkpoint
+    make(tmp_path).release()  # cleared and made anew
+    assert not (run.path / "metrics.jsonl").exists()
+    (run.path / "notes.txt").write_text("mine")  # a file depthlab never writes: refused, nothing removed
+    assert not RunDir(run.path).died_before_checkpoint
+    with pytest.raises(DepthlabError, match="already exists and is not empty"):
+        make(tmp_path)
+    assert sorted(p.name for p in run.path.iterdir()) == [".lock", "config.json", "env.json", "network.json",
+                                                          "notes.txt", "status.json"]
+
+
+def test_a_loops_run_never_counts_as_dead(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "probe.json").write_text('{"layers": []}')
+    (tmp_path / "run" / "status.json").write_text('{"status": "running", "update": 7}')
+    assert not RunDir(tmp_path / "run").died_before_checkpoint
+    with pytest.raises(DepthlabError, match="already exists and is not empty"):
+        make(tmp_path)
+    assert (tmp_path / "run" / "probe.json").is_file()

@@ -75,3 +75,97 @@ def test_a_run_killed_before_its_first_checkpoint_does_not_block_its_folder(tmp_
     (run / "config.json").write_text("{}")
     (run / "status.json").write_text(json.dumps({"status": "running", "update": 0}))  # as SIGKILL left it
     assert train(SMALL, out=run, progress=False).status == "completed"
+
+
+# -- #27 item 2: killed after the final checkpoint, before the status --------------------
+FINAL_KEYS = ("status", "update", "validation_error", "validation_cost", "test_error", "test_cost",
+              "best_validation_error")
+
+
+def _killed_in_finish(monkeypatch, out, where):
+    """Train SMALL into ``out`` and die at ``where`` inside Trainer.finish, after the
+    checkpoint at the last update (as a SIGKILL there would leave it)."""
+    from depthlab.store.run import RunDir
+
+    owner, name = {"probe": (trainer.Trainer, "measure_probe"), "metrics": (RunDir, "metrics"),
+                   "status": (RunDir, "set_status"), "ctrl-c": (trainer.Trainer, "measure_probe")}[where]
+    real = getattr(owner, name)
+
+    def dying(self, *args, **kwargs):
+        last = getattr(self, "update", None) == SMALL["updates"] or where in ("metrics", "status")
+        if last and (where != "status" or args[0] == "completed"):
+            raise KeyboardInterrupt if where == "ctrl-c" else SystemExit("killed")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, dying)
+    with pytest.raises((SystemExit, KeyboardInterrupt)):
+        train(SMALL, out=out, progress=False)
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("where", ["probe", "metrics", "status", "ctrl-c"])
+def test_a_run_killed_between_its_last_checkpoint_and_its_status_finishes_on_resume(tmp_path, monkeypatch, where):
+    whole = train(SMALL, out=tmp_path / "whole", progress=False)
+    _killed_in_finish(monkeypatch, tmp_path / "cut", where)
+    status = json.loads((tmp_path / "cut" / "status.json").read_text())
+    assert status["status"] == ("interrupted" if where == "ctrl-c" else "running")
+    assert (tmp_path / "cut" / "final.json").exists() == (where == "status")  # final.json comes first
+    finished = resume(tmp_path / "cut", progress=False)
+    assert {k: finished.final.get(k) for k in FINAL_KEYS} == {k: whole.final.get(k) for k in FINAL_KEYS}
+    for name in ("metrics.jsonl", "probes.jsonl"):
+        assert (tmp_path / "cut" / name).read_text() == (tmp_path / "whole" / name).read_text()
+    assert json.loads((tmp_path / "cut" / "status.json").read_text()) == {"status": "completed", "update": 40}
+
+
+def test_the_command_finishes_such_a_run_and_inspect_advises_it(tmp_path, monkeypatch, capsys):
+    from depthlab.report.diagnosis import diagnose_run
+
+    _killed_in_finish(monkeypatch, tmp_path / "cut", "probe")
+    advice = {f.name: f.advice for f in diagnose_run(tmp_path / "cut")}
+    assert advice["unfinished run"] == "finish it with depthlab train --resume on this run directory."
+    assert main(["train", "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("completed: 40 updates")
+    assert main(["train", "--resume", str(tmp_path / "cut"), "--quiet"]) == 2  # completed now: nothing to do
+    assert "is completed at update 40: give --updates above it" in capsys.readouterr().err
+
+
+def test_a_run_without_a_checkpoint_is_not_advised_to_resume(tmp_path):
+    from depthlab.report.diagnosis import diagnose_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(SMALL))
+    (run / "status.json").write_text(json.dumps({"status": "running", "update": 0}))
+    advice = {f.name: f.advice for f in diagnose_run(run)}["unfinished run"]
+    assert advice.startswith("it stopped before its first checkpoint, so there is nothing to resume")
+
+
+def test_sigterm_before_the_loop_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+    import time
+
+    def evaluate(self):  # the first evaluation, before the loop listens for a stop
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    monkeypatch.setattr(trainer.Trainer, "evaluate", evaluate)
+    code = main(["train", "--depth", "2", "--width", "16", "--updates", "40", "--eval-every", "20", "--eval-size",
+                 "100", "--quiet", "--out", str(tmp_path / "run")])
+    assert (code, capsys.readouterr().err) == (143, "depthlab: interrupted\n") and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("left", [["config.json", "config.json.tmp"], ["config.json.tmp"]])
+def test_a_run_killed_while_it_was_made_is_made_anew(tmp_path, left):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in left:  # killed before network.json, env.json and the status, or in its first write
+        (run / name).write_text(json.dumps(SMALL) if name == "config.json" else "{")
+    assert train(SMALL, out=run, progress=False).status == "completed"
+    assert not (run / "config.json.tmp").exists()
+
+
+def test_a_completed_status_without_final_numbers_finishes_on_resume(tmp_path):
+    whole = train(SMALL, out=tmp_path / "run", progress=False)
+    (tmp_path / "run" / "final.json").unlink()  # killed between the two, as runs before #27 wrote them
+    assert resume(tmp_path / "run", progress=False).final["test_error"] == whole.final["test_error"]

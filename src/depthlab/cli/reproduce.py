@@ -7,6 +7,7 @@ import argparse
 from depthlab.cli.grid_options import add_grid_options
 from depthlab.data.download import locate
 from depthlab.data.registry import DATASETS
+from depthlab.signals import stopped_exit_code
 from depthlab.studies import STUDIES, reproduce
 
 
@@ -46,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
         report = reproduce(args.study, args.budget, out=args.out, workers=args.workers, data_dir=args.data_dir,
                            progress=not args.quiet, publish=args.publish, backend=args.backend,
                            address=args.address, stacking=args.stacking, **options)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(f"interrupted: finished runs are kept in {args.out or 'results/' + args.study}; "
               "run the same command again to resume")
-        return 130
+        return stopped_exit_code(stop)
     print(f"wrote {report}")
     return 0
 

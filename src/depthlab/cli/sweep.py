@@ -8,6 +8,7 @@ from pathlib import Path
 
 from depthlab.cli.grid_options import add_grid_options
 from depthlab.errors import DepthlabError, either
+from depthlab.signals import stopped_exit_code
 from depthlab.sweeps.sweep import Metric, sweep, write_sweep_report
 
 
@@ -38,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = sweep(args.grid, out, workers=args.workers, progress=not args.quiet, backend=args.backend,
                        address=args.address, metric=args.metric, stacking=args.stacking)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(f"interrupted: finished runs are kept in {out}; run the same command again to resume")
-        return 130
+        return stopped_exit_code(stop)
     print(f"wrote {report}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from depthlab.cli.common import Renamed, choices
@@ -11,11 +12,14 @@ from depthlab.data.registry import DATASETS
 from depthlab.errors import DepthlabError, either
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.init import BIAS_INITS, INITS
+from depthlab.signals import exit_code
 from depthlab.store.run import Status, recorded_step
 from depthlab.training.costs import COSTS
 from depthlab.training.optim import OPTIMIZERS
 
-EXIT_CODES = {Status.COMPLETED: 0, Status.DIVERGED: 3, Status.INTERRUPTED: 130}
+EXIT_CODES = {Status.COMPLETED: 0, Status.DIVERGED: 3}
+"""The exit status of a run that ended; an interrupted one exits as its signal says
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP: depthlab.signals)."""
 
 
 def _widths(text: str) -> list[int]:
@@ -109,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
         result = train(config, out=getattr(args, "out", None), progress=progress)
     report(result)
+    if result.status == Status.INTERRUPTED:
+        return exit_code(result.stopped_by or signal.SIGINT)
     return EXIT_CODES[result.status]
 
 

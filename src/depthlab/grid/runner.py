@@ -3,8 +3,9 @@
 A grid is a list of :class:`~depthlab.grid.RunSpec` (a name and a config). Each spec
 trains into ``<root>/runs/<name>``. Running a grid again keeps every finished run
 (completed or diverged), resumes an interrupted one from its checkpoint and restarts one
-that died before its first checkpoint. A run that diverges is recorded as such and the
-grid goes on with the next.
+that died before its first checkpoint (only what depthlab train wrote there is cleared:
+:attr:`~depthlab.store.RunDir.died_before_checkpoint`; a folder holding anything else is
+refused). A run that diverges is recorded as such and the grid goes on with the next.
 
 Two backends (a :class:`~depthlab.grid.Backend`) run the grid: ``local`` processes on
 this machine, or ``ray``, where each run is a Ray task asking for its CPUs (and a GPU when
@@ -16,11 +17,15 @@ either backend.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
-import shutil
+import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from pathlib import Path
 
@@ -31,30 +36,26 @@ from depthlab.errors import DepthlabError
 from depthlab.grid.spec import Backend, RunSpec, Stacking, check_backend
 from depthlab.grid.stacking import plan_stacks, stacking_pays
 from depthlab.limits import parameter_count
+from depthlab.signals import Stopped
 from depthlab.store import RunDir, run_state
-from depthlab.store.lock import FolderLock
 from depthlab.store.queries import changed_settings
 from depthlab.training.stacked_runs import train_stacked
 from depthlab.training.trainer import load_data, resume, train
 
 
 def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stacking: Stacking = Stacking.NEVER) \
-        -> list[tuple[str, str]]:
+        -> list[tuple[str, str, int | None]]:
     """Train or resume a group of runs (in a worker process): one alone, or several as
     stacks when :func:`~depthlab.grid.stacking.stacking_pays`; return each run's
-    (name, status)."""
+    (name, status, the signal that stopped it or None)."""
     if threads:
         torch.set_num_threads(threads)
-    for spec in group:
-        if run_state(paths[spec.name]) == "broken":  # made but never checkpointed: made anew,
-            with FolderLock(paths[spec.name], "run directory"):  # unless a live process is making it
-                shutil.rmtree(paths[spec.name])
     data = load_data(group[0].config) if len(group) > 1 else None
     if data is not None:
         widths = [data.input_dim, *group[0].config.hidden_widths, data.num_outputs]
         if stacking_pays(stacking, [spec.config for spec in group], parameter_count(widths)):
             results = train_stacked([(spec.config, paths[spec.name]) for spec in group], data=data, progress=False)
-            return [(spec.name, result.status) for spec, result in zip(group, results)]
+            return [(spec.name, result.status, result.stopped_by) for spec, result in zip(group, results)]
     statuses = []
     for spec in group:
         path = paths[spec.name]
@@ -62,7 +63,50 @@ def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stackin
             result = resume(path, progress=False, data=data)
         else:
             result = train(spec.config, out=path, data=data, progress=False)
-        statuses.append((spec.name, result.status))
+        statuses.append((spec.name, result.status, result.stopped_by))
+        if result.status == "interrupted":  # the signal stops the group, not only this run
+            break
+    return statuses
+
+
+PR_SET_PDEATHSIG = 1
+"""Linux prctl(2) option: the signal a process gets when its parent ends."""
+ORPHAN_GRACE = 60.0
+"""Seconds an orphaned worker has to checkpoint its run and stop before it ends itself."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker's initializer: end the worker when the sweep's process ``parent`` ends,
+    however it ends (a SIGKILL too). It gets SIGTERM then (Linux ``PR_SET_PDEATHSIG``, or a
+    watcher thread that sees its parent change where prctl is missing), so a run in
+    training checkpoints and stops as interrupted; after :data:`ORPHAN_GRACE` seconds it
+    ends itself whatever it is doing."""
+    told = False
+    try:
+        told = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if os.getppid() != parent:  # the parent ended before the prctl took hold
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        if not told:
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _execute_in_worker(group: list[RunSpec], paths: dict[str, Path], threads: int, stacking: Stacking,
+                       parent: int) -> list[tuple[str, str, int | None]]:
+    """:func:`_execute` in a pool worker; a worker whose parent ended meanwhile (its runs
+    stopped and checkpointed) has no one to answer and ends at once."""
+    statuses = _execute(group, paths, threads, stacking)
+    if os.getppid() != parent:
+        os._exit(1)
     return statuses
 
 
@@ -77,9 +121,10 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     ``stacking`` groups the runs into stacks (:mod:`depthlab.grid.stacking`: ``auto``,
     ``always`` or ``never``); a group (a stack, or one run) is the unit of work.
     ``local``: with ``workers > 1`` groups go to that many processes, each with
-    ``cpu_count // workers`` threads. ``ray``: one Ray task per group with
-    :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray instance
-    started here with ``workers`` CPUs).
+    ``cpu_count // workers`` threads; they end with this process however it ends
+    (:func:`_die_with_parent`), and one that dies is one line. ``ray``: one Ray task per
+    group with :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray
+    instance started here with ``workers`` CPUs).
     """
     backend = check_backend(backend, address)
     stacking = Stacking.parse(stacking)
@@ -90,11 +135,12 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     bar = tqdm(total=len(specs), initial=len(specs) - remaining, unit="run", disable=not progress,
                dynamic_ncols=True, desc="runs")
 
-    def done(statuses: list[tuple[str, str]]) -> None:
-        if any(status == "interrupted" for _, status in statuses):  # Ctrl-C reached the runs: stop, keep what is done
-            raise KeyboardInterrupt
+    def done(statuses: list[tuple[str, str, int | None]]) -> None:
+        stopped = [signum for _, status, signum in statuses if status == "interrupted"]
+        if stopped:  # a signal reached the runs: stop as it says, keep what is done
+            raise Stopped(stopped[0]) if stopped[0] else KeyboardInterrupt
         bar.update(len(statuses))
-        bar.set_postfix_str(", ".join(f"{name}: {status}" for name, status in statuses[-3:]))
+        bar.set_postfix_str(", ".join(f"{name}: {status}" for name, status, _ in statuses[-3:]))
 
     try:
         if backend is Backend.RAY:
@@ -104,13 +150,14 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                 done(_execute(group, paths, 0, stacking))
         else:
             threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 # At most one group per worker is handed over at a time: a Ctrl-C then leaves no
                 # queued run that a worker would start and train to the end.
                 queue = iter(todo)
 
                 def submit(group: list[RunSpec]) -> Future:
-                    return pool.submit(_execute, group, paths, threads, stacking)
+                    return pool.submit(_execute_in_worker, group, paths, threads, stacking, os.getpid())
 
                 running = {submit(group) for group in islice(queue, workers)}
                 try:
@@ -119,7 +166,13 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                         for future in finished:
                             done(future.result())
                             running |= {submit(group) for group in islice(queue, 1)}
-                except KeyboardInterrupt:
+                except BrokenProcessPool:
+                    raise DepthlabError("a worker process of the sweep ended abruptly (killed, or out of memory): "
+                                        "run the same command again to resume its runs") from None
+                except KeyboardInterrupt as stop:
+                    if isinstance(stop, Stopped) and stop.signum != signal.SIGINT:
+                        for worker in multiprocessing.active_children():  # Ctrl-C reaches them from the terminal
+                            os.kill(worker.pid, stop.signum)
                     pool.shutdown(wait=True, cancel_futures=True)  # running runs checkpoint and stop
                     raise
     finally:
@@ -193,8 +246,8 @@ def _environment(values: dict[str, str]):
             os.environ.pop(key, None)
 
 
-def _ray_result(ray, ref, name: str) -> list[tuple[str, str]]:
-    """A finished task's [(name, status)] (``name``: its group's first run); its failure
+def _ray_result(ray, ref, name: str) -> list[tuple[str, str, int | None]]:
+    """A finished task's [(name, status, signal)] (``name``: its group's first run); its failure
     as one line: the run's own error (a bad data file, say) as locally, a lost worker or
     node as a run to resume."""
     from ray.exceptions import RayError, RayTaskError

@@ -135,8 +135,11 @@ class Probe:
         written where :meth:`log_to` said). ``with_jacobians=False`` skips the Jacobian
         spectra, the dearest part; ``with_histograms=False`` the histograms, the dearest
         of the rest. Under a ``budget``, a measure it refuses returns an empty Measure
-        and is added to :attr:`skipped`."""
+        and is added to :attr:`skipped`. Once :meth:`finish` was called, or at an update a
+        continued run already holds, it is refused in one line."""
         update = checked_update(update, "probe update")
+        if self.writer is not None:
+            self.writer.check(update)
         if self.budget is None:
             return self._measure(update, with_jacobians, with_histograms)
         kind = (with_jacobians and self.jacobian_examples > 0, with_histograms)
@@ -190,7 +193,9 @@ class Probe:
         :class:`~depthlab.store.writer.ProbeWriter`: ``probes.jsonl``, ``status.json`` and
         ``probe.json`` (the model's class, ``lr`` where given, and each layer's module,
         kind and activation, from the probe). :meth:`log_metrics` adds training numbers
-        for the curves; :meth:`finish` marks the run completed. Returns the probe."""
+        for the curves; :meth:`finish` marks the run completed. A run at ``path`` that a
+        loop left unfinished (crashed, killed) is continued, from the update after the last
+        one it holds; any other folder that is not empty is refused. Returns the probe."""
         facts = {"model": type(self.model).__name__, "lr": lr, "probe_size": examples_in(self.inputs)}
         self.writer = ProbeWriter(path, facts)
         return self
@@ -202,10 +207,9 @@ class Probe:
 
     def finish(self, update: int | None = None, status: str = "completed") -> None:
         """Mark the run :meth:`log_to` writes ``status`` (completed, diverged or
-        interrupted) at ``update``, default the last measure's, and let go of its lock
+        interrupted) at ``update``, default the last one written, and let go of its lock
         (held from :meth:`log_to` on, so no other process writes the run meanwhile)."""
-        last = self._previous[0] if self._previous else 0
-        self._writing().finish(update if update is not None else last, status)
+        self._writing().finish(update, status)
 
     def _writing(self) -> ProbeWriter:
         if self.writer is None:

@@ -149,8 +149,8 @@ class Facts:
 
 def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, Any]],
              probes: ProbeLog) -> list[Finding]:
-    """Every finding for a network with these ``facts``, ``status`` (a stored run's; {}
-    for a model), ``metrics`` (rows with "update" and the training cost or errors) and
+    """Every finding for a network with these ``facts``, ``status`` (a stored run's, with
+    "checkpointed": whether it has a checkpoint to resume from; {} for a model), ``metrics`` (rows with "update" and the training cost or errors) and
     ``probes`` (empty without probes), problems first."""
     findings = [finding for rule in (_divergence, _unfinished) if (finding := rule(facts, status))]
     if status.get("status") != "diverged" and (finding := _slow_learning(facts, metrics)):
@@ -174,7 +174,7 @@ def diagnose_run(run: RunDir | str | Path) -> list[Finding]:
     run = run if isinstance(run, RunDir) else RunDir.open(run)
     probes = run.probes
     facts = Facts.of_logged_run(run.probe_facts) if run.made_by_probe else Facts.of_run(run.config, probes)
-    return diagnose(facts, run.status, run.metrics(), probes)
+    return diagnose(facts, {**run.status, "checkpointed": run.has_checkpoint}, run.metrics(), probes)
 
 
 def diagnose_model(model, inputs, targets=None, loss_fn=None, lr: float | None = None) -> list[Finding]:
@@ -257,9 +257,17 @@ def _unfinished(facts: Facts, status: dict[str, Any]) -> Finding | None:
     if state not in ("interrupted", "running"):
         return None
     why = "was interrupted" if state == "interrupted" else "is still running, or was killed before it could finish"
+    update = status.get("update", "?")
+    if facts.voice == "torch":  # a user's loop wrote it: the loop continues it
+        advice = (f"start the loop again from the update after {update}, with probe.log_to on this run directory: "
+                  "it continues the run.")
+    elif status.get("checkpointed", True):
+        advice = "finish it with depthlab train --resume on this run directory."
+    else:
+        advice = ("it stopped before its first checkpoint, so there is nothing to resume: train it again with --out "
+                  "on this run directory.")
     return Finding("unfinished run", Severity.WARNING,
-                   f"The run {why} at update {status.get('update', '?')}; every number here covers only that part.",
-                   "finish it with depthlab train --resume on this run directory.")
+                   f"The run {why} at update {update}; every number here covers only that part.", advice)
 
 
 LOWERS_LR = ("divergence", "saturation", "dead units", "dead ReLUs", "huge updates")

@@ -70,6 +70,9 @@ REPORT = "report"
 TEXTS = ("status", "step", "engine", "cost")
 """The keys of status.json and final.json whose values are strings (a diverged run's
 cost: "nan" or "inf"); every other value there is a number or null."""
+TRAIN_FILES = frozenset({CONFIG, NETWORK, ENV, STATUS, METRICS, PROBES, TENSORBOARD})
+"""What ``depthlab train`` writes into a run before its first checkpoint: the only names
+:meth:`RunDir.died_before_checkpoint` recognizes and the only ones a clearing removes."""
 
 
 def recorded_step(record: dict[str, Any]) -> str | None:
@@ -132,10 +135,10 @@ class RunDir:
         self._lock.release()
 
     @classmethod
-    def _made_empty(cls, path: str | Path, hint: str) -> RunDir:
-        """A new run directory, locked: refuse one that holds anything but a lock file, or
-        the remains of a run that died before its first checkpoint (nothing to resume
-        there: it is cleared and made anew)."""
+    def _made_empty(cls, path: str | Path, hint: str, clear_dead: bool = False) -> RunDir:
+        """A new run directory, locked: refuse one that holds anything but a lock file or,
+        with ``clear_dead`` (a new depthlab train run), the remains of a train run that died
+        before its first checkpoint (nothing to resume there: they are cleared)."""
         run = cls(path)
         run.created_folder = not run.path.exists()
         if run.path.exists() and not run.path.is_dir():
@@ -145,21 +148,39 @@ class RunDir:
         except OSError as error:  # a file on the way, a read-only or missing mount
             raise DepthlabError(f"cannot make run directory {run.path}: {error.strerror or error}; {hint}") from None
         run.hold()
-        if run.exists and not run.has_checkpoint and run.status["status"] == Status.RUNNING:
+        if clear_dead and run.died_before_checkpoint:
             run._remove_files()
         if any(item.name != LOCK for item in run.path.iterdir()):
             run.release()
             raise DepthlabError(f"run directory {run.path} already exists and is not empty; {hint}")
         return run
 
+    @property
+    def died_before_checkpoint(self) -> bool:
+        """Whether the folder holds the remains of a ``depthlab train`` run that died
+        before its first checkpoint: its config.json (or the config.json.tmp it was
+        writing), nothing but the files
+        :data:`TRAIN_FILES` names (and their temporary copies), and no status or a running
+        one. A run a user's loop wrote (probe.json) or any other file never qualifies."""
+        if not any((self.path / name).is_file() for name in (CONFIG, CONFIG + ".tmp")) or self.has_checkpoint:
+            return False
+        if any(item.name not in TRAIN_FILES | {LOCK} and item.name.removesuffix(".tmp") not in TRAIN_FILES
+               for item in self.path.iterdir()):
+            return False
+        try:
+            return not self.exists or self.status["status"] == Status.RUNNING
+        except DepthlabError:  # a status.json cut short while it was first written
+            return True
+
     def _remove_files(self) -> None:
+        """Remove what depthlab train wrote here (:data:`TRAIN_FILES`), nothing else."""
         for item in self.path.iterdir():
-            if item.name != LOCK:
+            if item.name in TRAIN_FILES or item.name.removesuffix(".tmp") in TRAIN_FILES:
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
 
     def discard(self) -> None:
         """Remove a run that never reached its first checkpoint: its files, and its folder
-        if this run made it."""
+        if this run made it (and nothing else is in it)."""
         self._remove_files()
         self.release()
         (self.path / LOCK).unlink(missing_ok=True)
@@ -169,7 +190,7 @@ class RunDir:
     @classmethod
     def create(cls, path: str | Path, config: TrainConfig, env: dict[str, Any], network: Network) -> RunDir:
         """Make a new run directory, held by this process; refuse one that already holds anything."""
-        run = cls._made_empty(path, "choose another --out or --resume it")
+        run = cls._made_empty(path, "choose another --out or --resume it", clear_dead=True)
         run.write_config(config)
         write_json(run.path / NETWORK, {"input_shape": list(network.input_shape), "widths": list(network.widths),
                                         "activation": config.activation})
@@ -304,6 +325,12 @@ class RunDir:
         self.status, self.metrics()  # noqa: B018 - read for their checks
         read_records(self.path / PROBES, same_layers=not self.made_by_probe)
 
+    def last_update(self) -> int:
+        """The last update the run stored anything at: its status, metrics or probes."""
+        probes = [row.get("update", row.get("step")) for row in read_jsonl(self.path / PROBES)]
+        updates = [self.status.get("update", 0), *(row["update"] for row in self.metrics()), *probes]
+        return max(u for u in updates if isinstance(u, int) and not isinstance(u, bool))
+
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """(updates, values) of one metric, e.g. ``series("test_error")``."""
         rows = [r for r in self.metrics() if key in r]
@@ -386,6 +413,19 @@ class RunDir:
             rewrite_jsonl(self.path / METRICS, [r for r in self.metrics() if r["update"] <= update])
         if self.has_probes:
             rewrite_jsonl(self.path / PROBES, [m for m in read_records(self.path / PROBES) if m["update"] < update])
+
+    def drop_cut_lines(self) -> None:
+        """Drop a last line a crash cut short in metrics.jsonl and probes.jsonl (reading
+        skips it; appending after it would join it to the next record), before a run is
+        continued by appending."""
+        for name in (METRICS, PROBES):
+            path = self.path / name
+            if path.is_file() and path.stat().st_size:
+                with open(path, "rb") as f:
+                    f.seek(-1, os.SEEK_END)
+                    whole = f.read(1) == b"\n"
+                if not whole:
+                    rewrite_jsonl(path, read_jsonl(path))
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         import torch

@@ -3,9 +3,10 @@
 Online SGD as in Glorot & Bengio (2010), section 2.2: θ ← θ − ε·g with g averaged over a
 minibatch (10 by default). At intervals a run logs the training cost, evaluates the
 validation and test error, probes the network (depthlab.probe) on a fixed probe set and
-checkpoints. A non-finite cost stops the run as ``diverged``; Ctrl-C (SIGINT) stops it
-cleanly between two updates as ``interrupted``, and :func:`resume` finishes it with the
-numbers an uninterrupted run gets.
+checkpoints. A non-finite cost stops the run as ``diverged``; Ctrl-C, SIGTERM or SIGHUP
+(:mod:`depthlab.signals`) stops it cleanly between two updates as ``interrupted``, and
+:func:`resume` finishes it with the numbers an uninterrupted run gets (also one killed
+after its last checkpoint, before its status: resuming then only writes its end).
 
 One :func:`loop` trains K runs at once with one stepper (a lone run is a stack of one,
 :class:`depthlab.training.step.StackOfOne`; several are a
@@ -17,11 +18,8 @@ evaluations, probes, checkpoints and end, where the loop reads all of them at on
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from depthlab.errors import DepthlabError
 from depthlab.limits import MAX_UPDATES, check_at_most, check_fits, network_bytes
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
+from depthlab.signals import StopRequest, stop_requests
 from depthlab.store.run import Network, RunDir, Status, environment
 from depthlab.training.costs import COSTS, Cost
 from depthlab.training.schedule import ProbeSchedule, evaluates_at_start
@@ -70,6 +69,8 @@ class RunResult:
     path: Path
     status: Status
     final: dict[str, Any]
+    stopped_by: int | None = None
+    """The signal that stopped an interrupted run (SIGINT, SIGTERM or SIGHUP)."""
 
     @property
     def run(self) -> RunDir:
@@ -152,6 +153,7 @@ class Trainer:
         self.status, self.info = Status.RUNNING, {}
         self.started = 0.0
         self.last_eval: dict[str, float] | None = None
+        self.stopped_by: int | None = None  # the signal that interrupted the run
         self.schedule = ProbeSchedule(self.total, config.probe_every)
         self.probe = None
         self.probe_seconds = 0.0
@@ -195,6 +197,7 @@ class Trainer:
         if state["cuda_rng"] is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.run.truncate_after(self.update)
+        self.last_eval = last_evaluation(self.run.metrics())
 
     # -- measurements ----------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
@@ -265,7 +268,7 @@ class Trainer:
         at most: the first non-finite cost ends the run as diverged at its update (what
         came after it is not recorded); log where due; at the last one, evaluate and
         checkpoint where due, end the run as completed at its last update or as
-        interrupted (checkpointed) when Ctrl-C asked to ``stop``, or probe where due."""
+        interrupted (checkpointed) when a signal asked to ``stop``, or probe where due."""
         cfg = self.config
         for cost in costs:
             self.update += 1
@@ -284,7 +287,7 @@ class Trainer:
         if self.update >= self.total:
             self.status = Status.COMPLETED
         elif stop.requested:
-            self.status = Status.INTERRUPTED
+            self.status, self.stopped_by = Status.INTERRUPTED, stop.signum
             self.checkpoint()
         else:
             self._probe_if_due()
@@ -313,9 +316,10 @@ class Trainer:
         best = [r[measure] for r in self.run.metrics() if measure in r]
         if best:
             final[f"best_{measure}"] = min(best)
-        self.run.set_status(status, update=self.update, **info)
+        # final.json first: a status that says the run ended always has its numbers beside it
         self.run.write_final(final)
-        return RunResult(self.run.path, status, final)
+        self.run.set_status(status, update=self.update, **info)
+        return RunResult(self.run.path, status, final, self.stopped_by)
 
     def abandon(self) -> None:
         """After a Ctrl-C outside the loop's handling: a checkpointed run is interrupted, one
@@ -333,7 +337,7 @@ def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor,
     the update of every run and returns their costs, (K,), left on the device;
     ``stepper.freeze(k)`` stops updating run k once it ended. The costs are read at the
     first boundary any run's books have (:meth:`Trainer.updates_to_boundary`), or at once
-    when Ctrl-C asks every run to stop. The runs' locks are let go at the end."""
+    when a signal asks every run to stop. The runs' locks are let go at the end."""
     results: dict[int, RunResult] = {}
     device = books[0].device
     bar = tqdm(total=max(b.total for b in books), initial=min(b.update for b in books), unit="upd",
@@ -344,7 +348,7 @@ def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor,
         live = _settle(books, range(len(books)), stepper, results)
         left = min((books[k].updates_to_boundary() for k in live), default=0)
         pending: list[Tensor] = []
-        with stop_on_sigint() as stop:
+        with stop_requests() as stop:
             while live:
                 x, y = next(batches)
                 pending.append(stepper.step(x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
@@ -372,6 +376,11 @@ def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor,
             book.run.release()
 
 
+def last_evaluation(metrics: list[dict[str, Any]]) -> dict[str, float] | None:
+    """The last evaluation row of ``metrics`` (the one with validation numbers), or None."""
+    return next((row for row in reversed(metrics) if any(key.startswith("validation_") for key in row)), None)
+
+
 def read_costs(pending: list[Tensor]) -> list[tuple[float, ...]]:
     """The costs of the updates taken since the last boundary, a tuple per run: the loop's
     one read from the device."""
@@ -388,33 +397,6 @@ def _settle(books: list[Trainer], live: Iterable[int], stepper: Stepper, results
             stepper.freeze(k)
             results[k] = books[k].finish(len(books))
     return still
-
-
-class StopRequest:
-    """Whether Ctrl-C asked the loop to stop."""
-
-    requested = False
-
-
-@contextmanager
-def stop_on_sigint():
-    """A first Ctrl-C asks the loop to stop every run after the current update; a second
-    one interrupts at once."""
-    stop = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum, frame):
-        if stop.requested:
-            raise KeyboardInterrupt
-        stop.requested = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _widths(widths: list[int]) -> str:
@@ -549,7 +531,11 @@ def _open_stored(run: RunDir, data: Dataset | None, overrides: dict[str, Any]) -
     if status == Status.DIVERGED:
         raise DepthlabError(f"{run.path} diverged at update {run.status['diverged_at']}: there is nothing to resume")
     dataset = data or load_data(config)
-    if total_updates(config, dataset) <= state["update"]:
+    total = total_updates(config, dataset)
+    # checkpointed at its last update but stopped before its status and final numbers were
+    # written (killed in Trainer.finish): resuming finishes it, training nothing
+    ended = status == Status.COMPLETED and run.final is not None
+    if total < state["update"] or (total == state["update"] and ended):
         done = "is completed" if status == Status.COMPLETED else "is checkpointed"
         raise DepthlabError(f"{run.path} {done} at update {state['update']}: give --updates above it to train on")
     return OpenRun(config, dataset, build_model(config, dataset), run, state)
