@@ -146,9 +146,9 @@ def largest_singular_values(product: Product, transposed: Product, examples: int
         else:
             eye = torch.eye(n_out, dtype=like.dtype, device=like.device)
             jacobians = torch.stack([torch.stack([transposed(i, e) for e in eye], 0) for i in range(examples)])
-        if not torch.isfinite(jacobians).all():  # a diverging network: no spectrum to speak of
-            return torch.full((examples, min(n_in, n_out)), float("nan"), dtype=wide(like).dtype)
-        return torch.linalg.svdvals(wide(jacobians))
+        finite = torch.isfinite(jacobians).all()  # a diverging network has no spectrum: NaNs, and no read here
+        values = torch.linalg.svdvals(wide(torch.where(finite, jacobians, 0)))
+        return torch.where(finite, values, torch.nan)
 
     def as_tensor(v: np.ndarray) -> Tensor:
         return torch.as_tensor(np.ascontiguousarray(v).ravel(), dtype=like.dtype, device=like.device)
