@@ -39,6 +39,15 @@ def test_histogram_is_numpys_on_float32_edges(value_range):
     assert counts == expected.tolist()
 
 
+def test_values_binned_a_chunk_at_a_time_give_the_same_histogram(monkeypatch):
+    monkeypatch.setattr(stats, "CHUNK", 7)  # the device path's temporaries bounded; the host's ignores it
+    values = torch.tensor([0.3, -2.0, float("nan"), 1.1, 0.0, -0.7, 5.0, float("-inf"), 2.5, -4.9, 0.01, 3.3])
+    edges, counts = binned(values, bins=8)
+    finite = values[torch.isfinite(values)]
+    expected, expected_edges = np.histogram(finite.numpy(), bins=8, range=(-5.0, 5.0))
+    assert (edges, counts) == (expected_edges.tolist(), expected.tolist())
+
+
 def test_histogram_values_on_the_edges_fall_in_the_bin_above_and_the_top_edge_in_the_last():
     edges, counts = binned(torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0, 0.25]), (-1.0, 1.0), bins=4)
     assert counts == [1, 1, 2, 2]

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from depthlab.probe.stats import read, wide
+from depthlab.probe.stats import all_finite, read, wide
 
 FULL_SPECTRUM_MAX = 1024
 """A layer Jacobian with a side at most this wide is formed (as diag(φ') W) for its whole spectrum."""
@@ -146,7 +146,7 @@ def largest_singular_values(product: Product, transposed: Product, examples: int
         else:
             eye = torch.eye(n_out, dtype=like.dtype, device=like.device)
             jacobians = torch.stack([torch.stack([transposed(i, e) for e in eye], 0) for i in range(examples)])
-        finite = torch.isfinite(jacobians).all()  # a diverging network has no spectrum: NaNs, and no read here
+        finite = all_finite(jacobians)  # a diverging network has no spectrum: NaNs, and no read here
         values = torch.linalg.svdvals(wide(torch.where(finite, jacobians, 0)))
         return torch.where(finite, values, torch.nan)
 

@@ -46,7 +46,7 @@ from depthlab.probe.entry import Entry
 from depthlab.probe.jacobian import SEQUENCE_ROWS, Spectrum, chain_jacobian, input_spectrum, layer_jacobians
 from depthlab.probe.quantities import JACOBIANS, QUANTITIES, Need, Quantity, Reading
 from depthlab.probe.state import preserved_state
-from depthlab.probe.stats import histogram, on_host, settle, wide
+from depthlab.probe.stats import all_finite, histogram, on_host, settle, wide
 from depthlab.registry import Choice
 from depthlab.store.probes import Measure, ProbeLog
 from depthlab.store.writer import ProbeWriter
@@ -378,7 +378,7 @@ class Probe:
             signal = call.a if call.activation is not None else call.s
         product = chain_jacobian(jacobians)
         # a diverging network has no spectrum to speak of; on a device, one read for all the checks
-        if not torch.stack([*same, torch.isfinite(product).all()]).all().item():
+        if not torch.stack([*same, all_finite(product)]).all().item():
             return None
         return Spectrum(torch.linalg.svdvals(wide(product)), True)
 
@@ -467,7 +467,7 @@ def _finite_only(slopes: dict[str, tuple[Tensor | None, Tensor]]) -> dict[str, T
              if slope is not None and weight.numel()}
     if not found:
         return {name: None for name in slopes}
-    flags = torch.stack([torch.isfinite(slope).all() & torch.isfinite(weight).all()
+    flags = torch.stack([all_finite(slope) & all_finite(weight)
                          for slope, weight in found.values()]).tolist()
     kept = {name: slope for (name, (slope, _)), finite in zip(found.items(), flags, strict=True) if finite}
     return {name: kept.get(name) for name in slopes}

@@ -38,6 +38,17 @@ def read(value: Tensor) -> float | Tensor:
     return value.item() if on_host(value) else value.detach()
 
 
+def all_finite(tensor: Tensor) -> Tensor:
+    """Whether every value of ``tensor`` is finite, as an unread 0-d bool tensor: NaN and
+    ±inf reach the extremes, so no mask the size of ``tensor`` is made."""
+    import torch
+
+    if not tensor.numel():
+        return torch.ones((), dtype=torch.bool, device=tensor.device)
+    low, high = torch.aminmax(tensor.detach())
+    return torch.isfinite(low) & torch.isfinite(high)
+
+
 def wide(tensor: Tensor) -> Tensor:
     """``tensor`` in float32 when its floating-point type is narrower (bfloat16, float16),
     else as it is: a bfloat16 model's statistics are reduced from its own values, upcast,
@@ -87,17 +98,24 @@ def _float32_resolves(low: float, high: float, bins: int) -> bool:
     return bool(np.all(edges[:-1] < edges[1:]))
 
 
+CHUNK = 1 << 22
+"""Values binned at a time on a device: the temporaries (a mask, float64 copies, bin
+indices) stay within a few times this many, whatever the size of the values."""
+
+
 def _device_histogram(values: Tensor, value_range: tuple[Any, Any] | None, bins: int) -> tuple[Tensor, Tensor]:
     """numpy.histogram's numbers, on the device and without a read: the edges as
     numpy.linspace makes them (k·step + low, the last one high; rounded to float32 where
     float32 tells them apart), each finite value counted in the bin i with
-    edges[i] ≤ value < edges[i + 1] (the last bin closed), the others with weight 0."""
+    edges[i] ≤ value < edges[i + 1] (the last bin closed), the others with weight 0;
+    :data:`CHUNK` values at a time."""
     import torch
 
-    finite = torch.isfinite(values)
     double = {"dtype": torch.float64, "device": values.device}
     if value_range is None:
-        bound = torch.where(finite, values.abs(), 0.0).amax().double() if values.numel() else torch.zeros((), **double)
+        bound = torch.zeros((), **double)
+        for part in values.split(CHUNK) if values.numel() else ():
+            bound = torch.maximum(bound, torch.where(torch.isfinite(part), part.abs(), 0.0).amax().double())
         high = torch.where(bound > 0, bound, 1.0)
         low = -high
     else:
@@ -108,10 +126,14 @@ def _device_histogram(values: Tensor, value_range: tuple[Any, Any] | None, bins:
     edges[-1] = high
     rounded = edges.float().double()
     edges = torch.where((rounded[:-1] < rounded[1:]).all(), rounded, edges)
-    x = torch.where(finite, values.double().clamp(low, high), low)
-    index = torch.bucketize(x, edges[1:-1].contiguous(), right=True)
-    counts = torch.zeros(bins, dtype=torch.int64, device=values.device).scatter_add_(0, index, finite.long())
-    return edges, counts
+    inner = edges[1:-1].contiguous()
+    counts = torch.zeros(bins, dtype=torch.int32, device=values.device)
+    for part in values.split(CHUNK):
+        finite = torch.isfinite(part)
+        index = torch.bucketize(torch.where(finite, part.double().clamp(low, high), low), inner, right=True,
+                                out_int32=True)
+        counts.scatter_add_(0, index.long(), finite.int())
+    return edges, counts.long()
 
 
 def settle(rows: list[dict[str, Any]], histograms: list[dict[str, Any]]) -> None:
