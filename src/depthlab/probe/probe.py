@@ -77,7 +77,9 @@ class Probe:
     :class:`~depthlab.probe.budget.OverheadBudget`, which may know the run's length), keeps
     the measures within that share of the time spent training between them: a measure that would exceed it is
     skipped and listed in :attr:`skipped` as (update, why); None (the default): every
-    measure runs.
+    measure runs. On a GPU the statistics and histograms are reduced on the device and read
+    in one transfer at the end of each measure; on the CPU with numpy (see
+    :mod:`depthlab.probe.stats`).
     """
 
     def __init__(self, model: nn.Module, inputs: Inputs, targets: Tensor | None = None,
@@ -467,7 +469,8 @@ def _finite_only(slopes: dict[str, tuple[Tensor | None, Tensor]]) -> dict[str, T
              if slope is not None and weight.numel()}
     if not found:
         return {name: None for name in slopes}
-    flags = torch.stack([all_finite(slope) & all_finite(weight)
+    device = next(iter(found.values()))[0].device  # one read, on a model spread over devices too
+    flags = torch.stack([(all_finite(slope) & all_finite(weight)).to(device)
                          for slope, weight in found.values()]).tolist()
     kept = {name: slope for (name, (slope, _)), finite in zip(found.items(), flags, strict=True) if finite}
     return {name: kept.get(name) for name in slopes}
