@@ -109,11 +109,22 @@ def models():
     torch.manual_seed(3)
     mlp = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 3))
     conv = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 4))
-    return {"mlp": (mlp, torch.randn(20, 6), torch.randint(0, 3, (20,))),
-            "conv": (conv, torch.randn(20, 1, 8, 8), torch.randint(0, 4, (20,)))}
+    diverging = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))
+    with torch.no_grad():
+        diverging[2].weight.mul_(1e38)  # some outputs overflow to ±inf: NaNs and infs from there on
+    built = {"mlp": (mlp, torch.randn(20, 6), torch.randint(0, 3, (20,))),
+             "conv": (conv, torch.randn(20, 1, 8, 8), torch.randint(0, 4, (20,))),
+             "diverging": (diverging, torch.randn(20, 6) * 1e3, torch.randint(0, 3, (20,)))}
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                                     vocab_size=50, num_labels=3)
+    ids = torch.randint(0, 50, (6, 10))
+    built["bert"] = (transformers.BertForSequenceClassification(config),
+                     {"input_ids": ids, "attention_mask": torch.ones_like(ids)}, ids[:, 0] % 3)
+    return built
 
 
-@pytest.mark.parametrize("name", ["mlp", "conv"])
+@pytest.mark.parametrize("name", ["mlp", "conv", "diverging", "bert"])
 def test_the_device_path_gives_the_host_paths_rows_and_histograms(name, monkeypatch, reduced_on):
     """Exactly, but for the percentiles (float order: 1e-6 relative)."""
     if reduced_on == "device":
