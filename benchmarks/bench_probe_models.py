@@ -6,11 +6,20 @@ to its published architecture, with random weights and a random probe set:
 - pass: one forward/backward pass of the model on the probe inputs, the same loss the
   probe takes (``model.zero_grad(); loss.backward()``);
 - measure: one ``Probe.measure(update, with_jacobians=False, with_histograms=False)``,
-  the cheap kind a probe schedule takes most often;
-- spectra: one ``Probe.measure(update)``, with Jacobian spectra and histograms;
+  the cheap kind a probe schedule takes most often, of the default probe (every statistic);
+- filtered: the same measure of a probe keeping two statistics,
+  ``stats=["activation_std", "backprop_grad_std"]`` (W&B-style filtering);
+- spectra: one ``Probe.measure(update)`` of the default probe, with Jacobian spectra and
+  histograms;
 
 each as wall seconds and peak memory growth in MB, and the number of probe entries found
 (one per call of a weighted layer) and how many of them have an activation paired.
+
+``--device`` (default: cuda where there is one, else cpu) is where the model, the probe
+set and so the probe's reductions are; on cuda each timing is bracketed by
+``torch.cuda.synchronize()``, MB is the growth of CUDA's peak allocated memory over what
+was allocated with the model built, and the warm-up runs the timed kind itself (the first
+call of each CUDA kernel pays its loading).
 
 Each (model, kind) runs in a fresh process: the model is built, a warm-up call pays the
 one-time costs (the pass for the pass kind, a cheap measure at update 0 for the measure
@@ -23,7 +32,7 @@ Image models take 32 examples of 3x64x64 (ImageNet-sized inputs would take minut
 on a small machine), sequence models 32 examples of 32 positions, the paper's MLP 300
 examples of 1024 features.
 
-    python benchmarks/bench_probe_models.py [--models resnet18 vit] [--timeout 600]
+    python benchmarks/bench_probe_models.py [--models resnet18 vit] [--timeout 600] [--device cpu]
 """
 
 from __future__ import annotations
@@ -52,7 +61,9 @@ SEQUENCE_LENGTH = 32
 MLP_EXAMPLES = 300
 MLP_FEATURES = 1024
 JACOBIAN_EXAMPLES = 2
-KINDS = ("pass", "measure", "spectra")
+KINDS = ("pass", "measure", "filtered", "spectra")
+FILTERED = ["activation_std", "backprop_grad_std"]
+"""The statistics the filtered kind's probe keeps."""
 
 Built = tuple[nn.Module, Inputs, Tensor | None]
 
@@ -370,15 +381,25 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_one(name: str, kind: str) -> dict[str, float]:
-    """Build the model, warm the kind up, time it once; its seconds, peak memory growth
-    (MB) and parameter count, and for the measure kinds the entries found and paired."""
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def measure_one(name: str, kind: str, device: str) -> dict[str, float]:
+    """Build the model on ``device``, warm the kind up, time it once; its seconds, peak
+    memory growth (MB) and parameter count, and for the measure kinds the entries found
+    and paired."""
     import scipy.sparse.linalg  # noqa: F401 - the spectra's one-time import, kept out of the timed call
+    from torch.utils._pytree import tree_map_only
 
     torch.manual_seed(0)
     model, inputs, targets = MODELS[name]()
-    model.eval()
-    probe = Probe(model, inputs, targets, jacobian_examples=JACOBIAN_EXAMPLES)
+    model.eval().to(device)
+    inputs = tree_map_only(Tensor, lambda t: t.to(device), inputs)
+    targets = targets.to(device) if targets is not None else None
+    cuda = torch.device(device).type == "cuda"
+    probe = Probe(model, inputs, targets, jacobian_examples=JACOBIAN_EXAMPLES,
+                  stats=FILTERED if kind == "filtered" else None)
 
     def forward_backward() -> None:
         model.zero_grad()
@@ -386,25 +407,38 @@ def measure_one(name: str, kind: str) -> dict[str, float]:
 
     timed = {"pass": forward_backward,
              "measure": lambda: probe.measure(1, with_jacobians=False, with_histograms=False),
+             "filtered": lambda: probe.measure(1, with_jacobians=False, with_histograms=False),
              "spectra": lambda: probe.measure(1)}[kind]
-    before = peak_mb()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated() / 2 ** 20
+    else:
+        before = peak_mb()
     if kind == "pass":
         forward_backward()
+    elif cuda and kind == "spectra":
+        probe.measure(0)
     else:
         probe.measure(0, with_jacobians=False, with_histograms=False)
+    if cuda:
+        torch.cuda.synchronize()
     start = time.perf_counter()
     timed()
-    result = {"seconds": time.perf_counter() - start, "mb": peak_mb() - before,
-              "params": sum(p.numel() for p in model.parameters())}
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    grown = torch.cuda.max_memory_allocated() / 2 ** 20 - before if cuda else peak_mb() - before
+    result = {"seconds": seconds, "mb": grown, "params": sum(p.numel() for p in model.parameters())}
     if kind != "pass":
         result |= {"entries": len(probe.module_names), "paired": len(probe.activations)}
     return result
 
 
-def run_one(name: str, kind: str, timeout: float) -> dict:
+def run_one(name: str, kind: str, timeout: float, device: str) -> dict:
     """:func:`measure_one` in a fresh process; ``{"error": one line}`` where it fails."""
     try:
-        done = subprocess.run([sys.executable, __file__, "--one", name, kind], check=False,
+        done = subprocess.run([sys.executable, __file__, "--one", name, kind, "--device", device], check=False,
                               capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"{kind}: timed out after {timeout:g} s"}
@@ -416,7 +450,7 @@ def run_one(name: str, kind: str, timeout: float) -> dict:
 
 # -- the table -------------------------------------------------------------------------
 COLUMNS = (f"{'model':<19}{'params M':>9}{'entries':>8}{'paired':>7}  {'pass s':>8}{'MB':>7}  "
-           f"{'measure s':>9}{'MB':>7}{'x pass':>7}  {'spectra s':>9}{'MB':>7}")
+           f"{'measure s':>9}{'MB':>7}{'x pass':>7}  {'filtered s':>10}{'MB':>7}{'x pass':>7}  {'spectra s':>9}{'MB':>7}")
 
 
 def cost(result: dict, width: int) -> str:
@@ -430,23 +464,30 @@ def row(name: str, results: dict[str, dict]) -> str:
     """One model's line: its size, entries, the three kinds' costs, and any errors."""
     found = next((r for r in results.values() if "params" in r), {})
     counted = next((r for r in results.values() if "entries" in r), {})
-    ratio = (f"{results['measure']['seconds'] / results['pass']['seconds']:>7.1f}"
-             if "error" not in results["pass"] and "error" not in results["measure"] else f"{'-':>7}")
+    def ratio(kind: str) -> str:
+        return (f"{results[kind]['seconds'] / results['pass']['seconds']:>7.1f}"
+                if "error" not in results["pass"] and "error" not in results[kind] else f"{'-':>7}")
+
     params = f"{found['params'] / 1e6:>9.1f}" if found else f"{'-':>9}"
     entries = f"{counted['entries']:>8}{counted['paired']:>7}" if counted else f"{'-':>8}{'-':>7}"
     errors = "; ".join(r["error"] for r in results.values() if "error" in r)
-    return (f"{name:<19}{params}{entries}  {cost(results['pass'], 8)}  {cost(results['measure'], 9)}{ratio}  "
-            f"{cost(results['spectra'], 9)}" + (f"  {errors}" if errors else ""))
+    return (f"{name:<19}{params}{entries}  {cost(results['pass'], 8)}  {cost(results['measure'], 9)}{ratio('measure')}  "
+            f"{cost(results['filtered'], 10)}{ratio('filtered')}  {cost(results['spectra'], 9)}"
+            + (f"  {errors}" if errors else ""))
 
 
-def header(timeout: float) -> str:
-    return (f"one Probe.measure beside one forward/backward pass; {torch.get_num_threads()} torch threads, eval mode, "
+def header(timeout: float, device: str) -> str:
+    where = (f"on {torch.cuda.get_device_name(device)}" if torch.device(device).type == "cuda"
+             else f"on the CPU, {torch.get_num_threads()} torch threads")
+    return (f"one Probe.measure beside one forward/backward pass; {where}, eval mode, "
             f"each (model, kind) in a fresh process (timeout {timeout:g} s), warmed up, timed once\n"
             f"probe sets: images {IMAGE_EXAMPLES} x {'x'.join(map(str, IMAGE))} ({IMAGE_CLASSES} classes); "
             f"sequences {SEQUENCE_EXAMPLES} x {SEQUENCE_LENGTH} positions; MLP {MLP_EXAMPLES} x {MLP_FEATURES} "
             f"features; Jacobian spectra on the first {JACOBIAN_EXAMPLES} examples\n"
-            "measure: no spectra, no histograms; spectra: with both; "
-            "MB: peak RSS growth over the process with the model built\n"
+            f"measure: no spectra, no histograms; filtered: the same, keeping {', '.join(FILTERED)}; "
+            "spectra: with both; "
+            + ("MB: CUDA peak allocated growth over the model built\n" if torch.device(device).type == "cuda"
+               else "MB: peak RSS growth over the process with the model built\n")
             + COLUMNS)
 
 
@@ -454,15 +495,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds for each (model, kind) process")
+    parser.add_argument("--device", default=default_device(), help="where the model and probe set are "
+                        "(default: cuda where there is one, else cpu)")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "KIND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure_one(*args.one)))
+        print(json.dumps(measure_one(*args.one, args.device)))
         return
     start = time.perf_counter()
-    print(header(args.timeout), flush=True)
+    print(header(args.timeout, args.device), flush=True)
     for name in args.models:
-        print(row(name, {kind: run_one(name, kind, args.timeout) for kind in KINDS}), flush=True)
+        print(row(name, {kind: run_one(name, kind, args.timeout, args.device) for kind in KINDS}), flush=True)
     print(f"total {time.perf_counter() - start:.0f} s")
 
 

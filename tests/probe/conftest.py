@@ -1,6 +1,8 @@
 import pytest
 from torch import nn
 
+from depthlab.probe import stats
+
 
 class SmallConvNet(nn.Module):
     """A user's model that is not a depthlab MLP: conv1 → activation → flatten → fc, on
@@ -20,3 +22,13 @@ class SmallConvNet(nn.Module):
 def conv_net():
     """SmallConvNet(activation) for the tests."""
     return SmallConvNet
+
+
+@pytest.fixture(params=["host", "device"])
+def reduced_on(request, monkeypatch):
+    """Each test twice: with values reduced on the host (numpy, the CPU's path), and with
+    HOST_REDUCED emptied so that the CPU takes the device path (torch reductions left as
+    tensors, read once per measure), the path of a GPU, which CI does not have."""
+    if request.param == "device":
+        monkeypatch.setattr(stats, "HOST_REDUCED", set())
+    return request.param

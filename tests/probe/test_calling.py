@@ -17,6 +17,8 @@ from depthlab.probe.calling import call_model, examples_in, first_examples, leav
 
 N, K = 10, 3  # probe examples, Jacobian examples
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 @dataclass(frozen=True)
 class Batch:

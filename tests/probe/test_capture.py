@@ -11,6 +11,8 @@ from depthlab.errors import DepthlabError
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 def measured(probe, layer, update=0):
     rows = probe.measure(update, with_jacobians=False) if update is not None else probe.log.rows

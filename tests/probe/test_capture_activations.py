@@ -12,6 +12,8 @@ from torch import nn
 from depthlab.nets.activations import activation_of
 from depthlab.probe import Probe
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 class Function(nn.Module):
     """A user's module calling an activation function itself."""

@@ -16,6 +16,8 @@ from depthlab.probe import Probe
 
 REL = 1e-4
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 def legacy_weight_norm(module):
     with warnings.catch_warnings():

@@ -18,6 +18,8 @@ from depthlab.probe.quantities import (
     WEIGHT_NORM,
 )
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 class Encoded(nn.Module):
     """encoder.layer.{0,1}.{attention,ffn} (Linear 4→4, tanh after each) and a classifier."""

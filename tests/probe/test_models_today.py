@@ -25,6 +25,8 @@ from depthlab.report.diagnosis import diagnose_model
 
 EXAMPLES, IN, CLASSES = 24, 6, 3
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 def mlp(dtype=torch.float32):
     torch.manual_seed(0)

@@ -11,6 +11,8 @@ from depthlab.nets.init import INITS
 from depthlab.nets.mlp import MLP
 from depthlab.probe import Probe
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 def _tanh_mlp_at_init(init):
     torch.manual_seed(0)

@@ -75,9 +75,10 @@ class Entry:
 
     @cached_property
     def layer_spectrum(self) -> Spectrum | None:
-        """The singular values of diag(φ'(s)) W per example (None without a slope, or for
-        non-finite values: a diverging network has no spectrum to speak of)."""
-        if self.slope is None or not _finite(self.slope) or not _finite(self.call.weight):
+        """The singular values of diag(φ'(s)) W per example (None without a slope: the pass
+        gives none where φ'(s) or W is not finite, as a diverging network has no spectrum
+        to speak of)."""
+        if self.slope is None:
             return None
         return layer_spectrum(self.slope, wide(self.call.matrix.detach()))
 
@@ -86,12 +87,6 @@ class Entry:
         """The singular values of ∂(top)/∂(input) per example, on the top entry below the
         output (None elsewhere, or where they cannot be found)."""
         return self._spectrum_of_input() if self._spectrum_of_input is not None else None
-
-
-def _finite(tensor: Tensor) -> bool:
-    """Whether every value is finite (NaN and ±inf reach the extremes: no mask is made)."""
-    low, high = torch.aminmax(tensor.detach())
-    return bool(torch.isfinite(low) and torch.isfinite(high))
 
 
 def _flat(tensors: list[Tensor]) -> Tensor:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from depthlab.probe.stats import wide
+from depthlab.probe.stats import all_finite, read, wide
 
 FULL_SPECTRUM_MAX = 1024
 """A layer Jacobian with a side at most this wide is formed (as diag(φ') W) for its whole spectrum."""
@@ -68,14 +68,15 @@ class Spectrum:
     values: Tensor
     complete: bool
 
-    def stats(self, prefix: str) -> dict[str, float]:
+    def stats(self, prefix: str) -> dict[str, float | Tensor]:
         """``{prefix}_mean``, ``_min`` (complete spectra only) and ``_max`` of each example's
-        singular values, averaged over the examples; ``_count`` for a partial one."""
+        singular values, averaged over the examples; ``_count`` for a partial one (floats,
+        or 0-d tensors on a device: :func:`depthlab.probe.stats.read`)."""
         sv = self.values
         if not self.complete:
-            return {f"{prefix}_max": sv.max(1).values.mean().item(), f"{prefix}_count": float(sv.shape[1])}
-        return {f"{prefix}_mean": sv.mean().item(), f"{prefix}_min": sv.min(1).values.mean().item(),
-                f"{prefix}_max": sv.max(1).values.mean().item()}
+            return {f"{prefix}_max": read(sv.max(1).values.mean()), f"{prefix}_count": float(sv.shape[1])}
+        return {f"{prefix}_mean": read(sv.mean()), f"{prefix}_min": read(sv.min(1).values.mean()),
+                f"{prefix}_max": read(sv.max(1).values.mean())}
 
 
 def layer_spectrum(slope: Tensor, weight: Tensor) -> Spectrum:
@@ -145,9 +146,9 @@ def largest_singular_values(product: Product, transposed: Product, examples: int
         else:
             eye = torch.eye(n_out, dtype=like.dtype, device=like.device)
             jacobians = torch.stack([torch.stack([transposed(i, e) for e in eye], 0) for i in range(examples)])
-        if not torch.isfinite(jacobians).all():  # a diverging network: no spectrum to speak of
-            return torch.full((examples, min(n_in, n_out)), float("nan"), dtype=wide(like).dtype)
-        return torch.linalg.svdvals(wide(jacobians))
+        finite = all_finite(jacobians)  # a diverging network has no spectrum: NaNs, and no read here
+        values = torch.linalg.svdvals(wide(torch.where(finite, jacobians, 0)))
+        return torch.where(finite, values, torch.nan)
 
     def as_tensor(v: np.ndarray) -> Tensor:
         return torch.as_tensor(np.ascontiguousarray(v).ravel(), dtype=like.dtype, device=like.device)

@@ -46,7 +46,7 @@ from depthlab.probe.entry import Entry
 from depthlab.probe.jacobian import SEQUENCE_ROWS, Spectrum, chain_jacobian, input_spectrum, layer_jacobians
 from depthlab.probe.quantities import JACOBIANS, QUANTITIES, Need, Quantity, Reading
 from depthlab.probe.state import preserved_state
-from depthlab.probe.stats import histogram, wide
+from depthlab.probe.stats import all_finite, histogram, on_host, settle, wide
 from depthlab.registry import Choice
 from depthlab.store.probes import Measure, ProbeLog
 from depthlab.store.writer import ProbeWriter, checked_update
@@ -77,7 +77,9 @@ class Probe:
     :class:`~depthlab.probe.budget.OverheadBudget`, which may know the run's length), keeps
     the measures within that share of the time spent training between them: a measure that would exceed it is
     skipped and listed in :attr:`skipped` as (update, why); None (the default): every
-    measure runs.
+    measure runs. On a GPU the statistics and histograms are reduced on the device and read
+    in one transfer at the end of each measure; on the CPU with numpy (see
+    :mod:`depthlab.probe.stats`).
     """
 
     def __init__(self, model: nn.Module, inputs: Inputs, targets: Tensor | None = None,
@@ -177,6 +179,7 @@ class Probe:
                     edges, counts = histogram(values, value_range, self.bins)
                     histograms.append({"update": update, "layer": entry.name, "quantity": quantity, "edges": edges,
                                        "counts": counts})
+        settle(rows, histograms)  # what was reduced on a device, read in one transfer
         kept = Need.PREVIOUS_WEIGHTS in needs
         self._previous = (update, {call.name: [w.detach().clone() for w in call.weights]
                                    for call in self.calls} if kept else {})
@@ -297,7 +300,7 @@ class Probe:
             found = [grad_of(t) for t in tensors]
             return None if any(g is None for g in found) else found
 
-        slope = {call.name: self._slope(call) for call in calls} if slopes else {}
+        slope = _finite_only({call.name: (self._slope(call), call.weight) for call in calls}) if slopes else {}
         top = self._top(calls) if Need.INPUT_JACOBIAN in needs else None
         previous = self._previous[1] if self._previous is not None else {}
         entries = [Entry(self._names[call.name], call, update,
@@ -375,15 +378,20 @@ class Probe:
         if not isinstance(self.inputs, Tensor) or not all(c.kind == "linear" for c in stack):
             return None
         signal = self.inputs.reshape(len(self.inputs), -1)
-        jacobians = []
+        jacobians, same = [], []
         for call in stack:
             slope = slopes.get(call.name)
-            if slope is None or call.x is None or call.x.dim() != 2 or not torch.equal(call.x, signal):
+            if slope is None or call.x is None or call.x.dim() != 2 or call.x.shape != signal.shape:
                 return None
+            if call.x is not signal and on_host(signal) and not torch.equal(call.x, signal):
+                return None
+            if call.x is not signal and not on_host(signal):  # read below, with the other checks
+                same.append((call.x == signal).all())
             jacobians.append(layer_jacobians(wide(slope), wide(call.matrix.detach())))
             signal = call.a if call.activation is not None else call.s
         product = chain_jacobian(jacobians)
-        if not torch.isfinite(product).all():  # a diverging network: no spectrum to speak of
+        # a diverging network has no spectrum to speak of; on a device, one read for all the checks
+        if not torch.stack([*same, all_finite(product)]).all().item():
             return None
         return Spectrum(torch.linalg.svdvals(wide(product)), True)
 
@@ -488,6 +496,21 @@ def _reads_or_mutates(func: Callable) -> bool:
         return name == "__set__" or getattr(getattr(func, "__self__", None), "__name__", "") in AUTOGRAD_ATTRIBUTES
     return name == "__setitem__" or (name.endswith("_") and not name.startswith("__")) \
         or (name.startswith("__i") and name.endswith("__") and name != "__invert__")
+
+
+def _finite_only(slopes: dict[str, tuple[Tensor | None, Tensor]]) -> dict[str, Tensor | None]:
+    """Each call's φ'(s) (of ``slopes``: name → (φ'(s) or None, W)) where it and W are
+    finite and W is not empty, else None (a diverging network has no spectrum to speak of,
+    nor has a layer without inputs): all read at once."""
+    found = {name: (slope, weight) for name, (slope, weight) in slopes.items()
+             if slope is not None and weight.numel()}
+    if not found:
+        return {name: None for name in slopes}
+    device = next(iter(found.values()))[0].device  # one read, on a model spread over devices too
+    flags = torch.stack([(all_finite(slope) & all_finite(weight)).to(device)
+                         for slope, weight in found.values()]).tolist()
+    kept = {name: slope for (name, (slope, _)), finite in zip(found.items(), flags, strict=True) if finite}
+    return {name: kept.get(name) for name in slopes}
 
 
 def _out_of_sight(call: Call) -> list[str]:

@@ -7,6 +7,18 @@ import torch
 
 from depthlab.nets.activations import ACTIVATIONS
 from depthlab.probe.quantities.activation import SAMPLE_SIZE, activation_stats, percentiles
+from depthlab.probe.stats import settle
+
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
+
+def settled(values):
+    """``values`` (a dict or tuple of statistics), read as the probe reads them at a measure's end."""
+    named = values if isinstance(values, dict) else dict(enumerate(values))
+    rows = [{"value": value} for value in named.values()]
+    settle(rows, [])
+    numbers = dict(zip(named, (row["value"] for row in rows), strict=True))
+    return numbers if isinstance(values, dict) else tuple(numbers.values())
 
 
 @pytest.mark.parametrize("name, values, fraction", [
@@ -19,13 +31,13 @@ from depthlab.probe.quantities.activation import SAMPLE_SIZE, activation_stats, 
 ])
 def test_saturated_fraction_follows_each_activation_rule(name, values, fraction):
     a = torch.tensor(values)
-    stats = activation_stats(a, a, ACTIVATIONS.get(name))  # these rules read a only
+    stats = settled(activation_stats(a, a, ACTIVATIONS.get(name)))  # these rules read a only
     assert stats["saturated_fraction"] == pytest.approx(fraction)
 
 
 def test_activation_percentiles_mean_and_std():
     a = torch.arange(101.0) / 100
-    stats = activation_stats(a, a, ACTIVATIONS.get("sigmoid"))
+    stats = settled(activation_stats(a, a, ACTIVATIONS.get("sigmoid")))
     assert (stats["activation_p2"], stats["activation_p98"]) == pytest.approx((0.02, 0.98))
     assert stats["activation_mean"] == pytest.approx(0.5)
     assert stats["activation_std"] == pytest.approx(a.std().item())
@@ -48,6 +60,20 @@ def test_percentiles_are_numpys_exactly(case):
         "shifted units": torch.sigmoid(torch.randn(300, 1000, generator=generator) + torch.linspace(-6, 6, 1000)),
         "misleading sample": misleading(),
         "small": torch.rand(SAMPLE_SIZE, generator=generator),
-    }[case].flatten().numpy()
+    }[case].flatten()
     qs = (0.5, 2, 50, 98, 99.9)
-    assert percentiles(values, qs) == pytest.approx(tuple(np.percentile(values, qs)), abs=0, rel=1e-6)
+    found = settled(percentiles(values, qs))
+    assert found == pytest.approx(tuple(np.percentile(values.numpy(), qs)), abs=0, rel=1e-6)
+
+
+@pytest.mark.parametrize("case", ["nan and inf", "all nan", "empty", "one value"])
+def test_percentiles_ignore_non_finite_values(case):
+    values = {
+        "nan and inf": torch.tensor([float("nan"), 3.0, float("-inf"), 1.0, 2.0, float("inf"), 4.0]),
+        "all nan": torch.full((5,), float("nan")),
+        "empty": torch.zeros(0),
+        "one value": torch.tensor([float("inf"), 7.0]),
+    }[case]
+    finite = values[torch.isfinite(values)].numpy()
+    expected = tuple(np.percentile(finite, (2, 98))) if finite.size else (np.nan, np.nan)
+    assert settled(percentiles(values, (2, 98))) == pytest.approx(expected, rel=1e-6, nan_ok=True)

@@ -16,6 +16,8 @@ from depthlab.training.trainer import train
 # -- the quantity: all it takes ----------------------------------------------------------
 ACTIVATION_MAX_ABS, ABS_ACTIVATION_HIST = "activation_max_abs", "abs_activation"
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 class MaxAbsActivation(Quantity):
     """max |a| over the probe set, of each entry with an activation; a histogram of |a|."""

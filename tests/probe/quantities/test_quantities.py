@@ -38,6 +38,8 @@ from depthlab.probe.quantities import (
     Quantity,
 )
 
+pytestmark = pytest.mark.usefixtures("reduced_on")  # each test on the host path and the device path
+
 
 def _by_hand(model: nn.Sequential, x, y) -> dict[str, torch.Tensor]:
     """Each linear layer's output s (with its gradient ∂C/∂s), by forward hooks, after one

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from depthlab.probe.quantities.base import Need, Quantity, Reading
+from depthlab.probe.stats import on_host, read
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -40,19 +41,17 @@ class Activations(Quantity):
                        {ACTIVATION_HIST: (a, activation.value_range)})
 
 
-def activation_stats(u: Tensor, a: Tensor, activation: Activation) -> dict[str, float]:
+def activation_stats(u: Tensor, a: Tensor, activation: Activation) -> dict[str, float | Tensor]:
     """Mean, standard deviation, 2nd and 98th percentiles of the activations a = φ(u),
-    and their saturated fraction (per ``activation.saturation_rule``)."""
-    values = a.detach().flatten().cpu().numpy()
-    if not (np.isfinite(values.min(initial=0.0)) and np.isfinite(values.max(initial=0.0))):
-        values = values[np.isfinite(values)]  # a diverging network: the percentiles of what is left
-    p2, p98 = percentiles(values, (2, 98)) if values.size else (np.nan, np.nan)
+    and their saturated fraction (per ``activation.saturation_rule``); floats, or 0-d
+    tensors where ``a`` is reduced on its device (:func:`depthlab.probe.stats.read`)."""
+    p2, p98 = percentiles(a, (2, 98))
     return {
-        ACTIVATION_MEAN: a.mean().item(),
-        ACTIVATION_STD: a.std().item(),
+        ACTIVATION_MEAN: read(a.mean()),
+        ACTIVATION_STD: read(a.std()),
         ACTIVATION_P2: p2,
         ACTIVATION_P98: p98,
-        SATURATED_FRACTION: activation.saturated(u, a).count_nonzero().item() / max(a.numel(), 1),
+        SATURATED_FRACTION: read(activation.saturated(u, a).count_nonzero().double() / max(a.numel(), 1)),
     }
 
 
@@ -60,7 +59,52 @@ SAMPLE_SIZE = 8192
 """Values in the sample that brackets the percentiles (see :func:`percentiles`)."""
 
 
-def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
+def percentiles(values: Tensor, qs: tuple[float, ...]) -> tuple[float | Tensor, ...]:
+    """``numpy.percentile(values, qs)`` of the finite ``values`` (NaN when none is): floats
+    found with numpy (:func:`_host_percentiles`) where ``values`` are reduced on the host,
+    else 0-d tensors found on their device (:func:`_device_percentiles`), equal to them
+    within float rounding (1e-6 relative)."""
+    if not on_host(values):
+        return _device_percentiles(values.detach().flatten(), qs)
+    array = values.detach().flatten().cpu().numpy()
+    if not (np.isfinite(array.min(initial=0.0)) and np.isfinite(array.max(initial=0.0))):
+        array = array[np.isfinite(array)]  # a diverging network: the percentiles of what is left
+    return _host_percentiles(array, qs) if array.size else tuple(np.nan for _ in qs)
+
+
+def _device_percentiles(values: Tensor, qs: tuple[float, ...]) -> tuple[Tensor, ...]:
+    """The percentiles of :func:`_host_percentiles` without a read: the order statistics at
+    ranks a = ⌊h⌋ and a + 1, h = q/100 · (m − 1), m the (unread) count of finite values, come
+    from the k smallest values (q ≤ 50) or the k largest (q > 50), k bounded through the
+    count n of all values (m ≤ n) and the others set beyond every finite value; then
+    v_a + (h − a)(v_{a+1} − v_a) in float64."""
+    import torch
+
+    n = values.numel()
+    if n == 0:
+        return tuple(torch.full((), torch.nan, dtype=torch.float64, device=values.device) for _ in qs)
+    finite = torch.isfinite(values)
+    m = finite.sum()
+    found = []
+    for q in qs:
+        h = q / 100 * (m - 1).double()
+        a = h.floor()
+        ranks = torch.stack([a, torch.minimum(a + 1, (m - 1).double())]).long().clamp(min=0)
+        if q <= 50:  # ranks a and a + 1 among the k smallest, the others at +inf
+            k = min(int(q / 100 * (n - 1)) + 3, n)
+            tail = torch.topk(torch.where(finite, values, torch.inf), k, largest=False).values
+            positions = ranks
+        else:  # ranks from the top, m − 1 − rank, among the k largest, the others at −inf
+            k = min(int((1 - q / 100) * (n - 1)) + 3, n)
+            tail = torch.topk(torch.where(finite, values, -torch.inf), k).values
+            positions = (m - 1) - ranks
+        low, high = tail.index_select(0, positions.clamp(0, k - 1)).double()
+        value = low + (h - a) * (high - low)
+        found.append(torch.where(m > 0, value, torch.nan))
+    return tuple(found)
+
+
+def _host_percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
     """Exactly ``numpy.percentile(values, qs)`` (linear interpolation between the order
     statistics at ranks ⌊h⌋ and ⌊h⌋ + 1, h = q/100 · (n − 1)), in about one pass over
     ``values`` when the qs are in the tails (Glorot & Bengio's 2nd and 98th).

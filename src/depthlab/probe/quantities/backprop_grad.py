@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from depthlab.probe.quantities.base import Need, Quantity, Reading
+from depthlab.probe.stats import read
 
 if TYPE_CHECKING:
     from depthlab.probe.entry import Entry
@@ -27,5 +28,5 @@ class BackpropGradients(Quantity):
         grad = entry.output_grad
         if grad is None:
             return None
-        return Reading({BACKPROP_GRAD_STD: grad.std().item(), BACKPROP_GRAD_NORM: grad.norm().item()},
+        return Reading({BACKPROP_GRAD_STD: read(grad.std()), BACKPROP_GRAD_NORM: read(grad.norm())},
                        {BACKPROP_GRAD_HIST: (grad, None)})

@@ -48,9 +48,12 @@ Sample = tuple[Any, "tuple[float, float] | None"]
 
 
 class Reading(NamedTuple):
-    """What a quantity measured on one entry: statistics and the values to histogram."""
+    """What a quantity measured on one entry: statistics and the values to histogram. A
+    statistic is a float, or, for values reduced on a device (a GPU), a 0-d tensor
+    (:func:`depthlab.probe.stats.read`) that the probe reads with all the others of the
+    measure in one transfer (:func:`depthlab.probe.stats.settle`)."""
 
-    stats: Mapping[str, float]
+    stats: Mapping[str, Any]
     samples: Mapping[str, Sample] = MappingProxyType({})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from depthlab.probe.quantities.base import Need, Quantity, Reading
+from depthlab.probe.stats import read
 
 if TYPE_CHECKING:
     from depthlab.probe.entry import Entry
@@ -27,5 +28,5 @@ class Preactivations(Quantity):
         s = entry.output
         if s is None:
             return None
-        return Reading({PREACTIVATION_MEAN: s.mean().item(), PREACTIVATION_STD: s.std().item()},
+        return Reading({PREACTIVATION_MEAN: read(s.mean()), PREACTIVATION_STD: read(s.std())},
                        {PREACTIVATION_HIST: (s, None)})

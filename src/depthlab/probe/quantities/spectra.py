@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from depthlab.probe.quantities.base import Need, Quantity, Reading
+from depthlab.probe.stats import read
 
 if TYPE_CHECKING:
     from depthlab.probe.entry import Entry
@@ -38,7 +39,7 @@ class LayerJacobian(Quantity):
 
     def measure(self, entry: Entry) -> Reading | None:
         spectrum = entry.layer_spectrum
-        return Reading(spectrum.stats(JACOBIAN_SV)) if spectrum is not None else None
+        return Reading(spectrum.stats(JACOBIAN_SV)) if spectrum is not None and spectrum.values.numel() else None
 
 
 class InputJacobian(Quantity):
@@ -49,7 +50,7 @@ class InputJacobian(Quantity):
 
     def measure(self, entry: Entry) -> Reading | None:
         spectrum = entry.input_spectrum
-        if spectrum is None:
+        if spectrum is None or not spectrum.values.numel():  # None, or no singular value (an input without features)
             return None
         stats = {key: value for key, value in spectrum.stats(INPUT_JACOBIAN_SV).items() if key in self.stats}
-        return Reading(stats, {INPUT_JACOBIAN_SV_HIST: (spectrum.values, (0.0, spectrum.values.max().item()))})
+        return Reading(stats, {INPUT_JACOBIAN_SV_HIST: (spectrum.values, (0.0, read(spectrum.values.max())))})

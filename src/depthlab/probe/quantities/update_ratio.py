@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from depthlab.probe.quantities.base import Need, Quantity, Reading
+from depthlab.probe.stats import read
 
 if TYPE_CHECKING:
     from depthlab.probe.entry import Entry
@@ -24,4 +25,4 @@ class UpdateRatio(Quantity):
         if before is None or before.shape != weight.shape:
             return None
         change = weight.dist(before) / before.norm()
-        return Reading({UPDATE_RATIO: change.item() / (entry.update - entry.previous_update)})
+        return Reading({UPDATE_RATIO: read(change.double() / (entry.update - entry.previous_update))})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from depthlab.probe.quantities.base import Need, Quantity, Reading
+from depthlab.probe.stats import read
 
 if TYPE_CHECKING:
     from depthlab.probe.entry import Entry
@@ -30,10 +31,9 @@ class WeightGradients(Quantity):
 
     def measure(self, entry: Entry) -> Reading:
         if not entry.weight_grads:  # weights used out of autograd's sight: the probe's summary says so
-            return Reading({WEIGHT_NORM: entry.weight.norm().item()})
+            return Reading({WEIGHT_NORM: read(entry.weight.norm())})
         grad = entry.weight_grad
-        stats = {WEIGHT_GRAD_STD: grad.std().item(), WEIGHT_GRAD_NORM: grad.norm().item(),
-                 WEIGHT_NORM: entry.weight.norm().item()}
+        stats = {WEIGHT_GRAD_STD: read(grad.std()), WEIGHT_GRAD_NORM: read(grad.norm()), WEIGHT_NORM: read(entry.weight.norm())}
         if entry.bias_grad is not None:
-            stats[BIAS_GRAD_NORM] = entry.bias_grad.norm().item()
+            stats[BIAS_GRAD_NORM] = read(entry.bias_grad.norm())
         return Reading(stats, {WEIGHT_GRAD_HIST: (grad, None)})
