@@ -184,3 +184,32 @@ def test_a_loop_started_again_continues_its_run_and_nothing_follows_finish(tmp_p
     run = RunDir.open(tmp_path / "run")
     assert run.status == {"status": "completed", "update": 10}
     assert run.probes.updates == [0, 10] and run.metrics() == [{"update": 5, "train_cost": 1.0}]
+
+
+def test_under_a_surrounding_autocast_the_model_runs_in_it_and_the_reductions_do_not():
+    """A Lightning precision plugin (or a user) measures inside torch.autocast: the forward
+    runs as in training (bfloat16 products), the quantities' products and spectra in float32."""
+    from depthlab.probe.quantities import QUANTITIES, Need, Quantity, Reading
+
+    seen = []
+
+    class ProductDtype(Quantity):
+        name, needs, stats, histograms = "product_dtype", frozenset({Need.ACTIVATION}), ("product_is_float32",), ()
+
+        def measure(self, entry):
+            widened = entry.call.s.float()  # as stats.wide widens a bfloat16 tensor
+            seen.append((entry.call.s.dtype, (widened @ widened.T).dtype))
+            return Reading({"product_is_float32": 1.0})
+
+    QUANTITIES.register(ProductDtype())
+    try:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+        probe = Probe(model, torch.randn(16, 4), torch.randint(0, 3, (16,)), quantities=["product_dtype"])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            probe.measure(0)
+            assert torch.is_autocast_enabled("cpu")  # given back as it was
+    finally:
+        QUANTITIES.unregister("product_dtype")
+    assert len(seen) == 3 and {s for s, _ in seen} == {torch.bfloat16}  # the forward: autocast's products
+    assert {product for _, product in seen} == {torch.float32}  # the measure's: float32 (bfloat16 before)

@@ -26,6 +26,7 @@ returns what it can, and :meth:`Probe.summary` says per entry what it could not 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -162,23 +163,12 @@ class Probe:
         needs = frozenset().union(*(q.needs for q in chosen))
         rows, histograms = [], []
         with preserved_state(self.model, self.train_mode):
-            for entry in self._pass(self.inputs, update, needs):
-                stats, samples = {}, {}
-                for quantity in chosen:
-                    try:
-                        reading = quantity.measure(entry)
-                    except RuntimeError as error:  # an operation of the model's that autograd cannot go through
-                        self._unmeasured.setdefault(entry.name, []).append(f"{quantity.name}: {error}")
-                        continue
-                    if reading is not None:
-                        stats |= reading.stats
-                        samples |= reading.samples
-                rows += [{"update": update, "layer": entry.name, "stat": stat, "value": value}
-                         for stat, value in stats.items()]
-                for quantity, (values, value_range) in samples.items() if with_histograms else ():
-                    edges, counts = histogram(values, value_range, self.bins)
-                    histograms.append({"update": update, "layer": entry.name, "quantity": quantity, "edges": edges,
-                                       "counts": counts})
+            entries = self._pass(self.inputs, update, needs)  # as the model runs: in the caller's autocast
+            with _without_autocast():  # the statistics and spectra: in float32 or wider, always
+                for entry in entries:
+                    entry_rows, entry_histograms = self._read(entry, chosen, with_histograms)
+                    rows += entry_rows
+                    histograms += entry_histograms
         settle(rows, histograms)  # what was reduced on a device, read in one transfer
         kept = Need.PREVIOUS_WEIGHTS in needs
         self._previous = (update, {call.name: [w.detach().clone() for w in call.weights]
@@ -188,6 +178,26 @@ class Probe:
         if self.writer is not None:
             self.writer.write(measure)
         return measure
+
+    def _read(self, entry: Entry, chosen: list[Quantity], with_histograms: bool) -> tuple[list[dict], list[dict]]:
+        """The rows and histograms of the ``chosen`` quantities on one entry; a quantity the
+        model's operations keep autograd from is listed under "not measured"."""
+        stats, samples = {}, {}
+        for quantity in chosen:
+            try:
+                reading = quantity.measure(entry)
+            except RuntimeError as error:  # an operation of the model's that autograd cannot go through
+                self._unmeasured.setdefault(entry.name, []).append(f"{quantity.name}: {error}")
+                continue
+            if reading is not None:
+                stats |= reading.stats
+                samples |= reading.samples
+        rows = [{"update": entry.update, "layer": entry.name, "stat": stat, "value": value}
+                for stat, value in stats.items()]
+        histograms = [{"update": entry.update, "layer": entry.name, "quantity": quantity,
+                       **dict(zip(("edges", "counts"), histogram(values, value_range, self.bins)))}
+                      for quantity, (values, value_range) in samples.items()] if with_histograms else []
+        return rows, histograms
 
     # -- a user's loop writes a run directory (depthlab.store.writer) -------------------
     def log_to(self, path: str | Path, lr: float | None = None) -> Probe:
@@ -486,6 +496,19 @@ class FrozenAsVariables(TorchFunctionMode):
 
 AUTOGRAD_ATTRIBUTES = {"requires_grad", "grad", "data", "is_leaf", "grad_fn", "_version"}
 """A tensor's attributes about autograd itself: a forward reading them gets the parameter's."""
+
+
+@contextlib.contextmanager
+def _without_autocast():
+    """Autocast turned off on every device type it is on: a measure's reductions and
+    Jacobian products are computed in the tensors' own (widened) precision, not in the
+    bfloat16/float16 a surrounding ``torch.autocast`` (a Lightning precision plugin's
+    forward context, a user's own) would give a matrix product."""
+    with contextlib.ExitStack() as stack:
+        for device in ("cpu", "cuda"):
+            if torch.is_autocast_enabled(device):
+                stack.enter_context(torch.autocast(device, enabled=False))
+        yield
 
 
 def _reads_or_mutates(func: Callable) -> bool:
