@@ -143,3 +143,28 @@ def test_measures_run_on_the_converted_probe_set_in_the_framework_s_context():
         expected = model[0](x.to(torch.bfloat16)).double().std().item()
     rows = {(r["update"], r["layer"], r["stat"]): r["value"] for r in scheduled.probe.log.rows}
     assert rows[0, "0", "preactivation_std"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_framework_resumed_from_an_older_checkpoint_goes_on_and_keeps_what_was_stored(tmp_path):
+    def scheduled_run(first: int, last: int, crash: bool) -> ScheduledProbe:
+        torch.manual_seed(first)
+        model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+        scheduled = ScheduledProbe(tmp_path / "run", inputs=torch.randn(6, 5), targets=torch.randint(0, 3, (6,)),
+                                   loss_fn=F.cross_entropy, every=10, budget=None)
+        scheduled.start(model, 25, torch.device("cpu"))
+        for update in range(first, last):
+            scheduled.before_update(update)
+            scheduled.log_metrics(update, train_cost=float(first))  # which attempt wrote it
+        if crash:
+            scheduled.probe.writer.run.release()  # the process died here
+        else:
+            scheduled.end(last)
+        return scheduled
+
+    scheduled_run(0, 12, crash=True)  # measured 0, 1, 2, 5, 10; logged up to 11
+    scheduled_run(6, 25, crash=False)  # resumed from a checkpoint at update 6
+    run = RunDir.open(tmp_path / "run")
+    assert run.probes.updates == [0, 1, 2, 5, 10, 20, 25]
+    assert [(m["update"], m["train_cost"]) for m in run.metrics()] == [(u, 0.0) for u in range(12)] + [
+        (u, 6.0) for u in range(12, 25)]
+    assert run.status == {"status": "completed", "update": 25}

@@ -158,21 +158,29 @@ class ScheduledProbe:
     def before_update(self, update: int) -> None:
         """Measure after ``update`` updates when the schedule says so (once per update,
         however many times a framework calls: gradient accumulation calls per batch)."""
-        if update in self.schedule and update != self.measured_at:
+        if update in self.schedule and update != self.measured_at and self._new(update):
             with self.context():
                 self.probe.measure(update, **self.schedule.measure(update))
             self.measured_at = update
 
     def log_metrics(self, update: int, **numbers: float) -> None:
-        if self.path is not None and numbers:
+        if self.path is not None and numbers and self._new(update):
             self.probe.log_metrics(update, **numbers)
 
     def end(self, update: int, status: str = "completed") -> None:
         """The last measure (with histograms, as the figures read it) unless one was taken
         at ``update``, and the run's status."""
-        if status == "completed" and update != self.measured_at:
+        if status == "completed" and update != self.measured_at and self._new(update):
             with self.context():
                 self.probe.measure(update, with_jacobians=self.schedule.jacobians(update), with_histograms=True)
             self.measured_at = update
         if self.path is not None:
-            self.probe.finish(update, status=status)
+            self.probe.finish(update if self._new(update) else None, status=status)
+
+    def _new(self, update: int) -> bool:
+        """Whether the run directory holds nothing at ``update`` yet. A framework resumed
+        from a checkpoint older than what its run directory holds trains those updates
+        again: what was stored of them stays, and they are neither measured nor logged
+        twice (the writer would refuse them and stop the user's training)."""
+        writer = self.probe.writer
+        return writer is None or update > writer.stored_until
