@@ -76,6 +76,9 @@ def test_missing_keys_are_named(tmp_path, drop, named):
         (lambda a: a.update(y_valid=a["y_valid"][:, None]), r"y_valid has shape \(6, 1\) \(expected one label per example\)"),
         (lambda a: a.update(x_test=a["x_test"].astype(np.int32)), r"x_test has dtype int32 \(expected uint8 or floating point\)"),
         (lambda a: a.update(x_valid=a["x_valid"][:, :36]), r"x_valid examples have shape \(1, 36, 37\), x_train ones \(1, 37, 37\)"),
+        (lambda a: a.update(x_test=np.where(np.arange(a["x_test"].size).reshape(a["x_test"].shape) == 37 * 37 * 3 + 5,
+                                            -1e300, a["x_test"].astype(np.float64))),
+         r"x_test holds 1e\+300 in example 3, beyond float32's range \(±3.4e\+38\) that the network trains in"),
         (lambda a: a.update(x_train=a["x_train"][:, :, :0]), r"x_train has shape \(30, 1, 37, 0\): its examples hold no "
                                                             r"features"),
     ],

@@ -40,6 +40,9 @@ MAX_CLASSES = 1_000_000
 """More classes than this are taken for a labelling mistake (labels are 0..K-1: one
 output unit each)."""
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest float32: data beyond it would train as infinity (a run recorded as diverged)."""
+
 Split = tuple[np.ndarray, np.ndarray]
 
 
@@ -76,6 +79,12 @@ def dataset_from_arrays(
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(1))[0])
             raise DepthlabError(f"{source}: x_{split} holds a non-finite value (NaN or infinity) in example {bad}")
+        if np.issubdtype(x.dtype, np.floating) and np.finfo(x.dtype).max > FLOAT32_MAX:
+            largest_in = np.maximum(x.reshape(len(x), -1).max(1), -x.reshape(len(x), -1).min(1))
+            if (largest_in > FLOAT32_MAX).any():
+                bad = int(np.flatnonzero(largest_in > FLOAT32_MAX)[0])
+                raise DepthlabError(f"{source}: x_{split} holds {largest_in[bad]:.3g} in example {bad}, beyond "
+                                    f"float32's range (±{FLOAT32_MAX:.3g}) that the network trains in")
         if len(y) and y.min() < 0:
             raise DepthlabError(f"{source}: y_{split} holds label {y.min()} (expected labels >= 0)")
         largest = max(largest, int(y.max()) if len(y) else -1)
