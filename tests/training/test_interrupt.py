@@ -6,6 +6,7 @@ import json
 import pytest
 
 from depthlab.cli import main
+from depthlab.errors import DepthlabError
 from depthlab.training import trainer
 from depthlab.training.trainer import resume, train
 
@@ -155,14 +156,30 @@ def test_sigterm_before_the_loop_is_one_line_and_leaves_nothing(tmp_path, monkey
     assert (code, capsys.readouterr().err) == (143, "depthlab: interrupted\n") and not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("left", [["config.json", "config.json.tmp"], ["config.json.tmp"]])
+@pytest.mark.parametrize("left", [["config.json", "network.json.4242-deadbeef.tmp"], ["config.json.4242-0123abcd.tmp"],
+                                  ["config.json.tmp"], ["config.json", "network.json", "env.json", "status.json",
+                                                        "checkpoint.pt.77-00ff00ff.tmp"]])
 def test_a_run_killed_while_it_was_made_is_made_anew(tmp_path, left):
     run = tmp_path / "run"
     run.mkdir()
-    for name in left:  # killed before network.json, env.json and the status, or in its first write
-        (run / name).write_text(json.dumps(SMALL) if name == "config.json" else "{")
+    made = train(SMALL, out=tmp_path / "whole", progress=False)
+    for name in left:  # killed in a first write (its temporary file left), or before the first checkpoint's rename
+        (run / name).write_bytes((made.path / name).read_bytes() if (made.path / name).is_file() else b"{")
+    if (run / "status.json").exists():
+        (run / "status.json").write_text('{"status": "running", "update": 0}')
     assert train(SMALL, out=run, progress=False).status == "completed"
-    assert not (run / "config.json.tmp").exists()
+    assert not [path.name for path in run.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_a_folder_with_a_config_json_of_the_user_s_own_is_refused_and_kept(tmp_path):
+    run = tmp_path / "mine"
+    (run / "tensorboard").mkdir(parents=True)
+    (run / "config.json").write_text('{"my": "own settings"}')
+    (run / "tensorboard" / "events.out").write_text("mine")
+    with pytest.raises(DepthlabError, match="already exists and is not empty"):
+        train(SMALL, out=run, progress=False)
+    assert (run / "config.json").read_text() == '{"my": "own settings"}'
+    assert (run / "tensorboard" / "events.out").read_text() == "mine"
 
 
 def test_a_completed_status_without_final_numbers_finishes_on_resume(tmp_path):

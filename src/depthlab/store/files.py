@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +27,24 @@ def write_failed(path: Path, error: OSError) -> DepthlabError:
     return DepthlabError(f"could not write {path}: {error.strerror or error}")
 
 
+TEMPORARY = re.compile(r"^(?P<name>.+?)(\.\d+-[0-9a-f]{8})?\.tmp$")
+"""A temporary file :func:`replace_durably` writes (``NAME.PID-TOKEN.tmp``), or one of
+the ``NAME.tmp`` runs written before #27 left."""
+
+
+def stored_name(name: str) -> str:
+    """The file a temporary file was to become (a process killed while it wrote it left
+    it behind), else ``name`` itself."""
+    match = TEMPORARY.match(name)
+    return match["name"] if match else name
+
+
 def replace_durably(path: Path, write: Callable[[Path], None], durable: bool = False) -> None:
     """Write ``path`` through ``write(temporary path)`` and a rename; with ``durable``, the
     file and the rename are synced to disk. On failure the old file stays and the
     temporary one is removed. Every file depthlab writes whole goes through here (a run's
     JSON, a report's pages, tables and figures): it is there whole or not at all."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")  # one per writer: two never mix
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")  # one per writer (TEMPORARY)
     try:
         write(tmp)
         if durable:

@@ -48,6 +48,7 @@ from depthlab.store.files import (
     read_object,
     replace_durably,
     rewrite_jsonl,
+    stored_name,
     write_json,
 )
 from depthlab.store.lock import LOCK, FolderLock
@@ -158,14 +159,20 @@ class RunDir:
     @property
     def died_before_checkpoint(self) -> bool:
         """Whether the folder holds the remains of a ``depthlab train`` run that died
-        before its first checkpoint: its config.json (or the config.json.tmp it was
-        writing), nothing but the files
-        :data:`TRAIN_FILES` names (and their temporary copies), and no status or a running
-        one. A run a user's loop wrote (probe.json) or any other file never qualifies."""
-        if not any((self.path / name).is_file() for name in (CONFIG, CONFIG + ".tmp")) or self.has_checkpoint:
+        before its first checkpoint: a config.json depthlab reads as its own (or the
+        temporary file it was writing it through), nothing but the files
+        :data:`TRAIN_FILES` names and temporary files of those and of the checkpoint,
+        and no status or a running one. A run a user's loop wrote (probe.json), a
+        config.json of the user's own or any other file never qualifies."""
+        names = {item.name for item in self.path.iterdir()} - {LOCK}
+        if self.has_checkpoint or any(stored_name(name) not in TRAIN_FILES | {CHECKPOINT} for name in names):
             return False
-        if any(item.name not in TRAIN_FILES | {LOCK} and item.name.removesuffix(".tmp") not in TRAIN_FILES
-               for item in self.path.iterdir()):
+        try:
+            if CONFIG in names:
+                self.config  # noqa: B018 - read for its checks: depthlab's own configuration
+            elif not any(stored_name(name) == CONFIG for name in names):
+                return False
+        except DepthlabError:
             return False
         try:
             return not self.exists or self.status["status"] == Status.RUNNING
@@ -173,9 +180,10 @@ class RunDir:
             return True
 
     def _remove_files(self) -> None:
-        """Remove what depthlab train wrote here (:data:`TRAIN_FILES`), nothing else."""
+        """Remove what depthlab train wrote here (:data:`TRAIN_FILES`, and temporary files
+        of those and of the checkpoint), nothing else."""
         for item in self.path.iterdir():
-            if item.name in TRAIN_FILES or item.name.removesuffix(".tmp") in TRAIN_FILES:
+            if stored_name(item.name) in TRAIN_FILES or stored_name(item.name) == CHECKPOINT != item.name:
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
 
     def discard(self) -> None:
