@@ -151,7 +151,7 @@ def test_a_framework_resumed_from_an_older_checkpoint_goes_on_and_keeps_what_was
         model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
         scheduled = ScheduledProbe(tmp_path / "run", inputs=torch.randn(6, 5), targets=torch.randint(0, 3, (6,)),
                                    loss_fn=F.cross_entropy, every=10, budget=None)
-        scheduled.start(model, 25, torch.device("cpu"))
+        scheduled.start(model, 25, torch.device("cpu"), first=first)
         for update in range(first, last):
             scheduled.before_update(update)
             scheduled.log_metrics(update, train_cost=float(first))  # which attempt wrote it
@@ -162,7 +162,11 @@ def test_a_framework_resumed_from_an_older_checkpoint_goes_on_and_keeps_what_was
         return scheduled
 
     scheduled_run(0, 12, crash=True)  # measured 0, 1, 2, 5, 10; logged up to 11
-    scheduled_run(6, 25, crash=False)  # resumed from a checkpoint at update 6
+    with pytest.raises(DepthlabError, match=r"run up to update 11 and this fit starts at update 0: resume the fit "
+                                            r"from its checkpoint, or give the callback another path$"):
+        scheduled_run(0, 25, crash=False)  # a new fit would mix two trainings in one run
+    ended = scheduled_run(6, 25, crash=False)  # resumed from a checkpoint at update 6
+    ended.end(25, status="interrupted")  # an exception reported after the end (another callback's)
     run = RunDir.open(tmp_path / "run")
     assert run.probes.updates == [0, 1, 2, 5, 10, 20, 25]
     assert [(m["update"], m["train_cost"]) for m in run.metrics()] == [(u, 0.0) for u in range(12)] + [

@@ -231,9 +231,6 @@ DAMAGES = {  # name: (damage, the file it damages, what the line says after the 
                            ":2: row 3: \"update\" is None, not its record's 1"),
     "a-second-row": (_edit_line("probes.jsonl", 2, lambda r: {**r, "rows": r["rows"] + r["rows"][:1]}),
                      "probes.jsonl", ":2: row {rows}: a second row of {stat} at layer 1"),
-    "a-row-of-another-layer": (_edit_line("probes.jsonl", 3, lambda r: {**r, "rows": r["rows"] + [
-        {"update": r["update"], "layer": "layer 7", "stat": "activation_mean", "value": 0.1}]}), "probes.jsonl",
-        ":3: its rows probe layers layer 1, layer 2, output, layer 7, the first measure's layer 1, layer 2, output"),
     "a-string-value": (_edit_line("probes.jsonl", 2, _row(0, value="0.5")), "probes.jsonl",
                        ":2: row 1: \"value\" is '0.5', not a number"),
     "a-record-that-is-a-list": (_edit_line("probes.jsonl", 2, lambda r: "[1, 2]"), "probes.jsonl",

@@ -74,7 +74,8 @@ class ProbeCallback(Callback):
         precision = trainer.precision_plugin  # the probe runs the module as training_step does
         with torch.random.fork_rng(devices=[]):  # a shuffling sampler draws from the global generator
             self.scheduled.start(pl_module, int(total), pl_module.device, lr=lr, batches=loader,
-                                 convert=precision.convert_input, context=precision.forward_context)
+                                 convert=precision.convert_input, context=precision.forward_context,
+                                 first=trainer.global_step)
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         if self.scheduled.started:

@@ -130,12 +130,14 @@ class ScheduledProbe:
 
     def start(self, model: nn.Module, total: int, device: torch.device, lr: float | None = None,
               batches: Iterable[Any] | None = None, convert: Callable[[Any], Any] | None = None,
-              context: Callable[[], AbstractContextManager] | None = None) -> None:
+              context: Callable[[], AbstractContextManager] | None = None, first: int = 0) -> None:
         """Make the probe for a run of ``total`` updates (its set from ``batches`` unless
         inputs were given) and, with a path, its run directory. ``convert`` maps the probe
         inputs and targets as the framework maps each batch before the model sees it;
         ``context`` makes the context manager every measure runs in (the framework's own
-        around a training step: an autocast region, a default dtype)."""
+        around a training step: an autocast region, a default dtype). ``first``: the update
+        training starts at (above 0 where the framework resumed from a checkpoint); a run
+        directory that already holds updates takes only a resumed fit, never a new one."""
         if total < 1:
             raise DepthlabError(f"the run has {total} updates to train: the probe schedule needs at least one")
         if self.inputs is not None:
@@ -154,6 +156,10 @@ class ScheduledProbe:
         self.schedule = ProbeSchedule(total, self.every)
         if self.path is not None:
             self.probe.log_to(self.path, lr=lr)
+            if first == 0 and (held := self.probe.writer.stored_until) >= 0:
+                self.probe.writer.run.release()
+                raise DepthlabError(f"{self.path} holds a run up to update {held} and this fit starts at update 0: "
+                                    "resume the fit from its checkpoint, or give the callback another path")
 
     def before_update(self, update: int) -> None:
         """Measure after ``update`` updates when the schedule says so (once per update,
@@ -169,7 +175,10 @@ class ScheduledProbe:
 
     def end(self, update: int, status: str = "completed") -> None:
         """The last measure (with histograms, as the figures read it) unless one was taken
-        at ``update``, and the run's status."""
+        at ``update``, and the run's status (once: a framework reporting an exception after
+        the end, another callback's, changes nothing)."""
+        if self.probe.writer is not None and self.probe.writer.ended is not None:
+            return
         if status == "completed" and update != self.measured_at and self._new(update):
             with self.context():
                 self.probe.measure(update, with_jacobians=self.schedule.jacobians(update), with_histograms=True)

@@ -58,7 +58,8 @@ class ProbeCallback(TrainerCallback):
         lr = optimizer.param_groups[0]["lr"] if optimizer is not None else args.learning_rate
         device = next(model.parameters()).device
         with torch.random.fork_rng(devices=[]):  # a shuffling sampler draws from the global generator
-            self.scheduled.start(model, state.max_steps, device, lr=lr, batches=eval_dataloader or train_dataloader)
+            self.scheduled.start(model, state.max_steps, device, lr=lr, batches=eval_dataloader or train_dataloader,
+                                 first=state.global_step)
 
     def on_step_begin(self, args, state, control, **kwargs):
         if self.scheduled.started:

@@ -106,13 +106,13 @@ def append_measure(path: Path, rows: Sequence[Row], histograms: Sequence[Row] = 
         f.write(json.dumps({"update": update, "rows": list(rows), "histograms": list(histograms)}) + "\n")
 
 
-def read_records(path: Path, same_layers: bool = False) -> list[dict[str, Any]]:
+def read_records(path: Path) -> list[dict[str, Any]]:
     """The probe file ``path``'s records ``{"update", "rows", "histograms"}``, each
     checked as :func:`append_measure` writes it (empty when there is none); a last line
     cut short by a crash is skipped. Files written before rows said ``update`` (they said
-    ``step``) read the same. With ``same_layers`` (a depthlab run's probe, whose layers
-    are fixed), every measure's rows probe the layers of the first. Anything else is one
-    line naming the file, the line and the row."""
+    ``step``) read the same. Anything else is one line naming the file, the line and the
+    row. (Measures may probe different layers: a statistic chosen alone, such as
+    update_ratio or a Jacobian's, has no rows at some updates or layers.)"""
     records = []
     for number, record in enumerate(read_jsonl(path), start=1):
         where = f"{path}:{number}"
@@ -124,11 +124,6 @@ def read_records(path: Path, same_layers: bool = False) -> list[dict[str, Any]]:
                                  '"histograms", lists)')
         _check_entries(where, record["update"], rows, "row", "stat", _check_row)
         _check_entries(where, record["update"], histograms, "histogram", "quantity", _check_histogram)
-        if same_layers and records:
-            first, these = (list(dict.fromkeys(row["layer"] for row in r["rows"])) for r in (records[0], record))
-            if set(these) != set(first):
-                raise damaged(where, f"its rows probe layers {', '.join(these) or 'none'}, the first measure's "
-                                     f"{', '.join(first) or 'none'}")
         records.append(record)
     return records
 
@@ -166,9 +161,9 @@ def _check_histogram(at: str, histogram: Row) -> None:
         raise damaged(at, '"edges" and "counts" must be lists of numbers, one more edge than counts')
 
 
-def read_measures(path: Path, same_layers: bool = False) -> ProbeLog:
+def read_measures(path: Path) -> ProbeLog:
     """Every measure of the probe file ``path`` (see :func:`read_records`)."""
     log = ProbeLog()
-    for record in read_records(path, same_layers):
+    for record in read_records(path):
         log.add(record["rows"], record["histograms"])
     return log

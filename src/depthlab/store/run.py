@@ -331,7 +331,7 @@ class RunDir:
         """Read every file a resumed run reads or extends (status, metrics, probes), so a
         damaged one is one line before anything is trained."""
         self.status, self.metrics()  # noqa: B018 - read for their checks
-        read_records(self.path / PROBES, same_layers=not self.made_by_probe)
+        read_records(self.path / PROBES)
 
     def last_update(self) -> int:
         """The last update the run stored anything at: its status, metrics or probes."""
@@ -352,7 +352,7 @@ class RunDir:
     def probes(self) -> ProbeLog:
         """Every probe measure the run stored (read once per RunDir object; empty without
         probes)."""
-        return read_measures(self.path / PROBES, same_layers=not self.made_by_probe)
+        return read_measures(self.path / PROBES)
 
     @property
     def checkpoint_path(self) -> Path:
