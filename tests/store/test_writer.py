@@ -184,3 +184,25 @@ def test_a_line_the_crash_cut_short_is_dropped_before_the_run_goes_on(tmp_path):
     run = RunDir.open(path)
     assert run.probes.updates == [0, 4, 6]
     assert run.metrics() == [{"update": 3, "train_cost": 2.5}, {"update": 6, "train_cost": 1.5}]
+
+
+def test_a_loop_s_run_killed_between_its_facts_and_its_first_status_is_continued(tmp_path):
+    ProbeWriter(tmp_path / "mine", {"model": "Net", "lr": None, "probe_size": 3}).run.release()
+    (tmp_path / "mine" / "status.json").unlink()  # killed before its first status
+    writer = ProbeWriter(tmp_path / "mine", {"model": "Net", "lr": None, "probe_size": 3})
+    writer.write(_measure(0))
+    writer.finish()
+    assert RunDir.open(tmp_path / "mine").status == {"status": "completed", "update": 0}
+
+
+def test_a_continued_run_whose_facts_cannot_be_written_is_let_go(tmp_path, monkeypatch):
+    ProbeWriter(tmp_path / "mine", {"model": "Net", "lr": None, "probe_size": 3}).run.release()
+
+    def full_disk(self, facts):
+        raise DepthlabError("could not write probe.json: No space left on device")
+
+    monkeypatch.setattr(RunDir, "write_probe_facts", full_disk)
+    with pytest.raises(DepthlabError, match="No space left"):
+        ProbeWriter(tmp_path / "mine", {"model": "Net", "lr": 0.1, "probe_size": 3})
+    monkeypatch.undo()
+    ProbeWriter(tmp_path / "mine", {"model": "Net", "lr": 0.1, "probe_size": 3}).finish()  # not held

@@ -56,6 +56,8 @@ def test_run_names_are_paths_of_one_folder():
                                                               "not [1, inf]"),
     ({"axes": {"depth": {"lin": [float("nan"), 3], "num": 3}}}, "two finite numbers [FROM, TO], not [nan, 3]"),
     ({"axes": {"lr": {"log": [1e-3, float("inf")], "num": 2}}}, "log takes two finite numbers"),
+    ({"axes": {"lr": {"lin": [1, 10 ** 400], "num": 3}}}, "axis 'lr': lin takes two finite numbers [FROM, TO], "
+                                                           "not a whole number of 401 digits"),
     # counted before any value is made: 10^12 values would not fit in memory
     ({"axes": {"lr": {"lin": [1, 1000], "num": 10 ** 12}}}, "axis 'lr': num 1,000,000,000,000 would make more than "
                                                              "100,000 runs"),

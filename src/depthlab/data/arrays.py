@@ -142,7 +142,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                    + " as tensors", sum(_loaded_bytes(key, shape, dtype) for key, (shape, dtype) in headers.items()))
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in headers}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as error:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks
         raise DepthlabError(f"{path}: not a readable .npz archive ({str(error) or 'empty file'})") from None
 
 

@@ -453,6 +453,6 @@ def _activation_or_none(name: Any) -> Activation | None:
     :func:`~depthlab.nets.activations.activation_named`), or None where it names none
     depthlab knows (a learned PReLU's slopes are not in the file)."""
     try:
-        return activation_named(name) if isinstance(name, str) and name != "prelu" else None
+        return activation_named(name) if isinstance(name, str) else None
     except DepthlabError:
         return None

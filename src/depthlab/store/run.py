@@ -334,10 +334,12 @@ class RunDir:
         read_records(self.path / PROBES)
 
     def last_update(self) -> int:
-        """The last update the run stored anything at: its status, metrics or probes."""
+        """The last update the run stored anything at: its metrics, probes or status (-1:
+        nothing yet; a status at update 0 is where every run starts, not a record)."""
         probes = [row.get("update", row.get("step")) for row in read_jsonl(self.path / PROBES)]
-        updates = [self.status.get("update", 0), *(row["update"] for row in self.metrics()), *probes]
-        return max(u for u in updates if isinstance(u, int) and not isinstance(u, bool))
+        status = self.status.get("update", 0)
+        updates = [*(row["update"] for row in self.metrics()), *probes, *([status] if status else [])]
+        return max((u for u in updates if isinstance(u, int) and not isinstance(u, bool)), default=-1)
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """(updates, values) of one metric, e.g. ``series("test_error")``."""

@@ -68,10 +68,14 @@ class ProbeWriter:
         self.skipped = 0
         self.stored_until = self.last = -1
         self.ended: tuple[str, int] | None = None
-        if RunDir(path).made_by_probe:
-            self.run = self._continued(RunDir.open(path).hold())
-            self.facts = {**self.run.probe_facts, **{k: v for k, v in facts.items() if v is not None}}
-            self.run.write_probe_facts(self.facts)
+        if (found := RunDir(path)).made_by_probe:
+            self.run = self._continued(found.hold())
+            try:
+                self.facts = {**self.run.probe_facts, **{k: v for k, v in facts.items() if v is not None}}
+                self.run.write_probe_facts(self.facts)
+            except BaseException:
+                self.run.release()
+                raise
         else:
             self.facts = {**facts, "layers": []}
             self.run = RunDir.create_for_probe(path, self.facts)
@@ -80,6 +84,8 @@ class ProbeWriter:
         """The stored run, held, after checking that it stopped before its end; its last
         update and skipped measures are read back."""
         try:
+            if not run.exists:  # killed between its probe.json and its first status
+                run.set_status(Status.RUNNING, update=0)
             status = run.status
             if status["status"] not in CONTINUED:
                 raise DepthlabError(f"{run.path} holds a run a loop already ended ({status['status']} at update "

@@ -97,7 +97,12 @@ def _range(key: str, spec: dict[str, Any], source: str) -> list[Any]:
     if num > MAX_POINTS:  # counted before any value is made
         raise DepthlabError(f"{source}: axis '{key}': num {num:,} would make more than {MAX_POINTS:,} runs: "
                             "narrow the axis")
-    low, high = map(float, ends)
+    try:
+        low, high = map(float, ends)
+    except OverflowError:  # a whole number beyond any float (10**400)
+        digits = max(len(str(abs(e))) for e in ends)
+        raise DepthlabError(f"{source}: axis '{key}': {kind} takes two finite numbers [FROM, TO], not a whole number "
+                            f"of {digits} digits") from None
     if not (math.isfinite(low) and math.isfinite(high)):
         raise DepthlabError(f"{source}: axis '{key}': {kind} takes two finite numbers [FROM, TO], not {ends!r}")
     if kind == "log" and not (low > 0 and high > 0):
