@@ -66,10 +66,17 @@ def test_the_report_holds_the_curves_the_heat_map_and_every_run(swept, read_repo
     assert "6 runs over lr, seed: 6 finished, 2 of them diverged." in report.read_text()
 
 
-def test_a_second_run_keeps_every_finished_run(swept):
+def test_a_second_run_keeps_every_finished_run_and_needs_no_data(swept, monkeypatch):
+    from depthlab.training import trainer
+
     root, _ = swept
     final = root / "out" / "runs" / "lr0.1-seed0" / "final.json"
     before = final.stat().st_mtime_ns
+
+    def unavailable(config):
+        raise AssertionError("a finished sweep's data were loaded")
+
+    monkeypatch.setattr(trainer, "load_data", unavailable)
     sweep(root / "grid.toml", root / "out", progress=False)
     assert final.stat().st_mtime_ns == before
 

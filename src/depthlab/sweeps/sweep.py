@@ -25,7 +25,7 @@ from depthlab.registry import Choice
 from depthlab.report.document import ReportFigure, Section, Table
 from depthlab.report.html import write_report
 from depthlab.report.tables import write_table
-from depthlab.store import RunDir
+from depthlab.store import RunDir, run_state
 from depthlab.store.files import read_object, write_json
 from depthlab.store.lock import FolderLock
 from depthlab.sweeps.grid_file import Grid, load_grid, parse_grid
@@ -63,8 +63,8 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
     _check_metric(metric)
     from depthlab.grid.runner import check_specs, run_specs  # after the arguments are checked: torch
 
-    check_points(specs)
     out = Path(out)
+    check_points([spec for spec in specs if run_state(out / "runs" / spec.name) != "finished"])
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "sweep folder"):
         check_specs(specs, out)
@@ -77,7 +77,8 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
 def check_points(specs: list[RunSpec]) -> None:
     """Every point's run checked against its data (each data set loaded once, one at a
     time: its files found and read, the batch size against the training set, ...) before
-    any run starts; a bad point is one line naming it."""
+    any run starts; a bad point is one line naming it. A re-run checks only the points
+    not finished yet (a finished sweep's report is redrawn without its data)."""
     from depthlab.training.trainer import check_run, load_data  # torch
 
     by_data: dict[tuple, list[RunSpec]] = {}
