@@ -162,11 +162,16 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                 running = {submit(group) for group in islice(queue, workers)}
                 try:
                     while running:
-                        finished, running = wait(running, return_when=FIRST_COMPLETED)
+                        finished, running = wait(running, timeout=WORKER_CHECK_SECONDS, return_when=FIRST_COMPLETED)
+                        if not finished and any(worker.exitcode is not None for worker in _workers(pool)):
+                            raise BrokenProcessPool  # the pool did not see it (a worker spawned as it waited)
                         for future in finished:
                             done(future.result())
                             running |= {submit(group) for group in islice(queue, 1)}
                 except BrokenProcessPool:
+                    for worker in _workers(pool):  # the others checkpoint and stop: their runs resume
+                        if worker.exitcode is None:
+                            os.kill(worker.pid, signal.SIGTERM)
                     raise DepthlabError("a worker process of the sweep ended abruptly (killed, or out of memory): "
                                         "run the same command again to resume its runs") from None
                 except KeyboardInterrupt as stop:
@@ -178,6 +183,18 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     finally:
         bar.close()
     return {name: RunDir(path) for name, path in paths.items()}
+
+
+WORKER_CHECK_SECONDS = 1.0
+"""How often a local sweep checks that each of its worker processes lives. The pool's
+own watch misses a worker that dies when it was started while the watch was waiting
+(CPython's ProcessPoolExecutor spawns a worker after waking its watch), and would then
+wait for ever on the others."""
+
+
+def _workers(pool: ProcessPoolExecutor) -> list[multiprocessing.Process]:
+    """The pool's worker processes (a private attribute of the executor; none if it moved)."""
+    return list((getattr(pool, "_processes", None) or {}).values())
 
 
 def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: int, address: str | None,
