@@ -307,8 +307,8 @@ def test_unlike_layers_are_not_compared():
     grads = {"first": 1e-5, "middle": 1e-4, "last": 1e-3, "head": 1.0}
     found = model_findings(grads, {"first": "relu", "middle": "relu", "last": "relu"},
                            dict.fromkeys(grads, "linear"))
-    assert found["no problem found"].evidence == ("Nothing looks wrong. Checked: saturated or dead units, update sizes "
-                                                  "and slow learning.")
+    # one measure: what needs two measures or validation errors is listed under "not checked", not here
+    assert found["no problem found"].evidence == "Nothing looks wrong. Checked: saturated or dead units."
 
 
 def test_a_model_without_like_layers_says_its_gradients_were_not_checked():
@@ -344,3 +344,17 @@ def test_a_logged_run_s_family_activations_are_known_to_the_diagnosis():
     facts = Facts.of_logged_run({"layers": layers, "lr": 0.1})
     assert {layer: a.name for layer, a in facts.activations.items()} == {
         "fc1": "elu:0.5", "fc2": "threshold:0.5,0", "fc5": "tanh"}
+
+
+def test_a_model_s_ok_findings_never_say_one_check_was_both_made_and_not_made():
+    import torch
+    from torch import nn
+
+    from depthlab.report.diagnosis import diagnose_model
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))
+    found = {f.name: f.evidence for f in diagnose_model(model, torch.randn(64, 8), torch.randint(0, 3, (64,)))}
+    checked = found["no problem found"].removeprefix("Nothing looks wrong. Checked: ")
+    assert checked == "vanishing or exploding gradients and saturated or dead units."
+    assert "the size of the updates" in found["not checked"] and "slow learning" in found["not checked"]

@@ -161,11 +161,19 @@ def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, A
         findings += _update_size(facts, probes)
     findings = _consistent(facts, findings)
     if not findings:
-        gradients = "vanishing or exploding gradients, " if _chains(facts, probes) else ""
-        checked = (f"{gradients}saturated or dead units, update sizes and slow learning"
-                   if probes else "only its status and errors: the run stored no probe statistics")
-        findings.append(Finding("no problem found", Severity.OK, f"Nothing looks wrong. Checked: {checked}."))
+        checks = {"vanishing or exploding gradients": bool(probes) and bool(_chains(facts, probes)),
+                  "saturated or dead units": bool(probes), "update sizes": len(probes.updates) >= 2,
+                  "slow learning": sum(m.get("validation_error") is not None for m in metrics) >= 2}
+        checked = ([name for name, done in checks.items() if done] if probes else
+                   ["only its status and errors: the run stored no probe statistics"])
+        findings.append(Finding("no problem found", Severity.OK,
+                                f"Nothing looks wrong. Checked: {_listed(checked)}."))
     return sorted(findings, key=lambda f: list(Severity).index(f.severity))
+
+
+def _listed(names: Sequence[str]) -> str:
+    """Names as a sentence lists them: ``a, b and c``."""
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
 
 
 def diagnose_run(run: RunDir | str | Path) -> list[Finding]:
