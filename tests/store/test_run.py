@@ -175,3 +175,12 @@ def test_a_loops_run_never_counts_as_dead(tmp_path):
     with pytest.raises(DepthlabError, match="already exists and is not empty"):
         make(tmp_path)
     assert (tmp_path / "run" / "probe.json").is_file()
+
+
+def test_a_checkpoint_removes_what_a_writer_killed_mid_checkpoint_left(tmp_path):
+    (tmp_path / "checkpoint.pt.4242-deadbeef.tmp").write_bytes(b"half a checkpoint")
+    (tmp_path / "checkpoint.pt.tmp").write_bytes(b"before #27")
+    (tmp_path / "notes.pt.4242-deadbeef.tmp").write_bytes(b"not ours")
+    RunDir(tmp_path).save_checkpoint({"update": 3})
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint.pt", "notes.pt.4242-deadbeef.tmp"]
+    assert RunDir(tmp_path).load_checkpoint() == {"update": 3}

@@ -438,8 +438,14 @@ class RunDir:
                     rewrite_jsonl(path, read_jsonl(path))
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
+        """Write checkpoint.pt whole, removing first what a writer killed mid-checkpoint
+        left (a temporary file as large as the checkpoint; the run is held, so no other
+        process writes one now)."""
         import torch
 
+        for item in self.path.glob(f"{CHECKPOINT}*.tmp"):
+            if stored_name(item.name) == CHECKPOINT:
+                item.unlink(missing_ok=True)
         replace_durably(self.path / CHECKPOINT, lambda tmp: torch.save(state, tmp), durable=True)
 
     def load_checkpoint(self) -> dict[str, Any]:
