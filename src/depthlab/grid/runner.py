@@ -169,9 +169,8 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                             done(future.result())
                             running |= {submit(group) for group in islice(queue, 1)}
                 except BrokenProcessPool:
-                    for worker in _workers(pool):  # the others checkpoint and stop: their runs resume
-                        if worker.exitcode is None:
-                            os.kill(worker.pid, signal.SIGTERM)
+                    for worker in _workers(pool):  # SIGTERM: the others checkpoint and stop, their runs resume
+                        worker.terminate()  # (one that has just ended, or the pool ended, is passed over)
                     raise DepthlabError("a worker process of the sweep ended abruptly (killed, or out of memory): "
                                         "run the same command again to resume its runs") from None
                 except KeyboardInterrupt as stop:
