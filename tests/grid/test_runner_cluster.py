@@ -147,7 +147,8 @@ def kill_worker_when(cluster: Cluster, command: list[str], ready, command_too: b
     while seen is None and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
         seen = ready()
-    assert seen is not None, "the worker node was never seen at work"
+    assert seen is not None, (f"the worker node was never seen at work (the command ended with "
+                              f"{process.poll()}: {process.stderr.read()[-2000:] if process.poll() is not None else ''})")
     workers = cluster.kill_worker()
     assert workers, "the worker node ran nothing"
     if command_too:
