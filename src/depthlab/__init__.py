@@ -30,6 +30,10 @@ sources' studies. What a user reaches for is here, imported when first used (so 
 
 import importlib
 
+from depthlab.threads import choose_wait_policy
+
+choose_wait_policy()  # before torch is imported: OpenMP reads it once (depthlab.threads)
+
 __version__ = "0.1.0"
 
 _EXPORTS = {

@@ -20,6 +20,14 @@ def test_train_writes_a_run_and_reports_it(tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "status.json").read_text())["status"] == "completed"
 
 
+def test_threads_chooses_the_runs_thread_count_and_a_bad_one_is_one_line(tmp_path, capsys):
+    assert main(["train", *FAST, "--threads", "1", "--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "env.json").read_text())["torch_threads"] == 1
+    assert main(["train", *FAST, "--threads", "0", "--out", str(tmp_path / "bad")]) == 2
+    assert capsys.readouterr().err.startswith("depthlab: error: threads 0 must be a whole number from 1 to ")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_config_file_and_flags(tmp_path):
     config = tmp_path / "run.toml"
     config.write_text('activation = "softsign"\ninit = "standard"\nbatch-size = 5\n')

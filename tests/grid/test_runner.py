@@ -3,12 +3,14 @@ import shutil
 import sys
 
 import pytest
+import torch
 
 from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
 from depthlab.store import best_by_validation, run_state
 from depthlab.grid import RunSpec
 from depthlab.grid.runner import run_specs
+from depthlab.threads import available_cores, share
 
 BASE = dict(dataset="shapeset", depth=2, width=16, updates=40, eval_every=20, eval_size=100, probe=False)
 
@@ -40,6 +42,18 @@ def test_two_workers_give_the_same_numbers_as_one(tmp_path):
     two = run_specs(specs(), tmp_path / "two", workers=2, progress=False)
     assert one["a/lr0.05"].final["validation_error"] == two["a/lr0.05"].final["validation_error"]
     assert two["a/lr1e4"].status["status"] == "diverged"
+
+
+def test_each_worker_trains_on_its_share_of_the_cores_or_on_the_threads_asked_for(tmp_path):
+    two = run_specs(specs()[::2], tmp_path / "two", workers=2, progress=False, stacking="never")
+    assert {json.loads((run.path / "env.json").read_text())["torch_threads"] for run in two.values()} == {share(2)}
+    before = torch.get_num_threads()
+    one = run_specs(specs()[:1], tmp_path / "one", threads=1, progress=False)
+    assert json.loads((one["a/lr0.05"].path / "env.json").read_text())["torch_threads"] == 1
+    assert torch.get_num_threads() == before  # the caller's own count given back
+    with pytest.raises(DepthlabError, match=f"threads 0 must be a whole number from 1 to {available_cores()}"):
+        run_specs(specs(), tmp_path / "bad", threads=0, progress=False)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_runs_of_another_budget_are_not_reused(tmp_path):

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = reproduce(args.study, args.budget, out=args.out, workers=args.workers, data_dir=args.data_dir,
                            progress=not args.quiet, publish=args.publish, backend=args.backend,
-                           address=args.address, stacking=args.stacking, **options)
+                           address=args.address, stacking=args.stacking, threads=args.threads, **options)
     except KeyboardInterrupt as stop:
         print(f"interrupted: finished runs are kept in {args.out or 'results/' + args.study}; "
               "run the same command again to resume")

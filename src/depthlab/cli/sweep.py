@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or str(Path("sweeps") / Path(args.grid).stem)
     try:
         report = sweep(args.grid, out, workers=args.workers, progress=not args.quiet, backend=args.backend,
-                       address=args.address, metric=args.metric, stacking=args.stacking)
+                       address=args.address, metric=args.metric, stacking=args.stacking, threads=args.threads)
     except KeyboardInterrupt as stop:
         print(f"interrupted: finished runs are kept in {out}; run the same command again to resume")
         return stopped_exit_code(stop)

@@ -14,6 +14,7 @@ from depthlab.nets.activations import ACTIVATIONS
 from depthlab.nets.init import BIAS_INITS, INITS
 from depthlab.signals import exit_code
 from depthlab.store.run import Status, recorded_step
+from depthlab.threads import available_cores, check_threads, using
 from depthlab.training.costs import COSTS
 from depthlab.training.optim import OPTIMIZERS
 
@@ -80,6 +81,8 @@ def add_parser(sub) -> None:
     g.add_argument("--engine", action=Renamed, now=f"--step: {either(StepName.names())}")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="cpu | cuda | cuda:N | mps")
+    g.add_argument("--threads", type=int, metavar="N",
+                   help=f"CPU threads to train on, 1 to {available_cores()} here (default: torch's, one per core)")
     g = p.add_argument_group("measurement")
     g.add_argument("--eval-every", type=int, help="updates between validation/test evaluations (default 2000)")
     g.add_argument("--eval-train", action="store_true",
@@ -99,19 +102,22 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     given = {k: v for k, v in vars(args).items() if k in FIELDS}
     progress = not getattr(args, "quiet", False)
+    threads = check_threads(getattr(args, "threads", None))
     if getattr(args, "resume", None):
         if getattr(args, "config", None):
             raise DepthlabError("--resume takes its config from the run directory; drop --config")
         from depthlab.training.trainer import resume
 
-        result = resume(args.resume, progress=progress, **given)
+        with using(threads):
+            result = resume(args.resume, progress=progress, **given)
     else:
         values = load_config_file(args.config) if getattr(args, "config", None) else {}
         config = from_mapping(values, source=getattr(args, "config", "config")).replace(**given).validate()
         # after the flags are checked: torch takes seconds to import
         from depthlab.training.trainer import train
 
-        result = train(config, out=getattr(args, "out", None), progress=progress)
+        with using(threads):
+            result = train(config, out=getattr(args, "out", None), progress=progress)
     report(result)
     if result.status == Status.INTERRUPTED:
         return exit_code(result.stopped_by or signal.SIGINT)

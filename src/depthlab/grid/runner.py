@@ -29,7 +29,6 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
 from depthlab.errors import DepthlabError
@@ -39,17 +38,22 @@ from depthlab.limits import parameter_count
 from depthlab.signals import Stopped
 from depthlab.store import RunDir, run_state
 from depthlab.store.queries import changed_settings
+from depthlab.threads import check_threads, share, using
 from depthlab.training.stacked_runs import train_stacked
 from depthlab.training.trainer import load_data, resume, train
 
 
-def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int, stacking: Stacking = Stacking.NEVER) \
+def _execute(group: list[RunSpec], paths: dict[str, Path], threads: int | None,
+             stacking: Stacking = Stacking.NEVER) -> list[tuple[str, str, int | None]]:
+    """Train or resume a group of runs on ``threads`` threads (None: as this process is
+    set): one alone, or several as stacks when :func:`~depthlab.grid.stacking.stacking_pays`;
+    return each run's (name, status, the signal that stopped it or None)."""
+    with using(threads):
+        return _execute_group(group, paths, stacking)
+
+
+def _execute_group(group: list[RunSpec], paths: dict[str, Path], stacking: Stacking) \
         -> list[tuple[str, str, int | None]]:
-    """Train or resume a group of runs (in a worker process): one alone, or several as
-    stacks when :func:`~depthlab.grid.stacking.stacking_pays`; return each run's
-    (name, status, the signal that stopped it or None)."""
-    if threads:
-        torch.set_num_threads(threads)
     data = load_data(group[0].config) if len(group) > 1 else None
     if data is not None:
         widths = [data.input_dim, *group[0].config.hidden_widths, data.num_outputs]
@@ -111,22 +115,26 @@ def _execute_in_worker(group: list[RunSpec], paths: dict[str, Path], threads: in
 
 
 RAY_CPUS_PER_RUN = 1
-"""The CPUs (and torch threads) each Ray task asks for."""
+"""The CPUs (and torch threads) each Ray task asks for where ``threads`` is not given."""
 
 
 def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: bool = True,
-              backend: str = "local", address: str | None = None, stacking: str = "auto") -> dict[str, RunDir]:
+              backend: str = "local", address: str | None = None, stacking: str = "auto",
+              threads: int | None = None) -> dict[str, RunDir]:
     """Run every spec that is not finished yet; return all runs by name.
 
     ``stacking`` groups the runs into stacks (:mod:`depthlab.grid.stacking`: ``auto``,
     ``always`` or ``never``); a group (a stack, or one run) is the unit of work.
     ``local``: with ``workers > 1`` groups go to that many processes, each with
-    ``cpu_count // workers`` threads; they end with this process however it ends
-    (:func:`_die_with_parent`), and one that dies is one line. ``ray``: one Ray task per
-    group with :data:`RAY_CPUS_PER_RUN` CPUs, on the cluster at ``address`` (None: a Ray
-    instance started here with ``workers`` CPUs).
+    ``threads`` threads (None: its share of the cores, :func:`depthlab.threads.share`);
+    they end with this process however it ends (:func:`_die_with_parent`), and one that
+    dies is one line; with one worker, here, on ``threads`` (None: as this process is set).
+    ``ray``: one Ray task per group asking for ``threads`` CPUs (None:
+    :data:`RAY_CPUS_PER_RUN`) and training on as many threads, on the cluster at
+    ``address`` (None: a Ray instance started here with ``workers`` CPUs).
     """
     backend = check_backend(backend, address)
+    threads = check_threads(threads, local=backend is not Backend.RAY)
     stacking = Stacking.parse(stacking)
     root = Path(root).resolve()  # a Ray worker elsewhere writes to the same absolute paths
     paths = check_specs(specs, root)
@@ -144,12 +152,12 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
 
     try:
         if backend is Backend.RAY:
-            _run_on_ray(todo, paths, workers, address, stacking, done)
+            _run_on_ray(todo, paths, workers, address, stacking, done, threads or RAY_CPUS_PER_RUN)
         elif workers <= 1:
             for group in todo:
-                done(_execute(group, paths, 0, stacking))
+                done(_execute(group, paths, threads, stacking))
         else:
-            threads = max(1, (multiprocessing.cpu_count() or 1) // workers)
+            threads = threads or share(workers)
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                      initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 # At most one group per worker is handed over at a time: a Ctrl-C then leaves no
@@ -197,7 +205,7 @@ def _workers(pool: ProcessPoolExecutor) -> list[multiprocessing.Process]:
 
 
 def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: int, address: str | None,
-                stacking: Stacking, done) -> None:
+                stacking: Stacking, done, cpus: int) -> None:
     """Every group a Ray task; a Ctrl-C cancels them (a started run stops at its last
     checkpoint, as when a cluster stops: the next sweep resumes it)."""
     import ray
@@ -215,8 +223,7 @@ def _run_on_ray(todo: Sequence[list[RunSpec]], paths: dict[str, Path], workers: 
     try:
         for group in todo:
             gpus = 1 if group[0].config.device.startswith("cuda") else 0
-            ref = task.options(num_cpus=RAY_CPUS_PER_RUN, num_gpus=gpus, name=group[0].name) \
-                .remote(group, paths, RAY_CPUS_PER_RUN, stacking)
+            ref = task.options(num_cpus=cpus, num_gpus=gpus, name=group[0].name).remote(group, paths, cpus, stacking)
             pending[ref] = group[0].name
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)

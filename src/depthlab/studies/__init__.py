@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from depthlab.errors import DepthlabError
-from depthlab.grid import Stacking, check_backend
+from depthlab.grid import Backend, Stacking, check_backend
 from depthlab.registry import Registry
 from depthlab.report.markdown import publish as publish_markdown
 from depthlab.store.files import write_json
 from depthlab.store.lock import FolderLock
 from depthlab.studies import d2l_mlp, fc_training, glorot2010, init_statistics, nielsen, trainable_depth
 from depthlab.studies.study import Study
+from depthlab.threads import check_threads
 
 STUDIES: Registry[Study] = Registry("study", [glorot2010.STUDY, nielsen.STUDY, init_statistics.STUDY, d2l_mlp.STUDY,
                                            fc_training.STUDY, trainable_depth.STUDY])
@@ -29,12 +30,14 @@ STUDIES: Registry[Study] = Registry("study", [glorot2010.STUDY, nielsen.STUDY, i
 
 def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
               data_dir: str | None = None, progress: bool = True, publish: str | Path | None = None,
-              backend: str = "local", address: str | None = None, stacking: str = "auto", **options: Any) -> Path:
+              backend: str = "local", address: str | None = None, stacking: str = "auto", threads: int | None = None,
+              **options: Any) -> Path:
     """Run (or resume) the study called ``name`` at ``budget`` into ``out`` (default
     ``results/<name>``) and write its ``report.html`` and ``report.md``; return the
     report's path. Finished runs are kept, an interrupted one resumes; ``options`` are the
     study's own (``STUDIES.get(name).options``); ``backend`` and ``address`` choose where
-    the runs train, ``stacking`` whether in stacks (:func:`depthlab.grid.runner.run_specs`).
+    the runs train, ``stacking`` whether in stacks, ``threads`` on how many threads each
+    (:func:`depthlab.grid.runner.run_specs`).
     ``publish``: a folder that receives the Markdown report and its PNG figures, and
     nothing else (no run directories), as ``docs/results/`` holds them."""
     study = STUDIES.get(name)
@@ -46,6 +49,7 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
         raise DepthlabError(f"workers {workers} must be at least 1")
     backend = check_backend(backend, address)
     stacking = Stacking.parse(stacking)
+    check_threads(threads, local=backend is not Backend.RAY)
     out = Path(out or Path("results") / name)
     from depthlab.grid.runner import check_specs, run_specs  # after the arguments are checked: torch
 
@@ -56,7 +60,7 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
         write_json(out / "budget.json", {"study": name, "budget": budget, **dataclasses.asdict(sizes),
                                          **plan.settings})
         runs = run_specs(plan.runs, out, workers=workers, progress=progress, backend=backend, address=address,
-                         stacking=stacking)
+                         stacking=stacking, threads=threads)
         report = study.report(plan, runs, out, progress)
     if publish is not None:
         publish_markdown(report.with_suffix(".md"), publish)

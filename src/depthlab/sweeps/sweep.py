@@ -20,7 +20,7 @@ import numpy as np
 
 from depthlab.config import FilePath
 from depthlab.errors import DepthlabError
-from depthlab.grid import RunSpec, Stacking, check_backend
+from depthlab.grid import Backend, RunSpec, Stacking, check_backend
 from depthlab.registry import Choice
 from depthlab.report.document import ReportFigure, Section, Table
 from depthlab.report.html import write_report
@@ -29,6 +29,7 @@ from depthlab.store import RunDir, run_state
 from depthlab.store.files import read_object, write_json
 from depthlab.store.lock import FolderLock
 from depthlab.sweeps.grid_file import Grid, load_grid, parse_grid
+from depthlab.threads import check_threads
 from depthlab.training.costs import COSTS
 
 
@@ -47,10 +48,11 @@ SUMMARY_COLUMNS = ("status", *Metric.names(), "updates")
 
 
 def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bool = True, backend: str = "local",
-          address: str | None = None, metric: str | None = None, stacking: str = "auto") -> Path:
+          address: str | None = None, metric: str | None = None, stacking: str = "auto",
+          threads: int | None = None) -> Path:
     """Train every point of ``grid_file`` into ``out`` (resuming what is there), then
     write ``summary.csv`` and ``report.html``; return the report's path. ``backend``,
-    ``address`` and ``stacking`` as :func:`depthlab.grid.runner.run_specs` takes them;
+    ``address``, ``stacking`` and ``threads`` as :func:`depthlab.grid.runner.run_specs` takes them;
     ``metric``: a :class:`Metric`. Nothing is started when the file, a point or a choice
     is bad."""
     grid = load_grid(grid_file)
@@ -60,6 +62,7 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
     stacking = Stacking.parse(stacking)
     if workers < 1:
         raise DepthlabError(f"workers {workers} must be at least 1")
+    check_threads(threads, local=backend is not Backend.RAY)
     _check_metric(metric)
     from depthlab.grid.runner import check_specs, run_specs  # after the arguments are checked: torch
 
@@ -70,7 +73,7 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
         check_specs(specs, out)
         write_json(out / "grid.json", grid.to_dict())
         run_specs(specs, out, workers=workers, progress=progress, backend=backend, address=address,
-                  stacking=stacking)
+                  stacking=stacking, threads=threads)
         return write_sweep_report(out, metric)
 
 
