@@ -11,7 +11,8 @@ A remedy *fixes* the network when, within the trial,
    [:data:`~depthlab.report.diagnosis.VANISHING_RATIO`,
    :data:`~depthlab.report.diagnosis.EXPLODING_RATIO`], saturated or dead fraction
    under its limit, update sizes within theirs, no divergence);
-2. no new problem appears; and
+2. no new problem appears, and no problem (severity ``problem``) of the baseline's is
+   left; and
 3. its trial cost (the mean training cost over the last tenth of the updates) is below
    the baseline's by more than :data:`COST_MARGIN` of it (or the baseline diverged).
 
@@ -61,7 +62,8 @@ then runs as many updates as it reached."""
 class RemedyOutcome:
     """What one remedy did: its ``trial``, the findings of its trial (``after``), which
     answered findings it ``fixed`` and which ``remain``, the ``new`` problems it brought,
-    and whether its cost is ``cheaper`` than the baseline's by the margin."""
+    whether its cost is ``cheaper`` than the baseline's by the margin, and the baseline's
+    problems (severity problem) it does not answer that are still there (``left``)."""
 
     remedy: Remedy
     trial: Trial
@@ -71,17 +73,18 @@ class RemedyOutcome:
     new: list[str]
     cheaper: bool
     code: str
+    left: list[str] = field(default_factory=list)
     evidence: str = ""
 
     @property
     def fixes(self) -> bool:
-        return bool(self.fixed) and not self.remain and not self.new and self.cheaper
+        return bool(self.fixed) and not self.remain and not self.new and not self.left and self.cheaper
 
     @property
     def verdict(self) -> str:
         if self.fixes:
             return "fixes"
-        if self.fixed and not self.remain and not self.new:
+        if self.fixed and not self.remain and not self.new and not self.left:
             return "fixes the statistics, not the cost"
         if self.cheaper:
             return "lowers the cost only"
@@ -121,7 +124,7 @@ class DoctorResult:
         for outcome in self.outcomes:
             lines.append(f"- {outcome.remedy.name}: {outcome.verdict}: {outcome.evidence}")
         for name, why in self.not_tried.items():
-            lines.append(f"- {name}: not tried ({why})")
+            lines.append(f"- {name}: does not apply ({why})")
         if self.problems:
             if self.recommended:
                 lines.append("Recommended, best first:")
@@ -133,6 +136,9 @@ class DoctorResult:
                              f"({self.steps} updates); try a longer trial (steps=), or change the model.")
         if isinstance(self.mean_field, MeanFieldCheck):
             lines.append(self.mean_field.line())
+            top = self.recommended[0] if self.recommended else None
+            if top is not None and isinstance(after := top.trial.initial.get("mean field"), MeanFieldCheck):
+                lines.append(f"With {top.remedy.name}: {after.line()}")
         if self.depth_check is not None:
             lines.append(self.depth_check.line())
         if self.path is not None:
@@ -196,11 +202,14 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2g}"
 
 
-def _evidence(outcome: RemedyOutcome, baseline: Trial, answered: list[str]) -> str:
+def _evidence(outcome: RemedyOutcome, baseline: Trial, problems: list[str]) -> str:
+    """Each of the baseline's ``problems``, fixed or left, with its statistic before →
+    after; the new problems; the cost before → after."""
     parts = []
-    for name in answered:
+    gone = {name for name in problems if name not in _problem_names(outcome.after)}
+    for name in problems:
         label, read = STATISTICS.get(name, (name, lambda t: None))
-        state = "fixes" if name in outcome.fixed else "leaves"
+        state = "fixes" if name in gone else "leaves"
         parts.append(f"{state} the {name}: {label} {_number(read(baseline))} → {_number(read(outcome.trial))}")
     if outcome.new:
         parts.append(f"brings {', '.join(outcome.new)}")
@@ -286,7 +295,7 @@ def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings
             trial_settings = remedy.change(copy, settings, patient)
             trial = run_trial(remedy.name, copy, trial_settings, data, loss_fn, steps, seed, None, bar.update,
                               before=_mean_field_reader(data))
-            outcomes.append(_judge(remedy, trial, baseline, problems, remedy.code(patient, model)))
+            outcomes.append(_judge(remedy, trial, baseline, findings, remedy.code(patient, model)))
     finally:
         bar.close()
     return DoctorResult(findings, baseline, outcomes, steps, not_tried, baseline.initial.get("mean field", ""))
@@ -299,18 +308,21 @@ def _mean_field_reader(data: TrialData) -> Callable:
     return read
 
 
-def _judge(remedy: Remedy, trial: Trial, baseline: Trial, problems: set[str], code: str) -> RemedyOutcome:
+def _judge(remedy: Remedy, trial: Trial, baseline: Trial, baseline_findings: list[Finding], code: str) -> RemedyOutcome:
+    problems = set(_problem_names(baseline_findings))
     after = findings_of(trial)
     now = set(_problem_names(after))
     answered = [name for name in remedy.answers if name in problems]
     fixed = [name for name in answered if name not in now]
     remain = [name for name in answered if name in now]
-    new = sorted(now - problems - {"slow learning"})
+    new = sorted(now - problems)
+    serious = {f.name for f in baseline_findings if f.severity == Severity.PROBLEM}
+    left = sorted((serious & now) - set(answered))
     if baseline.diverged_at is not None:
         cheaper = trial.diverged_at is None
     else:
         cheaper = trial.cost < (1 - COST_MARGIN) * baseline.cost
-    outcome = RemedyOutcome(remedy, trial, after, fixed, remain, new, cheaper, code)
-    outcome.evidence = _evidence(outcome, baseline, answered)
+    outcome = RemedyOutcome(remedy, trial, after, fixed, remain, new, cheaper, code, left)
+    outcome.evidence = _evidence(outcome, baseline, _problem_names(baseline_findings))
     return outcome
 
