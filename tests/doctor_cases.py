@@ -166,7 +166,7 @@ def transformer(seed: int):
     return model, torch.optim.Adam(model.parameters(), lr=1e-3)
 
 
-BROKEN = {"sigmoid-standard": sigmoid_standard, "relu-N(0,1)": relu_unit_gaussian, "tanh-lr-1": tanh_high_lr,
+BROKEN = {"sigmoid-standard": sigmoid_standard, "relu-unit-gaussian": relu_unit_gaussian, "tanh-lr-1": tanh_high_lr,
           "dead-relu-bias": dead_relu_bias}
 HEALTHY = {"tanh-normalized": tanh_normalized, "resnet18-shaped": resnet, "transformer": transformer}
 SHAPES = {"resnet18-shaped": (1, 8, 8)}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +219,7 @@ def _evidence(outcome: RemedyOutcome, baseline: Trial, problems: list[str]) -> s
 
 # -- the doctor ----------------------------------------------------------------------------
 def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimizer: Any = None, steps: int = 100,
-           seconds: float | None = None, seed: int = 0, builder: Callable[..., nn.Module] | None = None,
+           seconds: float | None = None, seed: int = 0, clip_norm: float | None = None, builder: Callable[..., nn.Module] | None = None,
            depths: Sequence[int] = (2, 4, 8, 16), widths: Sequence[int] | None = None,
            out: str | Path | None = None, progress: bool = True, echo: bool = True) -> DoctorResult:
     """Try the remedies the diagnosis of ``model`` calls for, and say which fix it.
@@ -229,7 +229,8 @@ def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimiz
     ``loss_fn(output, targets)``: the cost (default: as :class:`depthlab.probe.Probe`'s).
     ``optimizer``: the user's optimizer (its kind and hyperparameters are read, the
     optimizer itself is never stepped), a callable making one from parameters, or None
-    (SGD, lr 0.01). ``steps``: the trial's updates; ``seconds``: a time budget instead
+    (SGD, lr 0.01); ``clip_norm``: the gradient clipping the user's loop does (None:
+    none). ``steps``: the trial's updates; ``seconds``: a time budget instead
     (the baseline runs at most seconds/:data:`BASELINE_SHARE`, and the remedies as many
     updates as it reached). ``seed``: the torch seed of every trial. ``builder(depth)``
     or ``builder(depth, width)``: the model family, for the depth-and-width check at
@@ -244,7 +245,7 @@ def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimiz
         raise DepthlabError(f"steps {steps!r} must be an integer of at least 2")
     if seconds is not None and not seconds > 0:
         raise DepthlabError(f"seconds {seconds!r} must be positive")
-    settings = TrialSettings.of(optimizer, model)
+    settings = replace(TrialSettings.of(optimizer, model), clip_norm=clip_norm)
     with untouched_rng(data):
         trial_data = draw_batches(data, steps, model_device(model))
         result = _treat(model, trial_data, loss_fn, settings, steps, seconds, seed, progress)
@@ -278,7 +279,7 @@ def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings
         activations: dict[str, Any] = {}
         for layer in probe.layers:
             activations.setdefault(modules[layer["layer"]], probe.activations.get(layer["layer"]))
-        patient = Patient(activations, data.probe_inputs, settings.effective_lr)
+        patient = Patient(activations, data.probe_inputs, settings.effective_lr, settings.clip_norm)
         outcomes, not_tried = [], {}
         chosen = []
         for remedy in remedies_for(problems):

@@ -46,11 +46,13 @@ LEAKY_SLOPE = 0.01
 class Patient:
     """What the remedies read of the model, from the baseline's probe: ``activations``,
     each probed module's activation (by qualified module name, bottom to top; None
-    where none follows it), the probe inputs (for LSUV) and the learning rate."""
+    where none follows it), the probe inputs (for LSUV), the learning rate and the
+    gradient clipping the user's loop does (None: none)."""
 
     activations: dict[str, Activation | None]
     probe_inputs: Any
     lr: float
+    clip_norm: float | None = None
 
     def main_activation(self) -> Activation | None:
         """The activation most probed modules have."""
@@ -273,6 +275,10 @@ def _always(patient: Patient, model: nn.Module) -> str:
     return ""
 
 
+def _not_clipped(patient: Patient, model: nn.Module) -> str:
+    return "" if patient.clip_norm is None else f"the gradients are already clipped (to norm {patient.clip_norm:g})"
+
+
 _to_tanh = _swap("sigmoid", nn.Tanh, "torch.nn.Tanh()", normalized=True)
 _to_leaky = _swap("relu", lambda: nn.LeakyReLU(LEAKY_SLOPE), f"torch.nn.LeakyReLU({LEAKY_SLOPE:g})")
 _lower, _higher = _lr_times(1 / LR_FACTOR), _lr_times(LR_FACTOR)
@@ -300,7 +306,7 @@ REMEDIES: tuple[Remedy, ...] = (
     Remedy("gradient clipping", (EXPLODING, DIVERGENCE, HUGE_UPDATES),
            f"the gradient's norm clipped to {CLIP_NORM:g} before each update", _clip,
            lambda patient, model: (f"torch.nn.utils.clip_grad_norm_(model.parameters(), {CLIP_NORM:g})"
-                                   "  # after loss.backward(), before optimizer.step()"), _always),
+                                   "  # after loss.backward(), before optimizer.step()"), _not_clipped),
 )
 
 
