@@ -39,14 +39,21 @@ class DepthCheck:
         return next((row for row in self.rows if row["problems"]), None)
 
     def line(self) -> str:
-        stable = [row for row in self.rows if not row["problems"]]
-        first = self.first_unstable
-        sizes = lambda row: f"depth {row['depth']}" + (f", width {row['width']}" if row["width"] else "")  # noqa: E731
-        if first is None:
-            return f"Depth check: stable at every size tried ({'; '.join(sizes(r) for r in self.rows)})."
-        return (f"Depth check: stable up to {sizes(stable[-1]) if stable else 'no size tried'}; at {sizes(first)} "
-                f"{first['problems']} (r at init {_g(first['r at init'])}, after {self.steps} updates "
-                f"{_g(first['r after'])}).")
+        """Per width (or for the one family), up to which depth it is stable, and what
+        goes wrong at the first depth that is not."""
+        parts = []
+        for width in dict.fromkeys(row["width"] for row in self.rows):
+            rows = [row for row in self.rows if row["width"] == width]
+            where = f"width {width}: " if width is not None else ""
+            first = next((row for row in rows if row["problems"]), None)
+            if first is None:
+                parts.append(f"{where}stable at every depth tried ({', '.join(str(r['depth']) for r in rows)})")
+                continue
+            stable = [row["depth"] for row in rows if row["depth"] < first["depth"] and not row["problems"]]
+            parts.append(f"{where}{f'stable up to depth {stable[-1]}, ' if stable else ''}not at depth "
+                         f"{first['depth']}: {first['problems']} (r at init {_g(first['r at init'])}, after "
+                         f"{self.steps} updates {_g(first['r after'])})")
+        return "Depth check: " + "; ".join(parts) + "."
 
 
 def _g(value: float | None) -> str:

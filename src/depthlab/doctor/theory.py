@@ -28,7 +28,7 @@ from torch import nn
 from depthlab.errors import DepthlabError
 from depthlab.nets.activations import ACTIVATIONS, Activation
 from depthlab.probe.quantities import PREACTIVATION_MEAN, PREACTIVATION_STD
-from depthlab.theory.meanfield import chi1, depth_scales, fixed_point, length_map
+from depthlab.theory.meanfield import chi1, classify_phase, depth_scales, fixed_point, length_map
 
 PASSIVE = (nn.Flatten, nn.Dropout, nn.Identity)
 """Modules a plain stack may hold between its layers: they change no variance at init
@@ -51,9 +51,9 @@ class MeanFieldCheck:
 
     @property
     def phase(self) -> str:
-        if abs(self.chi1 - 1) < 0.05:
-            return "critical"
-        return "ordered (gradients vanish)" if self.chi1 < 1 else "chaotic (gradients explode)"
+        """:func:`~depthlab.theory.meanfield.classify_phase` of χ₁, with what it means."""
+        phase = classify_phase(self.chi1)
+        return {"ordered": "ordered (gradients vanish)", "chaotic": "chaotic (gradients explode)"}.get(phase, phase)
 
     def line(self) -> str:
         return (f"Mean-field theory ({self.activation}, σ_w² = {self.sigma_w2:.3g}, σ_b² = {self.sigma_b2:.3g}): "
