@@ -15,7 +15,7 @@ import copy
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -151,7 +151,9 @@ def _to(value: Any, device: torch.device) -> Any:
 def draw_batches(data: Any, steps: int, device: torch.device) -> TrialData:
     """``steps`` batches (inputs, targets) from ``data`` (a data loader or any iterable of
     pairs, gone through again when it ends; or one (inputs, targets) pair, the whole batch
-    at every update), moved to ``device``; the probe set is the first batches' examples,
+    at every update), moved to ``device``; a batch that is a mapping (a transformers
+    model's ``input_ids``, ``labels``, …) is the model's keyword arguments, with no
+    targets (the model's own ``loss`` is then the cost); the probe set is the first batches' examples,
     at most :data:`PROBE_EXAMPLES`."""
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
         pairs = [data] * steps
@@ -163,9 +165,11 @@ def draw_batches(data: Any, steps: int, device: torch.device) -> TrialData:
                 raise DepthlabError("the data gave no batch: give a data loader (or an iterable) of (inputs, "
                                     "targets) pairs, or one (inputs, targets) pair")
             pairs += drawn
-    for k, pair in enumerate(pairs[:1]):
+    pairs = [(pair, None) if isinstance(pair, Mapping) else pair for pair in pairs]
+    for k, pair in enumerate(pairs):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-            raise DepthlabError(f"batch {k} of the data is a {type(pair).__name__}, not an (inputs, targets) pair")
+            raise DepthlabError(f"batch {k} of the data is a {type(pair).__name__}, not an (inputs, targets) pair "
+                                "or a mapping of the model's keyword arguments")
     batches = [(_to(x, device), _to(y, device)) for x, y in pairs]
     first_x, first_y = batches[0]
     if isinstance(first_x, Tensor) and isinstance(first_y, Tensor):
