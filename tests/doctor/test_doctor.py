@@ -169,3 +169,21 @@ def test_the_users_model_optimizer_loader_and_rng_are_untouched():
     assert result.outcomes, "no remedy ran: the test would not see a copy go wrong"
     after = _state(model, optimizer, loader)
     assert [key for key in before if not _same(before[key], after[key])] == []
+
+
+def test_a_transformers_model_takes_mapping_batches_and_its_own_loss():
+    """A batch that is a mapping is the model's keyword arguments; without loss_fn the cost
+    is the model's own ``loss``; AdamW's hyperparameters are read (its defaults hold a key
+    its constructor refuses)."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=64, max_position_embeddings=16, num_labels=3,
+                                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = transformers.BertForSequenceClassification(config)
+    ids = torch.randint(0, 50, (64, 12))
+    batches = [{"input_ids": ids[k:k + 16], "labels": ids[k:k + 16, 0] % 3} for k in range(0, 64, 16)]
+    result = depthlab.doctor(model, batches, optimizer=torch.optim.AdamW(model.parameters(), lr=1e-3), steps=8,
+                             progress=False, echo=False)
+    assert [f.name for f in result.findings] == ["no problem found"]
+    assert result.baseline.losses[0] == pytest.approx(model(**batches[0]).loss.item(), rel=1e-6)

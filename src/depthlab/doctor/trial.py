@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import math
 import random
 import time
@@ -58,7 +59,8 @@ class TrialSettings:
         if isinstance(optimizer, torch.optim.Optimizer):
             kind = type(optimizer)
             group = optimizer.param_groups[0]
-            hyper = {key: group[key] for key in optimizer.defaults if key in group and key != "params"}
+            accepted = inspect.signature(kind).parameters  # AdamW's defaults hold a key its constructor refuses
+            hyper = {key: group[key] for key in optimizer.defaults if key in group and key in accepted}
             hyper = {key: value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
                      for key, value in hyper.items()}
             return cls(lambda params: kind(params, **hyper), float(hyper["lr"]))
