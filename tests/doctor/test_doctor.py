@@ -27,6 +27,8 @@ import copy
 import functools
 import math
 import random
+import subprocess
+import sys
 
 import doctor_cases as cases
 import numpy as np
@@ -187,3 +189,11 @@ def test_a_transformers_model_takes_mapping_batches_and_its_own_loss():
                              progress=False, echo=False)
     assert [f.name for f in result.findings] == ["no problem found"]
     assert result.baseline.losses[0] == pytest.approx(model(**batches[0]).loss.item(), rel=1e-6)
+
+
+def test_depthlab_doctor_is_the_function_however_the_package_was_imported():
+    code = ("import depthlab.doctor.remedies, depthlab; from depthlab.doctor.doctor import doctor; "
+            "print(callable(depthlab.doctor), depthlab.doctor.__doc__.startswith('From diagnosis'), "
+            "depthlab.doctor.REMEDIES[0].name)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "True", "suggested", "init"], done.stderr

@@ -125,12 +125,13 @@ def write_doctor_report(result: DoctorResult, out: str | Path) -> Path:
         sections += [_remedy_section(result, outcome, folder) for outcome in result.outcomes]
     if not result.problems:
         recommendation = ["No remedy: nothing is wrong in the trial, so nothing was tried."]
-    elif result.recommended:
-        recommendation = [f"{rank}. {o.remedy.name}: {o.evidence}" for rank, o in enumerate(result.recommended, 1)]
+    elif result.recommended:  # each with its code (also in remedy-NAME.py beside the page)
+        recommendation = [block for rank, o in enumerate(result.recommended, 1)
+                          for block in (f"{rank}. {o.remedy.name}: {o.evidence}", _code(o.code))]
     else:
         recommendation = [f"Nothing recommended: no remedy tried fixed the problem within the trial ({result.steps} "
                           "updates)."]
-    sections.append(Section("Recommendation", recommendation))
+    sections.insert(1, Section("Recommendation", recommendation))
     sections.append(_mean_field_section(result))
     if result.depth_check is not None:
         sections.append(Section("Depth check", [result.depth_check.line(), Table(result.depth_check.rows)]))
