@@ -28,10 +28,12 @@ def test_a_tanh_stack_at_the_normalized_init_is_near_critical_and_q_is_predicted
     check = checked(model, x)
     # q¹ = σ_w²₁ q⁰ by hand: n_in · mean(W²) · mean(x²)
     first = model[0]
-    assert check.rows[0]["q predicted"] == pytest.approx(64 * first.weight.pow(2).mean().item() * x.pow(2).mean().item())
+    by_hand = 64 * first.weight.pow(2).mean().item() * x.pow(2).mean().item()
+    assert check.rows[0]["q predicted"] == pytest.approx(by_hand)
     for row in check.rows:  # width 64: the measured second moments agree with theory within 15%
         assert row["q measured"] == pytest.approx(row["q predicted"], rel=0.15)
-    # σ_w² = n_in · 2/(n_in + n_out) = 1 and q* = 0 for tanh at σ_b² = 0: χ₁ = σ_w² tanh'(0)² = 1 up to sampling
+    # σ_w² = n_in · 2/(n_in + n_out) = 1 and q* = 0 for tanh at σ_b² = 0: χ₁ = σ_w² tanh'(0)² = 1,
+    # up to sampling
     assert check.chi1 == pytest.approx(1.0, abs=0.03) and check.depth == 5
 
 

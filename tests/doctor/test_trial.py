@@ -64,3 +64,10 @@ def test_the_global_rngs_and_the_loaders_generator_are_put_back():
         torch.rand(3), np.random.rand(3), random.random(), list(loader)
     assert torch.equal(saved[0], torch.get_rng_state()) and np.array_equal(saved[1], np.random.get_state()[1])
     assert saved[2] == random.getstate() and torch.equal(saved[3], loader.generator.get_state())
+
+
+def test_a_time_budget_stops_the_trial_at_the_next_update_and_probes_it_there():
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    data = draw_batches((torch.randn(16, 4), torch.randint(0, 2, (16,))), 50, torch.device("cpu"))
+    trial = run_trial("t", model, TrialSettings.of(None, model), data, F.cross_entropy, 50, 0, seconds=0.0)
+    assert trial.steps_run == 1 and len(trial.losses) == 1 and trial.log.updates == [0, 1]

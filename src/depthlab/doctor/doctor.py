@@ -44,7 +44,7 @@ from depthlab.doctor.trial import (
     untouched_rng,
 )
 from depthlab.errors import DepthlabError
-from depthlab.probe.quantities import BACKPROP_GRAD_STD, SATURATED_FRACTION, UPDATE_RATIO
+from depthlab.probe.quantities import SATURATED_FRACTION, UPDATE_RATIO
 from depthlab.report.diagnosis import Facts, Finding, chain_ratios
 from depthlab.report.document import Severity
 
@@ -220,7 +220,8 @@ def _evidence(outcome: RemedyOutcome, baseline: Trial, problems: list[str]) -> s
 
 # -- the doctor ----------------------------------------------------------------------------
 def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimizer: Any = None, steps: int = 100,
-           seconds: float | None = None, seed: int = 0, clip_norm: float | None = None, builder: Callable[..., nn.Module] | None = None,
+           seconds: float | None = None, seed: int = 0, clip_norm: float | None = None,
+           builder: Callable[..., nn.Module] | None = None,
            depths: Sequence[int] = (2, 4, 8, 16), widths: Sequence[int] | None = None,
            out: str | Path | None = None, progress: bool = True, echo: bool = True) -> DoctorResult:
     """Try the remedies the diagnosis of ``model`` calls for, and say which fix it.

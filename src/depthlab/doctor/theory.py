@@ -57,7 +57,8 @@ class MeanFieldCheck:
 
     def line(self) -> str:
         return (f"Mean-field theory ({self.activation}, σ_w² = {self.sigma_w2:.3g}, σ_b² = {self.sigma_b2:.3g}): "
-                f"χ₁ = {self.chi1:.3g}, {self.phase}; depth {self.depth} against 6 ξ_c = {self.trainable_depth:.3g}; "
+                f"χ₁ = {self.chi1:.3g}, {self.phase}; depth {self.depth} against "
+                f"6 ξ_c = {self.trainable_depth:.3g}; "
                 f"top hidden layer's q measured {self.rows[-1]['q measured']:.3g}, predicted "
                 f"{self.rows[-1]['q predicted']:.3g}.")
 
