@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from depthlab import __version__
-from depthlab.cli import inspect, reproduce, show_data, sweep, theory, train
+from depthlab.cli import doctor, inspect, reproduce, show_data, sweep, theory, train
 from depthlab.cli.common import OneLineParser
 from depthlab.errors import DepthlabError
 from depthlab.signals import interrupts, stopped_exit_code
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"depthlab {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,
                                 parser_class=OneLineParser)
-    for module in (train, sweep, reproduce, inspect, show_data, theory):
+    for module in (train, sweep, reproduce, inspect, doctor, show_data, theory):
         module.add_parser(sub)
     return parser
 

@@ -1,0 +1,331 @@
+"""From diagnosis to a verified fix: :func:`doctor` probes a model as it is, trains a short
+trial of a copy, diagnoses it (:mod:`depthlab.report.diagnosis`), tries each remedy the
+findings call for (:mod:`depthlab.doctor.remedies`) on a fresh copy for the same trial
+(:mod:`depthlab.doctor.trial`), and says per remedy what it changed, with the numbers,
+and which to use, ranked; nothing when nothing helped.
+
+A remedy *fixes* the network when, within the trial,
+
+1. every finding it answers is gone from its own trial's diagnosis (the statistic is
+   back inside the rule's healthy range: r = std(∂C/∂s) bottom/top within
+   [:data:`~depthlab.report.diagnosis.VANISHING_RATIO`,
+   :data:`~depthlab.report.diagnosis.EXPLODING_RATIO`], saturated or dead fraction
+   under its limit, update sizes within theirs, no divergence);
+2. no new problem appears, and no problem (severity ``problem``) of the baseline's is
+   left; and
+3. its trial cost (the mean training cost over the last tenth of the updates) is below
+   the baseline's by more than :data:`COST_MARGIN` of it (or the baseline diverged).
+
+The fixing remedies are ranked by trial cost, lowest first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from depthlab.doctor.remedies import Patient, Remedy, remedies_for
+from depthlab.doctor.theory import MeanFieldCheck, mean_field_check
+from depthlab.doctor.trial import (
+    Trial,
+    TrialData,
+    TrialSettings,
+    draw_batches,
+    findings_of,
+    fresh_copy,
+    model_device,
+    run_trial,
+    untouched_rng,
+)
+from depthlab.errors import DepthlabError
+from depthlab.probe.quantities import SATURATED_FRACTION, UPDATE_RATIO
+from depthlab.report.diagnosis import Facts, Finding, chain_ratios
+from depthlab.report.document import Severity
+
+COST_MARGIN = 0.05
+"""A remedy must bring the trial cost below (1 − 0.05) × the baseline's. Over three seeds
+(data, init, trial) the trial costs of the networks in tests/doctor/test_doctor.py moved by
+0.04–4.7% of their mean (a saturated tanh net's erratic cost excepted: 18%), so a 5%
+drop is about the smallest that is not seed noise; the tests ask each case for more than
+twice its own measured range."""
+BASELINE_SHARE = 5
+"""With a budget in seconds, the baseline trial runs at most seconds / 5 and every remedy
+then runs as many updates as it reached."""
+
+
+@dataclass
+class RemedyOutcome:
+    """What one remedy did: its ``trial``, the findings of its trial (``after``), which
+    answered findings it ``fixed`` and which ``remain``, the ``new`` problems it brought,
+    whether its cost is ``cheaper`` than the baseline's by the margin, and the baseline's
+    problems (severity problem) it does not answer that are still there (``left``)."""
+
+    remedy: Remedy
+    trial: Trial
+    after: list[Finding]
+    fixed: list[str]
+    remain: list[str]
+    new: list[str]
+    cheaper: bool
+    code: str
+    left: list[str] = field(default_factory=list)
+    evidence: str = ""
+
+    @property
+    def fixes(self) -> bool:
+        return bool(self.fixed) and not self.remain and not self.new and not self.left and self.cheaper
+
+    @property
+    def verdict(self) -> str:
+        if self.fixes:
+            return "fixes"
+        if self.fixed and not self.remain and not self.new and not self.left:
+            return "fixes the statistics, not the cost"
+        if self.cheaper:
+            return "lowers the cost only"
+        return "does not help"
+
+
+@dataclass
+class DoctorResult:
+    """The doctor's answer: the baseline ``findings`` (problems and warnings), the
+    ``baseline`` trial, each remedy's :class:`RemedyOutcome`, the ``recommended`` ones
+    ranked (empty when nothing helped), the remedies not tried and why, the mean-field
+    comparison (or why there is none) and the depth check (where a builder was given)."""
+
+    findings: list[Finding]
+    baseline: Trial
+    outcomes: list[RemedyOutcome]
+    steps: int
+    not_tried: dict[str, str] = field(default_factory=dict)
+    mean_field: MeanFieldCheck | str = ""
+    depth_check: Any = None
+    path: Path | None = None
+
+    @property
+    def problems(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity != Severity.OK]
+
+    @property
+    def recommended(self) -> list[RemedyOutcome]:
+        return sorted((o for o in self.outcomes if o.fixes), key=lambda o: o.trial.cost)
+
+    def text(self) -> str:
+        """The answer as the terminal shows it."""
+        lines = [f"depthlab doctor: trial of {self.steps} updates, cost {_cost(self.baseline)}"]
+        lines += [f.line() for f in self.findings]
+        if not self.problems:
+            lines.append("No remedy: nothing is wrong in the trial, so nothing was tried.")
+        for outcome in self.outcomes:
+            lines.append(f"- {outcome.remedy.name}: {outcome.verdict}: {outcome.evidence}")
+        for name, why in self.not_tried.items():
+            lines.append(f"- {name}: does not apply ({why})")
+        if self.problems:
+            if self.recommended:
+                lines.append("Recommended, best first:")
+                for rank, outcome in enumerate(self.recommended, 1):
+                    lines.append(f"{rank}. {outcome.remedy.name} ({outcome.remedy.summary}):")
+                    lines += ["    " + line for line in outcome.code.splitlines()]
+            else:
+                lines.append("Nothing recommended: no remedy tried fixed the problem within the trial "
+                             f"({self.steps} updates); try a longer trial (steps=), or change the model.")
+        if isinstance(self.mean_field, MeanFieldCheck):
+            lines.append(self.mean_field.line())
+            top = self.recommended[0] if self.recommended else None
+            if top is not None and isinstance(after := top.trial.initial.get("mean field"), MeanFieldCheck):
+                lines.append(f"With {top.remedy.name}: {after.line()}")
+        if self.depth_check is not None:
+            lines.append(self.depth_check.line())
+        if self.path is not None:
+            lines.append(f"wrote {self.path}")
+        return "\n".join(lines)
+
+
+def _cost(trial: Trial) -> str:
+    return f"diverged at update {trial.diverged_at}" if trial.diverged_at is not None else f"{trial.cost:.4g}"
+
+
+def _problem_names(findings: Sequence[Finding]) -> list[str]:
+    return [f.name for f in findings if f.severity != Severity.OK]
+
+
+# -- the numbers each verdict states --------------------------------------------------------
+def gradient_ratio(trial: Trial, worst: Callable = min) -> float | None:
+    """The extreme r = std(∂C/∂s) bottom/top over the trial's chains and probes (``min``
+    for vanishing, ``max`` for exploding), None without a chain."""
+    facts = Facts.of_probe(trial.probe, trial.settings.effective_lr)
+    values = [r for _, ratios in chain_ratios(facts, trial.log) for r in ratios.values()]
+    return worst(values) if values else None
+
+
+def unit_fraction(trial: Trial, kind: str) -> float | None:
+    """The largest saturated (``kind`` "asymptote") or dead ("dead") fraction of a layer at
+    the trial's last probe."""
+    last = trial.log.updates[-1]
+    values = trial.log.values_at(SATURATED_FRACTION, last)
+    fractions = [values[layer] for layer, a in trial.probe.activations.items()
+                 if a.saturation == kind and layer in values and math.isfinite(values[layer])]
+    return max(fractions) if fractions else None
+
+
+def update_size(trial: Trial, worst: Callable) -> float | None:
+    """The extreme over layers of the median ‖ΔW‖/‖W‖ per update."""
+    medians = []
+    for layer in trial.log.layers:
+        if trial.log.has(UPDATE_RATIO):
+            _, values = trial.log.series(UPDATE_RATIO, layer)
+            finite = [v for v in values if math.isfinite(v)]
+            if finite:
+                medians.append(float(np.median(finite)))
+    return worst(medians) if medians else None
+
+
+STATISTICS: dict[str, tuple[str, Callable[[Trial], float | None]]] = {
+    "vanishing gradients": ("bottom/top ∂C/∂s", lambda t: gradient_ratio(t, min)),
+    "exploding gradients": ("bottom/top ∂C/∂s", lambda t: gradient_ratio(t, max)),
+    "saturation": ("saturated fraction", lambda t: unit_fraction(t, "asymptote")),
+    "dead ReLUs": ("dead fraction", lambda t: unit_fraction(t, "dead")),
+    "dead units": ("dead fraction", lambda t: unit_fraction(t, "dead")),
+    "tiny updates": ("‖ΔW‖/‖W‖ per update", lambda t: update_size(t, min)),
+    "huge updates": ("‖ΔW‖/‖W‖ per update", lambda t: update_size(t, max)),
+    "divergence": ("diverged at update", lambda t: t.diverged_at),
+}
+"""Finding → the statistic a verdict states before and after, and how it is read."""
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2g}"
+
+
+def _evidence(outcome: RemedyOutcome, baseline: Trial, problems: list[str]) -> str:
+    """Each of the baseline's ``problems``, fixed or left, with its statistic before →
+    after; the new problems; the cost before → after."""
+    parts = []
+    gone = {name for name in problems if name not in _problem_names(outcome.after)}
+    for name in problems:
+        label, read = STATISTICS.get(name, (name, lambda t: None))
+        state = "fixes" if name in gone else "leaves"
+        parts.append(f"{state} the {name}: {label} {_number(read(baseline))} → {_number(read(outcome.trial))}")
+    if outcome.new:
+        parts.append(f"brings {', '.join(outcome.new)}")
+    parts.append(f"cost after {outcome.trial.steps_run} updates {_cost(baseline)} → {_cost(outcome.trial)}")
+    return "; ".join(parts)
+
+
+# -- the doctor ----------------------------------------------------------------------------
+def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimizer: Any = None, steps: int = 100,
+           seconds: float | None = None, seed: int = 0, clip_norm: float | None = None,
+           builder: Callable[..., nn.Module] | None = None,
+           depths: Sequence[int] = (2, 4, 8, 16), widths: Sequence[int] | None = None,
+           out: str | Path | None = None, progress: bool = True, echo: bool = True) -> DoctorResult:
+    """Try the remedies the diagnosis of ``model`` calls for, and say which fix it.
+
+    ``data``: a data loader (or any iterable) of (inputs, targets) batches, or one
+    (inputs, targets) pair; ``steps`` batches are drawn once and every trial replays them.
+    ``loss_fn(output, targets)``: the cost (default: as :class:`depthlab.probe.Probe`'s).
+    ``optimizer``: the user's optimizer (its kind and hyperparameters are read, the
+    optimizer itself is never stepped), a callable making one from parameters, or None
+    (SGD, lr 0.01); ``clip_norm``: the gradient clipping the user's loop does (None:
+    none). ``steps``: the trial's updates; ``seconds``: a time budget instead
+    (the baseline runs at most seconds/:data:`BASELINE_SHARE`, and the remedies as many
+    updates as it reached). ``seed``: the torch seed of every trial. ``builder(depth)``
+    or ``builder(depth, width)``: the model family, for the depth-and-width check at
+    ``depths`` (and ``widths``). ``out``: a folder for the HTML report. The trials run on
+    the model's device; the user's model, optimizer, data loader and random number
+    generators are left as they were. Returns a :class:`DoctorResult`; ``echo`` prints
+    its text.
+    """
+    if not isinstance(model, nn.Module):
+        raise DepthlabError(f"doctor needs a torch.nn.Module, not a {type(model).__name__}")
+    if not (isinstance(steps, int) and steps >= 2):
+        raise DepthlabError(f"steps {steps!r} must be an integer of at least 2")
+    if seconds is not None and not seconds > 0:
+        raise DepthlabError(f"seconds {seconds!r} must be positive")
+    settings = replace(TrialSettings.of(optimizer, model), clip_norm=clip_norm)
+    with untouched_rng(data):
+        trial_data = draw_batches(data, steps, model_device(model))
+        result = _treat(model, trial_data, loss_fn, settings, steps, seconds, seed, progress)
+        if builder is not None:
+            from depthlab.doctor.depth import depth_check
+
+            result.depth_check = depth_check(builder, trial_data, loss_fn, optimizer, depths, widths, seed=seed)
+    if out is not None:
+        from depthlab.doctor.report import write_doctor_report
+
+        result.path = write_doctor_report(result, out)
+    if echo:
+        print(result.text())
+    return result
+
+
+def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings: TrialSettings, steps: int,
+           seconds: float | None, seed: int, progress: bool) -> DoctorResult:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=steps, desc="doctor: baseline", disable=not progress, leave=False)
+    try:
+        budget = seconds / BASELINE_SHARE if seconds is not None else None
+        baseline = run_trial("baseline", fresh_copy(model), settings, data, loss_fn, steps, seed, budget, bar.update,
+                             before=_mean_field_reader(data))
+        steps = baseline.steps_run
+        findings = findings_of(baseline)
+        problems = set(_problem_names(findings))
+        probe = baseline.probe
+        modules = probe.module_names
+        activations: dict[str, Any] = {}
+        for layer in probe.layers:
+            activations.setdefault(modules[layer["layer"]], probe.activations.get(layer["layer"]))
+        patient = Patient(activations, data.probe_inputs, settings.effective_lr, settings.clip_norm)
+        outcomes, not_tried = [], {}
+        chosen = []
+        for remedy in remedies_for(problems):
+            why = remedy.applies(patient, model)
+            if why:
+                not_tried[remedy.name] = why
+            else:
+                chosen.append(remedy)
+        bar.total = steps * (1 + len(chosen))
+        bar.refresh()
+        for remedy in chosen:
+            bar.set_description(f"doctor: {remedy.name}")
+            copy = fresh_copy(model)
+            trial_settings = remedy.change(copy, settings, patient)
+            trial = run_trial(remedy.name, copy, trial_settings, data, loss_fn, steps, seed, None, bar.update,
+                              before=_mean_field_reader(data))
+            outcomes.append(_judge(remedy, trial, baseline, findings, remedy.code(patient, model)))
+    finally:
+        bar.close()
+    return DoctorResult(findings, baseline, outcomes, steps, not_tried, baseline.initial.get("mean field", ""))
+
+
+def _mean_field_reader(data: TrialData) -> Callable:
+    def read(model: nn.Module, probe) -> dict[str, Any]:
+        return {"mean field": mean_field_check(model, data.probe_inputs, probe)}
+
+    return read
+
+
+def _judge(remedy: Remedy, trial: Trial, baseline: Trial, baseline_findings: list[Finding], code: str) -> RemedyOutcome:
+    problems = set(_problem_names(baseline_findings))
+    after = findings_of(trial)
+    now = set(_problem_names(after))
+    answered = [name for name in remedy.answers if name in problems]
+    fixed = [name for name in answered if name not in now]
+    remain = [name for name in answered if name in now]
+    new = sorted(now - problems)
+    serious = {f.name for f in baseline_findings if f.severity == Severity.PROBLEM}
+    left = sorted((serious & now) - set(answered))
+    if baseline.diverged_at is not None:
+        cheaper = trial.diverged_at is None
+    else:
+        cheaper = trial.cost < (1 - COST_MARGIN) * baseline.cost
+    outcome = RemedyOutcome(remedy, trial, after, fixed, remain, new, cheaper, code, left)
+    outcome.evidence = _evidence(outcome, baseline, _problem_names(baseline_findings))
+    return outcome
+

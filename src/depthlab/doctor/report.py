@@ -1,0 +1,140 @@
+"""The doctor's HTML page (and its Markdown twin), on the report machinery of
+:mod:`depthlab.report`: the diagnosis, each remedy's verdict with its loss curve beside
+the baseline's and its per-layer statistics before and after, the ranked recommendation
+with the code to paste, mean-field theory and the depth check."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from depthlab.doctor.theory import MeanFieldCheck
+from depthlab.probe.quantities import BACKPROP_GRAD_STD, SATURATED_FRACTION, UPDATE_RATIO
+from depthlab.report.document import ReportFigure, Section, Severity, Table, Verdict
+from depthlab.report.html import write_report
+from depthlab.report.plotting import new_figure, save_figure
+
+if TYPE_CHECKING:
+    from depthlab.doctor.doctor import DoctorResult, RemedyOutcome
+    from depthlab.doctor.trial import Trial
+
+PAGE = "doctor.html"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _loss_figure(result: DoctorResult, folder: Path) -> Path:
+    fig, axes = new_figure(width=7, height=4)
+    ax = axes[0][0]
+    ax.plot(range(1, len(result.baseline.losses) + 1), result.baseline.losses, color="black", lw=2, label="baseline")
+    for outcome in result.outcomes:
+        losses = outcome.trial.losses
+        ax.plot(range(1, len(losses) + 1), losses, lw=1, label=f"{outcome.remedy.name} ({outcome.verdict})")
+    ax.set_xlabel("updates")
+    ax.set_ylabel("training cost")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    return save_figure(fig, folder, "doctor-loss")
+
+
+def _last(trial: Trial, stat: str) -> list[float | None]:
+    """A statistic at the trial's last probe for each entry with an activation, bottom to top."""
+    if not trial.log:
+        return []
+    values = trial.log.values_at(stat, trial.log.updates[-1])
+    return [values.get(layer) for layer in trial.probe.activations]
+
+
+def _per_layer(baseline: Trial, trial: Trial) -> Table:
+    """Per hidden layer (position k, bottom to top), the statistics at the last probe."""
+    columns = {"std ∂C/∂s": BACKPROP_GRAD_STD, "saturated or dead fraction": SATURATED_FRACTION,
+               "‖ΔW‖/‖W‖ per update": UPDATE_RATIO}
+    before = {name: _last(baseline, stat) for name, stat in columns.items()}
+    after = {name: _last(trial, stat) for name, stat in columns.items()}
+    count = max(len(list(baseline.probe.activations)), len(list(trial.probe.activations)))
+    rows = []
+    for k in range(count):
+        row: dict[str, Any] = {"layer": k + 1}
+        for name in columns:
+            row[f"{name} before"] = _at(before[name], k)
+            row[f"{name} after"] = _at(after[name], k)
+        rows.append(row)
+    return Table(rows, f"Per layer with an activation, bottom to top, at the last probe (update "
+                       f"{baseline.log.updates[-1]} of the baseline, {trial.log.updates[-1]} of the remedy).")
+
+
+def _at(values: list[float | None], k: int) -> float | None:
+    value = values[k] if k < len(values) else None
+    return value if value is None or math.isfinite(value) else None
+
+
+def _code(code: str) -> Table:
+    """The code as a one-column table, a line a row (indents kept as no-break spaces)."""
+    rows = [{"PyTorch code": re.sub(r"^ +", lambda m: "\u00a0" * len(m.group()), line)} for line in code.splitlines()]
+    return Table(rows)
+
+
+def _severity(outcome: RemedyOutcome) -> Severity:
+    if outcome.fixes:
+        return Severity.OK
+    return Severity.WARNING if outcome.fixed or outcome.cheaper else Severity.PROBLEM
+
+
+def _remedy_section(result: DoctorResult, outcome: RemedyOutcome, folder: Path) -> Section:
+    blocks: list[Any] = [Verdict(f"{outcome.remedy.name}: {outcome.verdict}", _severity(outcome), outcome.evidence),
+                         f"What it changes: {outcome.remedy.summary}.",
+                         _per_layer(result.baseline, outcome.trial)]
+    if isinstance(mf := outcome.trial.initial.get("mean field"), MeanFieldCheck):
+        blocks.append(f"After it, at initialization: {mf.line()}")
+    blocks.append(_code(outcome.code))
+    (folder / f"remedy-{_slug(outcome.remedy.name)}.py").write_text(outcome.code + "\n", encoding="utf-8")
+    return Section(f"Remedy: {outcome.remedy.name}", blocks)
+
+
+def _mean_field_section(result: DoctorResult) -> Section:
+    check = result.mean_field
+    if not isinstance(check, MeanFieldCheck):
+        return Section("Mean-field theory", [f"Not compared: {check or 'no probe at initialization'}."])
+    blocks: list[Any] = [check.line(), Table(check.rows, "Pre-activation second moment q per hidden layer at "
+                                                        "initialization: measured on the probe set and predicted "
+                                                        "from the model's own σ_w², σ_b² and the input's q⁰.")]
+    if result.recommended and isinstance(mf := result.recommended[0].trial.initial.get("mean field"), MeanFieldCheck):
+        blocks.append(f"With {result.recommended[0].remedy.name}: {mf.line()}")
+    return Section("Mean-field theory", blocks)
+
+
+def write_doctor_report(result: DoctorResult, out: str | Path) -> Path:
+    """Write the page into the folder ``out`` (made if missing); return its path."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    diagnosis = [Verdict(f.name, f.severity, f.evidence + (f" Advice: {f.advice}" if f.advice else ""))
+                 for f in result.findings]
+    sections = [Section("Diagnosis of the baseline trial", diagnosis)]
+    if result.outcomes:
+        summary = Table([{"remedy": o.remedy.name, "verdict": o.verdict, "cost": o.trial.cost,
+                          "evidence": o.evidence} for o in result.outcomes],
+                        f"Baseline cost {result.baseline.cost:.4g} (mean of the last tenth of {result.steps} updates).")
+        curves = ReportFigure(_loss_figure(result, folder), "Training cost of each trial, on the same batches.")
+        sections.append(Section("Remedies tried", [summary, curves,
+                                                   *(f"{name}: does not apply ({why})."
+                                                     for name, why in result.not_tried.items())]))
+        sections += [_remedy_section(result, outcome, folder) for outcome in result.outcomes]
+    if not result.problems:
+        recommendation = ["No remedy: nothing is wrong in the trial, so nothing was tried."]
+    elif result.recommended:  # each with its code (also in remedy-NAME.py beside the page)
+        recommendation = [block for rank, o in enumerate(result.recommended, 1)
+                          for block in (f"{rank}. {o.remedy.name}: {o.evidence}", _code(o.code))]
+    else:
+        recommendation = [f"Nothing recommended: no remedy tried fixed the problem within the trial ({result.steps} "
+                          "updates)."]
+    sections.insert(1, Section("Recommendation", recommendation))
+    sections.append(_mean_field_section(result))
+    if result.depth_check is not None:
+        sections.append(Section("Depth check", [result.depth_check.line(), Table(result.depth_check.rows)]))
+    intro = (f"Each trial trains a copy of the model for {result.steps} updates on the same batches from the same "
+             "seed; the model, its optimizer and its data are untouched.")
+    return write_report(folder / PAGE, "depthlab doctor", sections, intro)

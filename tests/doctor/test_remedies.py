@@ -1,0 +1,96 @@
+"""Each remedy's change on a copy, and the PyTorch code it gives: the code, run on a
+fresh model, makes the same change (same module types, same weight variances)."""
+
+from __future__ import annotations
+
+import doctor_cases as cases
+import pytest
+import torch
+from torch import nn
+
+from depthlab.doctor.remedies import REMEDIES, Patient, remedies_for
+from depthlab.doctor.trial import TrialSettings
+from depthlab.nets.activations import ACTIVATIONS
+
+
+def by_name(name):
+    return next(r for r in REMEDIES if r.name == name)
+
+
+def patient_of(model, lr=0.1, clip_norm=None):
+    """Each Linear's activation: the module after it in the Sequential, None for the last."""
+    children = list(model)
+    activations = {}
+    for k, module in enumerate(children):
+        if isinstance(module, nn.Linear):
+            after = children[k + 1] if k + 1 < len(children) else None
+            activations[str(k)] = next((a for a in ACTIVATIONS if after is not None and a.computed_by(after)), None)
+    return Patient(activations, torch.randn(128, cases.FEATURES), lr, clip_norm)
+
+
+def settings():
+    return TrialSettings(lambda params: torch.optim.SGD(params, lr=0.1), 0.1)
+
+
+def test_each_remedy_answers_what_its_finding_advises():
+    assert [r.name for r in remedies_for({"dead ReLUs"})] == ["suggested init", "leaky ReLU for ReLU", "lower lr"]
+    assert [r.name for r in remedies_for({"divergence"})] == ["lower lr", "gradient clipping"]
+    assert remedies_for({"no problem found"}) == []
+
+
+def test_the_suggested_init_is_he_for_relu_and_zeroes_the_biases():
+    torch.manual_seed(0)
+    model = cases.mlp(3, 400, nn.ReLU)
+    patient = patient_of(model)
+    by_name("suggested init").change(model, settings(), patient)
+    hidden = model[2]
+    assert abs(hidden.weight.var().item() * 400 / 2 - 1) < 0.05  # Var = 2/n_in (He et al. 2015)
+    assert all((layer.bias == 0).all() for layer in model if isinstance(layer, nn.Linear))
+
+
+def test_tanh_for_sigmoid_swaps_the_modules_and_takes_the_normalized_init():
+    torch.manual_seed(0)
+    model = cases.mlp(3, 400, nn.Sigmoid)
+    by_name("tanh for sigmoid").change(model, settings(), patient_of(model))
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh"] * 3 + ["Linear"]
+    assert abs(model[2].weight.var().item() * (400 + 400) / 2 - 1) < 0.05  # Var = 2/(n_in + n_out)
+
+
+def test_layer_norm_goes_between_each_linear_layer_and_its_activation():
+    model = cases.mlp(2, 16, nn.Tanh)
+    by_name("layer norm").change(model, settings(), patient_of(model))
+    assert [type(m).__name__ for m in model] == ["Sequential", "Tanh", "Sequential", "Tanh", "Linear"]
+    assert isinstance(model[0][1], nn.LayerNorm) and model[0][1].normalized_shape == (16,)
+
+
+def test_the_learning_rate_and_clipping_remedies_change_the_settings_only():
+    model = cases.mlp(2, 16, nn.Tanh)
+    lower = by_name("lower lr").change(model, settings(), patient_of(model))
+    assert lower.make(model.parameters()).param_groups[0]["lr"] == pytest.approx(0.01)
+    assert by_name("gradient clipping").change(model, settings(), patient_of(model)).clip_norm == 1.0
+    assert by_name("gradient clipping").applies(patient_of(model, clip_norm=5.0), model) == \
+        "the gradients are already clipped (to norm 5)"
+
+
+def test_a_swap_does_not_apply_without_the_module():
+    model = cases.mlp(2, 16, nn.Tanh)
+    assert by_name("tanh for sigmoid").applies(patient_of(model), model) == \
+        "no sigmoid module to swap (a functional sigmoid cannot be swapped)"
+
+
+@pytest.mark.parametrize("name, activation", [("suggested init", nn.ReLU), ("orthogonal init", nn.Tanh),
+                                              ("tanh for sigmoid", nn.Sigmoid), ("leaky ReLU for ReLU", nn.ReLU),
+                                              ("layer norm", nn.Sigmoid), ("LSUV init", nn.Tanh)])
+def test_the_code_to_paste_makes_the_same_change(name, activation):
+    torch.manual_seed(0)
+    model = cases.mlp(3, 300, activation)
+    remedy, patient = by_name(name), patient_of(model)
+    code = remedy.code(patient, model)
+    pasted = cases.mlp(3, 300, activation)
+    exec(code, {"torch": torch, "model": pasted, "x": patient.probe_inputs})  # the user's paste
+    remedy.change(model, settings(), patient)
+    assert [type(m).__name__ for m in pasted.modules()] == [type(m).__name__ for m in model.modules()]
+    ours = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    theirs = [m.weight for m in pasted.modules() if isinstance(m, nn.Linear)]
+    for a, b in zip(ours, theirs):
+        assert a.detach().var().item() == pytest.approx(b.detach().var().item(), rel=0.1)
