@@ -21,7 +21,7 @@ sources' studies. What a user reaches for is here, imported when first used (so 
 - :func:`inspect`, :func:`diagnose`: a run's report page; the findings in plain words for
   a stored run or for any model (``diagnose(model, inputs, targets, loss_fn)``);
 - :func:`doctor`: the remedies a diagnosis calls for, each tried on a copy of a model
-  and its data, with what each changed and which to use (:mod:`depthlab.doctor`);
+  and its data, with what each changed and which to use (:mod:`depthlab.clinic`);
 - :func:`reproduce`: a study end to end (the names: ``depthlab.studies.STUDIES``);
 - :func:`sweep`: a user's grid file of runs, locally or on Ray (:mod:`depthlab.sweeps`);
 - :mod:`theory`: mean-field predictions (:mod:`depthlab.theory`);
@@ -46,7 +46,7 @@ _EXPORTS = {
     "Probe": "depthlab.probe.probe:Probe",
     "inspect": "depthlab.report.run_report:write_run_report",
     "diagnose": "depthlab.report.diagnosis:findings_for",
-    "doctor": "depthlab.doctor:",
+    "doctor": "depthlab.clinic.doctor:doctor",
     "reproduce": "depthlab.studies:reproduce",
     "sweep": "depthlab.sweeps.sweep:sweep",
     "theory": "depthlab.theory:",

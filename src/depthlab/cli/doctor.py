@@ -1,4 +1,4 @@
-"""``depthlab doctor RUN_DIR``: the doctor (:mod:`depthlab.doctor`) on a run of depthlab's
+"""``depthlab doctor RUN_DIR``: the doctor (:mod:`depthlab.clinic`) on a run of depthlab's
 own: its network rebuilt from the stored config at its initialization (the run's seed),
 its optimizer, cost, clipping and training batches; the report in RUN_DIR/doctor."""
 
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from depthlab.doctor import doctor
+    from depthlab.clinic import doctor
     from depthlab.errors import DepthlabError
     from depthlab.store.run import RunDir
     from depthlab.training.costs import COSTS

@@ -468,6 +468,6 @@ def _activation_or_none(name: Any) -> Activation | None:
 
 def chain_ratios(facts: Facts, probes: ProbeLog) -> list[tuple[list[str], dict[int, float]]]:
     """Each chain of like layers (bottom to top) with r = std(∂C/∂s) bottom/top at each
-    probe: the numbers the gradient rules read (:mod:`depthlab.doctor` reports them
+    probe: the numbers the gradient rules read (:mod:`depthlab.clinic` reports them
     before and after a remedy)."""
     return [(chain, ratios) for chain in _chains(facts, probes) if (ratios := _ratios(probes, chain))]

@@ -1,7 +1,7 @@
 """From diagnosis to a verified fix: :func:`doctor` probes a model as it is, trains a short
 trial of a copy, diagnoses it (:mod:`depthlab.report.diagnosis`), tries each remedy the
-findings call for (:mod:`depthlab.doctor.remedies`) on a fresh copy for the same trial
-(:mod:`depthlab.doctor.trial`), and says per remedy what it changed, with the numbers,
+findings call for (:mod:`depthlab.clinic.remedies`) on a fresh copy for the same trial
+(:mod:`depthlab.clinic.trial`), and says per remedy what it changed, with the numbers,
 and which to use, ranked; nothing when nothing helped.
 
 A remedy *fixes* the network when, within the trial,
@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from depthlab.doctor.remedies import Patient, Remedy, remedies_for
-from depthlab.doctor.theory import MeanFieldCheck, mean_field_check
-from depthlab.doctor.trial import (
+from depthlab.clinic.remedies import Patient, Remedy, remedies_for
+from depthlab.clinic.theory import MeanFieldCheck, mean_field_check
+from depthlab.clinic.trial import (
     Trial,
     TrialData,
     TrialSettings,
@@ -252,11 +252,11 @@ def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimiz
         trial_data = draw_batches(data, steps, model_device(model))
         result = _treat(model, trial_data, loss_fn, settings, steps, seconds, seed, progress)
         if builder is not None:
-            from depthlab.doctor.depth import depth_check
+            from depthlab.clinic.depth import depth_check
 
             result.depth_check = depth_check(builder, trial_data, loss_fn, optimizer, depths, widths, seed=seed)
     if out is not None:
-        from depthlab.doctor.report import write_doctor_report
+        from depthlab.clinic.report import write_doctor_report
 
         result.path = write_doctor_report(result, out)
     if echo:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from depthlab.doctor.trial import TrialSettings
+from depthlab.clinic.trial import TrialSettings
 from depthlab.nets.activations import ACTIVATIONS, Activation
 from depthlab.nets.init import lsuv_
 

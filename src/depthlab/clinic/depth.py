@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from depthlab.doctor.trial import TrialData, TrialSettings, findings_of, run_trial
+from depthlab.clinic.trial import TrialData, TrialSettings, findings_of, run_trial
 from depthlab.errors import DepthlabError
 from depthlab.report.diagnosis import Facts, chain_ratios
 from depthlab.report.document import Severity

@@ -3,13 +3,13 @@ fresh model, makes the same change (same module types, same weight variances).""
 
 from __future__ import annotations
 
-import doctor_cases as cases
+import clinic_cases as cases
 import pytest
 import torch
 from torch import nn
 
-from depthlab.doctor.remedies import REMEDIES, Patient, remedies_for
-from depthlab.doctor.trial import TrialSettings
+from depthlab.clinic.remedies import REMEDIES, Patient, remedies_for
+from depthlab.clinic.trial import TrialSettings
 from depthlab.nets.activations import ACTIVATIONS
 
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import doctor_cases as cases
+import clinic_cases as cases
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from depthlab.doctor.theory import mean_field_check
+from depthlab.clinic.theory import mean_field_check
 from depthlab.probe.probe import Probe
 
 

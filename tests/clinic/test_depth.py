@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-import doctor_cases as cases
+import clinic_cases as cases
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depthlab.doctor.depth import depth_check
-from depthlab.doctor.trial import draw_batches
+from depthlab.clinic.depth import depth_check
+from depthlab.clinic.trial import draw_batches
 
 
 def gained(depth: int, width: int = 32) -> nn.Sequential:

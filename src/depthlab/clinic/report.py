@@ -10,15 +10,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from depthlab.doctor.theory import MeanFieldCheck
+from depthlab.clinic.theory import MeanFieldCheck
 from depthlab.probe.quantities import BACKPROP_GRAD_STD, SATURATED_FRACTION, UPDATE_RATIO
 from depthlab.report.document import ReportFigure, Section, Severity, Table, Verdict
 from depthlab.report.html import write_report
 from depthlab.report.plotting import new_figure, save_figure
 
 if TYPE_CHECKING:
-    from depthlab.doctor.doctor import DoctorResult, RemedyOutcome
-    from depthlab.doctor.trial import Trial
+    from depthlab.clinic.doctor import DoctorResult, RemedyOutcome
+    from depthlab.clinic.trial import Trial
 
 PAGE = "doctor.html"
 

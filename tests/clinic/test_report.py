@@ -3,7 +3,7 @@ table and code (also written as a file), the recommendation, theory and the dept
 
 from __future__ import annotations
 
-import doctor_cases as cases
+import clinic_cases as cases
 import torch.nn.functional as F
 
 import depthlab

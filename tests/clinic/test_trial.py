@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depthlab.doctor.trial import TrialSettings, draw_batches, fresh_copy, probe_updates, run_trial, untouched_rng
+from depthlab.clinic.trial import TrialSettings, draw_batches, fresh_copy, probe_updates, run_trial, untouched_rng
 from depthlab.errors import DepthlabError
 
 
