@@ -338,6 +338,199 @@ def generate(n: int, seed: int | Sequence[int], pixel_range: Sequence[float] = (
     return torch.from_numpy(x[:, None]), torch.from_numpy(labels)
 
 
+# -- the same generator in torch operations, on any device --------------------------------
+TORCH_CHUNK_SIZE = 16_384
+"""Images per chunk of the torch generator's training stream: enough that a GPU's kernel
+launches are shared by many images."""
+ATTEMPTS_PER_ROUND = 4
+"""Second-shape candidates the torch generator tries at once for each image still
+waiting; 99% of second shapes take at most 9 rejections (0.94 on average), so a chunk
+takes a handful of rounds, each one read of the device (how many images still wait)."""
+
+
+def torch_generator(seed: int | Sequence[int], device: str | torch.device = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded from ``seed`` (an int or a sequence of
+    them, mixed as ``numpy.random.SeedSequence`` mixes them): its draws are a function of
+    the seed on a given device (another device, another stream)."""
+    state = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state))
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """The generator's constant tables as tensors on one device."""
+
+    polygons: torch.Tensor
+    vertex_counts: torch.Tensor
+    area_share: torch.Tensor
+    class_of: torch.Tensor
+    ranges: torch.Tensor
+    """(2, 2): the foreground's (low, high) grey range, then the background's."""
+
+
+_TABLES: dict[torch.device, _Tables] = {}
+
+
+def _tables(device: torch.device) -> _Tables:
+    if device not in _TABLES:
+        _TABLES[device] = _Tables(torch.tensor(_UNIT_POLYGONS, dtype=torch.float32, device=device),
+                                  torch.tensor(VERTEX_COUNTS, device=device),
+                                  torch.tensor(_AREA_SHARE, dtype=torch.float32, device=device),
+                                  torch.tensor(_CLASS_OF, device=device),
+                                  torch.tensor([FOREGROUND_RANGE, BACKGROUND_RANGE], device=device))
+    return _TABLES[device]
+
+
+def _rotation_torch(theta: torch.Tensor) -> torch.Tensor:
+    """:func:`_rotation` in torch: R(θ) (..., 2, 2) for θ (...)."""
+    cos, sin = theta.cos(), theta.sin()
+    return torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)
+
+
+def _place_torch(tables: _Tables, types: torch.Tensor, theta1: torch.Tensor, theta3: torch.Tensor,
+                 uniform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:meth:`_Shapes.stretch` in torch for shapes of any leading shape (...): their
+    stretch (..., 2) from ``uniform`` (..., 2) draws, s₀ ≥ s₁, and their vertices around
+    their centre (..., 20, 2)."""
+    low, high = SCALE_RANGE
+    scale = ((low + (high - low) * uniform) * IMAGE_SIZE).sort(-1, descending=True).values
+    theta2 = -torch.atan(scale[..., 1] / scale[..., 0] * torch.tan(theta1))
+    turned = tables.polygons[types] @ _rotation_torch(theta1)
+    return scale, (turned * scale[..., None, :]) @ (_rotation_torch(theta2) @ _rotation_torch(theta3))
+
+
+def _centres_torch(offsets: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """:meth:`_Shapes.centres` in torch: uniform where every vertex is BORDER pixels inside."""
+    low = BORDER - offsets.amin(-2)
+    high = IMAGE_SIZE - BORDER - offsets.amax(-2)
+    return low + uniform * (high - low)
+
+
+def overlap_factor_torch(first: torch.Tensor, second: torch.Tensor, first_centre: torch.Tensor,
+                         second_centre: torch.Tensor) -> torch.Tensor:
+    """:func:`overlap_factor` in torch, for shapes of any leading shape (...): vertices
+    (..., V, 2) relative to their centres (..., 2)."""
+    between = second_centre - first_centre
+    d = between.norm(dim=-1)
+    u = between / torch.where(d > 0, d, 1.0)[..., None]
+    reach = (first @ u[..., None]).amax((-2, -1)) + (second @ -u[..., None]).amax((-2, -1))
+    f = torch.where(reach >= d, 1 - torch.exp2(-(reach - d) / d), 0.0)
+    return torch.where(d > 0, f, 1.0)
+
+
+def rasterise_torch(polygons: torch.Tensor, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """:func:`rasterise` (the authors' fill rule) in torch, on the polygons' device: masks
+    (m, size, size) of polygons (m, V, 2). The crossings' histogram is a scatter-add of
+    integers, exact in any order."""
+    m = polygons.shape[0]
+    vertices = polygons.trunc().to(torch.int32)
+    x, y = vertices[..., 0, None], vertices[..., 1, None]
+    x_end, y_end = x.roll(-1, 1), y.roll(-1, 1)
+    rising = y < y_end
+    x1, y1 = torch.where(rising, x, x_end), torch.minimum(y, y_end)
+    x2, y2 = torch.where(rising, x_end, x), torch.maximum(y, y_end)
+    rows = torch.arange(size, dtype=torch.int32, device=polygons.device)
+    top = y.amax(1, keepdim=True)
+    crosses = ((y1 <= rows) & (rows < y2)) | ((rows == top) & (y1 < rows) & (rows <= y2))
+    crossing = x1 + torch.div((rows - y1) * (x2 - x1), (y2 - y1).clamp(min=1), rounding_mode="trunc")
+    position = torch.where(crosses, (crossing + 1).clamp(0, size + 1), size + 1)
+    first_cell = torch.arange(m, device=polygons.device)[:, None, None] * size + rows
+    cells = (first_cell * (size + 2) + position).flatten()
+    counts = torch.zeros(m * size * (size + 2), dtype=torch.int32, device=polygons.device)
+    counts.scatter_add_(0, cells, torch.ones_like(cells, dtype=torch.int32))
+    below = counts.view(m, size, size + 2).cumsum(2, dtype=torch.int32)
+    return (below[..., :size] % 2 == 1) | (below[..., 1:size + 1] != below[..., :size])
+
+
+def _grey_levels_torch(ranges: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """:func:`_grey_levels` in torch."""
+    low, high = torch.floor(LEVELS * ranges[..., 0]), torch.floor(LEVELS * ranges[..., 1])
+    uniform = torch.rand(low.shape, generator=generator, device=low.device, dtype=low.dtype)
+    return low + torch.floor(uniform * (high - low + 1))
+
+
+def draw_torch(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, Drawing]:
+    """:func:`draw` written in torch operations on ``generator``'s device, vectorised over
+    the ``n`` images (the second shapes' rejections in rounds of
+    :data:`ATTEMPTS_PER_ROUND` candidates per waiting image): grey levels (n, 32, 32)
+    uint8, labels (n,) and the :class:`Drawing` as tensors, all on that device. The same
+    distribution as :func:`draw` (in float32, not float64), from torch's random streams."""
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise DepthlabError(f"number of images {n!r} must be a non-negative integer")
+    device = generator.device
+    tables = _tables(device)
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return torch.rand(shape, generator=generator, device=device)
+
+    light_shapes = uniform(n) < 0.5
+    requested = torch.randint(1, 3, (n,), generator=generator, device=device)
+    types = torch.randint(0, len(SHAPE_NAMES), (n, 2), generator=generator, device=device)
+    types[:, 1] = torch.where(requested == 1, NO_SHAPE, types[:, 1])
+    requested_types = types.clone()
+    kinds = types.clamp(min=0)  # a lone shape's absent second is drawn as a triangle, then dropped
+    v = tables.vertex_counts[kinds]
+    k = torch.floor(uniform(n, 2) * (ROTATION_STEPS // v)).long()
+    folded = torch.clamp(ROTATION_STEPS - (ROTATION_STEPS - 1) // v + k, max=ROTATION_STEPS - 1)
+    theta1 = 2 * torch.pi * torch.where(k > (ROTATION_STEPS - 1) // (2 * v), folded, k) / ROTATION_STEPS
+    theta3 = 2 * torch.pi * torch.randint(0, ROTATION_STEPS - 1, (n, 2), generator=generator,
+                                          device=device) / ROTATION_STEPS
+    scale = torch.zeros(n, 2, 2, device=device)
+    offsets = torch.zeros(n, 2, _MAX_VERTICES, 2, device=device)
+    centres = torch.zeros(n, 2, 2, device=device)
+    scale[:, 0], offsets[:, 0] = _place_torch(tables, kinds[:, 0], theta1[:, 0], theta3[:, 0], uniform(n, 2))
+    centres[:, 0] = _centres_torch(offsets[:, 0], uniform(n, 2))
+    first_area = scale[:, 0].prod(-1) * tables.area_share[kinds[:, 0]]
+    rejections = torch.zeros(n, dtype=torch.int64, device=device)
+    pending = torch.nonzero(requested == 2).flatten()
+    tried = 0  # every image still waiting has had as many candidates rejected
+    while pending.numel() and tried <= MAX_REJECTIONS:
+        tries = min(ATTEMPTS_PER_ROUND, MAX_REJECTIONS + 1 - tried)
+        shape = (len(pending), tries)
+        kind = kinds[pending, 1, None].expand(shape)
+        new_scale, new_offsets = _place_torch(tables, kind, theta1[pending, 1, None].expand(shape),
+                                              theta3[pending, 1, None].expand(shape), uniform(*shape, 2))
+        new_centres = _centres_torch(new_offsets, uniform(*shape, 2))
+        f = overlap_factor_torch(offsets[pending, 0, None], new_offsets, centres[pending, 0, None], new_centres)
+        accepted = new_scale.prod(-1) * tables.area_share[kind] * f <= MAX_OVERLAP * first_area[pending, None]
+        found = accepted.any(1)
+        first = accepted.int().argmax(1)  # the first candidate accepted (0 where none was)
+        pick = torch.arange(len(pending), device=device), first
+        rejections[pending] = tried + torch.where(found, first, tries)
+        scale[pending, 1] = torch.where(found[:, None], new_scale[pick], scale[pending, 1])
+        offsets[pending, 1] = torch.where(found[:, None, None], new_offsets[pick], offsets[pending, 1])
+        centres[pending, 1] = torch.where(found[:, None], new_centres[pick], centres[pending, 1])
+        pending = pending[~found]
+        tried += tries
+    types[:, 1] = torch.where(rejections > MAX_REJECTIONS, NO_SHAPE, types[:, 1])
+    present = types != NO_SHAPE
+    vertices = offsets + centres[:, :, None, :]
+    masks = torch.zeros(n, 2, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.bool, device=device)
+    for shape_type, count in enumerate(VERTEX_COUNTS):  # each type with its own vertices only
+        image, k = torch.nonzero(types == shape_type, as_tuple=True)
+        masks[image, k] = rasterise_torch(vertices[image, k, :count])
+    vertices = torch.where(present[..., None, None], vertices, torch.nan)
+
+    foreground, background = tables.ranges
+    shape_range = torch.where(light_shapes[:, None], foreground, background)
+    background_range = torch.where(light_shapes[:, None], background, foreground)
+    levels = _grey_levels_torch(background_range, generator)[:, None, None].expand(n, IMAGE_SIZE, IMAGE_SIZE)
+    shape_levels = _grey_levels_torch(shape_range[:, None].expand(n, 2, 2), generator)
+    for k in range(2):
+        levels = torch.where(masks[:, k], shape_levels[:, k, None, None], levels)
+    labels = tables.class_of[types[:, 0], torch.where(present[:, 1], types[:, 1], len(SHAPE_NAMES))]
+    return levels.to(torch.uint8), labels, Drawing(requested_types, types, rejections, vertices, masks)
+
+
+def generate_torch(n: int, seed: int | Sequence[int], pixel_range: Sequence[float] = (0.0, 1.0),
+                   device: str | torch.device = "cpu") -> Batch:
+    """:func:`generate` by :func:`draw_torch` on ``device``: ``(x, y)`` there, a function
+    of ``seed`` on that device (:func:`torch_generator`)."""
+    low, high = _check_pixel_range(pixel_range)
+    levels, labels, _ = draw_torch(n, torch_generator(seed, device))
+    return (low + (high - low) / LEVELS * levels.to(torch.float32))[:, None], labels
+
+
 GENERATOR_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 """Names this generator's cached sets: a change of the code draws them anew."""
 
