@@ -61,12 +61,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import count
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from depthlab.data.base import Batch, Dataset
+from depthlab.data.base import Batch, Dataset, as_device
 from depthlab.data.arrays import npz_headers
 from depthlab.data.download import user_cache_dir
 from depthlab.errors import DepthlabError
@@ -439,7 +440,7 @@ def rasterise_torch(polygons: torch.Tensor, size: int = IMAGE_SIZE) -> torch.Ten
     counts = torch.zeros(m * size * (size + 2), dtype=torch.int32, device=polygons.device)
     counts.scatter_add_(0, cells, torch.ones_like(cells, dtype=torch.int32))
     below = counts.view(m, size, size + 2).cumsum(2, dtype=torch.int32)
-    return (below[..., :size] % 2 == 1) | (below[..., 1:size + 1] != below[..., :size])
+    return (below[..., :size] & 1).bool() | (below[..., 1:size + 1] != below[..., :size])
 
 
 def _grey_levels_torch(ranges: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -565,14 +566,25 @@ def _check_seed(seed: int) -> int:
     return int(seed)
 
 
+GENERATORS = ("numpy", "torch")
+"""Who draws a Shapeset training stream: :func:`generate` (NumPy, on the host) or
+:func:`generate_torch` (torch, on the data's device)."""
+
+
 class ShapesetDataset(Dataset):
     """Shapeset-3×2 (Glorot & Bengio 2010): an unlimited training stream plus fixed
-    validation and test sets.
+    validation and test sets, held on ``device`` (None: the CPU).
 
-    The three come from disjoint random streams: training chunk ``k`` of
-    :data:`CHUNK_SIZE` images from ``(run seed, 1, k)``, validation from ``(seed, 2, 0)``,
-    test from ``(seed, 3, 0)`` (both drawn on first access, then cached). Update ``t`` of a run with
-    batch size ``B`` trains on stream images ``[t·B, (t+1)·B)``.
+    The three come from disjoint random streams: training chunk ``k`` from the key
+    ``(run seed, 1, k)``, validation from ``(seed, 2, 0)``, test from ``(seed, 3, 0)``
+    (both drawn by :func:`generate` on first access, then cached, and copied to the
+    device once). Update ``t`` of a run with batch size ``B`` trains on stream images
+    ``[t·B, (t+1)·B)``. The training stream's ``generator``: ``"numpy"`` (chunks of
+    :data:`CHUNK_SIZE` by :func:`generate`, drawn on a background thread while the chunk
+    before is trained on, and copied to the device once per chunk) or ``"torch"`` (chunks
+    of :data:`TORCH_CHUNK_SIZE` by :func:`generate_torch` on the device itself, a function
+    of the seed on that device); by default NumPy on the CPU, torch on any other device,
+    where the NumPy generator could not keep up with a GPU.
     """
 
     name = "shapeset"
@@ -581,16 +593,30 @@ class ShapesetDataset(Dataset):
     class_names = CLASS_NAMES
 
     def __init__(self, seed: int = 0, validation_size: int = 10_000, test_size: int = 10_000,
-                 pixel_range: Sequence[float] = (0.0, 1.0)):
+                 pixel_range: Sequence[float] = (0.0, 1.0), device: str | torch.device | None = None,
+                 generator: str | None = None):
         for what, size in (("validation_size", validation_size), ("test_size", test_size)):
             if not isinstance(size, (int, np.integer)) or size < 0:
                 raise DepthlabError(f"{what} {size!r} must be a non-negative integer")
         check_fits(f"Shapeset's validation and test sets of {validation_size:,} and {test_size:,} images",
                    (validation_size + test_size) * IMAGE_SIZE**2 * FLOAT_BYTES, "choose a smaller --eval-size")
+        if generator is not None and generator not in GENERATORS:
+            raise DepthlabError(f"unknown Shapeset generator {generator!r}; valid choices: {', '.join(GENERATORS)}")
         self.seed = _check_seed(seed)
         self.validation_size = validation_size
         self.test_size = test_size
         self.pixel_range = _check_pixel_range(pixel_range)
+        self.device = as_device(device)
+        self.chosen_generator = generator
+        self.generator = generator or ("numpy" if self.device.type == "cpu" else "torch")
+
+    def to(self, device: str | torch.device | None) -> ShapesetDataset:
+        """This data set held on ``device`` (itself when it is there already); a generator
+        chosen by default is chosen anew for the device."""
+        if as_device(device) == self.device:
+            return self
+        return ShapesetDataset(self.seed, self.validation_size, self.test_size, self.pixel_range, device,
+                               self.chosen_generator)
 
     @cached_property
     def validation(self) -> Batch:
@@ -603,26 +629,34 @@ class ShapesetDataset(Dataset):
     def _fixed_set(self, stream: int, size: int) -> Batch:
         low, high = self.pixel_range
         name = f"{GENERATOR_DIGEST}-seed{self.seed}-stream{stream}-n{size}-{low:g}_{high:g}.npz"
-        return cached_set(user_cache_dir() / "shapeset" / name, size,
+        x, y = cached_set(user_cache_dir() / "shapeset" / name, size,
                           lambda: generate(size, (self.seed, stream, 0), self.pixel_range))
+        return x.to(self.device), y.to(self.device)
+
+    @property
+    def chunk_size(self) -> int:
+        """Images per chunk of the training stream."""
+        return CHUNK_SIZE if self.generator == "numpy" else TORCH_CHUNK_SIZE
 
     def train_batches(self, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
-        """Yield the minibatches for updates ``start, start + 1, ...`` forever; the batch
-        for update ``t`` depends only on ``(seed, t, batch_size)``."""
+        """Yield the minibatches for updates ``start, start + 1, ...`` forever, on the
+        data's device; the batch for update ``t`` depends only on ``(seed, t, batch_size)``
+        (and, for the torch generator, the device)."""
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise DepthlabError(f"batch size {batch_size!r} must be a positive integer")
         if not isinstance(start, (int, np.integer)) or start < 0:
             raise DepthlabError(f"start update {start!r} must be a non-negative integer")
-        chunk, offset = divmod(start * batch_size, CHUNK_SIZE)
+        size = self.chunk_size
+        chunk, offset = divmod(start * batch_size, size)
         chunks = self._training_chunks(_check_seed(seed), chunk)
         x, y = next(chunks)
         while True:
             xs, ys = [], []
             missing = batch_size
             while missing:
-                if offset == CHUNK_SIZE:
+                if offset == size:
                     (x, y), offset = next(chunks), 0
-                taken = min(missing, CHUNK_SIZE - offset)
+                taken = min(missing, size - offset)
                 xs.append(x[offset:offset + taken])
                 ys.append(y[offset:offset + taken])
                 offset += taken
@@ -630,14 +664,18 @@ class ShapesetDataset(Dataset):
             yield torch.cat(xs), torch.cat(ys)
 
     def _training_chunks(self, seed: int, first: int) -> Iterator[Batch]:
-        """Training chunks ``first, first + 1, ...``, each generated on a background
-        thread while the one before it is being trained on, so that generation overlaps
-        training wherever a core is free."""
+        """Training chunks ``first, first + 1, ...`` on the data's device. The torch
+        generator draws them there in turn (on a GPU its work queues behind the training's);
+        the NumPy one on a background thread while the chunk before it is trained on, so
+        that generation overlaps training wherever a core is free."""
+        if self.generator == "torch":
+            for chunk in count(first):
+                yield generate_torch(TORCH_CHUNK_SIZE, (seed, _TRAIN, chunk), self.pixel_range, self.device)
         with ThreadPoolExecutor(max_workers=1) as pool:
             chunk = first
             pending = pool.submit(generate, CHUNK_SIZE, (seed, _TRAIN, chunk), self.pixel_range)
             while True:
-                ready = pending.result()
+                x, y = pending.result()
                 chunk += 1
                 pending = pool.submit(generate, CHUNK_SIZE, (seed, _TRAIN, chunk), self.pixel_range)
-                yield ready
+                yield x.to(self.device), y.to(self.device)
