@@ -226,25 +226,30 @@ def rasterise(polygons: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     Reference: pygame 1.8 ``src/draw.c``, ``draw_fillpoly``, as restated in step 9 of the
     project's ``docs/shapeset.md``.
     """
-    vertices = np.trunc(np.asarray(polygons, dtype=np.float64)).astype(np.int64)
-    m, v = vertices.shape[:2]
-    x, y = vertices[..., 0, None], vertices[..., 1, None]  # (m, V, 1): one value per edge start
-    x_end, y_end = np.roll(x, -1, axis=1), np.roll(y, -1, axis=1)
-    rising = y < y_end
-    x1, y1 = np.where(rising, x, x_end), np.minimum(y, y_end)
-    x2, y2 = np.where(rising, x_end, x), np.maximum(y, y_end)
-    rows = np.arange(size)
-    top = y.max(1, keepdims=True)
-    crosses = ((y1 <= rows) & (rows < y2)) | ((rows == top) & (y1 < rows) & (rows <= y2))
-    step = (rows - y1) * (x2 - x1)
-    span = np.maximum(y2 - y1, 1)  # horizontal edges never cross
-    crossing = x1 + np.sign(step) * (np.abs(step) // span)
+    vertices = np.trunc(np.asarray(polygons, dtype=np.float64)).astype(np.float32)  # integers, exact
+    m = vertices.shape[0]
+    x1, x2, y1, y2, to_top = _edges(vertices[..., 0], vertices[..., 1], np)
+    rows = np.arange(size, dtype=np.float32)
+    # the rows an edge crosses: y₁ ≤ y < y₂, or y₁ ≤ y < y₂ + 1 for one that reaches the top
+    crosses = (y1[..., None] <= rows) & (rows < (y2 + to_top)[..., None])
+    crossing = x1[..., None] + np.trunc((rows - y1[..., None]) * (x2 - x1)[..., None] / np.maximum(y2 - y1, 1)[..., None])
     # a crossing c counts in b(x) for x > c: a histogram at c + 1, clipped to 0..size + 1
     # (a position past size counts nowhere, as a row without the edge)
-    position = np.where(crosses, np.clip(crossing + 1, 0, size + 1), size + 1)
-    cells = (np.arange(m)[:, None, None] * size + rows) * (size + 2) + position  # (m, V, size)
-    below = np.bincount(cells.ravel(), minlength=m * size * (size + 2)).reshape(m, size, size + 2).cumsum(2)
-    return (below[..., :size] % 2 == 1) | (below[..., 1:size + 1] != below[..., :size])
+    position = np.where(crosses, np.clip(crossing + 1, 0, size + 1), size + 1).astype(np.int32)
+    position += ((np.arange(m, dtype=np.int32)[:, None, None] * size + np.arange(size, dtype=np.int32)) * (size + 2))
+    below = np.bincount(position.ravel(), minlength=m * size * (size + 2)).reshape(m, size, size + 2).cumsum(2)
+    return (below[..., :size] & 1).astype(bool) | (below[..., 1:size + 1] != below[..., :size])
+
+
+def _edges(x, y, xp):
+    """The edges of polygons of truncated vertices ``x``, ``y`` (m, V) in array module
+    ``xp`` (numpy or torch), each with its lower end first: x₁, x₂, y₁ ≤ y₂ (m, V), and
+    whether it rises to the top row (y₁ < y₂ = the highest vertex row)."""
+    x_end, y_end = xp.roll(x, -1, 1), xp.roll(y, -1, 1)
+    rising = y < y_end
+    y1, y2 = xp.minimum(y, y_end), xp.maximum(y, y_end)
+    top = y.max(1, keepdims=True) if xp is np else y.amax(1, keepdim=True)
+    return xp.where(rising, x, x_end), xp.where(rising, x_end, x), y1, y2, (y2 == top) & (y1 < y2)
 
 
 def _grey_levels(ranges: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -423,22 +428,17 @@ def rasterise_torch(polygons: torch.Tensor, size: int = IMAGE_SIZE) -> torch.Ten
     """:func:`rasterise` (the authors' fill rule) in torch, on the polygons' device: masks
     (m, size, size) of polygons (m, V, 2). The crossings' histogram is a scatter-add of
     integers, exact in any order."""
-    m = polygons.shape[0]
-    vertices = polygons.trunc().to(torch.int32)
-    x, y = vertices[..., 0, None], vertices[..., 1, None]
-    x_end, y_end = x.roll(-1, 1), y.roll(-1, 1)
-    rising = y < y_end
-    x1, y1 = torch.where(rising, x, x_end), torch.minimum(y, y_end)
-    x2, y2 = torch.where(rising, x_end, x), torch.maximum(y, y_end)
-    rows = torch.arange(size, dtype=torch.int32, device=polygons.device)
-    top = y.amax(1, keepdim=True)
-    crosses = ((y1 <= rows) & (rows < y2)) | ((rows == top) & (y1 < rows) & (rows <= y2))
-    crossing = x1 + torch.div((rows - y1) * (x2 - x1), (y2 - y1).clamp(min=1), rounding_mode="trunc")
-    position = torch.where(crosses, (crossing + 1).clamp(0, size + 1), size + 1)
-    first_cell = torch.arange(m, device=polygons.device)[:, None, None] * size + rows
-    cells = (first_cell * (size + 2) + position).flatten()
-    counts = torch.zeros(m * size * (size + 2), dtype=torch.int32, device=polygons.device)
-    counts.scatter_add_(0, cells, torch.ones_like(cells, dtype=torch.int32))
+    m, device = polygons.shape[0], polygons.device
+    vertices = polygons.trunc()
+    x1, x2, y1, y2, to_top = _edges(vertices[..., 0], vertices[..., 1], torch)
+    rows = torch.arange(size, dtype=vertices.dtype, device=device)
+    crosses = (y1[..., None] <= rows) & (rows < (y2 + to_top)[..., None])
+    crossing = x1[..., None] + torch.trunc((rows - y1[..., None]) * (x2 - x1)[..., None]
+                                           / (y2 - y1).clamp(min=1)[..., None])
+    position = torch.where(crosses, (crossing + 1).clamp(0, size + 1), size + 1).long()
+    position += (torch.arange(m, device=device)[:, None, None] * size + rows.long()) * (size + 2)
+    counts = torch.zeros(m * size * (size + 2), dtype=torch.int32, device=device)
+    counts.scatter_add_(0, position.flatten(), torch.ones(position.numel(), dtype=torch.int32, device=device))
     below = counts.view(m, size, size + 2).cumsum(2, dtype=torch.int32)
     return (below[..., :size] & 1).bool() | (below[..., 1:size + 1] != below[..., :size])
 
