@@ -405,11 +405,10 @@ def test_torch_and_numpy_class_frequencies_agree(sample, torch_sample):
 def test_torch_and_numpy_pixel_statistics_agree(sample, torch_sample):
     # per image (its pixels are not independent): the foreground fraction, the mean pixel
     # value and the mean squared pixel value (with the mean, the variance)
-    for ours, theirs in ((sample, torch_sample),):
-        for statistic in (lambda s: s[2].masks.any(1).reshape(len(s[1]), -1).mean(1),
-                          lambda s: (s[0].reshape(len(s[1]), -1) / 255).mean(1),
-                          lambda s: ((s[0].reshape(len(s[1]), -1) / 255) ** 2).mean(1)):
-            assert abs(_z(statistic(ours), statistic(theirs))) < Z
+    for statistic in (lambda s: s[2].masks.any(1).reshape(len(s[1]), -1).mean(1),
+                      lambda s: (s[0].reshape(len(s[1]), -1) / 255).mean(1),
+                      lambda s: ((s[0].reshape(len(s[1]), -1) / 255) ** 2).mean(1)):
+        assert abs(_z(statistic(sample), statistic(torch_sample))) < Z
     pixels = [s[0].astype(np.float64) / 255 for s in (sample, torch_sample)]
     assert pixels[0].var() == pytest.approx(pixels[1].var(), rel=0.01)
 

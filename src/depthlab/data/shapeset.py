@@ -43,8 +43,8 @@ read them in milliseconds; a cache file that is missing, unreadable or of the wr
 is drawn anew, and one that cannot be written is skipped.
 
 Every step is vectorised over a batch (the rejections of step 4 in rounds over the images
-still waiting). :mod:`depthlab.data.shapeset_torch` draws the same distribution with torch
-operations, on any device.
+still waiting). :func:`draw_torch` and :func:`generate_torch` draw the same distribution
+with torch operations, on any device, and the training stream uses them off the CPU.
 
 Reference: Glorot, X. & Bengio, Y. (2010), *Understanding the difficulty of training deep
 feedforward neural networks*, AISTATS, section 2.1 and figure 1; the generator's steps
@@ -213,7 +213,7 @@ def rasterise(polygons: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     - every row y from the lowest truncated vertex row to the highest, both included, is
       scanned; an edge (x₁, y₁) → (x₂, y₂), its lower end first (y₁ < y₂; horizontal edges
       are skipped), crosses row y where y₁ ≤ y < y₂, and on the highest row where
-      y₁ < y ≤ y₂, at x₁ + ⌊(y − y₁)(x₂ − x₁)/(y₂ − y₁)⌋ with the division truncated
+      y₁ < y ≤ y₂, at x₁ + trunc((y − y₁)(x₂ − x₁)/(y₂ − y₁)), the division truncated
       toward zero;
     - the row's crossings, sorted, are taken in pairs, and the pixels from each pair's
       first to its second, both included, are filled (those off the image are clipped).
@@ -221,7 +221,9 @@ def rasterise(polygons: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     With c₀ ≤ c₁ ≤ … a row's crossings and b(x) the number of them below x, pixel x lies in
     a pair's span iff b(x) is odd or some crossing equals x; the counts come from one
     histogram of the crossings per row and a cumulative sum, so the work grows with the
-    edges, not with the edges times the pixels.
+    edges, not with the edges times the pixels. The crossings are computed in float32 and
+    are exact: the products are integers far below 2²⁴, and a quotient that is not an
+    integer lies at least 1/(y₂ − y₁) from one.
 
     Reference: pygame 1.8 ``src/draw.c``, ``draw_fillpoly``, as restated in step 9 of the
     project's ``docs/shapeset.md``.
