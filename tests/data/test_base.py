@@ -32,7 +32,8 @@ def test_minibatches_are_cut_on_the_device_without_a_host_copy_each(monkeypatch)
     data = toy().to("meta")
     copies = []
     real_to = torch.Tensor.to
-    monkeypatch.setattr(torch.Tensor, "to", lambda self, *a, **k: copies.append(self.device.type) or real_to(self, *a, **k))
+    monkeypatch.setattr(torch.Tensor, "to",
+                        lambda self, *a, **k: copies.append(self.device.type) or real_to(self, *a, **k))
     batches = data.train_batches(7, seed=3)  # 30 // 7 = 4 updates per epoch
     first_epoch = [next(batches) for _ in range(4)]
     assert copies == ["cpu"]  # the epoch's order, once

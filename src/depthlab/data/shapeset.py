@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import count
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -234,7 +234,8 @@ def rasterise(polygons: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     rows = np.arange(size, dtype=np.float32)
     # the rows an edge crosses: y₁ ≤ y < y₂, or y₁ ≤ y < y₂ + 1 for one that reaches the top
     crosses = (y1[..., None] <= rows) & (rows < (y2 + to_top)[..., None])
-    crossing = x1[..., None] + np.trunc((rows - y1[..., None]) * (x2 - x1)[..., None] / np.maximum(y2 - y1, 1)[..., None])
+    rise = np.maximum(y2 - y1, 1)[..., None]  # horizontal edges cross no row
+    crossing = x1[..., None] + np.trunc((rows - y1[..., None]) * (x2 - x1)[..., None] / rise)
     # a crossing c counts in b(x) for x > c: a histogram at c + 1, clipped to 0..size + 1
     # (a position past size counts nowhere, as a row without the edge)
     position = np.where(crosses, np.clip(crossing + 1, 0, size + 1), size + 1).astype(np.int32)
@@ -671,7 +672,7 @@ class ShapesetDataset(Dataset):
         the NumPy one on a background thread while the chunk before it is trained on, so
         that generation overlaps training wherever a core is free."""
         if self.generator == "torch":
-            for chunk in count(first):
+            for chunk in itertools.count(first):
                 yield generate_torch(TORCH_CHUNK_SIZE, (seed, _TRAIN, chunk), self.pixel_range, self.device)
         with ThreadPoolExecutor(max_workers=1) as pool:
             chunk = first
