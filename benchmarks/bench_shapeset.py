@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from depthlab.data.shapeset import CHUNK_SIZE, TORCH_CHUNK_SIZE, generate, generate_torch
+from depthlab.data.shapeset import CHUNK_SIZE, TORCH_CHUNK_SIZE, TORCH_CPU_CHUNK_SIZE, generate, generate_torch
 
 
 def rate(draw, images: int, chunk: int, synchronize=lambda: None) -> float:
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = [("numpy", "cpu", CHUNK_SIZE, rate(generate, args.images, CHUNK_SIZE))]
-    for chunk in (CHUNK_SIZE, 4096, TORCH_CHUNK_SIZE):
+    for chunk in (CHUNK_SIZE, TORCH_CPU_CHUNK_SIZE, TORCH_CHUNK_SIZE):
         rows.append(("torch", "cpu", chunk, rate(lambda n, s: generate_torch(n, s, device="cpu"), args.images, chunk)))
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name()

@@ -505,9 +505,9 @@ def test_the_torch_generator_reads_the_device_a_few_times_per_chunk_not_per_imag
 
 
 def test_torch_generator_stream_on_the_cpu_resumes_exactly(monkeypatch):
-    monkeypatch.setattr(shapeset, "TORCH_CHUNK_SIZE", 50)
+    monkeypatch.setattr(shapeset, "TORCH_CPU_CHUNK_SIZE", 50)
     data = ShapesetDataset(generator="torch")
-    assert data.chunk_size == 50
+    assert data.chunk_size == 50 and ShapesetDataset(device="meta").chunk_size == shapeset.TORCH_CHUNK_SIZE
     head = list(itertools.islice(data.train_batches(7, seed=5), 20))
     resumed = data.train_batches(7, seed=5, start=13)
     for t in range(13, 20):
