@@ -71,6 +71,16 @@ def _write_cifar(directory: Path, sizes=(3, 4, 5, 2, 6, 7), seed: int = 0) -> di
     return batches
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` need a CUDA GPU: skipped, with the reason, where torch sees none."""
+    if torch.cuda.is_available():
+        return
+    no_gpu = pytest.mark.skip(reason="needs a CUDA GPU; torch sees none here")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(no_gpu)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The test networks are small: one thread runs them fastest, and a second OpenMP

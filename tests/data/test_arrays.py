@@ -34,6 +34,16 @@ def test_uint8_grey_images_get_a_channel_axis_and_are_scaled(tmp_path):
     assert data.test[1].tolist() == arrays["y_test"].tolist()
 
 
+def test_arrays_are_held_on_the_device_asked_for(tmp_path):
+    path = save(tmp_path, small_arrays())
+    on_cpu, elsewhere = load_arrays(path), load_arrays(path, device="meta")
+    assert on_cpu.device.type == "cpu" and elsewhere.device.type == "meta"
+    assert all(t.device.type == "meta" for split in (elsewhere.train, elsewhere.validation, elsewhere.test)
+               for t in split)
+    assert elsewhere.train[0].shape == on_cpu.train[0].shape == (30, 1, 37, 37)
+    assert (elsewhere.name, elsewhere.num_classes) == (on_cpu.name, on_cpu.num_classes)
+
+
 def test_floating_images_are_kept_as_given(tmp_path):
     arrays = small_arrays()
     for split in ("train", "valid", "test"):

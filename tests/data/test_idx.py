@@ -37,6 +37,15 @@ def test_load_mnist_splits_last_images_off_for_validation(tmp_path, write_mnist,
     assert data.test[0][3, 0, 5, 7].item() == pytest.approx(arrays["t10k-images-idx3-ubyte"][3, 5, 7] / 255)
 
 
+def test_mnist_and_fashion_mnist_are_held_on_the_device_asked_for(tmp_path, write_mnist):
+    write_mnist(tmp_path)
+    for load in (load_mnist, load_fashion_mnist):
+        data = load(tmp_path, validation_size=8, device="meta")
+        assert [t.device.type for split in (data.train, data.validation, data.test) for t in split] == ["meta"] * 6
+        assert data.train[0].shape == (22, 1, 28, 28) and data.test[1].shape == (10,)
+    assert load_mnist(tmp_path, validation_size=8).device.type == "cpu"
+
+
 def test_load_fashion_mnist_names_itself(tmp_path, write_mnist):
     write_mnist(tmp_path, gz=True)
     assert load_fashion_mnist(tmp_path, validation_size=5).name == "fashion-mnist"

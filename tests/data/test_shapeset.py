@@ -1,4 +1,5 @@
 import io
+import itertools
 import zipfile
 
 import numpy as np
@@ -12,10 +13,18 @@ from depthlab.data.shapeset import (
     CLASS_NAMES,
     CLASS_SHAPES,
     NO_SHAPE,
+    SHAPE_NAMES,
+    VERTEX_COUNTS,
+    Drawing,
     ShapesetDataset,
     draw,
+    draw_torch,
     generate,
+    generate_torch,
+    overlap_factor_torch,
     rasterise,
+    rasterise_torch,
+    torch_generator,
 )
 from depthlab.errors import DepthlabError
 
@@ -170,12 +179,83 @@ def test_same_seed_same_images_other_seed_other_images():
     assert (x0 != x2).flatten(1).any(1).all()
 
 
-def test_rasterise_counts_pixel_centres_exactly():
-    square = np.array([[[8, 8], [24, 8], [24, 24], [8, 24]]])  # 16 × 16 pixels
-    triangle = np.array([[[0, 0], [32, 0], [0, 32]]])  # centres with x + y <= 32, edge included
-    assert rasterise(square).sum() == 256
-    assert rasterise(triangle).sum() == 32 * 33 // 2
-    assert rasterise(triangle)[0, 0, 0] and not rasterise(triangle)[0, 31, 31]
+def _pixels(mask):
+    """The filled pixels of one mask as {(column x, row y)}."""
+    rows, columns = np.nonzero(mask)
+    return set(zip(columns.tolist(), rows.tolist()))
+
+
+def test_the_fill_truncates_vertices_and_includes_both_crossings_of_every_row():
+    # Truncated: (1, 1), (6, 2), (2, 5). Edges, lower end first: A(1,1)→B(6,2),
+    # B(6,2)→C(2,5) and A(1,1)→C(2,5). Crossings x₁ + trunc((y − y₁)(x₂ − x₁)/(y₂ − y₁)):
+    # row 1 (y₁ ≤ y < y₂): AB 1, AC 1 → x 1;  row 2: BC 6, AC 1 + trunc(1/4) = 1 → 1..6;
+    # row 3: BC 6 + trunc(−4/3) = 5 (floor would give 4), AC 1 + trunc(2/4) = 1 → 1..5;
+    # row 4: BC 6 + trunc(−8/3) = 4, AC 1 → 1..4;  row 5, the top (y₁ < y ≤ y₂):
+    # BC 6 − 4 = 2, AC 1 + 1 = 2 → x 2.
+    triangle = np.array([[[1.7, 1.2], [6.9, 2.5], [2.3, 5.8]]])
+    expected = {(1, 1)} | {(x, 2) for x in range(1, 7)} | {(x, 3) for x in range(1, 6)} \
+        | {(x, 4) for x in range(1, 5)} | {(2, 5)}
+    assert _pixels(rasterise(triangle)[0]) == expected
+    # the same triangle given clockwise, from another vertex: the same pixels
+    assert _pixels(rasterise(triangle[:, [1, 0, 2]])[0]) == expected
+
+
+def test_the_fill_takes_a_rows_sorted_crossings_in_pairs():
+    # A notched square (1,1) (3,3) (5,1) (5,4) (1,4); the top edge is horizontal (skipped).
+    # Row 1: crossings 1, 5 (the notch's sides) and 1, 5 (the square's) → pairs [1,1], [5,5];
+    # row 2: 1, 1 + 2/2 = 2, 5 − 2/2 = 4, 5 → [1,2], [4,5]; row 3: only the sides, 1 and 5
+    # (the notch's edges end below it); row 4, the top: the sides again, y₁ < y ≤ y₂.
+    notched = np.array([[[1.0, 1], [3, 3], [5, 1], [5, 4], [1, 4]]])
+    expected = {(1, 1), (5, 1), (1, 2), (2, 2), (4, 2), (5, 2)} | {(x, y) for x in range(1, 6) for y in (3, 4)}
+    assert _pixels(rasterise(notched)[0]) == expected
+
+
+def test_the_fill_covers_a_square_with_its_far_edges_included():
+    square = np.array([[[8, 8], [24, 8], [24, 24], [8, 24]]])  # rows and columns 8..24 both included
+    assert rasterise(square).sum() == 17 * 17
+    assert rasterise(square + 0.99).sum() == 17 * 17  # truncated to the same corners
+    beyond = np.array([[[20.0, 20], [40, 20], [40, 40], [20, 40]]])  # clipped at the image's edge
+    assert _pixels(rasterise(beyond)[0]) == {(x, y) for x in range(20, 32) for y in range(20, 32)}
+
+
+def _true_areas(drawing):
+    """Each drawn shape's own mask size and its polygon's area (shoelace), by image."""
+    drawn, areas, image = [], [], []
+    for shape, v in enumerate(VERTEX_COUNTS):
+        i, k = np.nonzero(drawing.types == shape)
+        x, y = drawing.vertices[i, k, :v, 0], drawing.vertices[i, k, :v, 1]
+        areas.append(0.5 * np.abs((x * np.roll(y, -1, 1) - np.roll(x, -1, 1) * y).sum(1)))
+        drawn.append(drawing.masks[i, k].reshape(len(i), -1).sum(1))
+        image.append(i)
+    return np.concatenate(drawn), np.concatenate(areas), np.concatenate(image)
+
+
+AUTHORS_IMAGES = 20_000
+"""The authors' own generator's images measured in docs/shapeset.md (step 9)."""
+
+
+def test_an_images_foreground_fraction_averages_the_authors_0_194(sample):
+    # docs/shapeset.md: 0.194 over 20,000 of the authors' images (depthlab's former
+    # pixel-centre rule: 0.171). The tolerance: 3 standard errors of the difference of
+    # two means, this sample's and the authors' (each image's fraction has the spread
+    # measured here), plus 0.0005 for the rounding of 0.194: about ±0.003.
+    _, _, drawing = sample
+    fraction = drawing.masks.any(1).reshape(len(drawing.types), -1).mean(1)
+    spread = fraction.std()
+    tolerance = 3 * spread * np.sqrt(1 / len(fraction) + 1 / AUTHORS_IMAGES) + 0.0005
+    assert tolerance < 0.004
+    assert fraction.mean() == pytest.approx(0.194, abs=tolerance)
+
+
+def test_drawn_shapes_cover_1_13_times_their_true_area(sample):
+    # The drawn-to-true ratio Σ pixels / Σ area over every drawn shape (its own mask,
+    # before the second is painted over the first). Its sampling error, from 50 groups
+    # of 1,000 images: ~0.001; 1.13 is given to two decimals (±0.005).
+    drawn, area, image = _true_areas(sample[2])
+    groups = image // 1000
+    ratios = np.bincount(groups, drawn) / np.bincount(groups, area)
+    tolerance = 3 * ratios.std() / np.sqrt(len(ratios)) + 0.005
+    assert drawn.sum() / area.sum() == pytest.approx(1.13, abs=tolerance)
 
 
 def test_resumed_stream_equals_uninterrupted_stream():
@@ -295,3 +375,182 @@ def test_a_cache_file_declaring_a_huge_array_is_drawn_anew_unallocated(isolated_
             archive.writestr(f"{name}.npy", header.getvalue())
     assert torch.equal(ShapesetDataset(validation_size=4).validation[0], generate(4, (0, 2, 0))[0])
     assert np.load(cached)["x"].shape == (4, 1, 32, 32)  # written again
+
+
+# -- the torch generator -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def torch_sample():
+    """50,000 images of the torch generator on the CPU, as NumPy arrays."""
+    levels, labels, drawing = draw_torch(50_000, torch_generator(7))
+    return levels.numpy(), labels.numpy(), Drawing(*(field.numpy() for field in vars(drawing).values()))
+
+
+def _z(a, b):
+    """How many standard errors apart the means of two independent samples are."""
+    return (a.mean() - b.mean()) / np.sqrt(a.var() / len(a) + b.var() / len(b))
+
+
+# Tolerances: two samples of one distribution differ by a standard normal number z of
+# standard errors; |z| < 4 fails by chance with probability 6e-5 per comparison (about
+# 2e-3 over the ~30 made here), while a real difference of the size the fill rule made
+# (0.171 against 0.194 foreground) is 50 standard errors.
+Z = 4
+
+
+def test_torch_and_numpy_class_frequencies_agree(sample, torch_sample):
+    for k in range(9):
+        assert abs(_z(sample[1] == k, torch_sample[1] == k)) < Z, CLASS_NAMES[k]
+
+
+def test_torch_and_numpy_pixel_statistics_agree(sample, torch_sample):
+    # per image (its pixels are not independent): the foreground fraction, the mean pixel
+    # value and the mean squared pixel value (with the mean, the variance)
+    for statistic in (lambda s: s[2].masks.any(1).reshape(len(s[1]), -1).mean(1),
+                      lambda s: (s[0].reshape(len(s[1]), -1) / 255).mean(1),
+                      lambda s: ((s[0].reshape(len(s[1]), -1) / 255) ** 2).mean(1)):
+        assert abs(_z(statistic(sample), statistic(torch_sample))) < Z
+    # the pixel variance m₂ − m₁², its standard error by the delta method over images:
+    # the spread of m₂ᵢ − 2m₁·m₁ᵢ, with m₁ᵢ, m₂ᵢ image i's mean and mean square
+    variances, errors = [], []
+    for levels, labels, _ in (sample, torch_sample):
+        pixels = levels.reshape(len(labels), -1) / 255
+        m1, m2 = pixels.mean(1), (pixels ** 2).mean(1)
+        variances.append(m2.mean() - m1.mean() ** 2)
+        errors.append((m2 - 2 * m1.mean() * m1).std() / np.sqrt(len(labels)))
+    assert abs(variances[0] - variances[1]) < Z * np.hypot(*errors)
+
+
+def test_torch_and_numpy_shape_sizes_and_rejections_agree(sample, torch_sample):
+    for shape in range(3):
+        drawn = [s[2].masks[s[2].types == shape].reshape(-1, 32 * 32).sum(1) for s in (sample, torch_sample)]
+        extent = [np.ptp(s[2].vertices[s[2].types == shape][:, :, 0], axis=1) for s in (sample, torch_sample)]
+        assert abs(_z(*drawn)) < Z and abs(_z(*extent)) < Z, SHAPE_NAMES[shape]
+    asked = [s[2].rejections[s[2].requested_types[:, 1] != NO_SHAPE] for s in (sample, torch_sample)]
+    assert abs(_z(*asked)) < Z
+
+
+def test_torch_images_are_drawn_as_the_numpy_ones(torch_sample):
+    levels, labels, drawing = torch_sample
+    drawn = [tuple(sorted(t for t in pair if t != NO_SHAPE)) for pair in drawing.types[:2000]]
+    assert [tuple(sorted(CLASS_SHAPES[label])) for label in labels[:2000]] == drawn
+    vertices = drawing.vertices[~np.isnan(drawing.vertices)]
+    assert vertices.min() >= 1 - 1e-4 and vertices.max() <= 31 + 1e-4
+    for i in range(0, 50_000, 997):  # the background, then one grey per visible shape
+        first, second = drawing.masks[i]
+        for region in (~(first | second), first & ~second, second):
+            assert len(np.unique(levels[i][region])) <= 1
+    assert levels.min() == 0 and levels.max() == 255
+
+
+def test_the_torch_fill_is_the_numpy_fill(sample):
+    # the same float32 vertices: the same pixels, shape by shape
+    drawing = sample[2]
+    for shape, v in enumerate(VERTEX_COUNTS):
+        i, k = np.nonzero(drawing.types[:3000] == shape)
+        polygons = drawing.vertices[i, k, :v].astype(np.float32)
+        assert np.array_equal(rasterise_torch(torch.from_numpy(polygons)).numpy(), rasterise(polygons))
+    notched = torch.tensor([[[1.0, 1], [3, 3], [5, 1], [5, 4], [1, 4]]])
+    assert np.array_equal(rasterise_torch(notched).numpy(), rasterise(notched.numpy()))
+
+
+def test_the_torch_overlap_estimate_is_the_numpy_one():
+    rng = np.random.default_rng(0)
+    first, second = rng.normal(0, 5, (2, 500, 20, 2))
+    centres = rng.uniform(0, 32, (2, 500, 2))
+    expected = shapeset.overlap_factor(first, second, *centres)
+    found = overlap_factor_torch(*(torch.from_numpy(a) for a in (first, second, *centres)))
+    assert np.allclose(found.numpy(), expected, rtol=1e-12, atol=0)
+    square = torch.tensor([[[-5.0, -5], [5, -5], [5, 5], [-5, 5]]])
+    assert overlap_factor_torch(square, square, torch.zeros(1, 2), torch.tensor([[8.0, 0]])).item() == \
+        pytest.approx(1 - 2 ** (-0.25))
+
+
+def test_the_torch_generator_is_a_function_of_the_seed():
+    x0, y0 = generate_torch(300, seed=(3, 1, 0))
+    x1, y1 = generate_torch(300, seed=(3, 1, 0))
+    x2, _ = generate_torch(300, seed=(3, 1, 1))
+    assert torch.equal(x0, x1) and torch.equal(y0, y1)
+    assert (x0 != x2).flatten(1).any(1).all()
+    assert x0.shape == (300, 1, 32, 32) and x0.dtype == torch.float32 and y0.dtype == torch.int64
+    assert torch.equal(generate_torch(300, (3, 1, 0), pixel_range=(-1, 1))[0], 2 * x0 - 1)
+
+
+def test_the_torch_generator_drops_a_second_shape_after_50_rejections(monkeypatch):
+    monkeypatch.setattr(shapeset, "MAX_OVERLAP", 0.0)
+    monkeypatch.setattr(shapeset, "MAX_REJECTIONS", 2)
+    _, y, drawing = draw_torch(3000, torch_generator(3))
+    dropped = (drawing.requested_types[:, 1] != NO_SHAPE) & (drawing.types[:, 1] == NO_SHAPE)
+    assert dropped.sum() > 100 and (drawing.rejections[dropped] == 3).all()
+    assert all(len(CLASS_SHAPES[label]) == 1 for label in y[dropped].tolist())
+    assert not drawing.masks[dropped, 1].any() and drawing.vertices[dropped, 1].isnan().all()
+
+
+READS = ("item", "tolist", "__float__", "__int__", "__bool__", "__index__", "cpu", "numpy", "nonzero")
+
+
+def test_the_torch_generator_reads_the_device_a_few_times_per_chunk_not_per_image(monkeypatch):
+    # its reads: one per rejection round (the images still waiting) and per shape type
+    # (which shapes have each vertex count), whatever the number of images
+    reads = []
+    for name in READS:
+        def counted(self, *args, _original=getattr(torch.Tensor, name), _name=name, **kwargs):
+            reads.append(_name)
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    real_nonzero = torch.nonzero
+    monkeypatch.setattr(torch, "nonzero", lambda *a, **k: reads.append("nonzero") or real_nonzero(*a, **k))
+    _, _, drawing = draw_torch(4000, torch_generator(1))
+    rounds = -(-int(drawing.rejections.max()) // shapeset.ATTEMPTS_PER_ROUND) + 1
+    assert len(reads) <= 1 + rounds + len(VERTEX_COUNTS)
+
+
+def test_torch_generator_stream_on_the_cpu_resumes_exactly(monkeypatch):
+    monkeypatch.setattr(shapeset, "TORCH_CPU_CHUNK_SIZE", 50)
+    data = ShapesetDataset(generator="torch")
+    assert data.chunk_size == 50 and ShapesetDataset(device="meta").chunk_size == shapeset.TORCH_CHUNK_SIZE
+    head = list(itertools.islice(data.train_batches(7, seed=5), 20))
+    resumed = data.train_batches(7, seed=5, start=13)
+    for t in range(13, 20):
+        x, y = next(resumed)
+        assert torch.equal(x, head[t][0]) and torch.equal(y, head[t][1])
+    x0, _ = generate_torch(50, (5, 1, 0))  # images 49, 50..55: the end of chunk 0, the start of chunk 1
+    x1, _ = generate_torch(50, (5, 1, 1))
+    assert torch.equal(head[7][0], torch.cat([x0[49:], x1[:6]]))
+    assert torch.equal(data.validation[0], ShapesetDataset().validation[0])  # fixed sets: NumPy's
+
+
+def test_the_generator_is_numpy_on_the_cpu_torch_elsewhere_unless_chosen():
+    assert ShapesetDataset().generator == "numpy"
+    assert ShapesetDataset(device="meta").generator == "torch"
+    assert ShapesetDataset(device="meta", generator="numpy").generator == "numpy"
+    data = ShapesetDataset(seed=4, validation_size=3)
+    assert data.to("cpu") is data
+    moved = data.to("meta")
+    assert (moved.device.type, moved.generator, moved.seed, moved.validation_size) == ("meta", "torch", 4, 3)
+    assert moved.to("cpu").generator == "numpy"
+    with pytest.raises(DepthlabError, match="^unknown Shapeset generator 'jax'; valid choices: numpy, torch$"):
+        ShapesetDataset(generator="jax")
+
+
+def test_a_numpy_stream_held_on_another_device_is_cut_there(isolated_roots):
+    # the meta device holds no values: a minibatch that came through the host would not
+    # be on it
+    data = ShapesetDataset(validation_size=5, test_size=5, device="meta", generator="numpy")
+    x, y = next(data.train_batches(10, seed=0))
+    assert x.device.type == y.device.type == data.validation[0].device.type == "meta"
+    assert x.shape == (10, 1, 32, 32)
+
+
+@pytest.mark.cuda
+def test_the_torch_generator_on_cuda_is_deterministic_and_the_numpy_distribution(sample):
+    x0, y0 = generate_torch(20_000, (7, 1, 0), device="cuda")
+    x1, y1 = generate_torch(20_000, (7, 1, 0), device="cuda")
+    assert x0.device.type == "cuda" and torch.equal(x0, x1) and torch.equal(y0, y1)
+    labels = y0.cpu().numpy()
+    for k in range(9):
+        assert abs(_z(sample[1] == k, labels == k)) < Z
+    foreground = (x0 != x0[:, :, :1, :1]).flatten(1).float().mean(1).cpu().numpy()  # a lower bound: a shape may
+    assert foreground.mean() > 0.17                                                   # cover the corner
+    data = ShapesetDataset(validation_size=10, test_size=10, device="cuda")
+    xb, yb = next(data.train_batches(10, seed=0))
+    assert data.generator == "torch" and xb.device.type == yb.device.type == data.test[0].device.type == "cuda"

@@ -5,10 +5,12 @@ import signal
 import pytest
 import torch
 
+from depthlab.config import TrainConfig
 from depthlab.data.base import FixedDataset
 from depthlab.errors import DepthlabError
 from depthlab.store.run import RunDir
 from depthlab.training import trainer
+from depthlab.training.costs import COSTS
 from depthlab.training.trainer import resume, train
 
 SMALL = dict(dataset="shapeset", depth=2, width=64, batch_size=10, eval_every=50, log_every=25,
@@ -272,3 +274,49 @@ def test_bad_dropout_and_eval_train_are_one_line(tmp_path, changes, message):
               data=None if "dataset" in changes else tiny_dataset(), progress=False)
     assert message in str(error.value)
     assert not (tmp_path / "run").exists()
+
+
+HOST_READS = ("item", "tolist", "__float__", "__int__", "__bool__", "__index__", "cpu", "numpy")
+
+
+@pytest.mark.parametrize("cost", ["nll", "squared-error"])
+def test_evaluation_sums_on_the_device_reads_once_and_gives_the_per_batch_numbers(monkeypatch, cost):
+    # the former evaluation read each batch's cost and errors into Python floats: the sums
+    # now stay on the device, in float64, and give exactly those numbers
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2500, 12, generator=g)  # three evaluation batches, the last one partial
+    y = torch.randint(0, 3, (2500,), generator=g) if cost == "nll" else torch.randn(2500, 3, generator=g)
+    model = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+    loss = COSTS.get(cost)
+    errors, total = 0, 0.0
+    with torch.no_grad():
+        for i in range(0, 2500, trainer.EVAL_BATCH):
+            z = model(x[i:i + trainer.EVAL_BATCH])
+            errors += (z.argmax(1) != y[i:i + trainer.EVAL_BATCH]).sum().item() if cost == "nll" else 0
+            total += loss.loss(z, y[i:i + trainer.EVAL_BATCH]).item() * len(z)
+    reads = []
+    for name in HOST_READS:
+        def counted(self, *args, _original=getattr(torch.Tensor, name), _name=name, **kwargs):
+            reads.append(_name)
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    found = trainer.evaluate(model, loss, x, y, torch.device("cpu"))
+    monkeypatch.undo()
+    assert reads == ["tolist"]
+    assert found == ({"error": errors / 2500, "cost": total / 2500} if cost == "nll" else {"cost": total / 2500})
+
+
+def test_a_runs_data_is_held_on_its_device(tmp_path, monkeypatch):
+    moved = []
+    real = FixedDataset.to
+    monkeypatch.setattr(FixedDataset, "to", lambda self, device: moved.append(device) or real(self, device))
+    data = trainer.load_data(TrainConfig(dataset="polynomial:features=4", cost="squared-error", device="cpu"))
+    assert moved == ["cpu"] and data.device.type == "cpu"
+
+
+@pytest.mark.cuda
+def test_a_run_on_cuda_trains_and_evaluates_on_data_held_there(tmp_path):
+    result = train(dict(SMALL, updates=100, device="cuda", seed=3), out=tmp_path / "run", progress=False)
+    assert result.status == "completed" and 0 <= result.final["test_error"] <= 1
+    data = trainer.load_data(TrainConfig(dataset="shapeset", eval_size=100, device="cuda"))
+    assert data.test[0].device.type == "cuda" and data.generator == "torch"

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from depthlab.data.base import FixedDataset
+from depthlab.data.base import FixedDataset, as_device
 from depthlab.errors import DepthlabError
 from depthlab.limits import FLOAT_BYTES, check_fits
 
@@ -47,13 +47,16 @@ Split = tuple[np.ndarray, np.ndarray]
 
 
 def dataset_from_arrays(
-    name: str, train: Split, valid: Split, test: Split, *, source: str, num_classes: int | None = None
+    name: str, train: Split, valid: Split, test: Split, *, source: str, num_classes: int | None = None,
+    device: str | torch.device | None = None,
 ) -> FixedDataset:
-    """Check three ``(images, labels)`` splits and hold them as a :class:`FixedDataset`.
+    """Check three ``(images, labels)`` splits and hold them as a :class:`FixedDataset` on
+    ``device`` (None: the CPU).
 
     ``source`` (the file they came from) starts every error message. ``num_classes``
     defaults to one more than the largest label.
     """
+    device = as_device(device)
     splits = {"train": train, "valid": valid, "test": test}
     for split, (x, _) in splits.items():
         if x.ndim < 2:
@@ -95,12 +98,13 @@ def dataset_from_arrays(
         raise DepthlabError(f"{source}: its largest label {largest} would make {num_classes:,} classes, more than "
                             f"{MAX_CLASSES:,} (labels are 0..K-1)")
     train_batch, valid_batch, test_batch = (_as_tensors(x, y) for x, y in splits.values())
-    return FixedDataset(name, tuple(input_shape), num_classes, train_batch, valid_batch, test_batch)
+    return FixedDataset(name, tuple(input_shape), num_classes, train_batch, valid_batch, test_batch).to(device)
 
 
-def load_arrays(path: str | Path) -> FixedDataset:
+def load_arrays(path: str | Path, device: str | torch.device | None = None) -> FixedDataset:
     """Load ``arrays:PATH``: an ``.npz`` archive with the keys listed in this module's
-    docstring, checked for missing keys, matching lengths and label range."""
+    docstring, checked for missing keys, matching lengths and label range; held on
+    ``device`` (None: the CPU)."""
     path = Path(path).expanduser()
     arrays = _read_npz(path)
     has_valid = any(key in arrays for key in VALIDATION_KEYS)
@@ -124,7 +128,7 @@ def load_arrays(path: str | Path) -> FixedDataset:
     else:
         n_train = len(train[0]) - int(len(train[0]) * VALIDATION_FRACTION)
         train, valid = (train[0][:n_train], train[1][:n_train]), (train[0][n_train:], train[1][n_train:])
-    return dataset_from_arrays(path.stem, train, valid, test, source=str(path))
+    return dataset_from_arrays(path.stem, train, valid, test, source=str(path), device=device)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -3,6 +3,8 @@
 A :class:`Dataset` holds fixed validation and test tensors and yields training
 minibatches as a deterministic stream: the batch for update ``t`` depends only on
 ``(seed, t)``, so a resumed run sees exactly the batches an uninterrupted one would.
+A data set held on a device (:meth:`Dataset.to`) cuts its minibatches there: nothing
+crosses from the host per minibatch.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ import torch
 from depthlab.errors import DepthlabError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def as_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a ``torch.device`` (None: the CPU); an unknown name is one line."""
+    try:
+        return torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError, ValueError):
+        raise DepthlabError(f"unknown device {device!r}; valid choices: cpu, cuda, cuda:N, mps") from None
 
 
 class Dataset:
@@ -55,6 +65,11 @@ class Dataset:
         """Yield the training minibatches for updates ``start, start + 1, ...`` forever."""
         raise NotImplementedError
 
+    def to(self, device: str | torch.device | None) -> Dataset:
+        """This data set held on ``device``. A data set that cannot move (this base
+        class's) stays where it is, and the training loop moves each minibatch."""
+        return self
+
 
 @dataclass
 class FixedDataset(Dataset):
@@ -69,20 +84,37 @@ class FixedDataset(Dataset):
     test: Batch
     class_names: tuple[str, ...] | None = None
 
+    @property
+    def device(self) -> torch.device:
+        """Where the examples are held."""
+        return self.train[0].device
+
+    def to(self, device: str | torch.device | None) -> FixedDataset:
+        """This data set with every split held on ``device`` (None: the CPU), each copied
+        there once; itself when it is there already."""
+        device = as_device(device)
+        if all(t.device == device for split in (self.train, self.validation, self.test) for t in split):
+            return self
+        x, y = self.train
+        (xv, yv), (xt, yt) = self.validation, self.test
+        return dataclasses.replace(self, train=(x.to(device), y.to(device)), validation=(xv.to(device), yv.to(device)),
+                                   test=(xt.to(device), yt.to(device)))
+
     def train_batches(self, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
         x, y = self.train
         for idx in self.train_indices(batch_size, seed, start):
             yield x[idx], y[idx]
 
     def train_indices(self, batch_size: int, seed: int, start: int = 0) -> Iterator[torch.Tensor]:
-        """The training examples (their indices) of the minibatches for updates ``start,
-        start + 1, ...``: epoch e visits them in the order torch.randperm draws from the
-        seed ``seed · 1000003 + e``."""
+        """The training examples (their indices, on the data's device) of the minibatches
+        for updates ``start, start + 1, ...``: epoch e visits them in the order
+        torch.randperm draws on the CPU from the seed ``seed · 1000003 + e`` (the same
+        order on every device), copied to the device once per epoch."""
         per_epoch = self.updates_per_epoch(batch_size)
         epoch, offset = divmod(start, per_epoch)
         while True:
             generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-            order = torch.randperm(len(self.train[0]), generator=generator)
+            order = torch.randperm(len(self.train[0]), generator=generator).to(self.device)
             for i in range(offset, per_epoch):
                 yield order[i * batch_size:(i + 1) * batch_size]
             epoch, offset = epoch + 1, 0

@@ -27,6 +27,8 @@ from depthlab.errors import DepthlabError
 from depthlab.limits import FLOAT_BYTES, check_fits
 
 if TYPE_CHECKING:
+    import torch
+
     from depthlab.data.base import FixedDataset
 
 IDX_UNSIGNED_BYTE = 0x08
@@ -103,22 +105,26 @@ def read_idx_pair(images_path: str | Path, labels_path: str | Path) -> tuple[np.
     return images, labels
 
 
-def load_mnist(directory: str | Path, validation_size: int = VALIDATION_SIZE) -> FixedDataset:
+def load_mnist(directory: str | Path, validation_size: int = VALIDATION_SIZE,
+               device: str | torch.device | None = None) -> FixedDataset:
     """MNIST from the four IDX files in ``directory``: the official training set minus its
-    last ``validation_size`` images (validation), and the official test set."""
-    return load_idx_dataset("mnist", directory, validation_size)
+    last ``validation_size`` images (validation), and the official test set; held on
+    ``device`` (None: the CPU)."""
+    return load_idx_dataset("mnist", directory, validation_size, device)
 
 
-def load_fashion_mnist(directory: str | Path, validation_size: int = VALIDATION_SIZE) -> FixedDataset:
+def load_fashion_mnist(directory: str | Path, validation_size: int = VALIDATION_SIZE,
+                       device: str | torch.device | None = None) -> FixedDataset:
     """Fashion-MNIST, split like MNIST (see :func:`load_mnist`)."""
-    return load_idx_dataset("fashion-mnist", directory, validation_size)
+    return load_idx_dataset("fashion-mnist", directory, validation_size, device)
 
 
 def load_idx_dataset(
-    name: str, directory: str | Path, validation_size: int = VALIDATION_SIZE
+    name: str, directory: str | Path, validation_size: int = VALIDATION_SIZE, device: str | torch.device | None = None
 ) -> FixedDataset:
     """A :class:`FixedDataset` named ``name`` from the four MNIST-style IDX files in
-    ``directory``; the last ``validation_size`` training images are held out."""
+    ``directory``; the last ``validation_size`` training images are held out; held on
+    ``device`` (None: the CPU)."""
     from depthlab.data.arrays import dataset_from_arrays
 
     directory = Path(directory)
@@ -141,6 +147,7 @@ def load_idx_dataset(
         (x_test, y_test),
         source=str(directory),
         num_classes=NUM_CLASSES,
+        device=device,
     )
 
 

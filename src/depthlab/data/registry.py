@@ -10,7 +10,9 @@ and the d2l chapter.
   from a seed (:mod:`depthlab.data.synthetic`), e.g. ``polynomial:features=4``.
 
 File-backed data sets are looked for, and optionally downloaded, as
-:mod:`depthlab.data.download` describes. Importing this module imports no torch.
+:mod:`depthlab.data.download` describes. A loaded data set is on the CPU;
+``.to(device)`` holds it on another (:meth:`depthlab.data.base.Dataset.to`), as a run
+does with its ``--device``. Importing this module imports no torch.
 """
 
 from __future__ import annotations

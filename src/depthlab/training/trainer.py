@@ -104,19 +104,23 @@ def default_run_dir(config: TrainConfig) -> Path:
 @torch.no_grad()
 def evaluate(model: nn.Module, cost: Cost, x: Tensor, y: Tensor, device: torch.device) -> dict[str, float]:
     """The mean cost of ``model`` on ``(x, y)``, and its error rate when y holds class
-    labels, in eval mode, in batches: ``{"error": …, "cost": …}``."""
+    labels, in eval mode, in batches: ``{"error": …, "cost": …}``. The sums stay on
+    ``device`` (the cost's in float64, as a Python float would sum it) and are read once,
+    at the end; data held there already is not copied."""
     if len(x) == 0:
         raise DepthlabError("the validation or test set is empty: nothing to evaluate on")
     was_training = model.training
     model.eval()
-    errors, total_cost = 0, 0.0
+    sums = torch.zeros(2, dtype=torch.float64 if torch.device(device).type != "mps" else torch.float32,
+                       device=device)  # the cost's, the errors'
     for i in range(0, len(x), EVAL_BATCH):
         xb, yb = x[i:i + EVAL_BATCH].to(device), y[i:i + EVAL_BATCH].to(device)
         z = model(xb)
         if not cost.regression:
-            errors += (z.argmax(1) != yb).sum().item()
-        total_cost += cost.loss(z, yb).item() * len(xb)
+            sums[1] += (z.argmax(1) != yb).sum()
+        sums[0] += cost.loss(z, yb).to(sums.dtype) * len(xb)
     model.train(was_training)
+    total_cost, errors = sums.tolist()
     return {"cost": total_cost / len(x)} if cost.regression else {"error": errors / len(x), "cost": total_cost / len(x)}
 
 
@@ -410,8 +414,9 @@ def _widths(widths: list[int]) -> str:
 
 
 def load_data(config: TrainConfig) -> Dataset:
-    """The run's data set; with ``eval_size`` only that many validation and test examples."""
-    return DATASETS.get(config.dataset).load(config.data_dir, config.download, config.eval_size)
+    """The run's data set, held on the run's device; with ``eval_size`` only that many
+    validation and test examples."""
+    return DATASETS.get(config.dataset).load(config.data_dir, config.download, config.eval_size).to(config.device)
 
 
 def check_run(config: TrainConfig, dataset: Dataset) -> None:
@@ -441,7 +446,7 @@ def build_model(config: TrainConfig, dataset: Dataset) -> MLP:
     data = None
     if config.init == "lsuv":
         size = min(LSUV_BATCH, len(dataset.train[0])) if isinstance(dataset, FixedDataset) else LSUV_BATCH
-        data, _ = next(dataset.train_batches(size, config.seed + 1))
+        data = next(dataset.train_batches(size, config.seed + 1))[0].cpu()  # the network is built on the CPU
     model.initialize(config.init, config.bias_init, data=data)
     return model.to(config.device)
 
