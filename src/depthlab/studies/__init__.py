@@ -21,7 +21,7 @@ from depthlab.report.markdown import publish as publish_markdown
 from depthlab.store.files import write_json
 from depthlab.store.lock import FolderLock
 from depthlab.studies import d2l_mlp, fc_training, glorot2010, init_statistics, nielsen, trainable_depth
-from depthlab.studies.study import Study
+from depthlab.studies.study import Plan, Study
 from depthlab.threads import check_threads
 
 STUDIES: Registry[Study] = Registry("study", [glorot2010.STUDY, nielsen.STUDY, init_statistics.STUDY, d2l_mlp.STUDY,
@@ -40,20 +40,10 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     (:func:`depthlab.grid.runner.run_specs`).
     ``publish``: a folder that receives the Markdown report and its PNG figures, and
     nothing else (no run directories), as ``docs/results/`` holds them."""
-    study = STUDIES.get(name)
-    sizes = study.budget(budget)
-    for option in sorted(set(options) - set(study.options)):
-        takes = ", ".join(f"{o} (--{o})" for o in study.options) or "none"
-        raise DepthlabError(f"study {name} takes no {option} option (--{option}); its options: {takes}")
-    if workers < 1:
-        raise DepthlabError(f"workers {workers} must be at least 1")
-    backend = check_backend(backend, address)
-    stacking = Stacking.parse(stacking)
-    check_threads(threads, local=backend is not Backend.RAY)
-    out = Path(out or Path("results") / name)
+    study, sizes, plan, out = _planned(name, budget, out, workers, data_dir, backend, address, stacking, threads,
+                                       options)
     from depthlab.grid.runner import check_specs, run_specs  # after the arguments are checked: torch
 
-    plan = study.plan(budget, sizes, out=out, data_dir=data_dir, **options)  # a bad option: nothing written
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "study folder"):  # one study writes a folder at a time
         check_specs(plan.runs, out)  # runs of another budget there: refused before anything is written
@@ -67,4 +57,37 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     return report
 
 
-__all__ = ["STUDIES", "Study", "reproduce"]
+def _planned(name: str, budget: str, out: str | Path | None, workers: int, data_dir: str | None, backend: str,
+             address: str | None, stacking: str, threads: int | None,
+             options: dict[str, Any]) -> tuple[Study, Any, Plan, Path]:
+    """The study, its budget's sizes, its plan and its folder, every argument checked;
+    nothing written."""
+    study = STUDIES.get(name)
+    sizes = study.budget(budget)
+    for option in sorted(set(options) - set(study.options)):
+        takes = ", ".join(f"{o} (--{o})" for o in study.options) or "none"
+        raise DepthlabError(f"study {name} takes no {option} option (--{option}); its options: {takes}")
+    if workers < 1:
+        raise DepthlabError(f"workers {workers} must be at least 1")
+    check_threads(threads, local=check_backend(backend, address) is not Backend.RAY)
+    Stacking.parse(stacking)
+    out = Path(out or Path("results") / name)
+    return study, sizes, study.plan(budget, sizes, out=out, data_dir=data_dir, **options), out
+
+
+def dry_run(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
+            data_dir: str | None = None, backend: str = "local", address: str | None = None, stacking: str = "auto",
+            threads: int | None = None, **options: Any) -> str:
+    """What :func:`reproduce` with these arguments would train, as text: the grid, its
+    runs and updates (those already finished in ``out`` too) and the wall time expected
+    here (:func:`depthlab.grid.estimate.describe`, from a calibration of about a second).
+    Trains nothing and writes nothing."""
+    _, _, plan, out = _planned(name, budget, out, workers, data_dir, backend, address, stacking, threads, options)
+    from depthlab.grid.estimate import describe  # torch
+    from depthlab.grid.runner import check_specs
+
+    check_specs(plan.runs, out)
+    return describe(plan.runs, out, workers, threads, f"{name} at budget {budget}:")
+
+
+__all__ = ["STUDIES", "Study", "dry_run", "reproduce"]
