@@ -214,5 +214,6 @@ def describe(specs: Sequence[RunSpec], root: Path, workers: int, threads: int | 
                      f"parameters, {cal.threads} thread{'s' if cal.threads > 1 else ''}: {1 / cal.update_seconds:,.0f} "
                      f"updates/s, "
                      f"{cal.example_seconds * 1e6:,.0f} µs per example evaluated; "
-                     "not counted: start-up, probes, checkpoints and the report; slower while other jobs share the cores)")
+                     "not counted: start-up, probes, checkpoints and the report; slower while other jobs share "
+                     "the cores)")
     return "\n".join(lines)
