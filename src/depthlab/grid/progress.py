@@ -29,7 +29,7 @@ from depthlab.store.run import Status
 POLL_SECONDS = 1.0
 """How often the grid's process reads its running runs' status.json."""
 
-TRAINING = "  {desc}: {n_fmt}/{total_fmt} {bar} {rate_fmt}"
+TRAINING = "  {desc}: {n_fmt}/{total_fmt} {bar}"
 IDLE = "  (waiting for a run)"
 """A worker's line while it trains a group, and while it has none."""
 

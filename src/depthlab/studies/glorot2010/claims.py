@@ -341,7 +341,8 @@ def normalized_init_lowers_error(runs_by_dataset: Mapping[str, Mapping[str, RunD
         outcomes.append(outcome)
         notes.append(f"{dataset_title(dataset)}: Tanh {errors['Tanh']:.2f}% vs Tanh N {errors['Tanh N']:.2f}% "
                      f"(n = {n}, z = {z:.2f}: {outcome})")
-    evidence = "; ".join(notes) + f". Significance: |z| ≥ {SIGNIFICANCE_Z}." if notes else "No data set."
+    evidence = "; ".join(notes) + (f". Significance: |z| ≥ {SIGNIFICANCE_Z}." if outcomes else ".") if notes \
+        else "No data set."
     if "worse" in outcomes:
         return Verdict(claim, Outcome.NOT_REPRODUCED, evidence, figure)
     return Verdict(claim, Outcome.REPRODUCED if "better" in outcomes else Outcome.CANNOT_SHOW, evidence, figure)
