@@ -71,8 +71,9 @@ class GridProgress:
     """The bars of a grid: ``groups`` (lists of runs trained together) whose run
     directories ``paths`` gives and whose lengths ``totals`` gives; a line per group in
     training below the total when ``workers`` > 1. From :meth:`start` (or entering it as a
-    context) to :meth:`close` a thread reads the runs' status.json every :data:`POLL_SECONDS`. ``file``:
-    where the bars are drawn (stderr by default)."""
+    context) to :meth:`close` a thread reads the runs' status.json every
+    :data:`POLL_SECONDS`. ``file``: where the bars are drawn (stderr by default). Not
+    ``enabled``, it draws and reads nothing (``totals`` may then be empty)."""
 
     def __init__(self, groups: Sequence[list[RunSpec]], paths: dict[str, Path], totals: dict[str, int],
                  workers: int = 1, enabled: bool = True, file: Any = None):
@@ -120,6 +121,8 @@ class GridProgress:
 
     def finished(self, names: Sequence[str]) -> None:
         """Runs a worker reported finished: all their updates are done."""
+        if not self.enabled:
+            return
         with self._lock:
             for name in names:
                 self.done[name] = (self.totals[name], True)

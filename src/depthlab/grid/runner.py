@@ -139,7 +139,7 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     root = Path(root).resolve()  # a Ray worker elsewhere writes to the same absolute paths
     paths = check_specs(specs, root)
     todo = plan_stacks([s for s in specs if run_state(paths[s.name]) != "finished"], stacking, workers)
-    bars = GridProgress(todo, paths, planned_updates(specs), workers, enabled=progress)
+    bars = GridProgress(todo, paths, planned_updates(specs) if progress else {}, workers, enabled=progress)
 
     def done(statuses: list[tuple[str, str, int | None]]) -> None:
         stopped = [signum for _, status, signum in statuses if status == "interrupted"]
