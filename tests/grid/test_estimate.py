@@ -32,3 +32,8 @@ def test_a_finished_grid_has_nothing_left_to_train(tmp_path):
     assert "  a  " in text and "(finished)" in text.splitlines()[3]
     run_specs(specs, tmp_path, progress=False)
     assert "Nothing left to train" in describe(specs, tmp_path, 1, None, "grid:")
+
+
+def test_a_grid_without_runs_says_so(tmp_path):
+    assert describe([], tmp_path, 2, None, "study:") == \
+        "study:\n\nNo runs to train: running it only computes and writes the report."

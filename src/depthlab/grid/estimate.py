@@ -189,6 +189,8 @@ def describe(specs: Sequence[RunSpec], root: Path, workers: int, threads: int | 
     configuration), the number of runs and updates, and the expected wall time on
     ``workers`` local workers of ``threads`` threads each (None: their share of the cores,
     :func:`depthlab.threads.share`)."""
+    if not specs:
+        return f"{title}\n\nNo runs to train: running it only computes and writes the report."
     found = estimate(specs, root, workers, threads or share(workers))
     lines = [title, ""]
     width = max(len(spec.name) for spec in specs)

@@ -10,6 +10,7 @@ the report. Importing this package imports no torch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -81,13 +82,39 @@ def dry_run(name: str, budget: str = "quick", out: str | Path | None = None, wor
     """What :func:`reproduce` with these arguments would train, as text: the grid, its
     runs and updates (those already finished in ``out`` too) and the wall time expected
     here (:func:`depthlab.grid.estimate.describe`, from a calibration of about a second).
-    Trains nothing and writes nothing."""
-    _, _, plan, out = _planned(name, budget, out, workers, data_dir, backend, address, stacking, threads, options)
-    from depthlab.grid.estimate import describe  # torch
-    from depthlab.grid.runner import check_specs
+    Trains nothing and leaves nothing written (:func:`_left_as_found`)."""
+    with _left_as_found(Path(out or Path("results") / name)):
+        _, _, plan, out = _planned(name, budget, out, workers, data_dir, backend, address, stacking, threads,
+                                   options)
+        from depthlab.grid.estimate import describe  # torch
+        from depthlab.grid.runner import check_specs
 
-    check_specs(plan.runs, out)
-    return describe(plan.runs, out, workers, threads, f"{name} at budget {budget}:")
+        check_specs(plan.runs, out)
+        return describe(plan.runs, out, workers, threads, f"{name} at budget {budget}:")
+
+
+@contextlib.contextmanager
+def _left_as_found(folder: Path):
+    """Remove, on leaving, what was made meanwhile in ``folder`` (the files and folders
+    that were not there; ``folder`` and its parents that were not there, with what they
+    hold), never anything that was: a study's plan may cut its data subset into
+    ``OUT/data`` (:func:`depthlab.studies.datasets.subset`), which a dry run reads to time
+    its runs and then leaves nothing of."""
+    top = folder.absolute()
+    while not top.parent.exists():
+        top = top.parent
+    before = set(top.rglob("*")) if top.exists() else None
+    try:
+        yield
+    finally:
+        made = [] if not top.exists() else [top, *top.rglob("*")] if before is None else \
+            [path for path in top.rglob("*") if path not in before]
+        for path in sorted(made, key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                with contextlib.suppress(OSError):  # one holding anything not made here stays
+                    path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
 
 
 __all__ = ["STUDIES", "Study", "dry_run", "reproduce"]
