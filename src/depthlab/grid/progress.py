@@ -156,7 +156,7 @@ class GridProgress:
                 self.lines[slot].reset(total=sum(self.totals[n] for n in names))
                 self.lines[slot].bar_format = TRAINING
                 self.lines[slot].set_description_str(
-                    names[0] + (f" (+{len(names) - 1} stacked)" if len(names) > 1 else ""), refresh=False)
+                    names[0] + (f" (+{len(names) - 1} more)" if len(names) > 1 else ""), refresh=False)
         for line, k in zip(self.lines, self.slots):
             if k is None:
                 line.bar_format = IDLE
