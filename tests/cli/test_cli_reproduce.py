@@ -50,3 +50,19 @@ def test_the_old_engine_flag_is_one_line_naming_stacking_and_writes_nothing(tmp_
         f"depthlab {command[0]}: error: --engine is now --stacking: auto, always or never "
         f"(see depthlab {command[0]} --help)\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_dry_run_prints_the_grid_its_runs_and_updates_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from depthlab.studies import STUDIES
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["reproduce", "glorot2010", "--smoke", "--datasets", "shapeset", "--dry-run", "--workers", "2"])
+    out = capsys.readouterr().out
+    study = STUDIES.get("glorot2010")
+    runs = study.plan("smoke", study.budget("smoke"), out=tmp_path / "results", datasets=["shapeset"]).runs
+    updates = sum(spec.config.updates for spec in runs)
+    assert code == 0 and list(tmp_path.iterdir()) == []
+    assert f"{len(runs)} runs, {updates:,} updates in all; {len(runs)} runs and {updates:,} updates left to train " \
+           "in results/glorot2010" in out
+    assert all(f"  {spec.name}  " in out for spec in runs)
+    assert "Expected wall time here: about " in out and " on 2 workers (measured just now" in out

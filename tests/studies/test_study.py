@@ -81,3 +81,22 @@ def test_a_new_study_is_one_declaration(declare, tmp_path, read_report):
     assert json.loads((tmp_path / "out" / "budget.json").read_text()) == {
         "study": "toy", "budget": "smoke", "updates": 5, "note": "two tiny runs"}
     assert reproduce("toy", "smoke", out=tmp_path / "out", progress=False) == tmp_path / "out" / "report.html"
+
+
+def test_a_dry_run_leaves_nothing_a_plan_wrote_and_keeps_what_was_there(declare, tmp_path, monkeypatch, capsys):
+    """A plan may cut a data subset into OUT/data (as fc-training's does): the dry run
+    reads it, then removes it and the folders it made, and only those."""
+    def writing_plan(budget_name, budget, out, data_dir=None):
+        (out / "data").mkdir(parents=True, exist_ok=True)
+        (out / "data" / "subset.npz").write_text("cut")
+        return toy_plan(budget_name, budget, out, data_dir)
+
+    declare(STUDIES, Study("toy", "A toy study", {"smoke": ToyBudget(5)}, writing_plan, toy_report))
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "toy", "--smoke", "--dry-run"]) == 0
+    assert "2 runs, 10 updates in all" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # results/ and results/toy were made by the plan: gone
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    assert main(["reproduce", "toy", "--smoke", "--dry-run", "--out", "mine"]) == 0
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["mine", "mine/notes.txt"]

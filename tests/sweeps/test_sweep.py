@@ -285,3 +285,19 @@ def test_a_cluster_ray_cannot_join_is_one_line_saying_why(tmp_path, monkeypatch,
         sweep(tmp_path / "grid.toml", tmp_path / "out", progress=False, backend="ray", address="10.0.0.1:6379")
     assert str(raised.value) == f"cannot reach the Ray cluster at 10.0.0.1:6379: {reason}"
     assert not any((tmp_path / "out").glob("runs/*"))
+
+
+def test_a_dry_run_prints_the_points_runs_and_updates_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from depthlab.sweeps.grid_file import load_grid
+
+    (tmp_path / "grid.toml").write_text(GRID)
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "grid.toml", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    specs = load_grid(tmp_path / "grid.toml").specs()
+    updates = sum(spec.config.updates for spec in specs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml"]
+    assert f"{len(specs)} runs, {updates:,} updates in all; {len(specs)} runs and {updates:,} updates left to train " \
+           "in sweeps/grid" in out
+    assert sum(line.split()[1:3] == [str(spec.config.seed), f"{spec.config.updates:,}"] for spec in specs
+               for line in out.splitlines() if line.startswith(f"  {spec.name} ")) == len(specs)

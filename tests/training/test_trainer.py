@@ -70,6 +70,24 @@ def test_costs_are_read_from_the_device_only_at_boundaries(tmp_path, monkeypatch
     assert reads == [25, 25, 25, 25]
 
 
+def test_a_running_run_keeps_its_status_at_the_update_it_reached(tmp_path, monkeypatch):
+    """status.json follows the updates taken, those whose costs are not read yet
+    included (read here at each boundary: 25 updates taken since the last one)."""
+    seen = []
+    real = trainer.read_costs
+
+    def read_costs(pending):
+        seen.append((json.loads((tmp_path / "run" / "status.json").read_text()), len(pending)))
+        return real(pending)
+
+    monkeypatch.setattr(trainer, "STATUS_SECONDS", 0.0)  # written after every update
+    monkeypatch.setattr(trainer, "read_costs", read_costs)
+    train(dict(updates=100, depth=2, width=8, log_every=25, eval_every=50, probe=False), out=tmp_path / "run",
+          data=tiny_dataset(), progress=False)
+    assert seen == [({"status": "running", "update": update}, 25) for update in (25, 50, 75, 100)]
+    assert json.loads((tmp_path / "run" / "status.json").read_text()) == {"status": "completed", "update": 100}
+
+
 @pytest.mark.parametrize("step", ["fused", "autograd"])
 def test_a_divergence_read_late_is_recorded_as_one_read_at_once(tmp_path, step):
     """Read every update (a callback watches) or only at the boundaries, a diverging run

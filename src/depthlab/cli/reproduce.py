@@ -8,7 +8,7 @@ from depthlab.cli.grid_options import add_grid_options
 from depthlab.data.download import locate
 from depthlab.data.registry import DATASETS
 from depthlab.signals import stopped_exit_code
-from depthlab.studies import STUDIES, reproduce
+from depthlab.studies import STUDIES, dry_run, reproduce
 
 
 def add_parser(sub) -> None:
@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     size.add_argument("--smoke", dest="budget", action="store_const", const="smoke",
                       help="a minute or two: every figure and table, tiny networks")
     size.add_argument("--quick", dest="budget", action="store_const", const="quick",
-                      help="the default: glorot2010 in 13 minutes on 2 cores")
+                      help="the default: glorot2010 in about 15 minutes on 2 cores")
     size.add_argument("--long", dest="budget", action="store_const", const="long",
                       help="decides every claim: glorot2010 in 1 h 24 min on 2 cores")
     size.add_argument("--full", dest="budget", action="store_const", const="full",
@@ -36,11 +36,19 @@ def add_parser(sub) -> None:
                    help="download the missing files of --datasets (default: MNIST) into --data-dir or the user "
                         "data folder, verified against their published digests")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the grid, its number of runs and updates and the time it is expected to take here "
+                        "(timed in about a second); train nothing, write nothing")
     p.set_defaults(run=run, budget="quick")
 
 
 def run(args: argparse.Namespace) -> int:
     options = {"datasets": [d.strip() for d in args.datasets.split(",")]} if args.datasets else {}
+    if args.dry_run:
+        print(dry_run(args.study, args.budget, out=args.out, workers=args.workers, data_dir=args.data_dir,
+                      backend=args.backend, address=args.address, stacking=args.stacking, threads=args.threads,
+                      **options))
+        return 0
     if args.download:
         download_missing(options.get("datasets", ["mnist"]), args.data_dir)
     try:

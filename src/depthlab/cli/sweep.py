@@ -9,7 +9,7 @@ from pathlib import Path
 from depthlab.cli.grid_options import add_grid_options
 from depthlab.errors import DepthlabError, either
 from depthlab.signals import stopped_exit_code
-from depthlab.sweeps.sweep import Metric, sweep, write_sweep_report
+from depthlab.sweeps.sweep import Metric, dry_run, sweep, write_sweep_report
 
 
 def add_parser(sub) -> None:
@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
                                     "or validation_cost for real-valued targets)")
     add_grid_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the grid, its number of runs and updates and the time it is expected to take here "
+                        "(timed in about a second); train nothing, write nothing")
     p.set_defaults(run=run)
 
 
@@ -36,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.grid:
         raise DepthlabError("depthlab sweep needs a grid file (or --report DIR)")
     out = args.out or str(Path("sweeps") / Path(args.grid).stem)
+    if args.dry_run:
+        print(dry_run(args.grid, out, workers=args.workers, backend=args.backend, address=args.address,
+                      stacking=args.stacking, threads=args.threads))
+        return 0
     try:
         report = sweep(args.grid, out, workers=args.workers, progress=not args.quiet, backend=args.backend,
                        address=args.address, metric=args.metric, stacking=args.stacking, threads=args.threads)

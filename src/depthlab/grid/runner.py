@@ -29,9 +29,8 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from depthlab.errors import DepthlabError
+from depthlab.grid.progress import GridProgress, planned_updates
 from depthlab.grid.spec import Backend, RunSpec, Stacking, check_backend
 from depthlab.grid.stacking import plan_stacks, stacking_pays
 from depthlab.limits import parameter_count
@@ -131,7 +130,8 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     dies is one line; with one worker, here, on ``threads`` (None: as this process is set).
     ``ray``: one Ray task per group asking for ``threads`` CPUs (None:
     :data:`RAY_CPUS_PER_RUN`) and training on as many threads, on the cluster at
-    ``address`` (None: a Ray instance started here with ``workers`` CPUs).
+    ``address`` (None: a Ray instance started here with ``workers`` CPUs). ``progress``: bars
+    counting the grid's updates (:class:`~depthlab.grid.progress.GridProgress`).
     """
     backend = check_backend(backend, address)
     threads = check_threads(threads, local=backend is not Backend.RAY)
@@ -139,18 +139,16 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
     root = Path(root).resolve()  # a Ray worker elsewhere writes to the same absolute paths
     paths = check_specs(specs, root)
     todo = plan_stacks([s for s in specs if run_state(paths[s.name]) != "finished"], stacking, workers)
-    remaining = sum(len(group) for group in todo)
-    bar = tqdm(total=len(specs), initial=len(specs) - remaining, unit="run", disable=not progress,
-               dynamic_ncols=True, desc="runs")
+    bars = GridProgress(todo, paths, planned_updates(specs) if progress else {}, workers, enabled=progress)
 
     def done(statuses: list[tuple[str, str, int | None]]) -> None:
         stopped = [signum for _, status, signum in statuses if status == "interrupted"]
         if stopped:  # a signal reached the runs: stop as it says, keep what is done
             raise Stopped(stopped[0]) if stopped[0] else KeyboardInterrupt
-        bar.update(len(statuses))
-        bar.set_postfix_str(", ".join(f"{name}: {status}" for name, status, _ in statuses[-3:]))
+        bars.finished([name for name, _, _ in statuses])
 
     try:
+        bars.start()
         if backend is Backend.RAY:
             _run_on_ray(todo, paths, workers, address, stacking, done, threads or RAY_CPUS_PER_RUN)
         elif workers <= 1:
@@ -188,7 +186,7 @@ def run_specs(specs: Sequence[RunSpec], root: Path, workers: int = 1, progress: 
                     pool.shutdown(wait=True, cancel_futures=True)  # running runs checkpoint and stop
                     raise
     finally:
-        bar.close()
+        bars.close()
     return {name: RunDir(path) for name, path in paths.items()}
 
 

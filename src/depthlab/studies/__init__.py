@@ -10,6 +10,7 @@ the report. Importing this package imports no torch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from depthlab.report.markdown import publish as publish_markdown
 from depthlab.store.files import write_json
 from depthlab.store.lock import FolderLock
 from depthlab.studies import d2l_mlp, fc_training, glorot2010, init_statistics, nielsen, trainable_depth
-from depthlab.studies.study import Study
+from depthlab.studies.study import Plan, Study
 from depthlab.threads import check_threads
 
 STUDIES: Registry[Study] = Registry("study", [glorot2010.STUDY, nielsen.STUDY, init_statistics.STUDY, d2l_mlp.STUDY,
@@ -40,20 +41,10 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     (:func:`depthlab.grid.runner.run_specs`).
     ``publish``: a folder that receives the Markdown report and its PNG figures, and
     nothing else (no run directories), as ``docs/results/`` holds them."""
-    study = STUDIES.get(name)
-    sizes = study.budget(budget)
-    for option in sorted(set(options) - set(study.options)):
-        takes = ", ".join(f"{o} (--{o})" for o in study.options) or "none"
-        raise DepthlabError(f"study {name} takes no {option} option (--{option}); its options: {takes}")
-    if workers < 1:
-        raise DepthlabError(f"workers {workers} must be at least 1")
-    backend = check_backend(backend, address)
-    stacking = Stacking.parse(stacking)
-    check_threads(threads, local=backend is not Backend.RAY)
-    out = Path(out or Path("results") / name)
+    study, sizes, plan, out = _planned(name, budget, out, workers, data_dir, backend, address, stacking, threads,
+                                       options)
     from depthlab.grid.runner import check_specs, run_specs  # after the arguments are checked: torch
 
-    plan = study.plan(budget, sizes, out=out, data_dir=data_dir, **options)  # a bad option: nothing written
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "study folder"):  # one study writes a folder at a time
         check_specs(plan.runs, out)  # runs of another budget there: refused before anything is written
@@ -67,4 +58,63 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
     return report
 
 
-__all__ = ["STUDIES", "Study", "reproduce"]
+def _planned(name: str, budget: str, out: str | Path | None, workers: int, data_dir: str | None, backend: str,
+             address: str | None, stacking: str, threads: int | None,
+             options: dict[str, Any]) -> tuple[Study, Any, Plan, Path]:
+    """The study, its budget's sizes, its plan and its folder, every argument checked;
+    nothing written."""
+    study = STUDIES.get(name)
+    sizes = study.budget(budget)
+    for option in sorted(set(options) - set(study.options)):
+        takes = ", ".join(f"{o} (--{o})" for o in study.options) or "none"
+        raise DepthlabError(f"study {name} takes no {option} option (--{option}); its options: {takes}")
+    if workers < 1:
+        raise DepthlabError(f"workers {workers} must be at least 1")
+    check_threads(threads, local=check_backend(backend, address) is not Backend.RAY)
+    Stacking.parse(stacking)
+    out = Path(out or Path("results") / name)
+    return study, sizes, study.plan(budget, sizes, out=out, data_dir=data_dir, **options), out
+
+
+def dry_run(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
+            data_dir: str | None = None, backend: str = "local", address: str | None = None, stacking: str = "auto",
+            threads: int | None = None, **options: Any) -> str:
+    """What :func:`reproduce` with these arguments would train, as text: the grid, its
+    runs and updates (those already finished in ``out`` too) and the wall time expected
+    here (:func:`depthlab.grid.estimate.describe`, from a calibration of about a second).
+    Trains nothing and leaves nothing written (:func:`_left_as_found`)."""
+    with _left_as_found(Path(out or Path("results") / name)):
+        _, _, plan, out = _planned(name, budget, out, workers, data_dir, backend, address, stacking, threads,
+                                   options)
+        from depthlab.grid.estimate import describe  # torch
+        from depthlab.grid.runner import check_specs
+
+        check_specs(plan.runs, out)
+        return describe(plan.runs, out, workers, threads, f"{name} at budget {budget}:")
+
+
+@contextlib.contextmanager
+def _left_as_found(folder: Path):
+    """Remove, on leaving, what was made meanwhile in ``folder`` (the files and folders
+    that were not there; ``folder`` and its parents that were not there, with what they
+    hold), never anything that was: a study's plan may cut its data subset into
+    ``OUT/data`` (:func:`depthlab.studies.datasets.subset`), which a dry run reads to time
+    its runs and then leaves nothing of."""
+    top = folder.absolute()
+    while not top.parent.exists():
+        top = top.parent
+    before = set(top.rglob("*")) if top.exists() else None
+    try:
+        yield
+    finally:
+        made = [] if not top.exists() else [top, *top.rglob("*")] if before is None else \
+            [path for path in top.rglob("*") if path not in before]
+        for path in sorted(made, key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                with contextlib.suppress(OSError):  # one holding anything not made here stays
+                    path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+
+
+__all__ = ["STUDIES", "Study", "dry_run", "reproduce"]

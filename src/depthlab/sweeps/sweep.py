@@ -77,6 +77,25 @@ def sweep(grid_file: str | Path, out: str | Path, workers: int = 1, progress: bo
         return write_sweep_report(out, metric)
 
 
+def dry_run(grid_file: str | Path, out: str | Path, workers: int = 1, backend: str = "local",
+            address: str | None = None, stacking: str = "auto", threads: int | None = None) -> str:
+    """What :func:`sweep` with these arguments would train, as text: the grid's points, its
+    runs and updates (those already finished in ``out`` too) and the wall time expected
+    here (:func:`depthlab.grid.estimate.describe`). Trains nothing and writes nothing."""
+    grid = load_grid(grid_file)
+    specs = grid.specs()
+    FilePath().check("--out", str(out), str)
+    check_threads(threads, local=check_backend(backend, address) is not Backend.RAY)
+    Stacking.parse(stacking)
+    if workers < 1:
+        raise DepthlabError(f"workers {workers} must be at least 1")
+    from depthlab.grid.estimate import describe  # torch
+    from depthlab.grid.runner import check_specs
+
+    check_specs(specs, Path(out))
+    return describe(specs, Path(out), workers, threads, f"sweep {grid_file}:")
+
+
 def check_points(specs: list[RunSpec]) -> None:
     """Every point's run checked against its data (each data set loaded once, one at a
     time: its files found and read, the batch size against the training set, ...) before

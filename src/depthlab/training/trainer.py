@@ -44,6 +44,9 @@ from depthlab.training.step import RunStep, StackOfOne, Stepper, make_step
 DEFAULT_UPDATES = 10_000
 EVAL_BATCH = 1000
 LSUV_BATCH = 500
+STATUS_SECONDS = 2.0
+"""How often a training run's status.json is brought up to the update it reached (what a
+grid's progress bar reads from another process)."""
 
 
 @dataclass
@@ -341,7 +344,10 @@ def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor,
     the update of every run and returns their costs, (K,), left on the device;
     ``stepper.freeze(k)`` stops updating run k once it ended. The costs are read at the
     first boundary any run's books have (:meth:`Trainer.updates_to_boundary`), or at once
-    when a signal asks every run to stop. The runs' locks are let go at the end."""
+    when a signal asks every run to stop. Every :data:`STATUS_SECONDS` each running run's
+    status.json is brought to the update it reached (costs pending included: a run that
+    turns out diverged among them says so at its end). The runs' locks are let go at the
+    end."""
     results: dict[int, RunResult] = {}
     device = books[0].device
     bar = tqdm(total=max(b.total for b in books), initial=min(b.update for b in books), unit="upd",
@@ -352,11 +358,16 @@ def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor,
         live = _settle(books, range(len(books)), stepper, results)
         left = min((books[k].updates_to_boundary() for k in live), default=0)
         pending: list[Tensor] = []
+        status_due = time.monotonic() + STATUS_SECONDS
         with stop_requests() as stop:
             while live:
                 x, y = next(batches)
                 pending.append(stepper.step(x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
                 left -= 1
+                if time.monotonic() >= status_due:  # the update reached, for whoever watches the run
+                    for k in live:
+                        books[k].run.set_status(Status.RUNNING, update=books[k].update + len(pending))
+                    status_due = time.monotonic() + STATUS_SECONDS
                 if left == 0 or stop.requested:
                     costs = read_costs(pending)
                     for k in live:

@@ -30,7 +30,7 @@ BUDGETS = {
     "smoke": GlorotBudget(depth=3, width=48, updates=300, file_updates=200, learning_rates=(0.05,), eval_size=300,
                     eval_every=100, probe_every=100, probe_size=100, jacobian_examples=2, surface_points=15),
     "quick": GlorotBudget(depth=5, width=500, updates=30_000, file_updates=10_000, learning_rates=(0.05, 0.1),
-                    eval_size=2_000, eval_every=2_500, probe_every=2_500, probe_size=300, jacobian_examples=4,
+                    eval_size=None, eval_every=2_500, probe_every=2_500, probe_size=300, jacobian_examples=4,
                     surface_points=41),
     "long": GlorotBudget(depth=5, width=500, updates=100_000, file_updates=30_000, learning_rates=(0.01, 0.05, 0.1),
                    eval_size=None, eval_every=5_000, probe_every=5_000, probe_size=300, jacobian_examples=4,
