@@ -287,7 +287,7 @@ def test_a_signal_stops_the_whole_group_not_only_its_current_run(tmp_path, monke
     monkeypatch.setattr(runner, "load_data", lambda config: None)  # a group of runs that do not stack
     group = [specs()[0], specs()[2]]
     paths = {spec.name: tmp_path / spec.name for spec in group}
-    assert runner._execute(group, paths, 0) == [("a/lr0.05", "interrupted", signal.SIGTERM)]
+    assert runner._execute(group, paths, None) == [("a/lr0.05", "interrupted", signal.SIGTERM)]
     assert started == ["lr0.05"]
     with pytest.raises(Stopped) as stop:  # and the sweep stops as the signal says
         run_specs(specs(), tmp_path, progress=False, stacking="never")
