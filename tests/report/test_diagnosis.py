@@ -392,8 +392,9 @@ def test_saturation_at_update_0_and_later_is_advised_both_each_for_its_layers():
 def test_a_models_saturation_is_advised_by_when_it_began_in_pytorch_terms():
     """A run a user's loop logged: update 0 is before training. A model diagnosed as given
     may be trained, so its one measure at "update 0" gets both cures."""
+    fractions = {"0": [0.9, 0.9], "2": [0.1, 0.1]}  # at updates 0 and 10
     probes = ProbeLog([{"update": step, "layer": layer, "stat": "saturated_fraction", "value": value}
-                       for layer, values in (("0", [0.9, 0.9]), ("2", [0.1, 0.1])) for step, value in zip((0, 10), values)])
+                       for layer, values in fractions.items() for step, value in zip((0, 10), values)])
     facts = Facts({"0": ACTIVATIONS.get("tanh"), "2": ACTIVATIONS.get("tanh")}, lr=0.1, voice="torch",
                   kinds={"0": "linear", "2": "linear", "4": "linear"})
     (logged,) = [f for f in diagnose(facts, {}, [], probes) if f.name == "saturation"]

@@ -547,8 +547,8 @@ def _update_size(facts: Facts, probes: ProbeLog) -> list[Finding]:
     smallest, largest = min(medians, key=medians.get), max(medians, key=medians.get)
 
     def evidence(layer: str, limit: str) -> str:
-        return (f"The median relative weight change per update ‖ΔW‖/‖W‖ of {_shown(facts, layer)} is {medians[layer]:.2g} "
-                f"({limit}; about 1e-3 is healthy).")
+        return (f"The median relative weight change per update ‖ΔW‖/‖W‖ of {_shown(facts, layer)} is "
+                f"{medians[layer]:.2g} ({limit}; about 1e-3 is healthy).")
 
     if medians[smallest] < UPDATE_RATIO_LOW:
         raise_lr = ("a higher learning rate" + (f" (now {facts.lr:g}; e.g. {facts.lr * 10:g})" if facts.lr else "")
