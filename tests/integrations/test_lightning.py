@@ -72,7 +72,7 @@ def test_the_callback_measures_on_the_schedule_and_leaves_training_as_it_was(tmp
     saturated = ((first <= 0.05) | (first >= 0.95)).float().mean().item()
     assert saturated > 0.1 and stats["saturated_fraction"] == pytest.approx(saturated)
     saturation = {f.name: f for f in depthlab.diagnose(tmp_path / "run")}["saturation"]
-    assert "net.0" in saturation.evidence and "torch.nn.init.xavier_uniform_" in saturation.advice
+    assert "model.net[0] (linear)" in saturation.evidence and "torch.nn.init.xavier_uniform_" in saturation.advice
 
 
 def test_a_module_without_forward_is_named(tmp_path):

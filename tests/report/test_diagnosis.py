@@ -2,10 +2,12 @@
 not before it."""
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from depthlab.config import TrainConfig
+from depthlab.nets.activations import ACTIVATIONS
 from depthlab.report.diagnosis import (
     DEAD_LIMIT,
     SATURATION_LIMIT,
@@ -52,8 +54,8 @@ def findings(config=None, status=COMPLETED, metrics=LEARNING, **changed):
 def test_a_healthy_run_has_one_ok_finding():
     assert list(findings().values()) == [Finding(
         "no problem found", "ok",
-        "Nothing looks wrong. Checked: vanishing or exploding gradients, saturated or dead units, update sizes and "
-        "slow learning.")]
+        "Nothing looks wrong. Checked: vanishing or exploding gradients, drops of the gradient between adjacent "
+        "layers, saturated or dead units, update sizes and slow learning.")]
 
 
 def test_without_probes_only_status_and_errors_are_checked():
@@ -219,7 +221,8 @@ def test_a_users_saturated_sigmoid_net_is_diagnosed_from_its_probes_in_pytorch_t
     with torch.no_grad():
         a = torch.sigmoid(model[0](x))
     fraction = ((a <= 0.05) | (a >= 0.95)).float().mean().item()
-    assert f"0 from update 0 ({fraction:.0%}" in saturation.evidence and "2 from update 0" in saturation.evidence
+    assert f"in model[0] (linear) from update 0 ({fraction:.0%}" in saturation.evidence
+    assert "; model[2] (linear) from update 0" in saturation.evidence
     assert "torch.nn.init.xavier_uniform_(layer.weight)" in saturation.advice and "--" not in saturation.advice
     assert "the learning rate (give lr=)" in found["not checked"].evidence
     with_lr = {f.name: f for f in depthlab.diagnose(model, x, y, F.cross_entropy, lr=0.5)}
@@ -238,9 +241,10 @@ def test_diagnosing_a_model_without_inputs_is_one_line():
 
 
 def test_no_advice_contradicts_another():
-    """lr 1e4 on tanh: every unit saturated, weights that barely move, no learning. The
-    saturation finding lowers the learning rate, so no other finding may raise it."""
-    everywhere = {layer: [1.0] * 3 for layer in HIDDEN}
+    """lr 1e4 on tanh: every unit saturated after the first updates, weights that barely
+    move, no learning. The saturation finding lowers the learning rate, so no other finding
+    may raise it."""
+    everywhere = {layer: [0.1, 1.0, 1.0] for layer in HIDDEN}
     result = findings(dict(lr=1e4), metrics=[{"update": 0, "validation_error": 0.8},
                                              {"update": 20, "validation_error": 0.87}],
                       saturated_fraction=everywhere,
@@ -256,8 +260,6 @@ def test_no_advice_contradicts_another():
 # -- chains of like layers (a user's model, its entries' kinds known) ----------------------
 def model_findings(grad_std, activations, kinds):
     """The findings for one probe of a model whose entries have these ∂C/∂s stds."""
-    from depthlab.nets.activations import ACTIVATIONS
-
     probes = ProbeLog([{"update": 0, "layer": layer, "stat": "backprop_grad_std", "value": value}
                        for layer, value in grad_std.items()])
     facts = Facts({layer: ACTIVATIONS.get(name) for layer, name in activations.items()}, voice="torch",
@@ -286,8 +288,9 @@ def test_a_gradient_vanishing_along_a_chain_is_found_and_named(chain, fires):
                            dict.fromkeys(ENCODER, "linear"))
     assert ("vanishing gradients" in found) == fires
     if fires:
-        assert (f"∂C/∂s of enc.0.{chain} has 0.05× the standard deviation of enc.2.{chain}, the bottom and top of "
-                f"the 3 layers named enc.#.{chain}:") in found["vanishing gradients"].evidence
+        assert (f"∂C/∂s of model.enc[0].{chain} (linear) has 0.05× the standard deviation of model.enc[2].{chain} "
+                f"(linear), the bottom and top of the 3 layers named model.enc[#].{chain}:"
+                ) in found["vanishing gradients"].evidence
 
 
 def test_a_modules_calls_are_steps_in_time_not_a_chain():
@@ -299,16 +302,20 @@ def test_a_modules_calls_are_steps_in_time_not_a_chain():
     stacked = {"cells.0": 1e-3, "cells.1": 1e-3, "cells.0#2": 1e-5, "cells.1#2": 1e-3, "head": 1.0}
     found = model_findings(stacked, dict.fromkeys(("cells.0", "cells.1", "cells.0#2", "cells.1#2"), "tanh"),
                            dict.fromkeys(stacked, "linear"))
-    assert ("∂C/∂s of cells.0#2 has 0.01× the standard deviation of cells.1#2, the bottom and top of the 2 "
-            "layers named cells.##2:") in found["vanishing gradients"].evidence
+    assert ("∂C/∂s of model.cells[0] (linear, call 2) has 0.01× the standard deviation of model.cells[1] (linear, "
+            "call 2), the bottom and top of the 2 layers named model.cells[#] (call 2):"
+            ) in found["vanishing gradients"].evidence
 
 
 def test_unlike_layers_are_not_compared():
     grads = {"first": 1e-5, "middle": 1e-4, "last": 1e-3, "head": 1.0}
     found = model_findings(grads, {"first": "relu", "middle": "relu", "last": "relu"},
                            dict.fromkeys(grads, "linear"))
-    # one measure: what needs two measures or validation errors is listed under "not checked", not here
-    assert found["no problem found"].evidence == "Nothing looks wrong. Checked: saturated or dead units."
+    assert "vanishing gradients" not in found  # first against last: 0.01×, but they are not like layers
+    # adjacent layers of a plain stack are compared: head into last drops 1000×
+    assert found["gradient drop"].evidence.startswith("At update 0 the back-propagated gradient ∂C/∂s of model.last "
+                                                      "(linear) has 0.001× the standard deviation of model.head "
+                                                      "(linear), the layer above it: it drops 100× or more")
 
 
 def test_a_model_without_like_layers_says_its_gradients_were_not_checked():
@@ -356,5 +363,144 @@ def test_a_model_s_ok_findings_never_say_one_check_was_both_made_and_not_made():
     model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))
     found = {f.name: f.evidence for f in diagnose_model(model, torch.randn(64, 8), torch.randint(0, 3, (64,)))}
     checked = found["no problem found"].removeprefix("Nothing looks wrong. Checked: ")
-    assert checked == "vanishing or exploding gradients and saturated or dead units."
+    assert checked == ("vanishing or exploding gradients, drops of the gradient between adjacent layers and "
+                       "saturated or dead units.")
     assert "the size of the updates" in found["not checked"] and "slow learning" in found["not checked"]
+
+
+# -- saturation: the init's doing at update 0, training's later (#28 item 6) ----------------
+def test_saturation_at_update_0_is_advised_the_init_not_the_learning_rate():
+    found = findings(saturated_fraction={"layer 2": [0.8, 0.9, 0.9]})["saturation"]
+    assert found.advice == "--init normalized, or --activation softsign."
+    relu = findings(dict(activation="relu"), saturated_fraction={"layer 1": [0.7, 0.7, 0.7]})["dead ReLUs"]
+    assert relu.advice == "--init he-normal, or --activation leaky-relu."
+
+
+def test_saturation_that_appears_later_is_advised_a_lower_learning_rate():
+    found = findings(saturated_fraction={"layer 2": [0.1, 0.8, 0.9]})["saturation"]
+    assert found.advice == "lower --lr (now 0.01; e.g. --lr 0.001), or --activation softsign."
+    relu = findings(dict(activation="relu"), saturated_fraction={"layer 1": [0.4, 0.7, 0.7]})["dead ReLUs"]
+    assert relu.advice == "lower --lr (now 0.01; e.g. --lr 0.001), or --activation leaky-relu."
+
+
+def test_saturation_at_update_0_and_later_is_advised_both_each_for_its_layers():
+    found = findings(saturated_fraction={"layer 1": [0.8, 0.9, 0.9], "layer 3": [0.1, 0.2, 0.9]})["saturation"]
+    assert found.advice == ("--init normalized, or lower --lr (now 0.01; e.g. --lr 0.001) for layer 3, which "
+                            "saturated only later, or --activation softsign.")
+
+
+def test_a_models_saturation_is_advised_by_when_it_began_in_pytorch_terms():
+    """A run a user's loop logged: update 0 is before training. A model diagnosed as given
+    may be trained, so its one measure at "update 0" gets both cures."""
+    fractions = {"0": [0.9, 0.9], "2": [0.1, 0.1]}  # at updates 0 and 10
+    probes = ProbeLog([{"update": step, "layer": layer, "stat": "saturated_fraction", "value": value}
+                       for layer, values in fractions.items() for step, value in zip((0, 10), values)])
+    facts = Facts({"0": ACTIVATIONS.get("tanh"), "2": ACTIVATIONS.get("tanh")}, lr=0.1, voice="torch",
+                  kinds={"0": "linear", "2": "linear", "4": "linear"})
+    (logged,) = [f for f in diagnose(facts, {}, [], probes) if f.name == "saturation"]
+    assert logged.advice.startswith("initialize the weights with torch.nn.init.xavier_uniform_(layer.weight)")
+    assert "learning rate" not in logged.advice
+    as_given = replace(facts, init_at_0=False)
+    (given,) = [f for f in diagnose(as_given, {}, [], probes) if f.name == "saturation"]
+    assert given.advice.endswith(", or a lower learning rate (now 0.1; e.g. 0.01) if training brought it there.")
+
+
+# -- a model's layers named as the user reaches them (#28 item 6) ---------------------------
+def test_a_models_layers_are_named_by_their_path_from_the_model_and_stored_as_probed():
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    import depthlab
+    from depthlab.probe.probe import Probe
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(20, 30), nn.Sigmoid(), nn.Linear(30, 30), nn.Sigmoid())
+            self.head = nn.Linear(30, 4)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    torch.manual_seed(0)
+    model = Net()
+    with torch.no_grad():
+        model.body[0].weight.mul_(25)  # the first sigmoid layer sits at 0 and 1
+    x, y = torch.randn(64, 20), torch.randint(0, 4, (64,))
+    saturation = {f.name: f for f in depthlab.diagnose(model, x, y, F.cross_entropy)}["saturation"]
+    assert saturation.evidence.startswith("More than 50% of the activations are saturated (a <= 0.05 or a >= 0.95) "
+                                          "in model.body[0] (linear) from update 0 (")
+    probe = Probe(model, x, y, F.cross_entropy)
+    probe.measure(0)
+    assert probe.log.layers == ["body.0", "body.2", "head"]  # the stored names stay the probe's
+
+
+# -- a large drop between adjacent layers, output into the top hidden layer included -------
+@pytest.mark.parametrize("output, fires", [(0.05, False), (0.2, True)])
+def test_a_drop_from_the_output_into_the_top_hidden_layer_is_reported(output, fires):
+    found = findings(backprop_grad_std={"output": [output] * 3})
+    assert ("gradient drop" in found) == fires
+    assert "vanishing gradients" not in found  # the hidden layers keep their gradient
+    if fires:
+        drop = found["gradient drop"]
+        assert drop.severity == "problem"  # it lasts to the last probe
+        assert drop.evidence.startswith(f"At update 0 the back-propagated gradient ∂C/∂s of layer 3 has "
+                                        f"{1e-3 / output:.2g}× the standard deviation of output, the layer above it: "
+                                        "it drops 100× or more in one layer")
+        assert drop.advice == "--init normalized."
+
+
+def test_a_drop_between_hidden_layers_names_when_and_where_it_began():
+    found = findings(backprop_grad_std={"layer 2": [1e-3, 1e-3, 5e-6]})["gradient drop"]
+    assert found.evidence.startswith("At update 20 the back-propagated gradient ∂C/∂s of layer 2 has 0.005× the "
+                                     "standard deviation of layer 3, the layer above it (at update 0: 1×)")
+    recovered = findings(backprop_grad_std={"output": [0.2, 1e-3, 1e-3]})["gradient drop"]
+    assert recovered.severity == "warning"
+
+
+def test_a_saturated_top_sigmoid_layer_drops_the_models_gradient_from_its_output():
+    """The top sigmoid layer pushed to 0 (φ' = a(1 − a) near 0): the output's ∂C/∂s reaches
+    it 1000× smaller or more; the ratio is the one hooks measure on the model."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    import depthlab
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 50), nn.Tanh(), nn.Linear(50, 50), nn.Sigmoid(), nn.Linear(50, 4))
+    with torch.no_grad():
+        model[2].bias.fill_(-12.0)
+    x, y = torch.randn(128, 20), torch.randint(0, 4, (128,))
+    kept = []
+    hooks = [layer.register_forward_hook(lambda m, args, out: (out.retain_grad(), kept.append(out))[1])
+             for layer in (model[2], model[4])]
+    F.cross_entropy(model(x), y).backward()
+    for hook in hooks:
+        hook.remove()
+    model.zero_grad()
+    ratio = (kept[0].grad.std() / kept[1].grad.std()).item()
+    assert ratio < 1e-3
+    drop = {f.name: f for f in depthlab.diagnose(model, x, y, F.cross_entropy)}["gradient drop"]
+    assert drop.evidence.startswith(f"At update 0 the back-propagated gradient ∂C/∂s of model[2] (linear) has "
+                                    f"{ratio:.2g}× the standard deviation of model[4] (linear), the layer above it:")
+
+
+def test_a_net_that_is_not_a_plain_stack_is_not_read_pair_by_pair():
+    """A convolution under a linear head: the head's ∂C/∂s spreads over 26 × 26 positions
+    below it (0.018× at PyTorch's init, nothing wrong). Its entries are not compared, and
+    the diagnosis says so."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    import depthlab
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 26 * 26, 10))
+    found = {f.name: f for f in depthlab.diagnose(model, torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)),
+                                                  F.cross_entropy)}
+    assert "gradient drop" not in found
+    assert "drops of the gradient between adjacent layers (the entries are not a plain stack of linear layers" \
+        in found["not checked"].evidence

@@ -103,8 +103,8 @@ def test_a_sigmoid_stack_at_the_standard_init_still_has_vanishing_gradients():
     (found,) = problems(model, x, y, F.cross_entropy)
     ratio = std_ratio([model[0], model[18]])(model, x, y)
     assert found.name == "vanishing gradients" and ratio < VANISHING_RATIO
-    assert f"∂C/∂s of 0 has {ratio:.2g}× the standard deviation of 18, the bottom and top of the 10 layers" \
-        in found.evidence
+    assert (f"∂C/∂s of model[0] (linear) has {ratio:.2g}× the standard deviation of model[18] (linear), the bottom "
+            "and top of the 10 layers named model[#]:") in found.evidence
 
 
 def test_a_relu_stack_at_unit_normal_weights_still_has_exploding_gradients():
@@ -116,4 +116,5 @@ def test_a_relu_stack_at_unit_normal_weights_still_has_exploding_gradients():
     found = {f.name: f for f in problems(model, x, y, F.cross_entropy)}
     ratio = std_ratio([model[0], model[18]])(model, x, y)
     assert ratio > EXPLODING_RATIO
-    assert f"of 0 has {ratio:.2g}× the standard deviation of 18" in found["exploding gradients"].evidence
+    assert f"of model[0] (linear) has {ratio:.2g}× the standard deviation of model[18] (linear)" \
+        in found["exploding gradients"].evidence

@@ -35,6 +35,10 @@ and their thresholds:
   PyTorch's default (Glorot's standard) init 2.5e-8, a ReLU one at N(0, 1) weights
   4.7e7;
 - exploding gradients: the same r above :data:`EXPLODING_RATIO`;
+- gradient drop: in a plain stack of layers (a depthlab run, a model that is an MLP), one
+  layer's std(∂C/∂s) at or below :data:`ADJACENT_DROP` of the layer above it, the output
+  into the top hidden layer included (a top sigmoid layer saturated at 0 passes almost
+  nothing back); other architectures are not read pair by pair (:func:`_stack`);
 - saturation (a layer whose activation saturates at an asymptote: sigmoid, tanh,
   softsign, …): the fraction of saturated units (the activation's ``saturation_rule``)
   above :data:`SATURATION_LIMIT` (Glorot & Bengio 2010, Figures 2–3: the top sigmoid
@@ -47,8 +51,12 @@ and their thresholds:
   layer below :data:`UPDATE_RATIO_LOW` or above :data:`UPDATE_RATIO_HIGH` (about 1e-3 is
   the usual healthy size).
 
-Saturation and dead units are a ``problem`` while they last to the last probe, otherwise
-a ``warning``. A rule the facts cannot feed (one measure has no update sizes) is skipped,
+Saturation, dead units and a gradient drop are a ``problem`` while they last to the last
+probe, otherwise a ``warning``. Saturation or dead units already there at update 0 are the
+initialization's doing, and the advice is the init; where they appear later, a lower
+learning rate. A model's entries are named as Python reaches their modules from the
+model (``model[0] (linear)`` for an ``nn.Sequential``'s first layer); the stored names
+are the probe's. A rule the facts cannot feed (one measure has no update sizes) is skipped,
 and a model's diagnosis says which were. When no rule fires the diagnosis is one ``ok``
 finding.
 """
@@ -78,6 +86,13 @@ if TYPE_CHECKING:
 
 VANISHING_RATIO = 0.1
 EXPLODING_RATIO = 10.0
+ADJACENT_DROP = 0.01
+"""A 100× drop or more of std(∂C/∂s) from one layer of a plain stack into the one below.
+What the shapes alone make of it stays above: the drop through a linear layer W is about
+‖W‖_F/√n_in times φ' below it, so from a 10-class output into 1000 tanh units at
+Glorot's normalized init about 0.12 (measured on a 5 × 1000 Shapeset net), at PyTorch's
+default init 0.05; a sigmoid net at the standard init measured 0.013 at update 0 and
+0.0012 once its top layer had saturated at 0."""
 SATURATION_LIMIT = 0.5
 DEAD_LIMIT = 0.6
 """Above 0.5: a healthy ReLU layer already has about half its activations at exactly 0
@@ -111,7 +126,8 @@ class Facts:
     ``batchnorm``. ``voice`` phrases the advice as depthlab flags (``"cli"``) or PyTorch
     calls (``"torch"``). ``kinds``: every probed entry's kind (linear, conv, norm, …),
     bottom to top, where the probe listed its entries; empty for a depthlab run, whose
-    probed layers are its hidden ones."""
+    probed layers are its hidden ones. ``init_at_0``: whether a measure at update 0 is of
+    the network as initialized (a run's is; a model diagnosed as given may be trained)."""
 
     activations: dict[str, Activation]
     lr: float | None = None
@@ -121,6 +137,7 @@ class Facts:
     voice: str = "cli"
     unknown: tuple[str, ...] = field(default=())
     kinds: dict[str, str] = field(default_factory=dict)
+    init_at_0: bool = True
 
     @classmethod
     def of_run(cls, config: TrainConfig, probes: ProbeLog) -> Facts:
@@ -144,7 +161,7 @@ class Facts:
         """A user's model: each layer's activation as the probe found it."""
         unknown = () if lr is not None else ("the learning rate (give lr=)",)
         return cls(probe.activations, lr, voice="torch", unknown=unknown,
-                   kinds={layer["layer"]: layer["kind"] for layer in probe.layers})
+                   kinds={layer["layer"]: layer["kind"] for layer in probe.layers}, init_at_0=False)
 
 
 def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, Any]],
@@ -157,11 +174,13 @@ def diagnose(facts: Facts, status: dict[str, Any], metrics: Sequence[dict[str, A
         findings.append(finding)
     if probes:
         findings += _gradient_ratio(facts, probes)
+        findings += _gradient_drop(facts, probes)
         findings += _saturation(facts, probes)
         findings += _update_size(facts, probes)
     findings = _consistent(facts, findings)
     if not findings:
         checks = {"vanishing or exploding gradients": bool(probes) and bool(_chains(facts, probes)),
+                  "drops of the gradient between adjacent layers": bool(probes) and bool(_stack(facts, probes)),
                   "saturated or dead units": bool(probes), "update sizes": len(probes.updates) >= 2,
                   "slow learning": sum(m.get("validation_error") is not None for m in metrics) >= 2}
         checked = ([name for name, done in checks.items() if done] if probes else
@@ -198,6 +217,8 @@ def diagnose_model(model, inputs, targets=None, loss_fn=None, lr: float | None =
     findings = diagnose(facts, {}, [], probe.log)
     skipped = ["vanishing or exploding gradients (no layer repeats along the depth: no like layers to compare)"
                ] if not _chains(facts, probe.log) else []
+    skipped += ["drops of the gradient between adjacent layers (the entries are not a plain stack of linear layers, "
+                "so their order need not be the gradient's path)"] if not _stack(facts, probe.log) else []
     skipped += ["the size of the updates (it needs measures at two updates of training)",
                "slow learning (it needs validation errors over training)",
                *(f"advice that needs {fact}" for fact in facts.unknown)]
@@ -313,6 +334,30 @@ def _slow_learning(facts: Facts, metrics: Sequence[dict[str, Any]]) -> Finding |
                    "raise --lr, train longer (--updates), or use --activation softsign with --init normalized.")
 
 
+def _shown(facts: Facts, layer: str) -> str:
+    """How a finding names an entry. A depthlab run's layers as stored ("layer 2",
+    "output"). A model's entries by the path a user types to reach the module, then its
+    kind: ``0`` of an ``nn.Sequential`` is ``model[0] (linear)``,
+    ``bert.encoder.layer.0.output.dense`` is ``model.bert.encoder.layer[0].output.dense
+    (linear)``, a module's second call ``fc#2`` is ``model.fc (linear, call 2)``; a chain's
+    pattern ``layer#.#.conv#`` reads ``model.layer#[#].conv#``. The stored names (the keys
+    of probes.jsonl, :meth:`depthlab.Probe.series`) are unchanged."""
+    if not facts.kinds:
+        return layer
+    module, call = re.fullmatch(r"(.*?)(?:#(\d+))?", layer).groups()
+    about = [kind] if (kind := facts.kinds.get(layer)) else []
+    about += [f"call {call}"] if call else []
+    return f"{_path(module)} ({', '.join(about)})" if about else _path(module)
+
+
+def _path(module: str) -> str:
+    """A module's qualified name as Python reaches it from the model: ``0`` is
+    ``model[0]``, ``layer1.0.conv1`` is ``model.layer1[0].conv1`` (an index read as ``#``
+    stays one: ``model.layer#[#].conv#``)."""
+    return "model" + "".join(f"[{part}]" if part.isdigit() or part == "#" else f".{part}"
+                             for part in module.split("."))
+
+
 def _finite_series(probes: ProbeLog, stat: str, layer: str) -> dict[int, float]:
     if not probes.has(stat) or layer not in probes.layers:
         return {}
@@ -357,9 +402,11 @@ def _gradient_ratio(facts: Facts, probes: ProbeLog) -> list[Finding]:
         first = next(iter(ratios))
         start = f" (at update {first}: {ratios[first]:.2g}×)" if step != first else ""
         (named, *others) = {_repeated(layer) for layer in chain}
-        along = f", the bottom and top of the {len(chain)} layers named {named}" if facts.kinds and not others else ""
-        return (f"At update {step} the back-propagated gradient ∂C/∂s of {chain[0]} has {ratios[step]:.2g}× the "
-                f"standard deviation of {chain[-1]}{along}{start}: the gradients {direction} toward the input.")
+        along = (f", the bottom and top of the {len(chain)} layers named {_shown(facts, named)}"
+                 if facts.kinds and not others else "")
+        return (f"At update {step} the back-propagated gradient ∂C/∂s of {_shown(facts, chain[0])} has "
+                f"{ratios[step]:.2g}× the standard deviation of {_shown(facts, chain[-1])}{along}{start}: the "
+                f"gradients {direction} toward the input.")
 
     findings = []
     points = [(ratio, step, chain, ratios) for chain, ratios in measured for step, ratio in ratios.items()]
@@ -378,22 +425,67 @@ def _gradient_ratio(facts: Facts, probes: ProbeLog) -> list[Finding]:
     return findings
 
 
+def _stack(facts: Facts, probes: ProbeLog) -> list[str]:
+    """The probed layers bottom to top where they are a plain stack, each one's output (through
+    its activation) the input of the next, so that ∂C/∂s flows from each straight into the one
+    below: a depthlab run's hidden layers and output; a model's entries when every one is a
+    linear layer called once, each but the top with an activation and the top without (an
+    MLP). Empty otherwise: a module called again is a step in time, not a layer, and in a
+    ResNet, a transformer or a net of convolutions the entries' order is not the gradient's
+    path and std(∂C/∂s) changes with the positions it spreads over (at their own inits, the
+    ratio of adjacent entries measured 0.011 for a ResNet's last block under its head, 0.019
+    for a BERT layer's attention key under its value, 0.018 for a convolution under a linear
+    head: nothing wrong)."""
+    if not facts.kinds:
+        layers = [*probes.hidden_layers(), *(["output"] if "output" in probes.layers else [])]
+    else:
+        layers = list(facts.kinds)
+        if not (all(kind == "linear" for kind in facts.kinds.values())
+                and not any(re.search(r"#\d+$", layer) for layer in layers)
+                and all(layer in facts.activations for layer in layers[:-1]) and layers[-1] not in facts.activations):
+            return []
+    return layers if len(layers) > 1 and all(layer in probes.layers for layer in layers) else []
+
+
+def _gradient_drop(facts: Facts, probes: ProbeLog) -> list[Finding]:
+    """The largest drop of std(∂C/∂s) from a layer of a plain stack (:func:`_stack`) into the
+    one below it, output into top hidden layer included, at or beyond :data:`ADJACENT_DROP`."""
+    stack = _stack(facts, probes)
+    drops = [(ratios[step], step, lower, upper, ratios) for lower, upper in zip(stack, stack[1:])
+             if (ratios := _ratios(probes, [lower, upper])) for step in ratios]
+    if not drops or (worst := min(drops, key=lambda d: d[0]))[0] > ADJACENT_DROP:
+        return []
+    ratio, step, lower, upper, ratios = worst
+    first, last = min(ratios), max(ratios)
+    start = f" (at update {first}: {ratios[first]:.2g}×)" if step != first else ""
+    advice = _better_init(facts)
+    if (main := _main_activation(facts)) and main.name == "sigmoid":
+        advice += ", or torch.nn.Tanh instead" if facts.voice == "torch" else ", or --activation tanh or softsign"
+    return [Finding("gradient drop", Severity.PROBLEM if ratios[last] <= ADJACENT_DROP else Severity.WARNING,
+                    f"At update {step} the back-propagated gradient ∂C/∂s of {_shown(facts, lower)} has {ratio:.2g}× "
+                    f"the standard deviation of {_shown(facts, upper)}, the layer above it{start}: it drops "
+                    f"{1 / ADJACENT_DROP:g}× or more in one layer (where a layer's φ' is near 0, as in a saturated "
+                    f"layer, or the weights above it are small).", advice + ".")]
+
+
 SATURATION_KINDS = {"asymptote": ("saturation", SATURATION_LIMIT), "dead": ("dead ReLUs", DEAD_LIMIT)}
 """An activation's ``saturation`` → the finding's name and its limit."""
 
 
 def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
     """Units saturated at an asymptote of φ, or dead ones (each layer's activation says
-    which it has): per layer the first probe over the limit and the fraction at the last."""
+    which it has): per layer the first probe over the limit and the fraction at the last.
+    The advice follows when it began (:func:`_saturation_advice`)."""
     findings = []
     for kind, (name, limit) in SATURATION_KINDS.items():
         layers = {layer: a for layer, a in facts.activations.items() if a.saturation == kind and layer in probes.layers}
-        over, lasting, rules = [], False, []
+        over, lasting, rules, crossings = [], False, [], {}
         for layer, activation in layers.items():
             fractions = _finite_series(probes, SATURATED_FRACTION, layer)
             crossing = next((step for step, value in fractions.items() if value > limit), None)
             if crossing is None:
                 continue
+            crossings[layer] = crossing
             last = max(fractions)
             lasting |= fractions[last] > limit
             note = ""
@@ -402,7 +494,7 @@ def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
                 if mean < 0.5:
                     note = (" near 0, as Glorot & Bengio (2010, Figure 2) saw the top sigmoid layer saturate early "
                             "and recover only slowly")
-            over.append(f"{layer} from update {crossing} ({fractions[crossing]:.0%}{note}; "
+            over.append(f"{_shown(facts, layer)} from update {crossing} ({fractions[crossing]:.0%}{note}; "
                         f"{fractions[last]:.0%} at the last probe, update {last})")
             rules.append(activation)
         if not over:
@@ -415,22 +507,35 @@ def _saturation(facts: Facts, probes: ProbeLog) -> list[Finding]:
             what = "saturated (" + "; ".join(f"{a.name}: {a.saturation_rule}" if len(kinds) > 1 else a.saturation_rule
                                              for a in kinds) + ")"
         evidence = f"More than {limit:.0%} of the activations are {what} in " + "; ".join(over) + "."
+        at_start = [layer for layer, step in crossings.items() if step == 0]
+        later = [layer for layer in crossings if layer not in at_start]
         findings.append(Finding(name, Severity.PROBLEM if lasting else Severity.WARNING, evidence,
-                                _saturation_advice(facts, kind, kinds) + "."))
+                                _saturation_advice(facts, kind, kinds, at_start, later) + "."))
     return findings
 
 
-def _saturation_advice(facts: Facts, kind: str, activations: list[Activation]) -> str:
-    if facts.voice == "torch":
-        if kind == "dead":
-            return ("initialize with torch.nn.init.kaiming_normal_(layer.weight, nonlinearity='relu'), use "
-                    f"torch.nn.LeakyReLU, or {_lower_lr(facts)}")
-        return f"{_better_init(facts)}, or {_lower_lr(facts)}"
+def _saturation_advice(facts: Facts, kind: str, activations: list[Activation], at_start: list[str],
+                       later: list[str]) -> str:
+    """Units saturated (or dead) at update 0, before any update, are the initialization's
+    doing: the cure is the init, not the learning rate. Units that saturate only later
+    were driven there by training: the cure is a lower learning rate. Where the measure
+    at update 0 may be of a trained model (a model diagnosed as given), both. Besides,
+    an activation that saturates less (or does not die); for sigmoid, the paper's cure
+    first."""
+    cures = [_better_init(facts)] if at_start else []
+    if later or not facts.init_at_0:
+        if at_start and later:
+            why = f" for {_listed([_shown(facts, layer) for layer in later])}, which saturated only later"
+        else:
+            why = "" if later else " if training brought it there"
+        cures.append(_lower_lr(facts) + why)
     if kind == "dead":
-        return "lower --lr, --init he-normal, or --activation leaky-relu"
+        return ", or ".join([*cures, "torch.nn.LeakyReLU" if facts.voice == "torch" else "--activation leaky-relu"])
+    if facts.voice == "torch":
+        return ", or ".join(cures)
     if activations[0].name == "sigmoid":
-        return "--activation softsign, or tanh with --init normalized"
-    return f"{_better_init(facts)}, or --activation softsign, or lower --lr"
+        return ", or ".join(["--activation softsign, or tanh with --init normalized", *cures])
+    return ", or ".join([*cures, "--activation softsign"])
 
 
 def _update_size(facts: Facts, probes: ProbeLog) -> list[Finding]:
@@ -442,8 +547,8 @@ def _update_size(facts: Facts, probes: ProbeLog) -> list[Finding]:
     smallest, largest = min(medians, key=medians.get), max(medians, key=medians.get)
 
     def evidence(layer: str, limit: str) -> str:
-        return (f"The median relative weight change per update ‖ΔW‖/‖W‖ of {layer} is {medians[layer]:.2g} "
-                f"({limit}; about 1e-3 is healthy).")
+        return (f"The median relative weight change per update ‖ΔW‖/‖W‖ of {_shown(facts, layer)} is "
+                f"{medians[layer]:.2g} ({limit}; about 1e-3 is healthy).")
 
     if medians[smallest] < UPDATE_RATIO_LOW:
         raise_lr = ("a higher learning rate" + (f" (now {facts.lr:g}; e.g. {facts.lr * 10:g})" if facts.lr else "")
