@@ -81,3 +81,11 @@ def test_a_new_study_is_one_declaration(declare, tmp_path, read_report):
     assert json.loads((tmp_path / "out" / "budget.json").read_text()) == {
         "study": "toy", "budget": "smoke", "updates": 5, "note": "two tiny runs"}
     assert reproduce("toy", "smoke", out=tmp_path / "out", progress=False) == tmp_path / "out" / "report.html"
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU here would take the runs")
+def test_a_device_this_machine_lacks_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    assert main(["reproduce", "glorot2010", "--smoke", "--device", "cuda", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == ("depthlab: error: device 'cuda' is not available on this machine (no CUDA GPU); "
+                                       "use --device cpu\n")
+    assert not (tmp_path / "out").exists()

@@ -76,7 +76,8 @@ def expected_seconds(plan: Any, device: str = "cpu", stacking: str = "auto", dev
 
 
 def _passes(config: TrainConfig) -> int:
-    """Passes over each parameter per update of the run of ``config``."""
+    """Passes over each parameter per update of the run of ``config`` (torch.optim's rules
+    that keep more state, Adam's two moments say, are counted as SGD's: a lower bound)."""
     rule = OPTIMIZERS.get(config.optimizer)
     passes = weight_passes(rule.momentum and config.momentum > 0, rule.nesterov, config.weight_decay > 0)
     return passes + (AUTOGRAD_EXTRA_PASSES if config.step == StepName.AUTOGRAD or not rule.fused else 0)
