@@ -78,7 +78,8 @@ from depthlab.grid.estimate import expected_seconds
 from depthlab.studies import STUDIES, on_device
 study = STUDIES.get('glorot2010')
 plan = on_device(study.plan('$BUDGET', study.budget('$BUDGET'), out=None, datasets=['shapeset']), '$DEVICE')
-print(f'expected: {expected_seconds(plan, \"$DEVICE\"):.0f} s of updates (at the memory roof on a GPU)')
+basis = 'measured here' if '$DEVICE' == 'cpu' else 'at the memory roof'
+print(f'expected: {expected_seconds(plan, \"$DEVICE\"):.1f} s of updates ({basis}), evaluations and probes on top')
 " 2>&1 | tee -a "$OUT/session.log"
 if [ "$LEFT" -gt 10 ]; then
   timeout --signal=INT --kill-after=60 "$LEFT" python -m depthlab reproduce glorot2010 --budget "$BUDGET" \

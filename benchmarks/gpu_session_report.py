@@ -34,6 +34,9 @@ def main() -> None:
     parser.add_argument("--budget", default="gpu-session")
     parser.add_argument("--device", default="cuda")
     args = parser.parse_args()
+    if not (args.work / "runs").is_dir():
+        print(f"no run in {args.work}: nothing to report")
+        return
     study = STUDIES.get("glorot2010")
     work = args.work.with_name(args.work.name + "-reached")
     if work.exists():
