@@ -129,7 +129,7 @@ def main() -> None:
                        "roof_share": round(updates / roof, 4)}
                 rows.append(row)
                 run = "alone" if k == 0 else f"stack {k}"
-                print(f"{net:8} {run:10} {'on' if graphs else 'off':6} {updates:10,.0f} {nets_per_second:10,.0f} "
+                print(f"{net:8} {run:10} {'on' if graphs else 'off':6} {updates:10,.1f} {nets_per_second:10,.1f} "
                       f"{versus:7.2f}x {moved / 1e6:9.2f} {roof:10,.0f} {100 * updates / roof:5.1f}%", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
