@@ -2,11 +2,11 @@
 not (``benchmarks/gpu_session.sh`` stops it when its time is up), and the small files a
 device session brings back. The report is drawn from a copy of the reproduction in which
 each stopped run is evaluated at the update it reached and ended there (the reproduction
-itself is left as it was, to be continued); a run never started is left out. The files: the Markdown report with its figures (Figure 11: test
-error against updates, every configuration, the paper's Table 1 levels beside; Table 1
-at the updates reached), Table 1 as CSV and Markdown, every run's evaluations as one
-CSV, and each run's status and final numbers as one JSON. No run directory, no
-checkpoint.
+itself is left as it was, to be continued); a run never started is left out. The files:
+the Markdown report with its figures (Figure 11: test error against updates, every
+configuration, the paper's Table 1 levels beside; Table 1 at the updates reached), Table
+1 as CSV and Markdown, every run's evaluations as one CSV, and each run's status and
+final numbers as one JSON. No run directory, no checkpoint.
 
     python benchmarks/gpu_session_report.py WORK_DIR OUT_DIR --budget gpu-session --device cuda
 """

@@ -23,7 +23,8 @@ from depthlab.grid.spec import RunSpec
 from depthlab.grid.stacking import plan_stacks, stacking_pays
 from depthlab.limits import parameter_count
 from depthlab.training.optim import OPTIMIZERS
-from depthlab.training.speed import device_bandwidth, measured_seconds_per_update, roof_seconds_per_update, weight_passes
+from depthlab.training.speed import (device_bandwidth, measured_seconds_per_update, roof_seconds_per_update,
+                                     weight_passes)
 from depthlab.training.stacked_runs import MAX_STACK
 from depthlab.training.trainer import load_data, total_updates
 
