@@ -61,6 +61,9 @@ log "device $DEVICE, $SECONDS_IN_ALL s in all, budget $BUDGET, work folder $WORK
 python -c "import torch; print('torch', torch.__version__, '| cuda', torch.cuda.is_available(), '|',
 torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')" 2>&1 | tee -a "$OUT/session.log"
 
+command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,clocks.max.memory,power.limit \
+  --format=csv 2>&1 | tee -a "$OUT/session.log"
+
 log "1. the CUDA tests"
 python -m pytest -q -m cuda -p no:cacheprovider "${TESTS[@]}" > "$OUT/cuda-tests.txt" 2>&1
 log "   exit $? ($(tail -n 1 "$OUT/cuda-tests.txt"))"

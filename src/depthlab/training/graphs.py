@@ -57,11 +57,12 @@ class GraphMaker(Protocol):
 
 class CudaGraphs:
     """CUDA graphs on ``device``: warm-up on a side stream, capture into a
-    ``torch.cuda.CUDAGraph`` (all captures share one memory pool), replay."""
+    ``torch.cuda.CUDAGraph``, replay. Each capture has its own memory pool, freed with
+    the graph a new capture replaces (graphs sharing a pool must be replayed in the order
+    they were captured, which a replaced graph would not be)."""
 
     def __init__(self, device: torch.device):
         self.device = device
-        self.pool = None
         self.captures = 0
 
     def warm_up(self, work: Callable[[], None]) -> None:
@@ -75,9 +76,8 @@ class CudaGraphs:
     def capture(self, work: Callable[[], None]) -> Callable[[], None]:
         torch.cuda.synchronize(self.device)  # once per capture: the warm-up's work is done
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self.pool):
+        with torch.cuda.graph(graph):
             work()
-        self.pool = graph.pool()
         self.captures += 1
         return graph.replay
 
