@@ -88,6 +88,9 @@ class TrainConfig:
     eval_train: bool = False
     log_every: int = 100
     step: StepName = StepName.AUTO
+    graphs: bool | None = None
+    """Capture an update in a CUDA graph and replay it (:mod:`depthlab.training.graphs`):
+    None (the default) wherever the device is CUDA and the step can be captured; False never."""
     probe: bool = True
     probe_every: int = 2000
     probe_size: int = 300
@@ -304,6 +307,8 @@ RULES = [
     Rule(lambda c: isinstance(c.dropout, list) and len(c.dropout) != len(c.hidden_widths),
          lambda c: f"dropout lists {len(c.dropout)} rates for {len(c.hidden_widths)} hidden layers: give one rate, "
                    "or one per hidden layer"),
+    Rule(lambda c: c.graphs and not c.device.startswith("cuda"),
+         lambda c: f"--graphs needs a CUDA device, not {c.device}: use --device cuda, or leave --graphs out"),
     Rule(lambda c: c.tensorboard and not c.probe,
          lambda c: "--tensorboard writes the probe statistics: it cannot go with --no-probe"),
     Rule(lambda c: c.tensorboard and importlib.util.find_spec("tensorboard") is None,

@@ -147,9 +147,12 @@ def test_a_run_stored_with_the_old_engine_key_opens_and_records_its_step(tmp_pat
     assert run.config == TrainConfig(lr=0.1, widths=[30, 20], step="autograd")
     (run.path / "env.json").write_text(json.dumps({**run.env, "engine": "stacked"}))
     assert recorded_step(run.env) == "fused" and recorded_step({"engine": "autograd"}) == "autograd"
-    run.record_step("fused", "torch ops (asked for)", 100, None)
+    run.record_step("fused", "torch ops (asked for)", 100, None, "the device is cpu")
     assert "engine" not in run.env and (run.env["step"], run.env["stack"]) == ("fused", None)
+    assert (run.env["graphs"], run.env["graphs_off"]) == (False, "the device is cpu")
     assert recorded_step(run.env) == "fused"
+    run.record_step("fused", "torch ops", 100, None, None)  # replayed in graphs: no reason left behind
+    assert run.env["graphs"] is True and "graphs_off" not in run.env
 
 
 def test_only_a_train_run_that_died_before_its_first_checkpoint_is_cleared(tmp_path):

@@ -100,3 +100,11 @@ def test_a_dry_run_leaves_nothing_a_plan_wrote_and_keeps_what_was_there(declare,
     (tmp_path / "mine" / "notes.txt").write_text("mine")
     assert main(["reproduce", "toy", "--smoke", "--dry-run", "--out", "mine"]) == 0
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["mine", "mine/notes.txt"]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU here would take the runs")
+def test_a_device_this_machine_lacks_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    assert main(["reproduce", "glorot2010", "--smoke", "--device", "cuda", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == ("depthlab: error: device 'cuda' is not available on this machine (no CUDA GPU); "
+                                       "use --device cpu\n")
+    assert not (tmp_path / "out").exists()

@@ -81,6 +81,8 @@ def add_parser(sub) -> None:
     g.add_argument("--engine", action=Renamed, now=f"--step: {either(StepName.names())}")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="cpu | cuda | cuda:N | mps")
+    g.add_argument("--graphs", action=argparse.BooleanOptionalAction,
+                   help="replay each update from a CUDA graph (default: on CUDA, where the step can be captured)")
     g.add_argument("--threads", type=int, metavar="N",
                    help=f"CPU threads to train on, 1 to {available_cores()} here (default: torch's, one per core)")
     g = p.add_argument_group("measurement")

@@ -400,13 +400,16 @@ class RunDir:
     def write_final(self, numbers: dict[str, Any]) -> None:
         write_json(self.path / FINAL, numbers)
 
-    def record_step(self, step: str, kernel: str, total_updates: int, stack: dict[str, Any] | None) -> None:
+    def record_step(self, step: str, kernel: str, total_updates: int, stack: dict[str, Any] | None,
+                    no_graphs: str | None) -> None:
         """Add to env.json how the run trains: its ``step`` (fused or autograd), the
-        ``kernel`` that runs it, its length and the ``stack`` it trains in (None: alone);
-        an older run's "engine" gives way to "step"."""
-        env = {key: value for key, value in self.env.items() if key != "engine"}
+        ``kernel`` that runs it, its length, the ``stack`` it trains in (None: alone) and
+        whether its updates replay a CUDA graph (``graphs``; ``no_graphs``: why not, None
+        when they do); an older run's "engine" gives way to "step"."""
+        env = {key: value for key, value in self.env.items() if key not in ("engine", "graphs_off")}
         write_json(self.path / ENV, {**env, "step": step, "kernel": kernel, "total_updates": total_updates,
-                                     "stack": stack})
+                                     "stack": stack, "graphs": no_graphs is None,
+                                     **({"graphs_off": no_graphs} if no_graphs is not None else {})})
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         append_jsonl(self.path / METRICS, row)

@@ -15,8 +15,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from depthlab.config import check_device
 from depthlab.errors import DepthlabError
-from depthlab.grid import Backend, Stacking, check_backend
+from depthlab.grid import Backend, RunSpec, Stacking, check_backend
 from depthlab.registry import Registry
 from depthlab.report.markdown import publish as publish_markdown
 from depthlab.store.files import write_json
@@ -32,17 +33,18 @@ STUDIES: Registry[Study] = Registry("study", [glorot2010.STUDY, nielsen.STUDY, i
 def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
               data_dir: str | None = None, progress: bool = True, publish: str | Path | None = None,
               backend: str = "local", address: str | None = None, stacking: str = "auto", threads: int | None = None,
-              **options: Any) -> Path:
+              device: str | None = None, **options: Any) -> Path:
     """Run (or resume) the study called ``name`` at ``budget`` into ``out`` (default
     ``results/<name>``) and write its ``report.html`` and ``report.md``; return the
     report's path. Finished runs are kept, an interrupted one resumes; ``options`` are the
     study's own (``STUDIES.get(name).options``); ``backend`` and ``address`` choose where
     the runs train, ``stacking`` whether in stacks, ``threads`` on how many threads each
-    (:func:`depthlab.grid.runner.run_specs`).
+    (:func:`depthlab.grid.runner.run_specs`), ``device`` on which device every run
+    trains (None: as the study's plan says, the CPU).
     ``publish``: a folder that receives the Markdown report and its PNG figures, and
     nothing else (no run directories), as ``docs/results/`` holds them."""
     study, sizes, plan, out = _planned(name, budget, out, workers, data_dir, backend, address, stacking, threads,
-                                       options)
+                                       device, options)
     from depthlab.grid.runner import check_specs, run_specs  # after the arguments are checked: torch
 
     out.mkdir(parents=True, exist_ok=True)
@@ -59,10 +61,10 @@ def reproduce(name: str, budget: str = "quick", out: str | Path | None = None, w
 
 
 def _planned(name: str, budget: str, out: str | Path | None, workers: int, data_dir: str | None, backend: str,
-             address: str | None, stacking: str, threads: int | None,
+             address: str | None, stacking: str, threads: int | None, device: str | None,
              options: dict[str, Any]) -> tuple[Study, Any, Plan, Path]:
-    """The study, its budget's sizes, its plan and its folder, every argument checked;
-    nothing written."""
+    """The study, its budget's sizes, its plan (on ``device`` where given) and its folder,
+    every argument checked; nothing written."""
     study = STUDIES.get(name)
     sizes = study.budget(budget)
     for option in sorted(set(options) - set(study.options)):
@@ -72,20 +74,24 @@ def _planned(name: str, budget: str, out: str | Path | None, workers: int, data_
         raise DepthlabError(f"workers {workers} must be at least 1")
     check_threads(threads, local=check_backend(backend, address) is not Backend.RAY)
     Stacking.parse(stacking)
+    if device is not None:
+        check_device(device)
     out = Path(out or Path("results") / name)
-    return study, sizes, study.plan(budget, sizes, out=out, data_dir=data_dir, **options), out
+    plan = study.plan(budget, sizes, out=out, data_dir=data_dir, **options)  # a bad option: nothing written
+    return study, sizes, plan if device is None else on_device(plan, device), out
 
 
 def dry_run(name: str, budget: str = "quick", out: str | Path | None = None, workers: int = 1,
             data_dir: str | None = None, backend: str = "local", address: str | None = None, stacking: str = "auto",
-            threads: int | None = None, **options: Any) -> str:
+            threads: int | None = None, device: str | None = None, **options: Any) -> str:
     """What :func:`reproduce` with these arguments would train, as text: the grid, its
     runs and updates (those already finished in ``out`` too) and the wall time expected
-    here (:func:`depthlab.grid.estimate.describe`, from a calibration of about a second).
+    here (:func:`depthlab.grid.estimate.describe`: from a calibration of about a second,
+    or on a GPU ``device`` the memory roof).
     Trains nothing and leaves nothing written (:func:`_left_as_found`)."""
     with _left_as_found(Path(out or Path("results") / name)):
         _, _, plan, out = _planned(name, budget, out, workers, data_dir, backend, address, stacking, threads,
-                                   options)
+                                   device, options)
         from depthlab.grid.estimate import describe  # torch
         from depthlab.grid.runner import check_specs
 
@@ -115,6 +121,13 @@ def _left_as_found(folder: Path):
                     path.rmdir()
             else:
                 path.unlink(missing_ok=True)
+
+
+def on_device(plan: Plan, device: str) -> Plan:
+    """``plan`` with every run on ``device`` (a run already made on another device is
+    refused by the runner's check of stored settings, as any changed setting is)."""
+    return dataclasses.replace(plan, runs=[RunSpec(spec.name, spec.config.replace(device=device))
+                                           for spec in plan.runs])
 
 
 __all__ = ["STUDIES", "Study", "dry_run", "reproduce"]

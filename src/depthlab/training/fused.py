@@ -207,6 +207,15 @@ class FusedSGD:
         else:
             param.add_(buffer, alpha=-lr)
 
+    @property
+    def graphable(self) -> str | None:
+        """None when an update can be captured in a CUDA graph (on torch operations), else why not."""
+        return "the native kernels take the step (on the CPU)" if self.native is not None else None
+
+    def graph_key(self) -> tuple:
+        """The settings a captured update holds as constants."""
+        return self.lr, self.momentum, self.nesterov, self.weight_decay
+
     def state_dict(self) -> dict:
         """Copies of the momentum buffers, laid out as torch.optim.SGD's ``state``: keyed by
         the parameter's index in ``model.parameters()``."""

@@ -101,12 +101,18 @@ class StackedSGD:
     def _set_rates(self) -> None:
         """The members' coefficients of an update, fixed until one is frozen: rate = −η_k
         (0 for a frozen member), and from it the weight-decay shrink 1 − η_k λ_k, the
-        Nesterov members' rate and shrink, and the rate along v."""
-        self.rate = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0).neg_()
-        self.shrink = 1 + self.rate * self.weight_decay
-        self.nesterov_rate = self.rate * self.nesterov
-        self.nesterov_shrink = 1 + self.nesterov_rate * self.weight_decay
-        self.velocity_rate = self.rate * self.velocity_share
+        Nesterov members' rate and shrink, and the rate along v. Made at the start, then
+        overwritten in place, so an update captured in a CUDA graph
+        (:mod:`depthlab.training.graphs`) reads them as they are after a freeze."""
+        rate = self.lr.masked_fill(self.frozen.view(-1, 1, 1), 0.0).neg_()
+        nesterov_rate = rate * self.nesterov
+        rates = {"rate": rate, "shrink": 1 + rate * self.weight_decay, "nesterov_rate": nesterov_rate,
+                 "nesterov_shrink": 1 + nesterov_rate * self.weight_decay, "velocity_rate": rate * self.velocity_share}
+        for name, value in rates.items():
+            if hasattr(self, name):
+                getattr(self, name).copy_(value)
+            else:
+                setattr(self, name, value)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """Every layer's output for inputs x of shape (K, B, …): [a^0, …, a^L, z]."""
@@ -179,6 +185,14 @@ class StackedSGD:
         """Stop updating ``member`` (it diverged or finished); the others go on unchanged."""
         self.frozen[member] = True
         self._set_rates()
+
+    graphable = None
+    """An update can be captured in a CUDA graph: its every choice is made at the start,
+    and a freeze changes tensors in place."""
+
+    def graph_key(self) -> tuple:
+        """Nothing held in Python changes between updates."""
+        return ()
 
     def member(self, k: int) -> StackMember:
         """Member k as one run's stepper (its kernel and optimizer state)."""

@@ -151,6 +151,13 @@ class StackStep:
         self.stack.freeze(k)
         self.batches.freeze(k)
 
+    @property
+    def graphable(self) -> str | None:
+        return self.stack.graphable
+
+    def graph_key(self) -> tuple:
+        return self.stack.graph_key()
+
 
 class StackedBatches:
     """Each update's minibatches of every run, stacked: (K, B, …), each run's from its own

@@ -69,6 +69,23 @@ class AutogradStep:
         self.optimizer.step()
         return loss.detach()
 
+    @property
+    def graphable(self) -> str | None:
+        """None when an update can be captured in a CUDA graph: torch.optim.SGD (plain,
+        momentum, Nesterov: no step count) on a net without dropout (whose masks are not
+        checked against a graph here); else why not."""
+        if not isinstance(self.optimizer, torch.optim.SGD):
+            return f"torch.optim.{type(self.optimizer).__name__} counts its steps outside the device's work"
+        if any(isinstance(m, nn.Dropout) for m in self.model.modules()):
+            return "dropout"
+        return None
+
+    def graph_key(self) -> tuple:
+        """The optimizer's hyper-parameters, held as Python numbers (a schedule changing the
+        learning rate makes the update captured again), and the clipping norm."""
+        return self.clip_norm, tuple(tuple((k, v) for k, v in sorted(group.items()) if k != "params")
+                                     for group in self.optimizer.param_groups)
+
     def state_dict(self) -> dict:
         return self.optimizer.state_dict()
 
@@ -102,3 +119,10 @@ class StackOfOne:
 
     def freeze(self, k: int) -> None:
         """Nothing to do: the loop ends with its one run."""
+
+    @property
+    def graphable(self) -> str | None:
+        return self.stepper.graphable
+
+    def graph_key(self):
+        return self.stepper.graph_key()

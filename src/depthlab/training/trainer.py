@@ -38,6 +38,7 @@ from depthlab.probe import Probe
 from depthlab.signals import StopRequest, stop_requests
 from depthlab.store.run import Network, RunDir, Status, environment
 from depthlab.training.costs import COSTS, Cost
+from depthlab.training.graphs import graphed
 from depthlab.training.schedule import ProbeSchedule, evaluates_at_start
 from depthlab.training.step import RunStep, StackOfOne, Stepper, make_step
 
@@ -242,10 +243,11 @@ class Trainer:
 
     # What the loop asks of a run's books: begin; then, while running, the updates to its
     # next boundary and the booking of the costs of the updates taken; then finish.
-    def begin(self) -> None:
-        """Record the step, evaluate at update 0 where due, start the clock and probe
-        before the first update where the schedule says."""
-        self.run.record_step(self.stepper.name, self.stepper.kernel, self.total, self.stack)
+    def begin(self, no_graphs: str | None) -> None:
+        """Record the step (and why its updates replay no CUDA graph, ``no_graphs``; None
+        when they do), evaluate at update 0 where due, start the clock and probe before the
+        first update where the schedule says."""
+        self.run.record_step(self.stepper.name, self.stepper.kernel, self.total, self.stack, no_graphs)
         self.model.train()
         self.status = Status.RUNNING if self.update < self.total else Status.COMPLETED
         self.started, self.start_update = time.perf_counter(), self.update
@@ -346,15 +348,17 @@ def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor,
     first boundary any run's books have (:meth:`Trainer.updates_to_boundary`), or at once
     when a signal asks every run to stop. Every :data:`STATUS_SECONDS` each running run's
     status.json is brought to the update it reached (costs pending included: a run that
-    turns out diverged among them says so at its end). The runs' locks are let go at the
-    end."""
+    turns out diverged among them says so at its end). On a CUDA device the updates replay
+    a CUDA graph where the stepper can be captured and the runs' ``graphs`` setting allows
+    (:func:`depthlab.training.graphs.graphed`). The runs' locks are let go at the end."""
     results: dict[int, RunResult] = {}
     device = books[0].device
+    stepper, no_graphs = graphed(stepper, device, books[0].config.graphs)
     bar = tqdm(total=max(b.total for b in books), initial=min(b.update for b in books), unit="upd",
                disable=not progress, dynamic_ncols=True, mininterval=0.5, leave=False, desc=name)
     try:
         for book in books:
-            book.begin()
+            book.begin(no_graphs)
         live = _settle(books, range(len(books)), stepper, results)
         left = min((books[k].updates_to_boundary() for k in live), default=0)
         pending: list[Tensor] = []
@@ -362,7 +366,7 @@ def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor,
         with stop_requests() as stop:
             while live:
                 x, y = next(batches)
-                pending.append(stepper.step(x.to(device, non_blocking=True), y.to(device, non_blocking=True)))
+                pending.append(stepper.step(to_device(x, device), to_device(y, device)))
                 left -= 1
                 if time.monotonic() >= status_due:  # the update reached, for whoever watches the run
                     for k in live:
@@ -389,6 +393,17 @@ def loop(books: list[Trainer], stepper: Stepper, batches: Iterator[tuple[Tensor,
         bar.close()
         for book in books:
             book.run.release()
+
+
+def to_device(t: Tensor, device: torch.device) -> Tensor:
+    """``t`` on ``device`` without the host waiting for the copy: a CPU tensor bound for a
+    GPU goes through pinned memory (a copy from pageable memory blocks the host until it is
+    done, whatever ``non_blocking`` says)."""
+    if t.device == device:
+        return t
+    if t.device.type == "cpu" and device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def last_evaluation(metrics: list[dict[str, Any]]) -> dict[str, float] | None:

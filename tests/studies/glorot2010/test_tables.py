@@ -5,7 +5,8 @@ from fakes import write_run
 
 from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.report.tables import write_table
-from depthlab.studies.glorot2010.tables import jacobian_table, table1
+from depthlab.store import RunDir
+from depthlab.studies.glorot2010.tables import jacobian_table, selection_table, table1
 
 # Glorot & Bengio (2010), Table 1, transcribed column by column:
 # Shapeset-3×2, MNIST, CIFAR-10, Small-ImageNet.
@@ -79,3 +80,9 @@ def test_write_table_writes_csv_and_markdown(tmp_path):
     assert markdown == ["Table 1", "", "| configuration | ours | paper |", "|---|---|---|",
                         "| Tanh | 24.12 | 27.15 |", "| Sigmoid |  |  |"]
     assert table.rows == rows and table.caption == "Table 1"
+
+
+def test_the_selection_table_leaves_out_a_run_never_started(tmp_path):
+    fake_run(tmp_path / "made", test_error=0.25, lr=0.1)
+    rows = selection_table({"made": RunDir(tmp_path / "made"), "never": RunDir(tmp_path / "never")})
+    assert [(row["run"], row["learning rate"], row["test error (%)"]) for row in rows] == [("made", 0.1, 25.0)]

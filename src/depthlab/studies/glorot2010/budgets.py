@@ -1,4 +1,16 @@
-"""The budgets of the Glorot & Bengio (2010) reproduction."""
+"""The budgets of the Glorot & Bengio (2010) reproduction.
+
+``full`` is the paper's protocol (section 2.3 and Table 1): 5 hidden layers of 1000 units,
+minibatches of 10, each configuration's learning rate chosen on validation error after
+5,000,000 updates. On a GPU the runs of one activation train as one stack
+(``--device cuda``); its Shapeset updates take about an hour at an H100 SXM's memory roof
+(:func:`depthlab.grid.estimate.expected_seconds`). ``gpu-session`` is what one short
+device session completes: the paper's widths, 200,000 updates (the paper's first 4%),
+three learning rates, every configuration: about 1.5 minutes of updates at an H100 SXM's
+memory roof for Shapeset's 18 runs, the rest of a 10-minute session left to the
+evaluations, probes and report — with Shapeset drawn on the device; drawn on the host,
+its ~16,000 images/s per core bound the 18 runs to about 90 updates/s.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +47,9 @@ BUDGETS = {
     "long": GlorotBudget(depth=5, width=500, updates=100_000, file_updates=30_000, learning_rates=(0.01, 0.05, 0.1),
                    eval_size=None, eval_every=5_000, probe_every=5_000, probe_size=300, jacobian_examples=4,
                    surface_points=41),
+    "gpu-session": GlorotBudget(depth=5, width=1000, updates=200_000, file_updates=50_000,
+                          learning_rates=(0.01, 0.05, 0.1), eval_size=None, eval_every=20_000, probe_every=20_000,
+                          probe_size=300, jacobian_examples=4, surface_points=41),
     "full": GlorotBudget(depth=5, width=1000, updates=5_000_000, file_updates=1_000_000,
                    learning_rates=(0.001, 0.003, 0.01, 0.03, 0.1), eval_size=None, eval_every=50_000,
                    probe_every=50_000, probe_size=300, jacobian_examples=8, surface_points=61),

@@ -101,9 +101,12 @@ def jacobian_table(runs: Mapping[str, RunDir]) -> list[dict[str, Any]]:
 
 
 def selection_table(runs: Mapping[str, RunDir]) -> list[dict[str, Any]]:
-    """One row per run of the grid: what the learning-rate selection saw."""
+    """One row per run of the grid that was made: what the learning-rate selection saw (a
+    reproduction stopped early may not have started every run)."""
     rows = []
     for name, run in runs.items():
+        if not run.exists:
+            continue
         final = run.final or {}
         rows.append({
             "run": name, "learning rate": run.config.lr, "status": run.status["status"],
