@@ -41,16 +41,15 @@ figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; border: 
 figcaption { color: #555; font-size: .92em; }
 .scroll { overflow-x: auto; max-width: 100%; margin: 1em 0; }
 table { border-collapse: collapse; font-size: .92em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { overflow-wrap: normal; word-break: keep-all; }
-td { overflow-wrap: break-word; }
+td { overflow-wrap: break-word; } td.num { text-align: right; white-space: nowrap; }
 code, pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-th:first-child, td:first-child { text-align: left; }
-caption { caption-side: top; text-align: left; color: #555; padding-bottom: .3em; }
+p.caption { color: #555; margin: 1em 0 .3em; } p.caption + .scroll { margin-top: 0; }
 .verdict { border-left: 5px solid #999; padding: .4em .9em; margin: 1em 0; background: #fafafa; }
 .verdict.ok { border-color: #2a9d3a; } .verdict.bad { border-color: #c0392b; } .verdict.unknown { border-color: #d4a017; }
 .tag { font-weight: 600; text-transform: uppercase; font-size: .8em; letter-spacing: .05em; }
-#summary td, #summary th { text-align: left; }
+#summary td:nth-child(2) { white-space: nowrap; }
 """
 """The page's style: tables wider than the page scroll inside their box (``.scroll``), so
 the page itself never scrolls sideways, images shrink to its width, and a header breaks
@@ -97,14 +96,21 @@ class _Page:
 
 
 def _table(rows: Sequence[dict], caption: str = "", cells=None) -> str:
-    """A table in a box that scrolls sideways where it is wider than the page; ``cells``
-    (row, column) → HTML replaces the escaped text of a cell."""
+    """A table in a box that scrolls sideways where it is wider than the page, its caption
+    above the box (so it wraps to the page, not to the table); numbers align right, text
+    left. ``cells`` (row, column) → HTML replaces the escaped text of a cell."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     cell = cells or (lambda row, column: html.escape(format_cell(row.get(column), column)))
-    body = "".join("<tr>" + "".join(f"<td>{cell(row, c)}</td>" for c in columns) + "</tr>" for row in rows)
-    caption = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+    def td(row, column):
+        value = row.get(column)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return f'<td class="num">{cell(row, column)}</td>' if number else f"<td>{cell(row, column)}</td>"
+
+    body = "".join("<tr>" + "".join(td(row, c) for c in columns) + "</tr>" for row in rows)
+    caption = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
+    return f'{caption}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _summary(summary: VerdictSummary) -> str:
