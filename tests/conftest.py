@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from depthlab.data import download
+from depthlab.report.summary import SUMMARY_TITLE
 from depthlab.training.kernels import NativeUnavailable, native_kernels
 
 
@@ -185,13 +186,13 @@ def read_report():
 @pytest.fixture(scope="session")
 def read_study_report(read_report):
     """``read_study_report(report, stems, sections)``: a study's report page, checked to
-    embed one PNG per figure stem and to have exactly ``sections`` as its headings;
-    returns the page's text."""
+    embed one PNG per figure stem and to have exactly ``sections`` as its headings, after
+    the summary of its verdicts that opens it; returns the page's text."""
     def read(report: Path, stems, sections) -> str:
         parser = read_report(report)
         assert len(parser.images) == len(stems)
         assert all(src.startswith("data:image/png;base64,") for src in parser.images)
-        assert parser.headings == list(sections)
+        assert parser.headings == [SUMMARY_TITLE, *sections]
         return report.read_text()
     return read
 

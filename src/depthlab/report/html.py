@@ -43,7 +43,8 @@ figcaption { color: #555; font-size: .92em; }
 table { border-collapse: collapse; font-size: .92em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { overflow-wrap: normal; word-break: keep-all; }
-td { overflow-wrap: break-word; } td.num { text-align: right; white-space: nowrap; }
+td { overflow-wrap: break-word; } .num { text-align: right; } td.num { white-space: nowrap; }
+td:first-child { white-space: nowrap; }
 code, pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 p.caption { color: #555; margin: 1em 0 .3em; } p.caption + .scroll { margin-top: 0; }
 .verdict { border-left: 5px solid #999; padding: .4em .9em; margin: 1em 0; background: #fafafa; }
@@ -97,18 +98,19 @@ class _Page:
 
 def _table(rows: Sequence[dict], caption: str = "", cells=None) -> str:
     """A table in a box that scrolls sideways where it is wider than the page, its caption
-    above the box (so it wraps to the page, not to the table); numbers align right, text
-    left. ``cells`` (row, column) → HTML replaces the escaped text of a cell."""
+    above the box (so it wraps to the page, not to the table); a column of numbers aligns
+    right, any other left. ``cells`` (row, column) → HTML replaces the escaped text of a
+    cell."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     cell = cells or (lambda row, column: html.escape(format_cell(row.get(column), column)))
+    numeric = {c for c in columns if all(isinstance(row.get(c), (int, float, type(None))) and
+                                         not isinstance(row.get(c), bool) for row in rows)}
 
-    def td(row, column):
-        value = row.get(column)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return f'<td class="num">{cell(row, column)}</td>' if number else f"<td>{cell(row, column)}</td>"
+    def tag(name: str, column: str, text: str) -> str:
+        return f'<{name} class="num">{text}</{name}>' if column in numeric else f"<{name}>{text}</{name}>"
 
-    body = "".join("<tr>" + "".join(td(row, c) for c in columns) + "</tr>" for row in rows)
+    head = "".join(tag("th", c, html.escape(c)) for c in columns)
+    body = "".join("<tr>" + "".join(tag("td", c, cell(row, c)) for c in columns) + "</tr>" for row in rows)
     caption = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
     return f'{caption}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
