@@ -50,7 +50,8 @@ def test_a_long_claim_wraps_under_its_verdict(tmp_path):
     claim = "word " * 30
     text = verdict_summary([Section("C", [Verdict(claim.strip(), "reproduced", "x 1.")])]).text(width=50)
     lines = text.splitlines()[2:]
-    assert lines[0].startswith("reproduced      word") and all(line.startswith(" " * 16 + "word") for line in lines[1:-1])
+    assert lines[0].startswith("reproduced      word")
+    assert all(line.startswith(" " * 16 + "word") for line in lines[1:-1])
     assert " ".join(" ".join(line.split()) for line in lines[:-1]) == "reproduced " + claim.strip()
 
 

@@ -26,7 +26,7 @@ from depthlab.report.document import (
     format_cell,
 )
 from depthlab.report.markdown import write_markdown
-from depthlab.report.summary import SUMMARY_FILE, SUMMARY_TITLE, VerdictSummary, claim_anchor, claims, verdict_summary
+from depthlab.report.summary import SUMMARY_FILE, SUMMARY_TITLE, VerdictSummary, claim_anchors, verdict_summary
 from depthlab.store.files import replace_durably
 
 VERDICT_STYLES = {Outcome.REPRODUCED: "ok", Outcome.NOT_REPRODUCED: "bad", Outcome.CANNOT_SHOW: "unknown",
@@ -72,7 +72,7 @@ class _Page:
     figures section shows again) becomes a link to where it is."""
 
     def __init__(self, sections: Sequence[Section]):
-        self.anchors = {id(v): claim_anchor(i) for i, v in enumerate(claims(sections), start=1)}
+        self.anchors = claim_anchors(sections)
         self.shown: set[Path] = set()
 
     def block(self, block: Block) -> str:

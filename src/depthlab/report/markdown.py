@@ -28,7 +28,7 @@ from depthlab.report.document import (
     figure_label,
     format_cell,
 )
-from depthlab.report.summary import SUMMARY_TITLE, VerdictSummary, claim_anchor, claims, verdict_summary
+from depthlab.report.summary import SUMMARY_TITLE, VerdictSummary, claim_anchors, verdict_summary
 from depthlab.store.files import replace_durably
 
 _LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
@@ -74,7 +74,7 @@ class _Page:
     claim's card gets its summary anchor, and a figure shown before becomes a link to it."""
 
     def __init__(self, sections: Sequence[Section], path: Path):
-        self.anchors = {id(v): claim_anchor(i) for i, v in enumerate(claims(sections), start=1)}
+        self.anchors = claim_anchors(sections)
         self.shown: set[Path] = set()
         self.path = path
         figures = [f for s in sections for b in s.blocks for f in (b, getattr(b, "figure", None))

@@ -71,7 +71,8 @@ def cell_font_size(ax, columns: int, rows: int, texts) -> float:
 
 def heat_map(ax, xs, ys, values, label: str, cmap: str = "viridis", vmin=None, vmax=None, blanks=None):
     """``values[i, j]`` at (xs[j], ys[i]) as coloured cells, each written in its cell (two
-    significant digits, in a font sized to the cell: :func:`cell_font_size`), with a colour bar named ``label``. A NaN cell is left blank, or says ``blanks[i][j]``
+    significant digits, in a font sized to the cell: :func:`cell_font_size`), with a
+    colour bar named ``label``. A NaN cell is left blank, or says ``blanks[i][j]``
     (e.g. "diverged"). Colours go on a log scale when the values are positive and span
     more than a factor of 100. Numeric axes keep their scale, so a curve can be drawn
     over the map."""

@@ -103,6 +103,11 @@ def claim_anchor(number: int) -> str:
     return f"claim-{number}"
 
 
+def claim_anchors(sections: Sequence[Section]) -> dict[int, str]:
+    """The id of each claim's card, by the claim's ``id()``: what the summary's rows link to."""
+    return {id(verdict): claim_anchor(i) for i, verdict in enumerate(claims(sections), start=1)}
+
+
 def verdict_summary(sections: Sequence[Section]) -> VerdictSummary:
     """The summary of the claims of a page made of ``sections``."""
     return VerdictSummary(tuple(ClaimRow(claim_anchor(i), v.claim, v.verdict, key_numbers(v.evidence))
