@@ -142,6 +142,7 @@ class ReportPage(HTMLParser):
         self.headings, self.images, self.verdicts, self.tables = [], [], [], []
         self._tag = None
         self._caption = ""  # the caption above the next table
+        self._in_cell = False  # a cell's text, links in it included
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -156,6 +157,9 @@ class ReportPage(HTMLParser):
             self._caption = ""
         elif tag == "tr":
             self.tables[-1]["rows"].append([])
+        elif tag in ("td", "th"):
+            self.tables[-1]["rows"][-1].append("")  # an empty cell keeps its place
+            self._in_cell = True
 
     def handle_data(self, data):
         if self._tag == "h2":
@@ -164,11 +168,13 @@ class ReportPage(HTMLParser):
             self.verdicts.append(data)
         elif self._tag == "caption":
             self._caption += data
-        elif self._tag in ("td", "th"):
-            self.tables[-1]["rows"][-1].append(data)
+        elif self._in_cell:
+            self.tables[-1]["rows"][-1][-1] += data
 
     def handle_endtag(self, tag):
         self._tag = None
+        if tag in ("td", "th"):
+            self._in_cell = False
 
     def table(self, caption_start: str) -> list[dict[str, str]]:
         """The rows of the one table whose caption starts with ``caption_start``."""

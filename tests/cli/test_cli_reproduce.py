@@ -97,4 +97,6 @@ def test_a_study_ends_with_its_verdict_table(declare, tmp_path, capsys, monkeypa
     assert all(len(line) <= 90 for line in lines[:-1])
     page = read_report(tmp_path / "out" / "report.html")
     assert page.headings[0] == "Summary of the verdicts"
-    assert page.tables[0]["rows"][1:] == [["1", "reproduced"], ["2", alike], ["3", "cannot show"]]
+    assert page.tables[0]["rows"][1:] == [["1", "reproduced", "Both seeds stay below 100% error."],
+                                          ["2", alike, "The two seeds end alike."],
+                                          ["3", "cannot show", "Twenty seeds agree."]]

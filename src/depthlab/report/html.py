@@ -98,12 +98,12 @@ class _Page:
 
 def _table(rows: Sequence[dict], caption: str = "", cells=None) -> str:
     """A table in a box that scrolls sideways where it is wider than the page, its caption
-    above the box (so it wraps to the page, not to the table); a column of numbers aligns
-    right, any other left. ``cells`` (row, column) → HTML replaces the escaped text of a
-    cell."""
+    above the box (so it wraps to the page, not to the table); a column of numbers (and
+    empty cells) aligns right, any other left. ``cells`` (row, column) → HTML replaces the
+    escaped text of a cell."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
     cell = cells or (lambda row, column: html.escape(format_cell(row.get(column), column)))
-    numeric = {c for c in columns if all(isinstance(row.get(c), (int, float, type(None))) and
+    numeric = {c for c in columns if all(row.get(c) in (None, "") or isinstance(row.get(c), (int, float)) and
                                          not isinstance(row.get(c), bool) for row in rows)}
 
     def tag(name: str, column: str, text: str) -> str:
