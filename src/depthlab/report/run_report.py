@@ -338,7 +338,7 @@ def write_run_report(run: RunDir | str | Path, out_dir: str | Path | None = None
     if run.made_by_probe:
         facts = run.probe_facts
         summary.blocks.append(key_value_table({k: v for k, v in facts.items() if k != "layers"}, "fact",
-                                               "What the training loop told its probe."))
+                                              "What the training loop told its probe."))
         summary.blocks.append(Table(facts["layers"], "The probed layers and the activation each one's output "
                                                      "went through."))
         hidden = [layer["layer"] for layer in facts["layers"] if layer.get("activation")]
