@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import html
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from depthlab.data import download
+from depthlab.report.summary import SUMMARY_TITLE
 from depthlab.training.kernels import NativeUnavailable, native_kernels
 
 
@@ -149,17 +151,25 @@ class ReportPage(HTMLParser):
         super().__init__()
         self.headings, self.images, self.verdicts, self.tables = [], [], [], []
         self._tag = None
+        self._caption = ""  # the caption above the next table
+        self._in_cell = False  # a cell's text, links in it included
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self._tag = "verdict" if tag == "span" and attrs.get("class") == "tag" else tag
+        if tag == "p" and attrs.get("class") == "caption":
+            self._tag = "caption"
         if tag == "img":
             self.images.append(attrs["src"])
         elif tag == "table":
-            self.tables.append({"caption": "", "rows": []})
+            self.tables.append({"caption": self._caption, "rows": []})
+            self._caption = ""
         elif tag == "tr":
             self.tables[-1]["rows"].append([])
+        elif tag in ("td", "th"):
+            self.tables[-1]["rows"][-1].append("")  # an empty cell keeps its place
+            self._in_cell = True
 
     def handle_data(self, data):
         if self._tag == "h2":
@@ -167,12 +177,14 @@ class ReportPage(HTMLParser):
         elif self._tag == "verdict":
             self.verdicts.append(data)
         elif self._tag == "caption":
-            self.tables[-1]["caption"] += data
-        elif self._tag in ("td", "th"):
-            self.tables[-1]["rows"][-1].append(data)
+            self._caption += data
+        elif self._in_cell:
+            self.tables[-1]["rows"][-1][-1] += data
 
     def handle_endtag(self, tag):
         self._tag = None
+        if tag in ("td", "th"):
+            self._in_cell = False
 
     def table(self, caption_start: str) -> list[dict[str, str]]:
         """The rows of the one table whose caption starts with ``caption_start``."""
@@ -190,13 +202,13 @@ def read_report():
 @pytest.fixture(scope="session")
 def read_study_report(read_report):
     """``read_study_report(report, stems, sections)``: a study's report page, checked to
-    embed one PNG per figure stem and to have exactly ``sections`` as its headings;
-    returns the page's text."""
+    embed one PNG per figure stem and to have exactly ``sections`` as its headings, after
+    the summary of its verdicts that opens it; returns the page's text."""
     def read(report: Path, stems, sections) -> str:
         parser = read_report(report)
         assert len(parser.images) == len(stems)
         assert all(src.startswith("data:image/png;base64,") for src in parser.images)
-        assert parser.headings == list(sections)
+        assert parser.headings == [SUMMARY_TITLE, *sections]
         return report.read_text()
     return read
 
@@ -213,28 +225,45 @@ window.addEventListener('error', () => { window.__errors = (window.__errors || 0
 </script>"""
 
 
+BROWSER_WIDTHS = (1400, 390)
+"""The widths a page is shown at: a desktop window's, and a phone's (390 CSS pixels)."""
+
+FRAME = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="page" style="border:0;width:{width}px;height:900px" srcdoc="{page}"></iframe>
+<script>
+document.getElementById('page').addEventListener('load', (event) => {{
+  const check = event.target.contentDocument.getElementById('check');
+  document.body.insertAdjacentHTML('beforeend', check ? check.outerHTML : '<div id="check">no check</div>');
+}});
+</script></body></html>"""
+"""A page shown in a frame ``width`` CSS pixels wide: headless Chromium's window is at
+least 500 pixels wide, a frame as narrow as a phone."""
+
+
 @pytest.fixture
 def assert_loads_in_browser(tmp_path):
     """``assert_loads_in_browser(report, figures)``: the page opens in headless Chromium
     with no script error, shows at least ``figures`` images, every one loaded, and never
-    scrolls sideways in a 1400-pixel window. Skipped where Debian's chromium is not
-    installed (CI installs it)."""
+    scrolls sideways, 1400 or a phone's 390 pixels wide (a wide table scrolls in its own
+    box). Skipped where Debian's chromium is not installed (CI installs it)."""
     def check(report: Path, figures: int) -> None:
         if shutil.which("chromium") is None:
             pytest.skip("Debian's chromium is not installed")
-        page = tmp_path / "page.html"
-        page.write_text(report.read_text().replace("<head>", "<head>" + BROWSER_CHECK, 1))
-        dom = subprocess.run(
-            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900", "--virtual-time-budget=5000",
-             "--dump-dom", page.as_uri()],
-            capture_output=True, text=True, timeout=120).stdout
-        found = re.search(r"images (\d+)/(\d+) errors (\d+) width (\d+)/(\d+)", dom)
-        assert found, dom[-500:]
-        loaded, total, errors, content_width, window_width = map(int, found.groups())
-        assert total >= figures and loaded == total and errors == 0
-        assert content_width <= window_width, (content_width, window_width)
+        page = report.read_text().replace("<head>", "<head>" + BROWSER_CHECK, 1)
+        for width in BROWSER_WIDTHS:
+            frame = tmp_path / f"frame{width}.html"
+            frame.write_text(FRAME.format(width=width, page=html.escape(page)))
+            dom = subprocess.run(
+                ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width + 100},1000",
+                 "--virtual-time-budget=5000", "--dump-dom", frame.as_uri()],
+                capture_output=True, text=True, timeout=120).stdout
+            found = re.search(r"images (\d+)/(\d+) errors (\d+) width (\d+)/(\d+)", dom)
+            assert found, dom[-500:]
+            loaded, total, errors, content_width, window_width = map(int, found.groups())
+            assert total >= figures and loaded == total and errors == 0
+            assert window_width == width and content_width <= window_width, (width, content_width, window_width)
     return check
 
 

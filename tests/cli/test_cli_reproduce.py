@@ -1,12 +1,19 @@
 import dataclasses
 import hashlib
+import json
 
 import pytest
 
 from depthlab.cli import main
 from depthlab.cli.reproduce import download_missing
+from depthlab.config import TrainConfig
 from depthlab.data import registry
 from depthlab.data.idx import MNIST_SOURCE
+from depthlab.grid import RunSpec
+from depthlab.report.document import Section, Verdict
+from depthlab.report.html import write_report
+from depthlab.studies import STUDIES
+from depthlab.studies.study import Plan, Study
 
 
 def _served_mnist(root, write_mnist, monkeypatch):
@@ -66,3 +73,46 @@ def test_a_dry_run_prints_the_grid_its_runs_and_updates_and_writes_nothing(tmp_p
            "in results/glorot2010" in out
     assert all(f"  {spec.name}  " in out for spec in runs)
     assert "Expected wall time here: about " in out and " on 2 workers (measured just now" in out
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyBudget:
+    updates: int
+
+
+def tiny_plan(budget_name, budget, out, data_dir=None):
+    config = TrainConfig(dataset="shapeset", depth=1, width=4, updates=budget.updates, eval_size=20, probe=False)
+    return Plan("tiny", budget_name, budget, {}, [RunSpec("a", config), RunSpec("b", config.replace(seed=1))])
+
+
+def tiny_report(plan, runs, out, progress=True):
+    """Three claims decided from the runs: two errors below 100% (holds), the two seeds
+    ending within 0.001 of each other (decided by the data) and twenty seeds (cannot show)."""
+    a, b = (runs[name].final["test_error"] for name in ("a", "b"))
+    claims = [Verdict.decide("Both seeds stay below 100% error.", max(a, b) < 1, f"Errors {a:.3f} and {b:.3f}. "
+                             "Below 1."),
+              Verdict.decide("The two seeds end alike.", abs(a - b) < 0.001, f"Apart by {abs(a - b):.3f}."),
+              Verdict.decide("Twenty seeds agree.", True, f"{len(runs)} seeds.", shows=False, unshown="Too few.")]
+    return write_report(out / "report.html", "Tiny", [Section("Claims", claims)])
+
+
+def test_a_study_ends_with_its_verdict_table(declare, tmp_path, capsys, monkeypatch, read_report):
+    declare(STUDIES, Study("tiny", "A tiny study", {"smoke": TinyBudget(5)}, tiny_plan, tiny_report))
+    monkeypatch.setenv("COLUMNS", "90")
+    assert main(["reproduce", "tiny", "--smoke", "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    a, b = (json.loads((tmp_path / "out" / "runs" / name / "final.json").read_text())["test_error"] for name in "ab")
+    alike = "reproduced" if abs(a - b) < 0.001 else "not reproduced"
+    assert lines[-1] == f"wrote {tmp_path / 'out' / 'report.html'}"
+    assert lines[0] == (f"3 claims: {1 + (alike == 'reproduced')} reproduced, {int(alike != 'reproduced')} not "
+                        "reproduced, 1 cannot show")
+    assert [line for line in lines[2:-1] if not line.startswith(" ")] == [
+        "reproduced      Both seeds stay below 100% error.", f"{alike:<16}The two seeds end alike.",
+        "cannot show     Twenty seeds agree."]
+    assert f"                  Errors {a:.3f} and {b:.3f}." in lines  # the key numbers under their claim
+    assert all(len(line) <= 90 for line in lines[:-1])
+    page = read_report(tmp_path / "out" / "report.html")
+    assert page.headings[0] == "Summary of the verdicts"
+    assert page.tables[0]["rows"][1:] == [["1", "reproduced", "Both seeds stay below 100% error."],
+                                          ["2", alike, "The two seeds end alike."],
+                                          ["3", "cannot show", "Twenty seeds agree."]]

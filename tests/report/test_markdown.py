@@ -30,7 +30,8 @@ def page(tmp_path):
 
 def test_the_report_has_a_markdown_twin_with_relative_figure_links(page):
     text = (page / "report.md").read_text()
-    assert text.startswith("# A study\n\nBudget 'long'.\n\n## Claims\n\n**reproduced**: The top layer saturates.")
+    assert text.startswith("# A study\n\nBudget 'long'.\n\n## Summary of the verdicts\n\n")  # tests/report/test_html.py
+    assert '## Claims\n\n<a id="claim-1"></a>**reproduced**: The top layer saturates.' in text
     assert "![figure02](figures/figure02.png)\n\n*Figure 2: sigmoid means.*" in text  # the PNG, not the SVG
     assert "*Test error.*\n\n| configuration | ours (%) | paper (%) |\n|---|---|---|\n| Tanh | 16.00 | 27.15 |" in text
 
@@ -84,8 +85,14 @@ def hostile_page(tmp_path):
     return (tmp_path / "report.md").read_text()
 
 
+OUR_ANCHOR = re.compile(r'<a id="claim-\d+"></a>')
+"""The one piece of raw HTML a page writes itself: the anchor of a claim's card, which the
+summary links to."""
+
+
 def test_markdown_shows_raw_html_from_values_as_text(hostile_page):
-    assert "<" not in hostile_page.replace("error < 1%", "").replace("| < |", "")
+    assert OUR_ANCHOR.findall(hostile_page) == ['<a id="claim-1"></a>']
+    assert "<" not in OUR_ANCHOR.sub("", hostile_page).replace("error < 1%", "").replace("| < |", "")
     assert "| &lt;script>alert(1)&lt;/script> | completed | a \\| b c |" in hostile_page
     assert "| &amp;lt;b&amp;gt; and &amp;#60;i&amp;#62; |" in hostile_page
     assert "Glorot & Bengio, error < 1%." in hostile_page  # a < or & that starts no markup stays as written
@@ -97,7 +104,8 @@ def test_a_commonmark_reader_shows_every_value_as_written(hostile_page):
     rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(hostile_page)
     shown = html.unescape(re.sub(r"<[^>]*>", "", rendered))  # the text a browser shows, tags stripped
     tags = set(re.findall(r"</?([a-z0-9]+)", rendered))
-    assert tags <= {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td", "em", "strong"}
+    assert tags <= {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td", "em", "strong", "a"}
+    assert re.findall(r"<a [^>]*>", rendered) == ['<a href="#claim-1">', '<a id="claim-1">']  # ours alone
     for value in [*HOSTILE, "Runs <b>bold</b>", "Every run <u>here</u>", "<em>claim</em>", "<s>evidence</s>",
                   "Sweep: <blink>x</blink>", "<marquee>intro</marquee>", "Glorot & Bengio, error < 1%."]:
         assert value in shown

@@ -6,8 +6,9 @@ import base64
 import pytest
 import torch
 
+from depthlab.config import TrainConfig
 from depthlab.errors import DepthlabError
-from depthlab.report.run_report import write_run_report
+from depthlab.report.run_report import own_settings, write_run_report
 from depthlab.theory import init_sigma_w2, predict_layers
 from depthlab.training.trainer import train
 
@@ -51,6 +52,7 @@ def test_every_image_is_embedded_and_every_figure_written(report, page):
 def test_the_run_section_holds_config_and_final_numbers(page, tanh_run):
     config = {row["setting"]: row["value"] for row in page.table("The run's configuration")}
     assert config["activation"] == "tanh" and config["width"] == "32" and config["updates"] == "60"
+    assert config["optimizer"] == "sgd" and "momentum" not in config  # plain SGD takes no μ
     final = {row["final"]: row["value"] for row in page.table("The run's final numbers")}
     assert final["status"] == "completed" and float(final["test_error"]) == pytest.approx(
         tanh_run.final["test_error"], rel=1e-3)
@@ -193,3 +195,13 @@ def test_a_regression_run_reports_its_costs_and_no_error_rates(tmp_path, read_re
         assert len(page.images) >= 1
         if theory:
             assert theory in text
+
+
+@pytest.mark.parametrize("optimizer, momentum", [("sgd", False), ("momentum", True), ("nesterov", True),
+                                                 ("adam", False), ("rmsprop", False), ("adagrad", False)])
+def test_the_configuration_shows_only_the_optimizers_own_settings(optimizer, momentum):
+    config = TrainConfig(optimizer=optimizer, momentum=0.5)
+    settings = own_settings(config)
+    assert ("momentum" in settings) is momentum
+    assert {k: v for k, v in config.to_dict().items() if k != "momentum"} == {
+        k: v for k, v in settings.items() if k != "momentum"}

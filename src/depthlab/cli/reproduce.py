@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 
 from depthlab.cli.grid_options import add_grid_options
 from depthlab.data.download import locate
 from depthlab.data.registry import DATASETS
+from depthlab.report.summary import SUMMARY_FILE, VerdictSummary
 from depthlab.signals import stopped_exit_code
 from depthlab.studies import STUDIES, dry_run, reproduce
 
@@ -62,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"interrupted: finished runs are kept in {args.out or 'results/' + args.study}; "
               "run the same command again to resume")
         return stopped_exit_code(stop)
+    summary = report.with_name(SUMMARY_FILE)
+    if summary.is_file():
+        print(VerdictSummary.read(summary).text(shutil.get_terminal_size().columns))
     print(f"wrote {report}")
     return 0
 

@@ -7,6 +7,7 @@ imports no renderer, and nothing here knows about any particular study.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,3 +100,35 @@ def format_cell(value: Any, column: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.2f}" if column.endswith("(%)") else f"{value:.4g}"
     return "" if value is None else str(value)
+
+
+def figure_anchor(figure: ReportFigure) -> str:
+    """The id of a figure on its page, from its file's name (``figure-figure11``)."""
+    return f"figure-{Path(figure.path).stem}"
+
+
+def figure_label(figure: ReportFigure) -> str:
+    """How a link to a figure shown earlier names it: its caption up to the first comma,
+    colon or parenthesis ("Figure 11"), or its file's name where the caption has none."""
+    label = re.split(r"[,:(]", figure.caption, maxsplit=1)[0].strip().rstrip(".")
+    if len(label) > 80:
+        label = label[:80].rsplit(" ", 1)[0] + "…"
+    return label or Path(figure.path).stem
+
+
+def format_duration(seconds: float) -> str:
+    """A time span as a reader says it: "40 seconds" under a minute, "12 minutes" under
+    an hour, "1 h 24 min" beyond."""
+    if seconds < 59.5:
+        return f"{seconds:.0f} second{'s' if round(seconds) != 1 else ''}"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def key_value_table(mapping: dict[str, Any], key: str, caption: str) -> Table:
+    """``mapping`` as a two-column table, one row per entry (``key``, "value"), leaving out
+    the empty ones: many settings read down a page, where one row of them runs off it."""
+    return Table([{key: name, "value": value if isinstance(value, (int, float, str)) else str(value)}
+                  for name, value in mapping.items() if value not in (None, {}, [])], caption)

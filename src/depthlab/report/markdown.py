@@ -18,7 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from depthlab.errors import DepthlabError
-from depthlab.report.document import Block, ReportFigure, Section, Table, Verdict, format_cell
+from depthlab.report.document import (
+    Block,
+    ReportFigure,
+    Section,
+    Table,
+    Verdict,
+    figure_anchor,
+    figure_label,
+    format_cell,
+)
+from depthlab.report.summary import SUMMARY_TITLE, VerdictSummary, claim_anchors, verdict_summary
 from depthlab.store.files import replace_durably
 
 _LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
@@ -59,27 +69,57 @@ def _figure(figure: ReportFigure, page: Path) -> str:
            f"*{escape(figure.caption)}*"
 
 
-def render_block(block: Block, page: Path) -> str:
-    """One block as Markdown, every text in it through :func:`escape`."""
-    if isinstance(block, str):
-        return escape(block)
-    if isinstance(block, ReportFigure):
-        return _figure(block, page)
-    if isinstance(block, Table):
-        return (f"*{escape(block.caption)}*\n\n" if block.caption else "") + markdown_table(block.rows).rstrip()
-    if isinstance(block, Verdict):
-        text = f"**{block.verdict}**: {escape(block.claim)}\n\n{escape(block.evidence)}"
-        return text + (f"\n\n{_figure(block.figure, page)}" if block.figure else "")
-    raise TypeError(f"cannot render {type(block).__name__}")
+class _Page:
+    """Renders the blocks of one page in order, as :mod:`depthlab.report.html` does: each
+    claim's card gets its summary anchor, and a figure shown before becomes a link to it."""
+
+    def __init__(self, sections: Sequence[Section], path: Path):
+        self.anchors = claim_anchors(sections)
+        self.shown: set[Path] = set()
+        self.path = path
+        figures = [f for s in sections for b in s.blocks for f in (b, getattr(b, "figure", None))
+                   if isinstance(f, ReportFigure)]
+        self.repeated = {f.path for f in figures if sum(g.path == f.path for g in figures) > 1}
+
+    def block(self, block: Block) -> str:
+        """One block as Markdown, every text in it through :func:`escape`."""
+        if isinstance(block, str):
+            return escape(block)
+        if isinstance(block, ReportFigure):
+            anchor = figure_anchor(block)
+            if block.path in self.shown:
+                return f"See [{escape(figure_label(block))}](#{anchor}) above."
+            self.shown.add(block.path)
+            return (f'<a id="{anchor}"></a>\n\n' if block.path in self.repeated else "") + _figure(block, self.path)
+        if isinstance(block, Table):
+            return (f"*{escape(block.caption)}*\n\n" if block.caption else "") + markdown_table(block.rows).rstrip()
+        if isinstance(block, Verdict):
+            anchor = f'<a id="{self.anchors[id(block)]}"></a>' if id(block) in self.anchors else ""
+            text = f"{anchor}**{block.verdict}**: {escape(block.claim)}\n\n{escape(block.evidence)}"
+            return text + (f"\n\n{self.block(block.figure)}" if block.figure else "")
+        raise TypeError(f"cannot render {type(block).__name__}")
+
+
+def summary_markdown(summary: VerdictSummary) -> str:
+    """The section that opens a page with claims: the counts, and one row per claim
+    linking to its card."""
+    rows = "\n".join(f"| {i} | {row.verdict} | [{_cell(row.claim)}](#{row.anchor}) |"
+                     for i, row in enumerate(summary.rows, start=1))
+    return f"## {SUMMARY_TITLE}\n\n{summary.count_line()}.\n\n| # | verdict | claim |\n|---|---|---|\n{rows}"
 
 
 def write_markdown(path: str | Path, title: str, sections: Sequence[Section], intro: str = "") -> Path:
-    """Write the page as Markdown to ``path`` and return it."""
+    """Write the page as Markdown to ``path`` and return it; a page that judges claims
+    opens with their summary (:func:`~depthlab.report.summary.verdict_summary`)."""
     path = Path(path)
     parts = [f"# {escape(title)}"] + ([escape(intro)] if intro else [])
+    summary = verdict_summary(sections)
+    if summary.rows:
+        parts.append(summary_markdown(summary))
+    page = _Page(sections, path)
     for section in sections:
         parts.append(f"## {escape(section.title)}")
-        parts.extend(render_block(block, path) for block in section.blocks)
+        parts.extend(page.block(block) for block in section.blocks)
     text = "\n\n".join(parts) + "\n"
     replace_durably(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path

@@ -54,9 +54,25 @@ def _edges(values) -> tuple[np.ndarray, list | None, bool]:
     return (np.exp(edges) if geometric else edges), None, geometric
 
 
+CELL_FONT_SIZES = (6.0, 12.0)
+"""The smallest and largest font (points) of the numbers written in a heat map's cells."""
+
+
+def cell_font_size(ax, columns: int, rows: int, texts) -> float:
+    """The font size (points, within :data:`CELL_FONT_SIZES`) at which the longest of
+    ``texts`` fills at most 85% of a cell's width (a character taken as 0.6 em wide) and
+    half its height, the axes' ``columns × rows`` cells dividing its box evenly."""
+    box = ax.get_position()
+    width = ax.figure.get_figwidth() * box.width * 72 / max(columns, 1)
+    height = ax.figure.get_figheight() * box.height * 72 / max(rows, 1)
+    longest = max((len(text) for text in texts), default=1) or 1
+    return float(np.clip(min(0.85 * width / (0.6 * longest), 0.5 * height), *CELL_FONT_SIZES))
+
+
 def heat_map(ax, xs, ys, values, label: str, cmap: str = "viridis", vmin=None, vmax=None, blanks=None):
-    """``values[i, j]`` at (xs[j], ys[i]) as coloured cells, each written in its cell,
-    with a colour bar named ``label``. A NaN cell is left blank, or says ``blanks[i][j]``
+    """``values[i, j]`` at (xs[j], ys[i]) as coloured cells, each written in its cell (two
+    significant digits, in a font sized to the cell: :func:`cell_font_size`), with a
+    colour bar named ``label``. A NaN cell is left blank, or says ``blanks[i][j]``
     (e.g. "diverged"). Colours go on a log scale when the values are positive and span
     more than a factor of 100. Numeric axes keep their scale, so a curve can be drawn
     over the map."""
@@ -70,12 +86,16 @@ def heat_map(ax, xs, ys, values, label: str, cmap: str = "viridis", vmin=None, v
     ax.figure.colorbar(mesh, ax=ax, label=label)
     x_centres = (x_edges[1:] + x_edges[:-1]) / 2 if x_labels else np.asarray(xs, dtype=float)
     y_centres = (y_edges[1:] + y_edges[:-1]) / 2 if y_labels else np.asarray(ys, dtype=float)
+    texts = [[f"{v:.2g}" if np.isfinite(v) else (blanks[i][j] if blanks is not None else "")
+              for j, v in enumerate(row)] for i, row in enumerate(values)]
+    sizes = {finite: cell_font_size(ax, len(x_centres), len(y_centres),  # numbers, and the words of blank cells
+                                    [t for row, texts_row in zip(values, texts) for v, t in zip(row, texts_row)
+                                     if np.isfinite(v) == finite]) for finite in (True, False)}
     for i, y in enumerate(y_centres):
         for j, x in enumerate(x_centres):
             finite_cell = np.isfinite(values[i, j])
-            text = f"{values[i, j]:.2g}" if finite_cell else (blanks[i][j] if blanks is not None else "")
             bright = finite_cell and mesh.norm(values[i, j]) > 0.6  # dark text on the bright end of the map
-            ax.text(x, y, text, ha="center", va="center", fontsize=6,
+            ax.text(x, y, texts[i][j], ha="center", va="center", fontsize=sizes[bool(finite_cell)],
                     color="black" if bright or not finite_cell else "white")
     ax.set(xscale="log" if x_log else "linear", yscale="log" if y_log else "linear")
     ax.set_xticks(x_centres, x_labels or [f"{v:g}" for v in x_centres])

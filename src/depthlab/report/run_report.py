@@ -50,7 +50,7 @@ from depthlab.probe.quantities import (
 )
 from depthlab.references import GLOROT_JACOBIAN
 from depthlab.report.diagnosis import UPDATE_RATIO_HIGH, UPDATE_RATIO_LOW, Finding, diagnose_run
-from depthlab.report.document import ReportFigure, Section, Table, Verdict
+from depthlab.report.document import ReportFigure, Section, Table, Verdict, key_value_table
 from depthlab.report.html import write_report
 from depthlab.report.plotting import layer_color, new_figure, save_figure, updates_axis
 from depthlab.store import ProbeLog, RunDir
@@ -59,6 +59,7 @@ from depthlab.theory.comparison import (
     compare_with_theory,
     theory_skip_reason,
 )
+from depthlab.training.optim import OPTIMIZERS
 
 REPORT_NAME = "report.html"
 GRADIENT_TREND = {"ordered": "shrink", "critical": "keep their size", "chaotic": "grow"}
@@ -306,9 +307,13 @@ def _status_sentence(status: dict[str, Any]) -> str:
     return f"Status: {state} at update {update}."
 
 
-def _key_value_table(mapping: dict[str, Any], key: str, caption: str) -> Table:
-    return Table([{key: name, "value": value if isinstance(value, (int, float, str)) else str(value)}
-                  for name, value in mapping.items() if value not in (None, {}, [])], caption)
+def own_settings(config: TrainConfig) -> dict[str, Any]:
+    """The run's configuration, less the settings its optimizer does not take (μ for an
+    optimizer without momentum: plain SGD, AdaGrad, RMSProp, Adam)."""
+    settings = config.to_dict()
+    if not OPTIMIZERS.get(config.optimizer).momentum:
+        del settings["momentum"]
+    return settings
 
 
 def _finding_block(finding: Finding) -> Verdict:
@@ -329,18 +334,18 @@ def write_run_report(run: RunDir | str | Path, out_dir: str | Path | None = None
     final = run.final
     summary = Section("Run", [run.describe(), _status_sentence(status)])
     if final:
-        summary.blocks.append(_key_value_table(final, "final", "The run's final numbers."))
+        summary.blocks.append(key_value_table(final, "final", "The run's final numbers."))
     if run.made_by_probe:
         facts = run.probe_facts
-        summary.blocks.append(_key_value_table({k: v for k, v in facts.items() if k != "layers"}, "fact",
-                                               "What the training loop told its probe."))
+        summary.blocks.append(key_value_table({k: v for k, v in facts.items() if k != "layers"}, "fact",
+                                              "What the training loop told its probe."))
         summary.blocks.append(Table(facts["layers"], "The probed layers and the activation each one's output "
                                                      "went through."))
         hidden = [layer["layer"] for layer in facts["layers"] if layer.get("activation")]
         probe_size = facts.get("probe_size", "the")
     else:
         config = run.config
-        summary.blocks.append(_key_value_table(config.to_dict(), "setting", "The run's configuration."))
+        summary.blocks.append(key_value_table(own_settings(config), "setting", "The run's configuration."))
         hidden, probe_size = probes.hidden_layers(), config.probe_size
     sections = [summary, Section("Diagnosis", [_finding_block(f) for f in findings]),
                 Section("Training curves", [_curves_figure(run, status, out)])]

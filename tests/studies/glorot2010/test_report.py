@@ -9,7 +9,8 @@ import pytest
 
 from depthlab.cli import main
 from depthlab.references import GLOROT_TABLE1
-from depthlab.report.document import Outcome
+from depthlab.report.document import Outcome, format_duration
+from depthlab.report.summary import VerdictSummary
 from depthlab.studies.glorot2010.budgets import BUDGETS
 from depthlab.studies.glorot2010.plan import CONFIGURATIONS, grid
 
@@ -80,3 +81,36 @@ def test_unavailable_dataset_is_a_one_line_error(tmp_path, capsys):
 def test_report_loads_in_a_headless_browser_with_every_figure(smoke, assert_loads_in_browser):
     out, _ = smoke
     assert_loads_in_browser(out / "report.html", len(FIGURES))
+
+
+def test_the_page_opens_with_the_summary_and_shows_each_figure_once(smoke, read_report):
+    out, _ = smoke
+    text = (out / "report.html").read_text()
+    page = read_report(out / "report.html")
+    assert page.headings[:2] == ["Summary of the verdicts", "Claims of the paper, checked on our runs"]
+    summary = VerdictSummary.read(out / "verdicts.json")
+    assert [row.verdict for row in summary.rows] == page.verdicts  # the cards, in order
+    for stem in FIGURES:
+        assert text.count(f'<figure id="figure-{stem}">') == 1, stem
+    assert len(page.images) == len(FIGURES)
+
+
+def test_the_intro_says_the_run_time_in_the_unit_it_needs(smoke):
+    out, _ = smoke
+    seconds = sum(json.loads(path.read_text()).get("seconds", 0.0) for path in (out / "runs").glob("**/final.json"))
+    assert f"trained in {format_duration(seconds)} of run time" in (out / "report.html").read_text()
+
+
+def test_the_selection_marks_each_chosen_rate_and_the_environment_reads_down(smoke, read_report):
+    out, _ = smoke
+    page = read_report(out / "report.html")
+    rows = page.table("Every run of the grid")
+    by_run = {}
+    for row in rows:
+        by_run.setdefault(row["run"].rsplit("/", 1)[0], []).append(row)
+    for runs in by_run.values():  # per data set and configuration: the lowest validation error is chosen
+        best = min((r for r in runs if r["validation error (%)"]), key=lambda r: float(r["validation error (%)"]))
+        assert [r["run"] for r in runs if r.get("chosen") == "✓"] == [best["run"]]
+    environment = page.table("Versions and machine")
+    assert [list(row) for row in environment] == [["setting", "value"]] * len(environment)
+    assert {"torch", "python", "platform"} <= {row["setting"] for row in environment}

@@ -6,7 +6,7 @@ from fakes import write_run
 from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
-from depthlab.studies.glorot2010.tables import jacobian_table, selection_table, table1
+from depthlab.studies.glorot2010.tables import jacobian_table, selection_table, table1, table1_caption
 
 # Glorot & Bengio (2010), Table 1, transcribed column by column:
 # Shapeset-3×2, MNIST, CIFAR-10, Small-ImageNet.
@@ -43,14 +43,36 @@ def test_table1_sets_ours_beside_the_paper(tmp_path):
     assert tanh["Shapeset-3×2 ours (%)"] == pytest.approx(24.12)
     assert tanh["Shapeset-3×2 paper (%)"] == 27.15
     assert (tanh["Shapeset-3×2 lr"], tanh["Shapeset-3×2 updates"]) == (0.05, 1200)
-    assert tanh["Fashion-MNIST ours (%)"] is None and tanh["Fashion-MNIST paper (%)"] == "not in the paper"
+    assert tanh["Fashion-MNIST ours (%)"] is None and "Fashion-MNIST paper (%)" not in tanh  # the paper has none
     assert rows["Sigmoid"]["Shapeset-3×2 ours (%)"] == "diverged at update 37"
     assert rows["Sigmoid"]["Shapeset-3×2 paper (%)"] == 82.61
     assert rows["Softsign N"]["Shapeset-3×2 ours (%)"] is None
     assert rows["Softsign N"]["Shapeset-3×2 paper (%)"] == 16.06
     assert rows["ReLU He"]["Shapeset-3×2 ours (%)"] == pytest.approx(18.0)
-    assert rows["ReLU He"]["Shapeset-3×2 paper (%)"] == "not in the paper"
+    assert rows["ReLU He"]["Shapeset-3×2 paper (%)"] is None  # an empty cell, the caption says why
     assert rows["Tanh N"]["Fashion-MNIST ours (%)"] == pytest.approx(10.1)
+    assert list(tanh) == ["configuration", "Shapeset-3×2 ours (%)", "Shapeset-3×2 paper (%)", "Shapeset-3×2 lr",
+                          "Shapeset-3×2 updates", "Fashion-MNIST ours (%)", "Fashion-MNIST lr",
+                          "Fashion-MNIST updates"]
+
+
+def test_table1_caption_says_what_the_paper_has_not():
+    assert table1_caption(["shapeset", "mnist"]) == (
+        "Test error (%) of the configuration chosen on validation error, ours beside Glorot & Bengio (2010), "
+        "Table 1. An empty paper cell: not in the paper (ReLU He, a modern reference).")
+    assert table1_caption(["shapeset", "fashion-mnist"]).endswith(
+        "(ReLU He, a modern reference). The paper has no Fashion-MNIST results, so no paper column for "
+        "Fashion-MNIST.")
+
+
+def test_selection_table_marks_the_chosen_rate(tmp_path):
+    runs = {f"shapeset/tanh/lr{lr}": fake_run(tmp_path / f"t{lr}", 0.3, lr=lr) for lr in (0.01, 0.1)}
+    runs["shapeset/sigmoid/lr0.1"] = fake_run(tmp_path / "s", 0.8, lr=0.1)
+    chosen = {"shapeset": {"Tanh": runs["shapeset/tanh/lr0.1"], "Sigmoid": runs["shapeset/sigmoid/lr0.1"]}}
+    rows = {row["run"]: row for row in selection_table(runs, chosen)}
+    assert {name: row["chosen"] for name, row in rows.items()} == {
+        "shapeset/tanh/lr0.01": "", "shapeset/tanh/lr0.1": "✓", "shapeset/sigmoid/lr0.1": "✓"}
+    assert rows["shapeset/tanh/lr0.01"]["learning rate"] == 0.01
 
 
 def jacobian_rows(means):
@@ -84,5 +106,5 @@ def test_write_table_writes_csv_and_markdown(tmp_path):
 
 def test_the_selection_table_leaves_out_a_run_never_started(tmp_path):
     fake_run(tmp_path / "made", test_error=0.25, lr=0.1)
-    rows = selection_table({"made": RunDir(tmp_path / "made"), "never": RunDir(tmp_path / "never")})
+    rows = selection_table({"made": RunDir(tmp_path / "made"), "never": RunDir(tmp_path / "never")}, {})
     assert [(row["run"], row["learning rate"], row["test error (%)"]) for row in rows] == [("made", 0.1, 25.0)]

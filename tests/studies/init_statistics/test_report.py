@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from depthlab.report.document import Outcome
+from depthlab.report.summary import VerdictSummary
 from depthlab.studies.init_statistics import demos as study
 from depthlab.studies.init_statistics.claims import LECTURE_RTOL
 
@@ -45,4 +47,6 @@ def test_smoke_report_embeds_figures_and_has_every_section(smoke, read_study_rep
     out, report = smoke
     assert report == out / "report.html"
     text = read_study_report(report, STEMS, SECTIONS)
-    assert "Budget &#x27;smoke&#x27;" in text and "not reproduced" not in text
+    assert "Budget &#x27;smoke&#x27;" in text
+    assert VerdictSummary.read(out / "verdicts.json").counts()[Outcome.NOT_REPRODUCED] == 0
+    assert '<span class="tag">not reproduced</span>' not in text

@@ -61,7 +61,7 @@ def test_smoke_report_embeds_figures_and_has_every_section(smoke, read_study_rep
     assert report == out / "report.html"
     text = read_study_report(report, STEMS, SECTIONS)
     assert "Budget &#x27;smoke&#x27;. Data: mnist from" in text
-    assert "cannot show" in text  # one epoch on 1000 images cannot decide whether depth helps
+    assert '<span class="tag">cannot show</span>' in text  # one epoch on 1000 images cannot decide whether depth helps
 
 
 def test_missing_data_is_a_one_line_error_naming_both(isolated_roots):

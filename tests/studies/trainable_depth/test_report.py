@@ -33,7 +33,7 @@ def test_smoke_table_holds_every_cell_beside_the_theory(smoke, read_csv):
 def test_smoke_report_draws_the_heat_map_and_cannot_show(smoke, read_study_report, assert_figures):
     assert_figures(smoke.out, ("trainable_depth",))
     text = read_study_report(smoke.report, ("trainable_depth",), ("Setup", "Trainable depth"))
-    assert "cannot show" in text and "critical line χ₁ = 1 is at σ_w² = 2.5" in text
+    assert '<span class="tag">cannot show</span>' in text and "critical line χ₁ = 1 is at σ_w² = 2.5" in text
 
 
 def test_smoke_report_loads_in_a_headless_browser(smoke, assert_loads_in_browser):

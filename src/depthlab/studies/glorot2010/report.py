@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from depthlab.references import GLOROT_DEPTH, GLOROT_UPDATES, GLOROT_WIDTH
-from depthlab.report.document import Section, Table
+from depthlab.report.document import Section, Table, format_duration, key_value_table
 from depthlab.report.html import write_report
 from depthlab.report.tables import write_table
 from depthlab.store import RunDir
@@ -16,7 +16,7 @@ from depthlab.studies.glorot2010.claims import glorot2010_verdicts
 from depthlab.studies.glorot2010.cost_surface import cost_surface
 from depthlab.studies.glorot2010.figures import figure_1, glorot2010_figures
 from depthlab.studies.glorot2010.plan import chosen_runs
-from depthlab.studies.glorot2010.tables import jacobian_table, selection_table, table1
+from depthlab.studies.glorot2010.tables import jacobian_table, selection_table, table1, table1_caption
 from depthlab.studies.study import Plan
 
 
@@ -28,13 +28,13 @@ def report(plan: Plan[GlorotBudget], runs: dict[str, RunDir], out: Path, progres
     surface = cost_surface(resolution=budget.surface_points)
     figs = {"figure01": figure_1(fig_dir), **glorot2010_figures(chosen, fig_dir, surface)}
     verdicts = glorot2010_verdicts(chosen, surface.numbers(), figs)
-    table = write_table(table1(chosen), out, "table1", "Test error (%) of the configuration chosen on validation "
-                                                       "error, ours beside Glorot & Bengio (2010), Table 1.")
+    table = write_table(table1(chosen), out, "table1", table1_caption(datasets))
     jacobian = write_table(jacobian_table(chosen.get("shapeset", {})), out, "jacobian",
                            "Mean singular value of the layer-to-layer Jacobian at initialization (Shapeset), "
                            "ours beside the paper's.")
-    selection = Table(selection_table(runs), "Every run of the grid; the learning rate with the lowest final "
-                                             "validation error is chosen per configuration and data set.")
+    selection = Table(selection_table(runs, chosen), "Every run of the grid; the learning rate with the lowest "
+                                                     "final validation error is chosen (✓) per configuration and "
+                                                     "data set.")
 
     deviations = []
     if (budget.depth, budget.width) != (GLOROT_DEPTH, GLOROT_WIDTH):
@@ -52,14 +52,17 @@ def report(plan: Plan[GlorotBudget], runs: dict[str, RunDir], out: Path, progres
     intro = (f"Budget '{plan.budget_name}': {budget.updates:,} updates per Shapeset run and {budget.file_updates:,} "
              f"per file data set run, learning rates {', '.join(f'{lr:g}' for lr in budget.learning_rates)}, "
              f"minibatches of 10, data sets: {', '.join(datasets)}; {len(runs)} runs, trained in "
-             f"{seconds / 60:.0f} minutes of run time (the sum over runs; workers run them side by side). "
+             f"{format_duration(seconds)} of run time (the sum over runs; workers run them side by side). "
              + " ".join(deviations))
+    shown = {verdict.figure.path for verdict in verdicts if verdict.figure is not None}
+    others = [figure for figure in figs.values() if figure.path not in shown]  # each figure shown once
     sections = [
         Section("Claims of the paper, checked on our runs", list(verdicts)),
         Section("Table 1: test error (%), ours beside the paper's", [table]),
         Section("Layer-to-layer Jacobian singular values at initialization", [jacobian]),
-        Section("Figures", list(figs.values())),
+        *([Section("Other figures", others)] if others else []),
         Section("Learning-rate selection", [selection]),
-        Section("Environment", [Table([environment(seed=0, device="cpu")], "Versions and machine of this report.")]),
+        Section("Environment", [key_value_table(environment(seed=0, device="cpu"), "setting",
+                                                "Versions and machine of this report.")]),
     ]
     return write_report(out / "report.html", "Glorot & Bengio (2010), reproduced", sections, intro)

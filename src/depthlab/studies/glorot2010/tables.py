@@ -24,8 +24,6 @@ from depthlab.probe.quantities import JACOBIAN_SV_MAX, JACOBIAN_SV_MEAN, JACOBIA
 from depthlab.references import GLOROT_JACOBIAN, GLOROT_TABLE1
 from depthlab.store import RunDir, final_test_error, run_problem
 
-NOT_IN_THE_PAPER = "not in the paper"
-
 LABELS = ("Softsign", "Softsign N", "Tanh", "Tanh N", "Sigmoid", "ReLU He")
 """The configurations of the study, in Table 1's order; "ReLU He" is the modern reference
 (ReLU with He init), not in the paper."""
@@ -55,8 +53,9 @@ def jacobian_at_init(run: RunDir) -> dict[str, dict[str, float]]:
 def table1(runs_by_dataset: Mapping[str, Mapping[str, RunDir]]) -> list[dict[str, Any]]:
     """Table 1's rows: per configuration label and data set of the study, our final test
     error (%), the paper's, and our run's learning rate and updates ("diverged" or empty
-    where we have no number; the paper's cell says :data:`NOT_IN_THE_PAPER` for a data set
-    such as Fashion-MNIST, or a configuration such as ReLU He, that the paper has not)."""
+    where we have no number). A data set the paper has not (Fashion-MNIST) gets no paper
+    column, and a configuration it has not (ReLU He) an empty paper cell: see
+    :func:`table1_caption`."""
     labels = [label for label in LABELS
               if label in GLOROT_TABLE1 or any(label in runs for runs in runs_by_dataset.values())]
     rows = []
@@ -72,11 +71,25 @@ def table1(runs_by_dataset: Mapping[str, Mapping[str, RunDir]]) -> list[dict[str
                 ours = problem or final_test_error(run)
                 lr, updates = run.config.lr, run.status.get("update")
             row[f"{title} ours (%)"] = ours
-            row[f"{title} paper (%)"] = GLOROT_TABLE1.get(label, {}).get(dataset, NOT_IN_THE_PAPER)
+            if _in_the_paper(dataset):
+                row[f"{title} paper (%)"] = GLOROT_TABLE1.get(label, {}).get(dataset)
             row[f"{title} lr"] = lr
             row[f"{title} updates"] = updates
         rows.append(row)
     return rows
+
+
+def _in_the_paper(dataset: str) -> bool:
+    return any(dataset in errors for errors in GLOROT_TABLE1.values())
+
+
+def table1_caption(datasets: Sequence[str]) -> str:
+    """What Table 1 shows, and what of it the paper has not."""
+    extra = ", ".join(label for label in LABELS if label not in GLOROT_TABLE1)
+    absent = ", ".join(dataset_title(d) for d in datasets if not _in_the_paper(d))
+    return ("Test error (%) of the configuration chosen on validation error, ours beside Glorot & Bengio (2010), "
+            f"Table 1. An empty paper cell: not in the paper ({extra}, a modern reference)."
+            + (f" The paper has no {absent} results, so no paper column for {absent}." if absent else ""))
 
 
 def jacobian_table(runs: Mapping[str, RunDir]) -> list[dict[str, Any]]:
@@ -100,16 +113,19 @@ def jacobian_table(runs: Mapping[str, RunDir]) -> list[dict[str, Any]]:
     return rows
 
 
-def selection_table(runs: Mapping[str, RunDir]) -> list[dict[str, Any]]:
+def selection_table(runs: Mapping[str, RunDir], chosen: Mapping[str, Mapping[str, RunDir]]) -> list[dict[str, Any]]:
     """One row per run of the grid that was made: what the learning-rate selection saw (a
-    reproduction stopped early may not have started every run)."""
+    reproduction stopped early may not have started every run), and ✓ under "chosen" on
+    the run whose rate won (``chosen``: data set → configuration label → RunDir)."""
+    winners = {run.path for by_label in chosen.values() for run in by_label.values()}
     rows = []
     for name, run in runs.items():
         if not run.exists:
             continue
         final = run.final or {}
         rows.append({
-            "run": name, "learning rate": run.config.lr, "status": run.status["status"],
+            "run": name, "learning rate": run.config.lr, "chosen": "✓" if run.path in winners else "",
+            "status": run.status["status"],
             "updates": final.get("update"),
             "validation error (%)": 100 * final["validation_error"] if "validation_error" in final else None,
             "test error (%)": 100 * final["test_error"] if "test_error" in final else None,
