@@ -270,7 +270,6 @@ def test_no_update_reads_a_value_back_to_the_host(float64, reads, name):
 # -- on a GPU ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["stack", "fused", "autograd"])
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_graphs_replay_the_update_of_each_stepper(name):
     cost = COSTS.get("nll")
 
@@ -299,7 +298,6 @@ def test_cuda_graphs_replay_the_update_of_each_stepper(name):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_cuda_run_records_its_graphs_and_matches_one_without(tmp_path):
     data, config = classes(), TrainConfig(**BASE, device="cuda", step="fused", optimizer="momentum")
     mine = train(config, out=tmp_path / "graphs", data=data, progress=False)
