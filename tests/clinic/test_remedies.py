@@ -3,6 +3,8 @@ fresh model, makes the same change (same module types, same weight variances).""
 
 from __future__ import annotations
 
+import copy
+
 import clinic_cases as cases
 import pytest
 import torch
@@ -10,7 +12,7 @@ from torch import nn
 
 from depthlab.clinic.remedies import REMEDIES, Patient, remedies_for
 from depthlab.clinic.trial import TrialSettings
-from depthlab.nets.activations import ACTIVATIONS
+from depthlab.nets.activations import activation_of
 
 
 def by_name(name):
@@ -24,7 +26,7 @@ def patient_of(model, lr=0.1, clip_norm=None):
     for k, module in enumerate(children):
         if isinstance(module, nn.Linear):
             after = children[k + 1] if k + 1 < len(children) else None
-            activations[str(k)] = next((a for a in ACTIVATIONS if after is not None and a.computed_by(after)), None)
+            activations[str(k)] = activation_of(after) if after is not None else None
     return Patient(activations, torch.randn(128, cases.FEATURES), lr, clip_norm)
 
 
@@ -94,3 +96,41 @@ def test_the_code_to_paste_makes_the_same_change(name, activation):
     theirs = [m.weight for m in pasted.modules() if isinstance(m, nn.Linear)]
     for a, b in zip(ours, theirs):
         assert a.detach().var().item() == pytest.approx(b.detach().var().item(), rel=0.1)
+
+
+def test_the_output_sigmoid_of_a_binary_classifier_is_not_swapped():
+    """Only hidden activations are swapped: a model ending in Sigmoid for binary
+    cross-entropy keeps it (a Tanh there would give the loss negative probabilities)."""
+    model = nn.Sequential(nn.Linear(64, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(), nn.Linear(16, 1),
+                          nn.Sigmoid())
+    remedy = by_name("tanh for sigmoid")
+    pasted = copy.deepcopy(model)
+    exec(remedy.code(patient_of(model), model), {"torch": torch, "model": pasted})
+    remedy.change(model, settings(), patient_of(model))
+    for changed in (model, pasted):
+        assert [type(m).__name__ for m in changed] == ["Linear", "Tanh", "Linear", "Tanh", "Linear", "Sigmoid"]
+
+
+def test_a_net_mixing_rectifiers_and_tanh_gets_he_and_glorot_by_layer_in_the_trial_and_the_code():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 400), nn.ReLU(), nn.Linear(400, 400), nn.Tanh(), nn.Linear(400, 400),
+                          nn.ReLU(), nn.Linear(400, 10))
+    remedy, patient = by_name("suggested init"), patient_of(model)
+    pasted = copy.deepcopy(model)
+    exec(remedy.code(patient, model), {"torch": torch, "model": pasted})
+    remedy.change(model, settings(), patient)
+    for changed in (model, pasted):  # Var W = 2/n_in where a ReLU follows (He), 2/(n_in + n_out) where a Tanh does
+        assert changed[0].weight.var().item() * 64 / 2 == pytest.approx(1, abs=0.05)
+        assert changed[2].weight.var().item() * (400 + 400) / 2 == pytest.approx(1, abs=0.05)
+        assert changed[4].weight.var().item() * 400 / 2 == pytest.approx(1, abs=0.05)
+
+
+@pytest.mark.parametrize("activation, gain", [(lambda: nn.LeakyReLU(0.2), 2 ** 0.5), (nn.GELU, 2 ** 0.5),
+                                              (nn.Tanh, 5 / 3)])
+def test_orthogonal_init_takes_the_gain_of_its_activation(activation, gain):
+    """A rectifier torch has no gain name for (GELU, a leaky ReLU of another slope) takes
+    ReLU's √2, not the linear gain 1 (which would halve the signal's variance per layer)."""
+    model = cases.mlp(3, 64, activation)
+    by_name("orthogonal init").change(model, settings(), patient_of(model))
+    w = model[2].weight.detach()
+    assert torch.linalg.svdvals(w).max().item() == pytest.approx(gain, rel=1e-4)  # orthogonal × gain

@@ -56,8 +56,9 @@ class Patient:
 
     def main_activation(self) -> Activation | None:
         """The activation most probed modules have."""
-        names = [a.name for a in self.activations.values() if a is not None]
-        return ACTIVATIONS.get(max(set(names), key=names.count)) if names else None
+        found = [a for a in self.activations.values() if a is not None]  # family members too: leaky-relu:0.2
+        names = [a.name for a in found]
+        return max(found, key=lambda a: names.count(a.name)) if found else None
 
     def weighted(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
         """The probed Linear/Conv modules of ``model`` (a copy: the names are the same)."""
@@ -86,34 +87,63 @@ def _needs_weighted(patient: Patient, model: nn.Module) -> str:
     return "" if patient.weighted(model) else "no probed Linear or Conv layer to re-initialize"
 
 
-def _types(patient: Patient, model: nn.Module) -> str:
-    names = sorted({f"torch.nn.{type(m).__name__}" for _, m in patient.weighted(model)})
-    return f"({', '.join(names)},)" if len(names) == 1 else f"({', '.join(names)})"
+def _named(names: list[str]) -> str:
+    return f"[model.get_submodule(name) for name in {names!r}]"
+
+
+def _layers_code(patient: Patient, model: nn.Module) -> str:
+    """Code for the list of the layers a re-initialization fills: every module of their
+    types where those are all of them, else the modules by name."""
+    weighted = patient.weighted(model)
+    found = sorted({f"torch.nn.{type(m).__name__}" for _, m in weighted})
+    types = tuple({type(m) for _, m in weighted})
+    if {name for name, m in model.named_modules() if isinstance(m, types)} == {name for name, _ in weighted}:
+        return f"[m for m in model.modules() if isinstance(m, ({', '.join(found)},))]".replace(",,)", ",)")
+    return _named([name for name, _ in weighted])
 
 
 def _rectifier(activation: Activation | None) -> bool:
     return activation is not None and activation.suggested_init.startswith("he")
 
 
+FILLS: dict[str, tuple[Callable[[torch.Tensor], Any], str]] = {
+    "he": (lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+           "torch.nn.init.kaiming_normal_(m.weight, nonlinearity='relu')"),
+    "glorot": (nn.init.xavier_uniform_, "torch.nn.init.xavier_uniform_(m.weight)"),
+}
+"""The suggested init's fills: the function and the code a user pastes."""
+
+
+def _suggested_plan(patient: Patient, model: nn.Module) -> list[tuple[str, str]]:
+    """(module name, its fill) for each probed Linear/Conv layer: He where a rectifier
+    follows it, Glorot's normalized otherwise (the output layer: as the main activation)."""
+    main = patient.main_activation()
+    return [(name, "he" if _rectifier(patient.activations[name] or main) else "glorot")
+            for name, _ in patient.weighted(model)]
+
+
 def _suggested_init(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
-    he = _rectifier(patient.main_activation())
+    modules = dict(model.named_modules())
     with torch.no_grad():
-        for name, module in patient.weighted(model):
-            activation = patient.activations[name] or patient.main_activation()
-            if _rectifier(activation) if activation is not None else he:
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            else:
-                nn.init.xavier_uniform_(module.weight)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        for name, fill in _suggested_plan(patient, model):
+            FILLS[fill][0](modules[name].weight)
+            if modules[name].bias is not None:
+                nn.init.zeros_(modules[name].bias)
     return settings
 
 
 def _suggested_code(patient: Patient, model: nn.Module) -> str:
-    fill = ("torch.nn.init.kaiming_normal_(m.weight, nonlinearity='relu')" if _rectifier(patient.main_activation())
-            else "torch.nn.init.xavier_uniform_(m.weight)")
-    return (f"for m in model.modules():\n    if isinstance(m, {_types(patient, model)}):\n        {fill}\n"
-            "        if m.bias is not None:\n            torch.nn.init.zeros_(m.bias)")
+    """Per fill, a loop over the layers it fills: the code does exactly what the trial did."""
+    plan = _suggested_plan(patient, model)
+    fills = {fill for _, fill in plan}
+    blocks = []
+    for fill, (_, line) in FILLS.items():
+        names = [name for name, chosen in plan if chosen == fill]
+        if names:
+            layers = _layers_code(patient, model) if len(fills) == 1 else _named(names)
+            blocks.append(f"for m in {layers}:\n    {line}\n    if m.bias is not None:\n"
+                          "        torch.nn.init.zeros_(m.bias)")
+    return "\n".join(blocks)
 
 
 GAINS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky-relu": "leaky_relu", "selu": "selu"}
@@ -121,8 +151,12 @@ GAINS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky-relu": "le
 
 
 def _gain_name(patient: Patient) -> str:
+    """The main activation's gain name; a rectifier torch names no gain for (GELU, SiLU,
+    ELU, a leaky ReLU of another slope) takes ReLU's √2, as He's init does."""
     main = patient.main_activation()
-    return GAINS.get(main.name, "linear") if main else "linear"
+    if main is None:
+        return "linear"
+    return GAINS.get(main.name.split(":")[0]) or ("relu" if _rectifier(main) else "linear")
 
 
 def _orthogonal(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
@@ -136,9 +170,9 @@ def _orthogonal(model: nn.Module, settings: TrialSettings, patient: Patient) -> 
 
 
 def _orthogonal_code(patient: Patient, model: nn.Module) -> str:
-    return (f"gain = torch.nn.init.calculate_gain('{_gain_name(patient)}')\nfor m in model.modules():\n"
-            f"    if isinstance(m, {_types(patient, model)}):\n        torch.nn.init.orthogonal_(m.weight, gain=gain)\n"
-            "        if m.bias is not None:\n            torch.nn.init.zeros_(m.bias)")
+    return (f"gain = torch.nn.init.calculate_gain('{_gain_name(patient)}')\nfor m in {_layers_code(patient, model)}:\n"
+            "    torch.nn.init.orthogonal_(m.weight, gain=gain)\n"
+            "    if m.bias is not None:\n        torch.nn.init.zeros_(m.bias)")
 
 
 def _lsuv(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
@@ -168,7 +202,7 @@ def _lsuv(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialS
 
 
 def _lsuv_code(patient: Patient, model: nn.Module) -> str:
-    return ("layers = [m for m in model.modules() if isinstance(m, " + _types(patient, model) + ")]\n"
+    return (f"layers = {_layers_code(patient, model)}\n"
             "with torch.no_grad():  # x: a batch of inputs (Mishkin & Matas 2016)\n"
             "    for m in layers:\n        torch.nn.init.orthogonal_(m.weight)\n"
             "        if m.bias is not None:\n            torch.nn.init.zeros_(m.bias)\n"
@@ -181,10 +215,14 @@ def _lsuv_code(patient: Patient, model: nn.Module) -> str:
 
 # -- activations and normalization -------------------------------------------------------
 def _modules_of(model: nn.Module, activation: str) -> list[tuple[nn.Module, str]]:
-    """(parent, child name) of every module computing the registered ``activation``."""
+    """(parent, child name) of every module computing the registered ``activation`` that a
+    Linear/Conv layer follows (a hidden one: the output's sigmoid of a model trained with
+    binary cross-entropy is not one to swap)."""
     wanted = ACTIVATIONS.get(activation)
+    order = {id(m): k for k, m in enumerate(model.modules())}
+    last = max((order[id(m)] for m in model.modules() if isinstance(m, WEIGHTED)), default=-1)
     return [(parent, name) for parent in model.modules() for name, child in parent.named_children()
-            if wanted.computed_by(child)]
+            if wanted.computed_by(child) and order[id(child)] < last]
 
 
 def _swap(old: str, new: Callable[[], nn.Module], new_code: str,
@@ -205,16 +243,26 @@ def _swap(old: str, new: Callable[[], nn.Module], new_code: str,
         return settings
 
     def code(patient: Patient, model: nn.Module) -> str:
-        found = sorted({type(getattr(parent, name)).__name__ for parent, name in _modules_of(model, old)})
-        kinds = ", ".join(f"torch.nn.{kind}" for kind in found) + ("," if len(found) == 1 else "")
-        swap = (f"for parent in list(model.modules()):\n    for name, child in list(parent.named_children()):\n"
-                f"        if isinstance(child, ({kinds})):\n"
-                f"            setattr(parent, name, {new_code})")
+        swapped = _modules_of(model, old)
+        found = sorted({type(getattr(parent, name)).__name__ for parent, name in swapped})
+        kinds = tuple(getattr(nn, kind) for kind in found if isinstance(getattr(nn, kind, None), type))
+        every = [(parent, name) for parent in model.modules() for name, child in parent.named_children()
+                 if type(child) in kinds]
+        if len(kinds) == len(found) and [(id(p), n) for p, n in every] == [(id(p), n) for p, n in swapped]:
+            types = ", ".join(f"torch.nn.{kind}" for kind in found) + ("," if len(found) == 1 else "")
+            swap = (f"for parent in list(model.modules()):\n    for name, child in list(parent.named_children()):\n"
+                    f"        if isinstance(child, ({types})):\n"
+                    f"            setattr(parent, name, {new_code})")
+        else:  # not every such module (the output's is kept), or one torch.nn does not name: by name
+            qualified = {id(m): name for name, m in model.named_modules()}
+            names = [f"{qualified[id(parent)]}.{name}".lstrip(".") for parent, name in swapped]
+            swap = (f"for name in {names!r}:\n    parent, _, child = name.rpartition('.')\n"
+                    f"    setattr(model.get_submodule(parent), child, {new_code})")
         if not normalized:
             return swap
-        return (swap + f"\nfor m in model.modules():\n    if isinstance(m, {_types(patient, model)}):\n"
-                "        torch.nn.init.xavier_uniform_(m.weight)\n        if m.bias is not None:\n"
-                "            torch.nn.init.zeros_(m.bias)")
+        return (swap + f"\nfor m in {_layers_code(patient, model)}:\n"
+                "    torch.nn.init.xavier_uniform_(m.weight)\n    if m.bias is not None:\n"
+                "        torch.nn.init.zeros_(m.bias)")
 
     def applies(patient: Patient, model: nn.Module) -> str:
         return "" if _modules_of(model, old) else f"no {old} module to swap (a functional {old} cannot be swapped)"

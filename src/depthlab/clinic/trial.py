@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import inspect
 import math
 import random
@@ -97,11 +98,11 @@ class TrialData:
 class Trial:
     """What one trial measured: the training cost at each update (``losses``; it stops at
     the first non-finite one, ``diverged_at``), the probe log at ``probe_updates``, the
-    trained copy, ``steps_run`` (the updates it was to run: fewer where a time budget
+    trained copy (None once released: :meth:`release`), ``steps_run`` (the updates it was to run: fewer where a time budget
     stopped it) and its wall time."""
 
     name: str
-    model: nn.Module
+    model: nn.Module | None
     losses: list[float]
     log: ProbeLog
     probe: Probe
@@ -110,6 +111,21 @@ class Trial:
     diverged_at: int | None = None
     seconds: float = 0.0
     initial: dict[str, Any] = field(default_factory=dict)
+
+    def release(self) -> None:
+        """Free the trained copy: drop the model, and the tensors the probe holds of it
+        (weights, the previous update's weights, the captured activations); what was
+        measured (losses, log, activations found) stays."""
+        self.model = None
+        self.probe.model = None
+        self.probe._previous = None
+        for call in self.probe.calls:
+            for item in dataclasses.fields(call):
+                value = getattr(call, item.name)
+                if isinstance(value, Tensor):
+                    setattr(call, item.name, None)
+                elif isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
+                    setattr(call, item.name, [])
 
     @property
     def cost(self) -> float:
@@ -210,7 +226,7 @@ def run_trial(name: str, model: nn.Module, settings: TrialSettings, data: TrialD
     that much time (the steps actually run are the trial's length). ``before`` reads the
     copy and its probe after the first measure (the doctor's mean-field comparison)."""
     start = time.perf_counter()
-    torch.manual_seed(seed)
+    _seed(seed)
     probe = Probe(model, data.probe_inputs, data.probe_targets, loss_fn, quantities=PROBE_QUANTITIES,
                   jacobian_examples=0)
     due = probe_updates(steps)
@@ -220,30 +236,39 @@ def run_trial(name: str, model: nn.Module, settings: TrialSettings, data: TrialD
     losses: list[float] = []
     diverged_at, steps_run = None, steps
     model.train()
-    for step in range(1, steps + 1):
-        x, y = data.batches[step - 1]
-        optimizer.zero_grad(set_to_none=True)
-        loss = probe_loss(loss_fn, call_model(model, x), y)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            diverged_at = step
-            break
-        loss.backward()
-        if settings.clip_norm is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
-        optimizer.step()
-        losses.append(value)
-        if progress:
-            progress(1)
-        over_time = seconds is not None and time.perf_counter() - start > seconds
-        if step in due or over_time:
-            probe.measure(step, with_jacobians=False, with_histograms=False)
-            if over_time:
-                steps_run = step
+    with torch.enable_grad():  # a caller under torch.no_grad() still gets a trial
+        for step in range(1, steps + 1):
+            x, y = data.batches[step - 1]
+            optimizer.zero_grad(set_to_none=True)
+            loss = probe_loss(loss_fn, call_model(model, x), y)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                diverged_at = step
                 break
+            loss.backward()
+            if settings.clip_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
+            optimizer.step()
+            losses.append(value)
+            if progress:
+                progress(1)
+            over_time = seconds is not None and time.perf_counter() - start > seconds
+            if step in due or over_time:
+                probe.measure(step, with_jacobians=False, with_histograms=False)
+                if over_time:
+                    steps_run = step
+                    break
     return Trial(name, model, losses, probe.log, probe, settings, steps_run, diverged_at, time.perf_counter() - start,
                  initial)
 
+
+def _seed(seed: int) -> None:
+    """Seed torch's CPU generator, and CUDA's only where CUDA is already initialized:
+    ``torch.manual_seed`` would otherwise queue a CUDA seeding that outlives
+    :func:`untouched_rng` and seeds the user's CUDA generator when CUDA starts later."""
+    torch.default_generator.manual_seed(seed)
+    if torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(seed)
 
 
 def findings_of(trial: Trial) -> list[Finding]:
