@@ -120,6 +120,12 @@ class DoctorResult:
     def recommended(self) -> list[RemedyOutcome]:
         return sorted((o for o in self.outcomes if o.fixes), key=lambda o: o.trial.cost)
 
+    def statistics(self, trial: Trial) -> dict[str, float | None]:
+        """Each baseline problem's statistic (:data:`STATISTICS`) read of ``trial``:
+        "label (finding)" → its value (None where it cannot be read)."""
+        return {f"{STATISTICS[f.name][0]} ({f.name})": STATISTICS[f.name][1](trial)
+                for f in self.problems if f.name in STATISTICS}
+
     def text(self) -> str:
         """The answer as the terminal shows it."""
         lines = [f"depthlab doctor: trial of {self.steps} updates, cost {_cost(self.baseline)}"]

@@ -50,15 +50,17 @@ def _last(trial: Trial, stat: str) -> list[float | None]:
 
 
 def _per_layer(baseline: Trial, trial: Trial) -> Table:
-    """Per hidden layer (position k, bottom to top), the statistics at the last probe."""
+    """Per hidden layer (by the baseline's module name, bottom to top), the statistics at
+    the last probe."""
     columns = {"std ∂C/∂s": BACKPROP_GRAD_STD, "saturated or dead fraction": SATURATED_FRACTION,
                "‖ΔW‖/‖W‖ per update": UPDATE_RATIO}
     before = {name: _last(baseline, stat) for name, stat in columns.items()}
     after = {name: _last(trial, stat) for name, stat in columns.items()}
+    modules = [baseline.probe.module_names.get(entry, entry) for entry in baseline.probe.activations]
     count = max(len(list(baseline.probe.activations)), len(list(trial.probe.activations)))
     rows = []
     for k in range(count):
-        row: dict[str, Any] = {"layer": k + 1}
+        row: dict[str, Any] = {"module": modules[k] if k < len(modules) else f"#{k + 1}"}
         for name in columns:
             row[f"{name} before"] = _at(before[name], k)
             row[f"{name} after"] = _at(after[name], k)
@@ -72,10 +74,17 @@ def _at(values: list[float | None], k: int) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
-def _code(code: str) -> Table:
-    """The code as a one-column table, a line a row (indents kept as no-break spaces)."""
-    rows = [{"PyTorch code": re.sub(r"^ +", lambda m: "\u00a0" * len(m.group()), line)} for line in code.splitlines()]
-    return Table(rows)
+def code_file(outcome: RemedyOutcome) -> str:
+    """The file beside the page holding a remedy's code."""
+    return f"remedy-{_slug(outcome.remedy.name)}.py"
+
+
+def _code(outcome: RemedyOutcome) -> Table:
+    """The code as a one-column table, a line a row (indents kept as no-break spaces), its
+    caption naming the file beside the page to copy it from."""
+    rows = [{"PyTorch code": re.sub(r"^ +", lambda m: "\u00a0" * len(m.group()), line)}
+            for line in outcome.code.splitlines()]
+    return Table(rows, f"To paste: {code_file(outcome)}, beside this page.")
 
 
 def _severity(outcome: RemedyOutcome) -> Severity:
@@ -88,10 +97,11 @@ def _remedy_section(result: DoctorResult, outcome: RemedyOutcome, folder: Path) 
     blocks: list[Any] = [Verdict(f"{outcome.remedy.name}: {outcome.verdict}", _severity(outcome), outcome.evidence),
                          f"What it changes: {outcome.remedy.summary}.",
                          _per_layer(result.baseline, outcome.trial)]
-    if isinstance(mf := outcome.trial.initial.get("mean field"), MeanFieldCheck):
+    mf = outcome.trial.initial.get("mean field")
+    if isinstance(mf, MeanFieldCheck) and mf != result.mean_field:  # a learning rate or clipping changes no init
         blocks.append(f"After it, at initialization: {mf.line()}")
-    blocks.append(_code(outcome.code))
-    (folder / f"remedy-{_slug(outcome.remedy.name)}.py").write_text(outcome.code + "\n", encoding="utf-8")
+    blocks.append(_code(outcome))
+    (folder / code_file(outcome)).write_text(outcome.code + "\n", encoding="utf-8")
     return Section(f"Remedy: {outcome.remedy.name}", blocks)
 
 
@@ -107,6 +117,27 @@ def _mean_field_section(result: DoctorResult) -> Section:
     return Section("Mean-field theory", blocks)
 
 
+def _statistics(result: DoctorResult, trial: Trial) -> str:
+    parts = [f"{column} {_g(value)}" for column, value in result.statistics(trial).items()]
+    return ", ".join(parts) if parts else "no statistic read"
+
+
+def _g(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2g}"
+
+
+def _summary(result: DoctorResult) -> list[dict[str, Any]]:
+    """A short row per remedy: its verdict, its trial cost and each baseline problem's
+    statistic after it (numbers, right-aligned; the sentences are in its section)."""
+    rows = []
+    for o in result.outcomes:
+        row: dict[str, Any] = {"remedy": o.remedy.name, "verdict": o.verdict,
+                               "cost": "diverged" if o.trial.diverged_at is not None else o.trial.cost}
+        row.update({column: _g(value) for column, value in result.statistics(o.trial).items()})
+        rows.append(row)
+    return rows
+
+
 def write_doctor_report(result: DoctorResult, out: str | Path) -> Path:
     """Write the page into the folder ``out`` (made if missing); return its path."""
     folder = Path(out)
@@ -115,9 +146,9 @@ def write_doctor_report(result: DoctorResult, out: str | Path) -> Path:
                  for f in result.findings]
     sections = [Section("Diagnosis of the baseline trial", diagnosis)]
     if result.outcomes:
-        summary = Table([{"remedy": o.remedy.name, "verdict": o.verdict, "cost": o.trial.cost,
-                          "evidence": o.evidence} for o in result.outcomes],
-                        f"Baseline cost {result.baseline.cost:.4g} (mean of the last tenth of {result.steps} updates).")
+        summary = Table(_summary(result), f"Baseline: cost {result.baseline.cost:.4g} (the mean of the last tenth of "
+                                          f"{result.steps} updates), {_statistics(result, result.baseline)}. Each "
+                                          "remedy's numbers, and the evidence, in its section below.")
         curves = ReportFigure(_loss_figure(result, folder), "Training cost of each trial, on the same batches.")
         sections.append(Section("Remedies tried", [summary, curves,
                                                    *(f"{name}: does not apply ({why})."
@@ -127,7 +158,7 @@ def write_doctor_report(result: DoctorResult, out: str | Path) -> Path:
         recommendation = ["No remedy: nothing is wrong in the trial, so nothing was tried."]
     elif result.recommended:  # each with its code (also in remedy-NAME.py beside the page)
         recommendation = [block for rank, o in enumerate(result.recommended, 1)
-                          for block in (f"{rank}. {o.remedy.name}: {o.evidence}", _code(o.code))]
+                          for block in (f"{rank}. {o.remedy.name}: {o.evidence}", _code(o))]
     else:
         recommendation = [f"Nothing recommended: no remedy tried fixed the problem within the trial ({result.steps} "
                           "updates)."]
