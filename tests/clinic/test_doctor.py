@@ -94,7 +94,7 @@ def gradient_healthy(stats):
 BROKEN = [
     # case, the textbook remedies, the statistic that is wrong and whether it is healthy
     ("sigmoid-standard", {"tanh for sigmoid"}, gradient_healthy),
-    ("relu-unit-gaussian", {"suggested init", "orthogonal init", "LSUV init"}, gradient_healthy),
+    ("relu-unit-gaussian", {"suggested init", "scaled init", "orthogonal init", "LSUV init"}, gradient_healthy),
     ("tanh-lr-1", {"lower lr"}, lambda stats: stats["saturated"] <= SATURATION_LIMIT),
     ("dead-relu-bias", {"suggested init", "leaky ReLU for ReLU"}, lambda stats: stats["dead"] <= DEAD_LIMIT),
 ]

@@ -82,7 +82,8 @@ def test_a_swap_does_not_apply_without_the_module():
 
 @pytest.mark.parametrize("name, activation", [("suggested init", nn.ReLU), ("orthogonal init", nn.Tanh),
                                               ("tanh for sigmoid", nn.Sigmoid), ("leaky ReLU for ReLU", nn.ReLU),
-                                              ("layer norm", nn.Sigmoid), ("LSUV init", nn.Tanh)])
+                                              ("layer norm", nn.Sigmoid), ("LSUV init", nn.Tanh),
+                                              ("scaled init", nn.ReLU)])
 def test_the_code_to_paste_makes_the_same_change(name, activation):
     torch.manual_seed(0)
     model = cases.mlp(3, 300, activation)
@@ -134,3 +135,20 @@ def test_orthogonal_init_takes_the_gain_of_its_activation(activation, gain):
     by_name("orthogonal init").change(model, settings(), patient_of(model))
     w = model[2].weight.detach()
     assert torch.linalg.svdvals(w).max().item() == pytest.approx(gain, rel=1e-4)  # orthogonal × gain
+
+
+def test_the_scaled_init_keeps_the_weights_shape_and_sets_fan_in_times_mean_square():
+    """N(0, 1) weights into ReLUs (σ_w² = n_in, far past He's 2): rescaled, each layer's
+    fan_in · mean(W²) is 2 (1 for the tanh layer's), and the weights are the same up to
+    one factor per layer (their distribution kept)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 10))
+    for layer in model[::2]:
+        nn.init.normal_(layer.weight)
+    before = [layer.weight.detach().clone() for layer in model[::2]]
+    by_name("scaled init").change(model, settings(), patient_of(model))
+    sigma_w2 = [layer.in_features * layer.weight.pow(2).mean().item() for layer in model[::2]]
+    assert sigma_w2 == pytest.approx([2.0, 1.0, 2.0])  # the top layer follows the main activation (ReLU)
+    for old, layer in zip(before, model[::2]):
+        ratio = layer.weight.detach() / old
+        assert torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio))

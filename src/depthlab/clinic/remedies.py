@@ -5,6 +5,9 @@ fresh copy of the model and the trial's settings, and the PyTorch code a user pa
 - ``suggested init``: each Linear/Conv layer re-initialized as its activation wants it,
   He (``kaiming_normal_``, nonlinearity='relu') for rectifiers, Glorot's normalized
   (``xavier_uniform_``) otherwise (Glorot & Bengio 2010, eq. 16; He et al. 2015); biases 0;
+- ``scaled init``: the layer's own weights (their distribution kept) rescaled to
+  σ_w² = fan_in · mean(W²) = 2 where a rectifier follows (He et al. 2015), 1 otherwise
+  (LeCun et al. 1998); biases kept;
 - ``orthogonal init``: (semi-)orthogonal weights with the activation's gain (Saxe et al.
   2014; ``torch.nn.init.calculate_gain``); biases 0;
 - ``LSUV init``: orthogonal, then each layer rescaled to unit output variance on the
@@ -143,6 +146,36 @@ def _suggested_code(patient: Patient, model: nn.Module) -> str:
             layers = _layers_code(patient, model) if len(fills) == 1 else _named(names)
             blocks.append(f"for m in {layers}:\n    {line}\n    if m.bias is not None:\n"
                           "        torch.nn.init.zeros_(m.bias)")
+    return "\n".join(blocks)
+
+
+SCALED_TARGET = {"he": 2.0, "glorot": 1.0}
+"""The scaled init's σ_w² = fan_in · mean(W²) per fill: 2 where a rectifier follows (He et
+al. 2015), 1 otherwise (LeCun's, the linear regime's χ₁ = σ_w² φ'(0)² = 1 for tanh)."""
+
+
+def _scaled_init(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, fill in _suggested_plan(patient, model):
+            weight = modules[name].weight
+            mean_square = weight.pow(2).mean()
+            if mean_square > 0:
+                weight *= (SCALED_TARGET[fill] / (weight[0].numel() * mean_square)) ** 0.5
+    return settings
+
+
+def _scaled_code(patient: Patient, model: nn.Module) -> str:
+    plan = _suggested_plan(patient, model)
+    fills = {fill for _, fill in plan}
+    blocks = []
+    for fill, target in SCALED_TARGET.items():
+        names = [name for name, chosen in plan if chosen == fill]
+        if names:
+            layers = _layers_code(patient, model) if len(fills) == 1 else _named(names)
+            blocks.append(f"with torch.no_grad():  # fan_in · mean(W²) = {target:g}, the weights' shape kept\n"
+                          f"    for m in {layers}:\n        ms = m.weight.pow(2).mean()\n"
+                          f"        if ms > 0:\n            m.weight *= ({target:g} / (m.weight[0].numel() * ms)) ** 0.5")
     return "\n".join(blocks)
 
 
@@ -335,6 +368,9 @@ REMEDIES: tuple[Remedy, ...] = (
     Remedy("suggested init", (VANISHING, EXPLODING, SATURATION, DEAD_RELUS, DEAD_UNITS),
            "each Linear/Conv layer re-initialized as its activation wants (He for rectifiers, Glorot's normalized "
            "otherwise), biases 0", _suggested_init, _suggested_code, _needs_weighted),
+    Remedy("scaled init", (VANISHING, EXPLODING),
+           "each Linear/Conv layer's own weights rescaled to fan_in · mean(W²) = 2 where a rectifier follows it, "
+           "1 otherwise", _scaled_init, _scaled_code, _needs_weighted),
     Remedy("orthogonal init", (VANISHING, EXPLODING), "orthogonal weights with the activation's gain, biases 0",
            _orthogonal, _orthogonal_code, _needs_weighted),
     Remedy("LSUV init", (VANISHING, EXPLODING, SATURATION),
