@@ -323,9 +323,10 @@ def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings
             bar.set_description(f"doctor: {remedy.name}")
             try:
                 copy = fresh_copy(model)
+                originals = list(copy.parameters())  # in the user's order: each keeps its optimizer group
                 trial_settings = remedy.change(copy, settings, patient)
                 trial = run_trial(remedy.name, copy, trial_settings, data, loss_fn, steps, seed, None, bar.update,
-                                  before=_mean_field_reader(data))
+                                  before=_mean_field_reader(data), originals=originals)
             except Exception as error:  # the user's model or loss refusing a remedy ends that remedy, not the doctor
                 not_tried[remedy.name] = f"its trial failed: {type(error).__name__}: {_first_line(error)}"
                 continue

@@ -45,10 +45,15 @@ class TrialSettings:
     user's kind and hyperparameters), its learning rate scaled by ``lr_scale``; the
     gradients clipped to norm ``clip_norm`` before each update (None: not clipped)."""
 
-    optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+    optimizer: Callable[[Iterable[Any]], torch.optim.Optimizer]
     lr: float
     lr_scale: float = 1.0
     clip_norm: float | None = None
+    group_at: tuple[int | None, ...] | None = None
+    """Per parameter of the user's model (in ``parameters()`` order), the index of the
+    user's optimizer's parameter group holding it, None where no group does (the user's
+    optimizer does not train it); None: one group for all."""
+    group_hypers: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def of(cls, optimizer: torch.optim.Optimizer | Callable | None, model: nn.Module) -> TrialSettings:
@@ -59,12 +64,24 @@ class TrialSettings:
             return cls(lambda params: torch.optim.SGD(params, lr=DEFAULT_LR), DEFAULT_LR)
         if isinstance(optimizer, torch.optim.Optimizer):
             kind = type(optimizer)
-            group = optimizer.param_groups[0]
             accepted = inspect.signature(kind).parameters  # AdamW's defaults hold a key its constructor refuses
-            hyper = {key: group[key] for key in optimizer.defaults if key in group and key in accepted}
-            hyper = {key: value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
-                     for key, value in hyper.items()}
-            return cls(lambda params: kind(params, **hyper), float(hyper["lr"]))
+
+            def hyper_of(group: dict[str, Any]) -> dict[str, Any]:
+                return {key: value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
+                        for key, value in group.items() if key in optimizer.defaults and key in accepted}
+
+            hypers = tuple(hyper_of(group) for group in optimizer.param_groups)
+            position = {id(p): k for k, p in enumerate(model.parameters())}
+            group_at: list[int | None] = [None] * len(position)
+            for index, group in enumerate(optimizer.param_groups):
+                for p in group["params"]:
+                    if id(p) in position:
+                        group_at[position[id(p)]] = index
+            if all(index is None for index in group_at):  # an optimizer of another model: its first group for all
+                group_at = [0] * len(position)
+            first = hypers[0]
+            return cls(lambda params: kind(params, **first), float(first["lr"]), group_at=tuple(group_at),
+                       group_hypers=hypers)
         if callable(optimizer):
             probe = optimizer(copy.deepcopy(model).parameters())
             if not isinstance(probe, torch.optim.Optimizer):
@@ -74,7 +91,23 @@ class TrialSettings:
         raise DepthlabError(f"optimizer= is a {type(optimizer).__name__}: give a torch.optim.Optimizer, a callable "
                             "making one from parameters, or None (SGD, lr 0.01)")
 
-    def make(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    def make(self, params: Iterable[nn.Parameter], originals: Iterable[nn.Parameter] | None = None
+             ) -> torch.optim.Optimizer:
+        """The optimizer of a copy's ``params``: with the user's parameter groups, each
+        parameter in the group of the user's parameter it copies (``originals``: the copy's
+        parameters in the user's model's order, before a remedy changed it; default
+        ``params``); a parameter a remedy added (a LayerNorm's) in the first group; one the
+        user's optimizer does not train left out."""
+        params = list(params)
+        if self.group_at is not None:
+            where = {id(p): k for k, p in enumerate(params if originals is None else originals)}
+            groups: dict[int, list[nn.Parameter]] = {}
+            for p in params:
+                k = where.get(id(p))
+                index = self.group_at[k] if k is not None and k < len(self.group_at) else 0
+                if index is not None:
+                    groups.setdefault(index, []).append(p)
+            params = [{"params": members, **self.group_hypers[index]} for index, members in sorted(groups.items())]
         optimizer = self.optimizer(params)
         for group in optimizer.param_groups:
             group["lr"] = group["lr"] * self.lr_scale
@@ -219,12 +252,14 @@ def probe_updates(steps: int) -> list[int]:
 
 def run_trial(name: str, model: nn.Module, settings: TrialSettings, data: TrialData, loss_fn: Callable | None,
               steps: int, seed: int, seconds: float | None = None, progress: Callable[[int], None] | None = None,
-              before: Callable[[nn.Module, Probe], dict[str, Any]] | None = None) -> Trial:
+              before: Callable[[nn.Module, Probe], dict[str, Any]] | None = None,
+              originals: list[nn.Parameter] | None = None) -> Trial:
     """Train ``model`` (the trial's own copy, changed in place) for ``steps`` updates on
     ``data``'s batches (the k-th update on batch k), from the torch seed ``seed``, probing
     it at :func:`probe_updates`; with ``seconds``, stop at the first probe update after
     that much time (the steps actually run are the trial's length). ``before`` reads the
-    copy and its probe after the first measure (the doctor's mean-field comparison)."""
+    copy and its probe after the first measure (the doctor's mean-field comparison);
+    ``originals``: the copy's parameters before a remedy changed it (:meth:`TrialSettings.make`)."""
     start = time.perf_counter()
     _seed(seed)
     probe = Probe(model, data.probe_inputs, data.probe_targets, loss_fn, quantities=PROBE_QUANTITIES,
@@ -232,7 +267,7 @@ def run_trial(name: str, model: nn.Module, settings: TrialSettings, data: TrialD
     due = probe_updates(steps)
     probe.measure(0, with_jacobians=False, with_histograms=False)
     initial = before(model, probe) if before else {}
-    optimizer = settings.make(model.parameters())
+    optimizer = settings.make(model.parameters(), originals)
     losses: list[float] = []
     diverged_at, steps_run = None, steps
     model.train()
