@@ -93,3 +93,9 @@ def test_the_users_parameter_groups_are_kept_and_what_it_does_not_train_stays():
     made = settings.make(copy.parameters(), originals)
     assert [[tuple(p.shape) for p in g["params"]] for g in made.param_groups] == [[(8, 4), (8,), (8,)], [(8,)]]
     assert [(g["lr"], g["weight_decay"]) for g in made.param_groups] == [(0.1, 0.01), (0.0, 0.0)]
+
+
+def test_data_that_gives_no_batch_is_one_line_naming_it():
+    with pytest.raises(DepthlabError, match=r"^the data \(a DataLoader\) gave no batch: give a data loader"):
+        draw_batches(torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 2))), 3,
+                     torch.device("cpu"))

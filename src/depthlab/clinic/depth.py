@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from depthlab.clinic.trial import TrialData, TrialSettings, findings_of, run_trial
 from depthlab.errors import DepthlabError
+from depthlab.probe.calling import map_leaves
 from depthlab.report.diagnosis import Facts, chain_ratios
 from depthlab.report.document import Severity
 
@@ -71,6 +73,12 @@ def _extreme(trial) -> tuple[float | None, float | None]:
     return ends[0], ends[1]
 
 
+def _leaves(value: Any) -> list[torch.Tensor]:
+    found: list[torch.Tensor] = []
+    map_leaves(lambda _, leaf: found.append(leaf) if isinstance(leaf, torch.Tensor) else None, value)
+    return found
+
+
 def depth_check(builder: Callable[..., nn.Module], data: TrialData, loss_fn: Callable | None, optimizer: Any,
                 depths: Sequence[int], widths: Sequence[int] | None = None, steps: int = CHECK_STEPS,
                 seed: int = 0) -> DepthCheck:
@@ -81,9 +89,14 @@ def depth_check(builder: Callable[..., nn.Module], data: TrialData, loss_fn: Cal
     if widths and not takes_width:
         raise DepthlabError("widths= needs a builder taking (depth, width)")
     sizes = [(d, w) for d in depths for w in (widths or [None])]
+    device = next((leaf.device for leaf in _leaves(data.batches[0][0])), torch.device("cpu"))
     rows = []
     for depth, width in sizes:
         model = builder(depth, width) if width is not None else builder(depth)
+        if not isinstance(model, nn.Module):
+            raise DepthlabError(f"builder({depth}{'' if width is None else f', {width}'}) gave a "
+                                f"{type(model).__name__}, not a torch.nn.Module")
+        model = model.to(device)  # built where the user's model and the batches are
         settings = TrialSettings.of(optimizer, model)
         trial = run_trial(f"depth {depth}", model, settings, data, loss_fn, min(steps, len(data.batches)), seed)
         at_init, after = _extreme(trial)

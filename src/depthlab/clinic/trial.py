@@ -213,8 +213,8 @@ def draw_batches(data: Any, steps: int, device: torch.device) -> TrialData:
         while len(pairs) < steps:
             drawn = list(islice(iter(data), steps - len(pairs)))
             if not drawn:
-                raise DepthlabError("the data gave no batch: give a data loader (or an iterable) of (inputs, "
-                                    "targets) pairs, or one (inputs, targets) pair")
+                raise DepthlabError(f"the data (a {type(data).__name__}) gave no batch: give a data loader (or an "
+                                    "iterable) of (inputs, targets) pairs, or one (inputs, targets) pair")
             pairs += drawn
     pairs = [(pair, None) if isinstance(pair, Mapping) else pair for pair in pairs]
     for k, pair in enumerate(pairs):
