@@ -242,8 +242,9 @@ def test_a_remedy_whose_trial_fails_is_reported_and_the_others_go_on():
         patch.setattr("depthlab.clinic.remedies.REMEDIES", remedies)
         result = depthlab.doctor(model, (x, y), F.binary_cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
                                  steps=10, progress=False, echo=False)
-    assert result.not_tried["orthogonal init"] == \
-        "its trial failed: Refused: all elements of input should be between 0 and 1"
+    assert result.failed == {"orthogonal init": "Refused: all elements of input should be between 0 and 1"}
+    assert "- orthogonal init: its trial failed (Refused: all elements of input should be between 0 and 1)" in \
+        result.text().splitlines()
     assert "tanh for sigmoid" in [o.remedy.name for o in result.outcomes]  # the output Sigmoid kept: BCE accepts it
 
 

@@ -100,7 +100,8 @@ class RemedyOutcome:
 class DoctorResult:
     """The doctor's answer: the baseline ``findings`` (problems and warnings), the
     ``baseline`` trial, each remedy's :class:`RemedyOutcome`, the ``recommended`` ones
-    ranked (empty when nothing helped), the remedies not tried and why, the mean-field
+    ranked (empty when nothing helped), the remedies not tried and why, those whose trial
+    failed and the error, the mean-field
     comparison (or why there is none) and the depth check (where a builder was given)."""
 
     findings: list[Finding]
@@ -108,6 +109,8 @@ class DoctorResult:
     outcomes: list[RemedyOutcome]
     steps: int
     not_tried: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Remedies whose trial raised (the user's model or loss refusing them): name → the error."""
     mean_field: MeanFieldCheck | str = ""
     depth_check: Any = None
     path: Path | None = None
@@ -136,6 +139,8 @@ class DoctorResult:
             lines.append(f"- {outcome.remedy.name}: {outcome.verdict}: {outcome.evidence}")
         for name, why in self.not_tried.items():
             lines.append(f"- {name}: does not apply ({why})")
+        for name, error in self.failed.items():
+            lines.append(f"- {name}: its trial failed ({error})")
         if self.problems:
             if self.recommended:
                 lines.append("Recommended, best first:")
@@ -308,7 +313,7 @@ def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings
         for layer in probe.layers:
             activations.setdefault(modules[layer["layer"]], probe.activations.get(layer["layer"]))
         patient = Patient(activations, data.probe_inputs, settings.effective_lr, settings.clip_norm)
-        outcomes, not_tried = [], {}
+        outcomes, not_tried, failed = [], {}, {}
         chosen = []
         for remedy in remedies_for(problems):
             why = remedy.applies(patient, model)
@@ -328,7 +333,7 @@ def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings
                 trial = run_trial(remedy.name, copy, trial_settings, data, loss_fn, steps, seed, None, bar.update,
                                   before=_mean_field_reader(data), originals=originals)
             except Exception as error:  # the user's model or loss refusing a remedy ends that remedy, not the doctor
-                not_tried[remedy.name] = f"its trial failed: {type(error).__name__}: {_first_line(error)}"
+                failed[remedy.name] = f"{type(error).__name__}: {_first_line(error)}"
                 continue
             outcome = _judge(remedy, trial, baseline, findings, remedy.code(patient, model))
             outcomes.append(outcome)
@@ -341,7 +346,7 @@ def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings
                 outcome.trial.release()
     finally:
         bar.close()
-    return DoctorResult(findings, baseline, outcomes, steps, not_tried, baseline.initial.get("mean field", ""))
+    return DoctorResult(findings, baseline, outcomes, steps, not_tried, failed, baseline.initial.get("mean field", ""))
 
 
 def _first_line(error: Exception) -> str:

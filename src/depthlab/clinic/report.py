@@ -152,7 +152,9 @@ def write_doctor_report(result: DoctorResult, out: str | Path) -> Path:
         curves = ReportFigure(_loss_figure(result, folder), "Training cost of each trial, on the same batches.")
         sections.append(Section("Remedies tried", [summary, curves,
                                                    *(f"{name}: does not apply ({why})."
-                                                     for name, why in result.not_tried.items())]))
+                                                     for name, why in result.not_tried.items()),
+                                                   *(f"{name}: its trial failed ({error})."
+                                                     for name, error in result.failed.items())]))
         sections += [_remedy_section(result, outcome, folder) for outcome in result.outcomes]
     if not result.problems:
         recommendation = ["No remedy: nothing is wrong in the trial, so nothing was tried."]
