@@ -36,7 +36,10 @@ def _loss_figure(result: DoctorResult, folder: Path) -> Path:
         ax.plot(range(1, len(losses) + 1), losses, lw=1, label=f"{outcome.remedy.name} ({outcome.verdict})")
     ax.set_xlabel("updates")
     ax.set_ylabel("training cost")
-    ax.set_yscale("log")
+    finite = [v for t in (result.baseline, *(o.trial for o in result.outcomes)) for v in t.losses
+              if math.isfinite(v) and v > 0]
+    if finite and max(finite) > 20 * min(finite):  # a log scale only where the costs span decades
+        ax.set_yscale("log")
     ax.legend(fontsize=7)
     return save_figure(fig, folder, "doctor-loss")
 
@@ -52,8 +55,7 @@ def _last(trial: Trial, stat: str) -> list[float | None]:
 def _per_layer(baseline: Trial, trial: Trial) -> Table:
     """Per hidden layer (by the baseline's module name, bottom to top), the statistics at
     the last probe."""
-    columns = {"std ∂C/∂s": BACKPROP_GRAD_STD, "saturated or dead fraction": SATURATED_FRACTION,
-               "‖ΔW‖/‖W‖ per update": UPDATE_RATIO}
+    columns = {"std ∂C/∂s": BACKPROP_GRAD_STD, "saturated/dead": SATURATED_FRACTION, "‖ΔW‖/‖W‖": UPDATE_RATIO}
     before = {name: _last(baseline, stat) for name, stat in columns.items()}
     after = {name: _last(trial, stat) for name, stat in columns.items()}
     modules = [baseline.probe.module_names.get(entry, entry) for entry in baseline.probe.activations]
@@ -66,7 +68,9 @@ def _per_layer(baseline: Trial, trial: Trial) -> Table:
             row[f"{name} after"] = _at(after[name], k)
         rows.append(row)
     return Table(rows, f"Per layer with an activation, bottom to top, at the last probe (update "
-                       f"{baseline.log.updates[-1]} of the baseline, {trial.log.updates[-1]} of the remedy).")
+                       f"{baseline.log.updates[-1]} of the baseline, {trial.log.updates[-1]} of the remedy): the "
+                       "standard deviation of ∂C/∂s, the fraction of saturated or dead units, and the relative "
+                       "weight change per update.")
 
 
 def _at(values: list[float | None], k: int) -> float | None:
