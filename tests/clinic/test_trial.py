@@ -99,3 +99,16 @@ def test_data_that_gives_no_batch_is_one_line_naming_it():
     with pytest.raises(DepthlabError, match=r"^the data \(a DataLoader\) gave no batch: give a data loader"):
         draw_batches(torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 2))), 3,
                      torch.device("cpu"))
+
+
+def test_a_persistent_workers_loader_mid_epoch_goes_on_where_the_user_left_it():
+    """Such a loader keeps one iterator, and iter() of it resets that one: the batches are
+    drawn from a copy, so the user's loop gets its next batch as if nothing happened."""
+    x, y = torch.arange(64.0).reshape(32, 2), torch.arange(32) % 2
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4, num_workers=1,
+                                         persistent_workers=True)
+    mine = iter(loader)
+    next(mine)
+    data = draw_batches(loader, 3, torch.device("cpu"))
+    assert torch.equal(data.batches[2][0], x[8:12])  # the doctor's own pass starts at the first batch
+    assert torch.equal(next(mine)[0], x[4:8])  # and the user's goes on with its second

@@ -199,6 +199,17 @@ def _to(value: Any, device: torch.device) -> Any:
     return map_leaves(lambda _, leaf: leaf.to(device) if isinstance(leaf, Tensor) else leaf, value)
 
 
+def _own_iterable(data: Any) -> Any:
+    """``data``, or, for a data loader with persistent workers, a shallow copy of it with no
+    iterator: ``iter()`` of the loader itself would reset the one iterator it keeps, the
+    one the user's loop may be in the middle of."""
+    if isinstance(data, torch.utils.data.DataLoader) and getattr(data, "_iterator", None) is not None:
+        twin = copy.copy(data)
+        twin._iterator = None
+        return twin
+    return data
+
+
 def draw_batches(data: Any, steps: int, device: torch.device) -> TrialData:
     """``steps`` batches (inputs, targets) from ``data`` (a data loader or any iterable of
     pairs, gone through again when it ends; or one (inputs, targets) pair, the whole batch
@@ -210,8 +221,9 @@ def draw_batches(data: Any, steps: int, device: torch.device) -> TrialData:
         pairs = [data] * steps
     else:
         pairs = []
+        source = _own_iterable(data)
         while len(pairs) < steps:
-            drawn = list(islice(iter(data), steps - len(pairs)))
+            drawn = list(islice(iter(source), steps - len(pairs)))
             if not drawn:
                 raise DepthlabError(f"the data (a {type(data).__name__}) gave no batch: give a data loader (or an "
                                     "iterable) of (inputs, targets) pairs, or one (inputs, targets) pair")
