@@ -65,3 +65,9 @@ def test_a_builder_that_makes_no_module_is_one_line():
     data = draw_batches(cases.teacher_data(0), 2, torch.device("cpu"))
     with pytest.raises(DepthlabError, match=r"^builder\(2\) gave a list, not a torch.nn.Module$"):
         depth_check(lambda depth: [], data, F.cross_entropy, None, depths=(2,))
+
+
+def test_the_check_shows_its_progress(capsys):
+    data = draw_batches(cases.teacher_data(0), 2, torch.device("cpu"))
+    depth_check(gained, data, F.cross_entropy, None, depths=(2, 3), steps=2, progress=True)
+    assert "doctor: depth check" in capsys.readouterr().err

@@ -152,3 +152,11 @@ def test_the_scaled_init_keeps_the_weights_shape_and_sets_fan_in_times_mean_squa
     for old, layer in zip(before, model[::2]):
         ratio = layer.weight.detach() / old
         assert torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio))
+
+
+def test_the_learning_rate_code_scales_each_of_the_users_groups():
+    model = cases.mlp(2, 16, nn.Tanh)
+    optimizer = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.5}],
+                                lr=0.1)
+    exec(by_name("lower lr").code(patient_of(model, lr=0.1), model), {"optimizer": optimizer})
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.01, 0.05])

@@ -81,17 +81,20 @@ def _leaves(value: Any) -> list[torch.Tensor]:
 
 def depth_check(builder: Callable[..., nn.Module], data: TrialData, loss_fn: Callable | None, optimizer: Any,
                 depths: Sequence[int], widths: Sequence[int] | None = None, steps: int = CHECK_STEPS,
-                seed: int = 0) -> DepthCheck:
+                seed: int = 0, progress: bool = False) -> DepthCheck:
     """Build ``builder(depth)`` (or ``builder(depth, width)`` for each of ``widths``) at
     each depth, train each ``steps`` updates on ``data``'s first batches with the user's
-    optimizer settings, and read the statistics at initialization and after."""
+    optimizer settings, and read the statistics at initialization and after (``progress``:
+    a bar over the models)."""
     takes_width = len(inspect.signature(builder).parameters) >= 2
     if widths and not takes_width:
         raise DepthlabError("widths= needs a builder taking (depth, width)")
     sizes = [(d, w) for d in depths for w in (widths or [None])]
     device = next((leaf.device for leaf in _leaves(data.batches[0][0])), torch.device("cpu"))
+    from tqdm.auto import tqdm
+
     rows = []
-    for depth, width in sizes:
+    for depth, width in tqdm(sizes, desc="doctor: depth check", disable=not progress, leave=False):
         model = builder(depth, width) if width is not None else builder(depth)
         if not isinstance(model, nn.Module):
             raise DepthlabError(f"builder({depth}{'' if width is None else f', {width}'}) gave a "

@@ -51,7 +51,7 @@ from depthlab.report.document import Severity
 
 COST_MARGIN = 0.05
 """A remedy must bring the trial cost below (1 − 0.05) × the baseline's. Over three seeds
-(data, init, trial) the trial costs of the networks in tests/doctor/test_doctor.py moved by
+(data, init, trial) the trial costs of the networks in tests/clinic/test_doctor.py moved by
 0.04–4.7% of their mean (a saturated tanh net's erratic cost excepted: 18%), so a 5%
 drop is about the smallest that is not seed noise; the tests ask each case for more than
 twice its own measured range."""
@@ -264,7 +264,8 @@ def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimiz
         if builder is not None:
             from depthlab.clinic.depth import depth_check
 
-            result.depth_check = depth_check(builder, trial_data, loss_fn, optimizer, depths, widths, seed=seed)
+            result.depth_check = depth_check(builder, trial_data, loss_fn, optimizer, depths, widths, seed=seed,
+                                             progress=progress)
     if out is not None:
         from depthlab.clinic.report import write_doctor_report
 

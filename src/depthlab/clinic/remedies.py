@@ -343,7 +343,8 @@ def _lr_times(factor: float) -> tuple[Callable, Callable]:
         return replace(settings, lr_scale=settings.lr_scale * factor)
 
     def code(patient: Patient, model: nn.Module) -> str:
-        return f"for group in optimizer.param_groups:\n    group['lr'] = {patient.lr * factor:g}  # was {patient.lr:g}"
+        return (f"for group in optimizer.param_groups:  # each group's own rate (the first: {patient.lr:g} → "
+                f"{patient.lr * factor:g})\n    group['lr'] *= {factor:g}")
 
     return change, code
 
