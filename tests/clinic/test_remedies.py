@@ -58,10 +58,12 @@ def test_tanh_for_sigmoid_swaps_the_modules_and_takes_the_normalized_init():
     assert abs(model[2].weight.var().item() * (400 + 400) / 2 - 1) < 0.05  # Var = 2/(n_in + n_out)
 
 
-def test_layer_norm_goes_between_each_linear_layer_and_its_activation():
-    model = cases.mlp(2, 16, nn.Tanh)
+@pytest.mark.parametrize("activation", [nn.Tanh, lambda: nn.LeakyReLU(0.2)])
+def test_layer_norm_goes_between_each_linear_layer_and_its_activation(activation):
+    model = cases.mlp(2, 16, activation)
     by_name("layer norm").change(model, settings(), patient_of(model))
-    assert [type(m).__name__ for m in model] == ["Sequential", "Tanh", "Sequential", "Tanh", "Linear"]
+    kind = type(model[1]).__name__
+    assert [type(m).__name__ for m in model] == ["Sequential", kind, "Sequential", kind, "Linear"]
     assert isinstance(model[0][1], nn.LayerNorm) and model[0][1].normalized_shape == (16,)
 
 

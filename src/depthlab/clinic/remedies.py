@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from depthlab.clinic.trial import TrialSettings
-from depthlab.nets.activations import ACTIVATIONS, Activation
+from depthlab.nets.activations import ACTIVATIONS, Activation, activation_of
 from depthlab.nets.init import lsuv_
 
 VANISHING, EXPLODING = "vanishing gradients", "exploding gradients"
@@ -311,7 +311,7 @@ def _normalized_sites(model: nn.Module) -> list[tuple[nn.Sequential, int]]:
         if isinstance(sequence, nn.Sequential):
             children = list(sequence)
             for k, (layer, after) in enumerate(zip(children, children[1:])):
-                if isinstance(layer, nn.Linear) and any(a.computed_by(after) for a in ACTIVATIONS):
+                if isinstance(layer, nn.Linear) and activation_of(after) is not None:  # family members too
                     sites.append((sequence, k))
     return sites
 
