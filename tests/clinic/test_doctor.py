@@ -316,3 +316,29 @@ def test_batch_norm_statistics_the_queued_cuda_seed_and_backend_flags_are_untouc
             torch.are_deterministic_algorithms_enabled(), torch.get_num_threads(), torch.is_grad_enabled()) == flags
     if queued is not None:
         assert torch.cuda._lazy_seed_tracker.get_calls() == queued
+
+
+def test_a_lightning_module_goes_in_as_it_is():
+    """A LightningModule is an nn.Module: its forward is the model, its own optimizer
+    (from configure_optimizers) is read; the first trial cost is the module's cost on
+    the first batch, at its own init."""
+    lightning = pytest.importorskip("lightning")
+
+    class Module(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = cases.mlp(2, 16, nn.Tanh)
+
+        def forward(self, x):
+            return self.net(x)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    torch.manual_seed(0)
+    module = Module()
+    x, y = next(iter(cases.teacher_data(0)))
+    result = depthlab.doctor(module, (x, y), F.cross_entropy, module.configure_optimizers(), steps=5,
+                             progress=False, echo=False)
+    assert result.baseline.losses[0] == pytest.approx(F.cross_entropy(module(x), y).item(), rel=1e-6)
+    assert type(result.baseline.model) is Module and result.baseline.settings.lr == 0.05
