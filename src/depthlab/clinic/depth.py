@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from depthlab.clinic.trial import TrialData, TrialSettings, findings_of, run_trial
+from depthlab.clinic.trial import TrialData, TrialSettings, findings_of, number_text, run_trial
 from depthlab.errors import DepthlabError
 from depthlab.probe.calling import map_leaves
 from depthlab.report.diagnosis import Facts, chain_ratios
@@ -53,13 +53,10 @@ class DepthCheck:
                 continue
             stable = [row["depth"] for row in rows if row["depth"] < first["depth"] and not row["problems"]]
             parts.append(f"{where}{f'stable up to depth {stable[-1]}, ' if stable else ''}not at depth "
-                         f"{first['depth']}: {first['problems']} (r at init {_g(first['r at init'])}, after "
-                         f"{self.steps} updates {_g(first['r after'])})")
+                         f"{first['depth']}: {first['problems']} (r at init {number_text(first['r at init'])}, after "
+                         f"{self.steps} updates {number_text(first['r after'])})")
         return "Depth check: " + "; ".join(parts) + "."
 
-
-def _g(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.2g}"
 
 
 def _extreme(trial) -> tuple[float | None, float | None]:

@@ -41,6 +41,7 @@ from depthlab.clinic.trial import (
     findings_of,
     fresh_copy,
     model_device,
+    number_text,
     run_trial,
     untouched_rng,
 )
@@ -214,9 +215,6 @@ STATISTICS: dict[str, tuple[str, Callable[[Trial], float | None]]] = {
 """Finding → the statistic a verdict states before and after, and how it is read."""
 
 
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2g}"
-
 
 def _evidence(outcome: RemedyOutcome, baseline: Trial, problems: list[str]) -> str:
     """Each of the baseline's ``problems``, fixed or left, with its statistic before →
@@ -226,7 +224,8 @@ def _evidence(outcome: RemedyOutcome, baseline: Trial, problems: list[str]) -> s
     for name in problems:
         label, read = STATISTICS.get(name, (name, lambda t: None))
         state = "fixes" if name in gone else "leaves"
-        parts.append(f"{state} the {name}: {label} {_number(read(baseline))} → {_number(read(outcome.trial))}")
+        before, after = number_text(read(baseline)), number_text(read(outcome.trial))
+        parts.append(f"{state} the {name}: {label} {before} → {after}")
     if outcome.new:
         parts.append(f"brings {', '.join(outcome.new)}")
     parts.append(f"cost after {outcome.trial.steps_run} updates {_cost(baseline)} → {_cost(outcome.trial)}")

@@ -175,7 +175,8 @@ def _scaled_code(patient: Patient, model: nn.Module) -> str:
             layers = _layers_code(patient, model) if len(fills) == 1 else _named(names)
             blocks.append(f"with torch.no_grad():  # fan_in · mean(W²) = {target:g}, the weights' shape kept\n"
                           f"    for m in {layers}:\n        ms = m.weight.pow(2).mean()\n"
-                          f"        if ms > 0:\n            m.weight *= ({target:g} / (m.weight[0].numel() * ms)) ** 0.5")
+                          "        if ms > 0:\n"
+                          f"            m.weight *= ({target:g} / (m.weight[0].numel() * ms)) ** 0.5")
     return "\n".join(blocks)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from depthlab.clinic.theory import MeanFieldCheck
+from depthlab.clinic.trial import number_text
 from depthlab.probe.quantities import BACKPROP_GRAD_STD, SATURATED_FRACTION, UPDATE_RATIO
 from depthlab.report.document import ReportFigure, Section, Severity, Table, Verdict
 from depthlab.report.html import write_report
@@ -122,12 +123,9 @@ def _mean_field_section(result: DoctorResult) -> Section:
 
 
 def _statistics(result: DoctorResult, trial: Trial) -> str:
-    parts = [f"{column} {_g(value)}" for column, value in result.statistics(trial).items()]
+    parts = [f"{column} {number_text(value)}" for column, value in result.statistics(trial).items()]
     return ", ".join(parts) if parts else "no statistic read"
 
-
-def _g(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.2g}"
 
 
 def _summary(result: DoctorResult) -> list[dict[str, Any]]:
@@ -137,7 +135,7 @@ def _summary(result: DoctorResult) -> list[dict[str, Any]]:
     for o in result.outcomes:
         row: dict[str, Any] = {"remedy": o.remedy.name, "verdict": o.verdict,
                                "cost": "diverged" if o.trial.diverged_at is not None else o.trial.cost}
-        row.update({column: _g(value) for column, value in result.statistics(o.trial).items()})
+        row.update({column: number_text(value) for column, value in result.statistics(o.trial).items()})
         rows.append(row)
     return rows
 

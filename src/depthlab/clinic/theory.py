@@ -10,9 +10,10 @@ second moments (Poole et al. 2016)
     q^1 = σ_w²_1 q⁰ + σ_b²_1,  q^l = σ_w²_l E_z[φ(√q^{l-1} z)²] + σ_b²_l,
 
 beside the measured mean(s²) of each hidden layer at initialization; and, at the mean
-(σ_w², σ_b²) of the hidden-to-hidden layers (the first layer's σ_w² only scales q⁰), χ₁ = σ_w² E[φ'(√q* z)²] (vanishing below 1, exploding above)
-and the depth against 6 ξ_c (Schoenholz et al. 2017), so a user sees why a remedy works:
-it moves χ₁ to 1 and 6 ξ_c past the depth.
+(σ_w², σ_b²) of the hidden-to-hidden layers (the first layer's σ_w² only scales q⁰),
+χ₁ = σ_w² E[φ'(√q* z)²] (vanishing below 1, exploding above) and the depth against
+6 ξ_c (Schoenholz et al. 2017), so a user sees why a remedy works: it moves χ₁ to 1 and
+6 ξ_c past the depth.
 """
 
 from __future__ import annotations

@@ -131,8 +131,8 @@ class TrialData:
 class Trial:
     """What one trial measured: the training cost at each update (``losses``; it stops at
     the first non-finite one, ``diverged_at``), the probe log at ``probe_updates``, the
-    trained copy (None once released: :meth:`release`), ``steps_run`` (the updates it was to run: fewer where a time budget
-    stopped it) and its wall time."""
+    trained copy (None once released: :meth:`release`), ``steps_run`` (the updates it was to
+    run: fewer where a time budget stopped it) and its wall time."""
 
     name: str
     model: nn.Module | None
@@ -188,6 +188,12 @@ def untouched_rng(*loaders: Any) -> Iterator[None]:
             g.set_state(state)
         np.random.set_state(numpy_state)
         random.setstate(python_state)
+
+
+def number_text(value: float | None) -> str:
+    """A statistic as the doctor writes it: two significant digits, "n/a" where there is
+    none (or it is not finite)."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.2g}"
 
 
 def model_device(model: nn.Module) -> torch.device:
