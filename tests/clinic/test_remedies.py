@@ -162,3 +162,16 @@ def test_the_learning_rate_code_scales_each_of_the_users_groups():
                                 lr=0.1)
     exec(by_name("lower lr").code(patient_of(model, lr=0.1), model), {"optimizer": optimizer})
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.01, 0.05])
+
+
+def test_a_convolution_gets_batch_norm_and_the_code_does_the_same():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 8),
+                          nn.Tanh(), nn.Linear(8, 2))
+    pasted = copy.deepcopy(model)
+    remedy = by_name("layer norm")
+    exec(remedy.code(patient_of(model), model), {"torch": torch, "model": pasted})
+    remedy.change(model, settings(), patient_of(model))
+    for changed in (model, pasted):
+        assert [type(m[1]).__name__ for m in changed if isinstance(m, nn.Sequential)] == \
+            ["BatchNorm2d", "BatchNorm2d", "LayerNorm"]
+        assert changed(torch.randn(2, 1, 8, 8)).shape == (2, 2)

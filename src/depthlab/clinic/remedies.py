@@ -17,7 +17,8 @@ fresh copy of the model and the trial's settings, and the PyTorch code a user pa
 - ``leaky ReLU for ReLU``: every ReLU module a LeakyReLU(0.01), which never dies (Maas
   et al. 2013);
 - ``layer norm``: a ``torch.nn.LayerNorm`` between each Linear layer of an
-  ``nn.Sequential`` and the activation after it (Ba et al. 2016);
+  ``nn.Sequential`` and the activation after it (Ba et al. 2016), a BatchNorm after each
+  convolution (Ioffe & Szegedy 2015) (:data:`NORMS`);
 - ``lower lr``, ``higher lr``: the learning rate ÷10 or ×10;
 - ``gradient clipping``: ‖∇‖ clipped to 1 before each update (Pascanu et al. 2013).
 """
@@ -304,15 +305,25 @@ def _swap(old: str, new: Callable[[], nn.Module], new_code: str,
     return change, code, applies
 
 
+NORMS: dict[type[nn.Module], tuple[Callable[[nn.Module], nn.Module], str]] = {
+    nn.Linear: (lambda layer: nn.LayerNorm(layer.out_features), "torch.nn.LayerNorm(seq[k].out_features)"),
+    nn.Conv1d: (lambda layer: nn.BatchNorm1d(layer.out_channels), "torch.nn.BatchNorm1d(seq[k].out_channels)"),
+    nn.Conv2d: (lambda layer: nn.BatchNorm2d(layer.out_channels), "torch.nn.BatchNorm2d(seq[k].out_channels)"),
+    nn.Conv3d: (lambda layer: nn.BatchNorm3d(layer.out_channels), "torch.nn.BatchNorm3d(seq[k].out_channels)"),
+}
+"""The normalization put after each layer type: LayerNorm over a Linear layer's features
+(Ba et al. 2016), BatchNorm over a convolution's channels (Ioffe & Szegedy 2015)."""
+
+
 def _normalized_sites(model: nn.Module) -> list[tuple[nn.Sequential, int]]:
-    """(sequence, index) of each Linear layer in an ``nn.Sequential`` that an activation
-    module follows."""
+    """(sequence, index) of each Linear/Conv layer in an ``nn.Sequential`` that an
+    activation module follows."""
     sites = []
     for sequence in model.modules():
         if isinstance(sequence, nn.Sequential):
             children = list(sequence)
             for k, (layer, after) in enumerate(zip(children, children[1:])):
-                if isinstance(layer, nn.Linear) and activation_of(after) is not None:  # family members too
+                if type(layer) in NORMS and activation_of(after) is not None:  # family members too
                     sites.append((sequence, k))
     return sites
 
@@ -320,22 +331,26 @@ def _normalized_sites(model: nn.Module) -> list[tuple[nn.Sequential, int]]:
 def _layer_norm(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
     for sequence, k in _normalized_sites(model):
         layer = sequence[k]
-        norm = nn.LayerNorm(layer.out_features, device=layer.weight.device, dtype=layer.weight.dtype)
+        norm = NORMS[type(layer)][0](layer).to(device=layer.weight.device, dtype=layer.weight.dtype)
         sequence[k] = nn.Sequential(layer, norm)
     return settings
 
 
 def _layer_norm_code(patient: Patient, model: nn.Module) -> str:
-    kinds = sorted({type(sequence[k + 1]).__name__ for sequence, k in _normalized_sites(model)})
+    sites = _normalized_sites(model)
+    kinds = sorted({type(sequence[k + 1]).__name__ for sequence, k in sites})
     activations = ", ".join(f"torch.nn.{kind}" for kind in kinds) + ("," if len(kinds) == 1 else "")
-    return ("for seq in [m for m in model.modules() if isinstance(m, torch.nn.Sequential)]:\n"
-            "    for k in range(len(seq) - 1):\n"
-            f"        if isinstance(seq[k], torch.nn.Linear) and isinstance(seq[k + 1], ({activations})):\n"
-            "            seq[k] = torch.nn.Sequential(seq[k], torch.nn.LayerNorm(seq[k].out_features))")
+    lines = ["for seq in [m for m in model.modules() if isinstance(m, torch.nn.Sequential)]:",
+             "    for k in range(len(seq) - 1):"]
+    for kind in dict.fromkeys(type(sequence[k]) for sequence, k in sites):
+        lines += [f"        if type(seq[k]) is torch.nn.{kind.__name__} and isinstance(seq[k + 1], ({activations})):",
+                  f"            seq[k] = torch.nn.Sequential(seq[k], {NORMS[kind][1]})"]
+    return "\n".join(lines + ["# the new layers have parameters: make the optimizer (again) after this"])
 
 
 def _layer_norm_applies(patient: Patient, model: nn.Module) -> str:
-    return "" if _normalized_sites(model) else "no Linear layer followed by an activation module in an nn.Sequential"
+    return "" if _normalized_sites(model) else ("no Linear or Conv layer followed by an activation module in an "
+                                                "nn.Sequential")
 
 
 # -- the optimizer -----------------------------------------------------------------------
@@ -384,8 +399,8 @@ REMEDIES: tuple[Remedy, ...] = (
     Remedy("leaky ReLU for ReLU", (DEAD_RELUS,), f"every ReLU module replaced by a LeakyReLU({LEAKY_SLOPE:g})",
            _to_leaky[0], _to_leaky[1], _to_leaky[2]),
     Remedy("layer norm", (VANISHING, EXPLODING, SATURATION),
-           "a LayerNorm between each Linear layer and its activation", _layer_norm, _layer_norm_code,
-           _layer_norm_applies),
+           "a LayerNorm between each Linear layer and its activation (a BatchNorm after each convolution)",
+           _layer_norm, _layer_norm_code, _layer_norm_applies),
     Remedy("lower lr", (SATURATION, DEAD_RELUS, DEAD_UNITS, HUGE_UPDATES, DIVERGENCE),
            f"the learning rate ÷{LR_FACTOR:g}", _lower[0], _lower[1], _always),
     Remedy("higher lr", (TINY_UPDATES,), f"the learning rate ×{LR_FACTOR:g}", _higher[0], _higher[1], _always),
