@@ -24,7 +24,9 @@ at least the doctor's own :data:`depthlab.clinic.COST_MARGIN` (5%). The measured
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
+import gc
 import math
 import random
 import subprocess
@@ -39,6 +41,8 @@ from torch import nn
 
 import depthlab
 from depthlab.clinic import COST_MARGIN
+from depthlab.clinic.trial import run_trial
+from depthlab.errors import DepthlabError
 from depthlab.report.diagnosis import DEAD_LIMIT, EXPLODING_RATIO, SATURATION_LIMIT, VANISHING_RATIO
 from depthlab.report.document import Severity
 
@@ -90,7 +94,7 @@ def gradient_healthy(stats):
 BROKEN = [
     # case, the textbook remedies, the statistic that is wrong and whether it is healthy
     ("sigmoid-standard", {"tanh for sigmoid"}, gradient_healthy),
-    ("relu-unit-gaussian", {"suggested init", "orthogonal init", "LSUV init"}, gradient_healthy),
+    ("relu-unit-gaussian", {"suggested init", "scaled init", "orthogonal init", "LSUV init"}, gradient_healthy),
     ("tanh-lr-1", {"lower lr"}, lambda stats: stats["saturated"] <= SATURATION_LIMIT),
     ("dead-relu-bias", {"suggested init", "leaky ReLU for ReLU"}, lambda stats: stats["dead"] <= DEAD_LIMIT),
 ]
@@ -140,7 +144,7 @@ def _state(model, optimizer, loader):
             "modes": [m.training for m in model.modules()],
             "optimizer": copy.deepcopy(optimizer.state_dict()),
             "torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-            "loader": loader.generator.get_state()}
+            "loader": loader.generator.get_state() if loader.generator is not None else None}
 
 
 def _same(a, b) -> bool:
@@ -196,3 +200,145 @@ def test_depthlab_doctor_is_the_function_however_the_package_was_imported():
             "print(depthlab.doctor is doctor, depthlab.clinic.REMEDIES[0].name)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["True", "suggested", "init"], done.stderr
+
+
+class Net(nn.Sequential):
+    """A model class of its own, so the test can count the live copies of it."""
+
+
+def test_only_the_baselines_and_the_best_remedys_copies_are_kept():
+    model, optimizer = cases.dead_relu_bias(0)
+    model = Net(*model)
+    result = depthlab.doctor(model, cases.teacher_data(0), F.cross_entropy, optimizer, steps=20, progress=False,
+                             echo=False)
+    assert len(result.outcomes) >= 3
+    kept = [o.trial.model is not None for o in result.outcomes]
+    assert kept == [bool(result.recommended) and o is result.recommended[0] for o in result.outcomes]
+    gc.collect()
+    live = sum(type(obj) is Net for obj in gc.get_objects())
+    assert live == 2 + any(kept)  # the user's, the baseline's and the best remedy's; the others freed
+    assert result.baseline.model is not None
+
+
+def test_a_remedy_whose_trial_fails_is_reported_and_the_others_go_on():
+    """A binary classifier ending in Sigmoid, trained with binary cross-entropy: a
+    remedy the loss refuses is named with its error, the rest are tried."""
+    torch.manual_seed(0)
+    x = torch.randn(256, 16)
+    y = (x[:, :1] > 0).float()
+    model = nn.Sequential(nn.Linear(16, 64), nn.Sigmoid(), *[m for _ in range(4) for m in (nn.Linear(64, 64),
+                                                                                           nn.Sigmoid())],
+                          nn.Linear(64, 1), nn.Sigmoid())
+
+    class Refused(Exception):
+        pass
+
+    def refuse(model, settings, patient):
+        raise Refused("all elements of input should be between 0 and 1\nsecond line")
+
+    remedies = tuple(dataclasses.replace(r, change=refuse) if r.name == "orthogonal init" else r
+                     for r in depthlab.clinic.REMEDIES)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("depthlab.clinic.remedies.REMEDIES", remedies)
+        result = depthlab.doctor(model, (x, y), F.binary_cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+                                 steps=10, progress=False, echo=False)
+    assert result.failed == {"orthogonal init": "Refused: all elements of input should be between 0 and 1"}
+    assert "- orthogonal init: its trial failed (Refused: all elements of input should be between 0 and 1)" in \
+        result.text().splitlines()
+    assert "tanh for sigmoid" in [o.remedy.name for o in result.outcomes]  # the output Sigmoid kept: BCE accepts it
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seconds": "5"}, "seconds '5' must be a positive number of seconds (or None: a budget in steps)"),
+    ({"seconds": float("inf")}, "seconds inf must be a positive number of seconds (or None: a budget in steps)"),
+    ({"steps": True}, "steps True must be an integer of at least 2"),
+    ({"depths": (4, 0)}, "depths= holds 0: give positive integers"),
+    ({"widths": (8.5,)}, "widths= holds 8.5: give positive integers"),
+])
+def test_bad_arguments_are_one_line(kwargs, message):
+    model = cases.mlp(2, 8, nn.Tanh)
+    with pytest.raises(DepthlabError) as caught:
+        depthlab.doctor(model, cases.teacher_data(0), F.cross_entropy, progress=False, echo=False, **kwargs)
+    assert str(caught.value) == message
+
+
+def test_a_model_with_nothing_to_train_is_one_line():
+    model = cases.mlp(2, 8, nn.Tanh).requires_grad_(False)
+    with pytest.raises(DepthlabError, match="^the Sequential has no parameter that requires a gradient: the doctor "
+                                            "trains copies of it, so it needs at least one trainable parameter$"):
+        depthlab.doctor(model, cases.teacher_data(0), F.cross_entropy, progress=False, echo=False)
+
+
+def test_under_no_grad_the_trials_still_train_and_grad_mode_is_left_off():
+    model, optimizer = cases.tanh_normalized(0)
+    with torch.no_grad():
+        result = depthlab.doctor(model, cases.teacher_data(0), F.cross_entropy, optimizer, steps=10, progress=False,
+                                 echo=False)
+        assert not torch.is_grad_enabled()
+    assert len(result.baseline.losses) == 10 and result.baseline.losses[-1] < result.baseline.losses[0]
+
+
+def test_the_baseline_gets_its_share_of_a_time_budget_so_that_every_remedy_fits():
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(args[7])  # run_trial's seconds
+        return run_trial(*args, **kwargs)
+
+    model, optimizer = cases.dead_relu_bias(0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys.modules["depthlab.clinic.doctor"], "run_trial", recording)  # the name is the function's
+        result = depthlab.doctor(model, cases.teacher_data(0), F.cross_entropy, optimizer, steps=10, seconds=30.0,
+                                 progress=False, echo=False)
+    assert seen[0] == 30.0 / (1 + len(depthlab.clinic.REMEDIES)) and seen[1:] == [None] * len(result.outcomes)
+
+
+def test_batch_norm_statistics_the_queued_cuda_seed_and_backend_flags_are_untouched():
+    """A model with BatchNorm (its running statistics are state a trial would change), in
+    training mode, its loader's sampler with a generator of its own; the CUDA seed the
+    user queued (CUDA not started: torch.manual_seed queues it) is still the one queued."""
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(cases.FEATURES, 64), nn.BatchNorm1d(64), nn.Sigmoid(), nn.Linear(64, 64),
+                          nn.BatchNorm1d(64), nn.Sigmoid(), nn.Linear(64, cases.CLASSES))
+    loader = cases.teacher_data(0)
+    loader = torch.utils.data.DataLoader(loader.dataset, batch_size=32, sampler=torch.utils.data.RandomSampler(
+        loader.dataset, generator=torch.Generator().manual_seed(3)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.5)  # high enough to upset something
+    queued = torch.cuda._lazy_seed_tracker.get_calls() if not torch.cuda.is_initialized() else None
+    flags = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+             torch.are_deterministic_algorithms_enabled(), torch.get_num_threads(), torch.is_grad_enabled())
+    before = _state(model, optimizer, loader) | {"sampler": loader.sampler.generator.get_state()}
+    result = depthlab.doctor(model, loader, F.cross_entropy, optimizer, steps=10, progress=False, echo=False)
+    after = _state(model, optimizer, loader) | {"sampler": loader.sampler.generator.get_state()}
+    assert result.baseline.model[1].running_mean.abs().sum() > 0  # the copy's statistics did move
+    assert [key for key in before if not _same(before[key], after[key])] == []
+    assert (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+            torch.are_deterministic_algorithms_enabled(), torch.get_num_threads(), torch.is_grad_enabled()) == flags
+    if queued is not None:
+        assert torch.cuda._lazy_seed_tracker.get_calls() == queued
+
+
+def test_a_lightning_module_goes_in_as_it_is():
+    """A LightningModule is an nn.Module: its forward is the model, its own optimizer
+    (from configure_optimizers) is read; the first trial cost is the module's cost on
+    the first batch, at its own init."""
+    lightning = pytest.importorskip("lightning")
+
+    class Module(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = cases.mlp(2, 16, nn.Tanh)
+
+        def forward(self, x):
+            return self.net(x)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    torch.manual_seed(0)
+    module = Module()
+    x, y = next(iter(cases.teacher_data(0)))
+    result = depthlab.doctor(module, (x, y), F.cross_entropy, module.configure_optimizers(), steps=5,
+                             progress=False, echo=False)
+    assert result.baseline.losses[0] == pytest.approx(F.cross_entropy(module(x), y).item(), rel=1e-6)
+    assert type(result.baseline.model) is Module and result.baseline.settings.lr == 0.05

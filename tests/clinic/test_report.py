@@ -23,6 +23,21 @@ def test_the_page_shows_each_remedy_and_the_recommendation(tmp_path):
         assert (tmp_path / f"remedy-{outcome.remedy.name.lower().replace(' ', '-')}.py").read_text() == \
             outcome.code + "\n"
     assert f"1. {top.remedy.name}: {top.evidence}" in page
+    assert f"To paste: remedy-{top.remedy.name.lower().replace(' ', '-')}.py, beside this page." in page
+    def _number(trial):
+        value = result.statistics(trial)["dead fraction (dead ReLUs)"]
+        return "n/a" if value is None else f"{value:.2g}"
+
+    # the summary: a short row per remedy, each baseline problem's statistic after it, as the verdict states it
+    dead = [o for o in result.outcomes if "dead fraction (dead ReLUs)" in result.statistics(o.trial)]
+    assert dead and "<th>dead fraction (dead ReLUs)</th>" in page and "<th>evidence</th>" not in page
+    for outcome in dead:  # the same number in the table and the verdict's sentence
+        after = result.statistics(outcome.trial)["dead fraction (dead ReLUs)"]
+        shown = "n/a" if after is None else f"{after:.2g}"
+        assert f"<td>{shown}</td>" in page
+        assert f"dead fraction {_number(result.baseline)} → {shown}" in outcome.evidence
+    # the per-layer table names the modules, bottom to top
+    assert "<td>0</td>" in page and "<td>6</td>" in page
     assert "<img" in page and "Depth check" in page and "Mean-field theory" in page
     assert (tmp_path / "doctor.md").exists()
     assert result.text().endswith(f"wrote {result.path}")

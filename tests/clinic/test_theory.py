@@ -61,3 +61,19 @@ def test_the_rows_name_each_hidden_layer():
     check = checked(cases.tanh_normalized(0)[0], torch.randn(64, cases.FEATURES))
     assert [row["module"] for row in check.rows] == ["0", "2", "4", "6", "8"]
     assert np.all(np.isfinite([row["q measured"] for row in check.rows]))
+
+
+def test_chi1_reads_the_hidden_to_hidden_layers_not_the_input_layer():
+    """64 inputs into 200-wide tanh layers at Glorot's normalized init: the hidden layers'
+    σ_w² = 200 · 2/(200 + 200) = 1 (critical, χ₁ = 1 at q* = 0), while the input layer's is
+    64 · 2/(64 + 200) = 0.48 and would pull a mean over all layers to 0.9 (ordered)."""
+    torch.manual_seed(0)
+    model = cases.mlp(5, 200, nn.Tanh)
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    check = checked(model, torch.randn(256, cases.FEATURES))
+    by_hand = np.mean([200 * model[k].weight.pow(2).mean().item() for k in (2, 4, 6, 8)])
+    assert check.sigma_w2 == pytest.approx(by_hand) and check.chi1 == pytest.approx(1.0, abs=0.02)
+    assert check.phase == "critical"

@@ -71,3 +71,44 @@ def test_a_time_budget_stops_the_trial_at_the_next_update_and_probes_it_there():
     data = draw_batches((torch.randn(16, 4), torch.randint(0, 2, (16,))), 50, torch.device("cpu"))
     trial = run_trial("t", model, TrialSettings.of(None, model), data, F.cross_entropy, 50, 0, seconds=0.0)
     assert trial.steps_run == 1 and len(trial.losses) == 1 and trial.log.updates == [0, 1]
+
+
+def test_the_users_parameter_groups_are_kept_and_what_it_does_not_train_stays():
+    """Two groups (the weights at lr 0.1 with weight decay, the first bias at lr 0) and a
+    layer the user's optimizer leaves out: the trial's copy trains as the user's loop
+    would, and a parameter a remedy adds (a LayerNorm's) joins the first group."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    user = torch.optim.SGD([{"params": [model[0].weight], "weight_decay": 0.01},
+                            {"params": [model[0].bias], "lr": 0.0}], lr=0.1)
+    settings = TrialSettings.of(user, model)
+    data = draw_batches((torch.randn(16, 4), torch.randint(0, 2, (16,))), 3, torch.device("cpu"))
+    trial = run_trial("t", fresh_copy(model), settings, data, F.cross_entropy, 3, 0)
+    assert not torch.equal(trial.model[0].weight, model[0].weight)
+    assert torch.equal(trial.model[0].bias, model[0].bias)  # lr 0 in the user's second group
+    assert torch.equal(trial.model[2].weight, model[2].weight)  # in no group of the user's
+    copy = fresh_copy(model)
+    originals = list(copy.parameters())
+    copy[0] = nn.Sequential(copy[0], nn.LayerNorm(8))
+    made = settings.make(copy.parameters(), originals)
+    assert [[tuple(p.shape) for p in g["params"]] for g in made.param_groups] == [[(8, 4), (8,), (8,)], [(8,)]]
+    assert [(g["lr"], g["weight_decay"]) for g in made.param_groups] == [(0.1, 0.01), (0.0, 0.0)]
+
+
+def test_data_that_gives_no_batch_is_one_line_naming_it():
+    with pytest.raises(DepthlabError, match=r"^the data \(a DataLoader\) gave no batch: give a data loader"):
+        draw_batches(torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 2))), 3,
+                     torch.device("cpu"))
+
+
+def test_a_persistent_workers_loader_mid_epoch_goes_on_where_the_user_left_it():
+    """Such a loader keeps one iterator, and iter() of it resets that one: the batches are
+    drawn from a copy, so the user's loop gets its next batch as if nothing happened."""
+    x, y = torch.arange(64.0).reshape(32, 2), torch.arange(32) % 2
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4, num_workers=1,
+                                         persistent_workers=True)
+    mine = iter(loader)
+    next(mine)
+    data = draw_batches(loader, 3, torch.device("cpu"))
+    assert torch.equal(data.batches[2][0], x[8:12])  # the doctor's own pass starts at the first batch
+    assert torch.equal(next(mine)[0], x[4:8])  # and the user's goes on with its second

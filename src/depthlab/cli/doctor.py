@@ -17,8 +17,9 @@ def add_parser(sub) -> None:
                                    "goes to RUN_DIR/doctor (or --out). The run itself is not changed.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by depthlab train")
     p.add_argument("--steps", type=int, default=100, help="updates per trial (default 100)")
-    p.add_argument("--seconds", type=float, help="a time budget instead: the baseline trial runs at most a fifth "
-                                                 "of it, and every remedy as many updates as it reached")
+    p.add_argument("--seconds", type=float, help="a time budget instead: the baseline trial runs at most "
+                                                 "1/(1 + the number of remedies) of it, and every remedy as many "
+                                                 "updates as it reached")
     p.add_argument("--out", metavar="DIR", help="where to write doctor.html (default RUN_DIR/doctor)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(run=run)

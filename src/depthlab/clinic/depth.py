@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
-from depthlab.clinic.trial import TrialData, TrialSettings, findings_of, run_trial
+from depthlab.clinic.trial import TrialData, TrialSettings, findings_of, number_text, run_trial
 from depthlab.errors import DepthlabError
+from depthlab.probe.calling import map_leaves
 from depthlab.report.diagnosis import Facts, chain_ratios
 from depthlab.report.document import Severity
 
@@ -51,13 +53,10 @@ class DepthCheck:
                 continue
             stable = [row["depth"] for row in rows if row["depth"] < first["depth"] and not row["problems"]]
             parts.append(f"{where}{f'stable up to depth {stable[-1]}, ' if stable else ''}not at depth "
-                         f"{first['depth']}: {first['problems']} (r at init {_g(first['r at init'])}, after "
-                         f"{self.steps} updates {_g(first['r after'])})")
+                         f"{first['depth']}: {first['problems']} (r at init {number_text(first['r at init'])}, after "
+                         f"{self.steps} updates {number_text(first['r after'])})")
         return "Depth check: " + "; ".join(parts) + "."
 
-
-def _g(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.2g}"
 
 
 def _extreme(trial) -> tuple[float | None, float | None]:
@@ -71,19 +70,33 @@ def _extreme(trial) -> tuple[float | None, float | None]:
     return ends[0], ends[1]
 
 
+def _leaves(value: Any) -> list[torch.Tensor]:
+    found: list[torch.Tensor] = []
+    map_leaves(lambda _, leaf: found.append(leaf) if isinstance(leaf, torch.Tensor) else None, value)
+    return found
+
+
 def depth_check(builder: Callable[..., nn.Module], data: TrialData, loss_fn: Callable | None, optimizer: Any,
                 depths: Sequence[int], widths: Sequence[int] | None = None, steps: int = CHECK_STEPS,
-                seed: int = 0) -> DepthCheck:
+                seed: int = 0, progress: bool = False) -> DepthCheck:
     """Build ``builder(depth)`` (or ``builder(depth, width)`` for each of ``widths``) at
     each depth, train each ``steps`` updates on ``data``'s first batches with the user's
-    optimizer settings, and read the statistics at initialization and after."""
+    optimizer settings, and read the statistics at initialization and after (``progress``:
+    a bar over the models)."""
     takes_width = len(inspect.signature(builder).parameters) >= 2
     if widths and not takes_width:
         raise DepthlabError("widths= needs a builder taking (depth, width)")
     sizes = [(d, w) for d in depths for w in (widths or [None])]
+    device = next((leaf.device for leaf in _leaves(data.batches[0][0])), torch.device("cpu"))
+    from tqdm.auto import tqdm
+
     rows = []
-    for depth, width in sizes:
+    for depth, width in tqdm(sizes, desc="doctor: depth check", disable=not progress, leave=False):
         model = builder(depth, width) if width is not None else builder(depth)
+        if not isinstance(model, nn.Module):
+            raise DepthlabError(f"builder({depth}{'' if width is None else f', {width}'}) gave a "
+                                f"{type(model).__name__}, not a torch.nn.Module")
+        model = model.to(device)  # built where the user's model and the batches are
         settings = TrialSettings.of(optimizer, model)
         trial = run_trial(f"depth {depth}", model, settings, data, loss_fn, min(steps, len(data.batches)), seed)
         at_init, after = _extreme(trial)

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
-from depthlab.clinic.remedies import Patient, Remedy, remedies_for
+from depthlab.clinic.remedies import REMEDIES, Patient, Remedy, remedies_for
 from depthlab.clinic.theory import MeanFieldCheck, mean_field_check
 from depthlab.clinic.trial import (
     Trial,
@@ -40,6 +41,7 @@ from depthlab.clinic.trial import (
     findings_of,
     fresh_copy,
     model_device,
+    number_text,
     run_trial,
     untouched_rng,
 )
@@ -50,13 +52,16 @@ from depthlab.report.document import Severity
 
 COST_MARGIN = 0.05
 """A remedy must bring the trial cost below (1 − 0.05) × the baseline's. Over three seeds
-(data, init, trial) the trial costs of the networks in tests/doctor/test_doctor.py moved by
+(data, init, trial) the trial costs of the networks in tests/clinic/test_doctor.py moved by
 0.04–4.7% of their mean (a saturated tanh net's erratic cost excepted: 18%), so a 5%
 drop is about the smallest that is not seed noise; the tests ask each case for more than
 twice its own measured range."""
-BASELINE_SHARE = 5
-"""With a budget in seconds, the baseline trial runs at most seconds / 5 and every remedy
-then runs as many updates as it reached."""
+
+def baseline_seconds(seconds: float) -> float:
+    """With a budget of ``seconds``, the baseline trial's: seconds / (1 + the number of
+    remedies), since every remedy then runs as many updates as the baseline reached, so
+    that even with every remedy tried the whole stays within the budget."""
+    return seconds / (1 + len(REMEDIES))
 
 
 @dataclass
@@ -96,7 +101,8 @@ class RemedyOutcome:
 class DoctorResult:
     """The doctor's answer: the baseline ``findings`` (problems and warnings), the
     ``baseline`` trial, each remedy's :class:`RemedyOutcome`, the ``recommended`` ones
-    ranked (empty when nothing helped), the remedies not tried and why, the mean-field
+    ranked (empty when nothing helped), the remedies not tried and why, those whose trial
+    failed and the error, the mean-field
     comparison (or why there is none) and the depth check (where a builder was given)."""
 
     findings: list[Finding]
@@ -104,6 +110,8 @@ class DoctorResult:
     outcomes: list[RemedyOutcome]
     steps: int
     not_tried: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Remedies whose trial raised (the user's model or loss refusing them): name → the error."""
     mean_field: MeanFieldCheck | str = ""
     depth_check: Any = None
     path: Path | None = None
@@ -116,6 +124,12 @@ class DoctorResult:
     def recommended(self) -> list[RemedyOutcome]:
         return sorted((o for o in self.outcomes if o.fixes), key=lambda o: o.trial.cost)
 
+    def statistics(self, trial: Trial) -> dict[str, float | None]:
+        """Each baseline problem's statistic (:data:`STATISTICS`) read of ``trial``:
+        "label (finding)" → its value (None where it cannot be read)."""
+        return {f"{STATISTICS[f.name][0]} ({f.name})": STATISTICS[f.name][1](trial)
+                for f in self.problems if f.name in STATISTICS}
+
     def text(self) -> str:
         """The answer as the terminal shows it."""
         lines = [f"depthlab doctor: trial of {self.steps} updates, cost {_cost(self.baseline)}"]
@@ -126,6 +140,8 @@ class DoctorResult:
             lines.append(f"- {outcome.remedy.name}: {outcome.verdict}: {outcome.evidence}")
         for name, why in self.not_tried.items():
             lines.append(f"- {name}: does not apply ({why})")
+        for name, error in self.failed.items():
+            lines.append(f"- {name}: its trial failed ({error})")
         if self.problems:
             if self.recommended:
                 lines.append("Recommended, best first:")
@@ -199,9 +215,6 @@ STATISTICS: dict[str, tuple[str, Callable[[Trial], float | None]]] = {
 """Finding → the statistic a verdict states before and after, and how it is read."""
 
 
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2g}"
-
 
 def _evidence(outcome: RemedyOutcome, baseline: Trial, problems: list[str]) -> str:
     """Each of the baseline's ``problems``, fixed or left, with its statistic before →
@@ -211,7 +224,8 @@ def _evidence(outcome: RemedyOutcome, baseline: Trial, problems: list[str]) -> s
     for name in problems:
         label, read = STATISTICS.get(name, (name, lambda t: None))
         state = "fixes" if name in gone else "leaves"
-        parts.append(f"{state} the {name}: {label} {_number(read(baseline))} → {_number(read(outcome.trial))}")
+        before, after = number_text(read(baseline)), number_text(read(outcome.trial))
+        parts.append(f"{state} the {name}: {label} {before} → {after}")
     if outcome.new:
         parts.append(f"brings {', '.join(outcome.new)}")
     parts.append(f"cost after {outcome.trial.steps_run} updates {_cost(baseline)} → {_cost(outcome.trial)}")
@@ -233,7 +247,7 @@ def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimiz
     optimizer itself is never stepped), a callable making one from parameters, or None
     (SGD, lr 0.01); ``clip_norm``: the gradient clipping the user's loop does (None:
     none). ``steps``: the trial's updates; ``seconds``: a time budget instead
-    (the baseline runs at most seconds/:data:`BASELINE_SHARE`, and the remedies as many
+    (the baseline runs at most :func:`baseline_seconds`, and the remedies as many
     updates as it reached). ``seed``: the torch seed of every trial. ``builder(depth)``
     or ``builder(depth, width)``: the model family, for the depth-and-width check at
     ``depths`` (and ``widths``). ``out``: a folder for the HTML report. The trials run on
@@ -241,20 +255,16 @@ def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimiz
     generators are left as they were. Returns a :class:`DoctorResult`; ``echo`` prints
     its text.
     """
-    if not isinstance(model, nn.Module):
-        raise DepthlabError(f"doctor needs a torch.nn.Module, not a {type(model).__name__}")
-    if not (isinstance(steps, int) and steps >= 2):
-        raise DepthlabError(f"steps {steps!r} must be an integer of at least 2")
-    if seconds is not None and not seconds > 0:
-        raise DepthlabError(f"seconds {seconds!r} must be positive")
+    _check(model, steps, seconds, depths, widths)
     settings = replace(TrialSettings.of(optimizer, model), clip_norm=clip_norm)
-    with untouched_rng(data):
+    with untouched_rng(data), torch.enable_grad():  # the trials train, even when called under torch.no_grad()
         trial_data = draw_batches(data, steps, model_device(model))
         result = _treat(model, trial_data, loss_fn, settings, steps, seconds, seed, progress)
         if builder is not None:
             from depthlab.clinic.depth import depth_check
 
-            result.depth_check = depth_check(builder, trial_data, loss_fn, optimizer, depths, widths, seed=seed)
+            result.depth_check = depth_check(builder, trial_data, loss_fn, optimizer, depths, widths, seed=seed,
+                                             progress=progress)
     if out is not None:
         from depthlab.clinic.report import write_doctor_report
 
@@ -264,13 +274,34 @@ def doctor(model: nn.Module, data: Any, loss_fn: Callable | None = None, optimiz
     return result
 
 
+def _check(model: Any, steps: Any, seconds: Any, depths: Sequence[int], widths: Sequence[int] | None) -> None:
+    """A one-line :class:`DepthlabError` for arguments the doctor cannot work with."""
+    if not isinstance(model, nn.Module):
+        raise DepthlabError(f"doctor needs a torch.nn.Module, not a {type(model).__name__}")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise DepthlabError(f"the {type(model).__name__} has no parameter that requires a gradient: the doctor "
+                            "trains copies of it, so it needs at least one trainable parameter")
+    if torch.is_inference_mode_enabled():
+        raise DepthlabError("doctor was called under torch.inference_mode(), where nothing can be trained: call it "
+                            "outside")
+    if isinstance(steps, bool) or not (isinstance(steps, int) and steps >= 2):
+        raise DepthlabError(f"steps {steps!r} must be an integer of at least 2")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not seconds > 0 or not math.isfinite(seconds)):
+        raise DepthlabError(f"seconds {seconds!r} must be a positive number of seconds (or None: a budget in steps)")
+    for name, sizes in (("depths", depths), ("widths", widths or ())):
+        bad = [size for size in sizes if isinstance(size, bool) or not (isinstance(size, int) and size >= 1)]
+        if bad:
+            raise DepthlabError(f"{name}= holds {bad[0]!r}: give positive integers")
+
+
 def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings: TrialSettings, steps: int,
            seconds: float | None, seed: int, progress: bool) -> DoctorResult:
     from tqdm.auto import tqdm
 
     bar = tqdm(total=steps, desc="doctor: baseline", disable=not progress, leave=False)
     try:
-        budget = seconds / BASELINE_SHARE if seconds is not None else None
+        budget = baseline_seconds(seconds) if seconds is not None else None
         baseline = run_trial("baseline", fresh_copy(model), settings, data, loss_fn, steps, seed, budget, bar.update,
                              before=_mean_field_reader(data))
         steps = baseline.steps_run
@@ -282,7 +313,7 @@ def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings
         for layer in probe.layers:
             activations.setdefault(modules[layer["layer"]], probe.activations.get(layer["layer"]))
         patient = Patient(activations, data.probe_inputs, settings.effective_lr, settings.clip_norm)
-        outcomes, not_tried = [], {}
+        outcomes, not_tried, failed = [], {}, {}
         chosen = []
         for remedy in remedies_for(problems):
             why = remedy.applies(patient, model)
@@ -292,16 +323,35 @@ def _treat(model: nn.Module, data: TrialData, loss_fn: Callable | None, settings
                 chosen.append(remedy)
         bar.total = steps * (1 + len(chosen))
         bar.refresh()
+        best: RemedyOutcome | None = None
         for remedy in chosen:
             bar.set_description(f"doctor: {remedy.name}")
-            copy = fresh_copy(model)
-            trial_settings = remedy.change(copy, settings, patient)
-            trial = run_trial(remedy.name, copy, trial_settings, data, loss_fn, steps, seed, None, bar.update,
-                              before=_mean_field_reader(data))
-            outcomes.append(_judge(remedy, trial, baseline, findings, remedy.code(patient, model)))
+            try:
+                copy = fresh_copy(model)
+                originals = list(copy.parameters())  # in the user's order: each keeps its optimizer group
+                trial_settings = remedy.change(copy, settings, patient)
+                trial = run_trial(remedy.name, copy, trial_settings, data, loss_fn, steps, seed, None, bar.update,
+                                  before=_mean_field_reader(data), originals=originals)
+            except Exception as error:  # the user's model or loss refusing a remedy ends that remedy, not the doctor
+                failed[remedy.name] = f"{type(error).__name__}: {_first_line(error)}"
+                continue
+            outcome = _judge(remedy, trial, baseline, findings, remedy.code(patient, model))
+            outcomes.append(outcome)
+            # only the best fixing copy so far is kept (and the baseline's): the others are freed at once
+            if outcome.fixes and (best is None or outcome.trial.cost < best.trial.cost):
+                if best is not None:
+                    best.trial.release()
+                best = outcome
+            else:
+                outcome.trial.release()
     finally:
         bar.close()
-    return DoctorResult(findings, baseline, outcomes, steps, not_tried, baseline.initial.get("mean field", ""))
+    return DoctorResult(findings, baseline, outcomes, steps, not_tried, failed, baseline.initial.get("mean field", ""))
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 def _mean_field_reader(data: TrialData) -> Callable:

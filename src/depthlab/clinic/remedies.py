@@ -5,6 +5,9 @@ fresh copy of the model and the trial's settings, and the PyTorch code a user pa
 - ``suggested init``: each Linear/Conv layer re-initialized as its activation wants it,
   He (``kaiming_normal_``, nonlinearity='relu') for rectifiers, Glorot's normalized
   (``xavier_uniform_``) otherwise (Glorot & Bengio 2010, eq. 16; He et al. 2015); biases 0;
+- ``scaled init``: the layer's own weights (their distribution kept) rescaled to
+  σ_w² = fan_in · mean(W²) = 2 where a rectifier follows (He et al. 2015), 1 otherwise
+  (LeCun et al. 1998); biases kept;
 - ``orthogonal init``: (semi-)orthogonal weights with the activation's gain (Saxe et al.
   2014; ``torch.nn.init.calculate_gain``); biases 0;
 - ``LSUV init``: orthogonal, then each layer rescaled to unit output variance on the
@@ -14,7 +17,8 @@ fresh copy of the model and the trial's settings, and the PyTorch code a user pa
 - ``leaky ReLU for ReLU``: every ReLU module a LeakyReLU(0.01), which never dies (Maas
   et al. 2013);
 - ``layer norm``: a ``torch.nn.LayerNorm`` between each Linear layer of an
-  ``nn.Sequential`` and the activation after it (Ba et al. 2016);
+  ``nn.Sequential`` and the activation after it (Ba et al. 2016), a BatchNorm after each
+  convolution (Ioffe & Szegedy 2015) (:data:`NORMS`);
 - ``lower lr``, ``higher lr``: the learning rate ÷10 or ×10;
 - ``gradient clipping``: ‖∇‖ clipped to 1 before each update (Pascanu et al. 2013).
 """
@@ -29,7 +33,7 @@ import torch
 from torch import nn
 
 from depthlab.clinic.trial import TrialSettings
-from depthlab.nets.activations import ACTIVATIONS, Activation
+from depthlab.nets.activations import ACTIVATIONS, Activation, activation_of
 from depthlab.nets.init import lsuv_
 
 VANISHING, EXPLODING = "vanishing gradients", "exploding gradients"
@@ -56,8 +60,9 @@ class Patient:
 
     def main_activation(self) -> Activation | None:
         """The activation most probed modules have."""
-        names = [a.name for a in self.activations.values() if a is not None]
-        return ACTIVATIONS.get(max(set(names), key=names.count)) if names else None
+        found = [a for a in self.activations.values() if a is not None]  # family members too: leaky-relu:0.2
+        names = [a.name for a in found]
+        return max(found, key=lambda a: names.count(a.name)) if found else None
 
     def weighted(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
         """The probed Linear/Conv modules of ``model`` (a copy: the names are the same)."""
@@ -86,34 +91,94 @@ def _needs_weighted(patient: Patient, model: nn.Module) -> str:
     return "" if patient.weighted(model) else "no probed Linear or Conv layer to re-initialize"
 
 
-def _types(patient: Patient, model: nn.Module) -> str:
-    names = sorted({f"torch.nn.{type(m).__name__}" for _, m in patient.weighted(model)})
-    return f"({', '.join(names)},)" if len(names) == 1 else f"({', '.join(names)})"
+def _named(names: list[str]) -> str:
+    return f"[model.get_submodule(name) for name in {names!r}]"
+
+
+def _layers_code(patient: Patient, model: nn.Module) -> str:
+    """Code for the list of the layers a re-initialization fills: every module of their
+    types where those are all of them, else the modules by name."""
+    weighted = patient.weighted(model)
+    found = sorted({f"torch.nn.{type(m).__name__}" for _, m in weighted})
+    types = tuple({type(m) for _, m in weighted})
+    if {name for name, m in model.named_modules() if isinstance(m, types)} == {name for name, _ in weighted}:
+        return f"[m for m in model.modules() if isinstance(m, ({', '.join(found)},))]".replace(",,)", ",)")
+    return _named([name for name, _ in weighted])
 
 
 def _rectifier(activation: Activation | None) -> bool:
     return activation is not None and activation.suggested_init.startswith("he")
 
 
+FILLS: dict[str, tuple[Callable[[torch.Tensor], Any], str]] = {
+    "he": (lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+           "torch.nn.init.kaiming_normal_(m.weight, nonlinearity='relu')"),
+    "glorot": (nn.init.xavier_uniform_, "torch.nn.init.xavier_uniform_(m.weight)"),
+}
+"""The suggested init's fills: the function and the code a user pastes."""
+
+
+def _suggested_plan(patient: Patient, model: nn.Module) -> list[tuple[str, str]]:
+    """(module name, its fill) for each probed Linear/Conv layer: He where a rectifier
+    follows it, Glorot's normalized otherwise (the output layer: as the main activation)."""
+    main = patient.main_activation()
+    return [(name, "he" if _rectifier(patient.activations[name] or main) else "glorot")
+            for name, _ in patient.weighted(model)]
+
+
 def _suggested_init(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
-    he = _rectifier(patient.main_activation())
+    modules = dict(model.named_modules())
     with torch.no_grad():
-        for name, module in patient.weighted(model):
-            activation = patient.activations[name] or patient.main_activation()
-            if _rectifier(activation) if activation is not None else he:
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            else:
-                nn.init.xavier_uniform_(module.weight)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        for name, fill in _suggested_plan(patient, model):
+            FILLS[fill][0](modules[name].weight)
+            if modules[name].bias is not None:
+                nn.init.zeros_(modules[name].bias)
     return settings
 
 
 def _suggested_code(patient: Patient, model: nn.Module) -> str:
-    fill = ("torch.nn.init.kaiming_normal_(m.weight, nonlinearity='relu')" if _rectifier(patient.main_activation())
-            else "torch.nn.init.xavier_uniform_(m.weight)")
-    return (f"for m in model.modules():\n    if isinstance(m, {_types(patient, model)}):\n        {fill}\n"
-            "        if m.bias is not None:\n            torch.nn.init.zeros_(m.bias)")
+    """Per fill, a loop over the layers it fills: the code does exactly what the trial did."""
+    plan = _suggested_plan(patient, model)
+    fills = {fill for _, fill in plan}
+    blocks = []
+    for fill, (_, line) in FILLS.items():
+        names = [name for name, chosen in plan if chosen == fill]
+        if names:
+            layers = _layers_code(patient, model) if len(fills) == 1 else _named(names)
+            blocks.append(f"for m in {layers}:\n    {line}\n    if m.bias is not None:\n"
+                          "        torch.nn.init.zeros_(m.bias)")
+    return "\n".join(blocks)
+
+
+SCALED_TARGET = {"he": 2.0, "glorot": 1.0}
+"""The scaled init's σ_w² = fan_in · mean(W²) per fill: 2 where a rectifier follows (He et
+al. 2015), 1 otherwise (LeCun's, the linear regime's χ₁ = σ_w² φ'(0)² = 1 for tanh)."""
+
+
+def _scaled_init(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, fill in _suggested_plan(patient, model):
+            weight = modules[name].weight
+            mean_square = weight.pow(2).mean()
+            if mean_square > 0:
+                weight *= (SCALED_TARGET[fill] / (weight[0].numel() * mean_square)) ** 0.5
+    return settings
+
+
+def _scaled_code(patient: Patient, model: nn.Module) -> str:
+    plan = _suggested_plan(patient, model)
+    fills = {fill for _, fill in plan}
+    blocks = []
+    for fill, target in SCALED_TARGET.items():
+        names = [name for name, chosen in plan if chosen == fill]
+        if names:
+            layers = _layers_code(patient, model) if len(fills) == 1 else _named(names)
+            blocks.append(f"with torch.no_grad():  # fan_in · mean(W²) = {target:g}, the weights' shape kept\n"
+                          f"    for m in {layers}:\n        ms = m.weight.pow(2).mean()\n"
+                          "        if ms > 0:\n"
+                          f"            m.weight *= ({target:g} / (m.weight[0].numel() * ms)) ** 0.5")
+    return "\n".join(blocks)
 
 
 GAINS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky-relu": "leaky_relu", "selu": "selu"}
@@ -121,8 +186,12 @@ GAINS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky-relu": "le
 
 
 def _gain_name(patient: Patient) -> str:
+    """The main activation's gain name; a rectifier torch names no gain for (GELU, SiLU,
+    ELU, a leaky ReLU of another slope) takes ReLU's √2, as He's init does."""
     main = patient.main_activation()
-    return GAINS.get(main.name, "linear") if main else "linear"
+    if main is None:
+        return "linear"
+    return GAINS.get(main.name.split(":")[0]) or ("relu" if _rectifier(main) else "linear")
 
 
 def _orthogonal(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
@@ -136,9 +205,9 @@ def _orthogonal(model: nn.Module, settings: TrialSettings, patient: Patient) -> 
 
 
 def _orthogonal_code(patient: Patient, model: nn.Module) -> str:
-    return (f"gain = torch.nn.init.calculate_gain('{_gain_name(patient)}')\nfor m in model.modules():\n"
-            f"    if isinstance(m, {_types(patient, model)}):\n        torch.nn.init.orthogonal_(m.weight, gain=gain)\n"
-            "        if m.bias is not None:\n            torch.nn.init.zeros_(m.bias)")
+    return (f"gain = torch.nn.init.calculate_gain('{_gain_name(patient)}')\nfor m in {_layers_code(patient, model)}:\n"
+            "    torch.nn.init.orthogonal_(m.weight, gain=gain)\n"
+            "    if m.bias is not None:\n        torch.nn.init.zeros_(m.bias)")
 
 
 def _lsuv(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
@@ -168,7 +237,7 @@ def _lsuv(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialS
 
 
 def _lsuv_code(patient: Patient, model: nn.Module) -> str:
-    return ("layers = [m for m in model.modules() if isinstance(m, " + _types(patient, model) + ")]\n"
+    return (f"layers = {_layers_code(patient, model)}\n"
             "with torch.no_grad():  # x: a batch of inputs (Mishkin & Matas 2016)\n"
             "    for m in layers:\n        torch.nn.init.orthogonal_(m.weight)\n"
             "        if m.bias is not None:\n            torch.nn.init.zeros_(m.bias)\n"
@@ -181,10 +250,14 @@ def _lsuv_code(patient: Patient, model: nn.Module) -> str:
 
 # -- activations and normalization -------------------------------------------------------
 def _modules_of(model: nn.Module, activation: str) -> list[tuple[nn.Module, str]]:
-    """(parent, child name) of every module computing the registered ``activation``."""
+    """(parent, child name) of every module computing the registered ``activation`` that a
+    Linear/Conv layer follows (a hidden one: the output's sigmoid of a model trained with
+    binary cross-entropy is not one to swap)."""
     wanted = ACTIVATIONS.get(activation)
+    order = {id(m): k for k, m in enumerate(model.modules())}
+    last = max((order[id(m)] for m in model.modules() if isinstance(m, WEIGHTED)), default=-1)
     return [(parent, name) for parent in model.modules() for name, child in parent.named_children()
-            if wanted.computed_by(child)]
+            if wanted.computed_by(child) and order[id(child)] < last]
 
 
 def _swap(old: str, new: Callable[[], nn.Module], new_code: str,
@@ -205,16 +278,26 @@ def _swap(old: str, new: Callable[[], nn.Module], new_code: str,
         return settings
 
     def code(patient: Patient, model: nn.Module) -> str:
-        found = sorted({type(getattr(parent, name)).__name__ for parent, name in _modules_of(model, old)})
-        kinds = ", ".join(f"torch.nn.{kind}" for kind in found) + ("," if len(found) == 1 else "")
-        swap = (f"for parent in list(model.modules()):\n    for name, child in list(parent.named_children()):\n"
-                f"        if isinstance(child, ({kinds})):\n"
-                f"            setattr(parent, name, {new_code})")
+        swapped = _modules_of(model, old)
+        found = sorted({type(getattr(parent, name)).__name__ for parent, name in swapped})
+        kinds = tuple(getattr(nn, kind) for kind in found if isinstance(getattr(nn, kind, None), type))
+        every = [(parent, name) for parent in model.modules() for name, child in parent.named_children()
+                 if type(child) in kinds]
+        if len(kinds) == len(found) and [(id(p), n) for p, n in every] == [(id(p), n) for p, n in swapped]:
+            types = ", ".join(f"torch.nn.{kind}" for kind in found) + ("," if len(found) == 1 else "")
+            swap = (f"for parent in list(model.modules()):\n    for name, child in list(parent.named_children()):\n"
+                    f"        if isinstance(child, ({types})):\n"
+                    f"            setattr(parent, name, {new_code})")
+        else:  # not every such module (the output's is kept), or one torch.nn does not name: by name
+            qualified = {id(m): name for name, m in model.named_modules()}
+            names = [f"{qualified[id(parent)]}.{name}".lstrip(".") for parent, name in swapped]
+            swap = (f"for name in {names!r}:\n    parent, _, child = name.rpartition('.')\n"
+                    f"    setattr(model.get_submodule(parent), child, {new_code})")
         if not normalized:
             return swap
-        return (swap + f"\nfor m in model.modules():\n    if isinstance(m, {_types(patient, model)}):\n"
-                "        torch.nn.init.xavier_uniform_(m.weight)\n        if m.bias is not None:\n"
-                "            torch.nn.init.zeros_(m.bias)")
+        return (swap + f"\nfor m in {_layers_code(patient, model)}:\n"
+                "    torch.nn.init.xavier_uniform_(m.weight)\n    if m.bias is not None:\n"
+                "        torch.nn.init.zeros_(m.bias)")
 
     def applies(patient: Patient, model: nn.Module) -> str:
         return "" if _modules_of(model, old) else f"no {old} module to swap (a functional {old} cannot be swapped)"
@@ -222,15 +305,25 @@ def _swap(old: str, new: Callable[[], nn.Module], new_code: str,
     return change, code, applies
 
 
+NORMS: dict[type[nn.Module], tuple[Callable[[nn.Module], nn.Module], str]] = {
+    nn.Linear: (lambda layer: nn.LayerNorm(layer.out_features), "torch.nn.LayerNorm(seq[k].out_features)"),
+    nn.Conv1d: (lambda layer: nn.BatchNorm1d(layer.out_channels), "torch.nn.BatchNorm1d(seq[k].out_channels)"),
+    nn.Conv2d: (lambda layer: nn.BatchNorm2d(layer.out_channels), "torch.nn.BatchNorm2d(seq[k].out_channels)"),
+    nn.Conv3d: (lambda layer: nn.BatchNorm3d(layer.out_channels), "torch.nn.BatchNorm3d(seq[k].out_channels)"),
+}
+"""The normalization put after each layer type: LayerNorm over a Linear layer's features
+(Ba et al. 2016), BatchNorm over a convolution's channels (Ioffe & Szegedy 2015)."""
+
+
 def _normalized_sites(model: nn.Module) -> list[tuple[nn.Sequential, int]]:
-    """(sequence, index) of each Linear layer in an ``nn.Sequential`` that an activation
-    module follows."""
+    """(sequence, index) of each Linear/Conv layer in an ``nn.Sequential`` that an
+    activation module follows."""
     sites = []
     for sequence in model.modules():
         if isinstance(sequence, nn.Sequential):
             children = list(sequence)
             for k, (layer, after) in enumerate(zip(children, children[1:])):
-                if isinstance(layer, nn.Linear) and any(a.computed_by(after) for a in ACTIVATIONS):
+                if type(layer) in NORMS and activation_of(after) is not None:  # family members too
                     sites.append((sequence, k))
     return sites
 
@@ -238,22 +331,26 @@ def _normalized_sites(model: nn.Module) -> list[tuple[nn.Sequential, int]]:
 def _layer_norm(model: nn.Module, settings: TrialSettings, patient: Patient) -> TrialSettings:
     for sequence, k in _normalized_sites(model):
         layer = sequence[k]
-        norm = nn.LayerNorm(layer.out_features, device=layer.weight.device, dtype=layer.weight.dtype)
+        norm = NORMS[type(layer)][0](layer).to(device=layer.weight.device, dtype=layer.weight.dtype)
         sequence[k] = nn.Sequential(layer, norm)
     return settings
 
 
 def _layer_norm_code(patient: Patient, model: nn.Module) -> str:
-    kinds = sorted({type(sequence[k + 1]).__name__ for sequence, k in _normalized_sites(model)})
+    sites = _normalized_sites(model)
+    kinds = sorted({type(sequence[k + 1]).__name__ for sequence, k in sites})
     activations = ", ".join(f"torch.nn.{kind}" for kind in kinds) + ("," if len(kinds) == 1 else "")
-    return ("for seq in [m for m in model.modules() if isinstance(m, torch.nn.Sequential)]:\n"
-            "    for k in range(len(seq) - 1):\n"
-            f"        if isinstance(seq[k], torch.nn.Linear) and isinstance(seq[k + 1], ({activations})):\n"
-            "            seq[k] = torch.nn.Sequential(seq[k], torch.nn.LayerNorm(seq[k].out_features))")
+    lines = ["for seq in [m for m in model.modules() if isinstance(m, torch.nn.Sequential)]:",
+             "    for k in range(len(seq) - 1):"]
+    for kind in dict.fromkeys(type(sequence[k]) for sequence, k in sites):
+        lines += [f"        if type(seq[k]) is torch.nn.{kind.__name__} and isinstance(seq[k + 1], ({activations})):",
+                  f"            seq[k] = torch.nn.Sequential(seq[k], {NORMS[kind][1]})"]
+    return "\n".join(lines + ["# the new layers have parameters: make the optimizer (again) after this"])
 
 
 def _layer_norm_applies(patient: Patient, model: nn.Module) -> str:
-    return "" if _normalized_sites(model) else "no Linear layer followed by an activation module in an nn.Sequential"
+    return "" if _normalized_sites(model) else ("no Linear or Conv layer followed by an activation module in an "
+                                                "nn.Sequential")
 
 
 # -- the optimizer -----------------------------------------------------------------------
@@ -262,7 +359,8 @@ def _lr_times(factor: float) -> tuple[Callable, Callable]:
         return replace(settings, lr_scale=settings.lr_scale * factor)
 
     def code(patient: Patient, model: nn.Module) -> str:
-        return f"for group in optimizer.param_groups:\n    group['lr'] = {patient.lr * factor:g}  # was {patient.lr:g}"
+        return (f"for group in optimizer.param_groups:  # each group's own rate (the first: {patient.lr:g} → "
+                f"{patient.lr * factor:g})\n    group['lr'] *= {factor:g}")
 
     return change, code
 
@@ -287,6 +385,9 @@ REMEDIES: tuple[Remedy, ...] = (
     Remedy("suggested init", (VANISHING, EXPLODING, SATURATION, DEAD_RELUS, DEAD_UNITS),
            "each Linear/Conv layer re-initialized as its activation wants (He for rectifiers, Glorot's normalized "
            "otherwise), biases 0", _suggested_init, _suggested_code, _needs_weighted),
+    Remedy("scaled init", (VANISHING, EXPLODING),
+           "each Linear/Conv layer's own weights rescaled to fan_in · mean(W²) = 2 where a rectifier follows it, "
+           "1 otherwise", _scaled_init, _scaled_code, _needs_weighted),
     Remedy("orthogonal init", (VANISHING, EXPLODING), "orthogonal weights with the activation's gain, biases 0",
            _orthogonal, _orthogonal_code, _needs_weighted),
     Remedy("LSUV init", (VANISHING, EXPLODING, SATURATION),
@@ -298,8 +399,8 @@ REMEDIES: tuple[Remedy, ...] = (
     Remedy("leaky ReLU for ReLU", (DEAD_RELUS,), f"every ReLU module replaced by a LeakyReLU({LEAKY_SLOPE:g})",
            _to_leaky[0], _to_leaky[1], _to_leaky[2]),
     Remedy("layer norm", (VANISHING, EXPLODING, SATURATION),
-           "a LayerNorm between each Linear layer and its activation", _layer_norm, _layer_norm_code,
-           _layer_norm_applies),
+           "a LayerNorm between each Linear layer and its activation (a BatchNorm after each convolution)",
+           _layer_norm, _layer_norm_code, _layer_norm_applies),
     Remedy("lower lr", (SATURATION, DEAD_RELUS, DEAD_UNITS, HUGE_UPDATES, DIVERGENCE),
            f"the learning rate ÷{LR_FACTOR:g}", _lower[0], _lower[1], _always),
     Remedy("higher lr", (TINY_UPDATES,), f"the learning rate ×{LR_FACTOR:g}", _higher[0], _higher[1], _always),

@@ -9,10 +9,11 @@ second moments (Poole et al. 2016)
 
     q^1 = σ_w²_1 q⁰ + σ_b²_1,  q^l = σ_w²_l E_z[φ(√q^{l-1} z)²] + σ_b²_l,
 
-beside the measured mean(s²) of each hidden layer at initialization; and, at the hidden
-layers' mean (σ_w², σ_b²), χ₁ = σ_w² E[φ'(√q* z)²] (vanishing below 1, exploding above)
-and the depth against 6 ξ_c (Schoenholz et al. 2017), so a user sees why a remedy works:
-it moves χ₁ to 1 and 6 ξ_c past the depth.
+beside the measured mean(s²) of each hidden layer at initialization; and, at the mean
+(σ_w², σ_b²) of the hidden-to-hidden layers (the first layer's σ_w² only scales q⁰),
+χ₁ = σ_w² E[φ'(√q* z)²] (vanishing below 1, exploding above) and the depth against
+6 ξ_c (Schoenholz et al. 2017), so a user sees why a remedy works: it moves χ₁ to 1 and
+6 ξ_c past the depth.
 """
 
 from __future__ import annotations
@@ -108,7 +109,10 @@ def mean_field_check(model: nn.Module, inputs: Any, probe) -> MeanFieldCheck | s
         measured = stds[entry] ** 2 + means.get(entry, 0.0) ** 2 if entry in stds else math.nan
         rows.append({"layer": k + 1, "module": module, "σ_w²": sigma_w2[k], "q measured": measured,
                      "q predicted": q})
-    w2, b2 = float(np.mean(sigma_w2[:-1])), float(np.mean(sigma_b2[:-1]))
+    # χ₁ is the recursion's slope from one hidden layer to the next: the hidden-to-hidden
+    # layers' mean (the first layer's σ_w² scales the input's q⁰ only; its fan-in is the input's)
+    between = slice(1, -1) if len(linears) > 2 else slice(0, 1)
+    w2, b2 = float(np.mean(sigma_w2[between])), float(np.mean(sigma_b2[between]))
     try:
         q_star = float(fixed_point(activation.name, w2, b2, q0=max(q0, 1e-12)))
         chi = float(chi1(activation.name, w2, b2, q=q_star if math.isfinite(q_star) else None))
