@@ -51,13 +51,13 @@ import depthlab  # first: it sets the OpenMP wait before torch loads OpenMP (dep
 import torch
 from depthlab.data.base import FixedDataset
 from depthlab.training.trainer import train
-updates, step, threads = int(sys.argv[1]), sys.argv[2], sys.argv[4]
+updates, step, threads, depth, width = int(sys.argv[1]), sys.argv[2], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
 if threads != "None":
     torch.set_num_threads(int(threads) or __import__("os").cpu_count())
 torch.manual_seed(0)
 x, y = torch.rand(4000, 1024), torch.randint(0, 9, (4000,))
 data = FixedDataset("bench", (1024,), 9, (x, y), (x[:100], y[:100]), (x[:100], y[:100]))
-config = dict(widths=[500] * 3, activation="tanh", init="normalized", lr=0.01, batch_size=10,
+config = dict(widths=[width] * depth, activation="tanh", init="normalized", lr=0.01, batch_size=10,
               eval_every=10**9, log_every=10**9, probe=False, step=step)
 train(dict(config, updates=50), out=sys.argv[3] + "/warm", data=data, progress=False)  # build and load
 start = time.perf_counter()
@@ -66,12 +66,12 @@ print(updates / (time.perf_counter() - start), torch.get_num_threads())
 """
 
 
-def run_once(setting: tuple[int | None, dict[str, str] | None], updates: int, step: str,
-             folder: str) -> tuple[float, int]:
+def run_once(setting: tuple[int | None, dict[str, str] | None], updates: int, step: str, folder: str,
+             depth: int, width: int) -> tuple[float, int]:
     threads, variables = setting
     env = {key: value for key, value in os.environ.items() if key not in OPENMP}
     env.update(variables or {})
-    out = subprocess.run([sys.executable, "-c", CHILD, str(updates), step, folder, str(threads)], env=env,
+    out = subprocess.run([sys.executable, "-c", CHILD, str(updates), step, folder, str(threads), str(depth), str(width)], env=env,
                          check=True, capture_output=True, text=True).stdout.split()
     return float(out[0]), int(out[1])
 
@@ -87,12 +87,15 @@ def main() -> None:
     parser.add_argument("--busy", default="0,1,2,4", help="numbers of busy processes beside the run")
     parser.add_argument("--step", default="fused", choices=["fused", "autograd"])
     parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--width", type=int, default=500)
     args = parser.parse_args()
     import tempfile
 
     busy = [int(n) for n in args.busy.split(",")]
     names = args.settings.split(",")
-    print(f"{os.cpu_count()} cores; {args.updates} updates of a 3×500 tanh net, minibatch 10, step={args.step}; "
+    print(f"{os.cpu_count()} cores; {args.updates} updates of a {args.depth}×{args.width} tanh net, minibatch 10, "
+          f"step={args.step}; "
           "updates/s (fraction of the same setting alone)")
     print(f"{'busy':>5}" + "".join(f"{name:>22}" for name in names))
     alone: dict[str, float] = {}
@@ -103,7 +106,7 @@ def main() -> None:
         try:
             for name in names:
                 with tempfile.TemporaryDirectory() as folder:
-                    rate, threads = run_once(SETTINGS[name], args.updates, args.step, folder)
+                    rate, threads = run_once(SETTINGS[name], args.updates, args.step, folder, args.depth, args.width)
                 alone.setdefault(name, rate)
                 cells.append(f"{rate:9.1f} ({rate / alone[name]:4.2f}) t={threads}")
         finally:

@@ -8,10 +8,12 @@ the same ``libgomp.so.1``). Its threads meet at a barrier after every layer. By 
 thread that reaches the barrier first *spins* for a while (300,000 iterations) before it
 sleeps; on a machine whose cores are all busy, the thread it waits for is often parked by
 the scheduler, and the spinner burns its own time slice doing nothing, many times per
-update. Measured with ``benchmarks/bench_contention.py`` (the README's *Measured here*
-has the table): beside two busy processes on two cores the default wait kept about a
-tenth of the run's speed alone; a passive wait (a waiting thread sleeps at once) about a
-half, at the cost of a few per cent on a quiet machine.
+update. Measured with ``benchmarks/bench_contention.py`` (the README's *On a busy
+machine* has the table), a small net on two cores beside 1, 2 and 4 processes busy on a
+core each: the default wait kept 0.34, 0.27 and 0.12 of the run's speed alone, a passive
+wait (a waiting thread sleeps at once) 1.00, 0.49 and 0.21, a fair share of the cores
+being about 2/(N+1); one thread 1.00, 0.71 and 0.37. On a quiet machine the three are
+within the noise of each other for that net, and two threads pay for a large one.
 
 So depthlab sets :data:`WAIT_POLICY` where the user set neither ``OMP_WAIT_POLICY`` nor
 ``GOMP_SPINCOUNT`` (a user's own choice is kept). OpenMP reads them once, when torch
