@@ -1,9 +1,10 @@
 """Stand-ins that tests build through the real code: run directories written by the
-store with chosen probe rows, status and final numbers; a port nothing listens on. (Importable from every test:
-``tests/`` is on pytest's ``pythonpath``.)"""
+store with chosen probe rows, status and final numbers; a port nothing listens on; a Ctrl-C
+at a chosen update. (Importable from every test: ``tests/`` is on pytest's ``pythonpath``.)"""
 
 from __future__ import annotations
 
+import signal
 import socket
 from pathlib import Path
 
@@ -32,3 +33,17 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def interrupt_at(monkeypatch, stepper: type, update: int) -> None:
+    """A Ctrl-C (SIGINT, as the terminal sends it) while ``stepper`` takes its ``update``-th
+    step, counted over every instance."""
+    step, calls = stepper.step, []
+
+    def interrupted(self, x, y):
+        calls.append(1)
+        if len(calls) == update:
+            signal.raise_signal(signal.SIGINT)
+        return step(self, x, y)
+
+    monkeypatch.setattr(stepper, "step", interrupted)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from fakes import interrupt_at
 
 from depthlab.config import TrainConfig
 from depthlab.store import RunDir
@@ -30,15 +31,7 @@ def session_report():
 def test_a_stopped_run_is_evaluated_and_ended_at_the_update_it_reached(tmp_path, monkeypatch):
     config = TrainConfig(dataset="shapeset", depth=1, width=16, updates=200, eval_every=100, eval_size=50,
                          probe=False, step="fused")
-    real, calls = fused.FusedSGD.step, []
-
-    def interrupted(self, x, y):
-        calls.append(1)
-        if len(calls) == 130:
-            signal.raise_signal(signal.SIGINT)
-        return real(self, x, y)
-
-    monkeypatch.setattr(fused.FusedSGD, "step", interrupted)
+    interrupt_at(monkeypatch, fused.FusedSGD, 130)
     assert train(config, out=tmp_path / "run", progress=False).status == "interrupted"
     monkeypatch.undo()
     run = RunDir(tmp_path / "run")

@@ -7,10 +7,11 @@ during an update. The ``cuda`` tests do the same with real CUDA graphs."""
 from __future__ import annotations
 
 import json
-import signal
 
 import pytest
 import torch
+
+from fakes import interrupt_at
 
 from depthlab.config import TrainConfig
 from depthlab.data.base import FixedDataset
@@ -215,15 +216,8 @@ def test_a_stack_in_graphs_through_a_run_that_ends_early_is_the_stack_without(tm
 
 def test_ctrl_c_then_resume_in_graphs_is_the_run_uninterrupted(tmp_path, eager_graphs, float64, monkeypatch):
     data, config = classes(), TrainConfig(**BASE, step="fused", optimizer="momentum")
-    real, calls = FusedSGD.step, []
-
-    def interrupted(self, x, y):
-        calls.append(1)
-        if len(calls) == 123:
-            signal.raise_signal(signal.SIGINT)
-        return real(self, x, y)
-
-    monkeypatch.setattr(fused.FusedSGD, "step", interrupted)
+    real = FusedSGD.step
+    interrupt_at(monkeypatch, fused.FusedSGD, 123)
     first = train(config, out=tmp_path / "graphs", data=data, progress=False)
     assert (first.status, first.final["update"]) == ("interrupted", 123)
     monkeypatch.setattr(fused.FusedSGD, "step", real)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import signal
 
 import pytest
 import torch
+
+from fakes import interrupt_at
 
 from depthlab.config import TrainConfig
 from depthlab.data.base import Dataset, FixedDataset
@@ -179,22 +180,9 @@ def test_a_run_diverging_between_two_reads_is_its_solo_run_and_the_others_theirs
         assert_same_run(mine.run, theirs.run)
 
 
-def interrupt_at(monkeypatch, update: int) -> None:
-    """A Ctrl-C while the stack takes update ``update``."""
-    step, calls = stacked_runs.StackedSGD.step, []
-
-    def interrupted(self, x, y):
-        calls.append(1)
-        if len(calls) == update:
-            signal.raise_signal(signal.SIGINT)
-        return step(self, x, y)
-
-    monkeypatch.setattr(stacked_runs.StackedSGD, "step", interrupted)
-
-
 def test_ctrl_c_checkpoints_the_stack_and_it_resumes_as_a_stack_or_alone(tmp_path, monkeypatch):
     data, cfgs = classes(), configs("tanh")
-    interrupt_at(monkeypatch, 123)
+    interrupt_at(monkeypatch, stacked_runs.StackedSGD, 123)
     jobs = [(c, tmp_path / f"stacked{k}") for k, c in enumerate(cfgs)]
     first = train_stacked(jobs, data=data, progress=False)
     assert [r.status for r in first] == ["interrupted"] * 4 and {r.final["update"] for r in first} == {123}

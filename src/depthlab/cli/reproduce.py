@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
     size.add_argument("--smoke", dest="budget", action="store_const", const="smoke",
                       help="a minute or two: every figure and table, tiny networks")
     size.add_argument("--quick", dest="budget", action="store_const", const="quick",
-                      help="the default: glorot2010 in about 15 minutes on 2 cores")
+                      help="the default: glorot2010 in about 10 minutes on 2 cores")
     size.add_argument("--long", dest="budget", action="store_const", const="long",
                       help="decides every claim: glorot2010 in 1 h 24 min on 2 cores")
     size.add_argument("--full", dest="budget", action="store_const", const="full",

@@ -4,9 +4,10 @@ GPU; a reproduction stopped at any update resumes to the numbers of one never st
 from __future__ import annotations
 
 import dataclasses
-import signal
 
 import pytest
+
+from fakes import interrupt_at
 
 from depthlab.grid.runner import run_specs
 from depthlab.grid.stacking import plan_stacks, stacking_pays
@@ -51,15 +52,8 @@ TINY = dataclasses.replace(BUDGETS["smoke"], depth=2, width=16, updates=120, eva
 
 def test_a_reproduction_stopped_mid_stack_resumes_to_the_numbers_of_one_never_stopped(tmp_path, monkeypatch):
     grid = plan("tiny", TINY, out=None, datasets=["shapeset"])
-    real, calls = stacked.StackedSGD.step, []
-
-    def interrupted(self, x, y):
-        calls.append(1)
-        if len(calls) == 77:  # inside the first stack, between two checkpoints
-            signal.raise_signal(signal.SIGINT)
-        return real(self, x, y)
-
-    monkeypatch.setattr(stacked.StackedSGD, "step", interrupted)
+    real = stacked.StackedSGD.step
+    interrupt_at(monkeypatch, stacked.StackedSGD, 77)  # inside the first stack, between two checkpoints
     with pytest.raises(KeyboardInterrupt):
         run_specs(grid.runs, tmp_path / "stopped", progress=False, stacking="always")
     monkeypatch.setattr(stacked.StackedSGD, "step", real)
