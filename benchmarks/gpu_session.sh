@@ -76,14 +76,8 @@ cat "$OUT/bench.txt"
 
 LEFT=$(( SECONDS_IN_ALL - $(elapsed) - REPORT_SECONDS ))
 log "3. reproduce glorot2010 --budget $BUDGET for at most $LEFT s"
-python -c "
-from depthlab.grid.estimate import expected_seconds
-from depthlab.studies import STUDIES, on_device
-study = STUDIES.get('glorot2010')
-plan = on_device(study.plan('$BUDGET', study.budget('$BUDGET'), out=None, datasets=['shapeset']), '$DEVICE')
-basis = 'measured here' if '$DEVICE' == 'cpu' else 'at the memory roof'
-print(f'expected: {expected_seconds(plan, \"$DEVICE\"):.1f} s of updates ({basis}), evaluations and probes on top')
-" 2>&1 | tee -a "$OUT/session.log"
+python -m depthlab reproduce glorot2010 --budget "$BUDGET" --device "$DEVICE" --datasets shapeset \
+  --out "$WORK/glorot2010" --dry-run 2>&1 | tail -n 2 | tee -a "$OUT/session.log"  # runs, updates, expected time
 if [ "$LEFT" -gt 10 ]; then
   timeout --signal=INT --kill-after=60 "$LEFT" python -m depthlab reproduce glorot2010 --budget "$BUDGET" \
     --device "$DEVICE" --datasets shapeset --out "$WORK/glorot2010" --quiet > "$OUT/reproduce.txt" 2>&1

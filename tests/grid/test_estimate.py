@@ -68,25 +68,17 @@ def spec(name, **settings) -> RunSpec:
     return RunSpec(name, TrainConfig(dataset="shapeset", depth=2, width=30, eval_size=10, **settings))
 
 
-def test_on_the_cpu_each_shape_is_measured_once_and_groups_add_up():
-    calls = []
-
-    def calibrate(widths, activation, batch, k, stacked, device):
-        calls.append((tuple(widths), activation, batch, k, stacked))
-        return 0.001 * k if stacked else 0.002 * k
-
+def test_the_groups_add_up_as_the_runner_trains_them():
     runs = [spec(f"t{i}", activation="tanh", lr=0.01 * (i + 1), updates=100 * (i + 1)) for i in range(3)] + \
            [spec("r", activation="relu", updates=50, optimizer="adam")]
-    grid = SimpleNamespace(runs=runs)
-    # never: every run alone; the adam run takes autograd and is measured on the fused step's shape
-    assert expected_seconds(grid, "cpu", stacking="never", calibrate=calibrate) == pytest.approx(
-        0.002 * (100 + 200 + 300) + 0.002 * 50)
-    assert calls == [((1024, 30, 30, 9), "tanh", 10, 1, False), ((1024, 30, 30, 9), "relu", 10, 1, False)]
-    calls.clear()
+    grid, widths, t4 = SimpleNamespace(runs=runs), [1024, 30, 30, 9], 0.32e12
+    adam = 50 * update_bytes(widths, 10, passes=6) / t4  # autograd: SGD's 4 passes and the gradient's 2
+    # never: every run alone
+    assert expected_seconds(grid, "cuda", stacking="never", device_name="Tesla T4") == pytest.approx(
+        (100 + 200 + 300) * update_bytes(widths, 10) / t4 + adam)
     # always: the three tanh runs as one stack of 3 for the longest run's 300 updates
-    assert expected_seconds(grid, "cpu", stacking="always", calibrate=calibrate) == pytest.approx(
-        0.003 * 300 + 0.002 * 50)
-    assert calls[0] == ((1024, 30, 30, 9), "tanh", 10, 3, True)
+    assert expected_seconds(grid, "cuda", stacking="always", device_name="Tesla T4") == pytest.approx(
+        300 * update_bytes(widths, 10, k=3) / t4 + adam)
 
 
 def test_on_a_gpu_the_rule_sets_the_passes_over_the_weights():

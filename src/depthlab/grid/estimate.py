@@ -26,7 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,12 +38,13 @@ from depthlab.config import StepName, TrainConfig
 from depthlab.grid.spec import RunSpec
 from depthlab.grid.stacking import plan_stacks, stacking_pays
 from depthlab.limits import parameter_count
-from depthlab.threads import share
+from depthlab.threads import share, using
+from depthlab.training.costs import COSTS
 from depthlab.training.optim import OPTIMIZERS
-from depthlab.training.speed import (device_bandwidth, measured_seconds_per_update, roof_seconds_per_update,
-                                     weight_passes)
+from depthlab.training.speed import device_bandwidth, roof_seconds_per_update, weight_passes
 from depthlab.training.stacked_runs import MAX_STACK
-from depthlab.training.trainer import load_data, total_updates
+from depthlab.training.step import make_step
+from depthlab.training.trainer import build_model, evaluate, load_data, total_updates
 
 CALIBRATION_UPDATES = 200
 """Updates timed on the largest network (after :data:`WARMUP_UPDATES` untimed)."""
@@ -122,15 +123,7 @@ def calibrate(spec: RunSpec, dataset, threads: int) -> Calibration:
     """Time ``spec``'s network here: :data:`CALIBRATION_UPDATES` updates of its step on its
     minibatches, and the evaluation of :data:`CALIBRATION_EXAMPLES` examples, on
     ``threads`` threads (restored after)."""
-    import torch
-
-    from depthlab.training.costs import COSTS
-    from depthlab.training.step import make_step
-    from depthlab.training.trainer import build_model, evaluate
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with using(threads):
         config = spec.config
         model = build_model(config, dataset)
         cost = COSTS.get(config.cost)
@@ -148,8 +141,6 @@ def calibrate(spec: RunSpec, dataset, threads: int) -> Calibration:
         start = time.perf_counter()
         evaluate(model, cost, x, y, device)
         example_seconds = (time.perf_counter() - start) / len(x)
-    finally:
-        torch.set_num_threads(before)
     return Calibration(parameter_count(_shape(spec, dataset)), update_seconds, example_seconds, threads)
 
 
@@ -250,40 +241,26 @@ def describe(specs: Sequence[RunSpec], root: Path, workers: int, threads: int | 
 # -- on a device: the memory roof of each group ------------------------------------------
 # The runs are grouped as the runner groups them (plan_stacks and stacking_pays, one
 # worker): a stack of K runs takes as many updates as its longest run, each an update of K
-# networks; a run alone takes its own. An update's time is, on a GPU, the bytes it must
-# move ÷ the device's bandwidth (depthlab.training.speed), and on the CPU a short measured
-# calibration of the same shape. Evaluations, probes and data drawn on the host come on top.
+# networks; a run alone takes its own. An update's time is the bytes it must move ÷ the
+# device's bandwidth (depthlab.training.speed). Evaluations, probes and data drawn on the
+# host come on top.
 
 AUTOGRAD_EXTRA_PASSES = 2
 """Autograd with torch.optim writes each weight gradient and reads it back: 2 passes more
 than the fused step (:mod:`depthlab.training.fused`)."""
 
 
-def expected_seconds(plan: Any, device: str = "cpu", stacking: str = "auto", device_name: str | None = None,
-                     calibrate: Callable[..., float] = measured_seconds_per_update) -> float:
+def expected_seconds(plan: Any, device: str = "cpu", stacking: str = "auto", device_name: str | None = None) -> float:
     """Seconds the updates of ``plan``'s runs (a :class:`depthlab.studies.study.Plan`, or
-    anything with ``runs``: RunSpecs) are expected to take on ``device``, one group after
-    another as the runner trains them with ``stacking`` (module docstring).
-    ``device_name``: the GPU's name, for a device not on this machine (its bandwidth is
-    then looked up, never measured); ``calibrate``: the CPU's measure of an update
-    (:func:`~depthlab.training.speed.measured_seconds_per_update`'s arguments)."""
+    anything with ``runs``: RunSpecs) take at ``device``'s memory roof, one group after
+    another as the runner trains them with ``stacking`` (the section's comment): a lower
+    bound. ``device_name``: the GPU's name, for a device not on this machine (its bandwidth
+    is then looked up, never measured); on the CPU the bandwidth is a measured copy, and
+    :func:`describe`'s calibration is the better guide."""
     device = torch.device(device)
     runs: Sequence[RunSpec] = [RunSpec(spec.name, spec.config.replace(device=str(device))) for spec in plan.runs]
     shapes = _Shapes()
-    if device.type == "cpu":
-        measured: dict[tuple, float] = {}
-
-        def per_update(widths, activation, batch, k, stacked, passes):
-            key = (tuple(widths), activation, batch, k, stacked)
-            if key not in measured:
-                measured[key] = calibrate(list(widths), activation, batch, k, stacked, device)
-            return measured[key]
-    else:
-        bandwidth, _ = device_bandwidth(device, device_name)
-
-        def per_update(widths, activation, batch, k, stacked, passes):
-            return roof_seconds_per_update(widths, batch, k, passes, bandwidth)
-
+    bandwidth, _ = device_bandwidth(device, device_name)
     total = 0.0
     for group in plan_stacks(runs, stacking):
         configs = [spec.config for spec in group]
@@ -293,12 +270,12 @@ def expected_seconds(plan: Any, device: str = "cpu", stacking: str = "auto", dev
             for start in range(0, len(configs), MAX_STACK):
                 part = configs[start:start + MAX_STACK]
                 updates = max(shapes.updates(c) for c in part)
-                total += updates * per_update(widths, part[0].activation, part[0].batch_size, len(part), True,
-                                              max(_passes(c) for c in part))
+                total += updates * roof_seconds_per_update(widths, part[0].batch_size, len(part),
+                                                           max(_passes(c) for c in part), bandwidth)
         else:
             for config in configs:
-                total += shapes.updates(config) * per_update(widths, config.activation, config.batch_size, 1, False,
-                                                             _passes(config))
+                total += shapes.updates(config) * roof_seconds_per_update(widths, config.batch_size, 1, _passes(config),
+                                                                          bandwidth)
     return total
 
 

@@ -1,5 +1,5 @@
-"""How fast an update can be: the bytes it must move, the memory bandwidth that moves
-them, and a short measured calibration.
+"""How fast an update can be: the bytes it must move and the memory bandwidth that moves
+them.
 
 With minibatches of 10, an update of a plain MLP reads and writes each weight matrix a
 few times and does little arithmetic per byte (2 FLOPs per weight and pass against 4
@@ -15,8 +15,8 @@ The bytes of a stack of K networks of P parameters on the torch-operation engine
 with ``passes`` per parameter as :func:`weight_passes` counts them for the rule, B the
 minibatch and the widths input to output (float32). A GPU's bandwidth is read from
 :data:`KNOWN_BANDWIDTHS` by its name (the makers' data sheets), or measured by a large
-copy (:func:`copy_bandwidth`); on the CPU, where the native kernels and caches change the
-count, :func:`measured_seconds_per_update` times a few real updates instead.
+copy (:func:`copy_bandwidth`). On the CPU, where the native kernels and caches change the
+count, a dry run times a few real updates instead (:func:`depthlab.grid.estimate.calibrate`).
 """
 
 from __future__ import annotations
@@ -113,42 +113,6 @@ def device_bandwidth(device: torch.device | str, name: str | None = None) -> tup
 def roof_seconds_per_update(widths: list[int], batch: int, k: int, passes: int, bandwidth: float) -> float:
     """The memory roof's time for one update of ``k`` networks: :func:`update_bytes` ÷ bandwidth."""
     return update_bytes(widths, batch, k, passes) / bandwidth
-
-
-def measured_seconds_per_update(widths: list[int], activation: str, batch: int, k: int, stacked: bool,
-                                device: torch.device | str = "cpu", seconds: float = 0.25) -> float:
-    """Seconds per update of ``k`` networks of layer ``widths`` and ``activation`` (NLL
-    cost, plain SGD) on ``device``, measured for about ``seconds`` after a warm-up: one
-    stack of ``k`` when ``stacked``, else one network alone (on the step it would take:
-    the native kernels where they run) times ``k``."""
-    from depthlab.nets.mlp import MLP
-    from depthlab.training.costs import COSTS
-    from depthlab.training.fused import FusedSGD
-    from depthlab.training.stacked import StackedSGD
-
-    device = torch.device(device)
-    cost = COSTS.get("nll")
-    models = [MLP(widths[0], widths[1:-1], widths[-1], activation).to(device) for _ in range(k if stacked else 1)]
-    if stacked:
-        stepper = StackedSGD(models, [cost] * k, [1e-3] * k)
-        x = torch.randn(k, batch, widths[0], device=device)
-        y = torch.randint(0, widths[-1], (k, batch), device=device)
-    else:
-        stepper = FusedSGD(models[0], cost, 1e-3)
-        x, y = torch.randn(batch, widths[0], device=device), torch.randint(0, widths[-1], (batch,), device=device)
-    for _ in range(3):
-        stepper.step(x, y)
-    _synchronize(device)
-    count, start = 0, time.perf_counter()
-    while True:
-        stepper.step(x, y)
-        count += 1
-        if count % 4 == 0:
-            _synchronize(device)
-            if time.perf_counter() - start >= seconds:
-                break
-    per_update = (time.perf_counter() - start) / count
-    return per_update if stacked else k * per_update
 
 
 def _synchronize(device: torch.device) -> None:
